@@ -1,0 +1,141 @@
+"""Engine creation, UTC timestamps and the start-up schema check (Alembic only when needed)."""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, create_engine, event, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.types import TypeDecorator
+
+# The newest Alembic revision; `tests/test_migrations.py` keeps it equal to the script head.
+SCHEMA_HEAD = "0002_v1_1_1"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# Surrogate keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+SurrogateKey = BigInteger().with_variant(Integer(), "sqlite")
+RawJSON = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC timestamp on every dialect (SQLite stores naive UTC text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: timestamps must be timezone-aware")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached or opened; the message says which one (no password)."""
+
+
+def safe_url(url: str) -> str:
+    """The database URL with any password masked, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _prepare_sqlite_file(path: str) -> None:
+    # The database holds OAuth tokens: its folder is 0700 and the file 0600 from the first byte.
+    if path in ("", ":memory:"):
+        return
+    db_path = Path(path)
+    if not db_path.parent.exists():
+        db_path.parent.mkdir(parents=True, mode=0o700)
+    fd = os.open(db_path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(db_path, 0o600)
+
+
+def _install_sqlite_hooks(engine: Engine, read_only: bool) -> None:
+    # pysqlite's implicit transactions break SAVEPOINT and defer locking; the SQLAlchemy
+    # recipe is to take over BEGIN. Writers use BEGIN IMMEDIATE so a select-then-write
+    # transaction never fails half-way with SQLITE_BUSY when another writer got in first.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys = ON")
+        if not read_only:
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, *, read_only: bool = False, **kwargs) -> Engine:
+    """An engine for `url`: SQLite with WAL, foreign keys and a busy timeout; PostgreSQL pooled."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not read_only:
+            _prepare_sqlite_file(parsed.database or "")
+        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        if read_only and parsed.database not in (None, "", ":memory:"):
+            # A read-only URI connection: the dashboard can never write, whatever it runs.
+            url = f"sqlite:///file:{parsed.database}?mode=ro&uri=true"
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
+        _install_sqlite_hooks(engine, read_only)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    engine = create_engine(url, **kwargs)
+    if read_only:
+        @event.listens_for(engine, "connect")
+        def _read_only(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            cur.close()
+    return engine
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's Alembic revision, or None for an empty or pre-Alembic database."""
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, ProgrammingError) as exc:
+        if _is_missing_table(exc):
+            return None
+        raise DatabaseUnavailable(f"cannot open {safe_url(str(engine.url))}: {exc.orig}") from exc
+
+
+def _is_missing_table(exc: Exception) -> bool:
+    message = str(getattr(exc, "orig", exc)).lower()
+    return "no such table" in message or "does not exist" in message
+
+
+def ensure_schema(engine: Engine) -> bool:
+    """Upgrade the database to SCHEMA_HEAD; one cheap query when it is already there.
+
+    Returns True when a migration ran. Alembic is imported only when it has work to do,
+    so the daily cron run pays for a single SELECT.
+    """
+    if current_revision(engine) == SCHEMA_HEAD:
+        return False
+    import migrate  # lazy: Alembic and the migration scripts load only on this path
+
+    migrate.upgrade(engine)
+    return True

@@ -1,0 +1,209 @@
+"""SQLAlchemy models: one table per API collection, each with its natural key from the API."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Float, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from db import RawJSON, SurrogateKey, UTCDateTime
+
+# Named constraints keep Alembic's SQLite batch migrations and PostgreSQL in step.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s_%(column_1_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: RawJSON}
+
+
+class _Row:
+    """Columns every data table has: surrogate key, owner, the raw API record, write time."""
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    raw: Mapped[dict[str, Any]]
+    # When this row was last inserted or changed by the ETL (not an API field).
+    synced_at: Mapped[datetime]
+
+
+class _WhoopRow(_Row):
+    """WHOOP fields shared by every collection; a score exists only when SCORED."""
+
+    score_state: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    timezone_offset: Mapped[str | None] = mapped_column(String(8))
+
+
+class Cycle(_WhoopRow, Base):
+    __tablename__ = "cycles"
+    __table_args__ = (UniqueConstraint("user_id", "whoop_id"),)
+
+    whoop_id: Mapped[int] = mapped_column(BigInteger)
+    start: Mapped[datetime] = mapped_column(index=True)
+    end: Mapped[datetime | None]  # absent while the user is in this cycle
+    strain: Mapped[float | None] = mapped_column(Float)
+    kilojoule: Mapped[float | None] = mapped_column(Float)
+    average_heart_rate: Mapped[int | None] = mapped_column(Integer)
+    max_heart_rate: Mapped[int | None] = mapped_column(Integer)
+
+
+class Sleep(_WhoopRow, Base):
+    __tablename__ = "sleep"
+    __table_args__ = (UniqueConstraint("user_id", "whoop_id"),)
+
+    whoop_id: Mapped[str] = mapped_column(String(36))  # a UUID since v2
+    whoop_cycle_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    v1_id: Mapped[int | None] = mapped_column(BigInteger)  # legacy, gone after 2025-09-01
+    nap: Mapped[bool] = mapped_column(Boolean)
+    start: Mapped[datetime] = mapped_column(index=True)
+    end: Mapped[datetime]
+    respiratory_rate: Mapped[float | None] = mapped_column(Float)
+    sleep_performance_percentage: Mapped[float | None] = mapped_column(Float)
+    sleep_consistency_percentage: Mapped[float | None] = mapped_column(Float)
+    sleep_efficiency_percentage: Mapped[float | None] = mapped_column(Float)
+    total_in_bed_time_milli: Mapped[int | None] = mapped_column(BigInteger)
+    total_awake_time_milli: Mapped[int | None] = mapped_column(BigInteger)
+    total_no_data_time_milli: Mapped[int | None] = mapped_column(BigInteger)
+    total_light_sleep_time_milli: Mapped[int | None] = mapped_column(BigInteger)
+    total_slow_wave_sleep_time_milli: Mapped[int | None] = mapped_column(BigInteger)
+    total_rem_sleep_time_milli: Mapped[int | None] = mapped_column(BigInteger)
+    sleep_cycle_count: Mapped[int | None] = mapped_column(Integer)
+    disturbance_count: Mapped[int | None] = mapped_column(Integer)
+    baseline_milli: Mapped[int | None] = mapped_column(BigInteger)
+    need_from_sleep_debt_milli: Mapped[int | None] = mapped_column(BigInteger)
+    need_from_recent_strain_milli: Mapped[int | None] = mapped_column(BigInteger)
+    need_from_recent_nap_milli: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Recovery(_WhoopRow, Base):
+    """A recovery has no id of its own: it is keyed by its cycle, and its sleep is unique too."""
+
+    __tablename__ = "recovery"
+    __table_args__ = (
+        UniqueConstraint("user_id", "whoop_cycle_id"),
+        UniqueConstraint("user_id", "whoop_sleep_id"),
+    )
+
+    whoop_cycle_id: Mapped[int] = mapped_column(BigInteger)
+    whoop_sleep_id: Mapped[str] = mapped_column(String(36))
+    user_calibrating: Mapped[bool | None] = mapped_column(Boolean)
+    recovery_score: Mapped[float | None] = mapped_column(Float)
+    resting_heart_rate: Mapped[float | None] = mapped_column(Float)
+    hrv_rmssd_milli: Mapped[float | None] = mapped_column(Float)
+    spo2_percentage: Mapped[float | None] = mapped_column(Float)
+    skin_temp_celsius: Mapped[float | None] = mapped_column(Float)
+
+
+class Workout(_WhoopRow, Base):
+    __tablename__ = "workout"
+    __table_args__ = (UniqueConstraint("user_id", "whoop_id"),)
+
+    whoop_id: Mapped[str] = mapped_column(String(36))
+    v1_id: Mapped[int | None] = mapped_column(BigInteger)
+    sport_name: Mapped[str | None] = mapped_column(String(100))
+    sport_id: Mapped[int | None] = mapped_column(Integer)
+    start: Mapped[datetime] = mapped_column(index=True)
+    end: Mapped[datetime]
+    strain: Mapped[float | None] = mapped_column(Float)
+    average_heart_rate: Mapped[int | None] = mapped_column(Integer)
+    max_heart_rate: Mapped[int | None] = mapped_column(Integer)
+    kilojoule: Mapped[float | None] = mapped_column(Float)
+    percent_recorded: Mapped[float | None] = mapped_column(Float)
+    distance_meter: Mapped[float | None] = mapped_column(Float)
+    altitude_gain_meter: Mapped[float | None] = mapped_column(Float)
+    altitude_change_meter: Mapped[float | None] = mapped_column(Float)
+    zone_zero_milli: Mapped[int | None] = mapped_column(BigInteger)
+    zone_one_milli: Mapped[int | None] = mapped_column(BigInteger)
+    zone_two_milli: Mapped[int | None] = mapped_column(BigInteger)
+    zone_three_milli: Mapped[int | None] = mapped_column(BigInteger)
+    zone_four_milli: Mapped[int | None] = mapped_column(BigInteger)
+    zone_five_milli: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class _WithingsRow(_Row):
+    """One Withings measure group: `grpid` is its id; `modified` moves on every edit."""
+
+    grpid: Mapped[int] = mapped_column(BigInteger)
+    measured_at: Mapped[datetime] = mapped_column(index=True)
+    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name from the response body
+    created_at: Mapped[datetime | None]
+    modified_at: Mapped[datetime | None]
+    attrib: Mapped[int | None] = mapped_column(Integer)
+    category: Mapped[int | None] = mapped_column(Integer)
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(100))
+
+
+class WithingsWeight(_WithingsRow, Base):
+    __tablename__ = "withings_weight"
+    __table_args__ = (UniqueConstraint("user_id", "grpid"),)
+
+    weight_kg: Mapped[float | None] = mapped_column(Float)
+    fat_free_mass_kg: Mapped[float | None] = mapped_column(Float)
+    fat_ratio_pct: Mapped[float | None] = mapped_column(Float)
+    fat_mass_kg: Mapped[float | None] = mapped_column(Float)
+    muscle_mass_kg: Mapped[float | None] = mapped_column(Float)
+    hydration_kg: Mapped[float | None] = mapped_column(Float)
+    bone_mass_kg: Mapped[float | None] = mapped_column(Float)
+
+
+class WithingsHeartRate(_WithingsRow, Base):
+    __tablename__ = "withings_heart_rate"
+    __table_args__ = (UniqueConstraint("user_id", "grpid"),)
+
+    heart_rate_bpm: Mapped[float | None] = mapped_column(Float)
+    systolic_mmhg: Mapped[float | None] = mapped_column(Float)
+    diastolic_mmhg: Mapped[float | None] = mapped_column(Float)
+    pulse_wave_velocity_m_s: Mapped[float | None] = mapped_column(Float)
+    vascular_age: Mapped[float | None] = mapped_column(Float)
+
+
+class SyncState(Base):
+    """What was synced, per (source, resource, user): the cursor never passes uncommitted rows."""
+
+    __tablename__ = "sync_state"
+    __table_args__ = (UniqueConstraint("source", "resource", "user_id"),)
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(16))
+    resource: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    window_start: Mapped[datetime | None]  # last successful window (None: from the beginning)
+    window_end: Mapped[datetime | None]
+    cursor: Mapped[str | None] = mapped_column(String(64))  # Withings: the body's `updatetime`
+    last_attempt_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="never")
+    error: Mapped[str | None] = mapped_column(Text)
+    counts: Mapped[dict[str, Any] | None]
+
+
+class OAuthToken(Base):
+    """The current OAuth pair per provider and user; refresh tokens rotate, so it is rewritten."""
+
+    __tablename__ = "oauth_token"
+    __table_args__ = (UniqueConstraint("provider", "user_id"),)
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None]
+    scope: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+    def __repr__(self) -> str:  # tokens never reach a log or a traceback
+        return f"OAuthToken(provider={self.provider!r}, user_id={self.user_id!r}, expires_at={self.expires_at!r})"
+
+
+DATA_TABLES = (Cycle, Recovery, Sleep, Workout, WithingsWeight, WithingsHeartRate)

@@ -1,0 +1,105 @@
+"""Configuration from the environment (and `.env`), read once and never echoing secrets."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent
+DEFAULT_SQLITE_PATH = PROJECT_DIR / "data" / "whoop.db"
+
+WHOOP_DEFAULT_BASE_URL = "https://api.prod.whoop.com"
+WITHINGS_DEFAULT_BASE_URL = "https://wbsapi.withings.net"
+WITHINGS_DEFAULT_AUTH_URL = "https://account.withings.com"
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """OAuth and API settings of one provider; secrets are hidden from repr."""
+
+    name: str
+    api_base_url: str
+    auth_base_url: str
+    redirect_uri: str
+    client_id: str | None = field(default=None, repr=False)
+    client_secret: str | None = field(default=None, repr=False)
+    seed_refresh_token: str | None = field(default=None, repr=False)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the platform reads from its environment."""
+
+    database_url: str
+    whoop: ProviderSettings
+    withings: ProviderSettings
+    lookback_days: int = 7
+    http_timeout: float = 30.0
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 8050
+
+
+def load_dotenv_once() -> None:
+    """Read `.env` from the project folder (existing environment variables win)."""
+    from dotenv import load_dotenv
+
+    load_dotenv(PROJECT_DIR / ".env", override=False)
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+def get_settings(read_dotenv: bool = True) -> Settings:
+    """Build Settings from the environment; raises ValueError on a malformed value."""
+    if read_dotenv:
+        load_dotenv_once()
+    whoop_base = _env("WHOOP_API_BASE_URL", WHOOP_DEFAULT_BASE_URL).rstrip("/")
+    withings_base = _env("WITHINGS_API_BASE_URL", WITHINGS_DEFAULT_BASE_URL).rstrip("/")
+    return Settings(
+        database_url=_env("DATABASE_URL", default_database_url()),
+        whoop=ProviderSettings(
+            name="whoop",
+            api_base_url=whoop_base,
+            auth_base_url=_env("WHOOP_AUTH_BASE_URL", whoop_base).rstrip("/"),
+            redirect_uri=_env("WHOOP_REDIRECT_URI", DEFAULT_REDIRECT_URI),
+            client_id=_env("WHOOP_CLIENT_ID"),
+            client_secret=_env("WHOOP_CLIENT_SECRET"),
+            seed_refresh_token=_env("WHOOP_REFRESH_TOKEN"),
+        ),
+        withings=ProviderSettings(
+            name="withings",
+            api_base_url=withings_base,
+            auth_base_url=_env("WITHINGS_AUTH_BASE_URL", WITHINGS_DEFAULT_AUTH_URL).rstrip("/"),
+            redirect_uri=_env("WITHINGS_REDIRECT_URI", DEFAULT_REDIRECT_URI),
+            client_id=_env("WITHINGS_CLIENT_ID"),
+            client_secret=_env("WITHINGS_CLIENT_SECRET"),
+            seed_refresh_token=_env("WITHINGS_REFRESH_TOKEN"),
+        ),
+        lookback_days=_env_int("ETL_LOOKBACK_DAYS", 7),
+        http_timeout=float(_env_int("HTTP_TIMEOUT_SECONDS", 30)),
+        dashboard_host=_env("DASHBOARD_HOST", "127.0.0.1"),
+        dashboard_port=_env_int("DASHBOARD_PORT", 8050),
+    )

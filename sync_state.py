@@ -1,0 +1,64 @@
+"""Read and advance `sync_state` inside the caller's transaction (never ahead of the rows)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db import utcnow
+from models import SyncState
+
+MAX_ERROR_LENGTH = 2000
+
+
+def get_sync_state(session: Session, source: str, resource: str, user_id: int) -> SyncState | None:
+    """The sync state of one (source, resource, user), or None before the first successful run."""
+    stmt = select(SyncState).where(
+        SyncState.source == source, SyncState.resource == resource, SyncState.user_id == user_id
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def _get_or_new(session: Session, source: str, resource: str, user_id: int) -> SyncState:
+    state = get_sync_state(session, source, resource, user_id)
+    if state is None:
+        state = SyncState(source=source, resource=resource, user_id=user_id, status="never")
+        session.add(state)
+    return state
+
+
+def advance_sync_state(session: Session, source: str, resource: str, user_id: int, *,
+                       window_start: datetime | None, window_end: datetime | None,
+                       cursor: str | None = None, counts: dict | None = None,
+                       now: datetime | None = None) -> SyncState:
+    """Record a successful window; call it in the transaction that wrote the window's rows."""
+    now = now or utcnow()
+    state = _get_or_new(session, source, resource, user_id)
+    state.window_start = window_start
+    state.window_end = window_end
+    if cursor is not None:
+        state.cursor = cursor
+    state.last_attempt_at = now
+    state.last_success_at = now
+    state.status = "ok"
+    state.error = None
+    state.counts = counts
+    session.flush()
+    return state
+
+
+def record_sync_failure(session: Session, source: str, resource: str, user_id: int, error: str,
+                        now: datetime | None = None) -> SyncState:
+    """Note a failed attempt; the window and cursor stay where the last success left them."""
+    state = _get_or_new(session, source, resource, user_id)
+    state.last_attempt_at = now or utcnow()
+    state.status = "error"
+    state.error = error[:MAX_ERROR_LENGTH]
+    session.flush()
+    return state
+
+
+def all_sync_states(session: Session) -> list[SyncState]:
+    """Every sync_state row, for the status report and the dashboard."""
+    return list(session.execute(select(SyncState).order_by(SyncState.source, SyncState.resource)).scalars())

@@ -1,0 +1,142 @@
+"""Shared fixtures: a migrated database on SQLite and on PostgreSQL for every data test."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT_DIR.parent / "shared" / "data"
+sys.path.insert(0, str(PROJECT_DIR))
+
+from db import ensure_schema, make_engine  # noqa: E402
+from models import Base  # noqa: E402
+
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/whoop_test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def shared_data(name: str) -> Path:
+    """A file in ../shared/data, or skip the test where the shared folder is absent."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent (a user's clone has no ../shared)")
+    return path
+
+
+def _admin_engine(url: str):
+    return create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+
+def create_pg_database(url: str) -> None:
+    """Create the database of `url` if it does not exist."""
+    name = make_url(url).database
+    admin = _admin_engine(url)
+    try:
+        with admin.connect() as conn:
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
+
+
+def drop_pg_database(url: str) -> None:
+    name = make_url(url).database
+    admin = _admin_engine(url)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+def _postgres_or_skip() -> str:
+    try:
+        create_pg_database(PG_URL)
+    except Exception as exc:  # noqa: BLE001 - any driver error means "no server here"
+        message = f"PostgreSQL unavailable at {make_url(PG_URL).render_as_string(hide_password=True)}: {exc}"
+        if IN_CI:
+            pytest.fail(f"{message} (CI=true: PostgreSQL tests must not be skipped)")
+        pytest.skip(message)
+    return PG_URL
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """The session's PostgreSQL test database, migrated to head."""
+    url = _postgres_or_skip()
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    ensure_schema(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once is the slow part)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    ensure_schema(engine)
+    engine.dispose()
+    return path
+
+
+def _truncate_all(url: str) -> None:
+    engine = make_engine(url)
+    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    """A migrated, empty database URL: a SQLite file, then the PostgreSQL test database."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        os.chmod(path, 0o600)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_url")
+    _truncate_all(url)
+    return url
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    with Session(engine) as session:
+        yield session
+
+
+@pytest.fixture
+def fresh_pg_url():
+    """An empty, un-migrated PostgreSQL database of its own (migration tests)."""
+    base = _postgres_or_skip()
+    url = make_url(base).set(database=f"whoop_test_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
+    create_pg_database(url)
+    yield url
+    drop_pg_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request, tmp_path) -> str:
+    """An empty, un-migrated database on each dialect."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    return request.getfixturevalue("fresh_pg_url")

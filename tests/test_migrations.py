@@ -1,0 +1,115 @@
+"""Alembic migrations on SQLite and PostgreSQL: pre-fix duplicates collapse, keys enforced."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from alembic import command
+from sqlalchemy import insert, inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+import db
+import migrate
+from db import ensure_schema, make_engine
+from models import Base
+
+
+def _insert_rows(conn, table, rows):
+    meta = Base.metadata.tables[table]
+    conn.execute(insert(meta), rows)
+
+
+def _whoop_row(**kw):
+    now = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    row = {"user_id": 1, "raw": json.dumps({}), "synced_at": now, "score_state": "SCORED",
+           "created_at": now, "updated_at": now, "timezone_offset": "Z"}
+    row.update(kw)
+    return row
+
+
+def _upgrade_to_pre_fix(engine):
+    migrate.upgrade(engine, migrate.PRE_FIX_REVISION)
+
+
+def test_schema_head_constant_matches_the_scripts():
+    assert db.SCHEMA_HEAD == migrate.script_head()
+
+
+def test_upgrade_collapses_duplicates_keeping_the_newest(empty_db_url):
+    engine = make_engine(empty_db_url)
+    _upgrade_to_pre_fix(engine)
+    t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    with engine.begin() as conn:
+        recovery = Base.metadata.tables["recovery"]
+        conn.execute(recovery.insert(), [
+            _whoop_row(whoop_cycle_id=7, whoop_sleep_id="s7", recovery_score=10.0, updated_at=t0),
+            _whoop_row(whoop_cycle_id=7, whoop_sleep_id="s7", recovery_score=55.0, updated_at=t0 + timedelta(hours=5)),
+            _whoop_row(whoop_cycle_id=7, whoop_sleep_id="s7", recovery_score=30.0, updated_at=t0 + timedelta(hours=1)),
+            _whoop_row(whoop_cycle_id=8, whoop_sleep_id="s8", recovery_score=60.0, updated_at=t0),
+        ])
+        cycles = Base.metadata.tables["cycles"]
+        conn.execute(cycles.insert(), [
+            _whoop_row(whoop_id=1, start=t0, strain=1.0, updated_at=t0),
+            _whoop_row(whoop_id=1, start=t0, strain=2.0, updated_at=t0),  # same updated_at: newest id wins
+        ])
+        weight = Base.metadata.tables["withings_weight"]
+        base = {"user_id": 1, "raw": json.dumps({}), "synced_at": t0, "measured_at": t0}
+        conn.execute(weight.insert(), [
+            {**base, "grpid": 5, "weight_kg": 80.0, "modified_at": t0},
+            {**base, "grpid": 5, "weight_kg": 79.0, "modified_at": t0 + timedelta(days=1)},
+        ])
+    assert ensure_schema(engine) is True
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT whoop_cycle_id, recovery_score FROM recovery ORDER BY whoop_cycle_id")).all()
+        assert [tuple(r) for r in rows] == [(7, 55.0), (8, 60.0)]
+        assert conn.execute(text("SELECT strain FROM cycles")).scalars().all() == [2.0]
+        assert conn.execute(text("SELECT weight_kg FROM withings_weight")).scalars().all() == [79.0]
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(Base.metadata.tables["recovery"].insert(),
+                     [_whoop_row(whoop_cycle_id=7, whoop_sleep_id="other", updated_at=t0)])
+    uniques = {tuple(u["column_names"]) for u in inspect(engine).get_unique_constraints("recovery")}
+    assert {("user_id", "whoop_cycle_id"), ("user_id", "whoop_sleep_id")} <= uniques
+    assert {"sync_state", "oauth_token"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_unversioned_pre_fix_database_is_adopted(empty_db_url):
+    engine = make_engine(empty_db_url)
+    _upgrade_to_pre_fix(engine)
+    with engine.begin() as conn:  # what the pre-fix release left: tables, no alembic_version
+        conn.execute(text("DROP TABLE alembic_version"))
+    ensure_schema(engine)
+    assert db.current_revision(engine) == db.SCHEMA_HEAD
+    engine.dispose()
+
+
+def test_ensure_schema_is_one_query_at_head(empty_db_url):
+    engine = make_engine(empty_db_url)
+    assert ensure_schema(engine) is True
+    assert ensure_schema(engine) is False
+    engine.dispose()
+
+
+def test_models_match_the_migrated_schema(empty_db_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    engine = make_engine(empty_db_url)
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+    engine.dispose()
+
+
+def test_downgrade_and_upgrade_again(empty_db_url):
+    engine = make_engine(empty_db_url)
+    ensure_schema(engine)
+    cfg = migrate.alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+    ensure_schema(engine)
+    assert db.current_revision(engine) == db.SCHEMA_HEAD
+    engine.dispose()
