@@ -72,6 +72,14 @@ def default_database_url() -> str:
     return f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
+def _absolute_sqlite(url: str) -> str:
+    # `sqlite:///data/whoop.db` is relative to the project, not to wherever cron starts us.
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(PROJECT_DIR / url[len(prefix):])
+    return url
+
+
 def get_settings(read_dotenv: bool = True) -> Settings:
     """Build Settings from the environment; raises ValueError on a malformed value."""
     if read_dotenv:
@@ -79,7 +87,7 @@ def get_settings(read_dotenv: bool = True) -> Settings:
     whoop_base = _env("WHOOP_API_BASE_URL", WHOOP_DEFAULT_BASE_URL).rstrip("/")
     withings_base = _env("WITHINGS_API_BASE_URL", WITHINGS_DEFAULT_BASE_URL).rstrip("/")
     return Settings(
-        database_url=_env("DATABASE_URL", default_database_url()),
+        database_url=_absolute_sqlite(_env("DATABASE_URL", default_database_url())),
         whoop=ProviderSettings(
             name="whoop",
             api_base_url=whoop_base,

@@ -1,0 +1,262 @@
+"""WHOOP + Withings ETL: `python etl.py` (incremental), `--since 7d`, `--full`, `status`, `connect`."""
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+
+import click
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RECONNECT, EXIT_LOCKED = 0, 1, 2, 3, 75
+SOURCES = ("whoop", "withings")
+log = logging.getLogger("etl")
+
+
+class ConfigError(click.ClickException):
+    """A configuration problem the user fixes in `.env` (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class LockedError(click.ClickException):
+    exit_code = EXIT_LOCKED
+
+
+class FailedError(click.ClickException):
+    exit_code = EXIT_FAILED
+
+
+@dataclass
+class RunOutcome:
+    """Per-resource results of one run and its exit code."""
+
+    results: list
+    exit_code: int
+    skipped: list
+
+
+def load_settings():
+    """Settings from the environment; a malformed value is a ConfigError (exit 2)."""
+    from settings import get_settings
+
+    try:
+        return get_settings()
+    except ValueError as exc:
+        raise ConfigError(f"configuration: {exc}") from None
+
+
+def open_database(settings):
+    """An engine at the current schema; DatabaseUnavailable says which database failed."""
+    from db import DatabaseUnavailable, ensure_schema, make_engine, safe_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    engine = make_engine(settings.database_url)
+    try:
+        ensure_schema(engine)
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(f"cannot use {safe_url(settings.database_url)}: {exc.orig}") from exc
+    return engine
+
+
+def classify_error(exc: BaseException) -> tuple[str, bool]:
+    """A one-line message for a failed resource, and whether the user must re-connect."""
+    from api_clients.errors import ReconnectRequired
+    from pipeline.sources import NotConnected
+
+    reconnect = isinstance(exc, (ReconnectRequired, NotConnected))
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if not reconnect and not message.startswith(type(exc).__name__):
+        message = f"{type(exc).__name__}: {message}"
+    return message, reconnect
+
+
+def exit_code_for(results) -> int:
+    if any(r.reconnect for r in results):
+        return EXIT_RECONNECT
+    return EXIT_FAILED if any(r.status != "ok" for r in results) else EXIT_OK
+
+
+def _plan(settings, engine, store, sources, *, now, since, full, reporter):
+    from pipeline.runner import ResourceResult
+    from pipeline.sources import JOB_BUILDERS
+
+    jobs, failed, skipped = [], [], []
+    for source in sources:
+        provider = getattr(settings, source)
+        if not provider.configured:
+            reason = f"{source.upper()}_CLIENT_ID / {source.upper()}_CLIENT_SECRET not set"
+            skipped.append((source, reason))
+            reporter.skipped(source, reason)
+            continue
+        try:
+            jobs += JOB_BUILDERS[source](settings, engine, store, now=now, since=since, full=full,
+                                         timeout=settings.http_timeout)
+        except Exception as exc:  # noqa: BLE001 - any failure of one source is reported, the other goes on
+            message, reconnect = classify_error(exc)
+            log.debug("%s: setup failed", source, exc_info=exc)
+            failed.append(ResourceResult(source, "*", status="failed", error=message, reconnect=reconnect))
+    return jobs, failed, skipped
+
+
+def run_complete_etl(settings=None, *, since=None, full=False, sources=SOURCES, dry_run=False,
+                     wait=0.0, reporter=None, engine=None) -> RunOutcome:
+    """The whole ETL run the menu and the CLI make; raises RunLocked / DatabaseUnavailable."""
+    from db import utcnow
+    from pipeline.lock import run_lock
+    from pipeline.report import Reporter
+    from pipeline.runner import Runner
+    from token_store import DbTokenStore
+
+    settings = settings or load_settings()
+    reporter = reporter or Reporter(interactive=sys.stdout.isatty())
+    engine = engine or open_database(settings)
+    with run_lock(engine, wait):
+        now = utcnow()
+        store = DbTokenStore(engine)
+        jobs, failed, skipped = _plan(settings, engine, store, sources, now=now, since=since, full=full,
+                                      reporter=reporter)
+        for result in failed:
+            reporter.resource_finished(result)
+        results = Runner(engine, reporter, dry_run=dry_run, classify_error=classify_error).run(jobs)
+    results = failed + results
+    code = exit_code_for(results)
+    reporter.summary(results, code, dry_run)
+    return RunOutcome(results, code, skipped)
+
+
+# ---- command line ----------------------------------------------------------------------------
+
+def _since(ctx, param, value):
+    if value is None:
+        return None
+    from db import utcnow
+    from pipeline.windows import parse_since
+
+    try:
+        return parse_since(value, utcnow())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--since", callback=_since, metavar="WHEN",
+              help="Fetch an explicit window: 7d, 36h, 2w or a date like 2025-01-01.")
+@click.option("--full", is_flag=True, help="Fetch the whole history again (slow: minutes under WHOOP's rate limit).")
+@click.option("--source", "sources", multiple=True, type=click.Choice(SOURCES),
+              help="Only this source (repeatable). Default: every configured source.")
+@click.option("--dry-run", is_flag=True, help="Fetch and report what would change; write nothing.")
+@click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
+              help="Wait this long for another run to finish before giving up (exit 75).")
+@click.option("--quiet", "-q", is_flag=True, help="Print errors only (for cron).")
+@click.option("--verbose", "-v", is_flag=True, help="Debug logging, with tracebacks.")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Also append log lines to this file (mode 0600).")
+@click.option("--json", "json_output", is_flag=True, help="Print a machine-readable JSON summary on stdout.")
+@click.pass_context
+def cli(ctx, since, full, sources, dry_run, wait, quiet, verbose, log_file, json_output):
+    """Sync WHOOP and Withings into the database (incremental by default).
+
+    Exit codes: 0 all synced, 1 some resource failed, 2 usage or configuration error,
+    3 a provider must be re-connected, 75 another run holds the lock.
+    """
+    from pipeline.logs import setup_logging
+
+    setup_logging(verbose=verbose, quiet=quiet, log_file=log_file)
+    ctx.obj = {"verbose": verbose}
+    if ctx.invoked_subcommand is not None:
+        return
+    if since is not None and full:
+        raise click.UsageError("--since and --full cannot be combined")
+    ctx.exit(_run_cli(since=since, full=full, sources=tuple(sources) or SOURCES, dry_run=dry_run,
+                      wait=wait, quiet=quiet, json_output=json_output))
+
+
+def _run_cli(**kwargs) -> int:
+    from db import DatabaseUnavailable
+    from pipeline.lock import RunLocked
+    from pipeline.report import Reporter
+
+    quiet, json_output = kwargs.pop("quiet"), kwargs.pop("json_output")
+    settings = load_settings()
+    reporter = Reporter(interactive=sys.stdout.isatty(), quiet=quiet, json_output=json_output)
+    try:
+        outcome = run_complete_etl(settings, reporter=reporter, **kwargs)
+    except RunLocked as exc:
+        raise LockedError(str(exc)) from None
+    except DatabaseUnavailable as exc:
+        raise FailedError(str(exc)) from None
+    if len(outcome.skipped) == len(kwargs["sources"]):
+        raise ConfigError("no source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
+                          "WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in .env (see .env.example)")
+    return outcome.exit_code
+
+
+@cli.command()
+@click.option("--json", "json_output", is_flag=True, help="Print the status as JSON.")
+def status(json_output):
+    """Show the last sync per resource, data freshness, token expiry and the latest weight."""
+    import json
+
+    from db import DatabaseUnavailable
+    from pipeline.status import collect_status, format_status
+
+    try:
+        report = collect_status(open_database(load_settings()))
+    except DatabaseUnavailable as exc:
+        raise FailedError(str(exc)) from None
+    click.echo(json.dumps(report, default=str, indent=2) if json_output else format_status(report))
+
+
+@cli.command()
+@click.argument("provider", type=click.Choice(SOURCES))
+@click.option("--no-browser", is_flag=True, help="Print the authorization URL instead of opening a browser.")
+@click.option("--timeout", type=click.IntRange(min=10), default=300, show_default=True,
+              help="Seconds to wait for the browser to come back to the local callback.")
+def connect(provider, no_browser, timeout):
+    """Connect a WHOOP or Withings account (OAuth in the browser, callback on 127.0.0.1)."""
+    from api_clients.errors import ApiError
+    from api_clients.oauth_flow import connect as oauth_connect
+    from token_store import DbTokenStore
+
+    settings = load_settings()
+    provider_settings = getattr(settings, provider)
+    if not provider_settings.configured:
+        raise ConfigError(f"set {provider.upper()}_CLIENT_ID and {provider.upper()}_CLIENT_SECRET in .env first")
+    store = DbTokenStore(open_database(settings))
+    try:
+        token = oauth_connect(provider_settings, store, open_browser=not no_browser, timeout=timeout,
+                              print_fn=click.echo)
+    except (ApiError, TimeoutError, ValueError) as exc:
+        raise FailedError(f"{provider}: connection failed: {exc}") from None
+    click.echo(f"{provider} connected (user {token.user_id}). Run `python etl.py` to sync.")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1 from DASHBOARD_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default 8050 from DASHBOARD_PORT).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser.")
+def dashboard(host, port, open_browser):
+    """Serve the read-only dashboard on this machine."""
+    from dashboard import serve
+
+    settings = load_settings()
+    serve(settings.database_url, host or settings.dashboard_host, port or settings.dashboard_port,
+          open_browser=open_browser)
+
+
+def main() -> None:
+    """Entry point: one-line errors unless --verbose asks for tracebacks."""
+    try:
+        cli.main(standalone_mode=True)
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - last resort: a clear line, not a traceback
+        if "-v" in sys.argv or "--verbose" in sys.argv:
+            raise
+        from pipeline.logs import redact
+
+        click.echo(f"error: {redact(str(exc)) or type(exc).__name__} (run with --verbose for details)", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""What a run prints: live progress on a terminal, timestamped lines under cron, or JSON."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import TextIO
+
+from pipeline.runner import ResourceResult
+
+log = logging.getLogger("etl")
+COLUMNS = ("fetched", "inserted", "updated", "unchanged", "rejected")
+
+
+class Reporter:
+    """Progress and summary output; modes: terminal (live), plain log lines, quiet, JSON."""
+
+    def __init__(self, *, interactive: bool, quiet: bool = False, json_output: bool = False,
+                 stream: TextIO | None = None):
+        self.stream = stream or sys.stdout
+        self.interactive = interactive and not quiet and not json_output
+        self.quiet = quiet
+        self.json_output = json_output
+        self._progress: dict[str, str] = {}
+
+    # -- progress ----------------------------------------------------------------------------
+    def note(self, message: str) -> None:
+        if self.interactive:
+            print(message, file=self.stream)
+        elif not self.quiet:
+            log.info(message)
+
+    def skipped(self, source: str, reason: str) -> None:
+        self.note(f"{source}: skipped ({reason})")
+
+    def resource_started(self, source: str, resource: str, window) -> None:
+        if not self.interactive:
+            if not self.quiet:
+                log.info("%s %s: fetching %s", source, resource, window.describe())
+            return
+        self._progress[f"{source}/{resource}"] = "0"
+        self._draw()
+
+    def page_loaded(self, result: ResourceResult, records: int) -> None:
+        if self.interactive:
+            self._progress[f"{result.source}/{result.resource}"] = f"{result.counts.fetched} ({result.pages}p)"
+            self._draw()
+        elif not self.quiet:
+            log.debug("%s %s: page %d, %d records", result.source, result.resource, result.pages, records)
+
+    def resource_finished(self, result: ResourceResult) -> None:
+        name = f"{result.source}/{result.resource}"
+        if self.interactive:
+            self._progress[name] = "done" if result.status == "ok" else "FAILED"
+            self._draw()
+            return
+        if result.status == "ok" and not self.quiet:
+            c = result.counts
+            log.info("%s %s: ok fetched=%d inserted=%d updated=%d unchanged=%d rejected=%d (%.1fs)",
+                     result.source, result.resource, c.fetched, c.inserted, c.updated, c.unchanged,
+                     c.rejected, result.seconds)
+        elif result.status == "failed":
+            log.error("%s %s: FAILED: %s", result.source, result.resource, result.error)
+        for error in result.counts.errors:
+            log.warning("%s %s: rejected %s", result.source, result.resource, error)
+
+    def _draw(self) -> None:
+        line = "  ".join(f"{name} {state}" for name, state in self._progress.items())
+        print(f"\r\x1b[K{line}", end="", file=self.stream, flush=True)
+
+    # -- summary -----------------------------------------------------------------------------
+    def summary(self, results: list[ResourceResult], exit_code: int, dry_run: bool) -> None:
+        if self.json_output:
+            print(json.dumps(summary_dict(results, exit_code, dry_run), indent=2), file=self.stream)
+            return
+        if not self.interactive:
+            if not self.quiet or exit_code:
+                log.log(logging.INFO if exit_code == 0 else logging.ERROR, "run finished: exit %d", exit_code)
+            return
+        print("\n", file=self.stream)
+        print(format_table(results, dry_run), file=self.stream)
+
+
+def summary_dict(results: list[ResourceResult], exit_code: int, dry_run: bool) -> dict:
+    """The machine-readable summary (`--json`): no tokens, no secrets, only counts and windows."""
+    return {
+        "exit_code": exit_code,
+        "dry_run": dry_run,
+        "resources": [
+            {"source": r.source, "resource": r.resource, "status": r.status, "error": r.error,
+             "reconnect_required": r.reconnect, "pages": r.pages, "seconds": round(r.seconds, 3),
+             "window_start": r.window.start.isoformat() if r.window and r.window.start else None,
+             "window_end": r.window.end.isoformat() if r.window else None,
+             "window_mode": r.window.mode if r.window else None,
+             **r.counts.as_dict(), "rejections": r.counts.errors}
+            for r in results
+        ],
+    }
+
+
+def format_table(results: list[ResourceResult], dry_run: bool) -> str:
+    """A plain-text summary table, one line per resource."""
+    header = f"{'source':9} {'resource':9} {'status':7} " + " ".join(f"{c:>9}" for c in COLUMNS) + "  secs  window"
+    lines = [("DRY RUN: nothing was written\n" if dry_run else "") + header, "-" * len(header)]
+    for r in results:
+        counts = r.counts.as_dict()
+        window = r.window.describe() if r.window else ""
+        lines.append(f"{r.source:9} {r.resource:9} {r.status:7} "
+                     + " ".join(f"{counts[c]:>9}" for c in COLUMNS) + f" {r.seconds:5.1f}  {window}")
+        if r.error:
+            lines.append(f"    error: {r.error}")
+        lines.extend(f"    rejected {e}" for e in r.counts.errors)
+    return "\n".join(lines)

@@ -1,0 +1,69 @@
+"""Which slice of history each resource fetches: full, explicit `--since`, or incremental."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+WHOOP_RESOURCES = ("cycles", "recovery", "sleep", "workout")
+WITHINGS_RESOURCE = "measures"
+_RELATIVE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
+_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """`7d`, `36h`, `2w`, `2025-01-01` or an ISO timestamp -> an aware UTC datetime."""
+    match = _RELATIVE.match(text)
+    if match:
+        amount, unit = int(match.group(1)), _UNITS[match.group(2).lower()]
+        return now - timedelta(**{unit: amount})
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"cannot read {text!r}: use a duration like 7d, 36h, 2w or a date like 2025-01-01"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    if parsed > now:
+        raise ValueError(f"{text!r} is in the future")
+    return parsed.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Window:
+    """What to ask the API for. `start` None means the whole history."""
+
+    start: datetime | None
+    end: datetime
+    mode: str  # "full", "since" or "incremental"
+
+    def describe(self) -> str:
+        start = "beginning" if self.start is None else self.start.strftime("%Y-%m-%d %H:%M")
+        return f"{start} -> {self.end.strftime('%Y-%m-%d %H:%M')} UTC ({self.mode})"
+
+
+def whoop_window(state, *, now: datetime, lookback: timedelta, since: datetime | None,
+                 full: bool) -> Window:
+    """WHOOP: from the end of the last successful window minus the lookback (late scores)."""
+    if full or (since is None and (state is None or state.window_end is None)):
+        return Window(None, now, "full")
+    if since is not None:
+        return Window(since, now, "since")
+    # A machine that was off for a month: window_end is a month old, so nothing is skipped.
+    return Window(state.window_end - lookback, now, "incremental")
+
+
+def withings_window(state, *, now: datetime, lookback: timedelta, since: datetime | None,
+                    full: bool) -> Window:
+    """Withings: `lastupdate` = the stored `updatetime` cursor minus the lookback.
+
+    `lastupdate` selects groups created *or modified* after it, so edited and back-dated
+    weigh-ins come back (api_facts.md §2.6: a fixed date window misses them).
+    """
+    if full or (since is None and (state is None or not state.cursor)):
+        return Window(None, now, "full")
+    if since is not None:
+        return Window(since, now, "since")
+    cursor = datetime.fromtimestamp(int(state.cursor), tz=timezone.utc)
+    return Window(min(cursor, now) - lookback, now, "incremental")

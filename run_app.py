@@ -1,0 +1,91 @@
+"""Interactive menu: it only dispatches to the functions `etl.py` uses."""
+from __future__ import annotations
+
+import sys
+
+MENU = """
+WHOOP Data Platform
+  1  Run the ETL (incremental)
+  2  Full reload (whole history)
+  3  Status
+  4  Connect WHOOP / Withings
+  5  Open the dashboard
+  q  Quit
+"""
+
+
+def _run_etl(full: bool) -> None:
+    import click
+
+    import etl
+    from db import DatabaseUnavailable
+    from pipeline.lock import RunLocked
+    from pipeline.report import Reporter
+
+    try:
+        outcome = etl.run_complete_etl(etl.load_settings(), full=full,
+                                       reporter=Reporter(interactive=sys.stdout.isatty()))
+    except (RunLocked, DatabaseUnavailable, click.ClickException) as exc:
+        print(f"error: {exc.format_message() if isinstance(exc, click.ClickException) else exc}")
+        return
+    for source, reason in outcome.skipped:
+        print(f"{source} skipped: {reason}")
+    print({0: "All synced.", 3: "A provider must be re-connected: choose 4."}.get(
+        outcome.exit_code, "Some resources failed; the next run finishes them."))
+
+
+def _status() -> None:
+    _invoke(["status"])
+
+
+def _connect(ask) -> None:
+    choice = ask("Connect which provider? [whoop/withings]: ").strip().lower()
+    if choice not in ("whoop", "withings"):
+        print(f"unknown provider {choice!r}: type whoop or withings")
+        return
+    _invoke(["connect", choice])
+
+
+def _dashboard() -> None:
+    _invoke(["dashboard", "--open"])
+
+
+def _invoke(args: list[str]) -> None:
+    """Run an etl.py subcommand in-process; its errors print as one line, never a traceback."""
+    import etl
+
+    try:
+        etl.cli.main(args=args, prog_name="etl.py", standalone_mode=False)
+    except KeyboardInterrupt:
+        print()
+    except Exception as exc:  # noqa: BLE001 - the menu survives any command's failure
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        print(f"error: {message}")
+
+
+def main(ask=input) -> int:
+    """Show the menu until `q` or end of input."""
+    actions = {"1": lambda: _run_etl(False), "2": lambda: _run_etl(True), "3": _status,
+               "4": lambda: _connect(ask), "5": _dashboard}
+    while True:
+        print(MENU)
+        try:
+            choice = ask("Choose: ").strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            print("\nBye.")
+            return 0
+        if choice in ("q", "quit", "exit"):
+            print("Bye.")
+            return 0
+        action = actions.get(choice)
+        if action is None:
+            print(f"'{choice}' is not an option: type 1-5 or q.")
+            continue
+        action()
+
+
+if __name__ == "__main__":
+    from pipeline.logs import setup_logging
+
+    setup_logging()
+    sys.exit(main())
