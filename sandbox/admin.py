@@ -1,0 +1,114 @@
+"""Admin endpoints under /_sandbox/: move the clock, mutate data, inject faults, inspect requests."""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Callable
+
+from .timeutil import parse_iso
+from .web import Request, Response, json_response
+
+if TYPE_CHECKING:
+    from .app import SandboxApp
+
+FAULT_OPTIONS = ("times", "probability", "status", "reset", "ms")
+
+
+def _params(req: Request) -> dict:
+    """Query, form and a JSON object body, merged."""
+    params: dict = {**req.query, **req.form}
+    if req.body and "json" in (req.header("content-type") or "json"):
+        params.update(req.json())
+    return params
+
+
+def _flag(value: object) -> bool:
+    return str(value).lower() in ("1", "true", "yes")
+
+
+def _when(value: object):
+    """`at` as unix seconds or an ISO date-time; None when absent."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    return int(text) if text.lstrip("-").isdigit() else parse_iso(text)
+
+
+def _advance(app: SandboxApp, p: dict) -> dict:
+    return {"advanced": app.advance_day(int(p.get("days", 1))), "state": app.history.summary()}
+
+
+def _weigh_in(app: SandboxApp, p: dict) -> dict:
+    grpid = app.add_weigh_in(float(p["kg"]), _when(p.get("at")), _flag(p.get("manual", "0")))
+    return {"grpid": grpid}
+
+
+def _edit(app: SandboxApp, p: dict) -> dict:
+    return {"grpid": int(p["grpid"]), "modified": app.edit_weigh_in(int(p["grpid"]), float(p["kg"]))}
+
+
+def _fault(app: SandboxApp, p: dict) -> dict:
+    options = {key: (float(p[key]) if key == "probability" else int(p[key]))
+               for key in FAULT_OPTIONS if p.get(key) not in (None, "")}
+    return {"fault": app.faults.add(str(p["kind"]), str(p.get("path", "/")), **options).as_dict()}
+
+
+def _reset_faults(app: SandboxApp, p: dict) -> dict:
+    app.faults.reset()
+    return {"faults": []}
+
+
+def _latency(app: SandboxApp, p: dict) -> dict:
+    app.faults.latency_ms = int(p.get("ms", 0))
+    return {"latency_ms": app.faults.latency_ms}
+
+
+def _refresh_token(app: SandboxApp, p: dict) -> dict:
+    provider = str(p.get("provider", "whoop"))
+    return {"provider": provider, "refresh_token": app.mint_refresh_token(provider)}
+
+
+def _expire_tokens(app: SandboxApp, p: dict) -> dict:
+    app.expire_access_tokens(p.get("provider") or None)
+    return {"expired": p.get("provider") or "all"}
+
+
+def _token_clock(app: SandboxApp, p: dict) -> dict:
+    app.token_clock.advance(float(p.get("seconds", 0)))
+    return {"token_clock_offset": app.token_clock.offset}
+
+
+def _clear_requests(app: SandboxApp, p: dict) -> dict:
+    app.clear_requests()
+    return {"requests": []}
+
+
+ROUTES: dict[tuple[str, str], Callable[[SandboxApp, dict], dict]] = {
+    ("POST", "advance"): _advance,
+    ("POST", "weigh-in"): _weigh_in,
+    ("POST", "edit-weigh-in"): _edit,
+    ("POST", "rescore"): lambda app, p: {"cycle_id": app.rescore_latest()},
+    ("POST", "fault"): _fault,
+    ("POST", "reset-faults"): _reset_faults,
+    ("GET", "faults"): lambda app, p: {"faults": app.faults.rules()},
+    ("POST", "latency"): _latency,
+    ("POST", "refresh-token"): _refresh_token,
+    ("POST", "expire-tokens"): _expire_tokens,
+    ("POST", "token-clock"): _token_clock,
+    ("POST", "env"): lambda app, p: app.environment(mint_tokens=not p.get("no_tokens")),
+    ("GET", "state"): lambda app, p: app.state(),
+    ("GET", "requests"): lambda app, p: {"requests": app.requests},
+    ("POST", "clear-requests"): _clear_requests,
+}
+
+
+def handle(app: SandboxApp, req: Request) -> Response:
+    """Run one admin call; a bad or missing parameter is HTTP 400 with the reason."""
+    name = req.path[len("/_sandbox/"):].strip("/")
+    action = ROUTES.get((req.method, name))
+    if action is None:
+        known = sorted(f"{method} /_sandbox/{path}" for method, path in ROUTES)
+        return json_response({"error": f"no admin endpoint {req.method} {req.path}", "endpoints": known}, 404)
+    try:
+        return json_response(action(app, _params(req)))
+    except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
+        return json_response({"error": f"{type(exc).__name__}: {exc}"}, 400)

@@ -1,0 +1,174 @@
+"""The sandbox application: state, routing to the two stand-ins, faults, the request log, mutations."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+
+from . import admin
+from .auth import (WHOOP_CLIENT_ID, WHOOP_CLIENT_SECRET, WITHINGS_CLIENT_ID, WITHINGS_CLIENT_SECRET,
+                   TokenClock, WhoopAuth)
+from .faults import FaultInjector, FaultRule
+from .history import History
+from .web import Request, Response, json_response
+from .whoop_api import WhoopApi
+from .whoop_data import WHOOP_USER_ID
+from .withings_api import DEFAULT_PAGE_SIZE, WithingsApi, body_status
+from .withings_auth import WithingsAuth
+from .withings_data import WITHINGS_USER_ID
+
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"  # the platform's default; any URI is accepted
+WHOOP_PREFIXES = ("/developer/", "/oauth/")
+REQUEST_LOG_SIZE = 50_000  # the newest entries are kept, so long benchmarks do not grow memory
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a client needs to talk to one stand-in."""
+
+    provider: str
+    client_id: str
+    client_secret: str
+    user_id: int
+    api_base_url: str
+    auth_base_url: str
+    redirect_uri: str = DEFAULT_REDIRECT_URI
+
+
+def provider_for(path: str) -> str:
+    """'whoop' or 'withings', by path (both share one port)."""
+    return "whoop" if path.startswith(WHOOP_PREFIXES) else "withings"
+
+
+class SandboxApp:
+    """Everything but the socket; one lock serialises state access (latency sleeps outside it)."""
+
+    def __init__(self, *, seed: int = 42, days: int = 1095, now: datetime | None = None,
+                 latency_ms: int = 0, fault_seed: int = 0, whoop_rate_limit: int | None = None,
+                 whoop_rate_window: int = 60, withings_rate_limit: int | None = None,
+                 withings_page_size: int = DEFAULT_PAGE_SIZE) -> None:
+        self.lock = threading.RLock()
+        self.base_url = ""
+        self.history = History(seed=seed, days=days, now=now)
+        self.token_clock = TokenClock()
+        self.whoop_auth = WhoopAuth(self.token_clock)
+        self.withings_auth = WithingsAuth(self.token_clock)
+        self.whoop = WhoopApi(self.history, self.whoop_auth, whoop_rate_limit, whoop_rate_window)
+        self.withings = WithingsApi(self.history, self.withings_auth, withings_page_size, withings_rate_limit)
+        self.faults = FaultInjector(fault_seed, latency_ms)
+        self._log: deque[dict] = deque(maxlen=REQUEST_LOG_SIZE)
+
+    def dispatch(self, req: Request) -> Response:
+        """Answer one request: admin, or a fault, or the provider's stand-in."""
+        if req.path.startswith("/_sandbox/"):
+            with self.lock:
+                return admin.handle(self, req)
+        rule, latency = self.faults.pick(req.path)
+        if latency:
+            time.sleep(latency / 1000)
+        provider = provider_for(req.path)
+        with self.lock:
+            response = self._fault_response(rule, provider) if rule else \
+                (self.whoop if provider == "whoop" else self.withings).handle(req)
+            self._log.append({"provider": provider, "method": req.method, "path": req.path,
+                              "query": req.query, "form": req.form,
+                              "authorization": req.header("authorization"),
+                              "status": None if response.drop else response.status,
+                              "fault": rule.kind if rule else None})
+        return response
+
+    def _fault_response(self, rule: FaultRule, provider: str) -> Response:
+        if rule.kind == "drop":
+            return Response(drop=True)
+        if rule.kind == "withings_status":
+            return body_status(rule.status)
+        if rule.kind == "rate_limit":
+            headers = {"X-RateLimit-Limit": self.whoop.limit_header, "X-RateLimit-Remaining": "0",
+                       "X-RateLimit-Reset": str(rule.reset)}
+            return json_response({"error": "too_many_requests", "message": "Rate limit exceeded"}, 429, headers)
+        response = json_response({"error": "server_error", "message": f"Injected HTTP {rule.status}"}, rule.status)
+        if provider == "whoop":
+            response.headers.update(self.whoop.rate_headers(99, 60))
+        return response
+
+    # ---- the in-process API (the admin endpoints call the same methods) ----
+
+    @property
+    def requests(self) -> list[dict]:
+        """A copy of the request log (admin calls are not logged)."""
+        with self.lock:
+            return list(self._log)
+
+    def clear_requests(self) -> None:
+        """Empty the request log."""
+        with self.lock:
+            self._log.clear()
+
+    def credentials(self, provider: str) -> Credentials:
+        """Client id/secret, user id and base URLs of one stand-in."""
+        if provider == "whoop":
+            return Credentials("whoop", WHOOP_CLIENT_ID, WHOOP_CLIENT_SECRET, WHOOP_USER_ID,
+                               self.base_url, self.base_url)
+        if provider == "withings":
+            return Credentials("withings", WITHINGS_CLIENT_ID, WITHINGS_CLIENT_SECRET, WITHINGS_USER_ID,
+                               self.base_url, self.base_url)
+        raise ValueError(f"unknown provider {provider!r}; use whoop or withings")
+
+    def mint_refresh_token(self, provider: str) -> str:
+        """A live refresh token for `provider`, as if the user had just connected."""
+        self.credentials(provider)
+        with self.lock:
+            auth = self.whoop_auth if provider == "whoop" else self.withings_auth
+            return auth.mint_refresh_token()
+
+    def expire_access_tokens(self, provider: str | None = None) -> None:
+        """Make the access tokens of one provider (or both) expire now."""
+        with self.lock:
+            for name, auth in (("whoop", self.whoop_auth), ("withings", self.withings_auth)):
+                if provider in (None, name):
+                    auth.expire_access_tokens()
+
+    def environment(self, mint_tokens: bool = True) -> dict[str, str]:
+        """The platform's environment variables pointing at this sandbox (settings.py names)."""
+        env: dict[str, str] = {}
+        for provider in ("whoop", "withings"):
+            creds, prefix = self.credentials(provider), provider.upper()
+            env.update({f"{prefix}_API_BASE_URL": creds.api_base_url, f"{prefix}_AUTH_BASE_URL": creds.auth_base_url,
+                        f"{prefix}_CLIENT_ID": creds.client_id, f"{prefix}_CLIENT_SECRET": creds.client_secret,
+                        f"{prefix}_REDIRECT_URI": creds.redirect_uri})
+            if mint_tokens:
+                env[f"{prefix}_REFRESH_TOKEN"] = self.mint_refresh_token(provider)
+        return env
+
+    def advance_day(self, days: int = 1) -> list[dict]:
+        """Add `days` new days (the pending day gets scored); one summary per day."""
+        with self.lock:
+            return [self.history.advance_day() for _ in range(days)]
+
+    def rescore_latest(self) -> int:
+        """Re-score the newest scored day; returns its cycle id."""
+        with self.lock:
+            return self.history.rescore_latest()
+
+    def add_weigh_in(self, kg: float, at: datetime | int | None = None, manual: bool = False) -> int:
+        """Add a weigh-in (scale, or manual attrib 2); returns its grpid."""
+        with self.lock:
+            return self.history.add_weigh_in(kg, at, manual)
+
+    def edit_weigh_in(self, grpid: int, kg: float) -> int:
+        """Change a weigh-in's weight and bump its `modified`; returns the new modified."""
+        with self.lock:
+            return self.history.edit_weigh_in(grpid, kg)
+
+    def state(self) -> dict:
+        """The clock, counts, credentials and active faults."""
+        with self.lock:
+            return {**self.history.summary(), "url": self.base_url,
+                    "whoop": {"client_id": WHOOP_CLIENT_ID, "client_secret": WHOOP_CLIENT_SECRET,
+                              "user_id": WHOOP_USER_ID},
+                    "withings": {"client_id": WITHINGS_CLIENT_ID, "client_secret": WITHINGS_CLIENT_SECRET,
+                                 "userid": WITHINGS_USER_ID},
+                    "faults": self.faults.rules(), "latency_ms": self.faults.latency_ms,
+                    "token_clock_offset": self.token_clock.offset, "requests_logged": len(self._log)}

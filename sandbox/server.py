@@ -1,0 +1,181 @@
+"""SandboxServer: the sandbox on 127.0.0.1 in a background thread (port 0 picks a free port)."""
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import traceback
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from .app import Credentials, SandboxApp
+from .faults import FaultRule
+from .history import History
+from .web import Request, json_response, parse_pairs
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like the real APIs; every answer has a Content-Length
+    server_version = "WhoopWithingsSandbox/1.0"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        """Every method goes through the same dispatcher."""
+        self._handle()
+
+    do_POST = do_DELETE = do_PUT = do_GET
+
+    def _request(self) -> Request:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        ctype = (self.headers.get("Content-Type") or "").lower()
+        is_form = "x-www-form-urlencoded" in ctype or (not ctype and body and not body.startswith(b"{"))
+        form = parse_pairs(body.decode("utf-8", "replace")) if is_form else {}
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        return Request(self.command, url.path, parse_pairs(url.query), form, headers, body)
+
+    def _handle(self) -> None:
+        request = self._request()
+        try:
+            response = self.server.app.dispatch(request)
+        except Exception:  # a sandbox bug: answer 500 and show the traceback rather than hang the client
+            traceback.print_exc(file=sys.stderr)
+            response = json_response({"error": "sandbox_internal_error"}, 500)
+        if response.drop:  # close without a status line: the client sees a dropped connection
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # the client may already be gone
+            return
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (signature of the base class)
+        """Log requests to stderr only when verbose."""
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, app: SandboxApp, verbose: bool) -> None:
+        self.app, self.verbose = app, verbose
+        super().__init__(address, _Handler)
+
+
+class SandboxServer:
+    """The WHOOP and Withings stand-ins on one port; use as a context manager in tests.
+
+    Options (all keyword): seed, days, now, latency_ms, fault_seed, whoop_rate_limit,
+    whoop_rate_window, withings_rate_limit, withings_page_size (see SandboxApp), plus host/port.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, verbose: bool = False, **options) -> None:
+        self.app = SandboxApp(**options)
+        self._httpd = _HTTPServer((host, port), self.app, verbose)
+        self.host, self.port = self._httpd.server_address[:2]
+        self.url = f"http://{self.host}:{self.port}"
+        self.app.base_url = self.url
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> SandboxServer:
+        """Serve in a daemon thread; returns self."""
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"sandbox-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until shutdown() or an interrupt."""
+        self._httpd.serve_forever(poll_interval=0.2)
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    @property
+    def history(self) -> History:
+        """The generated history (records, clock, mutations)."""
+        return self.app.history
+
+    @property
+    def requests(self) -> list[dict]:
+        """The request log: provider, method, path, query, form, authorization, status, fault."""
+        return self.app.requests
+
+    def clear_requests(self) -> None:
+        """Empty the request log."""
+        self.app.clear_requests()
+
+    @property
+    def whoop_credentials(self) -> Credentials:
+        """Client id/secret, user id 10129 and base URLs for WHOOP."""
+        return self.app.credentials("whoop")
+
+    @property
+    def withings_credentials(self) -> Credentials:
+        """Client id/secret, userid 3141592 and base URLs for Withings."""
+        return self.app.credentials("withings")
+
+    def mint_refresh_token(self, provider: str) -> str:
+        """A live refresh token for 'whoop' or 'withings' (headless setup)."""
+        return self.app.mint_refresh_token(provider)
+
+    def environment(self, mint_tokens: bool = True) -> dict[str, str]:
+        """WHOOP_*/WITHINGS_* variables that point the platform at this server."""
+        return self.app.environment(mint_tokens)
+
+    def advance_day(self, days: int = 1) -> list[dict]:
+        """Add `days` new days; the pending day becomes SCORED. One summary per day."""
+        return self.app.advance_day(days)
+
+    def rescore_latest(self) -> int:
+        """Re-score the newest scored day (late rescoring); returns its cycle id."""
+        return self.app.rescore_latest()
+
+    def add_weigh_in(self, kg: float, at: datetime | int | None = None, manual: bool = False) -> int:
+        """Add a weigh-in at `at` (default: now); returns its grpid."""
+        return self.app.add_weigh_in(kg, at, manual)
+
+    def edit_weigh_in(self, grpid: int, kg: float) -> int:
+        """Change a weigh-in's weight; `modified` moves to now, which is returned."""
+        return self.app.edit_weigh_in(grpid, kg)
+
+    def add_fault(self, kind: str, path: str = "/", **options) -> FaultRule:
+        """Inject a fault (see FaultRule); returns the rule."""
+        return self.app.faults.add(kind, path, **options)
+
+    def reset_faults(self) -> None:
+        """Remove every injected fault."""
+        self.app.faults.reset()
+
+    def expire_access_tokens(self, provider: str | None = None) -> None:
+        """Expire the access tokens of "whoop", "withings" or (None) both."""
+        self.app.expire_access_tokens(provider)
+
+    def advance_token_clock(self, seconds: float) -> None:
+        """Move the token clock (code and token lifetimes, Withings' 8-hour grace) forward."""
+        with self.app.lock:
+            self.app.token_clock.advance(seconds)
+
+    def state(self) -> dict:
+        """Clock, counts, credentials and faults (as GET /_sandbox/state)."""
+        return self.app.state()
