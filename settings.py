@@ -63,6 +63,8 @@ class Settings:
 
 def load_dotenv_once() -> None:
     """Read `.env` from the project folder (existing environment variables win)."""
+    if os.environ.get("WHOOP_PLATFORM_NO_DOTENV"):  # tests: never the developer's own .env
+        return
     from dotenv import load_dotenv
 
     load_dotenv(PROJECT_DIR / ".env", override=False)

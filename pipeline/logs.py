@@ -9,6 +9,7 @@ _secrets: set[str] = set()
 _lock = threading.Lock()
 MASK = "[redacted]"
 MIN_SECRET_LENGTH = 6
+_installed: list[logging.Handler] = []
 
 
 def register_secret(value: str | None) -> None:
@@ -44,8 +45,10 @@ def setup_logging(*, verbose: bool = False, quiet: bool = False, log_file: str |
         os.close(fd)
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
     root = logging.getLogger()
-    for handler in list(root.handlers):
+    for handler in _installed:  # ours from an earlier call; others' handlers (pytest's) stay
         root.removeHandler(handler)
+        handler.close()
+    _installed[:] = handlers
     for handler in handlers:
         handler.setFormatter(formatter)
         root.addHandler(handler)

@@ -79,7 +79,9 @@ def _state(engine: Engine, source: str, resource: str, user_id: int):
 
 def _whoop_fetch(client, resource: str, window: Window):
     def fetch() -> Iterator[FetchedPage]:
-        for records in client.iter_pages(resource, start=window.start, end=window.end):
+        # No `end`: the API defaults it to its own "now" (api_facts.md §1.3), so a record stamped a
+        # moment after our clock is not cut off; window.end is recorded as the sync point.
+        for records in client.iter_pages(resource, start=window.start):
             yield FetchedPage(records=records)
     return fetch
 
@@ -114,10 +116,9 @@ def withings_jobs(settings: Settings, engine: Engine, store, *, now: datetime, s
 
     ensure_token(store, settings.withings)
     client = WithingsClient(settings.withings, store, timeout=timeout)
-    token = store.load("withings")
-    if token is None or not token.user_id:
+    user_id = client.ensure_token()  # a seeded token learns its `userid` from the first refresh
+    if not user_id:
         raise NotConnected(f"withings has no user id stored: run `{reconnect_command('withings')}`")
-    user_id = int(token.user_id)
     state = _state(engine, "withings", WITHINGS_RESOURCE, user_id)
     window = withings_window(state, now=now, lookback=timedelta(days=settings.lookback_days),
                              since=since, full=full)

@@ -140,3 +140,37 @@ def empty_db_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'empty.db'}"
     return request.getfixturevalue("fresh_pg_url")
+
+
+PLATFORM_ENV_PREFIXES = ("WHOOP_", "WITHINGS_", "DATABASE_URL", "ETL_", "DASHBOARD_", "HTTP_TIMEOUT")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch):
+    """Tests never read the developer's .env or inherit their WHOOP/Withings settings."""
+    import settings
+
+    monkeypatch.setattr(settings, "load_dotenv_once", lambda: None)
+    for name in list(os.environ):
+        if name.startswith(PLATFORM_ENV_PREFIXES):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def sandbox():
+    """A sandbox API with 60 days of history, its clock a day behind the real one."""
+    from datetime import datetime, timedelta, timezone
+
+    from sandbox import SandboxServer
+
+    with SandboxServer(days=60, seed=7, now=datetime.now(timezone.utc) - timedelta(days=1)) as server:
+        yield server
+
+
+@pytest.fixture
+def etl_env(sandbox, db_url, monkeypatch):
+    """Environment for the real ETL: the sandbox's apps and seed tokens, the test database."""
+    for key, value in sandbox.environment().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    return sandbox

@@ -1,0 +1,1 @@
+"""HTTP clients for WHOOP v2 and Withings: paging, retries, rate limits and OAuth2 refresh."""

@@ -1,0 +1,107 @@
+"""The demo: the real ETL against the bundled sandbox API into SQLite, then the dashboard."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import requests
+
+PROJECT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+DEMO_DB = PROJECT / "data" / "demo.db"
+
+
+def say(text: str) -> None:
+    print(f"\n=== {text}", flush=True)
+
+
+def _yesterday() -> str:
+    # The sandbox clock starts a day back, so after "advance a day" it matches the real clock.
+    return (datetime.now(timezone.utc) - timedelta(days=1)).isoformat(timespec="seconds")
+
+
+def start_sandbox(env_file: Path) -> tuple[subprocess.Popen, str]:
+    """`python -m sandbox` on a free port; returns the process and its URL."""
+    proc = subprocess.Popen([PYTHON, "-m", "sandbox", "--port", "0", "--days", "1095", "--seed", "42", "--now", _yesterday(),
+                             "--env-file", str(env_file)], cwd=PROJECT, stdout=subprocess.PIPE, text=True)
+    first = proc.stdout.readline().strip()
+    if "listening on" not in first:
+        proc.kill()
+        raise SystemExit(f"the sandbox did not start: {first!r}")
+    print(first, flush=True)
+    threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain its output
+    return proc, first.rsplit(" ", 1)[-1]
+
+
+def demo_environment(env_file: Path) -> dict[str, str]:
+    """The sandbox's app credentials and URLs, and a demo database of its own."""
+    env = dict(os.environ)
+    for line in env_file.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key and not key.endswith("_REFRESH_TOKEN"):  # the demo connects through OAuth instead
+            env[key] = value
+    env["DATABASE_URL"] = f"sqlite:///{DEMO_DB}"
+    env.pop("WHOOP_REFRESH_TOKEN", None)
+    env.pop("WITHINGS_REFRESH_TOKEN", None)
+    return env
+
+
+def connect(provider: str, env: dict[str, str]) -> None:
+    """Run the real OAuth connect flow; the sandbox approves at once, as a user in a browser would."""
+    proc = subprocess.Popen([PYTHON, "etl.py", "connect", provider, "--no-browser", "--timeout", "30"],
+                            cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:
+        print(f"  {line.rstrip()}", flush=True)
+        url = next((word for word in line.split() if word.startswith("http") and "state=" in word), None)
+        if url:
+            requests.get(url, timeout=30)  # the "browser": follows the redirect to the local callback
+    if proc.wait(60) != 0:
+        raise SystemExit(f"connecting {provider} to the sandbox failed")
+
+
+def etl(env: dict[str, str], *args: str) -> None:
+    code = subprocess.call([PYTHON, "etl.py", *args], cwd=PROJECT, env=env)
+    if code != 0:
+        raise SystemExit(f"etl.py {' '.join(args)} exited {code}")
+
+
+def main() -> int:
+    """Sandbox -> connect -> ETL twice -> advance a day -> ETL -> dashboard."""
+    DEMO_DB.parent.mkdir(mode=0o700, exist_ok=True)
+    for leftover in DEMO_DB.parent.glob(DEMO_DB.name + "*"):
+        leftover.unlink()  # the demo starts from an empty database every time
+    with tempfile.TemporaryDirectory() as tmp:
+        env_file = Path(tmp) / "sandbox.env"
+        say("Starting the sandbox WHOOP + Withings API (3 years of history for one person)")
+        sandbox, url = start_sandbox(env_file)
+        try:
+            env = demo_environment(env_file)
+            say("Connecting WHOOP and Withings (OAuth against the sandbox)")
+            connect("whoop", env)
+            connect("withings", env)
+            say("First run: the full history")
+            etl(env)
+            say("Second run: nothing new, so zero inserted rows")
+            etl(env)
+            say("Advancing the sandbox by one day: a new day of data, yesterday's score, a new weigh-in")
+            requests.post(f"{url}/_sandbox/advance", params={"days": 1}, timeout=30).raise_for_status()
+            etl(env)
+            say("Status")
+            etl(env, "status")
+            say("Dashboard (Ctrl-C to stop)")
+            subprocess.call([PYTHON, "etl.py", "dashboard"], cwd=PROJECT, env=env)
+        except KeyboardInterrupt:
+            print("\nstopped.")
+        finally:
+            sandbox.terminate()
+            sandbox.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Run the real etl.py command line in-process and read what it did."""
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import etl
+from db import make_engine
+from models import DATA_TABLES, SyncState
+
+
+def run_etl(*args: str) -> tuple[int, dict | None, str]:
+    """`python etl.py --json ARGS`: (exit code, parsed JSON summary or None, stderr)."""
+    result = CliRunner().invoke(etl.cli, ["--json", *args], catch_exceptions=False)
+    try:
+        summary = json.loads(result.stdout) if result.stdout.strip() else None
+    except json.JSONDecodeError:
+        summary = None
+    return result.exit_code, summary, result.stderr
+
+
+def by_resource(summary: dict) -> dict[str, dict]:
+    return {r["resource"]: r for r in summary["resources"]}
+
+
+def table_counts(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    with Session(engine) as session:
+        counts = {m.__tablename__: session.scalar(select(func.count()).select_from(m)) for m in DATA_TABLES}
+    engine.dispose()
+    return counts
+
+
+def sync_states(url: str) -> dict[str, SyncState]:
+    engine = make_engine(url)
+    with Session(engine) as session:
+        states = {s.resource: s for s in session.scalars(select(SyncState))}
+        for state in states.values():
+            session.expunge(state)
+    engine.dispose()
+    return states
+
+
+def snapshot(url: str) -> dict[str, list]:
+    """Every data table's rows by natural key (no surrogate ids, no write times)."""
+    engine = make_engine(url)
+    out = {}
+    with engine.connect() as conn:
+        for model in DATA_TABLES:
+            table = model.__table__
+            cols = [c for c in table.c if c.name not in ("id", "synced_at")]
+            rows = conn.execute(select(*cols)).mappings().all()
+            out[table.name] = sorted((json.dumps(dict(r), default=str, sort_keys=True) for r in rows))
+    engine.dispose()
+    return out

@@ -1,0 +1,121 @@
+"""The `oauth_token` table as the TokenStore handed to the API clients."""
+from __future__ import annotations
+
+import threading
+import zlib
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from filelock import FileLock
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from api_clients.oauth import Token
+from db import utcnow
+from models import OAuthToken
+
+UNKNOWN_USER = 0  # a headless seed is refreshed before the user id is known
+LOCK_TIMEOUT_SECONDS = 120
+
+
+class DbTokenStore:
+    """One current token per provider; refreshes serialised across threads and processes.
+
+    Both providers rotate refresh tokens and kill the old one (api_facts.md §1.2, §2.1), so two
+    processes refreshing at once would burn each other's token: on PostgreSQL a transaction-level
+    advisory lock guards the refresh, on SQLite a lock file beside the database.
+    """
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._local = threading.local()
+        self._thread_locks: dict[str, threading.Lock] = {p: threading.Lock() for p in ("whoop", "withings")}
+
+    def __repr__(self) -> str:
+        return f"DbTokenStore({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    # -- reads and writes -------------------------------------------------------------------
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:  # inside refresh_lock: the locked transaction
+            # Committing this session releases a savepoint; the locked transaction commits on exit.
+            with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+                yield session
+                session.commit()
+            return
+        with Session(self.engine) as session, session.begin():
+            yield session
+
+    def load(self, provider: str) -> Token | None:
+        """The newest stored token of `provider`, or None."""
+        with self._session() as session:
+            row = session.execute(
+                select(OAuthToken).where(OAuthToken.provider == provider)
+                .order_by(OAuthToken.updated_at.desc(), OAuthToken.id.desc()).limit(1)
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            return Token(access_token=row.access_token, refresh_token=row.refresh_token,
+                         expires_at=row.expires_at, scope=row.scope,
+                         user_id=None if row.user_id == UNKNOWN_USER else row.user_id)
+
+    def save(self, provider: str, token: Token) -> None:
+        """Replace the provider's token (committed when the call, or refresh_lock, returns)."""
+        with self._session() as session:
+            rows = session.execute(select(OAuthToken).where(OAuthToken.provider == provider)).scalars().all()
+            user_id = token.user_id or next((r.user_id for r in rows if r.user_id != UNKNOWN_USER), UNKNOWN_USER)
+            keep = next((r for r in rows if r.user_id == user_id), None) or (rows[0] if rows else None)
+            for row in rows:  # one person per provider: older pairs are dead after rotation
+                if row is not keep:
+                    session.delete(row)
+            if keep is None:
+                keep = OAuthToken(provider=provider)
+                session.add(keep)
+            keep.user_id = user_id
+            keep.access_token = token.access_token
+            keep.refresh_token = token.refresh_token
+            keep.expires_at = token.expires_at
+            keep.scope = token.scope
+            keep.updated_at = utcnow()
+
+    def delete(self, provider: str) -> None:
+        """Forget the provider's token (disconnect)."""
+        with self._session() as session:
+            for row in session.execute(select(OAuthToken).where(OAuthToken.provider == provider)).scalars():
+                session.delete(row)
+
+    # -- the refresh lock -------------------------------------------------------------------
+    @contextmanager
+    def refresh_lock(self, provider: str) -> Iterator[None]:
+        """Serialise refreshes of `provider`; what is saved inside commits before the exit."""
+        with self._thread_locks.setdefault(provider, threading.Lock()):
+            if self.engine.dialect.name == "postgresql":
+                with self._pg_lock(provider):
+                    yield
+            else:
+                with self._file_lock(provider):
+                    yield
+
+    @contextmanager
+    def _pg_lock(self, provider: str) -> Iterator[None]:
+        key = zlib.crc32(f"oauth-refresh:{provider}".encode())
+        with self.engine.connect() as conn, conn.begin():
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({key})")
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+
+    @contextmanager
+    def _file_lock(self, provider: str) -> Iterator[None]:
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        lock_path = Path(database).with_name(f"{Path(database).name}.{provider}-refresh.lock")
+        with FileLock(str(lock_path), timeout=LOCK_TIMEOUT_SECONDS, mode=0o600):
+            yield
