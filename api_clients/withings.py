@@ -60,11 +60,12 @@ class WithingsClient:
 
     def __init__(self, settings, store: TokenStore, *, timeout: float = 30.0,
                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic,
                  max_wait: float = 600.0, max_retries: int = 5):
         self.settings = settings
         self.base_url = settings.api_base_url.rstrip("/")
         self.http = HttpClient(PROVIDER, timeout=timeout, per_minute=REQUESTS_PER_MINUTE, session=session,
-                               sleep=sleep, max_wait=max_wait, max_retries=max_retries)
+                               sleep=sleep, clock=clock, max_wait=max_wait, max_retries=max_retries)
         self.tokens = TokenManager(PROVIDER, store, self._refresh)
 
     def __repr__(self) -> str:

@@ -1,0 +1,87 @@
+"""The first-time authorization-code flow against the sandbox: state checked, token stored."""
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+import requests
+
+from api_clients.errors import ApiError
+from api_clients.oauth import MemoryTokenStore
+from api_clients.oauth_flow import authorization_url, connect, new_state
+from settings import ProviderSettings
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _provider(sandbox, name):
+    creds = sandbox.whoop_credentials if name == "whoop" else sandbox.withings_credentials
+    return ProviderSettings(name, creds.api_base_url, creds.auth_base_url,
+                            f"http://127.0.0.1:{_free_port()}/callback", creds.client_id, creds.client_secret)
+
+
+def _run_connect(provider, store):
+    lines, result = [], {}
+
+    def target():
+        try:
+            result["token"] = connect(provider, store, open_browser=False, timeout=20, print_fn=lines.append)
+        except Exception as exc:  # noqa: BLE001 - asserted by the test
+            result["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, lines, result
+
+
+def _wait_for_url(lines):
+    import time
+
+    for _ in range(200):
+        url = next((line for line in lines if line.startswith("http")), None)
+        if url:
+            return url
+        time.sleep(0.02)
+    raise AssertionError("connect printed no URL")
+
+
+@pytest.mark.parametrize("name, user_id", [("whoop", 10129), ("withings", 3141592)])
+def test_connect_stores_a_token(sandbox, name, user_id):
+    store = MemoryTokenStore()
+    thread, lines, result = _run_connect(_provider(sandbox, name), store)
+    url = _wait_for_url(lines)
+    assert "state=" in url and ("offline" in url if name == "whoop" else "user.metrics" in url)
+    assert requests.get(url, timeout=10).status_code == 200  # the sandbox approves and redirects back
+    thread.join(20)
+    assert "error" not in result, result
+    assert store.load(name).refresh_token and store.load(name).user_id == user_id
+
+
+def test_state_mismatch_is_rejected(sandbox):
+    provider = _provider(sandbox, "whoop")
+    store = MemoryTokenStore()
+    thread, lines, result = _run_connect(provider, store)
+    url = _wait_for_url(lines)
+    forged = requests.get(f"{provider.redirect_uri}?code=stolen&state=AAAAAAAA", timeout=10)
+    thread.join(20)
+    assert forged.status_code == 400
+    assert isinstance(result.get("error"), ApiError) and "state" in str(result["error"])
+    assert store.load("whoop") is None
+    assert url
+
+
+def test_state_is_eight_characters():
+    assert len(new_state()) == 8 and new_state() != new_state()
+
+
+def test_whoop_authorization_url_requests_offline():
+    provider = ProviderSettings("whoop", "https://api.prod.whoop.com", "https://api.prod.whoop.com",
+                                "http://127.0.0.1:8765/callback", "cid", "secret")
+    url = authorization_url(provider, "abcdefgh")
+    assert url.startswith("https://api.prod.whoop.com/oauth/oauth2/auth?") and "offline" in url
+    assert "secret" not in url
