@@ -92,7 +92,11 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if not read_only:
-            _prepare_sqlite_file(parsed.database or "")
+            try:
+                _prepare_sqlite_file(parsed.database or "")
+            except OSError as exc:
+                raise DatabaseUnavailable(f"cannot create the SQLite database {parsed.database}: "
+                                          f"{exc.strerror or exc}") from None
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         if read_only and parsed.database not in (None, "", ":memory:"):
             # A read-only URI connection: the dashboard can never write, whatever it runs.

@@ -50,7 +50,7 @@ def open_database(settings):
     from db import DatabaseUnavailable, ensure_schema, make_engine, safe_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url)  # DatabaseUnavailable for an unusable SQLite path
     try:
         ensure_schema(engine)
     except SQLAlchemyError as exc:
@@ -101,15 +101,26 @@ def _plan(settings, engine, store, sources, *, now, since, full, reporter):
 def run_complete_etl(settings=None, *, since=None, full=False, sources=SOURCES, dry_run=False,
                      wait=0.0, reporter=None, engine=None) -> RunOutcome:
     """The whole ETL run the menu and the CLI make; raises RunLocked / DatabaseUnavailable."""
-    from db import utcnow
-    from pipeline.lock import run_lock
     from pipeline.report import Reporter
-    from pipeline.runner import Runner
-    from token_store import DbTokenStore
 
     settings = settings or load_settings()
     reporter = reporter or Reporter(interactive=sys.stdout.isatty())
+    own_engine = engine is None
     engine = engine or open_database(settings)
+    try:
+        return _locked_run(settings, engine, reporter, sources=sources, since=since, full=full,
+                           dry_run=dry_run, wait=wait)
+    finally:
+        if own_engine:
+            engine.dispose()  # no pooled connection outlives the run (menu, tests, SQLite WAL)
+
+
+def _locked_run(settings, engine, reporter, *, sources, since, full, dry_run, wait) -> RunOutcome:
+    from db import utcnow
+    from pipeline.lock import run_lock
+    from pipeline.runner import Runner
+    from token_store import DbTokenStore
+
     with run_lock(engine, wait):
         now = utcnow()
         store = DbTokenStore(engine)
@@ -200,9 +211,13 @@ def status(json_output):
     from pipeline.status import collect_status, format_status
 
     try:
-        report = collect_status(open_database(load_settings()))
+        engine = open_database(load_settings())
     except DatabaseUnavailable as exc:
         raise FailedError(str(exc)) from None
+    try:
+        report = collect_status(engine)
+    finally:
+        engine.dispose()
     click.echo(json.dumps(report, default=str, indent=2) if json_output else format_status(report))
 
 

@@ -49,12 +49,15 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass  # the client may already be gone
             return
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        self.wfile.write(response.body)
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client went away (killed or timed out): nothing to send
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (signature of the base class)
         """Log requests to stderr only when verbose."""
