@@ -128,7 +128,8 @@ def _locked_run(settings, engine, reporter, *, sources, since, full, dry_run, wa
                                       reporter=reporter)
         for result in failed:
             reporter.resource_finished(result)
-        results = Runner(engine, reporter, dry_run=dry_run, classify_error=classify_error).run(jobs)
+        results = Runner(engine, reporter, dry_run=dry_run, classify_error=classify_error,
+                         max_fetchers=settings.fetch_concurrency or None).run(jobs)
     results = failed + results
     code = exit_code_for(results)
     reporter.summary(results, code, dry_run)
@@ -254,7 +255,8 @@ def dashboard(host, port, open_browser):
     from dashboard import serve
 
     settings = load_settings()
-    serve(settings.database_url, host or settings.dashboard_host, port or settings.dashboard_port,
+    serve(settings.database_url, host or settings.dashboard_host,
+          settings.dashboard_port if port is None else port,
           open_browser=open_browser)
 
 

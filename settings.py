@@ -59,6 +59,7 @@ class Settings:
     http_timeout: float = 30.0
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8050
+    fetch_concurrency: int = 0  # resources fetched at once; 0 = all (each client keeps its rate limit)
 
 
 def load_dotenv_once() -> None:
@@ -112,4 +113,5 @@ def get_settings(read_dotenv: bool = True) -> Settings:
         http_timeout=float(_env_int("HTTP_TIMEOUT_SECONDS", 30)),
         dashboard_host=_env("DASHBOARD_HOST", "127.0.0.1"),
         dashboard_port=_env_int("DASHBOARD_PORT", 8050),
+        fetch_concurrency=_env_int("ETL_FETCH_CONCURRENCY", 0),
     )

@@ -60,7 +60,12 @@ class ResourceResult:
     reconnect: bool = False
 
 
-def _fetch_worker(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
+def _fetch_worker(job: Job, out: queue.Queue, cancel: threading.Event, slots: threading.Semaphore) -> None:
+    with slots:
+        _fetch(job, out, cancel)
+
+
+def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
     # Hold each page until the next one arrives, so the writer knows which page is the last
     # and can advance sync_state in that page's transaction.
     try:
@@ -84,9 +89,10 @@ def _fetch_worker(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
 class Runner:
     """Runs jobs: one fetch thread per resource, all writes on the calling thread."""
 
-    def __init__(self, engine: Engine, reporter, *, dry_run: bool = False,
+    def __init__(self, engine: Engine, reporter, *, dry_run: bool = False, max_fetchers: int | None = None,
                  classify_error: Callable[[BaseException], tuple[str, bool]] | None = None):
         self.engine = engine
+        self.max_fetchers = max_fetchers
         self.reporter = reporter
         self.dry_run = dry_run
         self.classify_error = classify_error or (lambda exc: (str(exc), False))
@@ -98,7 +104,8 @@ class Runner:
         out: queue.Queue = queue.Queue(maxsize=QUEUE_PAGES)
         cancels = {job.key: threading.Event() for job in jobs}
         started = {job.key: time.monotonic() for job in jobs}
-        threads = [threading.Thread(target=_fetch_worker, args=(job, out, cancels[job.key]),
+        slots = threading.Semaphore(self.max_fetchers or len(jobs))
+        threads = [threading.Thread(target=_fetch_worker, args=(job, out, cancels[job.key], slots),
                                     name=f"fetch-{job.resource}", daemon=True) for job in jobs]
         for job in jobs:
             self.reporter.resource_started(job.source, job.resource, job.window)

@@ -1,0 +1,192 @@
+"""Server-side HTML: every number is in the page as text, so it reads fine without the charts."""
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from string import Template
+
+from dashboard import assets
+from dashboard.summary import local_time
+
+DASH = "—"
+NO_CHARTS = ("Charts are off: the chart library (plotly.min.js from the pinned <code>plotly</code> package) "
+             "is not installed. Run <code>.venv/bin/pip install -r requirements.txt</code>. "
+             "Every number is still in the tables below.")
+
+
+def e(value) -> str:
+    """Escape any value for HTML text or a quoted attribute; None becomes a dash."""
+    return DASH if value is None else escape(str(value), quote=True)
+
+
+def page(title: str, body: str, *, charts: bool = False, body_class: str = "") -> str:
+    """The whole document around `body`; chart scripts only on the data page."""
+    scripts = ""
+    if charts:
+        chart_js = assets.chart_js_url()
+        scripts = (f'<script src="{e(chart_js)}" defer></script>' if chart_js else "") + \
+            f'<script src="{e(assets.url("dashboard.js"))}" defer></script>'
+    return Template(assets.template("page.html")).substitute(
+        title=e(title), css=e(assets.url("dashboard.css")), scripts=scripts, body=body, body_class=e(body_class))
+
+
+def dashboard_page(summary: dict, database: str) -> str:
+    """The data page: freshness, latest weight, trends and workouts."""
+    if summary["empty"]:
+        return page("No data yet", _header(database) + freshness_section(summary["freshness"]) + _empty_card())
+    charts_on = assets.chart_js_url() is not None
+    notice = "" if charts_on else f'<p class="notice" id="charts-off">{NO_CHARTS}</p>'
+    body = (_header(database) + freshness_section(summary["freshness"]) + notice
+            + '<main class="grid">' + weight_card(summary["weight"]) + _trend_cards(summary["trends"], charts_on)
+            + workouts_card(summary["workouts"]) + "</main>")
+    return page("Dashboard", body, charts=True, body_class="" if charts_on else "no-charts")
+
+
+def error_page(message: str, database: str) -> str:
+    """The page for a database that cannot be read (served with HTTP 503)."""
+    card = (f'<section class="card wide message error"><h2>The database cannot be read right now</h2>'
+            f"<p>{e(message)}</p><p>Check that the database is running and that <code>DATABASE_URL</code> "
+            "points at it, then reload this page.</p></section>")
+    return page("Database unavailable", _header(database) + f'<main class="grid">{card}</main>')
+
+
+def _header(database: str) -> str:
+    return ('<header class="top"><div><h1>WHOOP Data Platform</h1>'
+            f'<p class="sub">Read-only view of <code>{e(database)}</code></p></div>'
+            f'<p class="sub" id="updated">Updated {e(datetime.now().astimezone().strftime("%H:%M"))}</p></header>')
+
+
+def _empty_card() -> str:
+    return ('<main class="grid"><section class="card wide message"><h2>No data yet — run the ETL</h2>'
+            "<p>This database has no WHOOP or Withings records so far. To fill it:</p><ol>"
+            "<li>Connect your accounts: <code>python etl.py connect whoop</code> and "
+            "<code>python etl.py connect withings</code></li>"
+            "<li>Run the ETL: <code>python etl.py</code> (or menu option 1)</li>"
+            "<li>Reload this page.</li></ol>"
+            "<p>No account? <code>make demo</code> fills a demo database from the bundled sandbox.</p>"
+            "</section></main>")
+
+
+def freshness_section(rows: list[dict]) -> str:
+    """One badge per source: last successful sync, newest record, and a warning when stale."""
+    items = []
+    for row in rows:
+        facts = [f"synced {row['last_success_ago']}"] if row["last_success_at"] else []
+        if row["newest_record_at"] or facts:
+            facts.append(f"newest record {row['newest_record_ago']}" if row["newest_record_at"] else "no records yet")
+        detail = "".join(f" · {e(fact)}" for fact in facts)
+        warning = f'<p class="warn" role="alert">⚠ {e(row["warning"])}</p>' if row["warning"] else ""
+        errors = "".join(f'<p class="err">Last attempt failed: {e(msg)}</p>' for msg in row["errors"])
+        items.append(
+            f'<div class="fresh {"stale" if row["stale"] else "ok"}" data-source="{e(row["source"])}">'
+            f'<span class="dot"></span><div><strong>{e(row["label"])}</strong>{detail}{warning}{errors}</div></div>')
+    return f'<section class="freshness" aria-label="Data freshness">{"".join(items)}</section>'
+
+
+def weight_card(weight: dict | None) -> str:
+    """The latest weight, when it was measured, and its 7- and 30-day change by dates."""
+    if weight is None:
+        return ('<section class="card hero"><h2>Latest weight</h2>'
+                '<p class="muted">No weigh-in yet: connect Withings and run the ETL.</p></section>')
+    chips = "".join(_change_chip(c) for c in weight["changes"])
+    fat = weight["fat_ratio_pct"]
+    fat_line = "" if fat is None else f'<p class="extra">Body fat <strong>{e(f"{fat:.1f}")} %</strong></p>'
+    return (f'<section class="card hero"><h2>Latest weight</h2>'
+            f'<p class="big" id="latest-weight">{e(weight["display"])}</p>'
+            f'<p class="when">{e(weight["measured_local"])} · <span id="latest-ago">{e(weight["ago"])}</span></p>'
+            f'<div class="chips">{chips}</div>{fat_line}</section>')
+
+
+def _change_chip(change: dict) -> str:
+    days = change["days"]
+    if change["delta_kg"] is None:
+        detail, trend = f"no weigh-in {days}+ days earlier", "flat"
+    else:
+        detail = f'vs {change["baseline_kg"]:.1f} kg on {change["baseline_local"]}'
+        trend = "up" if change["delta_kg"] >= 0.05 else "down" if change["delta_kg"] <= -0.05 else "flat"
+    return (f'<div class="chip {trend}" id="change-{days}d"><span class="label">{days} days</span>'
+            f'<span class="value">{e(change["display"])}</span><span class="detail">{e(detail)}</span></div>')
+
+
+def _trend_cards(trends: dict, charts_on: bool) -> str:
+    weight, rec, slp = trends["weight"], trends["recovery"], trends["sleep"]
+    cards = [
+        ("weight", "Weight, last 90 days", _kpi(weight["kg"], "{:.1f} kg"), (),
+         ("Measured", "kg"), zip(map(_when, weight["t"]), _fmt(weight["kg"], "{:.1f}"))),
+        ("recovery", "Recovery", _kpi(rec["score"], "{:.0f}%"),
+         (("green", "67–100"), ("yellow", "34–66"), ("red", "0–33")),
+         ("Day", "Recovery %"), zip(map(_day, rec["t"]), _fmt(rec["score"], "{:.0f}"))),
+        ("heart", "HRV & resting HR", _kpi(rec["hrv"], "{:.0f} ms"), (("hrv", "HRV (ms)"), ("rhr", "Resting HR (bpm)")),
+         ("Day", "HRV ms", "Resting HR bpm"),
+         zip(map(_day, rec["t"]), _fmt(rec["hrv"], "{:.1f}"), _fmt(rec["rhr"], "{:.0f}"))),
+        ("sleep", "Sleep performance", _kpi(slp["performance"], "{:.0f}%"),
+         (("sleep", "Performance (%)"), ("hours", "Hours asleep")),
+         ("Woke", "Performance %", "Hours asleep"),
+         zip(map(_day, slp["t"]), _fmt(slp["performance"], "{:.0f}"), _fmt(slp["hours"], "{:.1f}"))),
+    ]
+    return "".join(_chart_card(*card, charts_on=charts_on) for card in cards)
+
+
+def _kpi(values: list, fmt: str) -> str:
+    latest = next((v for v in reversed(values) if v is not None), None)
+    return "" if latest is None else fmt.format(latest)
+
+
+def _fmt(values: list, fmt: str) -> list[str | None]:
+    return [None if v is None else fmt.format(v) for v in values]
+
+
+def _chart_card(key, title, kpi, keys, headers, rows, *, charts_on: bool) -> str:
+    table = _data_table(headers, rows, open_=not charts_on)
+    legend = "".join(f'<span class="key {e(cls)}">{e(text)}</span>' for cls, text in keys)
+    legend = f'<div class="legend">{legend}</div>' if legend and charts_on else ""
+    return (f'<section class="card chart-card" id="card-{key}"><div class="card-head"><h2>{e(title)}</h2>'
+            f'<span class="kpi">{e(kpi)}</span></div>{legend}'
+            f'<div class="chart" id="chart-{key}" role="img" aria-label="{e(title)} chart"></div>{table}</section>')
+
+
+def _data_table(headers: tuple, rows, *, open_: bool) -> str:
+    rows = list(rows)[::-1]  # newest first
+    head = "".join(f"<th>{e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{e(v)}</td>" for v in row) + "</tr>" for row in rows)
+    summary = f"Data table ({len(rows)} rows)" if rows else "No data in this period"
+    return (f'<details class="data"{" open" if open_ else ""}><summary>{e(summary)}</summary>'
+            f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></details>')
+
+
+def workouts_card(workouts: list[dict]) -> str:
+    """The newest workouts with sport, duration, strain and heart rate."""
+    if not workouts:
+        return '<section class="card wide"><h2>Recent workouts</h2><p class="muted">No workouts yet.</p></section>'
+    rows = "".join(
+        f'<tr><td>{e(w["start_local"])}</td><td class="sport">{e(w["sport"])}</td>'
+        f'<td class="num">{e(_minutes(w["minutes"]))}</td>'
+        f'<td class="num strain">{e(w["strain"] if w["strain"] is not None else _pending(w["state"]))}</td>'
+        f'<td class="num opt">{e(w["avg_hr"])}</td><td class="num opt">{e(w["max_hr"])}</td>'
+        f'<td class="num opt">{e(_kcal(w["kilojoule"]))}</td></tr>' for w in workouts)
+    return ('<section class="card wide"><h2>Recent workouts</h2><div class="scroll-x"><table id="workouts">'
+            '<thead><tr><th>Started</th><th>Sport</th><th class="num">Duration</th><th class="num">Strain</th>'
+            '<th class="num opt">Avg HR</th><th class="num opt">Max HR</th><th class="num opt">kcal</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table></div></section>")
+
+
+def _day(iso: str) -> str:
+    return local_time(datetime.fromisoformat(iso), None, "%a %d %b %Y")
+
+
+def _when(iso: str) -> str:
+    return local_time(datetime.fromisoformat(iso), None, "%a %d %b %Y, %H:%M")
+
+
+def _minutes(minutes: int | None) -> str | None:
+    if minutes is None:
+        return None
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def _kcal(kilojoule: float | None) -> int | None:
+    return None if kilojoule is None else round(kilojoule / 4.184)
+
+
+def _pending(state: str | None) -> str:
+    return "pending" if state == "PENDING_SCORE" else DASH

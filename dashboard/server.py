@@ -1,0 +1,186 @@
+"""A read-only HTTP server on the standard library: GET and HEAD only, loopback by default."""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import webbrowser
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashboard import assets, render
+from dashboard.summary import empty_summary, load_summary
+from db import make_engine, safe_url
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8050
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
+SECURITY_HEADERS = {
+    # Our scripts only, from this server; plotly sets inline styles on the SVG it draws.
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                               "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class DashboardServer(ThreadingHTTPServer):
+    """The HTTP server plus the read-only engine and the URL it is reachable at."""
+
+    daemon_threads = True
+
+    def __init__(self, address, engine: Engine, database_url: str):
+        super().__init__(address, DashboardHandler)
+        self.engine = engine
+        self.database_label = safe_url(database_url)
+        parsed = make_url(database_url)
+        self.sqlite_file = (Path(parsed.database) if parsed.get_backend_name() == "sqlite"
+                            and parsed.database not in (None, "", ":memory:") else None)
+
+    def summary(self) -> dict:
+        """The page's data; a SQLite file the ETL has not created yet is an empty database."""
+        if self.sqlite_file is not None and not self.sqlite_file.exists():
+            return empty_summary()
+        return load_summary(self.engine)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{port}/"
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.engine.dispose()
+
+
+class DashboardHandler(BaseHTTPRequestHandler):
+    """Routes: / (the page), /api/summary (its data), /static/* (CSS, JS, the chart library)."""
+
+    server: DashboardServer
+    server_version = "WhoopDashboard"
+    sys_version = ""
+
+    def do_GET(self) -> None:
+        self._dispatch(head=False)
+
+    def do_HEAD(self) -> None:
+        self._dispatch(head=True)
+
+    def _not_allowed(self) -> None:
+        self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"405 Method Not Allowed: this dashboard is read-only\n",
+                   "text/plain; charset=utf-8", extra={"Allow": "GET, HEAD"})
+
+    def __getattr__(self, name: str):
+        # http.server looks up do_<METHOD>: every method but GET and HEAD gets a 405, not a 501.
+        if name.startswith("do_"):
+            return self._not_allowed
+        raise AttributeError(name)
+
+    def _dispatch(self, head: bool) -> None:
+        try:
+            self._route(head)
+        except Exception:  # noqa: BLE001 - a bug shows a plain 500, its traceback goes to the log only
+            log.exception("dashboard request %s failed", self.path)
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, b"500 Internal Server Error: see the dashboard's log\n",
+                       "text/plain; charset=utf-8", head=head)
+
+    def _route(self, head: bool) -> None:
+        if not self._host_allowed():
+            self._send(HTTPStatus.MISDIRECTED_REQUEST, b"unknown Host\n", "text/plain; charset=utf-8")
+            return
+        path = urlsplit(self.path).path
+        if path in ("/", "/index.html"):
+            self._page(head)
+        elif path == "/api/summary":
+            self._summary(head)
+        elif (found := assets.resolve(path)) is not None:
+            self._static(*found, head=head)
+        else:
+            self._send(HTTPStatus.NOT_FOUND, b"404 Not Found\n", "text/plain; charset=utf-8", head=head)
+
+    def _host_allowed(self) -> bool:
+        # DNS rebinding: a page elsewhere must not read this data through a name that
+        # resolves to 127.0.0.1, so a loopback-bound server answers loopback names only.
+        if self.server.server_address[0] not in ("127.0.0.1", "::1"):
+            return True
+        host = (self.headers.get("Host") or "").strip().lower()
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        return name in LOOPBACK_NAMES
+
+    def _page(self, head: bool) -> None:
+        try:
+            summary = self.server.summary()
+        except SQLAlchemyError as exc:
+            html = render.error_page(_describe(exc), self.server.database_label)
+            self._send(HTTPStatus.SERVICE_UNAVAILABLE, html.encode(), "text/html; charset=utf-8", head=head)
+            return
+        html = render.dashboard_page(summary, self.server.database_label)
+        self._send(HTTPStatus.OK, html.encode(), "text/html; charset=utf-8", head=head)
+
+    def _summary(self, head: bool) -> None:
+        try:
+            status, body = HTTPStatus.OK, self.server.summary()
+        except SQLAlchemyError as exc:
+            status, body = HTTPStatus.SERVICE_UNAVAILABLE, {"error": _describe(exc)}
+        data = json.dumps(body, separators=(",", ":")).encode()
+        self._send(status, data, "application/json", head=head)
+
+    def _static(self, path, content_type: str, immutable: bool, *, head: bool) -> None:
+        cache = "public, max-age=31536000, immutable" if immutable else "no-cache"
+        self._send(HTTPStatus.OK, path.read_bytes(), content_type, head=head, extra={"Cache-Control": cache})
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str, *, head: bool = False,
+              extra: dict | None = None) -> None:
+        self.send_response(status)
+        headers = {"Content-Type": content_type, "Content-Length": str(len(body)), "Cache-Control": "no-store",
+                   **SECURITY_HEADERS, **(extra or {})}
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+def _describe(exc: SQLAlchemyError) -> str:
+    """One line about a database error, with no SQL, parameters or traceback."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    message = f"{type(cause).__name__}: {lines[0] if lines else 'unknown error'}"
+    log.warning("dashboard cannot read the database: %s", message)
+    return message
+
+
+def make_server(database_url: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> DashboardServer:
+    """A bound, not yet serving dashboard server (port 0 picks a free port); call serve_forever()."""
+    engine = make_engine(database_url, read_only=True)
+    try:
+        return DashboardServer((host, port), engine, database_url)
+    except OSError:
+        engine.dispose()
+        raise
+
+
+def serve(database_url: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
+          open_browser: bool = False) -> None:
+    """Serve the dashboard until Ctrl-C, printing its address first."""
+    server = make_server(database_url, host, port)
+    print(f"Dashboard on {server.url} (read-only: {server.database_label}); Ctrl-C to stop.", flush=True)
+    if open_browser:
+        threading.Timer(0.5, webbrowser.open, args=(server.url,)).start()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\nDashboard stopped.")
+    finally:
+        server.server_close()

@@ -1,0 +1,171 @@
+"""The dashboard's one data document: latest weight, deltas by dates, trends, freshness."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from dashboard import queries
+
+STALE_AFTER = timedelta(days=2)
+CHANGE_WINDOWS = (7, 30)
+SOURCES = (("whoop", "WHOOP"), ("withings", "Withings"))
+MS_PER_HOUR = 3_600_000
+
+
+def load_summary(engine: Engine, now: datetime | None = None) -> dict:
+    """The summary from a read-only engine; a database without our tables counts as empty."""
+    try:
+        with engine.connect() as conn:
+            return build_summary(conn, now)
+    except (OperationalError, ProgrammingError) as exc:
+        if not _is_missing_table(exc):
+            raise
+        return empty_summary(now)
+
+
+def empty_summary(now: datetime | None = None) -> dict:
+    """The summary of a database the ETL has not written to yet."""
+    now = now or datetime.now(timezone.utc)
+    return {"generated_at": _iso(now), "empty": True,
+            "freshness": [_freshness_row(source, label, {}, None, now) for source, label in SOURCES]}
+
+
+def build_summary(conn: Connection, now: datetime | None = None) -> dict:
+    """Everything the page shows, as JSON-ready values (ISO times plus display strings)."""
+    now = now or datetime.now(timezone.utc)
+    newest = queries.newest_records(conn)
+    summary = {"generated_at": _iso(now), "empty": all(when is None for when in newest.values()),
+               "freshness": freshness(conn, now, newest)}
+    if summary["empty"]:
+        return summary
+    summary["weight"] = weight_card(conn, now)
+    summary["trends"] = trends(conn, summary["weight"])
+    summary["workouts"] = [_workout(w) for w in queries.recent_workouts(conn)]
+    return summary
+
+
+def weight_card(conn: Connection, now: datetime) -> dict | None:
+    """The latest weigh-in and its change against the newest weigh-in 7 and 30 days before it."""
+    latest = queries.latest_weight(conn)
+    if latest is None:
+        return None
+    at, kg = latest["measured_at"], latest["weight_kg"]
+    changes = []
+    for days in CHANGE_WINDOWS:
+        base = queries.weight_at_or_before(conn, latest["user_id"], at - timedelta(days=days))
+        delta = None if base is None else kg - base["weight_kg"]
+        changes.append({
+            "days": days,
+            "delta_kg": None if delta is None else round(delta, 2),
+            "display": "n/a" if delta is None else signed_kg(delta),
+            "baseline_kg": None if base is None else round(base["weight_kg"], 2),
+            "baseline_at": None if base is None else _iso(base["measured_at"]),
+            "baseline_local": None if base is None else local_time(base["measured_at"], latest["timezone"],
+                                                                   "%a %d %b %Y"),
+        })
+    return {"kg": round(kg, 2), "display": f"{kg:.1f} kg", "measured_at": _iso(at),
+            "measured_local": local_time(at, latest["timezone"]), "ago": ago(at, now),
+            "fat_ratio_pct": latest["fat_ratio_pct"], "changes": changes}
+
+
+def trends(conn: Connection, weight: dict | None) -> dict:
+    """Column-wise series (time, values) for the charts and the tables under them."""
+    weights = []
+    if weight is not None:
+        weights = queries.weight_series(conn, datetime.fromisoformat(weight["measured_at"]))
+    recoveries = queries.recovery_series(conn)
+    sleeps = queries.sleep_series(conn)
+    return {
+        "weight": {"t": [_iso(r["t"]) for r in weights], "kg": [_round(r["kg"], 2) for r in weights]},
+        "recovery": {"t": [_iso(r["t"]) for r in recoveries],
+                     "score": [_round(r["score"], 0) for r in recoveries],
+                     "hrv": [_round(r["hrv"], 1) for r in recoveries],
+                     "rhr": [_round(r["rhr"], 0) for r in recoveries]},
+        "sleep": {"t": [_iso(r["t"]) for r in sleeps],
+                  "performance": [_round(r["performance"], 0) for r in sleeps],
+                  "hours": [_sleep_hours(r) for r in sleeps]},
+    }
+
+
+def freshness(conn: Connection, now: datetime, newest: dict | None = None) -> list[dict]:
+    """Per source: last successful sync, newest record, and a warning when stale or never synced."""
+    syncs = queries.sync_overview(conn)
+    newest = queries.newest_records(conn) if newest is None else newest
+    return [_freshness_row(source, label, syncs.get(source, {}), newest.get(source), now)
+            for source, label in SOURCES]
+
+
+def _freshness_row(source: str, label: str, sync: dict, newest: datetime | None, now: datetime) -> dict:
+    success = sync.get("last_success_at")
+    if success is None:
+        warning = f"{label} has never synced: run the ETL (python etl.py)."
+    elif now - success > STALE_AFTER:
+        warning = f"{label} last synced {ago(success, now)}: run the ETL (python etl.py)."
+    else:
+        warning = None
+    return {"source": source, "label": label, "stale": warning is not None, "warning": warning,
+            "last_success_at": _iso(success), "last_success_ago": ago(success, now),
+            "newest_record_at": _iso(newest), "newest_record_ago": ago(newest, now),
+            "errors": sync.get("errors", [])}
+
+
+def _workout(w: dict) -> dict:
+    minutes = None if w["end"] is None else round((w["end"] - w["start"]).total_seconds() / 60)
+    return {"start": _iso(w["start"]), "start_local": local_time(w["start"], None, "%a %d %b, %H:%M"),
+            "sport": w["sport_name"], "strain": _round(w["strain"], 1), "minutes": minutes, "avg_hr": w["average_heart_rate"],
+            "max_hr": w["max_heart_rate"], "kilojoule": _round(w["kilojoule"], 0), "state": w["score_state"]}
+
+
+def signed_kg(delta: float) -> str:
+    """A weight change as text with its sign: "+0.3 kg", "−1.2 kg", "±0.0 kg"."""
+    shown = round(delta, 1)
+    if shown == 0:
+        return "±0.0 kg"
+    return f"{'+' if shown > 0 else '−'}{abs(shown):.1f} kg"
+
+
+def ago(when: datetime | None, now: datetime) -> str:
+    """How long before `now`: "just now", "5 minutes ago", "3 hours ago", "4 days ago", "never"."""
+    if when is None:
+        return "never"
+    seconds = (now - when).total_seconds()
+    if seconds < 60:  # also a clock a little ahead of ours
+        return "just now"
+    unit, size = ("minute", 60) if seconds < 3600 else ("hour", 3600) if seconds < 48 * 3600 else ("day", 86400)
+    count = int(seconds // size)
+    return f"{count} {unit}{'' if count == 1 else 's'} ago"
+
+
+def local_time(when: datetime, tz_name: str | None, fmt: str = "%a %d %b %Y, %H:%M %Z") -> str:
+    """`when` in the record's IANA time zone when known, else in this machine's local zone."""
+    try:
+        zone = ZoneInfo(tz_name) if tz_name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = None
+    return (when.astimezone(zone) if zone else when.astimezone()).strftime(fmt).strip()
+
+
+def _sleep_hours(row: dict) -> float | None:
+    if row["in_bed_ms"] is None:
+        return None
+    return round((row["in_bed_ms"] - (row["awake_ms"] or 0)) / MS_PER_HOUR, 1)
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    if value is None:
+        return None
+    return round(value) if digits == 0 else round(value, digits)
+
+
+def _is_missing_table(exc: Exception) -> bool:
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "pgcode", None) == "42P01":  # PostgreSQL: undefined_table
+        return True
+    return "no such table" in str(orig or exc).lower()
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.astimezone(timezone.utc).isoformat(timespec="seconds")
