@@ -83,32 +83,28 @@ def _absolute_sqlite(url: str) -> str:
     return url
 
 
+def _provider(name: str, default_base: str, auth_default: str | None) -> ProviderSettings:
+    prefix = name.upper()
+    base = _env(f"{prefix}_API_BASE_URL", default_base).rstrip("/")
+    return ProviderSettings(
+        name=name,
+        api_base_url=base,
+        auth_base_url=_env(f"{prefix}_AUTH_BASE_URL", auth_default or base).rstrip("/"),
+        redirect_uri=_env(f"{prefix}_REDIRECT_URI", DEFAULT_REDIRECT_URI),
+        client_id=_env(f"{prefix}_CLIENT_ID"),
+        client_secret=_env(f"{prefix}_CLIENT_SECRET"),
+        seed_refresh_token=_env(f"{prefix}_REFRESH_TOKEN"),
+    )
+
+
 def get_settings(read_dotenv: bool = True) -> Settings:
     """Build Settings from the environment; raises ValueError on a malformed value."""
     if read_dotenv:
         load_dotenv_once()
-    whoop_base = _env("WHOOP_API_BASE_URL", WHOOP_DEFAULT_BASE_URL).rstrip("/")
-    withings_base = _env("WITHINGS_API_BASE_URL", WITHINGS_DEFAULT_BASE_URL).rstrip("/")
     return Settings(
         database_url=_absolute_sqlite(_env("DATABASE_URL", default_database_url())),
-        whoop=ProviderSettings(
-            name="whoop",
-            api_base_url=whoop_base,
-            auth_base_url=_env("WHOOP_AUTH_BASE_URL", whoop_base).rstrip("/"),
-            redirect_uri=_env("WHOOP_REDIRECT_URI", DEFAULT_REDIRECT_URI),
-            client_id=_env("WHOOP_CLIENT_ID"),
-            client_secret=_env("WHOOP_CLIENT_SECRET"),
-            seed_refresh_token=_env("WHOOP_REFRESH_TOKEN"),
-        ),
-        withings=ProviderSettings(
-            name="withings",
-            api_base_url=withings_base,
-            auth_base_url=_env("WITHINGS_AUTH_BASE_URL", WITHINGS_DEFAULT_AUTH_URL).rstrip("/"),
-            redirect_uri=_env("WITHINGS_REDIRECT_URI", DEFAULT_REDIRECT_URI),
-            client_id=_env("WITHINGS_CLIENT_ID"),
-            client_secret=_env("WITHINGS_CLIENT_SECRET"),
-            seed_refresh_token=_env("WITHINGS_REFRESH_TOKEN"),
-        ),
+        whoop=_provider("whoop", WHOOP_DEFAULT_BASE_URL, auth_default=None),
+        withings=_provider("withings", WITHINGS_DEFAULT_BASE_URL, auth_default=WITHINGS_DEFAULT_AUTH_URL),
         lookback_days=_env_int("ETL_LOOKBACK_DAYS", 7),
         http_timeout=float(_env_int("HTTP_TIMEOUT_SECONDS", 30)),
         dashboard_host=_env("DASHBOARD_HOST", "127.0.0.1"),

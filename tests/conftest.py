@@ -174,3 +174,28 @@ def etl_env(sandbox, db_url, monkeypatch):
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("DATABASE_URL", db_url)
     return sandbox
+
+
+@pytest.fixture
+def mock():
+    """HTTP mocks, strict: a request nobody mocked fails, and so does a mock nobody used."""
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        yield rsps
+
+
+@pytest.fixture
+def dashboard(db_url):
+    """A running dashboard on a free loopback port over the test database."""
+    import threading
+
+    from dashboard import make_server
+
+    server = make_server(db_url, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(5)

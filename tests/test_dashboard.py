@@ -66,18 +66,6 @@ def add_sync(url: str, source: str, last_success_at: datetime | None, *, error: 
     engine.dispose()
 
 
-@pytest.fixture
-def dashboard(db_url):
-    """A running dashboard on a free loopback port over the test database."""
-    server = make_server(db_url, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
-
-
 def fetch(server, path: str = "/", *, method: str = "GET", headers: dict | None = None):
     """(status, headers, body text) of one request, errors included."""
     request = urllib.request.Request(server.url.rstrip("/") + path, method=method, headers=headers or {})

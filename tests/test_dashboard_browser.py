@@ -49,17 +49,6 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def dashboard(db_url):
-    server = make_server(db_url, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
-
-
 def _whoop_day(n: int, days: int, rng: random.Random) -> list:
     """One plausible WHOOP day: a cycle, its recovery and main sleep, sometimes a workout."""
     start = NOW - timedelta(days=days - n, hours=-6)

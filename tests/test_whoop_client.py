@@ -20,12 +20,6 @@ TOKEN_URL = f"{WHOOP_URL}/oauth/oauth2/token"
 NEW = fixture("whoop/token.json")
 
 
-@pytest.fixture
-def mock():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
-        yield rsps
-
-
 def _client(store=None, **kw):
     sleep = kw.pop("sleep", NoSleep())
     return WhoopClient(provider("whoop"), store or store_with("whoop"), sleep=sleep, clock=sleep.clock, **kw)

@@ -20,12 +20,6 @@ NEW = fixture("withings/token.json")["body"]
 BASE_PARAMS = {"action": "getmeas", "meastypes": ",".join(map(str, MEASTYPES)), "category": "1"}
 
 
-@pytest.fixture
-def mock():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
-        yield rsps
-
-
 def _client(store=None, **kw):
     sleep = kw.pop("sleep", NoSleep())
     return WithingsClient(provider("withings"), store or store_with("withings", user_id=3141592), sleep=sleep,
