@@ -42,6 +42,7 @@ class ProviderSettings:
     client_id: str | None = field(default=None, repr=False)
     client_secret: str | None = field(default=None, repr=False)
     seed_refresh_token: str | None = field(default=None, repr=False)
+    requests_per_minute: int | None = None  # None: the provider's documented default limit
 
     @property
     def configured(self) -> bool:
@@ -94,6 +95,7 @@ def _provider(name: str, default_base: str, auth_default: str | None) -> Provide
         client_id=_env(f"{prefix}_CLIENT_ID"),
         client_secret=_env(f"{prefix}_CLIENT_SECRET"),
         seed_refresh_token=_env(f"{prefix}_REFRESH_TOKEN"),
+        requests_per_minute=_env_int(f"{prefix}_REQUESTS_PER_MINUTE", 0) or None,
     )
 
 

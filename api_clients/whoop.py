@@ -42,7 +42,8 @@ class WhoopClient:
                  max_wait: float = 600.0):
         self.settings = settings
         self.base_url = settings.api_base_url.rstrip("/")
-        self.http = HttpClient(PROVIDER, timeout=timeout, per_minute=REQUESTS_PER_MINUTE,
+        per_minute = getattr(settings, "requests_per_minute", None) or REQUESTS_PER_MINUTE
+        self.http = HttpClient(PROVIDER, timeout=timeout, per_minute=per_minute,
                                session=session, sleep=sleep, clock=clock, max_wait=max_wait)
         self.tokens = TokenManager(PROVIDER, store, self._refresh)
 

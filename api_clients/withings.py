@@ -64,7 +64,8 @@ class WithingsClient:
                  max_wait: float = 600.0, max_retries: int = 5):
         self.settings = settings
         self.base_url = settings.api_base_url.rstrip("/")
-        self.http = HttpClient(PROVIDER, timeout=timeout, per_minute=REQUESTS_PER_MINUTE, session=session,
+        per_minute = getattr(settings, "requests_per_minute", None) or REQUESTS_PER_MINUTE
+        self.http = HttpClient(PROVIDER, timeout=timeout, per_minute=per_minute, session=session,
                                sleep=sleep, clock=clock, max_wait=max_wait, max_retries=max_retries)
         self.tokens = TokenManager(PROVIDER, store, self._refresh)
 

@@ -1,0 +1,65 @@
+"""The pre-fix way of loading, kept only as a benchmark baseline: per row SELECT, write, COMMIT."""
+from __future__ import annotations
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+import mappers
+from db import utcnow
+from db_loader import TARGETS, LoadCounts
+
+
+def _one(session: Session, table_name: str, row: dict, counts: LoadCounts) -> None:
+    target = TARGETS[table_name]
+    table = target.table
+    where = [table.c[c] == row[c] for c in target.key]
+    existing = session.execute(select(table.c.id).where(*where)).scalar()
+    values = {**row, "synced_at": utcnow()}
+    if existing is None:
+        session.execute(insert(table).values(values))
+        counts.inserted += 1
+    else:
+        session.execute(update(table).where(table.c.id == existing).values(values))
+        counts.updated += 1
+    session.commit()
+
+
+def naive_load(session: Session, table_name: str, records, mapper) -> LoadCounts:
+    """GarminDB-style: one SELECT, one INSERT or UPDATE and one COMMIT per record."""
+    counts = LoadCounts()
+    for record in records:
+        counts.fetched += 1
+        try:
+            row = mapper(record)
+        except mappers.MappingError:
+            counts.rejected += 1
+            continue
+        if row is not None:
+            _one(session, table_name, row, counts)
+    return counts
+
+
+def naive_loaders() -> dict:
+    """Drop-in replacements for db_loader's WHOOP loaders."""
+    return {
+        "cycles": lambda s, r: naive_load(s, "cycles", r, mappers.cycle_to_row),
+        "recovery": lambda s, r: naive_load(s, "recovery", r, mappers.recovery_to_row),
+        "sleep": lambda s, r: naive_load(s, "sleep", r, mappers.sleep_to_row),
+        "workout": lambda s, r: naive_load(s, "workout", r, mappers.workout_to_row),
+    }
+
+
+def naive_withings(session: Session, groups, user_id: int, timezone=None) -> LoadCounts:
+    """Per-row Withings loading: each group mapped and written on its own."""
+    counts = LoadCounts()
+    for group in groups:
+        counts.fetched += 1
+        try:
+            weight, heart = mappers.measure_group_to_rows(group, user_id, timezone)
+        except mappers.MappingError:
+            counts.rejected += 1
+            continue
+        for table, row in (("withings_weight", weight), ("withings_heart_rate", heart)):
+            if row is not None:
+                _one(session, table, row, counts)
+    return counts
