@@ -14,7 +14,7 @@ from api_clients.oauth import MemoryTokenStore, Token, TokenManager
 from api_clients.whoop import WhoopClient
 from tests.api_helpers import CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, WHOOP_URL, fixture, provider, store_with
 
-NEW = fixture("whoop/token.json")
+NEW = fixture("whoop/refresh_response.json")
 
 
 def test_two_threads_refreshing_at_once_refresh_once():

@@ -17,7 +17,7 @@ from tests.conftest import shared_data
 
 CYCLE_URL = f"{WHOOP_URL}/developer/v2/cycle"
 TOKEN_URL = f"{WHOOP_URL}/oauth/oauth2/token"
-NEW = fixture("whoop/token.json")
+NEW = fixture("whoop/refresh_response.json")
 
 
 def _client(store=None, **kw):

@@ -16,7 +16,7 @@ from tests.conftest import shared_data
 
 MEASURE_URL = f"{WITHINGS_URL}/measure"
 TOKEN_URL = f"{WITHINGS_URL}/v2/oauth2"
-NEW = fixture("withings/token.json")["body"]
+NEW = fixture("withings/refresh_response.json")["body"]
 BASE_PARAMS = {"action": "getmeas", "meastypes": ",".join(map(str, MEASTYPES)), "category": "1"}
 
 
@@ -72,7 +72,7 @@ def test_real_capture_split_over_pages(mock):
 def test_every_status_family_on_a_data_call(mock, status, error):
     if status in (100, 200):  # auth failures: one refresh, then the same status again
         mock.post(MEASURE_URL, json={"status": status, "body": {}})
-        mock.post(TOKEN_URL, json=fixture("withings/token.json"))
+        mock.post(TOKEN_URL, json=fixture("withings/refresh_response.json"))
     mock.post(MEASURE_URL, json={"status": status, "body": {}, "error": "something"})
     with pytest.raises(error) as err:
         list(_client().iter_measure_pages(lastupdate=0))
@@ -104,8 +104,8 @@ def test_522_is_transient_and_retried(mock):
 
 def test_expired_access_token_in_a_200_body_refreshes_and_persists(mock):
     store = store_with("withings", user_id=None)
-    mock.post(MEASURE_URL, json=fixture("withings/expired_token.json"), match=[_auth()])
-    mock.post(TOKEN_URL, json=fixture("withings/token.json"), match=[matchers.urlencoded_params_matcher({
+    mock.post(MEASURE_URL, json=fixture("withings/expired_access.json"), match=[_auth()])
+    mock.post(TOKEN_URL, json=fixture("withings/refresh_response.json"), match=[matchers.urlencoded_params_matcher({
         "action": "requesttoken", "grant_type": "refresh_token", "client_id": "withings-client",
         "client_secret": CLIENT_SECRET, "refresh_token": OLD_REFRESH["withings"]})])
 
@@ -121,8 +121,8 @@ def test_expired_access_token_in_a_200_body_refreshes_and_persists(mock):
 def test_token_expiring_mid_pagination(mock):
     store = store_with("withings")
     mock.post(MEASURE_URL, json=fixture("withings/getmeas_page_1.json"), match=[_auth()])
-    mock.post(MEASURE_URL, json=fixture("withings/expired_token.json"), match=[_auth()])
-    mock.post(TOKEN_URL, json=fixture("withings/token.json"))
+    mock.post(MEASURE_URL, json=fixture("withings/expired_access.json"), match=[_auth()])
+    mock.post(TOKEN_URL, json=fixture("withings/refresh_response.json"))
     mock.post(MEASURE_URL, json=fixture("withings/getmeas_page_2.json"), match=[_auth(NEW["access_token"])])
     assert sum(len(p.groups) for p in _client(store).iter_measure_pages(lastupdate=0)) == 3
 
