@@ -126,9 +126,13 @@ def test_database_lost_mid_run_then_the_next_run_finishes(etl_env, db_url, monke
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     monkeypatch.setenv("DATABASE_URL", proxied)
-    etl_env.app.faults.latency_ms = 30
+    etl_env.app.faults.latency_ms = 150  # about 2 s of fetching: room to cut mid-run
+    before = len(etl_env.requests)
     proc = _etl_process()
-    time.sleep(1.0)
+    deadline = time.monotonic() + 30
+    while (sum(r["path"].startswith("/developer/v2/") for r in etl_env.requests[before:]) < 4
+           and time.monotonic() < deadline):  # cut once pages are being fetched and written
+        time.sleep(0.02)
     proxy.cut()
     out, err = proc.communicate(timeout=120)
     assert proc.returncode != 0
