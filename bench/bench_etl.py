@@ -98,7 +98,10 @@ def bench_backfill(args) -> None:
             sb.stop()
 
 
+# "No rate limit": the client's pacing raised, and the sandbox's X-RateLimit-* headers raised to
+# match (the client obeys the server's Remaining/Reset whatever its own setting says).
 UNLIMITED = {"WHOOP_REQUESTS_PER_MINUTE": "100000", "WITHINGS_REQUESTS_PER_MINUTE": "100000"}
+UNLIMITED_SANDBOX = {"whoop_rate_limit": 100_000}
 
 
 def bench_concurrency(args) -> None:
@@ -108,7 +111,8 @@ def bench_concurrency(args) -> None:
                                    ("one resource at a time, no client rate limit", "1", UNLIMITED),
                                    ("all five at once, no client rate limit", "0", UNLIMITED)):
         with tempfile.TemporaryDirectory() as tmp:
-            sb = sandbox(365 * args.years[0], latency_ms=args.latency_ms)
+            sb = sandbox(365 * args.years[0], latency_ms=args.latency_ms,
+                         **(UNLIMITED_SANDBOX if limits else {}))
             db_url = f"sqlite:///{tmp}/c.db"
             seed_tokens(sb, db_url)
             seconds, code, made = etl(sb, db_url, extra_env={"ETL_FETCH_CONCURRENCY": workers, **limits})
@@ -132,7 +136,7 @@ def bench_baseline(args) -> None:
                 db_url = url or f"sqlite:///{tmp}/b.db"
                 if dialect == "postgresql":
                     _recreate_pg(url)
-                sb = sandbox(365 * args.years[0])
+                sb = sandbox(365 * args.years[0], **UNLIMITED_SANDBOX)
                 os.environ.update(sb.environment())
                 os.environ["DATABASE_URL"] = db_url
                 saved = (dict(db_loader.LOADERS), db_loader.load_withings_measures)
