@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import webbrowser
 from http import HTTPStatus
@@ -43,6 +44,11 @@ class DashboardServer(ThreadingHTTPServer):
         parsed = make_url(database_url)
         self.sqlite_file = (Path(parsed.database) if parsed.get_backend_name() == "sqlite"
                             and parsed.database not in (None, "", ":memory:") else None)
+
+    def handle_error(self, request, client_address) -> None:
+        # A browser that closes the tab mid-response resets the connection: not worth a traceback.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
     def summary(self) -> dict:
         """The page's data; a SQLite file the ETL has not created yet is an empty database."""

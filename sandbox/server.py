@@ -73,6 +73,12 @@ class _HTTPServer(ThreadingHTTPServer):
         self.app, self.verbose = app, verbose
         super().__init__(address, _Handler)
 
+    def handle_error(self, request, client_address) -> None:
+        # A client killed mid-request (the SIGKILL tests, Ctrl-C) resets its connection: that
+        # is the client's doing, not a sandbox error, so no traceback unless verbose.
+        if self.verbose or not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
 
 class SandboxServer:
     """The WHOOP and Withings stand-ins on one port; use as a context manager in tests.

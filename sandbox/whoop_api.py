@@ -47,6 +47,10 @@ class WhoopApi:
     def __init__(self, history: History, auth: WhoopAuth, rate_limit: int | None = None,
                  rate_window: int = 60) -> None:
         self.history, self.auth = history, auth
+        self.set_rate_limit(rate_limit, rate_window)
+
+    def set_rate_limit(self, rate_limit: int | None, rate_window: int = 60) -> None:
+        """None: WHOOP's headers (100/min) without 429s; a number: that limit, enforced."""
         self.enforce = rate_limit is not None
         self.limit_header = RATE_LIMIT_HEADER if rate_limit is None else \
             f"{rate_limit}, {rate_limit};window={rate_window}, 10000;window=86400"
