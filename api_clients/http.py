@@ -24,11 +24,15 @@ class RateLimiter:
     everyone until `X-RateLimit-Reset` (api_facts.md §1.5).
     """
 
-    def __init__(self, per_minute: int, clock: Callable[[], float], sleep: Callable[[float], None]):
-        self.per_minute = per_minute
+    ANNOUNCE_SECONDS = 5.0  # a wait this long is logged once, so a long backfill never looks stuck
+
+    def __init__(self, per_minute: int, clock: Callable[[], float], sleep: Callable[[float], None],
+                 name: str = "api"):
+        self.per_minute, self.name = per_minute, name
         self.clock, self.sleep = clock, sleep
         self._sent: deque[float] = deque()
         self._blocked_until = 0.0
+        self._announced_until = 0.0
         self._lock = threading.Lock()
 
     def acquire(self) -> float:
@@ -44,6 +48,10 @@ class RateLimiter:
                 if delay <= 0:
                     self._sent.append(now)
                     return waited
+                if delay >= self.ANNOUNCE_SECONDS and now >= self._announced_until:
+                    self._announced_until = now + delay  # one line per wait, not one per thread
+                    log.info("%s: rate limit (%d requests/minute): waiting %.0fs", self.name,
+                             self.per_minute, delay)
             self.sleep(delay)
             waited += delay
 
@@ -67,7 +75,7 @@ class HttpClient:
         self.provider = provider
         self.timeout, self.max_retries, self.max_wait = timeout, max_retries, max_wait
         self.sleep, self.clock = sleep, clock
-        self.limiter = RateLimiter(per_minute, clock, sleep)
+        self.limiter = RateLimiter(per_minute, clock, sleep, provider)
         self._shared_session = session
         self._local = threading.local()  # a requests.Session is not thread-safe: one per thread
 

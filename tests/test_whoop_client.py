@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timezone
 
 import pytest
@@ -161,3 +162,16 @@ def test_profile(mock):
     mock.get(f"{WHOOP_URL}/developer/v2/user/profile/basic", json={"user_id": 10129, "email": "a@b.c",
                                                                     "first_name": "A", "last_name": "B"})
     assert _client().get_profile()["user_id"] == 10129
+
+
+def test_pacing_keeps_100_per_minute_and_says_so_once(caplog):
+    from api_clients.http import RateLimiter
+
+    caplog.set_level(logging.INFO, logger="api_clients.http")
+    sleep = NoSleep()
+    limiter = RateLimiter(100, sleep.clock, sleep, "whoop")
+    for _ in range(250):
+        limiter.acquire()
+    assert sum(sleep.calls) == pytest.approx(120)  # requests 101 and 201 wait for their minute
+    waits = [r.getMessage() for r in caplog.records if "rate limit" in r.getMessage()]
+    assert waits == ["whoop: rate limit (100 requests/minute): waiting 60s"] * 2
