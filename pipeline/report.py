@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 from typing import TextIO
 
@@ -22,6 +23,11 @@ class Reporter:
         self.quiet = quiet
         self.json_output = json_output
         self._progress: dict[str, str] = {}
+        self._drawn = False
+        self._log_filter = _ClearProgressLine(self)
+        if self.interactive:  # a log line (a rate-limit wait, a retry) starts on a clean line
+            for handler in logging.getLogger().handlers:
+                handler.addFilter(self._log_filter)
 
     # -- progress ----------------------------------------------------------------------------
     def note(self, message: str) -> None:
@@ -65,11 +71,27 @@ class Reporter:
             log.warning("%s %s: rejected %s", result.source, result.resource, error)
 
     def _draw(self) -> None:
-        line = "  ".join(f"{name} {state}" for name, state in self._progress.items())
+        # One line, cut to the terminal's width: a wrapped line cannot be redrawn with \r.
+        line = "  ".join(f"{_short(name)} {state}" for name, state in self._progress.items())
+        width = shutil.get_terminal_size((80, 24)).columns - 1
+        if len(line) > width:
+            line = line[: max(0, width - 1)] + "…"
         print(f"\r\x1b[K{line}", end="", file=self.stream, flush=True)
+        self._drawn = True
+
+    def clear_line(self) -> None:
+        """Wipe the progress line so that other output starts at column 0; the next page redraws it."""
+        if self._drawn:
+            print("\r\x1b[K", end="", file=self.stream, flush=True)
+            self._drawn = False
+
+    def _detach(self) -> None:
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(self._log_filter)
 
     # -- summary -----------------------------------------------------------------------------
     def summary(self, results: list[ResourceResult], exit_code: int, dry_run: bool) -> None:
+        self._detach()
         if self.json_output:
             print(json.dumps(summary_dict(results, exit_code, dry_run), indent=2), file=self.stream)
             return
@@ -79,6 +101,24 @@ class Reporter:
             return
         print("\n", file=self.stream)
         print(format_table(results, dry_run), file=self.stream)
+
+
+def _short(name: str) -> str:
+    """'whoop/cycles' -> 'cycles', 'withings/measures' -> 'withings': the live line stays short."""
+    source, _, resource = name.partition("/")
+    return resource if source == "whoop" and resource != "*" else source
+
+
+class _ClearProgressLine(logging.Filter):
+    """Lets every log record through, wiping the live progress line first."""
+
+    def __init__(self, reporter: Reporter):
+        super().__init__()
+        self.reporter = reporter
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.reporter.clear_line()
+        return True
 
 
 def summary_dict(results: list[ResourceResult], exit_code: int, dry_run: bool) -> dict:
@@ -99,15 +139,24 @@ def summary_dict(results: list[ResourceResult], exit_code: int, dry_run: bool) -
 
 
 def format_table(results: list[ResourceResult], dry_run: bool) -> str:
-    """A plain-text summary table, one line per resource."""
-    header = f"{'source':9} {'resource':9} {'status':7} " + " ".join(f"{c:>9}" for c in COLUMNS) + "  secs  window"
+    """A plain-text summary table, one line per resource, under 100 columns."""
+    header = f"{'resource':17} {'status':6} " + " ".join(f"{c:>9}" for c in COLUMNS) + "   secs  window"
     lines = [("DRY RUN: nothing was written\n" if dry_run else "") + header, "-" * len(header)]
     for r in results:
         counts = r.counts.as_dict()
-        window = r.window.describe() if r.window else ""
-        lines.append(f"{r.source:9} {r.resource:9} {r.status:7} "
-                     + " ".join(f"{counts[c]:>9}" for c in COLUMNS) + f" {r.seconds:5.1f}  {window}")
+        name = r.source if r.resource == "*" else f"{r.source} {r.resource}"
+        lines.append(f"{name:17} {r.status:6} " + " ".join(f"{counts[c]:>9}" for c in COLUMNS)
+                     + f" {r.seconds:6.1f}  {_brief(r.window)}".rstrip())
         if r.error:
             lines.append(f"    error: {r.error}")
         lines.extend(f"    rejected {e}" for e in r.counts.errors)
     return "\n".join(lines)
+
+
+def _brief(window) -> str:
+    """The window in a few characters (its end is the run's start; `status` has the details)."""
+    if window is None:
+        return ""
+    if window.start is None:
+        return "full history"
+    return f"{'since' if window.mode == 'since' else 'from'} {window.start:%Y-%m-%d}"

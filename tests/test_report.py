@@ -1,0 +1,62 @@
+"""The live progress line on a terminal: one line that fits, and log lines that start clean."""
+from __future__ import annotations
+
+import io
+import logging
+import os
+
+from db_loader import LoadCounts
+from pipeline.report import Reporter
+from pipeline.runner import ResourceResult
+
+
+def _result(source: str, resource: str, fetched: int, pages: int) -> ResourceResult:
+    result = ResourceResult(source, resource)
+    result.counts, result.pages = LoadCounts(fetched=fetched), pages
+    return result
+
+
+def test_progress_line_fits_the_terminal(monkeypatch):
+    monkeypatch.setattr("shutil.get_terminal_size", lambda fallback=None: os.terminal_size((40, 20)))
+    out = io.StringIO()
+    reporter = Reporter(interactive=True, stream=out)
+    for resource in ("cycles", "recovery", "sleep", "workout"):
+        reporter.page_loaded(_result("whoop", resource, 12_345, 494), 25)
+    reporter.page_loaded(_result("withings", "measures", 5000, 3), 2000)
+    last = out.getvalue().split("\r\x1b[K")[-1]
+    assert len(last) <= 39 and last.startswith("cycles 12345 (494p)")
+    assert "\n" not in out.getvalue()
+    reporter.summary([], 0, False)
+
+
+def test_a_log_line_during_progress_starts_on_a_clean_line():
+    out = io.StringIO()
+    handler = logging.StreamHandler(io.StringIO())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        reporter = Reporter(interactive=True, stream=out)
+        reporter.page_loaded(_result("whoop", "cycles", 25, 1), 25)
+        logging.getLogger("api_clients.http").warning("whoop: rate limit (100 requests/minute): waiting 60s")
+        assert out.getvalue().endswith("cycles 25 (1p)\r\x1b[K")  # wiped before the log line
+        reporter.summary([], 0, False)
+        assert not handler.filters  # detached when the run ends
+    finally:
+        root.removeHandler(handler)
+
+
+def test_summary_table_fits_100_columns():
+    from datetime import datetime, timezone
+
+    from pipeline.report import format_table
+    from pipeline.windows import Window
+
+    now = datetime.now(timezone.utc)
+    results = [ResourceResult("whoop", "recovery", Window(datetime(2026, 11, 18, tzinfo=timezone.utc), now, "incremental"),
+                              LoadCounts(fetched=123_456, inserted=123_456), 4939, 3001.5, "ok"),
+               ResourceResult("withings", "measures", Window(None, now, "full"), LoadCounts(fetched=5), 1, 0.1, "ok"),
+               ResourceResult("whoop", "*", None, LoadCounts(), 0, 0.0, "failed", "whoop: must be re-connected")]
+    table = format_table(results, dry_run=False)
+    assert max(len(line) for line in table.splitlines()) <= 100
+    assert "whoop recovery" in table and "from 2026-11-18" in table and "full history" in table
+    assert "    error: whoop: must be re-connected" in table
