@@ -35,6 +35,10 @@ def _fmt(when: datetime | None) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC") if when else "-"
 
 
+def _short(when: datetime | None) -> str:
+    return when.strftime("%Y-%m-%d %H:%M") if when else "-"
+
+
 def collect_status(engine: Engine, now: datetime | None = None) -> dict:
     """Everything the status report shows, as plain data (no token values)."""
     now = now or utcnow()
@@ -72,11 +76,12 @@ def collect_status(engine: Engine, now: datetime | None = None) -> dict:
 def format_status(status: dict) -> str:
     """The status report as text."""
     now = status["now"]
-    lines = [f"{'source':9} {'resource':9} {'last sync':18} {'newest record':22} window"]
+    lines = [f"{'resource':17} {'last sync':12} {'newest record':16} last window (times in UTC)"]
     for r in status["resources"]:
-        window = f"{_fmt(r['window_start']) if r['window_start'] else 'full history'} -> {_fmt(r['window_end'])}"
-        lines.append(f"{r['source']:9} {r['resource']:9} {_ago(r['last_success_at'], now):18} "
-                     f"{_fmt(r['newest_record']):22} {window if r['last_success_at'] else '-'}")
+        start = _short(r["window_start"]) if r["window_start"] else "full history"
+        window = f"{start} to {_short(r['window_end'])}" if r["last_success_at"] else "-"
+        lines.append(f"{r['source'] + ' ' + r['resource']:17} {_ago(r['last_success_at'], now):12} "
+                     f"{_short(r['newest_record']):16} {window}")
         if r["status"] == "error":
             lines.append(f"    last attempt failed: {r['error']}")
         if r["stale"]:
