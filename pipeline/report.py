@@ -146,17 +146,8 @@ def format_table(results: list[ResourceResult], dry_run: bool) -> str:
         counts = r.counts.as_dict()
         name = r.source if r.resource == "*" else f"{r.source} {r.resource}"
         lines.append(f"{name:17} {r.status:6} " + " ".join(f"{counts[c]:>9}" for c in COLUMNS)
-                     + f" {r.seconds:6.1f}  {_brief(r.window)}".rstrip())
+                     + f" {r.seconds:6.1f}  {r.window.brief() if r.window else ''}".rstrip())
         if r.error:
             lines.append(f"    error: {r.error}")
         lines.extend(f"    rejected {e}" for e in r.counts.errors)
     return "\n".join(lines)
-
-
-def _brief(window) -> str:
-    """The window in a few characters (its end is the run's start; `status` has the details)."""
-    if window is None:
-        return ""
-    if window.start is None:
-        return "full history"
-    return f"{'since' if window.mode == 'since' else 'from'} {window.start:%Y-%m-%d}"

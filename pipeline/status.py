@@ -31,12 +31,12 @@ def _ago(when: datetime | None, now: datetime) -> str:
     return f"{delta.days} days ago"
 
 
-def _fmt(when: datetime | None) -> str:
-    return when.strftime("%Y-%m-%d %H:%M UTC") if when else "-"
-
-
 def _short(when: datetime | None) -> str:
     return when.strftime("%Y-%m-%d %H:%M") if when else "-"
+
+
+def _fmt(when: datetime | None) -> str:
+    return f"{_short(when)} UTC" if when else "-"
 
 
 def collect_status(engine: Engine, now: datetime | None = None) -> dict:

@@ -42,6 +42,12 @@ class Window:
         start = "beginning" if self.start is None else self.start.strftime("%Y-%m-%d %H:%M")
         return f"{start} -> {self.end.strftime('%Y-%m-%d %H:%M')} UTC ({self.mode})"
 
+    def brief(self) -> str:
+        """A few characters for a summary table (the end is the run's start; `describe` has it all)."""
+        if self.start is None:
+            return "full history"
+        return f"{'since' if self.mode == 'since' else 'from'} {self.start:%Y-%m-%d}"
+
 
 def whoop_window(state, *, now: datetime, lookback: timedelta, since: datetime | None,
                  full: bool) -> Window:
