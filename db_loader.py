@@ -275,10 +275,3 @@ def load_withings_measures(session: Session, groups: Iterable[dict], user_id: in
         _write_rows(session, "withings_heart_rate", hearts, counts, batch_size)
     return counts
 
-
-LOADERS = {
-    "cycles": load_cycles,
-    "recovery": load_recovery,
-    "sleep": load_sleep,
-    "workout": load_workout,
-}

@@ -7,9 +7,15 @@ from dataclasses import dataclass
 
 import click
 
+import resources
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RECONNECT, EXIT_LOCKED = 0, 1, 2, 3, 75
-SOURCES = ("whoop", "withings")
+SOURCES = resources.SOURCES
 log = logging.getLogger("etl")
+
+# Start-up time: the daily cron run pays only for what it uses. Everything heavier than click and
+# the declarations (the database layer, the API clients, the runner, Alembic, the dashboard) is
+# imported inside the function that needs it, so `--help`, `status` and a run each load their part.
 
 
 class ConfigError(click.ClickException):
@@ -47,8 +53,9 @@ def load_settings():
 
 def open_database(settings):
     """An engine at the current schema; DatabaseUnavailable says which database failed."""
-    from db import DatabaseUnavailable, ensure_schema, make_engine, safe_url
     from sqlalchemy.exc import SQLAlchemyError
+
+    from db import DatabaseUnavailable, ensure_schema, make_engine, safe_url
 
     engine = make_engine(settings.database_url)  # DatabaseUnavailable for an unusable SQLite path
     try:
@@ -76,21 +83,21 @@ def exit_code_for(results) -> int:
     return EXIT_FAILED if any(r.status != "ok" for r in results) else EXIT_OK
 
 
-def _plan(settings, engine, store, sources, *, now, since, full, reporter):
+def plan(settings, engine, store, sources, *, now, since, full, reporter):
+    """Jobs for every declared resource of each configured source; a source that cannot start is
+    reported as failed (or skipped when it is not configured) and the others go on."""
     from pipeline.runner import ResourceResult
-    from pipeline.sources import JOB_BUILDERS
+    from pipeline.sources import source_jobs
 
     jobs, failed, skipped = [], [], []
     for source in sources:
-        provider = getattr(settings, source)
-        if not provider.configured:
+        if not getattr(settings, source).configured:
             reason = f"{source.upper()}_CLIENT_ID / {source.upper()}_CLIENT_SECRET not set"
             skipped.append((source, reason))
             reporter.skipped(source, reason)
             continue
         try:
-            jobs += JOB_BUILDERS[source](settings, engine, store, now=now, since=since, full=full,
-                                         timeout=settings.http_timeout)
+            jobs += source_jobs(settings, engine, store, source, now=now, since=since, full=full)
         except Exception as exc:  # noqa: BLE001 - any failure of one source is reported, the other goes on
             message, reconnect = classify_error(exc)
             log.debug("%s: setup failed", source, exc_info=exc)
@@ -99,8 +106,11 @@ def _plan(settings, engine, store, sources, *, now, since, full, reporter):
 
 
 def run_complete_etl(settings=None, *, since=None, full=False, sources=SOURCES, dry_run=False,
-                     wait=0.0, reporter=None, engine=None) -> RunOutcome:
-    """The whole ETL run the menu and the CLI make; raises RunLocked / DatabaseUnavailable."""
+                     wait=0.0, reporter=None, engine=None, max_minutes=None) -> RunOutcome:
+    """The whole ETL run the menu and the CLI make: settings, database, lock, plan, run, summary.
+
+    Raises RunLocked / DatabaseUnavailable.
+    """
     from pipeline.report import Reporter
 
     settings = settings or load_settings()
@@ -109,31 +119,35 @@ def run_complete_etl(settings=None, *, since=None, full=False, sources=SOURCES, 
     engine = engine or open_database(settings)
     try:
         return _locked_run(settings, engine, reporter, sources=sources, since=since, full=full,
-                           dry_run=dry_run, wait=wait)
+                           dry_run=dry_run, wait=wait, max_minutes=max_minutes)
     finally:
         if own_engine:
             engine.dispose()  # no pooled connection outlives the run (menu, tests, SQLite WAL)
 
 
-def _locked_run(settings, engine, reporter, *, sources, since, full, dry_run, wait) -> RunOutcome:
+def _locked_run(settings, engine, reporter, *, sources, since, full, dry_run, wait, max_minutes) -> RunOutcome:
     from db import utcnow
     from pipeline.lock import run_lock
     from pipeline.runner import Runner
     from token_store import DbTokenStore
 
     with run_lock(engine, wait):
-        now = utcnow()
-        store = DbTokenStore(engine)
-        jobs, failed, skipped = _plan(settings, engine, store, sources, now=now, since=since, full=full,
-                                      reporter=reporter)
+        jobs, failed, skipped = plan(settings, engine, DbTokenStore(engine), sources, now=utcnow(),
+                                     since=since, full=full, reporter=reporter)
         for result in failed:
             reporter.resource_finished(result)
-        results = Runner(engine, reporter, dry_run=dry_run, classify_error=classify_error,
-                         max_fetchers=settings.fetch_concurrency or None).run(jobs)
-    results = failed + results
+        runner = Runner(engine, reporter, dry_run=dry_run, classify_error=classify_error,
+                        max_fetchers=settings.fetch_concurrency or None,
+                        max_seconds=_max_seconds(settings, max_minutes))
+        results = failed + runner.run(jobs)
     code = exit_code_for(results)
     reporter.summary(results, code, dry_run)
     return RunOutcome(results, code, skipped)
+
+
+def _max_seconds(settings, max_minutes) -> float | None:
+    minutes = max_minutes if max_minutes is not None else getattr(settings, "max_minutes", None)
+    return None if minutes is None else float(minutes) * 60
 
 
 # ---- command line ----------------------------------------------------------------------------
@@ -159,12 +173,15 @@ def _since(ctx, param, value):
 @click.option("--dry-run", is_flag=True, help="Fetch and report what would change; write nothing.")
 @click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
               help="Wait this long for another run to finish before giving up (exit 75).")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None, metavar="MINUTES",
+              help="Stop the run cleanly after this long (committed pages are kept; exit 1). "
+                   "Default: ETL_MAX_MINUTES, else no limit.")
 @click.option("--quiet", "-q", is_flag=True, help="Print errors only (for cron).")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging, with tracebacks.")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Also append log lines to this file (mode 0600).")
 @click.option("--json", "json_output", is_flag=True, help="Print a machine-readable JSON summary on stdout.")
 @click.pass_context
-def cli(ctx, since, full, sources, dry_run, wait, quiet, verbose, log_file, json_output):
+def cli(ctx, since, full, sources, dry_run, wait, max_minutes, quiet, verbose, log_file, json_output):
     """Sync WHOOP and Withings into the database (incremental by default).
 
     Exit codes: 0 all synced, 1 some resource failed, 2 usage or configuration error,
@@ -179,7 +196,7 @@ def cli(ctx, since, full, sources, dry_run, wait, quiet, verbose, log_file, json
     if since is not None and full:
         raise click.UsageError("--since and --full cannot be combined")
     ctx.exit(_run_cli(since=since, full=full, sources=tuple(sources) or SOURCES, dry_run=dry_run,
-                      wait=wait, quiet=quiet, json_output=json_output))
+                      wait=wait, max_minutes=max_minutes, quiet=quiet, json_output=json_output))
 
 
 def _run_cli(**kwargs) -> int:

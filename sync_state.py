@@ -28,17 +28,21 @@ def _get_or_new(session: Session, source: str, resource: str, user_id: int) -> S
     return state
 
 
-def advance_sync_state(session: Session, source: str, resource: str, user_id: int, *,
-                       window_start: datetime | None, window_end: datetime | None,
-                       cursor: str | None = None, counts: dict | None = None,
+def advance_sync_state(session: Session, source: str, resource: str, user_id: int, *, window,
+                       cursor: int | None = None, counts: dict | None = None,
                        now: datetime | None = None) -> SyncState:
-    """Record a successful window; call it in the transaction that wrote the window's rows."""
+    """Record a successful window; call it in the transaction that wrote the window's rows.
+
+    The window and cursor move only when `window.moves_cursor` (an explicit `--since` window that
+    starts after the stored cursor must not hide the gap before it from the next plain run).
+    """
     now = now or utcnow()
     state = _get_or_new(session, source, resource, user_id)
-    state.window_start = window_start
-    state.window_end = window_end
-    if cursor is not None:
-        state.cursor = cursor
+    if window.moves_cursor:
+        state.window_start = window.start
+        state.window_end = window.end
+        if cursor is not None:
+            state.cursor = str(cursor)
     state.last_attempt_at = now
     state.last_success_at = now
     state.status = "ok"

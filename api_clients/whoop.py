@@ -53,6 +53,11 @@ class WhoopClient:
     # -- data ------------------------------------------------------------------------------
     def iter_pages(self, resource: str, start: datetime | None = None,
                    end: datetime | None = None) -> Iterator[list[dict]]:
+        """`iter_collection` of a collection named in COLLECTIONS."""
+        return self.iter_collection(COLLECTIONS[resource], start=start, end=end)
+
+    def iter_collection(self, path: str, start: datetime | None = None,
+                        end: datetime | None = None) -> Iterator[list[dict]]:
         """Yield one list of records per page, newest first, until `next_token` is empty."""
         params: dict[str, str | int] = {"limit": PAGE_LIMIT}
         if start is not None:
@@ -60,10 +65,10 @@ class WhoopClient:
         if end is not None:
             params["end"] = iso_utc(end)  # exclusive
         while True:
-            body = self._get(COLLECTIONS[resource], params)
+            body = self._get(path, params)
             records = body.get("records")
             if not isinstance(records, list):
-                raise ApiError(PROVIDER, f"{resource}: response has no records list")
+                raise ApiError(PROVIDER, f"{path}: response has no records list")
             yield records
             # Request `nextToken` (camelCase), response `next_token` (§1.7); same other params.
             next_token = body.get("next_token")

@@ -123,7 +123,7 @@ def bench_concurrency(args) -> None:
 def bench_baseline(args) -> None:
     import etl as etl_module
     import db_loader
-    from bench.naive_loader import naive_loaders, naive_withings
+    from bench.naive_loader import naive_load, naive_withings
     from pipeline.report import Reporter
     from settings import get_settings
 
@@ -139,16 +139,15 @@ def bench_baseline(args) -> None:
                 sb = sandbox(365 * args.years[0], **UNLIMITED_SANDBOX)
                 os.environ.update(sb.environment())
                 os.environ["DATABASE_URL"] = db_url
-                saved = (dict(db_loader.LOADERS), db_loader.load_withings_measures)
+                # The declarations call db_loader.load_rows / load_withings_measures at load time.
+                saved = (db_loader.load_rows, db_loader.load_withings_measures)
                 if label.startswith("per-row"):
-                    db_loader.LOADERS.update(naive_loaders())
-                    db_loader.load_withings_measures = naive_withings
+                    db_loader.load_rows, db_loader.load_withings_measures = naive_load, naive_withings
                 start = time.perf_counter()
                 outcome = etl_module.run_complete_etl(get_settings(read_dotenv=False),
                                                       reporter=Reporter(interactive=False, quiet=True))
                 seconds = time.perf_counter() - start
-                db_loader.LOADERS.update(saved[0])
-                db_loader.load_withings_measures = saved[1]
+                db_loader.load_rows, db_loader.load_withings_measures = saved
                 rows = sum(r.counts.inserted for r in outcome.results)
                 print(f"| {dialect} | {label} | {seconds:.2f} s | {rows} rows | exit {outcome.exit_code} |")
                 sb.stop()

@@ -39,16 +39,6 @@ def naive_load(session: Session, table_name: str, records, mapper) -> LoadCounts
     return counts
 
 
-def naive_loaders() -> dict:
-    """Drop-in replacements for db_loader's WHOOP loaders."""
-    return {
-        "cycles": lambda s, r: naive_load(s, "cycles", r, mappers.cycle_to_row),
-        "recovery": lambda s, r: naive_load(s, "recovery", r, mappers.recovery_to_row),
-        "sleep": lambda s, r: naive_load(s, "sleep", r, mappers.sleep_to_row),
-        "workout": lambda s, r: naive_load(s, "workout", r, mappers.workout_to_row),
-    }
-
-
 def naive_withings(session: Session, groups, user_id: int, timezone=None) -> LoadCounts:
     """Per-row Withings loading: each group mapped and written on its own."""
     counts = LoadCounts()

@@ -6,17 +6,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
+import resources
 from models import Cycle, Recovery, Sleep, SyncState, Workout, WithingsHeartRate, WithingsWeight
 
 TREND_DAYS = 90
 RECENT_WORKOUTS = 10
 # A trend never returns more rows than this, however many weigh-ins a day someone makes.
 MAX_SERIES_ROWS = 2000
-# Where each source's newest record is read: indexed time columns only, so MAX() is one index probe.
-NEWEST_COLUMNS = {
-    "whoop": (Cycle.start, Sleep.start, Workout.start),
-    "withings": (WithingsWeight.measured_at, WithingsHeartRate.measured_at),
-}
 
 
 def latest_weight(conn: Connection) -> dict | None:
@@ -121,8 +117,8 @@ def sync_overview(conn: Connection) -> dict[str, dict]:
 
 def newest_records(conn: Connection) -> dict[str, datetime | None]:
     """Per source, the time of its newest record in the data tables."""
-    return {source: _max(*(_newest(conn, column) for column in columns))
-            for source, columns in NEWEST_COLUMNS.items()}
+    return {source: _max(*(_newest(conn, column) for r in resources.of_source(source) for column in r.freshness))
+            for source in resources.SOURCES}
 
 
 def _max(*values: datetime | None) -> datetime | None:

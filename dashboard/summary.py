@@ -7,11 +7,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+import resources
 from dashboard import queries
 
 STALE_AFTER = timedelta(days=2)
 CHANGE_WINDOWS = (7, 30)
-SOURCES = (("whoop", "WHOOP"), ("withings", "Withings"))
+SOURCES = tuple((source, resources.SOURCE_LABELS[source]) for source in resources.SOURCES)
 MS_PER_HOUR = 3_600_000
 
 

@@ -6,7 +6,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Any, Callable
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -14,35 +14,35 @@ from sqlalchemy.orm import Session
 
 from db_loader import LoadCounts
 from pipeline.windows import Window
+from resources import FetchedPage, Resource
 from sync_state import advance_sync_state, record_sync_failure
 
 log = logging.getLogger(__name__)
 QUEUE_PAGES = 16  # bounded: a fast fetcher waits for the writer, so memory stays flat
-
-
-@dataclass
-class FetchedPage:
-    """One API page: its records and, for Withings, the body's `timezone` and `updatetime`."""
-
-    records: list
-    timezone: str | None = None
-    updatetime: int | None = None
+PUT_POLL_SECONDS = 0.2  # a fetcher waiting on a full queue notices a cancel this fast
+THREAD_JOIN_SECONDS = 2.0  # fetchers are daemons: one stuck in a request cannot hold the exit
 
 
 @dataclass
 class Job:
-    """One resource of one source to sync: how to fetch its pages and how to load one."""
+    """One declared resource to sync for one user, over one window, through its provider's client."""
 
-    source: str
-    resource: str
+    resource: Resource
     user_id: int
     window: Window
-    fetch: Callable[[], Iterator[FetchedPage]]
-    load: Callable[[Session, FetchedPage], LoadCounts]
+    client: Any
 
     @property
     def key(self) -> tuple[str, str]:
-        return (self.source, self.resource)
+        return self.resource.key
+
+    @property
+    def source(self) -> str:
+        return self.resource.source
+
+    @property
+    def name(self) -> str:
+        return self.resource.name
 
 
 @dataclass
@@ -71,50 +71,80 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
     try:
         held: FetchedPage | None = None
         newest_update: int | None = None
-        for page in job.fetch():
+        for page in job.resource.pages(job.client, job.window):
             if cancel.is_set():
                 return
             if page.updatetime is not None:
                 newest_update = max(newest_update or 0, page.updatetime)
-            if held is not None:
-                out.put(("page", job.key, held, False))
+            if held is not None and not _put(out, ("page", job.key, held, False), cancel):
+                return
             held = page
         last = held or FetchedPage(records=[])
         last.updatetime = newest_update
-        out.put(("page", job.key, last, True))
+        _put(out, ("page", job.key, last, True), cancel)
     except BaseException as exc:  # noqa: BLE001 - handed to the writer thread, which reports it
-        out.put(("error", job.key, exc, True))
+        _put(out, ("error", job.key, exc, True), cancel)
+
+
+class RunDeadline(RuntimeError):
+    """The run's overall time limit passed before a resource finished."""
+
+
+def _next(out: queue.Queue, deadline: float | None):
+    """The next item from the fetchers, or None once the deadline has passed."""
+    if deadline is None:
+        return out.get()
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return None
+    try:
+        return out.get(timeout=remaining)
+    except queue.Empty:
+        return None
+
+
+def _put(out: queue.Queue, item: tuple, cancel: threading.Event) -> bool:
+    """Hand an item to the writer; False when the writer gave up on this resource meanwhile."""
+    while not cancel.is_set():
+        try:
+            out.put(item, timeout=PUT_POLL_SECONDS)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 class Runner:
     """Runs jobs: one fetch thread per resource, all writes on the calling thread."""
 
     def __init__(self, engine: Engine, reporter, *, dry_run: bool = False, max_fetchers: int | None = None,
-                 classify_error: Callable[[BaseException], tuple[str, bool]] | None = None):
+                 classify_error: Callable[[BaseException], tuple[str, bool]] | None = None,
+                 max_seconds: float | None = None):
         self.engine = engine
+        self.max_seconds = max_seconds
         self.max_fetchers = max_fetchers
         self.reporter = reporter
         self.dry_run = dry_run
         self.classify_error = classify_error or (lambda exc: (str(exc), False))
 
     def run(self, jobs: list[Job]) -> list[ResourceResult]:
-        results = {job.key: ResourceResult(job.source, job.resource, job.window) for job in jobs}
+        """Fetch every job's pages concurrently and load them here, until all end or time runs out."""
         if not jobs:
             return []
+        results = {job.key: ResourceResult(job.source, job.name, job.window) for job in jobs}
+        by_key = {job.key: job for job in jobs}
         out: queue.Queue = queue.Queue(maxsize=QUEUE_PAGES)
         cancels = {job.key: threading.Event() for job in jobs}
-        started = {job.key: time.monotonic() for job in jobs}
-        slots = threading.Semaphore(self.max_fetchers or len(jobs))
-        threads = [threading.Thread(target=_fetch_worker, args=(job, out, cancels[job.key], slots),
-                                    name=f"fetch-{job.resource}", daemon=True) for job in jobs]
-        for job in jobs:
-            self.reporter.resource_started(job.source, job.resource, job.window)
-        for thread in threads:
-            thread.start()
-        by_key = {job.key: job for job in jobs}
+        started = time.monotonic()
+        deadline = None if self.max_seconds is None else started + self.max_seconds
+        threads = self._start_fetchers(jobs, out, cancels)
         pending = set(by_key)
         while pending:
-            kind, key, payload, is_last = out.get()
+            item = _next(out, deadline)
+            if item is None:
+                self._out_of_time(by_key, results, pending, started)
+                break
+            kind, key, payload, is_last = item
             if key not in pending:
                 continue  # a failed resource's late pages
             result = results[key]
@@ -123,26 +153,46 @@ class Runner:
             else:
                 self._load_page(by_key[key], result, payload, is_last)
             if is_last or result.status == "failed":
-                result.seconds = time.monotonic() - started[key]
+                result.seconds = time.monotonic() - started
                 cancels[key].set()
                 pending.discard(key)
                 self.reporter.resource_finished(result)
+        for key in cancels:
+            cancels[key].set()
         for thread in threads:
-            thread.join(timeout=5)
+            thread.join(timeout=THREAD_JOIN_SECONDS)
         return [results[job.key] for job in jobs]
+
+    def _start_fetchers(self, jobs: list[Job], out: queue.Queue, cancels: dict) -> list[threading.Thread]:
+        slots = threading.Semaphore(self.max_fetchers or len(jobs))
+        threads = [threading.Thread(target=_fetch_worker, args=(job, out, cancels[job.key], slots),
+                                    name=f"fetch-{job.name}", daemon=True) for job in jobs]
+        for job in jobs:
+            self.reporter.resource_started(job.source, job.name, job.window)
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def _out_of_time(self, by_key: dict, results: dict, pending: set, started: float) -> None:
+        """The run's deadline passed: every unfinished resource fails, keeping what it committed."""
+        minutes = (self.max_seconds or 0) / 60
+        for key in sorted(pending):
+            result = results[key]
+            result.seconds = time.monotonic() - started
+            self._fail(by_key[key], result, RunDeadline(
+                f"stopped after {minutes:g} min (--max-minutes / ETL_MAX_MINUTES); committed pages "
+                f"are kept and the next run goes on from there"))
+            self.reporter.resource_finished(result)
+        pending.clear()
 
     def _load_page(self, job: Job, result: ResourceResult, page: FetchedPage, is_last: bool) -> None:
         try:
             with Session(self.engine) as session:
-                counts = job.load(session, page)
+                counts = job.resource.load(session, page, job.user_id)
                 if is_last:
                     total = LoadCounts().add(result.counts).add(counts)
-                    advance_sync_state(
-                        session, job.source, job.resource, job.user_id,
-                        window_start=job.window.start, window_end=job.window.end,
-                        cursor=str(page.updatetime) if page.updatetime is not None else None,
-                        counts=total.as_dict(),
-                    )
+                    advance_sync_state(session, job.source, job.name, job.user_id, window=job.window,
+                                       cursor=page.updatetime, counts=total.as_dict())
                 if self.dry_run:
                     session.rollback()
                 else:
@@ -159,13 +209,13 @@ class Runner:
     def _fail(self, job: Job, result: ResourceResult, exc: BaseException) -> None:
         message, reconnect = self.classify_error(exc)
         result.status, result.error, result.reconnect = "failed", message, reconnect
-        log.debug("%s %s failed", job.source, job.resource, exc_info=exc)
+        log.debug("%s %s failed", job.source, job.name, exc_info=exc)
         if self.dry_run:
             return
         try:
             with Session(self.engine) as session:
-                record_sync_failure(session, job.source, job.resource, job.user_id, message)
+                record_sync_failure(session, job.source, job.name, job.user_id, message)
                 session.commit()
         except SQLAlchemyError as db_exc:
-            log.error("could not record the failure of %s %s: %s", job.source, job.resource,
+            log.error("could not record the failure of %s %s: %s", job.source, job.name,
                       str(db_exc).splitlines()[0])

@@ -8,16 +8,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from db import utcnow
-from models import Cycle, OAuthToken, Recovery, Sleep, SyncState, Workout, WithingsHeartRate, WithingsWeight
+import resources
+from models import OAuthToken, SyncState, WithingsHeartRate, WithingsWeight
 
 STALE_AFTER = timedelta(days=2)
-NEWEST = {  # resource -> (table, the column that says how recent a row is)
-    ("whoop", "cycles"): (Cycle, Cycle.start),
-    ("whoop", "recovery"): (Recovery, Recovery.created_at),
-    ("whoop", "sleep"): (Sleep, Sleep.start),
-    ("whoop", "workout"): (Workout, Workout.start),
-    ("withings", "measures"): (WithingsWeight, WithingsWeight.measured_at),
-}
 
 
 def _ago(when: datetime | None, now: datetime) -> str:
@@ -29,6 +23,11 @@ def _ago(when: datetime | None, now: datetime) -> str:
     if delta < timedelta(days=2):
         return f"{delta.total_seconds() / 3600:.0f} h ago"
     return f"{delta.days} days ago"
+
+
+def _max(*values: datetime | None) -> datetime | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
 
 
 def _short(when: datetime | None) -> str:
@@ -45,11 +44,11 @@ def collect_status(engine: Engine, now: datetime | None = None) -> dict:
     with Session(engine) as session:
         states = {(s.source, s.resource): s for s in session.scalars(select(SyncState))}
         rows = []
-        for key, (model, column) in NEWEST.items():
-            state = states.get(key)
-            newest = session.scalar(select(func.max(column)))
+        for resource in resources.RESOURCES:
+            state = states.get(resource.key)
+            newest = _max(*(session.scalar(select(func.max(column))) for column in resource.freshness))
             rows.append({
-                "source": key[0], "resource": key[1],
+                "source": resource.source, "resource": resource.name, "label": resource.label,
                 "last_success_at": state.last_success_at if state else None,
                 "window_start": state.window_start if state else None,
                 "window_end": state.window_end if state else None,

@@ -5,8 +5,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-WHOOP_RESOURCES = ("cycles", "recovery", "sleep", "workout")
-WITHINGS_RESOURCE = "measures"
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
@@ -37,6 +35,20 @@ class Window:
     start: datetime | None
     end: datetime
     mode: str  # "full", "since" or "incremental"
+    # Where the stored cursor stood when an explicit `--since` window was planned (None: no cursor).
+    anchor: datetime | None = None
+
+    @property
+    def moves_cursor(self) -> bool:
+        """Whether a success may move the stored cursor to this window's end.
+
+        An explicit `--since` window that starts after the stored cursor leaves a gap between
+        them: moving the cursor would make the next plain run skip that gap for ever. Such a
+        window is loaded, and the cursor stays where it was (README, "Explicit windows").
+        """
+        if self.mode != "since":
+            return True
+        return self.anchor is not None and self.start is not None and self.start <= self.anchor
 
     def describe(self) -> str:
         start = "beginning" if self.start is None else self.start.strftime("%Y-%m-%d %H:%M")
@@ -49,27 +61,27 @@ class Window:
         return f"{'since' if self.mode == 'since' else 'from'} {self.start:%Y-%m-%d}"
 
 
-def whoop_window(state, *, now: datetime, lookback: timedelta, since: datetime | None,
-                 full: bool) -> Window:
-    """WHOOP: from the end of the last successful window minus the lookback (late scores)."""
+def time_window(state, *, now: datetime, lookback: timedelta, since: datetime | None,
+                full: bool) -> Window:
+    """A time window: from the end of the last successful window minus the lookback (late scores)."""
     if full or (since is None and (state is None or state.window_end is None)):
         return Window(None, now, "full")
     if since is not None:
-        return Window(since, now, "since")
+        return Window(since, now, "since", anchor=state.window_end if state is not None else None)
     # A machine that was off for a month: window_end is a month old, so nothing is skipped.
     return Window(state.window_end - lookback, now, "incremental")
 
 
-def withings_window(state, *, now: datetime, lookback: timedelta, since: datetime | None,
-                    full: bool) -> Window:
-    """Withings: `lastupdate` = the stored `updatetime` cursor minus the lookback.
+def lastupdate_window(state, *, now: datetime, lookback: timedelta, since: datetime | None,
+                      full: bool) -> Window:
+    """A `lastupdate` cursor: the stored `updatetime` minus the lookback.
 
     `lastupdate` selects groups created *or modified* after it, so edited and back-dated
-    weigh-ins come back (api_facts.md §2.6: a fixed date window misses them).
+    weigh-ins come back (docs/API_NOTES.md, Withings "getmeas": a fixed date window misses them).
     """
     if full or (since is None and (state is None or not state.cursor)):
         return Window(None, now, "full")
+    cursor = datetime.fromtimestamp(int(state.cursor), tz=timezone.utc) if state and state.cursor else None
     if since is not None:
-        return Window(since, now, "since")
-    cursor = datetime.fromtimestamp(int(state.cursor), tz=timezone.utc)
+        return Window(since, now, "since", anchor=cursor)
     return Window(min(cursor, now) - lookback, now, "incremental")

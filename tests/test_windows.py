@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipeline.windows import parse_since, whoop_window, withings_window
+from pipeline.windows import parse_since, time_window, lastupdate_window
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 WEEK = timedelta(days=7)
@@ -31,34 +31,34 @@ def test_parse_since_rejects(text):
 
 
 def test_whoop_first_run_is_full_history():
-    window = whoop_window(None, now=NOW, lookback=WEEK, since=None, full=False)
+    window = time_window(None, now=NOW, lookback=WEEK, since=None, full=False)
     assert (window.start, window.end, window.mode) == (None, NOW, "full")
 
 
 def test_whoop_incremental_starts_a_lookback_before_the_last_window_end():
     state = SimpleNamespace(window_end=NOW - timedelta(days=1))
-    window = whoop_window(state, now=NOW, lookback=WEEK, since=None, full=False)
+    window = time_window(state, now=NOW, lookback=WEEK, since=None, full=False)
     assert window.start == NOW - timedelta(days=8)
     assert window.mode == "incremental"
 
 
 def test_whoop_month_off_covers_the_gap():
     state = SimpleNamespace(window_end=NOW - timedelta(days=31))
-    assert whoop_window(state, now=NOW, lookback=WEEK, since=None, full=False).start == NOW - timedelta(days=38)
+    assert time_window(state, now=NOW, lookback=WEEK, since=None, full=False).start == NOW - timedelta(days=38)
 
 
 def test_since_and_full_override_state():
     state = SimpleNamespace(window_end=NOW, cursor=str(int(NOW.timestamp())))
     since = NOW - timedelta(days=2)
-    assert whoop_window(state, now=NOW, lookback=WEEK, since=since, full=False).start == since
-    assert withings_window(state, now=NOW, lookback=WEEK, since=since, full=False).start == since
-    assert whoop_window(state, now=NOW, lookback=WEEK, since=None, full=True).start is None
+    assert time_window(state, now=NOW, lookback=WEEK, since=since, full=False).start == since
+    assert lastupdate_window(state, now=NOW, lookback=WEEK, since=since, full=False).start == since
+    assert time_window(state, now=NOW, lookback=WEEK, since=None, full=True).start is None
 
 
 def test_withings_uses_the_updatetime_cursor_minus_lookback():
     cursor = NOW - timedelta(hours=20)
     state = SimpleNamespace(cursor=str(int(cursor.timestamp())), window_end=NOW)
-    window = withings_window(state, now=NOW, lookback=WEEK, since=None, full=False)
+    window = lastupdate_window(state, now=NOW, lookback=WEEK, since=None, full=False)
     assert window.start == cursor - WEEK
-    assert withings_window(SimpleNamespace(cursor=None), now=NOW, lookback=WEEK, since=None,
+    assert lastupdate_window(SimpleNamespace(cursor=None), now=NOW, lookback=WEEK, since=None,
                            full=False).mode == "full"
