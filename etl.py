@@ -12,17 +12,26 @@ SOURCES = ("whoop", "withings")
 log = logging.getLogger("etl")
 
 
-class ConfigError(click.ClickException):
+class _Redacted(click.ClickException):
+    """A one-line error whose text never shows a registered secret."""
+
+    def format_message(self) -> str:
+        from pipeline.logs import redact
+
+        return redact(super().format_message())
+
+
+class ConfigError(_Redacted):
     """A configuration problem the user fixes in `.env` (exit 2)."""
 
     exit_code = EXIT_USAGE
 
 
-class LockedError(click.ClickException):
+class LockedError(_Redacted):
     exit_code = EXIT_LOCKED
 
 
-class FailedError(click.ClickException):
+class FailedError(_Redacted):
     exit_code = EXIT_FAILED
 
 
@@ -47,24 +56,27 @@ def load_settings():
 
 def open_database(settings):
     """An engine at the current schema; DatabaseUnavailable says which database failed."""
-    from db import DatabaseUnavailable, ensure_schema, make_engine, safe_url
+    from db import DatabaseUnavailable, describe_failure, ensure_schema, make_engine
     from sqlalchemy.exc import SQLAlchemyError
 
-    engine = make_engine(settings.database_url)  # DatabaseUnavailable for an unusable SQLite path
+    engine = make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout,
+                         statement_timeout=settings.db_statement_timeout)  # DatabaseUnavailable: bad SQLite path
     try:
         ensure_schema(engine)
     except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(f"cannot use {safe_url(settings.database_url)}: {exc.orig}") from exc
+        engine.dispose()
+        raise DatabaseUnavailable(describe_failure(settings.database_url, exc)) from exc
     return engine
 
 
 def classify_error(exc: BaseException) -> tuple[str, bool]:
     """A one-line message for a failed resource, and whether the user must re-connect."""
     from api_clients.errors import ReconnectRequired
+    from pipeline.logs import redact
     from pipeline.sources import NotConnected
 
     reconnect = isinstance(exc, (ReconnectRequired, NotConnected))
-    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    message = redact(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
     if not reconnect and not message.startswith(type(exc).__name__):
         message = f"{type(exc).__name__}: {message}"
     return message, reconnect
@@ -131,7 +143,8 @@ def _locked_run(settings, engine, reporter, *, sources, since, full, dry_run, wa
         results = Runner(engine, reporter, dry_run=dry_run, classify_error=classify_error,
                          max_fetchers=settings.fetch_concurrency or None).run(jobs)
     results = failed + results
-    code = exit_code_for(results)
+    # Nothing configured is a configuration error (exit 2): the summary says so, not "exit 0".
+    code = EXIT_USAGE if len(skipped) == len(sources) else exit_code_for(results)
     reporter.summary(results, code, dry_run)
     return RunOutcome(results, code, skipped)
 
@@ -209,6 +222,7 @@ def status(json_output):
     import json
 
     from db import DatabaseUnavailable
+    from pipeline.logs import redact
     from pipeline.status import collect_status, format_status
 
     try:
@@ -219,7 +233,7 @@ def status(json_output):
         report = collect_status(engine)
     finally:
         engine.dispose()
-    click.echo(json.dumps(report, default=str, indent=2) if json_output else format_status(report))
+    click.echo(redact(json.dumps(report, default=str, indent=2) if json_output else format_status(report)))
 
 
 @cli.command()
