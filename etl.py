@@ -267,11 +267,14 @@ def connect(provider, no_browser, timeout):
 def dashboard(host, port, open_browser):
     """Serve the read-only dashboard on this machine."""
     from dashboard import serve
+    from dashboard.server import DashboardUnavailable
 
     settings = load_settings()
-    serve(settings.database_url, host or settings.dashboard_host,
-          settings.dashboard_port if port is None else port,
-          open_browser=open_browser)
+    try:
+        serve(settings.database_url, host or settings.dashboard_host,
+              settings.dashboard_port if port is None else port, open_browser=open_browser)
+    except DashboardUnavailable as exc:
+        raise FailedError(str(exc)) from None
 
 
 def main() -> None:
