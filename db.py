@@ -14,6 +14,8 @@ from sqlalchemy.types import TypeDecorator
 # The newest Alembic revision; `tests/test_migrations.py` keeps it equal to the script head.
 SCHEMA_HEAD = "0002_v1_1_1"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+DEFAULT_CONNECT_TIMEOUT = 10  # seconds; settings.DB_CONNECT_TIMEOUT_SECONDS
+DEFAULT_STATEMENT_TIMEOUT = 300  # seconds; settings.DB_STATEMENT_TIMEOUT_SECONDS
 
 # Surrogate keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 SurrogateKey = BigInteger().with_variant(Integer(), "sqlite")
@@ -61,6 +63,11 @@ def _prepare_sqlite_file(path: str) -> None:
         return
     db_path = Path(path)
     if not db_path.parent.exists():
+        import settings  # the default data/ folder is the only one created for the user
+
+        if db_path.parent != settings.DEFAULT_SQLITE_PATH.parent:
+            raise DatabaseUnavailable(f"the folder {db_path.parent} of the SQLite database does not exist "
+                                      "(DATABASE_URL); create it or fix the path")
         db_path.parent.mkdir(parents=True, mode=0o700)
     fd = os.open(db_path, os.O_CREAT | os.O_RDWR, 0o600)
     os.close(fd)
@@ -87,32 +94,56 @@ def _install_sqlite_hooks(engine: Engine, read_only: bool) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, read_only: bool = False, **kwargs) -> Engine:
-    """An engine for `url`: SQLite with WAL, foreign keys and a busy timeout; PostgreSQL pooled."""
+def _sqlite_engine(url: str, read_only: bool, **kwargs) -> Engine:
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if not read_only:
-            try:
-                _prepare_sqlite_file(parsed.database or "")
-            except OSError as exc:
-                raise DatabaseUnavailable(f"cannot create the SQLite database {parsed.database}: "
-                                          f"{exc.strerror or exc}") from None
-        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
-        if read_only and parsed.database not in (None, "", ":memory:"):
-            # A read-only URI connection: the dashboard can never write, whatever it runs.
-            url = f"sqlite:///file:{parsed.database}?mode=ro&uri=true"
-        engine = create_engine(url, connect_args=connect_args, **kwargs)
-        _install_sqlite_hooks(engine, read_only)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    engine = create_engine(url, **kwargs)
-    if read_only:
-        @event.listens_for(engine, "connect")
-        def _read_only(dbapi_conn, _record):
-            cur = dbapi_conn.cursor()
-            cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            cur.close()
+    if not read_only:
+        try:
+            _prepare_sqlite_file(parsed.database or "")
+        except OSError as exc:
+            raise DatabaseUnavailable(f"cannot create the SQLite database {parsed.database} (DATABASE_URL): "
+                                      f"{exc.strerror or exc}") from None
+    connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+    if read_only and parsed.database not in (None, "", ":memory:"):
+        # A read-only URI connection: the dashboard can never write, whatever it runs.
+        url = f"sqlite:///file:{parsed.database}?mode=ro&uri=true"
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    _install_sqlite_hooks(engine, read_only)
     return engine
+
+
+def postgres_connect_args(connect_timeout: int, statement_timeout: int, read_only: bool) -> dict:
+    """libpq options: a connect deadline, a per-statement deadline, dead-peer detection."""
+    # Startup options, not SET after connecting: a SET runs inside the pool's first transaction
+    # and its rollback undoes it. (A PgBouncer in transaction mode rejects `options`: point
+    # DATABASE_URL at PostgreSQL itself or at a session-mode pool.)
+    options = f"-c statement_timeout={statement_timeout * 1000}"
+    if read_only:
+        options += " -c default_transaction_read_only=on"
+    return {"connect_timeout": connect_timeout, "options": options, "keepalives": 1,
+            "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
+
+def make_engine(url: str, *, read_only: bool = False, connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+                statement_timeout: int = DEFAULT_STATEMENT_TIMEOUT, **kwargs) -> Engine:
+    """An engine for `url`: SQLite with WAL, foreign keys and a busy timeout; PostgreSQL pooled, with deadlines.
+
+    SQL parameters never appear in error messages: they carry OAuth tokens.
+    """
+    kwargs.setdefault("hide_parameters", True)
+    if make_url(url).get_backend_name() == "sqlite":
+        return _sqlite_engine(url, read_only, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)
+    connect_args = postgres_connect_args(connect_timeout, statement_timeout, read_only)
+    return create_engine(url, connect_args={**connect_args, **kwargs.pop("connect_args", {})}, **kwargs)
+
+
+def describe_failure(url: str, exc: Exception) -> str:
+    """'cannot reach DATABASE_URL (host 10.0.0.5:5432, postgresql+psycopg2://u:***@...): <first line>'."""
+    parsed = make_url(url)
+    where = (f"host {parsed.host or 'local socket'}{f':{parsed.port}' if parsed.port else ''}, "
+             if parsed.get_backend_name() != "sqlite" else "")
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"cannot use DATABASE_URL ({where}{safe_url(url)}): {lines[0] if lines else type(exc).__name__}"
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -123,7 +154,7 @@ def current_revision(engine: Engine) -> str | None:
     except (OperationalError, ProgrammingError) as exc:
         if _is_missing_table(exc):
             return None
-        raise DatabaseUnavailable(f"cannot open {safe_url(str(engine.url))}: {exc.orig}") from exc
+        raise DatabaseUnavailable(describe_failure(engine.url.render_as_string(hide_password=False), exc)) from exc
 
 
 def _is_missing_table(exc: Exception) -> bool:

@@ -18,17 +18,26 @@ log = logging.getLogger("etl")
 # imported inside the function that needs it, so `--help`, `status` and a run each load their part.
 
 
-class ConfigError(click.ClickException):
+class _Redacted(click.ClickException):
+    """A one-line error whose text never shows a registered secret."""
+
+    def format_message(self) -> str:
+        from pipeline.logs import redact
+
+        return redact(super().format_message())
+
+
+class ConfigError(_Redacted):
     """A configuration problem the user fixes in `.env` (exit 2)."""
 
     exit_code = EXIT_USAGE
 
 
-class LockedError(click.ClickException):
+class LockedError(_Redacted):
     exit_code = EXIT_LOCKED
 
 
-class FailedError(click.ClickException):
+class FailedError(_Redacted):
     exit_code = EXIT_FAILED
 
 
@@ -55,23 +64,26 @@ def open_database(settings):
     """An engine at the current schema; DatabaseUnavailable says which database failed."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from db import DatabaseUnavailable, ensure_schema, make_engine, safe_url
+    from db import DatabaseUnavailable, describe_failure, ensure_schema, make_engine
 
-    engine = make_engine(settings.database_url)  # DatabaseUnavailable for an unusable SQLite path
+    engine = make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout,
+                         statement_timeout=settings.db_statement_timeout)  # DatabaseUnavailable: bad SQLite path
     try:
         ensure_schema(engine)
     except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(f"cannot use {safe_url(settings.database_url)}: {exc.orig}") from exc
+        engine.dispose()
+        raise DatabaseUnavailable(describe_failure(settings.database_url, exc)) from exc
     return engine
 
 
 def classify_error(exc: BaseException) -> tuple[str, bool]:
     """A one-line message for a failed resource, and whether the user must re-connect."""
     from api_clients.errors import ReconnectRequired
+    from pipeline.logs import redact
     from pipeline.sources import NotConnected
 
     reconnect = isinstance(exc, (ReconnectRequired, NotConnected))
-    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    message = redact(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
     if not reconnect and not message.startswith(type(exc).__name__):
         message = f"{type(exc).__name__}: {message}"
     return message, reconnect
@@ -140,14 +152,14 @@ def _locked_run(settings, engine, reporter, *, sources, since, full, dry_run, wa
                         max_fetchers=settings.fetch_concurrency or None,
                         max_seconds=_max_seconds(settings, max_minutes))
         results = failed + runner.run(jobs)
-    code = exit_code_for(results)
+    # Nothing configured is a configuration error (exit 2): the summary says so, not "exit 0".
+    code = EXIT_USAGE if len(skipped) == len(sources) else exit_code_for(results)
     reporter.summary(results, code, dry_run)
     return RunOutcome(results, code, skipped)
 
 
-def _max_seconds(settings, max_minutes) -> float | None:
-    minutes = max_minutes if max_minutes is not None else getattr(settings, "max_minutes", None)
-    return None if minutes is None else float(minutes) * 60
+def _max_seconds(settings, max_minutes) -> float:
+    return 60.0 * (max_minutes if max_minutes is not None else settings.max_minutes)
 
 
 # ---- command line ----------------------------------------------------------------------------
@@ -175,7 +187,7 @@ def _since(ctx, param, value):
               help="Wait this long for another run to finish before giving up (exit 75).")
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None, metavar="MINUTES",
               help="Stop the run cleanly after this long (committed pages are kept; exit 1). "
-                   "Default: ETL_MAX_MINUTES, else no limit.")
+                   "Default: ETL_MAX_MINUTES (120).")
 @click.option("--quiet", "-q", is_flag=True, help="Print errors only (for cron).")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging, with tracebacks.")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Also append log lines to this file (mode 0600).")
@@ -226,6 +238,7 @@ def status(json_output):
     import json
 
     from db import DatabaseUnavailable
+    from pipeline.logs import redact
     from pipeline.status import collect_status, format_status
 
     try:
@@ -236,7 +249,7 @@ def status(json_output):
         report = collect_status(engine)
     finally:
         engine.dispose()
-    click.echo(json.dumps(report, default=str, indent=2) if json_output else format_status(report))
+    click.echo(redact(json.dumps(report, default=str, indent=2) if json_output else format_status(report)))
 
 
 @cli.command()
@@ -270,11 +283,14 @@ def connect(provider, no_browser, timeout):
 def dashboard(host, port, open_browser):
     """Serve the read-only dashboard on this machine."""
     from dashboard import serve
+    from dashboard.server import DashboardUnavailable
 
     settings = load_settings()
-    serve(settings.database_url, host or settings.dashboard_host,
-          settings.dashboard_port if port is None else port,
-          open_browser=open_browser)
+    try:
+        serve(settings.database_url, host or settings.dashboard_host,
+              settings.dashboard_port if port is None else port, open_browser=open_browser)
+    except DashboardUnavailable as exc:
+        raise FailedError(str(exc)) from None
 
 
 def main() -> None:

@@ -13,6 +13,13 @@ WHOOP Data Platform
   q  Quit
 """
 
+OUTCOME_MESSAGES = {
+    0: "All synced.",
+    2: "No source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
+       "WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in .env (see .env.example), then choose 4 to connect.",
+    3: "A provider must be re-connected: choose 4.",
+}
+
 
 def _run_etl(full: bool) -> None:
     import click
@@ -30,8 +37,7 @@ def _run_etl(full: bool) -> None:
         return
     for source, reason in outcome.skipped:
         print(f"{source} skipped: {reason}")
-    print({0: "All synced.", 3: "A provider must be re-connected: choose 4."}.get(
-        outcome.exit_code, "Some resources failed; the next run finishes them."))
+    print(OUTCOME_MESSAGES.get(outcome.exit_code, "Some resources failed; the next run finishes them."))
 
 
 def _status() -> None:

@@ -1,9 +1,12 @@
-"""Configuration from the environment (and `.env`), read once and never echoing secrets."""
+"""Configuration from the environment (and `.env`), range-checked once and never echoing secrets."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from pipeline.logs import register_secret
 
 PROJECT_DIR = Path(__file__).resolve().parent
 DEFAULT_SQLITE_PATH = PROJECT_DIR / "data" / "whoop.db"
@@ -13,6 +16,26 @@ WITHINGS_DEFAULT_BASE_URL = "https://wbsapi.withings.net"
 WITHINGS_DEFAULT_AUTH_URL = "https://account.withings.com"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
+# (default, lowest, highest) of every whole-number setting; README and .env.example state the same.
+RANGES = {
+    "ETL_LOOKBACK_DAYS": (7, 0, 3650),
+    "ETL_FETCH_CONCURRENCY": (0, 0, 64),
+    "ETL_MAX_MINUTES": (120, 1, 10080),
+    "HTTP_TIMEOUT_SECONDS": (30, 1, 600),
+    "RATE_LIMIT_MAX_WAIT_SECONDS": (300, 0, 86400),
+    "DB_CONNECT_TIMEOUT_SECONDS": (10, 1, 300),
+    "DB_STATEMENT_TIMEOUT_SECONDS": (300, 1, 86400),
+    "DASHBOARD_PORT": (8050, 0, 65535),
+    "WHOOP_REQUESTS_PER_MINUTE": (None, 1, 100000),
+    "WITHINGS_REQUESTS_PER_MINUTE": (None, 1, 100000),
+}
+SUPPORTED_DATABASES = "sqlite:///path/to/file.db or postgresql+psycopg2://user@host/dbname"
+_DRIVERS = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg2")}
+
+
+class SettingError(ValueError):
+    """A setting that no retry can fix; the message names it and what it accepts (exit 2)."""
+
 
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
@@ -21,14 +44,27 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value.strip()
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str) -> int | None:
+    """The whole-number setting `name`, checked against RANGES; unset gives its default."""
+    default, low, high = RANGES[name]
     raw = _env(name)
     if raw is None:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+        value = None
+    if value is None or not low <= value <= high:
+        raise SettingError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+    return value
+
+
+def _env_url(name: str, default: str) -> str:
+    value = _env(name, default)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingError(f"{name} must be an http:// or https:// URL with a host, got {value!r}")
+    return value.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -61,6 +97,10 @@ class Settings:
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8050
     fetch_concurrency: int = 0  # resources fetched at once; 0 = all (each client keeps its rate limit)
+    rate_limit_max_wait: float = 300.0  # longest wait for a rate-limit window; beyond it the resource fails
+    max_minutes: float = 120.0  # overall run deadline
+    db_connect_timeout: int = 10
+    db_statement_timeout: int = 300
 
 
 def load_dotenv_once() -> None:
@@ -84,32 +124,64 @@ def _absolute_sqlite(url: str) -> str:
     return url
 
 
+def check_database_url(url: str) -> str:
+    """`url` made absolute, or SettingError for a URL no retry can fix (the password never shown)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = _absolute_sqlite(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise SettingError(f"DATABASE_URL is not a database URL; expected {SUPPORTED_DATABASES}") from None
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name() if "+" in parsed.drivername else ""
+    if driver not in _DRIVERS.get(backend, ()):
+        raise SettingError(f"DATABASE_URL: unsupported database driver {parsed.drivername!r}; "
+                           f"use {SUPPORTED_DATABASES}")
+    if not parsed.database or parsed.database == ":memory:":
+        # A bare postgresql:// would fall back to libpq's defaults: a database named after the OS user.
+        raise SettingError(f"DATABASE_URL names no database; expected {SUPPORTED_DATABASES}")
+    if backend == "sqlite":
+        folder = Path(parsed.database).parent
+        if not folder.is_dir() and folder != DEFAULT_SQLITE_PATH.parent:
+            raise SettingError(f"DATABASE_URL: the folder {folder} of the SQLite database does not exist; "
+                               f"create it (mkdir -p {folder}) or fix the path")
+    return url
+
+
 def _provider(name: str, default_base: str, auth_default: str | None) -> ProviderSettings:
     prefix = name.upper()
-    base = _env(f"{prefix}_API_BASE_URL", default_base).rstrip("/")
-    return ProviderSettings(
+    base = _env_url(f"{prefix}_API_BASE_URL", default_base)
+    provider = ProviderSettings(
         name=name,
         api_base_url=base,
-        auth_base_url=_env(f"{prefix}_AUTH_BASE_URL", auth_default or base).rstrip("/"),
-        redirect_uri=_env(f"{prefix}_REDIRECT_URI", DEFAULT_REDIRECT_URI),
+        auth_base_url=_env_url(f"{prefix}_AUTH_BASE_URL", auth_default or base),
+        redirect_uri=_env_url(f"{prefix}_REDIRECT_URI", DEFAULT_REDIRECT_URI),
         client_id=_env(f"{prefix}_CLIENT_ID"),
         client_secret=_env(f"{prefix}_CLIENT_SECRET"),
         seed_refresh_token=_env(f"{prefix}_REFRESH_TOKEN"),
-        requests_per_minute=_env_int(f"{prefix}_REQUESTS_PER_MINUTE", 0) or None,
+        requests_per_minute=_env_int(f"{prefix}_REQUESTS_PER_MINUTE"),
     )
+    register_secret(provider.client_secret)  # masked in every line from now on, even a traceback's
+    register_secret(provider.seed_refresh_token)
+    return provider
 
 
 def get_settings(read_dotenv: bool = True) -> Settings:
-    """Build Settings from the environment; raises ValueError on a malformed value."""
+    """Build Settings from the environment; SettingError (a ValueError) names a bad setting."""
     if read_dotenv:
         load_dotenv_once()
     return Settings(
-        database_url=_absolute_sqlite(_env("DATABASE_URL", default_database_url())),
+        database_url=check_database_url(_env("DATABASE_URL", default_database_url())),
         whoop=_provider("whoop", WHOOP_DEFAULT_BASE_URL, auth_default=None),
         withings=_provider("withings", WITHINGS_DEFAULT_BASE_URL, auth_default=WITHINGS_DEFAULT_AUTH_URL),
-        lookback_days=_env_int("ETL_LOOKBACK_DAYS", 7),
-        http_timeout=float(_env_int("HTTP_TIMEOUT_SECONDS", 30)),
+        lookback_days=_env_int("ETL_LOOKBACK_DAYS"),
+        http_timeout=float(_env_int("HTTP_TIMEOUT_SECONDS")),
         dashboard_host=_env("DASHBOARD_HOST", "127.0.0.1"),
-        dashboard_port=_env_int("DASHBOARD_PORT", 8050),
-        fetch_concurrency=_env_int("ETL_FETCH_CONCURRENCY", 0),
+        dashboard_port=_env_int("DASHBOARD_PORT"),
+        fetch_concurrency=_env_int("ETL_FETCH_CONCURRENCY"),
+        rate_limit_max_wait=float(_env_int("RATE_LIMIT_MAX_WAIT_SECONDS")),
+        max_minutes=float(_env_int("ETL_MAX_MINUTES")),
+        db_connect_timeout=_env_int("DB_CONNECT_TIMEOUT_SECONDS"),
+        db_statement_timeout=_env_int("DB_STATEMENT_TIMEOUT_SECONDS"),
     )

@@ -15,9 +15,15 @@ from sqlalchemy.orm import Session
 from api_clients.oauth import Token
 from db import utcnow
 from models import OAuthToken
+from pipeline.logs import register_secret
 
 UNKNOWN_USER = 0  # a headless seed is refreshed before the user id is known
 LOCK_TIMEOUT_SECONDS = 120
+
+
+def _register(*tokens: str | None) -> None:
+    for value in tokens:
+        register_secret(value)
 
 
 class DbTokenStore:
@@ -58,12 +64,14 @@ class DbTokenStore:
             ).scalar_one_or_none()
             if row is None:
                 return None
+            _register(row.access_token, row.refresh_token)
             return Token(access_token=row.access_token, refresh_token=row.refresh_token,
                          expires_at=row.expires_at, scope=row.scope,
                          user_id=None if row.user_id == UNKNOWN_USER else row.user_id)
 
     def save(self, provider: str, token: Token) -> None:
         """Replace the provider's token (committed when the call, or refresh_lock, returns)."""
+        _register(token.access_token, token.refresh_token)  # before the write: a failed save prints neither
         with self._session() as session:
             rows = session.execute(select(OAuthToken).where(OAuthToken.provider == provider)).scalars().all()
             user_id = token.user_id or next((r.user_id for r in rows if r.user_id != UNKNOWN_USER), UNKNOWN_USER)

@@ -16,18 +16,19 @@ import click
 def main(host, port, database_url, open_browser):
     """Serve the read-only WHOOP and Withings dashboard on this machine."""
     from dashboard import serve
+    from dashboard.server import DashboardUnavailable
+    from db import DatabaseUnavailable
     from settings import get_settings
 
     try:
         settings = get_settings()
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    except ValueError as exc:  # a setting out of range: a usage error, as in etl.py
+        raise click.UsageError(str(exc)) from None
     try:
         serve(database_url or settings.database_url, host or settings.dashboard_host,
               settings.dashboard_port if port is None else port, open_browser=open_browser)
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen there ({exc.strerror or exc}): "
-                                   "choose another one with --port, e.g. --port 8051") from None
+    except (DashboardUnavailable, DatabaseUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 if __name__ == "__main__":

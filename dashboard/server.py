@@ -1,6 +1,7 @@
 """A read-only HTTP server on the standard library: GET and HEAD only, loopback by default."""
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import sys
@@ -38,8 +39,8 @@ class DashboardServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address, engine: Engine, database_url: str):
+        self.engine = engine  # first: a failed bind calls server_close(), which disposes it
         super().__init__(address, DashboardHandler)
-        self.engine = engine
         self.database_label = safe_url(database_url)
         parsed = make_url(database_url)
         self.sqlite_file = (Path(parsed.database) if parsed.get_backend_name() == "sqlite"
@@ -167,20 +168,47 @@ def _describe(exc: SQLAlchemyError) -> str:
     return message
 
 
+class DashboardUnavailable(RuntimeError):
+    """The dashboard cannot listen on the address asked for; the message names host and port."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def make_server(database_url: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> DashboardServer:
     """A bound, not yet serving dashboard server (port 0 picks a free port); call serve_forever()."""
     engine = make_engine(database_url, read_only=True)
     try:
         return DashboardServer((host, port), engine, database_url)
-    except OSError:
+    except OSError as exc:
         engine.dispose()
-        raise
+        hint = f"; choose another one with --port, e.g. --port {port + 1}" if port else ""
+        raise DashboardUnavailable(f"the dashboard cannot listen on {host} port {port} "
+                                   f"({exc.strerror or exc}){hint}") from None
+
+
+def network_warning(host: str) -> str | None:
+    """The warning for a bind address other machines can reach, or None for loopback."""
+    if is_loopback(host):
+        return None
+    return (f"warning: the dashboard has no authentication, and {host} is reachable from the network: "
+            "anyone who can reach this port can read your health data. Use --host 127.0.0.1 unless "
+            "you mean that.")
 
 
 def serve(database_url: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
           open_browser: bool = False) -> None:
     """Serve the dashboard until Ctrl-C, printing its address first."""
     server = make_server(database_url, host, port)
+    if (warning := network_warning(host)) is not None:
+        print(warning, file=sys.stderr, flush=True)
     print(f"Dashboard on {server.url} (read-only: {server.database_label}); Ctrl-C to stop.", flush=True)
     if open_browser:
         threading.Timer(0.5, webbrowser.open, args=(server.url,)).start()

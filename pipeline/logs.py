@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from urllib.parse import quote, quote_plus
 
 _secrets: set[str] = set()
 _lock = threading.Lock()
@@ -13,10 +14,10 @@ _installed: list[logging.Handler] = []
 
 
 def register_secret(value: str | None) -> None:
-    """Mask `value` in every log line from now on (tokens, client secrets)."""
+    """Mask `value` (and its URL-encoded form, as in a form body) in every output from now on."""
     if value and len(value) >= MIN_SECRET_LENGTH:
         with _lock:
-            _secrets.add(value)
+            _secrets.update({value, quote(value, safe=""), quote_plus(value)})
 
 
 def redact(text: str) -> str:
@@ -36,13 +37,16 @@ class RedactingFormatter(logging.Formatter):
 
 
 def setup_logging(*, verbose: bool = False, quiet: bool = False, log_file: str | None = None) -> None:
-    """Timestamped lines on stderr (and in `log_file`, created 0600); --quiet: errors only."""
+    """Timestamped lines on stderr (and in `log_file`, kept 0600); --quiet: errors only."""
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
     formatter = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if log_file:
         fd = os.open(log_file, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
-        os.close(fd)
+        try:
+            os.fchmod(fd, 0o600)  # a file an older release or a shell redirect made 0644 is tightened
+        finally:
+            os.close(fd)
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
     root = logging.getLogger()
     for handler in _installed:  # ours from an earlier call; others' handlers (pytest's) stay

@@ -7,6 +7,7 @@ import shutil
 import sys
 from typing import TextIO
 
+from pipeline.logs import redact
 from pipeline.runner import ResourceResult
 
 log = logging.getLogger("etl")
@@ -32,7 +33,7 @@ class Reporter:
     # -- progress ----------------------------------------------------------------------------
     def note(self, message: str) -> None:
         if self.interactive:
-            print(message, file=self.stream)
+            print(redact(message), file=self.stream)
         elif not self.quiet:
             log.info(message)
 
@@ -93,14 +94,14 @@ class Reporter:
     def summary(self, results: list[ResourceResult], exit_code: int, dry_run: bool) -> None:
         self._detach()
         if self.json_output:
-            print(json.dumps(summary_dict(results, exit_code, dry_run), indent=2), file=self.stream)
+            print(redact(json.dumps(summary_dict(results, exit_code, dry_run), indent=2)), file=self.stream)
             return
         if not self.interactive:
             if not self.quiet or exit_code:
                 log.log(logging.INFO if exit_code == 0 else logging.ERROR, "run finished: exit %d", exit_code)
             return
         print("\n", file=self.stream)
-        print(format_table(results, dry_run), file=self.stream)
+        print(redact(format_table(results, dry_run)), file=self.stream)
 
 
 def _short(name: str) -> str:

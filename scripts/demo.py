@@ -2,17 +2,22 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
+from dotenv import dotenv_values
 
 PROJECT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
+# The sandbox writes this redirect URI into the demo's settings (sandbox/app.py DEFAULT_REDIRECT_URI).
+CALLBACK_URI = "http://127.0.0.1:8765/callback"
 DEMO_DB = PROJECT / "data" / "demo.db"
 
 
@@ -70,8 +75,33 @@ def etl(env: dict[str, str], *args: str) -> None:
         raise SystemExit(f"etl.py {' '.join(args)} exited {code}")
 
 
+def _setting(name: str, default: str) -> str:
+    # The ETL reads the environment first, then .env: the demo looks where it will look.
+    return os.environ.get(name) or dotenv_values(PROJECT / ".env").get(name) or default
+
+
+def demo_ports() -> list[tuple[str, int, str]]:
+    """(host, port, what) of every fixed port the demo needs; the sandbox takes a free one."""
+    callback = urlsplit(CALLBACK_URI)
+    return [(callback.hostname, callback.port, "the OAuth callback of `etl.py connect`"),
+            (_setting("DASHBOARD_HOST", "127.0.0.1"), int(_setting("DASHBOARD_PORT", "8050")), "the dashboard")]
+
+
+def check_ports() -> None:
+    """SystemExit naming the first busy port, before anything is deleted or started."""
+    for host, port, what in demo_ports():
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server binds
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                raise SystemExit(f"demo: port {port} on {host} ({what}) is not free ({exc.strerror}): "
+                                 "stop the program using it and run the demo again; nothing was changed") from None
+
+
 def main() -> int:
     """Sandbox -> connect -> ETL twice -> advance a day -> ETL -> dashboard."""
+    check_ports()
     DEMO_DB.parent.mkdir(mode=0o700, exist_ok=True)
     for leftover in DEMO_DB.parent.glob(DEMO_DB.name + "*"):
         leftover.unlink()  # the demo starts from an empty database every time

@@ -142,7 +142,8 @@ def empty_db_url(request, tmp_path) -> str:
     return request.getfixturevalue("fresh_pg_url")
 
 
-PLATFORM_ENV_PREFIXES = ("WHOOP_", "WITHINGS_", "DATABASE_URL", "ETL_", "DASHBOARD_", "HTTP_TIMEOUT")
+PLATFORM_ENV_PREFIXES = ("WHOOP_", "WITHINGS_", "DATABASE_URL", "ETL_", "DASHBOARD_", "HTTP_TIMEOUT", "RATE_LIMIT_",
+                         "DB_CONNECT_", "DB_STATEMENT_")
 
 
 @pytest.fixture(autouse=True)
@@ -150,7 +151,10 @@ def _isolated_settings(monkeypatch):
     """Tests never read the developer's .env or inherit their WHOOP/Withings settings."""
     import settings
 
+    from pipeline import logs
+
     monkeypatch.setattr(settings, "load_dotenv_once", lambda: None)
+    monkeypatch.setattr(logs, "_secrets", set())  # each test starts with nothing registered for masking
     for name in list(os.environ):
         if name.startswith(PLATFORM_ENV_PREFIXES):
             monkeypatch.delenv(name)

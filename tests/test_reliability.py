@@ -123,7 +123,7 @@ def test_database_unreachable_at_start(monkeypatch, etl_env):
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:9/whoop")
     code, summary, err = run_etl()
     assert code == 1 and summary is None
-    monkeypatch.setenv("DATABASE_URL", "sqlite:////proc/forbidden/whoop.db")
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////proc/whoop.db")  # the folder exists, the file cannot be made
     from click.testing import CliRunner
 
     import etl

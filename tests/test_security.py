@@ -46,8 +46,9 @@ def test_reconnect_error_does_not_echo_the_refresh_token(etl_env, monkeypatch):
 
 
 def test_database_file_folder_and_lock_files_are_private(tmp_path, monkeypatch, etl_env):
-    path = tmp_path / "private" / "whoop.db"
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    path = tmp_path / "data" / "whoop.db"  # the default data/ folder: the only one the ETL creates
+    monkeypatch.setattr(settings, "DEFAULT_SQLITE_PATH", path)
+    monkeypatch.delenv("DATABASE_URL")
     assert CliRunner().invoke(etl.cli, ["--quiet"]).exit_code == 0
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
