@@ -71,11 +71,11 @@ def open_client(settings: Settings, store, source: str):
     if source == "whoop":
         from api_clients.whoop import WhoopClient
 
-        client = WhoopClient(provider, store, timeout=settings.http_timeout)
+        client = WhoopClient(provider, store, timeout=settings.http_timeout, max_wait=settings.rate_limit_max_wait)
         return client, _whoop_user_id(client, store)
     from api_clients.withings import WithingsClient
 
-    client = WithingsClient(provider, store, timeout=settings.http_timeout)
+    client = WithingsClient(provider, store, timeout=settings.http_timeout, max_wait=settings.rate_limit_max_wait)
     return client, _withings_user_id(client, store)
 
 
