@@ -65,7 +65,7 @@ def _prepare_sqlite_file(path: str) -> None:
     if not db_path.parent.exists():
         import settings  # the default data/ folder is the only one created for the user
 
-        if db_path.parent != settings.DEFAULT_SQLITE_PATH.parent:
+        if db_path.parent != settings.default_sqlite_path().parent:
             raise DatabaseUnavailable(f"the folder {db_path.parent} of the SQLite database does not exist "
                                       "(DATABASE_URL); create it or fix the path")
         db_path.parent.mkdir(parents=True, mode=0o700)

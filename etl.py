@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import click
 
 import resources
+from version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RECONNECT, EXIT_LOCKED = 0, 1, 2, 3, 75
 SOURCES = resources.SOURCES
@@ -177,6 +178,7 @@ def _since(ctx, param, value):
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="whoop-etl")
 @click.option("--since", callback=_since, metavar="WHEN",
               help="Fetch an explicit window: 7d, 36h, 2w or a date like 2025-01-01.")
 @click.option("--full", is_flag=True, help="Fetch the whole history again (slow: minutes under WHOOP's rate limit).")
@@ -291,6 +293,12 @@ def dashboard(host, port, open_browser):
               settings.dashboard_port if port is None else port, open_browser=open_browser)
     except DashboardUnavailable as exc:
         raise FailedError(str(exc)) from None
+
+
+from cli_commands import export, mcp  # noqa: E402 - light: their work is imported when they run
+
+cli.add_command(export)
+cli.add_command(mcp)
 
 
 def main() -> None:

@@ -16,9 +16,12 @@ log = logging.getLogger(__name__)
 
 
 def alembic_config() -> Config:
-    """The project's Alembic config, independent of the working directory."""
-    cfg = Config(str(PROJECT_DIR / "alembic.ini"))
+    """The project's Alembic config, independent of the working directory (checkout or installed)."""
+    ini = PROJECT_DIR / "alembic.ini"
+    # alembic.ini serves the `alembic` CLI in a checkout; an installed copy has migrations/ only.
+    cfg = Config(str(ini)) if ini.is_file() else Config()
     cfg.set_main_option("script_location", str(PROJECT_DIR / "migrations"))
+    cfg.set_main_option("path_separator", "os")
     return cfg
 
 

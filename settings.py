@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pipeline.logs import register_secret
 
 PROJECT_DIR = Path(__file__).resolve().parent
-DEFAULT_SQLITE_PATH = PROJECT_DIR / "data" / "whoop.db"
+APP_NAME = "whoop-etl"
 
 WHOOP_DEFAULT_BASE_URL = "https://api.prod.whoop.com"
 WITHINGS_DEFAULT_BASE_URL = "https://wbsapi.withings.net"
@@ -103,24 +103,44 @@ class Settings:
     db_statement_timeout: int = 300
 
 
+def home_dirs() -> tuple[Path, Path]:
+    """(folder of `.env`, folder relative SQLite paths start from): the checkout, or per-user folders."""
+    if (PROJECT_DIR / "pyproject.toml").is_file():  # a checkout: everything stays beside the code
+        return PROJECT_DIR, PROJECT_DIR
+    # Installed (pip/pipx): site-packages is no place for a database. platformdirs knows each
+    # platform's convention (XDG on Linux, ~/Library/Application Support, %LOCALAPPDATA%).
+    from platformdirs import user_config_path, user_data_path
+
+    return user_config_path(APP_NAME, appauthor=False), user_data_path(APP_NAME, appauthor=False)
+
+
 def load_dotenv_once() -> None:
-    """Read `.env` from the project folder (existing environment variables win)."""
+    """Read `.env` from the checkout or the user's config folder (existing environment variables win)."""
     if os.environ.get("WHOOP_PLATFORM_NO_DOTENV"):  # tests: never the developer's own .env
         return
     from dotenv import load_dotenv
 
-    load_dotenv(PROJECT_DIR / ".env", override=False)
+    load_dotenv(home_dirs()[0] / ".env", override=False)
+
+
+# Tests point this at a temporary file; None means the per-home default below.
+DEFAULT_SQLITE_PATH: Path | None = None
+
+
+def default_sqlite_path() -> Path:
+    """The default SQLite file: `data/whoop.db` in the checkout, or in the user's data folder."""
+    return DEFAULT_SQLITE_PATH or home_dirs()[1] / "data" / "whoop.db"
 
 
 def default_database_url() -> str:
-    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    return f"sqlite:///{default_sqlite_path()}"
 
 
 def _absolute_sqlite(url: str) -> str:
-    # `sqlite:///data/whoop.db` is relative to the project, not to wherever cron starts us.
+    # `sqlite:///data/whoop.db` is relative to the home folder, not to wherever cron starts us.
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        return prefix + str(PROJECT_DIR / url[len(prefix):])
+        return prefix + str(home_dirs()[1] / url[len(prefix):])
     return url
 
 
@@ -143,7 +163,7 @@ def check_database_url(url: str) -> str:
         raise SettingError(f"DATABASE_URL names no database; expected {SUPPORTED_DATABASES}")
     if backend == "sqlite":
         folder = Path(parsed.database).parent
-        if not folder.is_dir() and folder != DEFAULT_SQLITE_PATH.parent:
+        if not folder.is_dir() and folder != default_sqlite_path().parent:
             raise SettingError(f"DATABASE_URL: the folder {folder} of the SQLite database does not exist; "
                                f"create it (mkdir -p {folder}) or fix the path")
     return url

@@ -1,0 +1,75 @@
+"""The `export` and `mcp` commands; etl.py registers them (their work is imported only when run)."""
+from __future__ import annotations
+
+import click
+
+EXIT_USAGE = 2
+
+
+def _settings():
+    from settings import get_settings
+
+    try:
+        return get_settings()
+    except ValueError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
+def _read_only_engine(url: str):
+    """An engine that cannot write; a ClickException when the database cannot be opened."""
+    from db import DatabaseUnavailable, current_revision, make_engine
+
+    engine = make_engine(url, read_only=True)
+    try:
+        current_revision(engine)  # opens it once: a missing file or server fails here, clearly
+    except DatabaseUnavailable as exc:
+        engine.dispose()
+        raise click.ClickException(f"{exc} (run `whoop-etl` once to create and fill it)") from None
+    return engine
+
+
+def _since(ctx, param, value):
+    if value is None:
+        return None
+    from db import utcnow
+    from pipeline.windows import parse_since
+
+    try:
+        return parse_since(value, utcnow())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command()
+@click.argument("table")
+@click.option("--format", "fmt", type=click.Choice(("csv", "jsonl")), default="csv", show_default=True,
+              help="CSV with a header row, or JSON Lines (one object per row).")
+@click.option("--since", callback=_since, metavar="WHEN",
+              help="Only records from then on: 7d, 36h, 2w or a date like 2025-01-01.")
+@click.option("--output", "-o", default=".", show_default=True, metavar="DIR",
+              help="Folder for <table>.<format> files; `-` writes one table to stdout.")
+@click.option("--include-deleted", is_flag=True, help="Also rows marked deleted (deleted_at set).")
+@click.option("--include-quarantined", is_flag=True, help="`all` also exports the quarantine table.")
+def export(table, fmt, since, output, include_deleted, include_quarantined):
+    """Export TABLE (or `all`) to CSV or JSON Lines; OAuth tokens are never exported."""
+    from pipeline.export import ExportError, export_tables, resolve_tables
+
+    engine = _read_only_engine(_settings().database_url)
+    try:
+        tables = resolve_tables(engine, table, include_quarantined)
+        done = export_tables(engine, tables, fmt, output, since=since, include_deleted=include_deleted)
+    except ExportError as exc:
+        raise click.UsageError(str(exc)) from None
+    finally:
+        engine.dispose()
+    for item in done:
+        click.echo(f"{item.table}: {item.rows} rows -> {item.path}", err=True)
+
+
+@click.command()
+def mcp():
+    """Serve the database read-only to an AI assistant (MCP over stdio); never calls WHOOP or Withings."""
+    from mcp_server.server import serve_stdio
+
+    settings = _settings()
+    serve_stdio(settings.database_url)

@@ -1,0 +1,1 @@
+"""A read-only MCP server over the local database (`whoop-etl mcp`)."""

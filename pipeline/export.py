@@ -1,0 +1,144 @@
+"""`export`: tables to CSV or JSON Lines, streamed in batches, times in ISO 8601 with offsets."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import MetaData, Table, inspect, select
+from sqlalchemy.engine import Connection, Engine
+
+FORMATS = ("csv", "jsonl")
+# OAuth tokens never leave the database; Alembic's bookkeeping is not data.
+NEVER_EXPORTED = frozenset({"oauth_token", "alembic_version"})
+QUARANTINE_TABLE = "quarantine"
+# `--since` filters on the first of these a table has: when the record happened, else when it was written.
+SINCE_COLUMNS = ("start", "measured_at", "created_at", "synced_at", "updated_at")
+BATCH_ROWS = 1000
+
+
+class ExportError(ValueError):
+    """A table that cannot be exported (unknown, or never exported); the message says why."""
+
+
+@dataclass(frozen=True)
+class Exported:
+    """One table written: where, and how many rows."""
+
+    table: str
+    path: str
+    rows: int
+
+
+def exportable_tables(engine: Engine, include_quarantined: bool = False) -> list[str]:
+    """Every table `export all` writes: data and sync state, never tokens, quarantine only when asked."""
+    names = sorted(set(inspect(engine).get_table_names()) - NEVER_EXPORTED)
+    return [n for n in names if include_quarantined or n != QUARANTINE_TABLE]
+
+
+def resolve_tables(engine: Engine, name: str, include_quarantined: bool = False) -> list[str]:
+    """`all` or one table name -> the tables to export; ExportError names the valid ones."""
+    if name in NEVER_EXPORTED:
+        raise ExportError(f"{name} is never exported (it holds OAuth tokens or migration bookkeeping)")
+    if name == "all":
+        return exportable_tables(engine, include_quarantined)
+    known = exportable_tables(engine, include_quarantined=True)
+    if name not in known:
+        raise ExportError(f"no table {name!r}; choose all or one of: {', '.join(known)}")
+    return [name]
+
+
+def iso(value):
+    """A JSON-ready value: times in ISO 8601 with their offset (stored naive times are UTC)."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (bytes, memoryview)):
+        return bytes(value).hex()
+    return value
+
+
+def _csv_cell(value):
+    value = iso(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return value
+
+
+def iter_rows(conn: Connection, name: str, *, since: datetime | None = None,
+              include_deleted: bool = False) -> tuple[list[str], Iterator]:
+    """(column names, rows) of one table, read through a server-side cursor in batches."""
+    table = Table(name, MetaData(), autoload_with=conn)
+    query = select(table)
+    if "deleted_at" in table.c and not include_deleted:
+        query = query.where(table.c.deleted_at.is_(None))
+    if since is not None:
+        column = next((table.c[c] for c in SINCE_COLUMNS if c in table.c), None)
+        if column is not None:
+            if conn.dialect.name == "sqlite":  # stored as naive UTC text
+                since = since.astimezone(timezone.utc).replace(tzinfo=None)
+            query = query.where(column >= since)
+    query = query.order_by(*(table.primary_key.columns or table.c))
+    # yield_per: a server-side cursor on PostgreSQL, fetchmany on SQLite: memory stays one batch.
+    result = conn.execution_options(yield_per=BATCH_ROWS).execute(query)
+    return list(result.keys()), iter(result)
+
+
+def write_rows(columns: list[str], rows: Iterable, fmt: str, out: IO[str]) -> int:
+    """Write rows as CSV (with a header) or JSON Lines; returns the row count."""
+    count = 0
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_csv_cell(v) for v in row])
+            count += 1
+        return count
+    for row in rows:
+        out.write(json.dumps({c: iso(v) for c, v in zip(columns, row)}, ensure_ascii=False, default=str))
+        out.write("\n")
+        count += 1
+    return count
+
+
+def _private_file(path: Path) -> IO[str]:
+    # Health data: the file is the user's alone from its first byte, like the database.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+
+def export_tables(engine: Engine, tables: list[str], fmt: str, output: str, *,
+                  since: datetime | None = None, include_deleted: bool = False) -> list[Exported]:
+    """Write each table to `<output>/<table>.<fmt>` (or stdout for `-` and one table)."""
+    if output == "-" and len(tables) != 1:
+        raise ExportError("--output - (stdout) takes one table; give a folder for several")
+    done = []
+    with engine.connect() as conn:
+        for name in tables:
+            columns, rows = iter_rows(conn, name, since=since, include_deleted=include_deleted)
+            if output == "-":
+                done.append(Exported(name, "-", write_rows(columns, rows, fmt, sys.stdout)))
+                continue
+            folder = Path(output)
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path = folder / f"{name}.{fmt}"
+            partial = path.with_name(path.name + ".partial")
+            with _private_file(partial) as out:
+                count = write_rows(columns, rows, fmt, out)
+            partial.replace(path)  # a reader never sees half a file
+            done.append(Exported(name, str(path), count))
+    return done
