@@ -5,6 +5,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from sync_state import cursor_time
+
 WHOOP_RESOURCES = ("cycles", "recovery", "sleep", "workout")
 WITHINGS_RESOURCE = "measures"
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
@@ -71,5 +73,11 @@ def withings_window(state, *, now: datetime, lookback: timedelta, since: datetim
         return Window(None, now, "full")
     if since is not None:
         return Window(since, now, "since")
-    cursor = datetime.fromtimestamp(int(state.cursor), tz=timezone.utc)
+    cursor = cursor_time(state.cursor, now)
+    if cursor is None:
+        # A cursor stored by an older release from an absurd `updatetime` (10^20): fall back to
+        # the last successful window, else the whole history, instead of failing every run.
+        if state.window_end is None:
+            return Window(None, now, "full")
+        cursor = state.window_end
     return Window(min(cursor, now) - lookback, now, "incremental")
