@@ -163,8 +163,7 @@ def format_table(results: list[ResourceResult], dry_run: bool) -> str:
             lines.append(f"    {extra}")
         lines.extend(f"    rejected {e}" for e in r.counts.errors)
     if any(r.counts.rejected for r in results):
-        lines.append("Rejected records are kept in the quarantine and retried on every run: "
-                     "python etl.py status lists them.")
+        lines.append("Rejected records are kept in the quarantine and retried (python etl.py status).")
     return "\n".join(lines)
 
 
