@@ -142,3 +142,13 @@ def test_upgrade_from_1_1_1_adds_fidelity_tables_and_resets_the_withings_cursor(
                "position": -1, "value": 97.0, "value_raw": 97, "unit": 0}
         conn.execute(Base.metadata.tables["withings_measure"].insert(), [row, row])
     engine.dispose()
+
+
+def test_dashboard_over_a_1_1_1_database_asks_for_the_upgrade(empty_db_url):
+    from dashboard.summary import UPGRADE_NEEDED, load_summary
+
+    engine = make_engine(empty_db_url)
+    migrate.upgrade(engine, "0002_v1_1_1")
+    summary = load_summary(engine)
+    assert summary["empty"] and all(row["warning"] == UPGRADE_NEEDED for row in summary["freshness"])
+    engine.dispose()
