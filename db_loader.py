@@ -1,75 +1,39 @@
-"""Idempotent batched loaders, one per table: select-then-update/insert keyed on the API ids."""
+"""Idempotent batched loaders, one per resource: map, write, quarantine what cannot be stored.
+
+Every record of a page is stored, or kept in `quarantine` with its reason in the same
+transaction; nothing the API sends is thrown away. The caller commits.
+"""
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass, field
+import uuid
+from datetime import datetime
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, delete, false, select, update
 from sqlalchemy.orm import Session
 
+import db_write
 import mappers
+import quarantine
+import withings_mapper
 from db import utcnow
-from models import Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsWeight
-from sync_state import advance_sync_state, get_sync_state, record_sync_failure  # noqa: F401 (re-export)
+from db_write import TARGETS, LoadCounts, Unit
+from mapping_fields import MappingError
+from models import Quarantine
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-MAX_REPORTED_ERRORS = 20
-
-
-@dataclass
-class LoadCounts:
-    """What one load did: every fetched record is inserted, updated, unchanged, rejected or
-    skipped (skipped: it belongs to another table, e.g. a blood-pressure group offered to the
-    weight loader)."""
-
-    fetched: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    skipped: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def reject(self, what: str, reason: str) -> None:
-        self.rejected += 1
-        if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append(f"{what}: {reason}")
-
-    def add(self, other: "LoadCounts") -> "LoadCounts":
-        for name in ("fetched", "inserted", "updated", "unchanged", "rejected", "skipped"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.errors.extend(other.errors[: MAX_REPORTED_ERRORS - len(self.errors)])
-        return self
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"fetched": self.fetched, "inserted": self.inserted, "updated": self.updated,
-                "unchanged": self.unchanged, "rejected": self.rejected, "skipped": self.skipped}
-
-
-@dataclass(frozen=True)
-class _Target:
-    table: Table
-    keys: tuple[tuple[str, ...], ...]  # each (user_id, API id); the first is the lookup and ON CONFLICT key
-
-    @property
-    def key(self) -> tuple[str, ...]:
-        return self.keys[0]
-
-
-TARGETS = {
-    "cycles": _Target(Cycle.__table__, (("user_id", "whoop_id"),)),
-    "sleep": _Target(Sleep.__table__, (("user_id", "whoop_id"),)),
-    "recovery": _Target(Recovery.__table__, (("user_id", "whoop_cycle_id"), ("user_id", "whoop_sleep_id"))),
-    "workout": _Target(Workout.__table__, (("user_id", "whoop_id"),)),
-    "withings_weight": _Target(WithingsWeight.__table__, (("user_id", "grpid"),)),
-    "withings_heart_rate": _Target(WithingsHeartRate.__table__, (("user_id", "grpid"),)),
+# Which quarantine a table's rejects go to: (source, resource).
+RESOURCE_OF_TABLE = {
+    "cycles": ("whoop", "cycles"), "recovery": ("whoop", "recovery"), "sleep": ("whoop", "sleep"),
+    "workout": ("whoop", "workout"), "withings_weight": ("withings", "measures"),
+    "withings_heart_rate": ("withings", "measures"), "withings_measure": ("withings", "measures"),
 }
+WITHINGS_TABLES = ("withings_weight", "withings_heart_rate", "withings_measure")
 
 
 def _describe(record: Any) -> str:
@@ -80,139 +44,96 @@ def _describe(record: Any) -> str:
     return "record"
 
 
-def _batches(items: Iterable[dict], size: int) -> Iterator[list[dict]]:
+def _batches(items: Iterable, size: int) -> Iterator[list]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
 
 
-def _map_records(records: Iterable[Any], mapper: Callable[[Any], dict | None], counts: LoadCounts,
-                 table: str) -> Iterator[dict]:
-    for record in records:
-        counts.fetched += 1
-        try:
-            row = mapper(record)
-        except mappers.MappingError as exc:
-            log.warning("rejected %s %s: %s", table, _describe(record), exc)
-            counts.reject(_describe(record), str(exc))
-            continue
-        if row is None:
-            counts.skipped += 1
-        else:
-            yield row
-
-
-# ---- the write path ------------------------------------------------------------------------
-
-def _key_of(row: dict, key: tuple[str, ...]) -> tuple:
-    return tuple(row[c] for c in key)
-
-
-def _existing(session: Session, target: _Target, rows: list[dict]) -> dict[tuple, dict]:
-    """One SELECT per batch: the stored rows for these natural keys, by key."""
-    table, key = target.table, target.key
-    found: dict[tuple, dict] = {}
-    by_user: dict[Any, set] = {}
-    for row in rows:  # every key is (user_id, id): one plain IN list per user uses the index
-        by_user.setdefault(row[key[0]], set()).add(row[key[1]])
-    for user_id, ids in by_user.items():
-        stmt = select(table).where(table.c[key[0]] == user_id, table.c[key[1]].in_(list(ids)))
-        found.update((_key_of(r, key), dict(r)) for r in session.execute(stmt).mappings())
-    return found
-
-
-def _changed(new: dict, old: dict) -> bool:
-    return any(old.get(col) != value for col, value in new.items())
-
-
-def _upsert_statement(session: Session, target: _Target, columns: list[str]):
-    """INSERT ... ON CONFLICT (natural key) DO UPDATE: a writer that raced us in wins nothing twice."""
-    dialect = session.get_bind().dialect.name
-    builder = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
-    if builder is None:
-        return insert(target.table)
-    stmt = builder(target.table)
-    updates = {c: stmt.excluded[c] for c in columns if c not in target.key}
-    stmt = stmt.on_conflict_do_update(index_elements=list(target.key), set_=updates)
-    # RETURNING keeps SQLAlchemy's "insertmanyvalues" batching (one multi-row INSERT per 1,000
-    # rows); without it SQLAlchemy 2.0.4x sends an ON CONFLICT executemany row by row.
-    return stmt.returning(target.table.c.id)
-
-
-def _update_statement(target: _Target, columns: list[str]):
-    table = target.table
-    values = {c: bindparam(f"v_{c}") for c in columns if c not in target.key}
-    return update(table).where(table.c.id == bindparam("b_id")).values(values)
-
-
-def _write(session: Session, target: _Target, inserts: list[dict], updates: list[dict]) -> None:
-    if inserts:
-        session.execute(_upsert_statement(session, target, list(inserts[0])), inserts).close()
-    if updates:
-        stmt = _update_statement(target, [c for c in updates[0] if c != "b_id"])
-        params = [{("b_id" if c == "b_id" else f"v_{c}"): v for c, v in row.items()} for row in updates]
-        session.execute(stmt, params)
-
-
-def _write_one_by_one(session: Session, target: _Target, inserts: list[dict], updates: list[dict],
-                      counts: LoadCounts, table_name: str) -> None:
-    """Fallback when a batch hits a constraint: each row in its own savepoint, bad ones rejected."""
-    for row in inserts + updates:
-        is_insert = "b_id" not in row
-        try:
-            with session.begin_nested():
-                _write(session, target, [row] if is_insert else [], [] if is_insert else [row])
-        except IntegrityError as exc:
-            what = _describe(row.get("raw"))
-            reason = str(exc.orig).splitlines()[0][:160]
-            log.warning("rejected %s %s: %s", table_name, what, reason)
-            counts.reject(what, f"conflicts with a stored row: {reason}")
-            if is_insert:
-                counts.inserted -= 1
-            else:
-                counts.updated -= 1
-
-
-def _load_batch(session: Session, target: _Target, rows: list[dict], counts: LoadCounts,
-                table_name: str) -> None:
-    by_key: dict[tuple, dict] = {}
-    for row in rows:  # the same record twice in one batch: the later copy is the truth
-        if _key_of(row, target.key) in by_key:
+def _dedupe(units: list[Unit], counts: LoadCounts) -> list[Unit]:
+    by_key: dict[tuple, Unit] = {}
+    for unit in units:  # the same record twice in one batch: the later copy is the truth
+        if unit.key in by_key:
             counts.unchanged += 1
-        by_key[_key_of(row, target.key)] = row
-    stored = _existing(session, target, list(by_key.values()))
+        by_key[unit.key] = unit
+    return list(by_key.values())
+
+
+def _write_units(session: Session, units: list[Unit], counts: LoadCounts,
+                 rejects: list[quarantine.Rejected]) -> list[Unit]:
+    """Write one batch; returns the units stored. A refused batch is retried unit by unit."""
+    units = _dedupe(units, counts)
     now = utcnow()
-    inserts, updates = [], []
-    for key, row in by_key.items():
-        old = stored.get(key)
-        if old is None:
-            inserts.append({**row, "synced_at": now})
-        elif _changed(row, old):
-            updates.append({**row, "synced_at": now, "b_id": old["id"]})
-        else:
-            counts.unchanged += 1
-    counts.inserted += len(inserts)
-    counts.updated += len(updates)
+    db_write.plan(session, units, now)
     try:
         with session.begin_nested():
-            _write(session, target, inserts, updates)
-    except IntegrityError:
-        _write_one_by_one(session, target, inserts, updates, counts, table_name)
+            db_write.execute(session, units)
+        stored = units
+    except Exception as exc:  # noqa: BLE001 - only data errors are handled; the rest re-raised
+        if not db_write.is_data_error(exc):
+            raise
+        stored = []
+        for unit in units:
+            try:
+                with session.begin_nested():
+                    db_write.execute(session, [unit])
+                stored.append(unit)
+            except Exception as unit_exc:  # noqa: BLE001 - as above
+                if not db_write.is_data_error(unit_exc):
+                    raise
+                _reject(unit.record, db_write.reason_of(unit_exc), counts, rejects)
+    for unit in stored:
+        kind = db_write.outcome(unit)
+        setattr(counts, kind, getattr(counts, kind) + 1)
+    return stored
 
 
-def _write_rows(session: Session, table_name: str, rows: Iterable[dict], counts: LoadCounts,
-                batch_size: int) -> None:
-    target = TARGETS[table_name]
-    for batch in _batches(rows, batch_size):
-        _load_batch(session, target, batch, counts, table_name)
+def _reject(record: Any, reason: str, counts: LoadCounts, rejects: list[quarantine.Rejected]) -> None:
+    log.info("rejected %s: %s", _describe(record), reason)
+    counts.reject(_describe(record), reason)
+    rejects.append(quarantine.Rejected(record, reason))
+
+
+def _load_units(session: Session, records: Iterable[Any], to_unit: Callable[[Any], Unit | None], *,
+                source: str, resource: str, batch_size: int, user_id: int | None = None,
+                timezone: str | None = None, keep_rejects: bool = True) -> LoadCounts:
+    counts = LoadCounts()
+    for chunk in _batches(records, batch_size):
+        units, rejects = [], []
+        for record in chunk:
+            counts.fetched += 1
+            try:
+                unit = to_unit(record)
+            except MappingError as exc:
+                _reject(record, str(exc), counts, rejects)
+                continue
+            if unit is None or not unit.rows:
+                counts.skipped += 1
+            else:
+                units.append(unit)
+        stored = _write_units(session, units, counts, rejects) if units else []
+        if keep_rejects:
+            counts.quarantined += quarantine.quarantine_records(
+                session, source, resource, rejects, user_id=user_id, timezone=timezone)
+            counts.recovered += quarantine.release(session, source, resource, [u.record for u in stored])
+    return counts
 
 
 def load_rows(session: Session, table_name: str, records: Iterable[Any],
-              mapper: Callable[[Any], dict | None], batch_size: int = BATCH_SIZE) -> LoadCounts:
-    """Map `records` and write them to `table_name` in batches; the caller commits."""
-    counts = LoadCounts()
-    _write_rows(session, table_name, _map_records(records, mapper, counts, table_name), counts, batch_size)
-    return counts
+              mapper: Callable[[Any], dict | None], batch_size: int = BATCH_SIZE, *,
+              keep_rejects: bool = True) -> LoadCounts:
+    """Map `records` and write them to `table_name` in batches; rejects go to the quarantine."""
+    key = TARGETS[table_name].key
+
+    def to_unit(record: Any) -> Unit | None:
+        row = mapper(record)
+        if row is None:
+            return None
+        return Unit(record, [(table_name, row)], [(table_name, row[key[0]], row[key[1]])])
+
+    source, resource = RESOURCE_OF_TABLE[table_name]
+    return _load_units(session, records, to_unit, source=source, resource=resource,
+                       batch_size=batch_size, keep_rejects=keep_rejects)
 
 
 def load_cycles(session: Session, records: Iterable[dict], batch_size: int = BATCH_SIZE) -> LoadCounts:
@@ -235,43 +156,125 @@ def load_workout(session: Session, records: Iterable[dict], batch_size: int = BA
     return load_rows(session, "workout", records, mappers.workout_to_row, batch_size)
 
 
-def load_withings_weight(session: Session, groups: Iterable[dict], user_id: int,
-                         timezone: str | None = None, batch_size: int = BATCH_SIZE) -> LoadCounts:
-    """Upsert the body-composition measure groups by (user_id, grpid); others are skipped."""
-    return load_rows(session, "withings_weight", groups,
-                     lambda g: mappers.weight_to_row(g, user_id, timezone), batch_size)
-
-
-def load_withings_heart_rate(session: Session, groups: Iterable[dict], user_id: int,
-                             timezone: str | None = None, batch_size: int = BATCH_SIZE) -> LoadCounts:
-    """Upsert the blood-pressure / heart-rate measure groups by (user_id, grpid); others are skipped."""
-    return load_rows(session, "withings_heart_rate", groups,
-                     lambda g: mappers.heart_rate_to_row(g, user_id, timezone), batch_size)
-
-
 def load_withings_measures(session: Session, groups: Iterable[dict], user_id: int,
-                           timezone: str | None = None, batch_size: int = BATCH_SIZE) -> LoadCounts:
-    """Map each measure group once and upsert it into the weight and/or heart-rate table.
+                           timezone: str | None = None, batch_size: int = BATCH_SIZE, *,
+                           mapper: Callable[..., withings_mapper.GroupRows] | None = None,
+                           keep_rejects: bool = True) -> LoadCounts:
+    """Upsert each measure group: its typed rows and every measure, all counted once per group.
 
-    Counts are per group for fetched/rejected/skipped and per row for inserted/updated/unchanged
-    (a group carrying both body and cardio measures writes one row in each table).
+    A group that is new is `inserted`; one with any row written or marked is `updated`.
     """
-    counts = LoadCounts()
-    for chunk in _batches(groups, batch_size):
-        weights, hearts = [], []
-        for group in chunk:
-            counts.fetched += 1
-            try:
-                weight, heart = mappers.measure_group_to_rows(group, user_id, timezone)
-            except mappers.MappingError as exc:
-                log.warning("rejected withings group %s: %s", _describe(group), exc)
-                counts.reject(_describe(group), str(exc))
-                continue
-            if weight is None and heart is None:
-                counts.skipped += 1  # e.g. a height-only group: kept nowhere but counted
-            weights += [weight] if weight else []
-            hearts += [heart] if heart else []
-        _write_rows(session, "withings_weight", weights, counts, batch_size)
-        _write_rows(session, "withings_heart_rate", hearts, counts, batch_size)
-    return counts
+    map_group = mapper or withings_mapper.measure_group_to_rows
 
+    def to_unit(group: Any) -> Unit:
+        weight, heart, measures = map_group(group, user_id, timezone)
+        rows = [(t, r) for t, r in (("withings_weight", weight), ("withings_heart_rate", heart)) if r]
+        rows += [("withings_measure", r) for r in measures]
+        owner = measures[0] if measures else (weight or heart)
+        scopes = [(t, owner["user_id"], owner["grpid"]) for t in WITHINGS_TABLES] if owner else []
+        return Unit(group, rows, scopes)
+
+    return _load_units(session, groups, to_unit, source="withings", resource="measures",
+                       batch_size=batch_size, user_id=user_id, timezone=timezone, keep_rejects=keep_rejects)
+
+
+RetryLoader = Callable[[Session, list, "int | None", "str | None"], LoadCounts]
+
+
+def retry_quarantine(session: Session, source: str, resource: str, loader: RetryLoader) -> LoadCounts:
+    """Load every quarantined record of one resource again with today's mappers.
+
+    A record that is stored now leaves the quarantine (`recovered`); one still rejected stays,
+    with its new reason and one more attempt. `loader(session, records, user_id, timezone)`
+    is the resource's own loader (its declaration's). The caller commits.
+    """
+    waiting = quarantine.entries(session, source, resource)
+    attempts = {q.id: q.attempts for q in waiting}
+    total = LoadCounts()
+    by_context: dict[tuple, list] = {}
+    for q in waiting:
+        by_context.setdefault((q.user_id, q.timezone), []).append(q)
+    for (user_id, tz), group in by_context.items():
+        total.add(loader(session, [json.loads(q.payload) for q in group], user_id, tz))
+    table = Quarantine.__table__
+    still = dict(session.execute(select(table.c.id, table.c.attempts).where(table.c.id.in_(list(attempts)))).all())
+    stored = [i for i, n in still.items() if n == attempts[i]]  # not rejected again
+    if stored:
+        session.execute(delete(table).where(table.c.id.in_(stored)))
+    total.recovered = len(attempts) - sum(1 for i, n in still.items() if n != attempts[i])
+    # These records were already counted when they were first rejected.
+    total.rejected = total.quarantined = 0
+    total.errors = []
+    return total
+
+
+# ---- deletions -----------------------------------------------------------------------------
+
+# The column a re-read window is compared on, per table. WHOOP's docs do not say which time the
+# recovery collection filters on (docs/API_NOTES.md "Collections"): pass time_column for it.
+RECONCILE_TIME_COLUMNS = {"cycles": "start", "sleep": "start", "workout": "start", "recovery": "created_at",
+                          "withings_weight": "measured_at", "withings_heart_rate": "measured_at",
+                          "withings_measure": "measured_at"}
+UUID_KEYED = {"sleep", "workout"}
+ID_FIELDS = {"recovery": "cycle_id", "withings_weight": "grpid", "withings_heart_rate": "grpid",
+             "withings_measure": "grpid"}
+_DEFAULT = object()
+UPDATE_CHUNK = 500
+
+
+def normalise_key(table_name: str, value: Any) -> Any:
+    """An API id in the form its table stores it (canonical UUID text, or an int); None if unreadable."""
+    try:
+        if table_name in UUID_KEYED:
+            return str(uuid.UUID(value)) if isinstance(value, str) else None
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    except (ValueError, OverflowError):
+        return None
+
+
+def seen_key(table_name: str, record: Any) -> Any:
+    """The id a raw API record has in `table_name` (for reconcile_window's `seen_keys`), or None.
+
+    Pass the keys of every record the window returned, rejected ones included: a record the
+    API still sends is not deleted, even when this release cannot read it.
+    """
+    value = record.get(ID_FIELDS.get(table_name, "id")) if isinstance(record, dict) else None
+    return normalise_key(table_name, value)
+
+
+def _pending_kept(table) -> ColumnElement | None:
+    # A WHOOP record waiting for its score can drop out of a listing and come back scored: never
+    # reconciled away (issue 9 item 7).
+    return table.c.score_state == "PENDING_SCORE" if "score_state" in table.c else None
+
+
+def reconcile_window(session: Session, table_name: str, user_id: int, start: datetime | None, end: datetime,
+                     seen_keys: Iterable[Any], *, time_column: str | None = None, keep: Any = _DEFAULT,
+                     allow_empty: bool = False, now: datetime | None = None) -> tuple[int, int]:
+    """Mark rows in [start, end) whose key the API no longer returned as deleted; restore seen ones.
+
+    Only for a window the run fetched completely. Never a hard delete, never a row outside the
+    window; `keep` (an SQL condition; default: WHOOP's PENDING_SCORE) protects rows. An empty
+    `seen_keys` marks nothing unless `allow_empty` (the caller confirmed the window is empty).
+    Returns (marked_deleted, restored); the caller commits.
+    """
+    table = TARGETS[table_name].table
+    id_col = table.c[TARGETS[table_name].key[1]]
+    when = table.c[time_column or RECONCILE_TIME_COLUMNS[table_name]]
+    seen = {k for k in (normalise_key(table_name, v) for v in seen_keys) if k is not None}
+    if not seen and not allow_empty:
+        log.warning("%s: empty response for %s..%s: nothing reconciled", table_name, start, end)
+        return 0, 0
+    where = [table.c.user_id == user_id, when < end] + ([when >= start] if start is not None else [])
+    keep = _pending_kept(table) if keep is _DEFAULT else keep
+    rows = session.execute(select(table.c.id, id_col, table.c.deleted_at,
+                                  (keep if keep is not None else false()).label("kept")).where(*where)).all()
+    gone = [r.id for r in rows if r[1] not in seen and r.deleted_at is None and not r.kept]
+    back = [r.id for r in rows if r[1] in seen and r.deleted_at is not None]
+    now = now or utcnow()
+    for ids, value in ((gone, now), (back, None)):
+        for chunk in _batches(ids, UPDATE_CHUNK):
+            session.execute(update(table).where(table.c.id.in_(chunk)).values(deleted_at=value, synced_at=now))
+    return len(gone), len(back)

@@ -32,6 +32,9 @@ class _Row:
     raw: Mapped[dict[str, Any]]
     # When this row was last inserted or changed by the ETL (not an API field).
     synced_at: Mapped[datetime]
+    # Set when the API stopped returning the record inside a window it re-read in full; the row
+    # is kept (never a hard delete) and cleared when the record comes back.
+    deleted_at: Mapped[datetime | None]
 
 
 class _WhoopRow(_Row):
@@ -63,7 +66,7 @@ class Sleep(_WhoopRow, Base):
     whoop_id: Mapped[str] = mapped_column(String(36))  # a UUID since v2
     whoop_cycle_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     v1_id: Mapped[int | None] = mapped_column(BigInteger)  # legacy, gone after 2025-09-01
-    nap: Mapped[bool] = mapped_column(Boolean)
+    nap: Mapped[bool | None] = mapped_column(Boolean)  # NULL: the API did not say
     start: Mapped[datetime] = mapped_column(index=True)
     end: Mapped[datetime]
     respiratory_rate: Mapped[float | None] = mapped_column(Float)
@@ -167,6 +170,46 @@ class WithingsHeartRate(_WithingsRow, Base):
     vascular_age: Mapped[float | None] = mapped_column(Float)
 
 
+class WithingsMeasure(_WithingsRow, Base):
+    """One measure of a group: every type Withings sends, whole body or one body segment.
+
+    `value` is `value_raw x 10^unit` (the nearest double of the exact decimal); `position` is
+    the API's, or -1 when it sent none (docs/WITHINGS_MEASURES.md); `raw` is the measure object.
+    """
+
+    __tablename__ = "withings_measure"
+    __table_args__ = (UniqueConstraint("user_id", "grpid", "meastype", "position"),)
+
+    meastype: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)
+    value_raw: Mapped[int] = mapped_column(BigInteger)
+    unit: Mapped[int] = mapped_column(Integer)
+
+
+class Quarantine(Base):
+    """An API record the platform could not store, kept verbatim with its reason and retried."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (UniqueConstraint("source", "resource", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(16))
+    resource: Mapped[str] = mapped_column(String(32))
+    # The record's API key when it has a readable one ("id=93845", "grpid=51"), else NULL.
+    record_key: Mapped[str | None] = mapped_column(String(100))
+    # record_key, or "sha256:<hash of the payload>" for a record without a readable key.
+    fingerprint: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    timezone: Mapped[str | None] = mapped_column(String(64))  # Withings: the response's timezone
+    # JSON text, ASCII-escaped and with NaN/Infinity kept, so that any payload survives.
+    payload: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer)
+
+
 class SyncState(Base):
     """What was synced, per (source, resource, user): the cursor never passes uncommitted rows."""
 
@@ -206,4 +249,4 @@ class OAuthToken(Base):
         return f"OAuthToken(provider={self.provider!r}, user_id={self.user_id!r}, expires_at={self.expires_at!r})"
 
 
-DATA_TABLES = (Cycle, Recovery, Sleep, Workout, WithingsWeight, WithingsHeartRate)
+DATA_TABLES = (Cycle, Recovery, Sleep, Workout, WithingsWeight, WithingsHeartRate, WithingsMeasure)

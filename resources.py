@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 import db_loader
 import mappers
+import withings_mapper
 from models import Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsWeight
 from pipeline.windows import Window, lastupdate_window, time_window
 
@@ -62,6 +63,10 @@ class Resource:
     def pages(self, client, window: Window) -> Iterator[FetchedPage]:
         raise NotImplementedError
 
+    def retry_loader(self) -> Callable[[Session, list, int | None, str | None], db_loader.LoadCounts]:
+        """This resource's loader in the shape `db_loader.retry_quarantine` calls it."""
+        return lambda session, records, user_id, tz: self.load(session, FetchedPage(records, timezone=tz), user_id)
+
     def load(self, session: Session, page: FetchedPage, user_id: int) -> db_loader.LoadCounts:
         raise NotImplementedError
 
@@ -102,7 +107,7 @@ RESOURCES: tuple[Resource, ...] = (
     WhoopCollection("whoop", "workout", "WHOOP workouts", "/developer/v2/activity/workout",
                     Workout, mappers.workout_to_row, (Workout.start,)),
     WithingsMeasures("withings", "measures", "Withings measures", "/measure",
-                     WithingsWeight, mappers.measure_group_to_rows,
+                     WithingsWeight, withings_mapper.measure_group_to_rows,
                      (WithingsWeight.measured_at, WithingsHeartRate.measured_at),
                      window=lastupdate_window, also_writes=(WithingsHeartRate,)),
 )

@@ -1,7 +1,8 @@
 """Read and advance `sync_state` inside the caller's transaction (never ahead of the rows)."""
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -9,7 +10,23 @@ from sqlalchemy.orm import Session
 from db import utcnow
 from models import SyncState
 
+log = logging.getLogger(__name__)
 MAX_ERROR_LENGTH = 2000
+# The same date bounds the mappers apply to records (mapping_fields): a cursor outside them
+# would make every later run fail (a Withings `updatetime` of 10^20 overflows datetime).
+EARLIEST_CURSOR = datetime(2010, 1, 1, tzinfo=timezone.utc)
+CURSOR_SLACK = timedelta(days=2)
+
+
+def cursor_time(cursor: str | None, now: datetime) -> datetime | None:
+    """A stored epoch-seconds cursor as a datetime, or None when it is absent or implausible."""
+    try:
+        seconds = int(cursor) if cursor is not None else None
+    except ValueError:
+        return None
+    if seconds is None or not EARLIEST_CURSOR.timestamp() <= seconds <= (now + CURSOR_SLACK).timestamp():
+        return None
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
 def get_sync_state(session: Session, source: str, resource: str, user_id: int) -> SyncState | None:
@@ -42,7 +59,14 @@ def advance_sync_state(session: Session, source: str, resource: str, user_id: in
         state.window_start = window.start
         state.window_end = window.end
         if cursor is not None:
-            state.cursor = str(cursor)
+            if cursor_time(cursor, now) is not None:
+                state.cursor = str(cursor)
+            else:
+                # Keep a cursor that is behind rather than move to an impossible one: the next run
+                # re-reads a little more. Without a previous one, the run's own start stands in.
+                log.warning("%s %s: ignoring an implausible cursor %.40s", source, resource, cursor)
+                if cursor_time(state.cursor, now) is None:
+                    state.cursor = str(int(window.end.timestamp()))
     state.last_attempt_at = now
     state.last_success_at = now
     state.status = "ok"

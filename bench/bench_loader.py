@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 import db_loader  # noqa: E402
 import mappers  # noqa: E402
+import withings_mapper  # noqa: E402
 from bench.bench_etl import _recreate_pg, machine  # noqa: E402
 from bench.naive_loader import naive_load, naive_withings  # noqa: E402
 from db import ensure_schema, make_engine, utcnow  # noqa: E402
@@ -101,13 +102,15 @@ def bulk_insert(engine, data) -> None:
         for kind, _, mapper in WHOOP_KINDS:
             rows = [{**mapper(r), "synced_at": now} for r in data[kind]]
             session.execute(insert(db_loader.TARGETS[kind].table), rows)
-        weights, hearts = [], []
+        weights, hearts, measures = [], [], []
         for group in data["withings"]:
-            w, h = mappers.measure_group_to_rows(group, WITHINGS_USER, "Europe/Berlin")
+            w, h, ms = withings_mapper.measure_group_to_rows(group, WITHINGS_USER, "Europe/Berlin")
             weights += [{**w, "synced_at": now}] if w else []
             hearts += [{**h, "synced_at": now}] if h else []
+            measures += [{**m, "synced_at": now} for m in ms]
         session.execute(insert(db_loader.TARGETS["withings_weight"].table), weights)
         session.execute(insert(db_loader.TARGETS["withings_heart_rate"].table), hearts)
+        session.execute(insert(db_loader.TARGETS["withings_measure"].table), measures)
         session.commit()
 
 

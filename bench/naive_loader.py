@@ -5,6 +5,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 import mappers
+import withings_mapper
 from db import utcnow
 from db_loader import TARGETS, LoadCounts
 
@@ -45,11 +46,12 @@ def naive_withings(session: Session, groups, user_id: int, timezone=None) -> Loa
     for group in groups:
         counts.fetched += 1
         try:
-            weight, heart = mappers.measure_group_to_rows(group, user_id, timezone)
+            weight, heart, measures = withings_mapper.measure_group_to_rows(group, user_id, timezone)
         except mappers.MappingError:
             counts.rejected += 1
             continue
-        for table, row in (("withings_weight", weight), ("withings_heart_rate", heart)):
+        rows = [("withings_weight", weight), ("withings_heart_rate", heart)]
+        for table, row in rows + [("withings_measure", m) for m in measures]:
             if row is not None:
                 _one(session, table, row, counts)
     return counts

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.engine import Connection
 
 import resources
+import quarantine
+from mapping_fields import latest_plausible
 from models import Cycle, Recovery, Sleep, SyncState, Workout, WithingsHeartRate, WithingsWeight
+from withings_mapper import AMBIGUOUS_ATTRIB
 
 TREND_DAYS = 90
 RECENT_WORKOUTS = 10
@@ -15,13 +18,21 @@ RECENT_WORKOUTS = 10
 MAX_SERIES_ROWS = 2000
 
 
-def latest_weight(conn: Connection) -> dict | None:
-    """The newest weigh-in with a weight, or None."""
+def _live_weights(now: datetime | None = None):
+    """Weigh-ins with a weight that were not deleted and are not dated in the future."""
+    return (WithingsWeight.weight_kg.is_not(None), WithingsWeight.deleted_at.is_(None),
+            WithingsWeight.measured_at <= latest_plausible(now))
+
+
+def latest_weight(conn: Connection, now: datetime | None = None) -> dict | None:
+    """The newest weigh-in with a weight, or None; one Withings marks as possibly someone
+    else's (attrib 1) only when no other exists."""
     row = conn.execute(
         select(WithingsWeight.user_id, WithingsWeight.weight_kg, WithingsWeight.measured_at,
-               WithingsWeight.timezone, WithingsWeight.fat_ratio_pct)
-        .where(WithingsWeight.weight_kg.is_not(None))
-        .order_by(WithingsWeight.measured_at.desc()).limit(1)
+               WithingsWeight.timezone, WithingsWeight.fat_ratio_pct, WithingsWeight.attrib)
+        .where(*_live_weights(now))
+        .order_by(case((WithingsWeight.attrib == AMBIGUOUS_ATTRIB, 1), else_=0),
+                  WithingsWeight.measured_at.desc()).limit(1)
     ).first()
     return dict(row._mapping) if row else None
 
@@ -33,14 +44,17 @@ def weight_at_or_before(conn: Connection, user_id: int, when: datetime) -> dict 
         # `user_id + 0`: keeps planners off the (user_id, grpid) key, which would read and sort
         # the user's whole history; the measured_at index answers with a short backward scan.
         .where((WithingsWeight.user_id + 0) == user_id, WithingsWeight.weight_kg.is_not(None),
-               WithingsWeight.measured_at <= when)
+               WithingsWeight.deleted_at.is_(None), WithingsWeight.measured_at <= when)
         .order_by(WithingsWeight.measured_at.desc()).limit(1)
     ).first()
     return dict(row._mapping) if row else None
 
 
 def _newest(conn: Connection, column) -> datetime | None:
-    return conn.execute(select(func.max(column))).scalar()
+    # Deleted rows and dates past now + 2 days (an older release stored a weigh-in dated 9999)
+    # would make every "how recent" answer wrong.
+    live = column.class_.deleted_at.is_(None)
+    return conn.execute(select(func.max(column)).where(live, column <= latest_plausible())).scalar()
 
 
 def weight_series(conn: Connection, until: datetime, days: int = TREND_DAYS) -> list[dict]:
@@ -48,8 +62,7 @@ def weight_series(conn: Connection, until: datetime, days: int = TREND_DAYS) -> 
     rows = conn.execute(
         select(WithingsWeight.measured_at.label("t"), WithingsWeight.weight_kg.label("kg"),
                WithingsWeight.fat_ratio_pct.label("fat_pct"))
-        .where(WithingsWeight.weight_kg.is_not(None),
-               WithingsWeight.measured_at > until - timedelta(days=days))
+        .where(*_live_weights(), WithingsWeight.measured_at > until - timedelta(days=days))
         .order_by(WithingsWeight.measured_at.desc()).limit(MAX_SERIES_ROWS)
     )
     return [dict(r._mapping) for r in rows][::-1]
@@ -68,7 +81,8 @@ def recovery_series(conn: Connection, days: int = TREND_DAYS) -> list[dict]:
                Recovery.hrv_rmssd_milli.label("hrv"), Recovery.resting_heart_rate.label("rhr"),
                Cycle.strain.label("day_strain"))
         .join(Recovery, joined)
-        .where(Cycle.start > until - timedelta(days=days), Recovery.recovery_score.is_not(None))
+        .where(Cycle.start > until - timedelta(days=days), Recovery.recovery_score.is_not(None),
+               Cycle.deleted_at.is_(None), Recovery.deleted_at.is_(None))
         .order_by(Cycle.start.desc()).limit(MAX_SERIES_ROWS)
     )
     return [dict(r._mapping) for r in rows][::-1]
@@ -82,8 +96,8 @@ def sleep_series(conn: Connection, days: int = TREND_DAYS) -> list[dict]:
     rows = conn.execute(
         select(Sleep.end.label("t"), Sleep.sleep_performance_percentage.label("performance"),
                Sleep.total_in_bed_time_milli.label("in_bed_ms"), Sleep.total_awake_time_milli.label("awake_ms"))
-        .where(Sleep.nap.is_(False), Sleep.sleep_performance_percentage.is_not(None),
-               Sleep.start > until - timedelta(days=days))
+        .where(or_(Sleep.nap.is_(False), Sleep.nap.is_(None)), Sleep.deleted_at.is_(None),
+               Sleep.sleep_performance_percentage.is_not(None), Sleep.start > until - timedelta(days=days))
         .order_by(Sleep.start.desc()).limit(MAX_SERIES_ROWS)
     )
     return [dict(r._mapping) for r in rows][::-1]
@@ -94,6 +108,7 @@ def recent_workouts(conn: Connection, limit: int = RECENT_WORKOUTS) -> list[dict
     rows = conn.execute(
         select(Workout.start, Workout.end, Workout.sport_name, Workout.strain,
                Workout.average_heart_rate, Workout.max_heart_rate, Workout.kilojoule, Workout.score_state)
+        .where(Workout.deleted_at.is_(None), Workout.start <= latest_plausible())
         .order_by(Workout.start.desc()).limit(limit)
     )
     return [dict(r._mapping) for r in rows]
@@ -112,6 +127,17 @@ def sync_overview(conn: Connection) -> dict[str, dict]:
         info["last_attempt_at"] = _max(info["last_attempt_at"], row.last_attempt_at)
         if row.status == "error" and row.error:
             info["errors"].append(f"{row.resource}: {row.error}")
+    return out
+
+
+def quarantine_overview(conn: Connection) -> dict[str, list[str]]:
+    """Per source, one line per resource with quarantined records (count and oldest reason)."""
+    out: dict[str, list[str]] = {}
+    for q in quarantine.summary(conn):
+        count = q["count"]
+        out.setdefault(q["source"], []).append(
+            f"{q['resource']}: {count} record{'s' if count != 1 else ''} quarantined "
+            f"(oldest reason: {q['oldest_reason'][:120]}); python etl.py status lists them")
     return out
 
 

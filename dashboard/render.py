@@ -77,6 +77,7 @@ def freshness_section(rows: list[dict]) -> str:
         detail = "".join(f" · {e(fact)}" for fact in facts)
         warning = f'<p class="warn" role="alert">⚠ {e(row["warning"])}</p>' if row["warning"] else ""
         errors = "".join(f'<p class="err">Last attempt failed: {e(msg)}</p>' for msg in row["errors"])
+        errors += "".join(f'<p class="warn">Kept aside: {e(msg)}</p>' for msg in row.get("quarantine", ()))
         items.append(
             f'<div class="fresh {"stale" if row["stale"] else "ok"}" data-source="{e(row["source"])}">'
             f'<span class="dot"></span><div><strong>{e(row["label"])}</strong>{detail}{warning}{errors}</div></div>')
@@ -93,7 +94,8 @@ def weight_card(weight: dict | None) -> str:
     fat_line = "" if fat is None else f'<p class="extra">Body fat <strong>{e(f"{fat:.1f}")} %</strong></p>'
     return (f'<section class="card hero"><h2>Latest weight</h2>'
             f'<p class="big" id="latest-weight">{e(weight["display"])}</p>'
-            f'<p class="when">{e(weight["measured_local"])} · <span id="latest-ago">{e(weight["ago"])}</span></p>'
+            f'<p class="when">{e(weight["measured_local"])} · <span id="latest-ago">{e(weight["ago"])}</span>'
+            f'{"" if not weight.get("note") else " · " + e(weight["note"])}</p>'
             f'<div class="chips">{chips}</div>{fat_line}</section>')
 
 

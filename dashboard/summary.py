@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 import resources
 from dashboard import queries
+from withings_mapper import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 
 STALE_AFTER = timedelta(days=2)
 CHANGE_WINDOWS = (7, 30)
@@ -22,16 +23,23 @@ def load_summary(engine: Engine, now: datetime | None = None) -> dict:
         with engine.connect() as conn:
             return build_summary(conn, now)
     except (OperationalError, ProgrammingError) as exc:
+        if _is_missing_column(exc):
+            return empty_summary(now, UPGRADE_NEEDED)
         if not _is_missing_table(exc):
             raise
         return empty_summary(now)
 
 
-def empty_summary(now: datetime | None = None) -> dict:
-    """The summary of a database the ETL has not written to yet."""
+UPGRADE_NEEDED = "The database predates this release: run python etl.py once to upgrade it."
+
+
+def empty_summary(now: datetime | None = None, warning: str | None = None) -> dict:
+    """The summary of a database the ETL has not written to yet (or not since an upgrade)."""
     now = now or datetime.now(timezone.utc)
-    return {"generated_at": _iso(now), "empty": True,
-            "freshness": [_freshness_row(source, label, {}, None, now) for source, label in SOURCES]}
+    rows = [_freshness_row(source, label, {}, None, now) for source, label in SOURCES]
+    for row in rows:
+        row["warning"] = warning or row["warning"]
+    return {"generated_at": _iso(now), "empty": True, "freshness": rows}
 
 
 def build_summary(conn: Connection, now: datetime | None = None) -> dict:
@@ -50,7 +58,7 @@ def build_summary(conn: Connection, now: datetime | None = None) -> dict:
 
 def weight_card(conn: Connection, now: datetime) -> dict | None:
     """The latest weigh-in and its change against the newest weigh-in 7 and 30 days before it."""
-    latest = queries.latest_weight(conn)
+    latest = queries.latest_weight(conn, now)
     if latest is None:
         return None
     at, kg = latest["measured_at"], latest["weight_kg"]
@@ -67,7 +75,11 @@ def weight_card(conn: Connection, now: datetime) -> dict | None:
             "baseline_local": None if base is None else local_time(base["measured_at"], latest["timezone"],
                                                                    "%a %d %b %Y"),
         })
-    return {"kg": round(kg, 2), "display": f"{kg:.1f} kg", "measured_at": _iso(at),
+    attrib = latest["attrib"]
+    note = "manual entry" if attrib in MANUAL_ATTRIBS else \
+        "may be someone else's: confirm it in Health Mate" if attrib == AMBIGUOUS_ATTRIB else None
+    return {"kg": round(kg, 2), "display": f"{kg:.1f} kg", "measured_at": _iso(at), "attrib": attrib,
+            "manual": attrib in MANUAL_ATTRIBS, "note": note,
             "measured_local": local_time(at, latest["timezone"]), "ago": ago(at, now),
             "fat_ratio_pct": latest["fat_ratio_pct"], "changes": changes}
 
@@ -95,8 +107,12 @@ def freshness(conn: Connection, now: datetime, newest: dict | None = None) -> li
     """Per source: last successful sync, newest record, and a warning when stale or never synced."""
     syncs = queries.sync_overview(conn)
     newest = queries.newest_records(conn) if newest is None else newest
-    return [_freshness_row(source, label, syncs.get(source, {}), newest.get(source), now)
+    held = queries.quarantine_overview(conn)
+    rows = [_freshness_row(source, label, syncs.get(source, {}), newest.get(source), now)
             for source, label in SOURCES]
+    for row in rows:
+        row["quarantine"] = held.get(row["source"], [])
+    return rows
 
 
 def _freshness_row(source: str, label: str, sync: dict, newest: datetime | None, now: datetime) -> dict:
@@ -110,7 +126,7 @@ def _freshness_row(source: str, label: str, sync: dict, newest: datetime | None,
     return {"source": source, "label": label, "stale": warning is not None, "warning": warning,
             "last_success_at": _iso(success), "last_success_ago": ago(success, now),
             "newest_record_at": _iso(newest), "newest_record_ago": ago(newest, now),
-            "errors": sync.get("errors", [])}
+            "errors": sync.get("errors", []), "quarantine": []}
 
 
 def _workout(w: dict) -> dict:
@@ -159,6 +175,13 @@ def _round(value: float | None, digits: int) -> float | None:
     if value is None:
         return None
     return round(value) if digits == 0 else round(value, digits)
+
+
+def _is_missing_column(exc: Exception) -> bool:
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "pgcode", None) == "42703":  # PostgreSQL: undefined_column
+        return True
+    return "no such column" in str(orig or exc).lower()
 
 
 def _is_missing_table(exc: Exception) -> bool:

@@ -11,7 +11,12 @@ from pipeline.logs import redact
 from pipeline.runner import ResourceResult
 
 log = logging.getLogger("etl")
+# --quiet shows errors only, yet a record kept aside must reach cron's mail: this logger's
+# lines pass at WARNING whatever the root level (they propagate to the same handlers).
+reject_log = logging.getLogger("etl.rejects")
+reject_log.setLevel(logging.WARNING)
 COLUMNS = ("fetched", "inserted", "updated", "unchanged", "rejected")
+EXTRA = ("quarantined", "recovered", "deleted", "restored")  # a line under the row when not zero
 
 
 class Reporter:
@@ -68,6 +73,10 @@ class Reporter:
                      c.rejected, result.seconds)
         elif result.status == "failed":
             log.error("%s %s: FAILED: %s", result.source, result.resource, result.error)
+        if self.quiet:
+            if result.counts.rejected:
+                reject_log.warning("%s", reject_line(result))
+            return
         for error in result.counts.errors:
             log.warning("%s %s: rejected %s", result.source, result.resource, error)
 
@@ -150,5 +159,18 @@ def format_table(results: list[ResourceResult], dry_run: bool) -> str:
                      + f" {r.seconds:6.1f}  {r.window.brief() if r.window else ''}".rstrip())
         if r.error:
             lines.append(f"    error: {r.error}")
+        extra = ", ".join(f"{name} {counts[name]}" for name in EXTRA if counts[name])
+        if extra:
+            lines.append(f"    {extra}")
         lines.extend(f"    rejected {e}" for e in r.counts.errors)
+    if any(r.counts.rejected for r in results):
+        lines.append("Rejected records are kept in the quarantine and retried (python etl.py status).")
     return "\n".join(lines)
+
+
+def reject_line(result: ResourceResult) -> str:
+    """One line for a resource with rejected records (cron's mail under --quiet)."""
+    c = result.counts
+    first = f"; first: {c.errors[0]}" if c.errors else ""
+    return (f"{result.source} {result.resource}: {c.rejected} record{'s' if c.rejected != 1 else ''} "
+            f"rejected and kept in the quarantine{first[:200]} (python etl.py status)")

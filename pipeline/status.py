@@ -1,15 +1,18 @@
-"""`python etl.py status`: what was synced when, how fresh the data is, the latest weight."""
+"""`python etl.py status`: what was synced when, how fresh the data is, the latest weight, the quarantine."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+import quarantine
 from db import utcnow
 import resources
+from mapping_fields import latest_plausible
 from models import OAuthToken, SyncState, WithingsHeartRate, WithingsWeight
+from withings_mapper import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 
 STALE_AFTER = timedelta(days=2)
 
@@ -18,6 +21,8 @@ def _ago(when: datetime | None, now: datetime) -> str:
     if when is None:
         return "never"
     delta = now - when
+    if delta < timedelta(0):  # a clock ahead of ours, or a date from the future
+        return "in the future"
     if delta < timedelta(hours=1):
         return f"{int(delta.total_seconds() // 60)} min ago"
     if delta < timedelta(days=2):
@@ -46,7 +51,7 @@ def collect_status(engine: Engine, now: datetime | None = None) -> dict:
         rows = []
         for resource in resources.RESOURCES:
             state = states.get(resource.key)
-            newest = _max(*(session.scalar(select(func.max(column))) for column in resource.freshness))
+            newest = _max(*(_newest(session, column, now) for column in resource.freshness))
             rows.append({
                 "source": resource.source, "resource": resource.name, "label": resource.label,
                 "last_success_at": state.last_success_at if state else None,
@@ -59,17 +64,34 @@ def collect_status(engine: Engine, now: datetime | None = None) -> dict:
             })
         tokens = [{"provider": t.provider, "expires_at": t.expires_at, "has_refresh_token": bool(t.refresh_token)}
                   for t in session.scalars(select(OAuthToken))]
-        latest = session.execute(select(WithingsWeight.weight_kg, WithingsWeight.measured_at)
-                                 .where(WithingsWeight.weight_kg.is_not(None))
-                                 .order_by(WithingsWeight.measured_at.desc()).limit(1)).first()
-        latest_bp = session.execute(select(WithingsHeartRate.systolic_mmhg, WithingsHeartRate.diastolic_mmhg,
-                                           WithingsHeartRate.measured_at)
-                                    .where(WithingsHeartRate.systolic_mmhg.is_not(None))
-                                    .order_by(WithingsHeartRate.measured_at.desc()).limit(1)).first()
+        latest = _latest(session, WithingsWeight, WithingsWeight.weight_kg, now)
+        latest_bp = _latest(session, WithingsHeartRate, WithingsHeartRate.systolic_mmhg, now,
+                            WithingsHeartRate.diastolic_mmhg)
+        held = quarantine.summary(session)
     return {"now": now, "resources": rows, "tokens": tokens,
-            "latest_weight": {"kg": latest[0], "measured_at": latest[1]} if latest else None,
-            "latest_blood_pressure": ({"systolic": latest_bp[0], "diastolic": latest_bp[1],
-                                       "measured_at": latest_bp[2]} if latest_bp else None)}
+            "latest_weight": ({"kg": latest[0], "measured_at": latest[1], "attrib": latest[2],
+                               "manual": latest[2] in MANUAL_ATTRIBS} if latest else None),
+            "latest_blood_pressure": ({"systolic": latest_bp[0], "diastolic": latest_bp[3],
+                                       "measured_at": latest_bp[1], "attrib": latest_bp[2]} if latest_bp else None),
+            "quarantine": held}
+
+
+def _newest(session: Session, column, now: datetime) -> datetime | None:
+    # Deleted rows and dates past now + 2 days (stored by older releases) say nothing about
+    # freshness: a weigh-in dated 9999 would silence the staleness warning forever.
+    model = column.class_
+    return session.scalar(select(func.max(column)).where(model.deleted_at.is_(None),
+                                                         column <= latest_plausible(now)))
+
+
+def _latest(session: Session, model, value, now: datetime, *extra):
+    """The newest live row with `value`: a measure Withings marks as possibly someone else's
+    (attrib 1) only when no other exists; nothing deleted, nothing dated in the future."""
+    ambiguous_last = case((model.attrib == AMBIGUOUS_ATTRIB, 1), else_=0)
+    return session.execute(
+        select(value, model.measured_at, model.attrib, *extra)
+        .where(value.is_not(None), model.deleted_at.is_(None), model.measured_at <= latest_plausible(now))
+        .order_by(ambiguous_last, model.measured_at.desc()).limit(1)).first()
 
 
 def format_status(status: dict) -> str:
@@ -91,11 +113,31 @@ def format_status(status: dict) -> str:
     weight = status["latest_weight"]
     if weight:
         lines.append(f"Latest weight: {weight['kg']:.1f} kg, measured {_fmt(weight['measured_at'])} "
-                     f"({_ago(weight['measured_at'], now)})")
+                     f"({_ago(weight['measured_at'], now)}){_attrib_note(weight['attrib'])}")
     else:
         lines.append("Latest weight: none yet (run the ETL, or connect Withings)")
     bp = status["latest_blood_pressure"]
     if bp:
         lines.append(f"Latest blood pressure: {bp['systolic']:.0f}/{bp['diastolic']:.0f} mmHg, "
-                     f"measured {_fmt(bp['measured_at'])}")
+                     f"measured {_fmt(bp['measured_at'])}{_attrib_note(bp['attrib'])}")
+    lines += format_quarantine(status["quarantine"])
     return "\n".join(lines)
+
+
+def _attrib_note(attrib: int | None) -> str:
+    if attrib in MANUAL_ATTRIBS:
+        return " (manual entry)"
+    if attrib == AMBIGUOUS_ATTRIB:
+        return " (may be someone else's: confirm it in Health Mate)"
+    return ""
+
+
+def format_quarantine(held: list[dict]) -> list[str]:
+    """Lines about records the platform kept but could not store (none when the quarantine is empty)."""
+    if not held:
+        return []
+    lines = ["Quarantine (records the APIs sent that could not be stored; retried on every run):"]
+    for q in held:
+        lines.append(f"    {q['source']} {q['resource']}: {q['count']} record{'s' if q['count'] != 1 else ''} "
+                     f"since {_fmt(q['oldest'])}; oldest reason: {q['oldest_reason'][:160]}")
+    return lines

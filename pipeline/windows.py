@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from sync_state import cursor_time
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
@@ -81,7 +82,13 @@ def lastupdate_window(state, *, now: datetime, lookback: timedelta, since: datet
     """
     if full or (since is None and (state is None or not state.cursor)):
         return Window(None, now, "full")
-    cursor = datetime.fromtimestamp(int(state.cursor), tz=timezone.utc) if state and state.cursor else None
+    cursor = cursor_time(state.cursor, now) if state is not None and state.cursor else None
     if since is not None:
         return Window(since, now, "since", anchor=cursor)
+    if cursor is None:
+        # A cursor stored by an older release from an absurd `updatetime` (10^20): fall back to
+        # the last successful window, else the whole history, instead of failing every run.
+        if state.window_end is None:
+            return Window(None, now, "full")
+        cursor = state.window_end
     return Window(min(cursor, now) - lookback, now, "incremental")

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-SHARED_DATA = PROJECT_DIR.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR") or PROJECT_DIR.parent / "shared" / "data")
 sys.path.insert(0, str(PROJECT_DIR))
 
 from db import ensure_schema, make_engine  # noqa: E402

@@ -9,7 +9,7 @@ from sqlalchemy import event, func, select
 
 import db_loader
 import mappers
-from models import Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsWeight
+from models import Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsMeasure, WithingsWeight
 from tests import factories as f
 from tests.conftest import shared_data
 
@@ -46,17 +46,18 @@ def _load_all(session, n=30):
 
 def _row_counts(session):
     return {m.__tablename__: session.scalar(select(func.count()).select_from(m))
-            for m in (Cycle, Sleep, Recovery, Workout, WithingsWeight, WithingsHeartRate)}
+            for m in (Cycle, Sleep, Recovery, Workout, WithingsWeight, WithingsHeartRate, WithingsMeasure)}
 
 
 def test_loading_twice_changes_nothing_and_writes_nothing(session, engine):
     first = _load_all(session)
     assert first["cycles"].as_dict() == {"fetched": 30, "inserted": 30, "updated": 0, "unchanged": 0,
-                                         "rejected": 0, "skipped": 0}
+                                         "rejected": 0, "skipped": 0, "quarantined": 0, "recovered": 0,
+                                         "deleted": 0, "restored": 0}
     assert first["withings"].inserted == 60
     before = _row_counts(session)
     assert before == {"cycles": 30, "sleep": 30, "recovery": 30, "workout": 30,
-                      "withings_weight": 30, "withings_heart_rate": 30}
+                      "withings_weight": 30, "withings_heart_rate": 30, "withings_measure": 30 * 2 + 30 * 3}
 
     with count_writes(engine) as writes:
         second = _load_all(session)
@@ -116,14 +117,16 @@ def test_real_withings_capture_lands_with_exact_values(session):
     groups = json.loads(shared_data("withings_getmeas_real_2021_2023.json").read_text())
     counts = db_loader.load_withings_measures(session, groups, user_id=42, timezone="Europe/Berlin")
     session.commit()
-    assert counts.rejected == 0
+    # One manual entry (attrib 2) says a diastolic pressure of 1 mmHg: kept in the quarantine.
+    assert counts.rejected == counts.quarantined == 1
+    assert "type 9 (Diastolic blood pressure, mmHg) out of bounds: 1.0" in counts.errors[0]
     weights = {g["grpid"]: g for g in groups if any(m["type"] == 1 for m in g["measures"])}
     stored = dict(session.execute(select(WithingsWeight.grpid, WithingsWeight.weight_kg)).all())
     assert set(stored) == set(weights)
     for grpid, group in weights.items():
         m = next(m for m in group["measures"] if m["type"] == 1)
         assert stored[grpid] == float(f"{m['value']}e{m['unit']}"), grpid
-    cardio = {g["grpid"] for g in groups if {m["type"] for m in g["measures"]} & {9, 10, 11}}
+    cardio = {g["grpid"] for g in groups if {m["type"] for m in g["measures"]} & {9, 10, 11}} - {2920427745}
     hr = set(session.scalars(select(WithingsHeartRate.grpid)))
     assert cardio <= hr
     odd = next(g for g in groups if g["attrib"] == 17)

@@ -6,13 +6,13 @@ from datetime import datetime, timezone
 import pytest
 
 import mappers
+import withings_mapper
 from tests.api_helpers import fixture
 
 USER = 20417
 SLEEP_IDS = {n: f"3f0c2b8e-6d1a-4c55-9b1e-7a2f4e9d1c0{n}" for n in range(1, 6)}
 WORKOUT_IDS = {n: f"8b1d7e40-2c93-4f6a-a5d8-0e9c3b7f2a1{n}" for n in range(1, 5)}
-# Records whose int32/int64 fields hold integral floats (64.0): the current mappers reject them;
-# the xfail tests below say what they must become once the mappers accept them.
+# Records whose int32/int64 fields hold integral floats (64.0): each has a test of its own below.
 INTEGRAL_FLOAT_IDS = {1287652, SLEEP_IDS[4], WORKOUT_IDS[2]}
 
 
@@ -56,7 +56,6 @@ def test_cycles_page_maps_to_these_rows():
     assert [mappers.cycle_to_row(r) for r in accepted("cycles_page.json")] == expected_cycles()
 
 
-@pytest.mark.xfail(strict=True, reason="cycle_to_row rejects integral floats (64.0) in int32 fields")
 def test_cycle_with_integral_floats_maps_to_ints():
     record = by_id("cycles_page.json", 1287652)
     row = mappers.cycle_to_row(record)
@@ -116,7 +115,6 @@ def test_sleep_page_maps_to_these_rows():
     assert [mappers.sleep_to_row(r) for r in accepted("sleep_page.json")] == expected_sleep()
 
 
-@pytest.mark.xfail(strict=True, reason="sleep_to_row rejects integral floats (4.0) in integer counts")
 def test_sleep_with_integral_floats_maps_to_ints():
     record = by_id("sleep_page.json", SLEEP_IDS[4])
     row = mappers.sleep_to_row(record)
@@ -199,7 +197,6 @@ def test_workout_page_maps_to_these_rows():
     assert [mappers.workout_to_row(r) for r in accepted("workout_page.json")] == expected_workouts()
 
 
-@pytest.mark.xfail(strict=True, reason="workout_to_row rejects integral floats (162.0, 0.0) in integer fields")
 def test_workout_with_integral_floats_maps_to_ints():
     record = by_id("workout_page.json", WORKOUT_IDS[2])
     row = mappers.workout_to_row(record)
@@ -230,13 +227,11 @@ def test_the_fixture_pages_hold_every_case_they_claim():
 
 # ---- Withings getmeas -------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="measure_group_to_rows skips every measure with a `position`, but a "
-                   "Body Scan sends its whole-body values with position 7 (docs/API_NOTES.md, Measure types)")
 def test_body_scan_whole_body_values_reach_the_weight_row():
     groups = fixture("withings/getmeas_devices_page.json")["body"]["measuregrps"]
     scan = next(g for g in groups if g["grpid"] == 6120031207)
-    weight, heart = mappers.measure_group_to_rows(scan, USER, "Europe/Berlin")
+    weight, heart, _ = withings_mapper.measure_group_to_rows(scan, USER, "Europe/Berlin")
     assert heart is None
-    assert {col: weight[col] for col in mappers.WEIGHT_TYPES.values()} == {
-        "weight_kg": 83.412, "fat_free_mass_kg": 65.91, "fat_ratio_pct": 20.98, "fat_mass_kg": 17.5,
-        "muscle_mass_kg": 62.62, "hydration_kg": 45.18, "bone_mass_kg": 3.29}
+    expected = {"weight_kg": 83.412, "fat_free_mass_kg": 65.91, "fat_ratio_pct": 20.98, "fat_mass_kg": 17.5,
+                "muscle_mass_kg": 62.62, "hydration_kg": 45.18, "bone_mass_kg": 3.29}
+    assert {col: weight[col] for col in expected} == expected

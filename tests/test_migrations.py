@@ -113,3 +113,42 @@ def test_downgrade_and_upgrade_again(empty_db_url):
     ensure_schema(engine)
     assert db.current_revision(engine) == db.SCHEMA_HEAD
     engine.dispose()
+
+
+def test_upgrade_from_1_1_1_adds_fidelity_tables_and_resets_the_withings_cursor(empty_db_url):
+    engine = make_engine(empty_db_url)
+    migrate.upgrade(engine, "0002_v1_1_1")
+    t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    with engine.begin() as conn:  # a 1.1.1 database: a sleep, a weigh-in, a poisoned cursor
+        conn.execute(text("INSERT INTO sleep (user_id, raw, synced_at, score_state, created_at, updated_at, "
+                          "whoop_id, nap, start, \"end\") VALUES (1, '{}', :t, 'SCORED', :t, :t, 's1', false, :t, :t)"),
+                     {"t": t0})
+        conn.execute(text("INSERT INTO sync_state (source, resource, user_id, cursor, status, window_end) "
+                          "VALUES ('withings', 'measures', 1, :c, 'ok', :t), ('whoop', 'sleep', 1, NULL, 'ok', :t)"),
+                     {"c": str(10**20), "t": t0})
+    assert ensure_schema(engine) is True
+    assert db.current_revision(engine) == "0003_data_fidelity"
+    columns = {t: {c["name"] for c in inspect(engine).get_columns(t)} for t in
+               ("cycles", "sleep", "recovery", "workout", "withings_weight", "withings_heart_rate", "withings_measure")}
+    assert all("deleted_at" in cols for cols in columns.values())
+    assert {"quarantine", "withings_measure"} <= set(inspect(engine).get_table_names())
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT cursor FROM sync_state WHERE source = 'withings'")).scalar() is None
+        assert conn.execute(text("SELECT window_end FROM sync_state WHERE source = 'whoop'")).scalar() is not None
+        conn.execute(text("UPDATE sleep SET nap = NULL"))  # nullable now: a missing nap is unknown
+        assert conn.execute(text("SELECT whoop_id FROM sleep")).scalar() == "s1"
+    with pytest.raises(IntegrityError), engine.begin() as conn:  # the measure key holds with no position
+        row = {"user_id": 1, "raw": "{}", "synced_at": t0, "grpid": 5, "measured_at": t0, "meastype": 54,
+               "position": -1, "value": 97.0, "value_raw": 97, "unit": 0}
+        conn.execute(Base.metadata.tables["withings_measure"].insert(), [row, row])
+    engine.dispose()
+
+
+def test_dashboard_over_a_1_1_1_database_asks_for_the_upgrade(empty_db_url):
+    from dashboard.summary import UPGRADE_NEEDED, load_summary
+
+    engine = make_engine(empty_db_url)
+    migrate.upgrade(engine, "0002_v1_1_1")
+    summary = load_summary(engine)
+    assert summary["empty"] and all(row["warning"] == UPGRADE_NEEDED for row in summary["freshness"])
+    engine.dispose()

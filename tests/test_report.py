@@ -60,3 +60,22 @@ def test_summary_table_fits_100_columns():
     assert max(len(line) for line in table.splitlines()) <= 100
     assert "whoop recovery" in table and "from 2026-11-18" in table and "full history" in table
     assert "    error: whoop: must be re-connected" in table
+
+
+def test_quarantined_records_are_in_the_table_json_and_one_quiet_line():
+    from datetime import datetime, timezone
+
+    from pipeline.report import format_table, reject_line, summary_dict
+    from pipeline.windows import Window
+
+    counts = LoadCounts(fetched=5, inserted=4, rejected=1, quarantined=1, recovered=2)
+    counts.errors.append("id=93847: end out of bounds: 9999-12-31T00:00:00+00:00")
+    result = ResourceResult("whoop", "cycles", Window(None, datetime.now(timezone.utc), "full"), counts, 1, 0.2, "ok")
+    table = format_table([result], dry_run=False)
+    assert "    quarantined 1, recovered 2" in table and "python etl.py status" in table
+    assert max(len(line) for line in table.splitlines()) <= 100
+    row = summary_dict([result], 0, False)["resources"][0]
+    assert (row["rejected"], row["quarantined"], row["recovered"], row["deleted"]) == (1, 1, 2, 0)
+    line = reject_line(result)
+    assert line.startswith("whoop cycles: 1 record rejected and kept in the quarantine; first: id=93847")
+    assert "\n" not in line
