@@ -9,7 +9,8 @@ import requests
 
 from api_clients.errors import ApiError
 from api_clients.oauth import MemoryTokenStore
-from api_clients.oauth_flow import authorization_url, connect, new_state
+from api_clients.oauth_flow import connect, new_state
+from api_clients.providers import make_client
 from settings import ProviderSettings
 
 
@@ -82,6 +83,6 @@ def test_state_is_eight_characters():
 def test_whoop_authorization_url_requests_offline():
     provider = ProviderSettings("whoop", "https://api.prod.whoop.com", "https://api.prod.whoop.com",
                                 "http://127.0.0.1:8765/callback", "cid", "secret")
-    url = authorization_url(provider, "abcdefgh")
+    url = make_client(provider, MemoryTokenStore()).authorization_url("abcdefgh")
     assert url.startswith("https://api.prod.whoop.com/oauth/oauth2/auth?") and "offline" in url
     assert "secret" not in url
