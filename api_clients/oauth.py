@@ -123,7 +123,7 @@ class TokenManager:
             self._token = token
             if not token.expired(self._now(), self._lifetime):
                 return token.access_token
-        return self.refresh(rejected=None)
+        return self.refresh(rejected=token.access_token)
 
     @property
     def user_id(self) -> int | None:
@@ -132,13 +132,15 @@ class TokenManager:
         return token.user_id if token else None
 
     def refresh(self, rejected: str | None) -> str:
-        """Refresh (or adopt a token refreshed meanwhile elsewhere); `rejected` was just refused."""
+        """Refresh, or adopt a token stored meanwhile elsewhere; `rejected` was refused or is expiring."""
         with self._lock, self.store.refresh_lock(self.provider):
             current = self.store.load(self.provider)
             if current is None:
                 raise ReconnectRequired(self.provider, "no token is stored")
-            fresh_elsewhere = current.access_token and current.access_token != rejected
-            if fresh_elsewhere and not current.expired(self._now(), self._lifetime):
+            # A token someone else stored since is fresh by definition: adopt it unless it has
+            # truly expired (a stored token does not know its lifetime, so no early margin).
+            replaced = current.access_token and current.access_token != rejected
+            if replaced and not current.expired(self._now(), self._lifetime or 0.0):
                 self._token = current
                 return current.access_token
             if not current.refresh_token:
