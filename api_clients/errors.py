@@ -2,6 +2,20 @@
 from __future__ import annotations
 
 
+def reconnect_command(provider: str) -> str:
+    """The one command that fixes a dead or missing token: `python etl.py connect <provider>`."""
+    return f"python etl.py connect {provider}"
+
+
+def format_wait(seconds: float) -> str:
+    """A wait for people: "45 s", "12 min", "23 h 59 min"."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
 class ApiError(Exception):
     """A WHOOP or Withings call failed; `.provider` says which, `.status` the HTTP/body status."""
 
@@ -15,16 +29,21 @@ class ReconnectRequired(ApiError):
     """The refresh token is dead or missing: only the user can fix it, by connecting again."""
 
     def __init__(self, provider: str, reason: str):
-        super().__init__(provider, f"{reason}; re-connect with `python etl.py connect {provider}`")
-        self.command = f"python etl.py connect {provider}"
+        self.command = reconnect_command(provider)
+        super().__init__(provider, f"{reason}; re-connect with `{self.command}`")
 
 
 class RateLimited(ApiError):
-    """The rate limit stayed exhausted longer than the run is willing to wait."""
+    """The rate limit stays exhausted longer than the run may wait; `.retry_after` in seconds."""
+
+    def __init__(self, provider: str, message: str, status: int | None = None,
+                 retry_after: float | None = None):
+        super().__init__(provider, message, status)
+        self.retry_after = retry_after
 
 
 class TransientError(ApiError):
-    """Timeouts, dropped connections, 5xx, Withings 522: retried, then raised."""
+    """Timeouts, dropped connections, 5xx, Withings 522, a missed deadline: retried, then raised."""
 
 
 class InvalidRequest(ApiError):
@@ -37,3 +56,15 @@ class NotImplementedByApi(ApiError):
 
 class Unauthorized(ApiError):
     """The app may not call this service (Withings 214, 2553, 2555; a missing scope)."""
+
+
+class ScopeMissing(Unauthorized):
+    """The token was granted without the scope this endpoint needs; `.scope` names it.
+
+    Only that resource is affected: re-connecting (which asks for every scope) fixes it.
+    """
+
+    def __init__(self, provider: str, message: str, status: int | None = None, scope: str | None = None):
+        super().__init__(provider, message, status)
+        self.scope = scope
+        self.command = reconnect_command(provider)

@@ -1,81 +1,118 @@
-"""Shared HTTP plumbing: timeouts, bounded retries with backoff and jitter, rate-limit pacing."""
+"""Shared HTTP plumbing: total deadlines, bounded retries with backoff and jitter, shared rate limits."""
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Callable
 
 import requests
 
-from api_clients.errors import RateLimited, TransientError
+from api_clients.deadline import Watchdog, deadline_session
+from api_clients.errors import RateLimited, TransientError, format_wait
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = {500, 502, 503, 504}
-DEFAULT_RESET_SECONDS = 60.0
+DEFAULT_RESET_SECONDS = 60.0  # a 429 that names no reset: wait a rate-limit minute
+DEFAULT_MAX_WAIT = 300.0  # the wait budget of one request (RATE_LIMIT_MAX_WAIT_SECONDS)
+DEADLINE_FACTOR = 4  # a request's total deadline, in read timeouts, unless given
+MAX_RATE_WAITS = 10  # rate-limit answers one request accepts before giving up
+USER_AGENT = "whoop-data-platform/1.2.0"
+TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
+@dataclass
+class Retry:
+    """An attempt that should be repeated: why, and whether the server limited our rate."""
+
+    reason: str
+    rate_limited: bool = False
+    wait: float | None = None  # seconds the server asked for
+
+
+Check = Callable[[requests.Response], "Retry | None"]
 
 
 class RateLimiter:
-    """At most `per_minute` requests in any 60 s, shared by every thread of one client.
+    """At most `per_minute` requests in any 60 s, shared by every thread of one provider.
 
-    The server's own view wins when it says less is left: `X-RateLimit-Remaining` 0 blocks
-    everyone until `X-RateLimit-Reset` (api_facts.md §1.5).
+    A 429, a Withings 601 or `X-RateLimit-Remaining: 0` blocks every thread until the reset
+    (docs/API_NOTES.md, WHOOP "Rate limits"); a reset beyond the wait budget fails at once.
     """
 
     ANNOUNCE_SECONDS = 5.0  # a wait this long is logged once, so a long backfill never looks stuck
 
     def __init__(self, per_minute: int, clock: Callable[[], float], sleep: Callable[[float], None],
-                 name: str = "api"):
-        self.per_minute, self.name = per_minute, name
+                 name: str = "api", max_wait: float = DEFAULT_MAX_WAIT):
+        self.per_minute, self.name, self.max_wait = per_minute, name, max_wait
         self.clock, self.sleep = clock, sleep
         self._sent: deque[float] = deque()
-        self._blocked_until = 0.0
+        self._blocked_until, self._blocked_by = 0.0, ""
         self._announced_until = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self) -> float:
-        """Wait for a slot; returns the seconds waited."""
+    def acquire(self, spent: float = 0.0) -> float:
+        """Wait for a slot; returns the seconds waited. RateLimited when the block outlasts the budget."""
         waited = 0.0
         while True:
             with self._lock:
                 now = self.clock()
                 while self._sent and now - self._sent[0] >= 60:
                     self._sent.popleft()
-                delay = max(self._blocked_until - now,
-                            60 - (now - self._sent[0]) if len(self._sent) >= self.per_minute else 0)
+                blocked = self._blocked_until - now
+                if blocked > self.max_wait - spent - waited:
+                    raise RateLimited(self.name, f"rate limit: next window in {format_wait(blocked)} "
+                                      f"({self._blocked_by}; waiting at most {self.max_wait:.0f} s)",
+                                      429, retry_after=blocked)
+                pace = 60 - (now - self._sent[0]) if len(self._sent) >= self.per_minute else 0
+                delay = max(blocked, pace)
                 if delay <= 0:
                     self._sent.append(now)
                     return waited
                 if delay >= self.ANNOUNCE_SECONDS and now >= self._announced_until:
                     self._announced_until = now + delay  # one line per wait, not one per thread
-                    log.info("%s: rate limit (%d requests/minute): waiting %.0fs", self.name,
-                             self.per_minute, delay)
+                    if blocked >= pace:
+                        log.info("%s: rate limit (%s): waiting %s", self.name, self._blocked_by, format_wait(delay))
+                    else:
+                        log.info("%s: rate limit (%d requests/minute): waiting %.0fs", self.name,
+                                 self.per_minute, delay)
             self.sleep(delay)
             waited += delay
 
+    def block(self, seconds: float, reason: str) -> None:
+        """Hold every thread back for `seconds` (the server said the window is spent)."""
+        with self._lock:
+            until = self.clock() + max(0.0, seconds)
+            if until > self._blocked_until:
+                self._blocked_until, self._blocked_by = until, reason
+
     def server_says(self, remaining: str | None, reset: str | None) -> None:
-        """Adopt the server's remaining/reset headers when it has less left than we think."""
+        """Adopt `X-RateLimit-Remaining: 0` with its `X-RateLimit-Reset` for every thread."""
         try:
-            left, reset_s = int(remaining), float(reset or DEFAULT_RESET_SECONDS)
+            left = int(remaining)
+            reset_s = float(reset) if reset not in (None, "") else DEFAULT_RESET_SECONDS
         except (TypeError, ValueError):
             return
-        if left <= 0:
-            with self._lock:
-                self._blocked_until = max(self._blocked_until, self.clock() + reset_s)
+        if left <= 0 and math.isfinite(reset_s):
+            self.block(reset_s, "X-RateLimit-Remaining: 0")
 
 
 class HttpClient:
-    """requests with a timeout on every call, retries on 5xx and dropped connections, 429 waits."""
+    """requests with a total deadline per call, retries on 5xx and dropped connections, shared rate limits."""
 
     def __init__(self, provider: str, *, timeout: float = 30.0, per_minute: int = 100, max_retries: int = 5,
-                 max_wait: float = 600.0, session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+                 max_wait: float = DEFAULT_MAX_WAIT, deadline: float | None = None,
+                 session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic):
         self.provider = provider
         self.timeout, self.max_retries, self.max_wait = timeout, max_retries, max_wait
+        self.deadline = deadline or timeout * DEADLINE_FACTOR
         self.sleep, self.clock = sleep, clock
-        self.limiter = RateLimiter(per_minute, clock, sleep, provider)
+        self.limiter = RateLimiter(per_minute, clock, sleep, provider, max_wait)
         self._shared_session = session
         self._local = threading.local()  # a requests.Session is not thread-safe: one per thread
 
@@ -83,51 +120,66 @@ class HttpClient:
         if self._shared_session is not None:
             return self._shared_session
         if not hasattr(self._local, "session"):
-            self._local.session = requests.Session()
-            self._local.session.headers["User-Agent"] = "whoop-data-platform/1.1.1"
+            self._local.session = deadline_session(USER_AGENT)
         return self._local.session
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter: 1, 2, 4, 8 ... s (capped at 60 s)."""
         return random.uniform(0.5, 1.0) * min(60.0, 2.0 ** attempt)
 
-    def request(self, method: str, url: str, **kwargs) -> requests.Response:
-        """One logical request; retried on transient failures within the wait budget."""
-        waited, attempt = 0.0, 0
+    def request(self, method: str, url: str, *, check: Check | None = None, **kwargs) -> requests.Response:
+        """One logical request, retried within the budgets; `check` may ask to retry a 200 (Withings)."""
+        waited, failures, rate_waits = 0.0, 0, 0
         while True:
-            waited += self.limiter.acquire()
-            try:
-                response = self._session().request(method, url, timeout=self.timeout, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                reason, delay = f"{type(exc).__name__} on {_path(url)}", self.backoff(attempt)
-            else:
-                self.limiter.server_says(response.headers.get("X-RateLimit-Remaining"),
-                                         response.headers.get("X-RateLimit-Reset"))
-                if response.status_code == 429:
-                    reason = f"HTTP 429 on {_path(url)}"
-                    delay = _reset_seconds(response) + random.uniform(0, 1)
-                    attempt -= 1  # waiting out a rate limit is not a failed attempt
-                elif response.status_code in RETRY_STATUSES:
-                    reason, delay = f"HTTP {response.status_code} on {_path(url)}", self.backoff(attempt)
-                else:
-                    return response
-            attempt += 1
-            if attempt > self.max_retries or waited + delay > self.max_wait:
-                error = RateLimited if reason.startswith("HTTP 429") else TransientError
-                raise error(self.provider, f"{reason}; gave up after {attempt} attempts and {waited:.0f}s")
-            log.warning("%s: %s; retrying in %.1fs", self.provider, reason, delay)
+            waited += self.limiter.acquire(spent=waited)
+            outcome = self._attempt(method, url, check, kwargs)
+            if isinstance(outcome, requests.Response):
+                return outcome
+            if outcome.rate_limited:
+                rate_waits += 1
+                if rate_waits > MAX_RATE_WAITS:
+                    raise RateLimited(self.provider, f"{outcome.reason}; still limited after {rate_waits} waits")
+                wait = max(1.0, DEFAULT_RESET_SECONDS if outcome.wait is None else outcome.wait)
+                log.warning("%s: %s; every %s request waits %s", self.provider, outcome.reason, self.provider,
+                            format_wait(wait))
+                self.limiter.block(wait + random.uniform(0, 1), outcome.reason)
+                continue
+            delay = self.backoff(failures)
+            failures += 1
+            if failures > self.max_retries or waited + delay > self.max_wait:
+                raise TransientError(self.provider, f"{outcome.reason}; gave up after {failures} attempts "
+                                     f"and {waited:.0f} s")
+            log.warning("%s: %s; retrying in %.1f s", self.provider, outcome.reason, delay)
             self.sleep(delay)
             waited += delay
 
+    def _attempt(self, method: str, url: str, check: Check | None, kwargs: dict) -> requests.Response | Retry:
+        watchdog = Watchdog(self.deadline)
+        try:
+            with watchdog:
+                response = self._session().request(method, url, timeout=self.timeout, **kwargs)
+        except TRANSPORT_ERRORS as exc:
+            if watchdog.fired:
+                return Retry(f"no complete answer within the {self.deadline:.0f} s deadline on {_path(url)}")
+            return Retry(f"{type(exc).__name__} on {_path(url)}")
+        self.limiter.server_says(response.headers.get("X-RateLimit-Remaining"),
+                                 response.headers.get("X-RateLimit-Reset"))
+        if response.status_code == 429:
+            return Retry(f"HTTP 429 on {_path(url)}", rate_limited=True, wait=_reset_seconds(response))
+        if response.status_code in RETRY_STATUSES:
+            return Retry(f"HTTP {response.status_code} on {_path(url)}")
+        return (check(response) if check else None) or response
 
-def _reset_seconds(response: requests.Response) -> float:
-    # WHOOP documents X-RateLimit-Reset (seconds to the window's reset), not Retry-After (§1.5).
+
+def _reset_seconds(response: requests.Response) -> float | None:
+    # WHOOP documents X-RateLimit-Reset (seconds to the window's reset); proxies and gateways send
+    # Retry-After (RFC 9110 §10.2.3, seconds or an HTTP date; only seconds are read here).
     for header in ("X-RateLimit-Reset", "Retry-After"):
         try:
             return max(0.0, float(response.headers[header]))
         except (KeyError, ValueError):
             continue
-    return DEFAULT_RESET_SECONDS
+    return None
 
 
 def _path(url: str) -> str:

@@ -5,11 +5,21 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Callable, ContextManager, Iterator, Protocol
+from typing import Callable, ContextManager, Iterator, Protocol, TypeVar
 
-from api_clients.errors import ReconnectRequired
+from api_clients.errors import ApiError, ReconnectRequired
 
-EXPIRY_MARGIN = timedelta(seconds=120)  # refresh a little early: a request must not expire in flight
+MAX_MARGIN_SECONDS = 120.0  # refresh a little early: a request must not expire in flight...
+MARGIN_FRACTION = 0.1  # ...but a short-lived token is used for most of its life
+MAX_TOKEN_ATTEMPTS = 3  # requests one call may send with a token that is fresh yet refused
+Response = TypeVar("Response")
+
+
+def refresh_margin(lifetime: float | None) -> timedelta:
+    """How long before expiry a token is refreshed: min(120 s, a tenth of its lifetime)."""
+    if lifetime is None:
+        return timedelta(seconds=MAX_MARGIN_SECONDS)
+    return timedelta(seconds=min(MAX_MARGIN_SECONDS, max(0.0, lifetime) * MARGIN_FRACTION))
 
 
 @dataclass
@@ -21,26 +31,36 @@ class Token:
     expires_at: datetime | None = None
     scope: str | None = None
     user_id: int | None = None
+    lifetime: float | None = None  # `expires_in` when issued; not stored, so None after a reload
 
-    def expired(self, now: datetime | None = None) -> bool:
+    def expired(self, now: datetime | None = None, lifetime: float | None = None) -> bool:
+        """Whether to refresh before use; `lifetime` stands in when the token does not know its own."""
         if not self.access_token:
             return True
         if self.expires_at is None:
             return False
-        return (now or datetime.now(timezone.utc)) >= self.expires_at - EXPIRY_MARGIN
+        margin = refresh_margin(self.lifetime if self.lifetime is not None else lifetime)
+        return (now or datetime.now(timezone.utc)) >= self.expires_at - margin
 
 
-def token_from_response(body: dict, now: datetime | None = None) -> Token:
-    """A Token from a token endpoint's JSON (`expires_in` seconds from now)."""
+def token_from_response(body: object, provider: str = "oauth", now: datetime | None = None) -> Token:
+    """A Token from a token endpoint's JSON (`expires_in` seconds from now); ApiError when malformed."""
+    if not isinstance(body, dict) or not isinstance(body.get("access_token"), str) or not body["access_token"]:
+        raise ApiError(provider, "the token endpoint answered without an access token")
     now = now or datetime.now(timezone.utc)
-    expires_in = body.get("expires_in")
     user_id = body.get("userid", body.get("user_id"))
+    try:
+        expires_in = float(body["expires_in"]) if body.get("expires_in") is not None else None
+        user = int(user_id) if user_id not in (None, "") else None
+    except (TypeError, ValueError):
+        raise ApiError(provider, "the token endpoint answered with a malformed expires_in or user id") from None
     return Token(
-        access_token=str(body["access_token"]),
-        refresh_token=body.get("refresh_token"),
-        expires_at=now + timedelta(seconds=int(expires_in)) if expires_in is not None else None,
+        access_token=body["access_token"],
+        refresh_token=body.get("refresh_token") or None,
+        expires_at=now + timedelta(seconds=expires_in) if expires_in is not None else None,
         scope=body.get("scope"),
-        user_id=int(user_id) if user_id not in (None, "") else None,
+        user_id=user,
+        lifetime=expires_in,
     )
 
 
@@ -79,17 +99,19 @@ class MemoryTokenStore:
 
 
 class TokenManager:
-    """The current access token of one provider; refreshes before expiry and once on a 401.
+    """The current access token of one provider: refreshed before expiry, at most one refresh at a time.
 
-    Both providers rotate refresh tokens and kill the old one (api_facts.md §1.2, §2.1): the new
-    pair is saved inside the store's refresh lock before it is used, and the store is re-read
-    inside the lock so a token another thread or process just rotated is used, not refreshed again.
+    Both providers rotate refresh tokens and kill the old one (docs/API_NOTES.md, "Auth and
+    tokens"): the new pair is saved inside the store's refresh lock before it is used, and the
+    store is re-read inside the lock, so a token another thread or process just rotated is
+    adopted, not refreshed again. Only a refused refresh token asks the user to re-connect.
     """
 
     def __init__(self, provider: str, store: TokenStore, refresh: Callable[[str], Token],
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.provider, self.store, self._refresh, self._now = provider, store, refresh, now
         self._token: Token | None = None
+        self._lifetime: float | None = None  # learned from our own refreshes; stored tokens lack it
         self._lock = threading.Lock()
 
     def access_token(self) -> str:
@@ -99,23 +121,35 @@ class TokenManager:
             if token is None:
                 raise ReconnectRequired(self.provider, "no token is stored")
             self._token = token
-            if not token.expired(self._now()):
+            if not token.expired(self._now(), self._lifetime):
                 return token.access_token
-        return self.refresh(rejected=None)
+        return self.refresh(rejected=token.access_token)
 
     @property
     def user_id(self) -> int | None:
+        """The provider's user id saved with the token, if known."""
         token = self._token or self.store.load(self.provider)
         return token.user_id if token else None
 
+    def remember_user_id(self, user_id: int) -> None:
+        """Store the user id beside the current token (learnt from a profile call)."""
+        with self._lock, self.store.refresh_lock(self.provider):
+            current = self.store.load(self.provider)
+            if current is not None:
+                current.user_id = user_id
+                self.store.save(self.provider, current)
+                self._token = current
+
     def refresh(self, rejected: str | None) -> str:
-        """Refresh once (or adopt a token refreshed meanwhile); `rejected` got a 401."""
+        """Refresh, or adopt a token stored meanwhile elsewhere; `rejected` was refused or is expiring."""
         with self._lock, self.store.refresh_lock(self.provider):
             current = self.store.load(self.provider)
             if current is None:
                 raise ReconnectRequired(self.provider, "no token is stored")
-            fresh_elsewhere = current.access_token and current.access_token != rejected
-            if fresh_elsewhere and not current.expired(self._now()):
+            # A token someone else stored since is fresh by definition: adopt it unless it has
+            # truly expired (a stored token does not know its lifetime, so no early margin).
+            replaced = current.access_token and current.access_token != rejected
+            if replaced and not current.expired(self._now(), self._lifetime or 0.0):
                 self._token = current
                 return current.access_token
             if not current.refresh_token:
@@ -124,5 +158,22 @@ class TokenManager:
             new.user_id = new.user_id or current.user_id
             new.refresh_token = new.refresh_token or current.refresh_token
             self.store.save(self.provider, new)  # committed before the new token is ever sent
-            self._token = new
+            self._token, self._lifetime = new, new.lifetime or self._lifetime
             return new.access_token
+
+    def call(self, send: Callable[[str], Response], refused: Callable[[Response], bool]) -> Response:
+        """`send(token)`; a refused token is replaced (adopted or refreshed) and the call resent.
+
+        With rotation a token can die between our refresh and its use (another thread or process
+        refreshed meanwhile), so a refusal is retried a few times. A refusal that persists is a
+        server problem (exit 1), never a reason to re-connect: the refresh token still works.
+        """
+        token = self.access_token()
+        for attempt in range(1, MAX_TOKEN_ATTEMPTS + 1):
+            response = send(token)
+            if not refused(response):
+                return response
+            if attempt < MAX_TOKEN_ATTEMPTS:
+                token = self.refresh(rejected=token)
+        raise ApiError(self.provider, f"the API refused {MAX_TOKEN_ATTEMPTS} access tokens in a row, each "
+                       "current when sent (the refresh token still works); try again later", 401)

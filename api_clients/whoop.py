@@ -1,20 +1,21 @@
-"""WHOOP developer API v2 client: collections as page generators, OAuth refresh, 429 pacing."""
+"""WHOOP v2 client: collections as bounded page generators, profile, OAuth (refresh, code, scopes)."""
 from __future__ import annotations
 
 import logging
 import time
 from datetime import datetime, timezone
 from typing import Callable, Iterator
+from urllib.parse import urlencode
 
 import requests
 
-from api_clients.errors import ApiError, InvalidRequest, ReconnectRequired, TransientError
-from api_clients.http import HttpClient
+from api_clients.errors import ApiError, InvalidRequest, ReconnectRequired, ScopeMissing, TransientError
+from api_clients.http import DEFAULT_MAX_WAIT, HttpClient
 from api_clients.oauth import Token, TokenManager, TokenStore, token_from_response
 
 log = logging.getLogger(__name__)
 PROVIDER = "whoop"
-# v1 is gone (api_facts.md §1.1): only /developer/v2 paths, never /v1.
+# v1 is gone (docs/API_NOTES.md, WHOOP "Collections"): only /developer/v2 paths, never /v1.
 COLLECTIONS = {
     "cycles": "/developer/v2/cycle",
     "recovery": "/developer/v2/recovery",
@@ -23,9 +24,18 @@ COLLECTIONS = {
 }
 PROFILE_PATH = "/developer/v2/user/profile/basic"
 BODY_PATH = "/developer/v2/user/measurement/body"
+AUTHORIZE_PATH = "/oauth/oauth2/auth"
 TOKEN_PATH = "/oauth/oauth2/token"
+# The scope each endpoint needs (WHOOP OpenAPI securitySchemes); `offline` brings a refresh token.
+SCOPE_BY_PATH = {
+    COLLECTIONS["cycles"]: "read:cycles", COLLECTIONS["recovery"]: "read:recovery",
+    COLLECTIONS["sleep"]: "read:sleep", COLLECTIONS["workout"]: "read:workout",
+    PROFILE_PATH: "read:profile", BODY_PATH: "read:body_measurement",
+}
+SCOPES = " ".join(["offline", *dict.fromkeys(SCOPE_BY_PATH.values())])  # space-separated for WHOOP
 PAGE_LIMIT = 25  # the spec's maximum; larger values are a 400
-REQUESTS_PER_MINUTE = 100  # plus 10,000/day (§1.5)
+REQUESTS_PER_MINUTE = 100  # plus 10,000/day (docs/API_NOTES.md, WHOOP "Rate limits")
+DEFAULT_MAX_PAGES = 10_000
 
 
 def iso_utc(moment: datetime) -> str:
@@ -34,47 +44,60 @@ def iso_utc(moment: datetime) -> str:
 
 
 class WhoopClient:
-    """Thread-safe: the four collections may be paged concurrently on one instance."""
+    """Thread-safe: the collections may be paged concurrently on one instance (one rate limit)."""
+
+    name = PROVIDER
+    scopes = SCOPES
 
     def __init__(self, settings, store: TokenStore, *, timeout: float = 30.0,
                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic,
-                 max_wait: float = 600.0):
+                 clock: Callable[[], float] = time.monotonic, max_wait: float = DEFAULT_MAX_WAIT,
+                 deadline: float | None = None, max_retries: int = 5):
         self.settings = settings
         self.base_url = settings.api_base_url.rstrip("/")
         per_minute = getattr(settings, "requests_per_minute", None) or REQUESTS_PER_MINUTE
-        self.http = HttpClient(PROVIDER, timeout=timeout, per_minute=per_minute,
-                               session=session, sleep=sleep, clock=clock, max_wait=max_wait)
+        self.http = HttpClient(PROVIDER, timeout=timeout, per_minute=per_minute, session=session, sleep=sleep,
+                               clock=clock, max_wait=max_wait, deadline=deadline, max_retries=max_retries)
         self.tokens = TokenManager(PROVIDER, store, self._refresh)
 
     def __repr__(self) -> str:
         return f"WhoopClient({self.base_url!r})"
 
     # -- data ------------------------------------------------------------------------------
-    def iter_pages(self, resource: str, start: datetime | None = None,
-                   end: datetime | None = None) -> Iterator[list[dict]]:
-        """`iter_collection` of a collection named in COLLECTIONS."""
-        return self.iter_collection(COLLECTIONS[resource], start=start, end=end)
+    def iter_collection(self, path: str, start: datetime | None = None, end: datetime | None = None,
+                        max_pages: int | None = None) -> Iterator[list[dict]]:
+        """Yield one list of records per page, newest first, until `next_token` is empty.
 
-    def iter_collection(self, path: str, start: datetime | None = None,
-                        end: datetime | None = None) -> Iterator[list[dict]]:
-        """Yield one list of records per page, newest first, until `next_token` is empty."""
+        A `next_token` seen before, or more than `max_pages` pages, is an ApiError: a server
+        that loops must not burn the daily quota and hold the run lock.
+        """
         params: dict[str, str | int] = {"limit": PAGE_LIMIT}
         if start is not None:
             params["start"] = iso_utc(start)  # inclusive
         if end is not None:
             params["end"] = iso_utc(end)  # exclusive
-        while True:
+        cap, seen = max_pages or DEFAULT_MAX_PAGES, set()
+        for _ in range(cap):
             body = self._get(path, params)
             records = body.get("records")
             if not isinstance(records, list):
                 raise ApiError(PROVIDER, f"{path}: response has no records list")
             yield records
-            # Request `nextToken` (camelCase), response `next_token` (§1.7); same other params.
+            # Request `nextToken` (camelCase), response `next_token` (docs/API_NOTES.md, WHOOP "Paging").
             next_token = body.get("next_token")
             if not next_token:
                 return
+            if next_token in seen:
+                raise ApiError(PROVIDER, f"{path}: the API repeated a next_token after {len(seen) + 1} pages; "
+                                         "stopped paging")
+            seen.add(next_token)
             params["nextToken"] = next_token
+        raise ApiError(PROVIDER, f"{path}: more than {cap} pages; stopped paging")
+
+    def iter_pages(self, resource: str, start: datetime | None = None, end: datetime | None = None,
+                   max_pages: int | None = None) -> Iterator[list[dict]]:
+        """iter_collection() by resource name (cycles, recovery, sleep, workout)."""
+        return self.iter_collection(COLLECTIONS[resource], start, end, max_pages)
 
     def get_profile(self) -> dict:
         """`/v2/user/profile/basic`: user_id, email, first and last name."""
@@ -84,38 +107,85 @@ class WhoopClient:
         """`/v2/user/measurement/body`: the current height, weight and max heart rate."""
         return self._get(BODY_PATH, {})
 
-    def _get(self, path: str, params: dict) -> dict:
-        token = self.tokens.access_token()
-        response = self._send(path, params, token)
-        if response.status_code == 401:  # expired or revoked (§1.2): refresh once, then give up
-            response = self._send(path, params, self.tokens.refresh(rejected=token))
-            if response.status_code == 401:
-                raise ReconnectRequired(PROVIDER, "the API rejects a freshly refreshed token")
+    def _get(self, path: str, params: dict, token: str | None = None) -> dict:
+        def send(access: str) -> requests.Response:
+            return self.http.request("GET", self.base_url + path, params=params,
+                                     headers={"Authorization": f"Bearer {access}"})
+
+        # 401: expired, revoked or replaced by a refresh elsewhere (docs/API_NOTES.md, WHOOP "Auth and tokens").
+        response = send(token) if token else self.tokens.call(send, _refused)
+        if response.status_code == 401 and token:
+            raise ApiError(PROVIDER, f"{path}: the new access token was refused (HTTP 401)", 401)
+        if response.status_code == 403 or _insufficient_scope(response):
+            # RFC 6750 §3.1: a token without the needed scope is `insufficient_scope`, HTTP 403.
+            scope = SCOPE_BY_PATH.get(path)
+            raise ScopeMissing(PROVIDER, f"{path}: the token was granted without the {scope or 'needed'} scope",
+                               response.status_code, scope)
         if response.status_code == 400:
             raise InvalidRequest(PROVIDER, f"HTTP 400 on {path}: {_error_text(response)}", 400)
         if response.status_code != 200:
             raise ApiError(PROVIDER, f"HTTP {response.status_code} on {path}", response.status_code)
         return _json(response, path)
 
-    def _send(self, path: str, params: dict, token: str) -> requests.Response:
-        return self.http.request("GET", self.base_url + path, params=params,
-                                 headers={"Authorization": f"Bearer {token}"})
-
     # -- OAuth -----------------------------------------------------------------------------
+    def authorization_url(self, state: str) -> str:
+        """The page where the user approves access (every scope the resources need)."""
+        query = {"response_type": "code", "client_id": self.settings.client_id,
+                 "redirect_uri": self.settings.redirect_uri, "scope": SCOPES, "state": state}
+        return f"{self.settings.auth_base_url.rstrip('/')}{AUTHORIZE_PATH}?{urlencode(query)}"
+
+    def exchange_code(self, code: str) -> Token:
+        """Trade an authorization code for a token pair (first connect)."""
+        return self._token_call({"grant_type": "authorization_code", "code": code,
+                                 "redirect_uri": self.settings.redirect_uri}, what="the authorization code")
+
+    def current_user_id(self) -> int:
+        """The user the stored token belongs to: saved with it, else one profile call (then saved)."""
+        user_id = self.tokens.user_id
+        if not user_id:
+            user_id = int(self.get_profile()["user_id"])
+            self.tokens.remember_user_id(user_id)
+        return user_id
+
+    def fetch_user_id(self, token: Token) -> int:
+        """The user id of a freshly issued token (WHOOP's token response does not carry it)."""
+        profile = self._get(PROFILE_PATH, {}, token=token.access_token)
+        try:
+            return int(profile["user_id"])
+        except (KeyError, TypeError, ValueError):
+            raise ApiError(PROVIDER, f"{PROFILE_PATH}: the profile has no user_id") from None
+
     def _refresh(self, refresh_token: str) -> Token:
-        # `scope=offline` keeps a refresh token coming back (§1.2, WHOOP refresh tutorials).
-        response = self.http.request("POST", self.base_url + TOKEN_PATH, data={
-            "grant_type": "refresh_token", "refresh_token": refresh_token,
-            "client_id": self.settings.client_id, "client_secret": self.settings.client_secret,
-            "scope": "offline",
-        })
-        if response.status_code in (400, 401, 403):
-            # invalid_grant: the refresh token was used, revoked or expired (§1.7).
-            raise ReconnectRequired(PROVIDER, f"the refresh token was refused ({_error_code(response)})")
-        if response.status_code != 200:
-            raise ApiError(PROVIDER, f"token refresh: HTTP {response.status_code}", response.status_code)
+        # `scope=offline` keeps a refresh token coming back (docs/API_NOTES.md, WHOOP "Auth and tokens").
+        token = self._token_call({"grant_type": "refresh_token", "refresh_token": refresh_token,
+                                  "scope": "offline"}, what="the refresh token")
         log.info("whoop: access token refreshed")
-        return token_from_response(_json(response, TOKEN_PATH))
+        return token
+
+    def _token_call(self, form: dict, what: str) -> Token:
+        response = self.http.request("POST", self.base_url + TOKEN_PATH, data={
+            **form, "client_id": self.settings.client_id, "client_secret": self.settings.client_secret})
+        if response.status_code in (400, 401, 403):
+            # invalid_grant: the code or refresh token was used, revoked or expired.
+            reason = f"{what} was refused ({_error_code(response)})"
+            if form["grant_type"] == "refresh_token":
+                raise ReconnectRequired(PROVIDER, reason)
+            raise ApiError(PROVIDER, reason, response.status_code)
+        if response.status_code != 200:
+            raise ApiError(PROVIDER, f"token endpoint: HTTP {response.status_code}", response.status_code)
+        try:
+            body = response.json()
+        except ValueError:
+            raise ApiError(PROVIDER, "the token endpoint did not answer JSON") from None
+        return token_from_response(body, PROVIDER)
+
+
+def _refused(response: requests.Response) -> bool:
+    return response.status_code == 401 and not _insufficient_scope(response)
+
+
+def _insufficient_scope(response: requests.Response) -> bool:
+    return "insufficient_scope" in response.headers.get("WWW-Authenticate", "")
 
 
 def _json(response: requests.Response, path: str) -> dict:
@@ -131,7 +201,7 @@ def _json(response: requests.Response, path: str) -> dict:
 def _error_code(response: requests.Response) -> str:
     try:
         return str(response.json().get("error", f"HTTP {response.status_code}"))[:80]
-    except ValueError:
+    except (ValueError, AttributeError):
         return f"HTTP {response.status_code}"
 
 

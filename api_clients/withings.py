@@ -1,54 +1,78 @@
-"""Withings public API client: getmeas with lastupdate and more/offset paging; every body status checked."""
+"""Withings public API client: getmeas, Measure v2 and Sleep v2 pages; every body status checked."""
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
+from urllib.parse import urlencode
 
 import requests
 
 from api_clients.errors import (ApiError, InvalidRequest, NotImplementedByApi, RateLimited, ReconnectRequired,
-                                TransientError, Unauthorized)
-from api_clients.http import HttpClient
+                                ScopeMissing, TransientError, Unauthorized)
+from api_clients.http import DEFAULT_MAX_WAIT, HttpClient, Retry
 from api_clients.oauth import Token, TokenManager, TokenStore, token_from_response
 
 log = logging.getLogger(__name__)
 PROVIDER = "withings"
-MEASURE_PATH = "/measure"
+MEASURE_PATH = "/measure"  # getmeas
+MEASURE_V2_PATH = "/v2/measure"  # getactivity
+SLEEP_V2_PATH = "/v2/sleep"  # getsummary
 TOKEN_PATH = "/v2/oauth2"
-REQUESTS_PER_MINUTE = 120  # api_facts.md §2.2
+AUTHORIZE_PATH = "/oauth2_user/authorize2"
+# user.metrics: getmeas; user.activity: Measure v2 getactivity and all of Sleep v2
+# (docs/API_NOTES.md, Withings "Auth and tokens"; Withings' OAuth authorization URL page).
+SCOPE_BY_PATH = {MEASURE_PATH: "user.metrics", MEASURE_V2_PATH: "user.activity", SLEEP_V2_PATH: "user.activity"}
+SCOPES = ",".join(dict.fromkeys(SCOPE_BY_PATH.values()))  # comma-separated for Withings
+REQUESTS_PER_MINUTE = 120  # docs/API_NOTES.md, Withings "Rate limits"
 # Weight and body composition, BP, pulse, temperature, SpO2, PWV, vascular age, ... in one call.
 MEASTYPES = (1, 4, 5, 6, 8, 9, 10, 11, 12, 54, 71, 73, 76, 77, 88, 91, 123, 155, 167, 168, 169, 170, 226)
 CATEGORY_REAL_MEASURES = 1
 AUTH_FAILED = {100, 101, 102, 200, 401}
-RETRYABLE_BODY = {522: "timeout", 601: "too many requests"}
-MAX_PAGES = 10_000  # a server that keeps saying more=1 with the same offset must not loop forever
+STATUS_TIMEOUT, STATUS_TOO_MANY = 522, 601
+# Withings documents no status for a missing scope; 2555 is "Unauthorized: not allowed to call this
+# service" in its response_status table, which is what a token without the scope gets (UNCONFIRMED;
+# docs/API_NOTES.md, Withings "Errors in HTTP 200"). 214 and 2553 stay a plain Unauthorized.
+STATUS_SCOPE_MISSING = 2555
+DEFAULT_MAX_PAGES = 10_000
 
 
 @dataclass
-class MeasurePage:
-    """One getmeas response body."""
+class Page:
+    """One page of a Withings list action: its records and the body's paging fields."""
 
-    groups: list
+    records: list
     timezone: str | None
     updatetime: int | None
     more: bool
     offset: int | None
 
+    @property
+    def groups(self) -> list:
+        """getmeas' name for the records (measure groups)."""
+        return self.records
+
+
+MeasurePage = Page  # the name the pipeline knows
+
 
 def raise_for_status(status: int, error: str, during: str) -> None:
-    """Turn a non-zero body status into the typed error of its family (W-SPEC response_status)."""
+    """Turn a non-zero body status into the typed error of its family (Withings response_status)."""
     detail = f"{during}: status {status}" + (f" ({error[:120]})" if error else "")
     if status in AUTH_FAILED:
-        raise ReconnectRequired(PROVIDER, f"{during}: authentication failed (status {status})")
-    if status == 601:
+        raise ApiError(PROVIDER, f"{during}: authentication failed (status {status})", status)
+    if status == STATUS_TOO_MANY:
         raise RateLimited(PROVIDER, detail, status)
-    if status == 522:
+    if status == STATUS_TIMEOUT:
         raise TransientError(PROVIDER, detail, status)
     if status == 2554:
         raise NotImplementedByApi(PROVIDER, detail, status)
-    if status in (214, 2553, 2555):
+    if status == STATUS_SCOPE_MISSING:
+        scope = SCOPE_BY_PATH.get(during)
+        raise ScopeMissing(PROVIDER, f"{detail}: the token was granted without the {scope or 'needed'} scope",
+                           status, scope)
+    if status in (214, 2553):
         raise Unauthorized(PROVIDER, detail, status)
     if 201 <= status <= 213 or 501 <= status <= 511:
         raise InvalidRequest(PROVIDER, detail, status)
@@ -56,17 +80,20 @@ def raise_for_status(status: int, error: str, during: str) -> None:
 
 
 class WithingsClient:
-    """Errors come back as HTTP 200 with a non-zero `status` (§2.2); none is ever ignored."""
+    """Errors come back as HTTP 200 with a non-zero `status` (docs/API_NOTES.md); none is ever ignored."""
+
+    name = PROVIDER
+    scopes = SCOPES
 
     def __init__(self, settings, store: TokenStore, *, timeout: float = 30.0,
                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic,
-                 max_wait: float = 600.0, max_retries: int = 5):
+                 clock: Callable[[], float] = time.monotonic, max_wait: float = DEFAULT_MAX_WAIT,
+                 max_retries: int = 5, deadline: float | None = None):
         self.settings = settings
         self.base_url = settings.api_base_url.rstrip("/")
         per_minute = getattr(settings, "requests_per_minute", None) or REQUESTS_PER_MINUTE
-        self.http = HttpClient(PROVIDER, timeout=timeout, per_minute=per_minute, session=session,
-                               sleep=sleep, clock=clock, max_wait=max_wait, max_retries=max_retries)
+        self.http = HttpClient(PROVIDER, timeout=timeout, per_minute=per_minute, session=session, sleep=sleep,
+                               clock=clock, max_wait=max_wait, max_retries=max_retries, deadline=deadline)
         self.tokens = TokenManager(PROVIDER, store, self._refresh)
 
     def __repr__(self) -> str:
@@ -74,89 +101,142 @@ class WithingsClient:
 
     @property
     def user_id(self) -> int | None:
-        """The Withings `userid` saved with the token (the getmeas body does not carry it)."""
+        """The Withings `userid` saved with the token (the data bodies do not carry it)."""
         return self.tokens.user_id
-
-    def iter_measure_pages(self, lastupdate: int | None = None, startdate: int | None = None,
-                           enddate: int | None = None) -> Iterator[MeasurePage]:
-        """getmeas pages to the end; use `lastupdate` to sync (it catches edits and back-dated entries)."""
-        params: dict[str, str | int] = {"action": "getmeas", "meastypes": ",".join(map(str, MEASTYPES)),
-                                        "category": CATEGORY_REAL_MEASURES}
-        if lastupdate is not None:
-            params["lastupdate"] = int(lastupdate)
-        else:
-            params.update({k: int(v) for k, v in (("startdate", startdate), ("enddate", enddate)) if v is not None})
-        for _ in range(MAX_PAGES):
-            body = self._call(MEASURE_PATH, params)
-            page = _page(body)
-            yield page
-            if not page.more:  # `more` is documented as an int; fixtures use a bool (§2.3)
-                return
-            if page.offset is None or page.offset == params.get("offset"):
-                raise ApiError(PROVIDER, "getmeas said more=1 without a new offset")
-            params["offset"] = page.offset
-        raise ApiError(PROVIDER, f"getmeas returned more than {MAX_PAGES} pages")
 
     def ensure_token(self) -> int | None:
         """Make sure a current access token exists (refreshing a seeded one); returns the user id."""
         self.tokens.access_token()
         return self.tokens.user_id
 
+    def current_user_id(self) -> int:
+        """The Withings `userid` of the stored token; a seeded token learns it from its first refresh."""
+        user_id = self.ensure_token()
+        if not user_id:
+            raise ReconnectRequired(PROVIDER, "no Withings user id is stored with the token")
+        return user_id
+
+    # -- data ------------------------------------------------------------------------------
+    def iter_action_pages(self, path: str, action: str, params: dict, records_key: str,
+                          max_pages: int | None = None) -> Iterator[Page]:
+        """Pages of a list action that pages with `more`/`offset` (getmeas, getactivity, getsummary).
+
+        An offset that does not strictly increase, or more than `max_pages` pages, is an ApiError.
+        """
+        query = {**params, "action": action}
+        cap, last_offset = max_pages or DEFAULT_MAX_PAGES, int(params.get("offset") or 0)
+        for _ in range(cap):
+            page = _page(self._call(path, query), records_key, path)
+            yield page
+            if not page.more:  # `more` is documented as an int; some answers use a bool
+                return
+            if page.offset is None or page.offset <= last_offset:
+                raise ApiError(PROVIDER, f"{path} {action}: more=1 with offset {page.offset} after offset "
+                                         f"{last_offset}: the offset must grow; stopped paging")
+            last_offset = query["offset"] = page.offset
+        raise ApiError(PROVIDER, f"{path} {action}: more than {cap} pages; stopped paging")
+
+    def iter_measure_pages(self, lastupdate: int | None = None, startdate: int | None = None,
+                           enddate: int | None = None, max_pages: int | None = None) -> Iterator[Page]:
+        """getmeas pages to the end; use `lastupdate` to sync (it catches edits and back-dated entries)."""
+        params: dict[str, str | int] = {"meastypes": ",".join(map(str, MEASTYPES)),
+                                        "category": CATEGORY_REAL_MEASURES}
+        if lastupdate is not None:
+            params["lastupdate"] = int(lastupdate)
+        else:
+            params.update({k: int(v) for k, v in (("startdate", startdate), ("enddate", enddate)) if v is not None})
+        return self.iter_action_pages(MEASURE_PATH, "getmeas", params, "measuregrps", max_pages)
+
     def _call(self, path: str, params: dict) -> dict:
-        attempt, waited = 0, 0.0
-        token = self.tokens.access_token()
-        refreshed = False
-        while True:
-            data = self._post(path, params, token)
-            status = data.get("status")
-            if status == 0:
-                return data.get("body") or {}
-            if status in AUTH_FAILED and not refreshed:  # an expired access token: refresh once
-                token, refreshed = self.tokens.refresh(rejected=token), True
-                continue
-            if status in RETRYABLE_BODY:
-                delay = self.http.backoff(attempt) * (5 if status == 601 else 1)
-                if attempt < self.http.max_retries and waited + delay <= self.http.max_wait:
-                    log.warning("withings: %s (status %s); retrying in %.1fs", RETRYABLE_BODY[status], status, delay)
-                    self.http.sleep(delay)
-                    attempt, waited = attempt + 1, waited + delay
-                    continue
-            raise_for_status(int(status) if isinstance(status, int) else -1, str(data.get("error") or ""), path)
+        data = self.tokens.call(lambda token: self._post(path, params, token),
+                                lambda answer: answer.get("status") in AUTH_FAILED)
+        status = data.get("status")
+        if status == 0:
+            return data.get("body") or {}
+        raise_for_status(status if isinstance(status, int) else -1, str(data.get("error") or ""), path)
+        raise AssertionError("unreachable")  # raise_for_status always raises
 
     def _post(self, path: str, params: dict, token: str | None) -> dict:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = self.http.request("POST", self.base_url + path, data=params, headers=headers)
+        response = self.http.request("POST", self.base_url + path, data=params, headers=headers,
+                                     check=_retry_body_status)
         if response.status_code != 200:
             raise ApiError(PROVIDER, f"HTTP {response.status_code} on {path}", response.status_code)
-        try:
-            data = response.json()
-        except ValueError:
-            raise TransientError(PROVIDER, f"{path}: the response is not JSON") from None
+        data = _body(response)
+        if data is None:
+            raise TransientError(PROVIDER, f"{path}: the response is not JSON")
         if not isinstance(data, dict) or "status" not in data:
             raise ApiError(PROVIDER, f"{path}: response without a status")
         return data
 
+    # -- OAuth -----------------------------------------------------------------------------
+    def authorization_url(self, state: str) -> str:
+        """The page where the user approves access (every scope the resources need)."""
+        query = {"response_type": "code", "client_id": self.settings.client_id,
+                 "redirect_uri": self.settings.redirect_uri, "scope": SCOPES, "state": state}
+        return f"{self.settings.auth_base_url.rstrip('/')}{AUTHORIZE_PATH}?{urlencode(query)}"
+
+    def exchange_code(self, code: str) -> Token:
+        """Trade an authorization code for a token pair at once (a Withings code lives 30 seconds)."""
+        return self._token_call({"grant_type": "authorization_code", "code": code,
+                                 "redirect_uri": self.settings.redirect_uri}, what="the authorization code")
+
+    def fetch_user_id(self, token: Token) -> int:
+        """The `userid` that came with the token (Withings returns it in the token body)."""
+        if token.user_id is None:
+            raise ApiError(PROVIDER, "the token response carries no userid")
+        return token.user_id
+
     def _refresh(self, refresh_token: str) -> Token:
-        data = self._post(TOKEN_PATH, {
-            "action": "requesttoken", "grant_type": "refresh_token", "client_id": self.settings.client_id,
-            "client_secret": self.settings.client_secret, "refresh_token": refresh_token,
-        }, token=None)
+        token = self._token_call({"grant_type": "refresh_token", "refresh_token": refresh_token},
+                                 what="the refresh token")
+        log.info("withings: access token refreshed")
+        return token
+
+    def _token_call(self, form: dict, what: str) -> Token:
+        data = self._post(TOKEN_PATH, {"action": "requesttoken", **form, "client_id": self.settings.client_id,
+                                       "client_secret": self.settings.client_secret}, token=None)
         status = data.get("status")
         if status != 0:
-            # On the token call 503 (and 401) mean the refresh token is dead (§2.2, withings-sync #41).
+            # On the token call 503 (and 401) mean the code or refresh token is dead (withings-sync #41).
             if status in (503, 401) or status in AUTH_FAILED:
-                raise ReconnectRequired(PROVIDER, f"the refresh token was refused (status {status})")
-            raise_for_status(int(status) if isinstance(status, int) else -1, "", "token refresh")
-        log.info("withings: access token refreshed")
-        return token_from_response(data.get("body") or {})
+                reason = f"{what} was refused (status {status})"
+                if form["grant_type"] == "refresh_token":
+                    raise ReconnectRequired(PROVIDER, reason)
+                raise ApiError(PROVIDER, reason, status)
+            raise_for_status(status if isinstance(status, int) else -1, "", "token endpoint")
+        return token_from_response(data.get("body"), PROVIDER)
 
 
-def _page(body: dict) -> MeasurePage:
-    groups = body.get("measuregrps")
-    if not isinstance(groups, list):
-        raise ApiError(PROVIDER, "getmeas body has no measuregrps list")
-    offset = body.get("offset")
-    updatetime = body.get("updatetime")
-    return MeasurePage(groups=groups, timezone=body.get("timezone"),
-                       updatetime=int(updatetime) if isinstance(updatetime, (int, float)) else None,
-                       more=bool(body.get("more")), offset=int(offset) if isinstance(offset, int) else None)
+def _body(response: requests.Response) -> object | None:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _retry_body_status(response: requests.Response) -> Retry | None:
+    """Withings' retryable statuses inside an HTTP 200, for the shared retry policy."""
+    data = _body(response)
+    status = data.get("status") if isinstance(data, dict) else None
+    path = response.request.path_url.split("?", 1)[0] if response.request is not None else ""
+    if status == STATUS_TIMEOUT:
+        return Retry(f"status 522 (timeout) on {path}")
+    if status == STATUS_TOO_MANY:
+        # The 601 body may say how long to wait: {"status": 601, "body": {"wait_seconds": 188}}
+        # (kodymallory/MMM-withings #15); without it, a rate-limit minute.
+        body = data.get("body")
+        wait = body.get("wait_seconds") if isinstance(body, dict) else None
+        return Retry(f"status 601 (too many requests) on {path}", rate_limited=True,
+                     wait=float(wait) if isinstance(wait, (int, float)) else None)
+    return None
+
+
+def _page(body: dict, records_key: str, path: str) -> Page:
+    records = body.get(records_key)
+    if not isinstance(records, list):
+        raise ApiError(PROVIDER, f"{path}: the body has no {records_key} list")
+    offset, updatetime = body.get("offset"), body.get("updatetime")
+    return Page(records=records, timezone=body.get("timezone"),
+                updatetime=int(updatetime) if isinstance(updatetime, (int, float)) else None,
+                more=bool(body.get("more")), offset=int(offset) if isinstance(offset, int) else None)

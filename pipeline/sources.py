@@ -20,12 +20,9 @@ class NotConnected(RuntimeError):
     """A configured provider without a stored token or a seed refresh token."""
 
 
-def reconnect_command(provider: str) -> str:
-    return f"python etl.py connect {provider}"
-
-
 def ensure_token(store, provider: ProviderSettings) -> None:
     """Seed the store from WHOOP_/WITHINGS_REFRESH_TOKEN once; later the rotated token is used."""
+    from api_clients.errors import reconnect_command
     from api_clients.oauth import Token
 
     if store.load(provider.name) is not None:
@@ -43,40 +40,14 @@ def ensure_token(store, provider: ProviderSettings) -> None:
             log.info("%s: seeded from the %s_REFRESH_TOKEN setting", provider.name, provider.name.upper())
 
 
-def _whoop_user_id(client, store) -> int:
-    """The WHOOP user id: stored with the token, else one profile call (then stored)."""
-    token = store.load("whoop")
-    if token is not None and token.user_id:
-        return token.user_id
-    user_id = int(client.get_profile()["user_id"])
-    with store.refresh_lock("whoop"):
-        current = store.load("whoop")
-        if current is not None:
-            current.user_id = user_id
-            store.save("whoop", current)
-    return user_id
-
-
-def _withings_user_id(client, store) -> int:
-    user_id = client.ensure_token()  # a seeded token learns its `userid` from the first refresh
-    if not user_id:
-        raise NotConnected(f"withings has no user id stored: run `{reconnect_command('withings')}`")
-    return user_id
-
-
 def open_client(settings: Settings, store, source: str):
     """The API client of `source` and the user it syncs (one client per provider per run)."""
+    from api_clients.providers import make_client
+
     provider = getattr(settings, source)
     ensure_token(store, provider)
-    if source == "whoop":
-        from api_clients.whoop import WhoopClient
-
-        client = WhoopClient(provider, store, timeout=settings.http_timeout, max_wait=settings.rate_limit_max_wait)
-        return client, _whoop_user_id(client, store)
-    from api_clients.withings import WithingsClient
-
-    client = WithingsClient(provider, store, timeout=settings.http_timeout, max_wait=settings.rate_limit_max_wait)
-    return client, _withings_user_id(client, store)
+    client = make_client(provider, store, timeout=settings.http_timeout, max_wait=settings.rate_limit_max_wait)
+    return client, client.current_user_id()
 
 
 def _state(engine: Engine, resource: resources.Resource, user_id: int):

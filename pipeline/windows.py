@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from mapping_fields import EARLIEST_DATE as EARLIEST_DATA
 from sync_state import cursor_time
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
@@ -60,6 +61,17 @@ class Window:
         if self.start is None:
             return "full history"
         return f"{'since' if self.mode == 'since' else 'from'} {self.start:%Y-%m-%d}"
+
+
+def page_cap(window: Window, records_per_day: int, page_size: int) -> int:
+    """At most this many pages can hold the window's records: a server that pages past it loops.
+
+    Generous on purpose (WHOOP records a handful of records a day, a scale a few groups): the cap
+    exists to end a loop, not to second-guess a real history. A full window counts from 2010.
+    """
+    start = window.start or EARLIEST_DATA
+    days = max(1, (window.end - start).days + 2)
+    return -(-days * records_per_day // page_size) + 10
 
 
 def time_window(state, *, now: datetime, lookback: timedelta, since: datetime | None,

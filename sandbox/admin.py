@@ -10,7 +10,7 @@ from .web import Request, Response, json_response
 if TYPE_CHECKING:
     from .app import SandboxApp
 
-FAULT_OPTIONS = ("times", "probability", "status", "reset", "ms")
+FAULT_OPTIONS = ("times", "probability", "status", "reset", "ms", "style", "wait_seconds")
 
 
 def _params(req: Request) -> dict:
@@ -47,8 +47,8 @@ def _edit(app: SandboxApp, p: dict) -> dict:
 
 
 def _fault(app: SandboxApp, p: dict) -> dict:
-    options = {key: (float(p[key]) if key == "probability" else int(p[key]))
-               for key in FAULT_OPTIONS if p.get(key) not in (None, "")}
+    cast = {"probability": float, "style": str}
+    options = {key: cast.get(key, int)(p[key]) for key in FAULT_OPTIONS if p.get(key) not in (None, "")}
     return {"fault": app.faults.add(str(p["kind"]), str(p.get("path", "/")), **options).as_dict()}
 
 
@@ -77,6 +77,11 @@ def _token_clock(app: SandboxApp, p: dict) -> dict:
     return {"token_clock_offset": app.token_clock.offset}
 
 
+def _token_ttl(app: SandboxApp, p: dict) -> dict:
+    app.set_access_ttl(float(p["seconds"]), p.get("provider") or None)
+    return {"access_ttl": float(p["seconds"]), "provider": p.get("provider") or "all"}
+
+
 def _clear_requests(app: SandboxApp, p: dict) -> dict:
     app.clear_requests()
     return {"requests": []}
@@ -94,6 +99,7 @@ ROUTES: dict[tuple[str, str], Callable[[SandboxApp, dict], dict]] = {
     ("POST", "refresh-token"): _refresh_token,
     ("POST", "expire-tokens"): _expire_tokens,
     ("POST", "token-clock"): _token_clock,
+    ("POST", "token-ttl"): _token_ttl,
     ("POST", "env"): lambda app, p: app.environment(mint_tokens=not p.get("no_tokens")),
     ("GET", "state"): lambda app, p: app.state(),
     ("GET", "requests"): lambda app, p: {"requests": app.requests},

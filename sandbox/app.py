@@ -1,6 +1,7 @@
 """The sandbox application: state, routing to the two stand-ins, faults, the request log, mutations."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import deque
@@ -21,6 +22,8 @@ from .withings_data import WITHINGS_USER_ID
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"  # the platform's default; any URI is accepted
 WHOOP_PREFIXES = ("/developer/", "/oauth/")
+# Faults that alter the stand-in's real answer rather than replace it.
+ALTERING_FAULTS = ("repeat_token", "alternate_offset", "trickle")
 REQUEST_LOG_SIZE = 50_000  # the newest entries are kept, so long benchmarks do not grow memory
 
 
@@ -48,13 +51,17 @@ class SandboxApp:
     def __init__(self, *, seed: int = 42, days: int = 1095, now: datetime | None = None,
                  latency_ms: int = 0, fault_seed: int = 0, whoop_rate_limit: int | None = None,
                  whoop_rate_window: int = 60, withings_rate_limit: int | None = None,
-                 withings_page_size: int = DEFAULT_PAGE_SIZE) -> None:
+                 withings_page_size: int = DEFAULT_PAGE_SIZE, whoop_access_ttl: float | None = None,
+                 withings_access_ttl: float | None = None) -> None:
         self.lock = threading.RLock()
         self.base_url = ""
         self.history = History(seed=seed, days=days, now=now)
         self.token_clock = TokenClock()
         self.whoop_auth = WhoopAuth(self.token_clock)
         self.withings_auth = WithingsAuth(self.token_clock)
+        for provider, ttl in (("whoop", whoop_access_ttl), ("withings", withings_access_ttl)):
+            if ttl is not None:
+                self.set_access_ttl(ttl, provider)
         self.whoop = WhoopApi(self.history, self.whoop_auth, whoop_rate_limit, whoop_rate_window)
         self.withings = WithingsApi(self.history, self.withings_auth, withings_page_size, withings_rate_limit)
         self.faults = FaultInjector(fault_seed, latency_ms)
@@ -70,8 +77,12 @@ class SandboxApp:
             time.sleep(latency / 1000)
         provider = provider_for(req.path)
         with self.lock:
-            response = self._fault_response(rule, provider) if rule else \
-                (self.whoop if provider == "whoop" else self.withings).handle(req)
+            if rule is None or rule.kind in ALTERING_FAULTS or rule.style == "exhausted":
+                response = (self.whoop if provider == "whoop" else self.withings).handle(req)
+                if rule is not None:
+                    _alter(rule, response)
+            else:
+                response = self._fault_response(rule, provider)
             self._log.append({"provider": provider, "method": req.method, "path": req.path,
                               "query": req.query, "form": req.form,
                               "authorization": req.header("authorization"),
@@ -83,10 +94,12 @@ class SandboxApp:
         if rule.kind == "drop":
             return Response(drop=True)
         if rule.kind == "withings_status":
-            return body_status(rule.status)
+            return body_status(rule.status, {"wait_seconds": rule.wait_seconds} if rule.wait_seconds else None)
         if rule.kind == "rate_limit":
-            headers = {"X-RateLimit-Limit": self.whoop.limit_header, "X-RateLimit-Remaining": "0",
-                       "X-RateLimit-Reset": str(rule.reset)}
+            headers = {"whoop": {"X-RateLimit-Limit": self.whoop.limit_header, "X-RateLimit-Remaining": "0",
+                                 "X-RateLimit-Reset": str(rule.reset)},
+                       "no_remaining": {"X-RateLimit-Reset": str(rule.reset)},
+                       "retry_after": {"Retry-After": str(rule.reset)}}.get(rule.style, {})
             return json_response({"error": "too_many_requests", "message": "Rate limit exceeded"}, 429, headers)
         response = json_response({"error": "server_error", "message": f"Injected HTTP {rule.status}"}, rule.status)
         if provider == "whoop":
@@ -122,6 +135,18 @@ class SandboxApp:
         with self.lock:
             auth = self.whoop_auth if provider == "whoop" else self.withings_auth
             return auth.mint_refresh_token()
+
+    def set_access_ttl(self, seconds: float, provider: str | None = None) -> None:
+        """Issue access tokens of `provider` (or both) that live `seconds` from now on."""
+        with self.lock:
+            for name, auth in (("whoop", self.whoop_auth), ("withings", self.withings_auth)):
+                if provider in (None, name):
+                    auth.access_ttl = seconds
+
+    def refresh_count(self, provider: str) -> int:
+        """Refresh grants answered for `provider` since the start."""
+        with self.lock:
+            return (self.whoop_auth if provider == "whoop" else self.withings_auth).refreshes
 
     def expire_access_tokens(self, provider: str | None = None) -> None:
         """Make the access tokens of one provider (or both) expire now."""
@@ -171,4 +196,28 @@ class SandboxApp:
                     "withings": {"client_id": WITHINGS_CLIENT_ID, "client_secret": WITHINGS_CLIENT_SECRET,
                                  "userid": WITHINGS_USER_ID},
                     "faults": self.faults.rules(), "latency_ms": self.faults.latency_ms,
-                    "token_clock_offset": self.token_clock.offset, "requests_logged": len(self._log)}
+                    "token_clock_offset": self.token_clock.offset, "requests_logged": len(self._log),
+                    "refreshes": {"whoop": self.whoop_auth.refreshes, "withings": self.withings_auth.refreshes},
+                    "access_ttl": {"whoop": self.whoop_auth.access_ttl, "withings": self.withings_auth.access_ttl}}
+
+
+def _alter(rule: FaultRule, response: Response) -> None:
+    """Apply an altering fault to the stand-in's real answer (see FaultRule)."""
+    if rule.kind == "trickle":
+        response.trickle_ms = rule.ms or 1000
+        return
+    if rule.kind == "rate_limit":  # style "exhausted": the answer says the window is spent
+        response.headers.update({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(rule.reset)})
+        return
+    try:
+        payload = json.loads(response.body)
+    except ValueError:
+        return  # not a data page (an error page): nothing to alter
+    if rule.kind == "repeat_token" and payload.get("next_token"):
+        rule.memo = rule.memo or payload["next_token"]
+        payload["next_token"] = rule.memo
+    elif rule.kind == "alternate_offset" and isinstance(payload.get("body"), dict) and payload.get("status") == 0:
+        count = int(rule.memo or 0)
+        rule.memo = str(count + 1)
+        payload["body"].update(more=1, offset=1 + count % 2)
+    response.body = json.dumps(payload, separators=(",", ":")).encode()

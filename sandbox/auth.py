@@ -59,8 +59,9 @@ class _Code:
 class WhoopAuth:
     """WHOOP's token endpoint (Ory Hydra): refresh tokens rotate and kill older access tokens."""
 
-    def __init__(self, clock: TokenClock) -> None:
-        self.clock = clock
+    def __init__(self, clock: TokenClock, access_ttl: float = WHOOP_ACCESS_TTL) -> None:
+        self.clock, self.access_ttl = clock, access_ttl
+        self.refreshes = 0  # refresh grants answered (tests count refresh storms with it)
         self._codes: dict[str, _Code] = {}
         self._access: dict[str, float] = {}
         self._refresh: dict[str, str] = {}
@@ -83,8 +84,8 @@ class WhoopAuth:
 
     def _issue(self, scope: str) -> dict:
         access = _new("wa_")
-        self._access[access] = self.clock.now() + WHOOP_ACCESS_TTL
-        body = {"access_token": access, "expires_in": WHOOP_ACCESS_TTL, "scope": scope, "token_type": "bearer"}
+        self._access[access] = self.clock.now() + self.access_ttl
+        body = {"access_token": access, "expires_in": self.access_ttl, "scope": scope, "token_type": "bearer"}
         if "offline" in scope.split():  # a refresh token only with the `offline` scope
             body["refresh_token"] = _new("wr_")
             self._refresh[body["refresh_token"]] = scope
@@ -105,6 +106,7 @@ class WhoopAuth:
             scope = self._refresh.pop(form.get("refresh_token", ""), None)
             if scope is None:
                 return 400, _invalid_grant("The refresh token is invalid, expired or was already used.")
+            self.refreshes += 1
             self._access.clear()  # "Existing access tokens are invalidated once your app uses the refresh token"
             return 200, self._issue(scope)
         return 400, {"error": "unsupported_grant_type", "error_description": f"grant_type {grant!r}"}

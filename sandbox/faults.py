@@ -7,17 +7,27 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
-FAULT_KINDS = ("rate_limit", "http_error", "drop", "withings_status", "latency")
+FAULT_KINDS = ("rate_limit", "http_error", "drop", "withings_status", "latency", "repeat_token",
+               "alternate_offset", "trickle")
+RATE_LIMIT_STYLES = ("whoop", "no_remaining", "retry_after", "bare", "exhausted")
 
 
 @dataclass
 class FaultRule:
     """One fault for requests whose path starts with `path`.
 
-    kind: rate_limit (HTTP 429 with X-RateLimit-Reset=`reset`), http_error (HTTP `status`, e.g. 503),
-    drop (close the socket, no response), withings_status (HTTP 200 with body status `status`,
-    e.g. 601/401/522/503), latency (`ms` extra before answering). It fires `times` times, or on each
-    request with `probability` (seeded RNG), or on every request when neither is given.
+    kind:
+    - rate_limit: HTTP 429; `style` whoop (X-RateLimit-Remaining 0 and Reset=`reset`), no_remaining
+      (Reset only), retry_after (Retry-After=`reset` only, as a proxy sends), bare (no header), or
+      exhausted (the real answer, with Remaining 0 and Reset=`reset`, e.g. the daily 86400);
+    - http_error: HTTP `status` (e.g. 503); drop: close the socket, no response;
+    - withings_status: HTTP 200 with body status `status` (601/401/522/503...), and
+      `wait_seconds` in the body when given (as Withings' 601 carries);
+    - latency: `ms` extra before answering; trickle: the whole answer one byte every `ms`;
+    - repeat_token: WHOOP pages keep naming the first next_token (paging never ends);
+    - alternate_offset: Withings pages say more=1 with offsets 1, 2, 1, 2 ...
+    It fires `times` times, or on each request with `probability` (seeded RNG), or on every
+    request when neither is given.
     """
 
     kind: str
@@ -27,7 +37,10 @@ class FaultRule:
     status: int = 500
     reset: int = 1
     ms: int = 0
+    style: str = "whoop"
+    wait_seconds: int | None = None
     id: int = 0
+    memo: str | None = None  # repeat_token: the next_token it keeps repeating; alternate_offset: a counter
 
     def as_dict(self) -> dict:
         """The rule as JSON-ready data."""
@@ -48,6 +61,8 @@ class FaultInjector:
         """Register a rule (see FaultRule for the options); returns it."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {', '.join(FAULT_KINDS)}")
+        if options.get("style", "whoop") not in RATE_LIMIT_STYLES:
+            raise ValueError(f"unknown rate_limit style {options['style']!r}; use one of {', '.join(RATE_LIMIT_STYLES)}")
         with self._lock:
             rule = FaultRule(kind=kind, path=path, id=self._next_id, **options)
             self._next_id += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 import sys
 import threading
+import time
 import traceback
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,6 +50,9 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass  # the client may already be gone
             return
+        if response.trickle_ms:
+            self._trickle(response)
+            return
         try:
             self.send_response(response.status)
             for name, value in response.headers.items():
@@ -58,6 +62,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client went away (killed or timed out): nothing to send
+
+    def _trickle(self, response) -> None:
+        """Send the whole answer one byte at a time (a server a read timeout never catches)."""
+        head = [f"HTTP/1.1 {response.status} {self.responses.get(response.status, ('',))[0]}"]
+        head += [f"{name}: {value}" for name, value in response.headers.items()]
+        head += [f"Content-Length: {len(response.body)}", "Connection: close", "", ""]
+        self.close_connection = True
+        for byte in "\r\n".join(head).encode() + response.body:
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return  # the client gave up (its deadline): stop trickling
+            time.sleep(response.trickle_ms / 1000)
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (signature of the base class)
         """Log requests to stderr only when verbose."""
@@ -84,7 +102,8 @@ class SandboxServer:
     """The WHOOP and Withings stand-ins on one port; use as a context manager in tests.
 
     Options (all keyword): seed, days, now, latency_ms, fault_seed, whoop_rate_limit,
-    whoop_rate_window, withings_rate_limit, withings_page_size (see SandboxApp), plus host/port.
+    whoop_rate_window, withings_rate_limit, withings_page_size, whoop_access_ttl,
+    withings_access_ttl (see SandboxApp), plus host/port.
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, verbose: bool = False, **options) -> None:
@@ -179,6 +198,14 @@ class SandboxServer:
     def expire_access_tokens(self, provider: str | None = None) -> None:
         """Expire the access tokens of "whoop", "withings" or (None) both."""
         self.app.expire_access_tokens(provider)
+
+    def set_access_ttl(self, seconds: float, provider: str | None = None) -> None:
+        """Issue access tokens of "whoop", "withings" or (None) both that live `seconds`."""
+        self.app.set_access_ttl(seconds, provider)
+
+    def refresh_count(self, provider: str) -> int:
+        """How many refresh grants the sandbox answered for `provider`."""
+        return self.app.refresh_count(provider)
 
     def advance_token_clock(self, seconds: float) -> None:
         """Move the token clock (code and token lifetimes, Withings' 8-hour grace) forward."""

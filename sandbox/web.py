@@ -52,12 +52,14 @@ class Request:
 
 @dataclass
 class Response:
-    """What to send back; `drop` closes the connection without any response."""
+    """What to send back; `drop` closes the connection without any response; `trickle_ms` sends
+    the whole answer one byte at a time, that many milliseconds apart."""
 
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    trickle_ms: int = 0
 
 
 def parse_pairs(text: str) -> dict[str, str]:

@@ -28,8 +28,9 @@ class WithingsAuth:
     refresh tokens"). Older access tokens live on until they expire (not documented otherwise).
     """
 
-    def __init__(self, clock: TokenClock) -> None:
-        self.clock = clock
+    def __init__(self, clock: TokenClock, access_ttl: float = WITHINGS_ACCESS_TTL) -> None:
+        self.clock, self.access_ttl = clock, access_ttl
+        self.refreshes = 0  # refresh grants answered (tests count refresh storms with it)
         self._codes: dict[str, _Code] = {}
         self._access: dict[str, _Access] = {}
         self._refresh: dict[str, _Refresh] = {}
@@ -57,11 +58,11 @@ class WithingsAuth:
 
     def _issue(self, scope: str, predecessor: str | None) -> dict:
         access, refresh = _new("na_"), _new("nr_")
-        self._access[access] = _Access(self.clock.now() + WITHINGS_ACCESS_TTL,
+        self._access[access] = _Access(self.clock.now() + self.access_ttl,
                                        [predecessor] if predecessor else [])
         self._refresh[refresh] = _Refresh(scope)
         return {"userid": str(WITHINGS_USER_ID), "access_token": access, "refresh_token": refresh,
-                "expires_in": WITHINGS_ACCESS_TTL, "scope": scope, "csrf_token": _new(""),
+                "expires_in": self.access_ttl, "scope": scope, "csrf_token": _new(""),
                 "token_type": "Bearer"}
 
     def requesttoken(self, form: dict[str, str]) -> tuple[int, dict, str | None]:
@@ -83,6 +84,7 @@ class WithingsAuth:
             record = self._live_refresh(token)
             if record is None:
                 return 503, {}, "Invalid Params: invalid refresh_token"
+            self.refreshes += 1
             if record.dies_at is None:
                 record.dies_at = self.clock.now() + WITHINGS_OLD_REFRESH_GRACE
             return 0, self._issue(record.scope, token), None
