@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.types import TypeDecorator
 
 # The newest Alembic revision; `tests/test_migrations.py` keeps it equal to the script head.
-SCHEMA_HEAD = "0002_v1_1_1"
+SCHEMA_HEAD = "0004_activity_sleep_body"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 # Surrogate keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.

@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, UniqueConstraint, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import mappers
 from db import utcnow
-from models import Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsWeight
+from models import Base, Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsWeight
 from sync_state import advance_sync_state, get_sync_state, record_sync_failure  # noqa: F401 (re-export)
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,18 @@ TARGETS = {
     "withings_weight": _Target(WithingsWeight.__table__, (("user_id", "grpid"),)),
     "withings_heart_rate": _Target(WithingsHeartRate.__table__, (("user_id", "grpid"),)),
 }
+
+
+def target_of(table_name: str) -> _Target:
+    """The write target of a table: listed above, else its model's UNIQUE constraints (first = lookup
+    key), so a newly declared resource's table needs no entry here."""
+    if table_name in TARGETS:
+        return TARGETS[table_name]
+    table = Base.metadata.tables[table_name]
+    keys = tuple(tuple(c.name for c in con.columns) for con in table.constraints if isinstance(con, UniqueConstraint))
+    if not keys:
+        raise LookupError(f"{table_name} declares no natural key")
+    return TARGETS.setdefault(table_name, _Target(table, keys))
 
 
 def _describe(record: Any) -> str:
@@ -202,7 +214,7 @@ def _load_batch(session: Session, target: _Target, rows: list[dict], counts: Loa
 
 def _write_rows(session: Session, table_name: str, rows: Iterable[dict], counts: LoadCounts,
                 batch_size: int) -> None:
-    target = TARGETS[table_name]
+    target = target_of(table_name)
     for batch in _batches(rows, batch_size):
         _load_batch(session, target, batch, counts, table_name)
 
@@ -275,3 +287,24 @@ def load_withings_measures(session: Session, groups: Iterable[dict], user_id: in
         _write_rows(session, "withings_heart_rate", hearts, counts, batch_size)
     return counts
 
+
+
+def load_observations(session: Session, table_name: str, records: Iterable[Any],
+                      mapper: Callable[[Any], dict | None]) -> LoadCounts:
+    """Rows of a value the API keeps no history of: a new value is inserted (first and last seen
+    now); a value seen before only moves its `last_seen_at`, which counts as unchanged."""
+    counts = LoadCounts()
+    target = target_of(table_name)
+    table = target.table
+    for row in _map_records(records, mapper, counts, table_name):
+        stored = _existing(session, target, [row]).get(_key_of(row, target.key))
+        if stored is None:
+            counts.inserted += 1
+            with session.begin_nested():
+                _write(session, target, [{**row, "synced_at": utcnow()}], [])
+            continue
+        counts.unchanged += 1
+        if stored["last_seen_at"] < row["last_seen_at"]:
+            session.execute(update(table).where(table.c.id == stored["id"])
+                            .values(last_seen_at=row["last_seen_at"]))
+    return counts

@@ -349,3 +349,111 @@ def weight_to_row(group: dict, user_id: int, tz: str | None = None) -> dict | No
 def heart_rate_to_row(group: dict, user_id: int, tz: str | None = None) -> dict | None:
     """The `withings_heart_rate` row of a measure group, or None when it has no cardio measures."""
     return measure_group_to_rows(group, user_id, tz)[1]
+
+
+# ---- WHOOP body measurement, Withings daily activity and sleep summary ----------------------
+
+def _count(value: Any, name: str) -> int | None:
+    """A whole number that may arrive as 1200 or 1200.0 (Withings types vary between fields)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return _int(value, name, INT32)
+
+
+def _object(record: Any, what: str) -> dict:
+    if not isinstance(record, dict):
+        raise MappingError(f"{what} must be an object, got {type(record).__name__}")
+    _check_text_is_storable(record)
+    return record
+
+
+def _local_date(value: Any, name: str):
+    if not isinstance(value, str):
+        raise MappingError(f"{name} must be a YYYY-MM-DD string")
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise MappingError(f"{name} is not a YYYY-MM-DD date: {value[:20]!r}") from None
+
+
+def body_measurement_to_row(record: dict, user_id: int, seen_at: datetime) -> dict:
+    """WHOOP's current body measurement -> a `whoop_body_measurement` row first and last seen now."""
+    record = _object(record, "body measurement")
+    height = _float(record.get("height_meter"), "height_meter")
+    weight = _float(record.get("weight_kilogram"), "weight_kilogram")
+    max_hr = _int(record.get("max_heart_rate"), "max_heart_rate", INT32)
+    if height is None and weight is None and max_hr is None:
+        raise MappingError("body measurement without height, weight or max heart rate")
+    key = "|".join("-" if v is None else f"{v:g}" for v in (
+        None if height is None else round(height, 4), None if weight is None else round(weight, 4), max_hr))
+    return {"user_id": _int(user_id, "user_id"), "value_key": key, "height_meter": height,
+            "weight_kilogram": weight, "max_heart_rate": max_hr, "first_seen_at": seen_at,
+            "last_seen_at": seen_at, "raw": record}
+
+
+# getactivity field -> (column, reader); durations are seconds (docs/API_NOTES.md, Withings "Activity and sleep").
+ACTIVITY_FIELDS = {
+    "steps": ("steps", _count), "distance": ("distance_m", _float), "elevation": ("elevation_floors", _float),
+    "soft": ("soft_s", _count), "moderate": ("moderate_s", _count), "intense": ("intense_s", _count),
+    "active": ("active_s", _count), "calories": ("calories_kcal", _float),
+    "totalcalories": ("total_calories_kcal", _float), "hr_average": ("hr_average", _count),
+    "hr_min": ("hr_min", _count), "hr_max": ("hr_max", _count), "hr_zone_0": ("hr_zone_0_s", _count),
+    "hr_zone_1": ("hr_zone_1_s", _count), "hr_zone_2": ("hr_zone_2_s", _count), "hr_zone_3": ("hr_zone_3_s", _count),
+}
+
+
+def activity_to_row(record: dict, user_id: int) -> dict:
+    """A Withings getactivity day -> a `withings_activity` row keyed by (user_id, local date)."""
+    record = _object(record, "activity")
+    model = record.get("model")
+    row = {
+        "user_id": _int(user_id, "user_id"),
+        "date": _local_date(_require(record, "date"), "date"),
+        "timezone": _text(record.get("timezone"), "timezone", 64),
+        "modified_at": parse_epoch(record.get("modified"), "modified"),
+        "device_id": _text(record.get("deviceid") or record.get("hash_deviceid"), "deviceid", 64),
+        "model": _text(str(model) if isinstance(model, (int, str)) else None, "model", 100),
+        "model_id": _int(record.get("modelid"), "modelid", INT32),
+        "brand": _int(record.get("brand"), "brand", INT32),
+        "is_tracker": _bool(record.get("is_tracker"), "is_tracker"),
+        "raw": record,
+    }
+    row.update({column: read(record.get(field), field) for field, (column, read) in ACTIVITY_FIELDS.items()})
+    return row
+
+
+# getsummary `data` field -> (column, reader)
+SLEEP_SUMMARY_FIELDS = {
+    "total_timeinbed": ("total_timeinbed_s", _count), "total_sleep_time": ("total_sleep_time_s", _count),
+    "lightsleepduration": ("light_sleep_s", _count), "deepsleepduration": ("deep_sleep_s", _count),
+    "remsleepduration": ("rem_sleep_s", _count), "wakeupduration": ("awake_s", _count),
+    "wakeupcount": ("wakeup_count", _count), "sleep_efficiency": ("sleep_efficiency", _float),
+    "sleep_latency": ("sleep_latency_s", _count), "sleep_score": ("sleep_score", _count),
+    "hr_average": ("hr_average", _count), "hr_min": ("hr_min", _count), "hr_max": ("hr_max", _count),
+    "rr_average": ("rr_average", _count), "rr_min": ("rr_min", _count), "rr_max": ("rr_max", _count),
+    "snoring": ("snoring_s", _count), "snoringepisodecount": ("snoring_episodes", _count),
+}
+
+
+def sleep_summary_to_row(record: dict, user_id: int) -> dict:
+    """A Withings Sleep v2 getsummary night -> a `withings_sleep_summary` row keyed by its `id`."""
+    record = _object(record, "sleep summary")
+    data = record.get("data") or {}
+    if not isinstance(data, dict):
+        raise MappingError("data must be an object")
+    row = {
+        "user_id": _int(user_id, "user_id"),
+        "withings_id": _int(_require(record, "id"), "id"),
+        "start": parse_epoch(_require(record, "startdate"), "startdate"),
+        "end": parse_epoch(_require(record, "enddate"), "enddate"),
+        "date": _local_date(record["date"], "date") if record.get("date") is not None else None,
+        "timezone": _text(record.get("timezone"), "timezone", 64),
+        "created_at": parse_epoch(record.get("created"), "created"),
+        "modified_at": parse_epoch(record.get("modified"), "modified"),
+        "model": _int(record.get("model"), "model", INT32),
+        "model_id": _int(record.get("model_id"), "model_id", INT32),
+        "device_id": _text(record.get("hash_deviceid"), "hash_deviceid", 64),
+        "raw": record,
+    }
+    row.update({column: read(data.get(field), f"data.{field}") for field, (column, read) in SLEEP_SUMMARY_FIELDS.items()})
+    return row

@@ -8,7 +8,7 @@ migration (docs/ARCHITECTURE.md walks through one).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
 from sqlalchemy import UniqueConstraint
@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 import db_loader
 import mappers
-from models import Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsWeight
+from api_clients.errors import ScopeMissing
+from models import (Cycle, Recovery, Sleep, WhoopBodyMeasurement, WithingsActivity, WithingsHeartRate,
+                    WithingsSleepSummary, WithingsWeight, Workout)
 from pipeline.windows import Window, lastupdate_window, time_window
 
 
@@ -27,6 +29,7 @@ class FetchedPage:
     records: list
     timezone: str | None = None
     updatetime: int | None = None
+    fetched_at: datetime | None = None  # when the response arrived (records without a time of their own)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Resource:
     freshness: tuple[Any, ...]  # the (indexed) columns that say how recent the newest record is
     window: Callable[..., Window] = field(default=time_window)  # time window or `lastupdate` cursor
     also_writes: tuple[type, ...] = ()  # further tables one record can land in
+    scope: str | None = None  # the OAuth scope the endpoint needs; without it the resource is skipped
 
     @property
     def key(self) -> tuple[str, str]:
@@ -61,6 +65,12 @@ class Resource:
 
     def pages(self, client, window: Window) -> Iterator[FetchedPage]:
         raise NotImplementedError
+
+    def check_scope(self, client) -> None:
+        """ScopeMissing before any request when the stored token says the scope was not granted."""
+        granted = client.granted_scopes() if hasattr(client, "granted_scopes") else None
+        if self.scope and granted is not None and self.scope not in granted:
+            raise ScopeMissing(self.source, self.scope, SCOPE_WHAT.get(self.scope, self.label))
 
     def load(self, session: Session, page: FetchedPage, user_id: int) -> db_loader.LoadCounts:
         raise NotImplementedError
@@ -92,6 +102,50 @@ class WithingsMeasures(Resource):
         return db_loader.load_withings_measures(session, page.records, user_id, page.timezone)
 
 
+class WhoopObject(Resource):
+    """A WHOOP v2 object without history (the body measurement): one row per distinct value seen."""
+
+    def pages(self, client, window: Window) -> Iterator[FetchedPage]:
+        self.check_scope(client)
+        record = client.get_object(self.path)
+        yield FetchedPage(records=[record], fetched_at=datetime.now(timezone.utc))
+
+    def load(self, session: Session, page: FetchedPage, user_id: int) -> db_loader.LoadCounts:
+        seen_at = page.fetched_at or datetime.now(timezone.utc)
+        return db_loader.load_observations(session, self.model.__tablename__, page.records,
+                                           lambda record: self.mapper(record, user_id, seen_at))
+
+
+@dataclass(frozen=True)
+class WithingsAction(Resource):
+    """A Withings v2 action (getactivity, getsummary): `lastupdate` cursor, `more`/`offset` paging."""
+
+    action: str = ""
+    records_key: str = ""
+    data_fields: tuple[str, ...] = ()
+
+    def pages(self, client, window: Window) -> Iterator[FetchedPage]:
+        self.check_scope(client)
+        params: dict[str, int | str] = {"lastupdate": int(window.start.timestamp()) if window.start else 0}
+        if self.data_fields:
+            params["data_fields"] = ",".join(self.data_fields)
+        # These bodies carry no `updatetime` (docs/API_NOTES.md, Withings "Activity and sleep"): the
+        # cursor is this run's start. Anything modified later has a later `modified`, and the
+        # lookback subtracted from the cursor covers a skew between our clock and Withings'.
+        run_start = int(window.end.timestamp())
+        for page in client.iter_action_pages(self.path, self.action, params, self.records_key):
+            yield FetchedPage(records=page.records, timezone=page.timezone,
+                              updatetime=page.updatetime or run_start)
+
+    def load(self, session: Session, page: FetchedPage, user_id: int) -> db_loader.LoadCounts:
+        return db_loader.load_rows(session, self.model.__tablename__, page.records,
+                                   lambda record: self.mapper(record, user_id))
+
+
+SCOPE_WHAT = {"user.activity": "activity data", "read:body_measurement": "body measurements"}
+ACTIVITY_DATA_FIELDS = tuple(mappers.ACTIVITY_FIELDS)
+SLEEP_DATA_FIELDS = tuple(mappers.SLEEP_SUMMARY_FIELDS)
+
 RESOURCES: tuple[Resource, ...] = (
     WhoopCollection("whoop", "cycles", "WHOOP cycles", "/developer/v2/cycle",
                     Cycle, mappers.cycle_to_row, (Cycle.start,)),
@@ -101,10 +155,21 @@ RESOURCES: tuple[Resource, ...] = (
                     Sleep, mappers.sleep_to_row, (Sleep.start,)),
     WhoopCollection("whoop", "workout", "WHOOP workouts", "/developer/v2/activity/workout",
                     Workout, mappers.workout_to_row, (Workout.start,)),
+    WhoopObject("whoop", "body", "WHOOP body measurement", "/developer/v2/user/measurement/body",
+                WhoopBodyMeasurement, mappers.body_measurement_to_row, (WhoopBodyMeasurement.last_seen_at,),
+                scope="read:body_measurement"),
     WithingsMeasures("withings", "measures", "Withings measures", "/measure",
                      WithingsWeight, mappers.measure_group_to_rows,
                      (WithingsWeight.measured_at, WithingsHeartRate.measured_at),
                      window=lastupdate_window, also_writes=(WithingsHeartRate,)),
+    WithingsAction("withings", "activity", "Withings daily activity", "/v2/measure",
+                   WithingsActivity, mappers.activity_to_row, (WithingsActivity.modified_at,),
+                   window=lastupdate_window, scope="user.activity",
+                   action="getactivity", records_key="activities", data_fields=ACTIVITY_DATA_FIELDS),
+    WithingsAction("withings", "sleep_summary", "Withings sleep", "/v2/sleep",
+                   WithingsSleepSummary, mappers.sleep_summary_to_row, (WithingsSleepSummary.end,),
+                   window=lastupdate_window, scope="user.activity",
+                   action="getsummary", records_key="series", data_fields=SLEEP_DATA_FIELDS),
 )
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys(r.source for r in RESOURCES))
 SOURCE_LABELS = {"whoop": "WHOOP", "withings": "Withings"}

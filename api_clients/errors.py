@@ -37,3 +37,16 @@ class NotImplementedByApi(ApiError):
 
 class Unauthorized(ApiError):
     """The app may not call this service (Withings 214, 2553, 2555; a missing scope)."""
+
+
+class ScopeMissing(ApiError):
+    """The token was granted without the scope this resource needs: the resource is skipped, the run
+    goes on (the user re-connects to grant it)."""
+
+    skips_resource = True  # the runner reports the resource as skipped, not failed
+
+    def __init__(self, provider: str, scope: str, what: str = "this data"):
+        self.command = f"python etl.py connect {provider}"
+        super().__init__(provider, f"re-connect {provider} to allow {what}: run `{self.command}` "
+                                   f"(the token lacks the `{scope}` scope)", 403)
+        self.scope = scope

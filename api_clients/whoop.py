@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 
 import requests
 
-from api_clients.errors import ApiError, InvalidRequest, ReconnectRequired, TransientError
+from api_clients.errors import ApiError, InvalidRequest, ReconnectRequired, ScopeMissing, TransientError
 from api_clients.http import HttpClient
 from api_clients.oauth import Token, TokenManager, TokenStore, token_from_response
 
@@ -24,6 +24,10 @@ COLLECTIONS = {
 PROFILE_PATH = "/developer/v2/user/profile/basic"
 BODY_PATH = "/developer/v2/user/measurement/body"
 TOKEN_PATH = "/oauth/oauth2/token"
+SCOPES = {"/developer/v2/cycle": "read:cycles", "/developer/v2/recovery": "read:recovery",
+          "/developer/v2/activity/sleep": "read:sleep", "/developer/v2/activity/workout": "read:workout",
+          PROFILE_PATH: "read:profile", BODY_PATH: "read:body_measurement"}
+SCOPE_WHAT = {BODY_PATH: "body measurements"}
 PAGE_LIMIT = 25  # the spec's maximum; larger values are a 400
 REQUESTS_PER_MINUTE = 100  # plus 10,000/day (§1.5)
 
@@ -84,6 +88,17 @@ class WhoopClient:
         """`/v2/user/measurement/body`: the current height, weight and max heart rate."""
         return self._get(BODY_PATH, {})
 
+    def get_object(self, path: str) -> dict:
+        """One object endpoint without paging (profile, body measurement)."""
+        return self._get(path, {})
+
+    def granted_scopes(self) -> set[str] | None:
+        """The scopes the stored token was granted (space-separated for WHOOP); None if unknown."""
+        token = self.tokens._token or self.tokens.store.load(PROVIDER)
+        if token is None or not token.scope:
+            return None
+        return set(token.scope.split())
+
     def _get(self, path: str, params: dict) -> dict:
         token = self.tokens.access_token()
         response = self._send(path, params, token)
@@ -91,6 +106,11 @@ class WhoopClient:
             response = self._send(path, params, self.tokens.refresh(rejected=token))
             if response.status_code == 401:
                 raise ReconnectRequired(PROVIDER, "the API rejects a freshly refreshed token")
+        if response.status_code == 403:
+            # A token without the path's scope. WHOOP does not document the answer; OAuth bearer
+            # tokens signal `insufficient_scope` with 403 (RFC 6750 §3.1; docs/API_NOTES.md, WHOOP
+            # "Auth and tokens"). The body measurement is the only path whose scope `connect` added later.
+            raise ScopeMissing(PROVIDER, SCOPES.get(path, "read:profile"), SCOPE_WHAT.get(path, "this data"))
         if response.status_code == 400:
             raise InvalidRequest(PROVIDER, f"HTTP 400 on {path}: {_error_text(response)}", 400)
         if response.status_code != 200:

@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 import requests
 
 from api_clients.errors import (ApiError, InvalidRequest, NotImplementedByApi, RateLimited, ReconnectRequired,
-                                TransientError, Unauthorized)
+                                ScopeMissing, TransientError, Unauthorized)
 from api_clients.http import HttpClient
 from api_clients.oauth import Token, TokenManager, TokenStore, token_from_response
 
@@ -24,6 +24,10 @@ CATEGORY_REAL_MEASURES = 1
 AUTH_FAILED = {100, 101, 102, 200, 401}
 RETRYABLE_BODY = {522: "timeout", 601: "too many requests"}
 MAX_PAGES = 10_000  # a server that keeps saying more=1 with the same offset must not loop forever
+# The scope each data path needs; user.activity covers daily activity and sleep (docs/API_NOTES.md,
+# Withings "Activity and sleep").
+SCOPES = {MEASURE_PATH: ("user.metrics", "body measures"), "/v2/measure": ("user.activity", "activity data"),
+          "/v2/sleep": ("user.activity", "activity data")}
 
 
 @dataclass
@@ -42,6 +46,12 @@ def raise_for_status(status: int, error: str, during: str) -> None:
     detail = f"{during}: status {status}" + (f" ({error[:120]})" if error else "")
     if status in AUTH_FAILED:
         raise ReconnectRequired(PROVIDER, f"{during}: authentication failed (status {status})")
+    if status == 403 or "insufficient_scope" in error.lower():
+        # A token without the scope: body status 403, "Insufficient_scope: The request requires
+        # higher privileges than provided by the access token" (docs/API_NOTES.md, Withings
+        # "Activity and sleep"; joostlek/python-withings #587).
+        scope, what = SCOPES.get(during, ("user.activity", "activity data"))
+        raise ScopeMissing(PROVIDER, scope, what)
     if status == 601:
         raise RateLimited(PROVIDER, detail, status)
     if status == 522:
@@ -53,6 +63,17 @@ def raise_for_status(status: int, error: str, during: str) -> None:
     if 201 <= status <= 213 or 501 <= status <= 511:
         raise InvalidRequest(PROVIDER, detail, status)
     raise ApiError(PROVIDER, detail, status)
+
+
+@dataclass
+class ActionPage:
+    """One page of a v2 action (getactivity, getsummary): its records and the paging fields."""
+
+    records: list
+    timezone: str | None
+    updatetime: int | None  # getactivity and getsummary bodies carry none
+    more: bool
+    offset: int | None
 
 
 class WithingsClient:
@@ -96,6 +117,27 @@ class WithingsClient:
                 raise ApiError(PROVIDER, "getmeas said more=1 without a new offset")
             params["offset"] = page.offset
         raise ApiError(PROVIDER, f"getmeas returned more than {MAX_PAGES} pages")
+
+    def iter_action_pages(self, path: str, action: str, params: dict, records_key: str,
+                          max_pages: int | None = None) -> Iterator[ActionPage]:
+        """Pages of a v2 action (`lastupdate` or date params in `params`) to the end, via more/offset."""
+        params = {"action": action, **params}
+        for _ in range(max_pages or MAX_PAGES):
+            page = _action_page(self._call(path, params), records_key, action)
+            yield page
+            if not page.more:  # a boolean on the v2 actions, an int on getmeas
+                return
+            if page.offset is None or page.offset == params.get("offset"):
+                raise ApiError(PROVIDER, f"{action} said more without a new offset")
+            params["offset"] = page.offset
+        raise ApiError(PROVIDER, f"{action} returned more than {max_pages or MAX_PAGES} pages")
+
+    def granted_scopes(self) -> set[str] | None:
+        """The scopes the stored token was granted (comma-separated for Withings); None if unknown."""
+        token = self.tokens._token or self.tokens.store.load(PROVIDER)
+        if token is None or not token.scope:
+            return None
+        return {s.strip() for s in token.scope.replace(" ", ",").split(",") if s.strip()}
 
     def ensure_token(self) -> int | None:
         """Make sure a current access token exists (refreshing a seeded one); returns the user id."""
@@ -160,3 +202,13 @@ def _page(body: dict) -> MeasurePage:
     return MeasurePage(groups=groups, timezone=body.get("timezone"),
                        updatetime=int(updatetime) if isinstance(updatetime, (int, float)) else None,
                        more=bool(body.get("more")), offset=int(offset) if isinstance(offset, int) else None)
+
+
+def _action_page(body: dict, records_key: str, action: str) -> ActionPage:
+    records = body.get(records_key)
+    if not isinstance(records, list):
+        raise ApiError(PROVIDER, f"{action} body has no {records_key} list")
+    offset, updatetime = body.get("offset"), body.get("updatetime")
+    return ActionPage(records=records, timezone=body.get("timezone"),
+                      updatetime=int(updatetime) if isinstance(updatetime, (int, float)) else None,
+                      more=bool(body.get("more")), offset=offset if isinstance(offset, int) else None)
