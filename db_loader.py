@@ -12,7 +12,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import ColumnElement, delete, false, select, update
+from sqlalchemy import ColumnElement, delete, false, insert, select, update
 from sqlalchemy.orm import Session
 
 import db_write
@@ -20,18 +20,18 @@ import mappers
 import quarantine
 import withings_mapper
 from db import utcnow
-from db_write import TARGETS, LoadCounts, Unit
+from db_write import LoadCounts, Unit, target_of
 from mapping_fields import MappingError
 from models import Quarantine
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-# Which quarantine a table's rejects go to: (source, resource).
+# Which quarantine the rejects of the `load_<table>` helpers go to (the runner's declarations
+# always say it themselves): (source, resource).
 RESOURCE_OF_TABLE = {
     "cycles": ("whoop", "cycles"), "recovery": ("whoop", "recovery"), "sleep": ("whoop", "sleep"),
-    "workout": ("whoop", "workout"), "withings_weight": ("withings", "measures"),
-    "withings_heart_rate": ("withings", "measures"), "withings_measure": ("withings", "measures"),
+    "workout": ("whoop", "workout"),
 }
 WITHINGS_TABLES = ("withings_weight", "withings_heart_rate", "withings_measure")
 
@@ -121,9 +121,10 @@ def _load_units(session: Session, records: Iterable[Any], to_unit: Callable[[Any
 
 def load_rows(session: Session, table_name: str, records: Iterable[Any],
               mapper: Callable[[Any], dict | None], batch_size: int = BATCH_SIZE, *,
-              keep_rejects: bool = True) -> LoadCounts:
-    """Map `records` and write them to `table_name` in batches; rejects go to the quarantine."""
-    key = TARGETS[table_name].key
+              keep_rejects: bool = True, source: str | None = None, resource: str | None = None) -> LoadCounts:
+    """Map `records` and write them to `table_name` in batches; rejects go to the quarantine of
+    (source, resource): the declaration's, or for the four WHOOP tables their collection."""
+    key = target_of(table_name).key
 
     def to_unit(record: Any) -> Unit | None:
         row = mapper(record)
@@ -131,7 +132,8 @@ def load_rows(session: Session, table_name: str, records: Iterable[Any],
             return None
         return Unit(record, [(table_name, row)], [(table_name, row[key[0]], row[key[1]])])
 
-    source, resource = RESOURCE_OF_TABLE[table_name]
+    if source is None or resource is None:
+        source, resource = RESOURCE_OF_TABLE[table_name]
     return _load_units(session, records, to_unit, source=source, resource=resource,
                        batch_size=batch_size, keep_rejects=keep_rejects)
 
@@ -260,8 +262,8 @@ def reconcile_window(session: Session, table_name: str, user_id: int, start: dat
     `seen_keys` marks nothing unless `allow_empty` (the caller confirmed the window is empty).
     Returns (marked_deleted, restored); the caller commits.
     """
-    table = TARGETS[table_name].table
-    id_col = table.c[TARGETS[table_name].key[1]]
+    table = target_of(table_name).table
+    id_col = table.c[target_of(table_name).key[1]]
     when = table.c[time_column or RECONCILE_TIME_COLUMNS[table_name]]
     seen = {k for k in (normalise_key(table_name, v) for v in seen_keys) if k is not None}
     if not seen and not allow_empty:
@@ -278,3 +280,33 @@ def reconcile_window(session: Session, table_name: str, user_id: int, start: dat
         for chunk in _batches(ids, UPDATE_CHUNK):
             session.execute(update(table).where(table.c.id.in_(chunk)).values(deleted_at=value, synced_at=now))
     return len(gone), len(back)
+
+
+def load_observations(session: Session, table_name: str, records: Iterable[Any],
+                      mapper: Callable[[Any], dict | None], *, source: str, resource: str) -> LoadCounts:
+    """Rows of a value the API keeps no history of (WHOOP's body measurement).
+
+    A new value is inserted (first and last seen now); a value seen before only moves its
+    `last_seen_at`, which counts as unchanged. A record that cannot be read is quarantined.
+    """
+    counts, rejects = LoadCounts(), []
+    table = target_of(table_name).table
+    key = target_of(table_name).key
+    for record in records:
+        counts.fetched += 1
+        try:
+            row = mapper(record)
+        except MappingError as exc:
+            _reject(record, str(exc), counts, rejects)
+            continue
+        where = [table.c[c] == row[c] for c in key]
+        stored = session.execute(select(table.c.id, table.c.last_seen_at).where(*where)).first()
+        if stored is None:
+            session.execute(insert(table).values({**row, "synced_at": utcnow()}))
+            counts.inserted += 1
+            continue
+        counts.unchanged += 1
+        if stored.last_seen_at < row["last_seen_at"]:
+            session.execute(update(table).where(table.c.id == stored.id).values(last_seen_at=row["last_seen_at"]))
+    counts.quarantined += quarantine.quarantine_records(session, source, resource, rejects)
+    return counts

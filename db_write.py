@@ -10,12 +10,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, UniqueConstraint, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
-from models import Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsMeasure, WithingsWeight
+from models import Base, Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsMeasure, WithingsWeight
 
 log = logging.getLogger(__name__)
 MAX_REPORTED_ERRORS = 20
@@ -80,6 +80,19 @@ TARGETS = {
 }
 
 
+def target_of(table_name: str) -> Target:
+    """The write target of a table: listed above, else its model's UNIQUE constraints (the first
+    is the lookup key), so a newly declared resource's table needs no entry here."""
+    if table_name not in TARGETS:
+        table = Base.metadata.tables[table_name]
+        keys = tuple(tuple(c.name for c in con.columns) for con in table.constraints
+                     if isinstance(con, UniqueConstraint))
+        if not keys:
+            raise LookupError(f"{table_name} declares no natural key")
+        TARGETS[table_name] = Target(table, keys)
+    return TARGETS[table_name]
+
+
 @dataclass
 class Unit:
     """One API record, its rows per table, and the (table, user_id, id) scopes it owns.
@@ -104,7 +117,7 @@ def key_of(row: dict, key: tuple[str, ...]) -> tuple:
 
 def _stored(session: Session, table_name: str, scopes: set[tuple[Any, Any]]) -> dict[tuple, list[dict]]:
     """One SELECT per user: the stored rows of these (user_id, id) scopes."""
-    target = TARGETS[table_name]
+    target = target_of(table_name)
     table, (user_col, id_col) = target.table, target.key[:2]
     by_user: dict[Any, set] = {}
     for user_id, ident in scopes:  # a plain IN list per user uses the (user_id, id) key's index
@@ -130,7 +143,7 @@ def plan(session: Session, units: list[Unit], now) -> None:
         unit.ops = []
         new_keys: set[tuple] = set()
         for table_name, row in unit.rows:
-            key = TARGETS[table_name].key
+            key = target_of(table_name).key
             new_keys.add((table_name, key_of(row, key)))
             row = {**row, "deleted_at": None}  # a record that comes back is no longer deleted
             match = next((o for o in stored[table_name].get(key_of(row, key[:2]), ())
@@ -140,7 +153,7 @@ def plan(session: Session, units: list[Unit], now) -> None:
             elif _changed(row, match):
                 unit.ops.append((table_name, "update", {**row, "synced_at": now, "b_id": match["id"]}))
         for table_name, uid, ident in unit.scopes:
-            key = TARGETS[table_name].key
+            key = target_of(table_name).key
             for old in stored[table_name].get((uid, ident), ()):
                 if (table_name, key_of(old, key)) not in new_keys and old["deleted_at"] is None:
                     unit.ops.append((table_name, "stale", {"b_id": old["id"], "deleted_at": now, "synced_at": now}))
@@ -183,7 +196,7 @@ def execute(session: Session, units: list[Unit]) -> None:
         for table_name, kind, row in unit.ops:
             grouped.setdefault((table_name, kind), []).append(row)
     for (table_name, kind), rows in grouped.items():
-        target = TARGETS[table_name]
+        target = target_of(table_name)
         if kind == "insert":
             session.execute(_upsert_statement(session, target, list(rows[0])), rows).close()
         else:

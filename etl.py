@@ -93,7 +93,8 @@ def classify_error(exc: BaseException) -> tuple[str, bool]:
 def exit_code_for(results) -> int:
     if any(r.reconnect for r in results):
         return EXIT_RECONNECT
-    return EXIT_FAILED if any(r.status != "ok" for r in results) else EXIT_OK
+    # A skipped resource (a scope the user did not grant) is reported, and is not a failure.
+    return EXIT_FAILED if any(r.status not in ("ok", "skipped") for r in results) else EXIT_OK
 
 
 def plan(settings, engine, store, sources, *, now, since, full, reporter):

@@ -1,10 +1,10 @@
 """SQLAlchemy models: one table per API collection, each with its natural key from the API."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, Float, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from db import RawJSON, SurrogateKey, UTCDateTime
@@ -210,6 +210,89 @@ class Quarantine(Base):
     attempts: Mapped[int] = mapped_column(Integer)
 
 
+class WhoopBodyMeasurement(_Row, Base):
+    """WHOOP's body measurement has no history of its own: one row per distinct value, with when
+    the ETL first and last saw it (the newest `last_seen_at` is the current value)."""
+
+    __tablename__ = "whoop_body_measurement"
+    __table_args__ = (UniqueConstraint("user_id", "value_key"),)
+
+    value_key: Mapped[str] = mapped_column(String(64))  # the three values, canonical: the natural key
+    height_meter: Mapped[float | None] = mapped_column(Float)
+    weight_kilogram: Mapped[float | None] = mapped_column(Float)
+    max_heart_rate: Mapped[int | None] = mapped_column(Integer)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class WithingsActivity(_Row, Base):
+    """Withings getactivity: one row per local date; today's partial day is updated in place."""
+
+    __tablename__ = "withings_activity"
+    __table_args__ = (UniqueConstraint("user_id", "date"),)
+
+    date: Mapped[date] = mapped_column(Date)  # the local calendar day, in `timezone`
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    modified_at: Mapped[datetime | None] = mapped_column(index=True)
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(100))
+    model_id: Mapped[int | None] = mapped_column(Integer)
+    brand: Mapped[int | None] = mapped_column(Integer)  # 1 Withings, 18 external
+    is_tracker: Mapped[bool | None] = mapped_column(Boolean)
+    steps: Mapped[int | None] = mapped_column(Integer)
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    elevation_floors: Mapped[float | None] = mapped_column(Float)
+    soft_s: Mapped[int | None] = mapped_column(Integer)
+    moderate_s: Mapped[int | None] = mapped_column(Integer)
+    intense_s: Mapped[int | None] = mapped_column(Integer)
+    active_s: Mapped[int | None] = mapped_column(Integer)
+    calories_kcal: Mapped[float | None] = mapped_column(Float)
+    total_calories_kcal: Mapped[float | None] = mapped_column(Float)
+    hr_average: Mapped[int | None] = mapped_column(Integer)
+    hr_min: Mapped[int | None] = mapped_column(Integer)
+    hr_max: Mapped[int | None] = mapped_column(Integer)
+    hr_zone_0_s: Mapped[int | None] = mapped_column(Integer)
+    hr_zone_1_s: Mapped[int | None] = mapped_column(Integer)
+    hr_zone_2_s: Mapped[int | None] = mapped_column(Integer)
+    hr_zone_3_s: Mapped[int | None] = mapped_column(Integer)
+
+
+class WithingsSleepSummary(_Row, Base):
+    """Withings Sleep v2 getsummary: one row per night, keyed by Withings' own id."""
+
+    __tablename__ = "withings_sleep_summary"
+    __table_args__ = (UniqueConstraint("user_id", "withings_id"),)
+
+    withings_id: Mapped[int] = mapped_column(BigInteger)
+    start: Mapped[datetime] = mapped_column(index=True)
+    end: Mapped[datetime] = mapped_column(index=True)
+    date: Mapped[date | None] = mapped_column(Date)  # the night's local date, as Withings gives it
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime | None]
+    modified_at: Mapped[datetime | None]
+    model: Mapped[int | None] = mapped_column(Integer)  # 16 tracker, 32 sleep monitor
+    model_id: Mapped[int | None] = mapped_column(Integer)
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    total_timeinbed_s: Mapped[int | None] = mapped_column(Integer)
+    total_sleep_time_s: Mapped[int | None] = mapped_column(Integer)
+    light_sleep_s: Mapped[int | None] = mapped_column(Integer)
+    deep_sleep_s: Mapped[int | None] = mapped_column(Integer)
+    rem_sleep_s: Mapped[int | None] = mapped_column(Integer)
+    awake_s: Mapped[int | None] = mapped_column(Integer)
+    wakeup_count: Mapped[int | None] = mapped_column(Integer)
+    sleep_efficiency: Mapped[float | None] = mapped_column(Float)
+    sleep_latency_s: Mapped[int | None] = mapped_column(Integer)
+    sleep_score: Mapped[int | None] = mapped_column(Integer)
+    hr_average: Mapped[int | None] = mapped_column(Integer)
+    hr_min: Mapped[int | None] = mapped_column(Integer)
+    hr_max: Mapped[int | None] = mapped_column(Integer)
+    rr_average: Mapped[int | None] = mapped_column(Integer)
+    rr_min: Mapped[int | None] = mapped_column(Integer)
+    rr_max: Mapped[int | None] = mapped_column(Integer)
+    snoring_s: Mapped[int | None] = mapped_column(Integer)
+    snoring_episodes: Mapped[int | None] = mapped_column(Integer)
+
+
 class SyncState(Base):
     """What was synced, per (source, resource, user): the cursor never passes uncommitted rows."""
 
@@ -249,4 +332,7 @@ class OAuthToken(Base):
         return f"OAuthToken(provider={self.provider!r}, user_id={self.user_id!r}, expires_at={self.expires_at!r})"
 
 
-DATA_TABLES = (Cycle, Recovery, Sleep, Workout, WithingsWeight, WithingsHeartRate, WithingsMeasure)
+
+
+DATA_TABLES = (Cycle, Recovery, Sleep, Workout, WithingsWeight, WithingsHeartRate, WithingsMeasure,
+               WhoopBodyMeasurement, WithingsActivity, WithingsSleepSummary)

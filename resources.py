@@ -8,17 +8,26 @@ migration (docs/ARCHITECTURE.md walks through one).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import UniqueConstraint
 from sqlalchemy.orm import Session
 
 import db_loader
 import mappers
+import daily_mappers
 import withings_mapper
-from models import Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsWeight
-from pipeline.windows import Window, lastupdate_window, time_window
+from db_write import target_of
+from api_clients.errors import ScopeMissing
+from models import (Cycle, Recovery, Sleep, WhoopBodyMeasurement, WithingsActivity, WithingsHeartRate,
+                    WithingsMeasure, WithingsSleepSummary, WithingsWeight, Workout)
+from pipeline.windows import Window, lastupdate_window, page_cap, time_window
+
+
+# Page caps end a server's paging loop (pipeline.windows.page_cap): records a day at the most
+# and records a page at the least. WHOOP pages hold 25; Withings does not document its page size.
+WHOOP_RECORDS_PER_DAY, WHOOP_PAGE_SIZE = 50, 25
+WITHINGS_RECORDS_PER_DAY, WITHINGS_MIN_PAGE_SIZE = 50, 10
 
 
 @dataclass
@@ -28,6 +37,7 @@ class FetchedPage:
     records: list
     timezone: str | None = None
     updatetime: int | None = None
+    fetched_at: datetime | None = None  # when the response arrived (records without a time of their own)
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,7 @@ class Resource:
     freshness: tuple[Any, ...]  # the (indexed) columns that say how recent the newest record is
     window: Callable[..., Window] = field(default=time_window)  # time window or `lastupdate` cursor
     also_writes: tuple[type, ...] = ()  # further tables one record can land in
+    scope: str | None = None  # the OAuth scope the endpoint needs; without it the resource is skipped
 
     @property
     def key(self) -> tuple[str, str]:
@@ -50,11 +61,8 @@ class Resource:
 
     @property
     def natural_key(self) -> tuple[str, ...]:
-        """The columns of the model's first UNIQUE constraint: the API's own id, per user."""
-        for constraint in self.model.__table__.constraints:
-            if isinstance(constraint, UniqueConstraint):
-                return tuple(column.name for column in constraint.columns)
-        raise LookupError(f"{self.model.__tablename__} declares no natural key")
+        """The columns of the model's UNIQUE constraint (the first, for recovery): the API's id, per user."""
+        return target_of(self.model.__tablename__).key
 
     @property
     def tables(self) -> tuple[type, ...]:
@@ -67,6 +75,12 @@ class Resource:
         """This resource's loader in the shape `db_loader.retry_quarantine` calls it."""
         return lambda session, records, user_id, tz: self.load(session, FetchedPage(records, timezone=tz), user_id)
 
+    def check_scope(self, client) -> None:
+        """ScopeMissing before any request when the stored token says the scope was not granted."""
+        granted = client.granted_scopes() if hasattr(client, "granted_scopes") else None
+        if self.scope and granted is not None and self.scope not in granted:
+            raise ScopeMissing(self.source, self.scope, SCOPE_WHAT.get(self.scope, self.label))
+
     def load(self, session: Session, page: FetchedPage, user_id: int) -> db_loader.LoadCounts:
         raise NotImplementedError
 
@@ -77,11 +91,13 @@ class WhoopCollection(Resource):
     def pages(self, client, window: Window) -> Iterator[FetchedPage]:
         # No `end`: the API defaults it to its own "now" (docs/API_NOTES.md, WHOOP "Paging"), so
         # a record stamped a moment after our clock is not cut off; window.end is the sync point.
-        for records in client.iter_collection(self.path, start=window.start):
+        cap = page_cap(window, WHOOP_RECORDS_PER_DAY, WHOOP_PAGE_SIZE)
+        for records in client.iter_collection(self.path, start=window.start, max_pages=cap):
             yield FetchedPage(records=records)
 
     def load(self, session: Session, page: FetchedPage, user_id: int) -> db_loader.LoadCounts:
-        return db_loader.load_rows(session, self.model.__tablename__, page.records, self.mapper)
+        return db_loader.load_rows(session, self.model.__tablename__, page.records, self.mapper,
+                                   source=self.source, resource=self.name)
 
 
 class WithingsMeasures(Resource):
@@ -90,12 +106,59 @@ class WithingsMeasures(Resource):
     def pages(self, client, window: Window) -> Iterator[FetchedPage]:
         # lastupdate=0 asks for every group ever created or modified: the full history.
         lastupdate = int(window.start.timestamp()) if window.start else 0
-        for page in client.iter_measure_pages(lastupdate=lastupdate):
+        cap = page_cap(window, WITHINGS_RECORDS_PER_DAY, WITHINGS_MIN_PAGE_SIZE)
+        for page in client.iter_measure_pages(lastupdate=lastupdate, max_pages=cap):
             yield FetchedPage(records=page.groups, timezone=page.timezone, updatetime=page.updatetime)
 
     def load(self, session: Session, page: FetchedPage, user_id: int) -> db_loader.LoadCounts:
         return db_loader.load_withings_measures(session, page.records, user_id, page.timezone)
 
+
+class WhoopObject(Resource):
+    """A WHOOP v2 object without history (the body measurement): one row per distinct value seen."""
+
+    def pages(self, client, window: Window) -> Iterator[FetchedPage]:
+        self.check_scope(client)
+        record = client.get_object(self.path)
+        yield FetchedPage(records=[record], fetched_at=datetime.now(timezone.utc))
+
+    def load(self, session: Session, page: FetchedPage, user_id: int) -> db_loader.LoadCounts:
+        seen_at = page.fetched_at or datetime.now(timezone.utc)
+        return db_loader.load_observations(session, self.model.__tablename__, page.records,
+                                           lambda record: self.mapper(record, user_id, seen_at),
+                                           source=self.source, resource=self.name)
+
+
+@dataclass(frozen=True)
+class WithingsAction(Resource):
+    """A Withings v2 action (getactivity, getsummary): `lastupdate` cursor, `more`/`offset` paging."""
+
+    action: str = ""
+    records_key: str = ""
+    data_fields: tuple[str, ...] = ()
+
+    def pages(self, client, window: Window) -> Iterator[FetchedPage]:
+        self.check_scope(client)
+        params: dict[str, int | str] = {"lastupdate": int(window.start.timestamp()) if window.start else 0}
+        if self.data_fields:
+            params["data_fields"] = ",".join(self.data_fields)
+        # These bodies carry no `updatetime` (docs/API_NOTES.md, Withings "Activity and sleep"): the
+        # cursor is this run's start. Anything modified later has a later `modified`, and the
+        # lookback subtracted from the cursor covers a skew between our clock and Withings'.
+        run_start = int(window.end.timestamp())
+        cap = page_cap(window, WITHINGS_RECORDS_PER_DAY, WITHINGS_MIN_PAGE_SIZE)
+        for page in client.iter_action_pages(self.path, self.action, params, self.records_key, max_pages=cap):
+            yield FetchedPage(records=page.records, timezone=page.timezone,
+                              updatetime=page.updatetime or run_start)
+
+    def load(self, session: Session, page: FetchedPage, user_id: int) -> db_loader.LoadCounts:
+        return db_loader.load_rows(session, self.model.__tablename__, page.records,
+                                   lambda record: self.mapper(record, user_id), source=self.source, resource=self.name)
+
+
+SCOPE_WHAT = {"user.activity": "activity data", "read:body_measurement": "body measurements"}
+ACTIVITY_DATA_FIELDS = tuple(daily_mappers.ACTIVITY_FIELDS)
+SLEEP_DATA_FIELDS = tuple(daily_mappers.SLEEP_SUMMARY_FIELDS)
 
 RESOURCES: tuple[Resource, ...] = (
     WhoopCollection("whoop", "cycles", "WHOOP cycles", "/developer/v2/cycle",
@@ -106,10 +169,21 @@ RESOURCES: tuple[Resource, ...] = (
                     Sleep, mappers.sleep_to_row, (Sleep.start,)),
     WhoopCollection("whoop", "workout", "WHOOP workouts", "/developer/v2/activity/workout",
                     Workout, mappers.workout_to_row, (Workout.start,)),
+    WhoopObject("whoop", "body", "WHOOP body measurement", "/developer/v2/user/measurement/body",
+                WhoopBodyMeasurement, daily_mappers.body_measurement_to_row, (WhoopBodyMeasurement.last_seen_at,),
+                scope="read:body_measurement"),
     WithingsMeasures("withings", "measures", "Withings measures", "/measure",
                      WithingsWeight, withings_mapper.measure_group_to_rows,
                      (WithingsWeight.measured_at, WithingsHeartRate.measured_at),
-                     window=lastupdate_window, also_writes=(WithingsHeartRate,)),
+                     window=lastupdate_window, also_writes=(WithingsHeartRate, WithingsMeasure)),
+    WithingsAction("withings", "activity", "Withings daily activity", "/v2/measure",
+                   WithingsActivity, daily_mappers.activity_to_row, (WithingsActivity.modified_at,),
+                   window=lastupdate_window, scope="user.activity",
+                   action="getactivity", records_key="activities", data_fields=ACTIVITY_DATA_FIELDS),
+    WithingsAction("withings", "sleep_summary", "Withings sleep", "/v2/sleep",
+                   WithingsSleepSummary, daily_mappers.sleep_summary_to_row, (WithingsSleepSummary.end,),
+                   window=lastupdate_window, scope="user.activity",
+                   action="getsummary", records_key="series", data_fields=SLEEP_DATA_FIELDS),
 )
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys(r.source for r in RESOURCES))
 SOURCE_LABELS = {"whoop": "WHOOP", "withings": "Withings"}

@@ -61,10 +61,15 @@ class Unauthorized(ApiError):
 class ScopeMissing(Unauthorized):
     """The token was granted without the scope this endpoint needs; `.scope` names it.
 
-    Only that resource is affected: re-connecting (which asks for every scope) fixes it.
+    Only that resource is affected: the runner reports it as skipped and the run goes on;
+    re-connecting (which asks for every scope) fixes it.
     """
 
-    def __init__(self, provider: str, message: str, status: int | None = None, scope: str | None = None):
-        super().__init__(provider, message, status)
-        self.scope = scope
+    skips_resource = True  # the runner reports the resource as skipped, not failed
+
+    def __init__(self, provider: str, scope: str | None, what: str = "this data", status: int | None = 403):
         self.command = reconnect_command(provider)
+        self.scope = scope
+        answered = f"; the API answered status {status}" if status is not None else ""
+        super().__init__(provider, f"re-connect {provider} to allow {what}: run `{self.command}` "
+                                   f"(the token lacks the `{scope or 'needed'}` scope{answered})", status)

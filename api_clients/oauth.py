@@ -131,6 +131,12 @@ class TokenManager:
         token = self._token or self.store.load(self.provider)
         return token.user_id if token else None
 
+    @property
+    def scope(self) -> str | None:
+        """The scopes the stored token was granted, as the provider wrote them (None if unknown)."""
+        token = self._token or self.store.load(self.provider)
+        return token.scope if token else None
+
     def remember_user_id(self, user_id: int) -> None:
         """Store the user id beside the current token (learnt from a profile call)."""
         with self._lock, self.store.refresh_lock(self.provider):

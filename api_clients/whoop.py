@@ -33,6 +33,7 @@ SCOPE_BY_PATH = {
     PROFILE_PATH: "read:profile", BODY_PATH: "read:body_measurement",
 }
 SCOPES = " ".join(["offline", *dict.fromkeys(SCOPE_BY_PATH.values())])  # space-separated for WHOOP
+SCOPE_WHAT = {BODY_PATH: "body measurements"}
 PAGE_LIMIT = 25  # the spec's maximum; larger values are a 400
 REQUESTS_PER_MINUTE = 100  # plus 10,000/day (docs/API_NOTES.md, WHOOP "Rate limits")
 DEFAULT_MAX_PAGES = 10_000
@@ -107,6 +108,15 @@ class WhoopClient:
         """`/v2/user/measurement/body`: the current height, weight and max heart rate."""
         return self._get(BODY_PATH, {})
 
+    def get_object(self, path: str) -> dict:
+        """One object endpoint without paging (profile, body measurement)."""
+        return self._get(path, {})
+
+    def granted_scopes(self) -> set[str] | None:
+        """The scopes the stored token was granted (space-separated for WHOOP); None if unknown."""
+        scope = self.tokens.scope
+        return set(scope.split()) if scope else None
+
     def _get(self, path: str, params: dict, token: str | None = None) -> dict:
         def send(access: str) -> requests.Response:
             return self.http.request("GET", self.base_url + path, params=params,
@@ -118,9 +128,8 @@ class WhoopClient:
             raise ApiError(PROVIDER, f"{path}: the new access token was refused (HTTP 401)", 401)
         if response.status_code == 403 or _insufficient_scope(response):
             # RFC 6750 §3.1: a token without the needed scope is `insufficient_scope`, HTTP 403.
-            scope = SCOPE_BY_PATH.get(path)
-            raise ScopeMissing(PROVIDER, f"{path}: the token was granted without the {scope or 'needed'} scope",
-                               response.status_code, scope)
+            raise ScopeMissing(PROVIDER, SCOPE_BY_PATH.get(path), SCOPE_WHAT.get(path, "this data"),
+                               response.status_code)
         if response.status_code == 400:
             raise InvalidRequest(PROVIDER, f"HTTP 400 on {path}: {_error_text(response)}", 400)
         if response.status_code != 200:

@@ -36,6 +36,7 @@ STATUS_TIMEOUT, STATUS_TOO_MANY = 522, 601
 # docs/API_NOTES.md, Withings "Errors in HTTP 200"). 214 and 2553 stay a plain Unauthorized.
 STATUS_SCOPE_MISSING = 2555
 DEFAULT_MAX_PAGES = 10_000
+SCOPE_WHAT = {MEASURE_PATH: "body measures", MEASURE_V2_PATH: "activity data", SLEEP_V2_PATH: "sleep data"}
 
 
 @dataclass
@@ -62,6 +63,11 @@ def raise_for_status(status: int, error: str, during: str) -> None:
     detail = f"{during}: status {status}" + (f" ({error[:120]})" if error else "")
     if status in AUTH_FAILED:
         raise ApiError(PROVIDER, f"{during}: authentication failed (status {status})", status)
+    if status == 403 or "insufficient_scope" in error.lower():
+        # A token without the scope: body status 403, "Insufficient_scope: The request requires
+        # higher privileges than provided by the access token" (docs/API_NOTES.md, Withings
+        # "Activity and sleep"; joostlek/python-withings #587).
+        raise ScopeMissing(PROVIDER, SCOPE_BY_PATH.get(during), SCOPE_WHAT.get(during, "this data"), status)
     if status == STATUS_TOO_MANY:
         raise RateLimited(PROVIDER, detail, status)
     if status == STATUS_TIMEOUT:
@@ -69,14 +75,15 @@ def raise_for_status(status: int, error: str, during: str) -> None:
     if status == 2554:
         raise NotImplementedByApi(PROVIDER, detail, status)
     if status == STATUS_SCOPE_MISSING:
-        scope = SCOPE_BY_PATH.get(during)
-        raise ScopeMissing(PROVIDER, f"{detail}: the token was granted without the {scope or 'needed'} scope",
-                           status, scope)
+        raise ScopeMissing(PROVIDER, SCOPE_BY_PATH.get(during), SCOPE_WHAT.get(during, "this data"), status)
     if status in (214, 2553):
         raise Unauthorized(PROVIDER, detail, status)
     if 201 <= status <= 213 or 501 <= status <= 511:
         raise InvalidRequest(PROVIDER, detail, status)
     raise ApiError(PROVIDER, detail, status)
+
+
+ActionPage = Page  # getactivity and getsummary pages have the same shape
 
 
 class WithingsClient:
@@ -103,6 +110,11 @@ class WithingsClient:
     def user_id(self) -> int | None:
         """The Withings `userid` saved with the token (the data bodies do not carry it)."""
         return self.tokens.user_id
+
+    def granted_scopes(self) -> set[str] | None:
+        """The scopes the stored token was granted (comma-separated for Withings); None if unknown."""
+        scope = self.tokens.scope
+        return {s.strip() for s in scope.replace(" ", ",").split(",") if s.strip()} if scope else None
 
     def ensure_token(self) -> int | None:
         """Make sure a current access token exists (refreshing a seeded one); returns the user id."""

@@ -25,7 +25,7 @@ sys.path.insert(0, str(PROJECT))
 
 from sandbox import SandboxServer  # noqa: E402
 
-DATA_PREFIXES = ("/developer/v2/", "/measure", "/oauth/oauth2/token", "/v2/oauth2")
+DATA_PREFIXES = ("/developer/v2/", "/measure", "/v2/measure", "/v2/sleep", "/oauth/oauth2/token", "/v2/oauth2")
 
 
 def machine() -> str:

@@ -63,7 +63,7 @@ class Reporter:
     def resource_finished(self, result: ResourceResult) -> None:
         name = f"{result.source}/{result.resource}"
         if self.interactive:
-            self._progress[name] = "done" if result.status == "ok" else "FAILED"
+            self._progress[name] = {"ok": "done", "skipped": "skipped"}.get(result.status, "FAILED")
             self._draw()
             return
         if result.status == "ok" and not self.quiet:
@@ -73,6 +73,9 @@ class Reporter:
                      c.rejected, result.seconds)
         elif result.status == "failed":
             log.error("%s %s: FAILED: %s", result.source, result.resource, result.error)
+        elif result.status == "skipped":
+            # It needs the user (a re-connect), so it reaches cron's mail under --quiet too.
+            reject_log.warning("%s %s: skipped: %s", result.source, result.resource, result.error)
         if self.quiet:
             if result.counts.rejected:
                 reject_log.warning("%s", reject_line(result))
@@ -150,12 +153,13 @@ def summary_dict(results: list[ResourceResult], exit_code: int, dry_run: bool) -
 
 def format_table(results: list[ResourceResult], dry_run: bool) -> str:
     """A plain-text summary table, one line per resource, under 100 columns."""
-    header = f"{'resource':17} {'status':6} " + " ".join(f"{c:>9}" for c in COLUMNS) + "   secs  window"
+    names = [r.source if r.resource == "*" else f"{r.source} {r.resource}" for r in results]
+    width, status_width = max([17, *map(len, names)]), max([6, *(len(r.status) for r in results)])
+    header = f"{'resource':{width}} {'status':{status_width}} " + " ".join(f"{c:>9}" for c in COLUMNS) + "   secs  window"
     lines = [("DRY RUN: nothing was written\n" if dry_run else "") + header, "-" * len(header)]
-    for r in results:
+    for name, r in zip(names, results):
         counts = r.counts.as_dict()
-        name = r.source if r.resource == "*" else f"{r.source} {r.resource}"
-        lines.append(f"{name:17} {r.status:6} " + " ".join(f"{counts[c]:>9}" for c in COLUMNS)
+        lines.append(f"{name:{width}} {r.status:{status_width}} " + " ".join(f"{counts[c]:>9}" for c in COLUMNS)
                      + f" {r.seconds:6.1f}  {r.window.brief() if r.window else ''}".rstrip())
         if r.error:
             lines.append(f"    error: {r.error}")

@@ -87,11 +87,33 @@ def _clear_requests(app: SandboxApp, p: dict) -> dict:
     return {"requests": []}
 
 
+def _day(value: object):
+    from datetime import date
+
+    return date.fromisoformat(str(value))
+
+
+def _edit_activity(app: SandboxApp, p: dict) -> dict:
+    return {"date": str(p["date"]), "modified": app.edit_activity(_day(p["date"]), int(p["steps"]))}
+
+
+def _edit_sleep(app: SandboxApp, p: dict) -> dict:
+    return {"date": str(p["date"]), "modified": app.edit_sleep_score(_day(p["date"]), int(p["score"]))}
+
+
+def _deny_scope(app: SandboxApp, p: dict) -> dict:
+    app.deny_scope(str(p["provider"]), str(p["scope"]), not _flag(p.get("grant", "0")))
+    return {"provider": p["provider"], "scope": p["scope"], "denied": not _flag(p.get("grant", "0"))}
+
+
 ROUTES: dict[tuple[str, str], Callable[[SandboxApp, dict], dict]] = {
     ("POST", "advance"): _advance,
     ("POST", "weigh-in"): _weigh_in,
     ("POST", "edit-weigh-in"): _edit,
     ("POST", "rescore"): lambda app, p: {"cycle_id": app.rescore_latest()},
+    ("POST", "edit-activity"): _edit_activity,
+    ("POST", "edit-sleep"): _edit_sleep,
+    ("POST", "deny-scope"): _deny_scope,
     ("POST", "fault"): _fault,
     ("POST", "reset-faults"): _reset_faults,
     ("GET", "faults"): lambda app, p: {"faults": app.faults.rules()},

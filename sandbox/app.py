@@ -187,6 +187,22 @@ class SandboxApp:
         with self.lock:
             return self.history.edit_weigh_in(grpid, kg)
 
+    def edit_activity(self, day, steps: int) -> int:
+        """Change a day's Withings steps; its `modified` moves to now, which is returned."""
+        with self.lock:
+            return self.withings.daily.edit_activity(day, steps)
+
+    def edit_sleep_score(self, day, score: int) -> int:
+        """Change the Withings sleep score of the night ending on `day`; returns the new `modified`."""
+        with self.lock:
+            return self.withings.daily.edit_sleep_score(day, score)
+
+    def deny_scope(self, provider: str, scope: str, denied: bool = True) -> None:
+        """Answer the endpoints of `scope` as for a token granted without it (or grant it again)."""
+        with self.lock:
+            scopes = (self.whoop if provider == "whoop" else self.withings).denied_scopes
+            scopes.add(scope) if denied else scopes.discard(scope)
+
     def state(self) -> dict:
         """The clock, counts, credentials and active faults."""
         with self.lock:

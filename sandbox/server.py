@@ -187,6 +187,18 @@ class SandboxServer:
         """Change a weigh-in's weight; `modified` moves to now, which is returned."""
         return self.app.edit_weigh_in(grpid, kg)
 
+    def edit_activity(self, day, steps: int) -> int:
+        """Change a day's Withings steps; returns the new `modified`."""
+        return self.app.edit_activity(day, steps)
+
+    def edit_sleep_score(self, day, score: int) -> int:
+        """Change the Withings sleep score of the night ending on `day`; returns the new `modified`."""
+        return self.app.edit_sleep_score(day, score)
+
+    def deny_scope(self, provider: str, scope: str, denied: bool = True) -> None:
+        """Answer `scope`'s endpoints as for a token granted without it (denied=False grants it again)."""
+        self.app.deny_scope(provider, scope, denied)
+
     def add_fault(self, kind: str, path: str = "/", **options) -> FaultRule:
         """Inject a fault (see FaultRule); returns the rule."""
         return self.app.faults.add(kind, path, **options)

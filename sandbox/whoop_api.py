@@ -47,6 +47,7 @@ class WhoopApi:
     def __init__(self, history: History, auth: WhoopAuth, rate_limit: int | None = None,
                  rate_window: int = 60) -> None:
         self.history, self.auth = history, auth
+        self.denied_scopes: set[str] = set()  # scopes the sandbox user "did not grant"
         self.set_rate_limit(rate_limit, rate_window)
 
     def set_rate_limit(self, rate_limit: int | None, rate_window: int = 60) -> None:
@@ -97,6 +98,9 @@ class WhoopApi:
         if req.path == "/developer/v2/user/profile/basic":
             return json_response(PROFILE)
         if req.path == "/developer/v2/user/measurement/body":
+            if "read:body_measurement" in self.denied_scopes:  # OAuth's insufficient_scope (RFC 6750)
+                return json_response({"error": "insufficient_scope",
+                                      "message": "The token lacks read:body_measurement"}, 403)
             weight = self.history.person.weight_kg(self.history.last_day)
             return json_response({"height_meter": 1.83, "weight_kilogram": round(weight, 4), "max_heart_rate": 194})
         match = SINGLE.match(req.path)

@@ -7,6 +7,7 @@ from .store import query_groups
 from .timeutil import unix
 from .web import Request, Response, json_response, redirect, text_response
 from .withings_auth import INVALID_TOKEN, WithingsAuth
+from .withings_daily import INSUFFICIENT_SCOPE, WithingsDaily
 from .withings_data import WITHINGS_TIMEZONE
 
 DEFAULT_PAGE_SIZE = 200  # the real page size is not documented
@@ -36,6 +37,8 @@ class WithingsApi:
         self.history, self.auth, self.page_size = history, auth, page_size
         self.enforce = rate_limit is not None
         self.window = RateWindow(rate_limit or RATE_LIMIT_PER_MINUTE, 60)
+        self.daily = WithingsDaily(history)
+        self.denied_scopes: set[str] = set()  # scopes the sandbox user "did not grant"
 
     def handle(self, req: Request) -> Response:
         """Answer one request."""
@@ -53,6 +56,8 @@ class WithingsApi:
             return body_status(status, body, error)
         if req.path == "/measure":
             return self._measure(req, params)
+        if req.path in ("/v2/measure", "/v2/sleep"):
+            return self._daily(req, params)
         return body_status(2554, error=f"Not implemented: {req.path}")
 
     def _measure(self, req: Request, params: dict[str, str]) -> Response:
@@ -81,3 +86,21 @@ class WithingsApi:
         body = {"updatetime": unix(self.history.now), "timezone": WITHINGS_TIMEZONE, "measuregrps": page,
                 "more": 1 if more else 0, "offset": offset + len(page) if more else 0}
         return body_status(0, body)
+
+    def _daily(self, req: Request, params: dict[str, str]) -> Response:
+        """getactivity / getsummary: one page; `more` (a boolean here) and `offset` lead on."""
+        if not self.auth.check(req.bearer() or params.get("access_token")):
+            return body_status(401)
+        if "user.activity" in self.denied_scopes:
+            return body_status(403, error=INSUFFICIENT_SCOPE)
+        try:
+            found = self.daily.query(req.path, params)
+            offset = _int_param(params, "offset") or 0
+        except ValueError:
+            return body_status(503, error="Invalid Params")
+        if found is None:
+            return body_status(2554 if params.get("action") else 503)
+        key, records = found
+        page = records[offset:offset + self.page_size]
+        more = offset + self.page_size < len(records)
+        return body_status(0, {key: page, "more": more, "offset": offset + len(page) if more else 0})

@@ -51,7 +51,8 @@ def snapshot(url: str) -> dict[str, list]:
     with engine.connect() as conn:
         for model in DATA_TABLES:
             table = model.__table__
-            cols = [c for c in table.c if c.name not in ("id", "synced_at")]
+            # Write times are not data; nor are the times a value without history was seen.
+            cols = [c for c in table.c if c.name not in ("id", "synced_at", "first_seen_at", "last_seen_at")]
             rows = conn.execute(select(*cols)).mappings().all()
             out[table.name] = sorted((json.dumps(dict(r), default=str, sort_keys=True) for r in rows))
     engine.dispose()

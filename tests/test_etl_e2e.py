@@ -15,7 +15,8 @@ WHOOP_PATHS = {"cycles": "/developer/v2/cycle", "recovery": "/developer/v2/recov
 
 
 def _data_requests(sandbox):
-    return [r for r in sandbox.requests if r["path"].startswith("/developer/v2/") or r["path"] == "/measure"]
+    return [r for r in sandbox.requests
+            if r["path"].startswith("/developer/v2/") or r["path"] in ("/measure", "/v2/measure", "/v2/sleep")]
 
 
 def test_first_run_loads_everything_and_the_rerun_creates_nothing(etl_env, db_url):
@@ -46,7 +47,10 @@ def test_first_run_loads_everything_and_the_rerun_creates_nothing(etl_env, db_ur
     params = {**measure[0]["query"], **measure[0]["form"]}
     lastupdate = datetime.fromtimestamp(int(params["lastupdate"]), tz=timezone.utc)
     assert timedelta(days=6.9) < datetime.now(timezone.utc) - lastupdate < timedelta(days=9)
-    assert len(requests) <= 8
+    # One request per declared resource: 4 WHOOP pages, the body measurement, getmeas,
+    # getactivity and getsummary (the token is still valid: no refresh).
+    assert sorted(r["path"] for r in requests) == sorted([*WHOOP_PATHS.values(), "/developer/v2/user/measurement/body",
+                                                          "/measure", "/v2/measure", "/v2/sleep"])
 
 
 def test_late_score_and_edited_old_weigh_in_are_picked_up(etl_env, db_url):

@@ -56,4 +56,8 @@ def test_downtime_then_since_1d_then_a_plain_run_leaves_every_record(db_url, tmp
             monkeypatch.setenv(key, value)
         monkeypatch.setenv("DATABASE_URL", reference)
         assert run_etl("--full")[0] == 0
-    assert table_counts(db_url) == table_counts(reference)
+    counts, expected = table_counts(db_url), table_counts(reference)
+    # The body measurement has no history in the API: the database that watched the 12 days holds
+    # every value it saw, the one loaded once only the current value.
+    assert counts.pop("whoop_body_measurement") >= expected.pop("whoop_body_measurement") == 1
+    assert counts == expected

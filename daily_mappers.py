@@ -1,0 +1,120 @@
+"""Pure mappers of the day-level resources: WHOOP's body measurement, Withings daily activity
+and Withings sleep summaries (docs/API_NOTES.md, Withings "Activity and sleep"). MappingError on
+bad input; every field is read by `mapping_fields` (bounds checked, a missing field is NULL)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from mapping_fields import (INT32, MappingError, boolean, check_order, check_storable, integer, number,
+                            parse_epoch, require, text)
+
+
+def _count(value: Any, name: str) -> int | None:
+    """A non-negative whole number that may arrive as 1200 or 1200.0 (Withings types vary)."""
+    return integer(value, name, INT32, 0)
+
+
+def _amount(value: Any, name: str) -> float | None:
+    """A non-negative quantity (metres, floors, kcal)."""
+    return number(value, name, 0.0)
+
+
+def _object(record: Any, what: str) -> dict:
+    if not isinstance(record, dict):
+        raise MappingError(f"{what} must be an object, got {type(record).__name__}")
+    check_storable(record)
+    return record
+
+
+def _local_date(value: Any, name: str):
+    if not isinstance(value, str):
+        raise MappingError(f"{name} must be a YYYY-MM-DD string")
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise MappingError(f"{name} is not a YYYY-MM-DD date: {value[:20]!r}") from None
+
+
+def body_measurement_to_row(record: dict, user_id: int, seen_at: datetime) -> dict:
+    """WHOOP's current body measurement -> a `whoop_body_measurement` row first and last seen now."""
+    record = _object(record, "body measurement")
+    height = number(record.get("height_meter"), "height_meter", 0.3, 3.0)
+    weight = number(record.get("weight_kilogram"), "weight_kilogram", 1.0, 500.0)
+    max_hr = integer(record.get("max_heart_rate"), "max_heart_rate", INT32, 20, 300)
+    if height is None and weight is None and max_hr is None:
+        raise MappingError("body measurement without height, weight or max heart rate")
+    key = "|".join("-" if v is None else f"{v:g}" for v in (
+        None if height is None else round(height, 4), None if weight is None else round(weight, 4), max_hr))
+    return {"user_id": integer(user_id, "user_id"), "value_key": key, "height_meter": height,
+            "weight_kilogram": weight, "max_heart_rate": max_hr, "first_seen_at": seen_at,
+            "last_seen_at": seen_at, "raw": record}
+
+
+# getactivity field -> (column, reader); durations are seconds (docs/API_NOTES.md, Withings "Activity and sleep").
+ACTIVITY_FIELDS = {
+    "steps": ("steps", _count), "distance": ("distance_m", _amount), "elevation": ("elevation_floors", _amount),
+    "soft": ("soft_s", _count), "moderate": ("moderate_s", _count), "intense": ("intense_s", _count),
+    "active": ("active_s", _count), "calories": ("calories_kcal", _amount),
+    "totalcalories": ("total_calories_kcal", _amount), "hr_average": ("hr_average", _count),
+    "hr_min": ("hr_min", _count), "hr_max": ("hr_max", _count), "hr_zone_0": ("hr_zone_0_s", _count),
+    "hr_zone_1": ("hr_zone_1_s", _count), "hr_zone_2": ("hr_zone_2_s", _count), "hr_zone_3": ("hr_zone_3_s", _count),
+}
+
+
+def activity_to_row(record: dict, user_id: int) -> dict:
+    """A Withings getactivity day -> a `withings_activity` row keyed by (user_id, local date)."""
+    record = _object(record, "activity")
+    model = record.get("model")
+    row = {
+        "user_id": integer(user_id, "user_id"),
+        "date": _local_date(require(record, "date"), "date"),
+        "timezone": text(record.get("timezone"), "timezone", 64),
+        "modified_at": parse_epoch(record.get("modified"), "modified"),
+        "device_id": text(record.get("deviceid") or record.get("hash_deviceid"), "deviceid", 64),
+        "model": text(str(model) if isinstance(model, (int, str)) else None, "model", 100),
+        "model_id": integer(record.get("modelid"), "modelid", INT32),
+        "brand": integer(record.get("brand"), "brand", INT32),
+        "is_tracker": boolean(record.get("is_tracker"), "is_tracker"),
+        "raw": record,
+    }
+    row.update({column: read(record.get(field), field) for field, (column, read) in ACTIVITY_FIELDS.items()})
+    return row
+
+
+# getsummary `data` field -> (column, reader)
+SLEEP_SUMMARY_FIELDS = {
+    "total_timeinbed": ("total_timeinbed_s", _count), "total_sleep_time": ("total_sleep_time_s", _count),
+    "lightsleepduration": ("light_sleep_s", _count), "deepsleepduration": ("deep_sleep_s", _count),
+    "remsleepduration": ("rem_sleep_s", _count), "wakeupduration": ("awake_s", _count),
+    "wakeupcount": ("wakeup_count", _count), "sleep_efficiency": ("sleep_efficiency", _amount),
+    "sleep_latency": ("sleep_latency_s", _count), "sleep_score": ("sleep_score", _count),
+    "hr_average": ("hr_average", _count), "hr_min": ("hr_min", _count), "hr_max": ("hr_max", _count),
+    "rr_average": ("rr_average", _count), "rr_min": ("rr_min", _count), "rr_max": ("rr_max", _count),
+    "snoring": ("snoring_s", _count), "snoringepisodecount": ("snoring_episodes", _count),
+}
+
+
+def sleep_summary_to_row(record: dict, user_id: int) -> dict:
+    """A Withings Sleep v2 getsummary night -> a `withings_sleep_summary` row keyed by its `id`."""
+    record = _object(record, "sleep summary")
+    data = record.get("data") or {}
+    if not isinstance(data, dict):
+        raise MappingError("data must be an object")
+    row = {
+        "user_id": integer(user_id, "user_id"),
+        "withings_id": integer(require(record, "id"), "id"),
+        "start": parse_epoch(require(record, "startdate"), "startdate"),
+        "end": parse_epoch(require(record, "enddate"), "enddate"),
+        "date": _local_date(record["date"], "date") if record.get("date") is not None else None,
+        "timezone": text(record.get("timezone"), "timezone", 64),
+        "created_at": parse_epoch(record.get("created"), "created"),
+        "modified_at": parse_epoch(record.get("modified"), "modified"),
+        "model": integer(record.get("model"), "model", INT32),
+        "model_id": integer(record.get("model_id"), "model_id", INT32),
+        "device_id": text(record.get("hash_deviceid"), "hash_deviceid", 64),
+        "raw": record,
+    }
+    row.update({column: read(data.get(field), f"data.{field}") for field, (column, read) in SLEEP_SUMMARY_FIELDS.items()})
+    check_order(row["start"], row["end"])
+    return row
