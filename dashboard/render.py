@@ -211,8 +211,8 @@ def workouts_card(workouts: list[dict]) -> str:
     if not workouts:
         return '<section class="card wide"><h2>Recent workouts</h2><p class="muted">No workouts yet.</p></section>'
     rows = "".join(
-        f'<tr><td>{e(w["start_local"])}</td><td class="sport">{e(w["sport"])}</td>'
-        f'<td class="num">{e(_minutes(w["minutes"]))}</td>'
+        f'<tr><td>{_started(w["start_local"])}</td><td class="sport">{e(w["sport"])}</td>'
+        f'<td class="num dur">{_duration(w["minutes"])}</td>'
         f'<td class="num strain">{e(w["strain"] if w["strain"] is not None else _pending(w["state"]))}</td>'
         f'<td class="num opt">{e(w["avg_hr"])}</td><td class="num opt">{e(w["max_hr"])}</td>'
         f'<td class="num opt">{e(_kcal(w["kilojoule"]))}</td></tr>' for w in workouts)
@@ -220,6 +220,20 @@ def workouts_card(workouts: list[dict]) -> str:
             '<thead><tr><th>Started</th><th>Sport</th><th class="num">Duration</th><th class="num">Strain</th>'
             '<th class="num opt">Avg HR</th><th class="num opt">Max HR</th><th class="num opt">kcal</th></tr></thead>'
             f"<tbody>{rows}</tbody></table></div></section>")
+
+
+def _duration(minutes: int | None) -> str:
+    text = _minutes(minutes)
+    if text is None or " h " not in text:
+        return e(text)
+    hours, _, rest = text.partition(" h ")  # may wrap after the hours on a phone
+    return f'<span class="nowrap">{e(hours)} h</span> <span class="nowrap">{e(rest)}</span>'
+
+
+def _started(local: str | None) -> str:
+    # "Tue 24 Nov, 16:30" wraps between day and time only, never inside "24 Nov".
+    day, _, time = (local or DASH).partition(", ")
+    return f'<span class="nowrap">{e(day)}</span> <span class="nowrap">{e(time)}</span>' if time else e(day)
 
 
 def _day(iso_date: str) -> str:
