@@ -1,12 +1,11 @@
 """Server-side HTML: every number is in the page as text, so it reads fine without the charts."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from html import escape
 from string import Template
 
 from dashboard import assets
-from dashboard.summary import local_time
 
 DASH = "—"
 NO_CHARTS = ("Charts are off: the chart library (plotly.min.js from the pinned <code>plotly</code> package) "
@@ -36,9 +35,9 @@ def dashboard_page(summary: dict, database: str) -> str:
         return page("No data yet", _header(database) + freshness_section(summary["freshness"]) + _empty_card())
     charts_on = assets.chart_js_url() is not None
     notice = "" if charts_on else f'<p class="notice" id="charts-off">{NO_CHARTS}</p>'
-    body = (_header(database) + freshness_section(summary["freshness"]) + notice
-            + '<main class="grid">' + weight_card(summary["weight"]) + _trend_cards(summary["trends"], charts_on)
-            + workouts_card(summary["workouts"]) + "</main>")
+    body = (_header(database, summary["zone"]) + freshness_section(summary["freshness"]) + notice
+            + '<main class="grid">' + weight_card(summary["weight"]) + _trend_cards(summary["trends"], charts_on, summary["axis"]["bar_start"])
+            + _new_cards(summary, charts_on) + workouts_card(summary["workouts"]) + "</main>")
     return page("Dashboard", body, charts=True, body_class="" if charts_on else "no-charts")
 
 
@@ -50,10 +49,15 @@ def error_page(message: str, database: str) -> str:
     return page("Database unavailable", _header(database) + f'<main class="grid">{card}</main>')
 
 
-def _header(database: str) -> str:
+def _header(database: str, zone: dict | None = None) -> str:
+    if zone is None:
+        updated = f'Updated {e(datetime.now().astimezone().strftime("%H:%M"))}'
+    else:  # the one place the page names its time zone: every time and day below is in it
+        updated = (f'Times in <strong id="page-zone">{e(zone["label"])}</strong> · '
+                   f'updated {e(zone["generated_local"])}')
     return ('<header class="top"><div><h1>WHOOP Data Platform</h1>'
             f'<p class="sub">Read-only view of <code>{e(database)}</code></p></div>'
-            f'<p class="sub" id="updated">Updated {e(datetime.now().astimezone().strftime("%H:%M"))}</p></header>')
+            f'<p class="sub" id="updated">{updated}</p></header>')
 
 
 def _empty_card() -> str:
@@ -110,23 +114,68 @@ def _change_chip(change: dict) -> str:
             f'<span class="value">{e(change["display"])}</span><span class="detail">{e(detail)}</span></div>')
 
 
-def _trend_cards(trends: dict, charts_on: bool) -> str:
+def _trend_cards(trends: dict, charts_on: bool, bar_start: str) -> str:
     weight, rec, slp = trends["weight"], trends["recovery"], trends["sleep"]
     cards = [
         ("weight", "Weight, last 90 days", _kpi(weight["kg"], "{:.1f} kg"), (),
-         ("Measured", "kg"), zip(map(_when, weight["t"]), _fmt(weight["kg"], "{:.1f}"))),
-        ("recovery", "Recovery", _kpi(rec["score"], "{:.0f}%"),
+         ("Measured", "kg"), zip(map(_when, weight["local"]), _fmt(weight["kg"], "{:.1f}"))),
+        ("recovery", "Recovery, last 30 days", _kpi(rec["score"], "{:.0f}%"),
          (("green", "67–100"), ("yellow", "34–66"), ("red", "0–33")),
-         ("Day", "Recovery %"), zip(map(_day, rec["t"]), _fmt(rec["score"], "{:.0f}"))),
-        ("heart", "HRV & resting HR", _kpi(rec["hrv"], "{:.0f} ms"), (("hrv", "HRV (ms)"), ("rhr", "Resting HR (bpm)")),
-         ("Day", "HRV ms", "Resting HR bpm"),
-         zip(map(_day, rec["t"]), _fmt(rec["hrv"], "{:.1f}"), _fmt(rec["rhr"], "{:.0f}"))),
-        ("sleep", "Sleep performance", _kpi(slp["performance"], "{:.0f}%"),
+         ("Woke", "Recovery %"), _daily(bar_start, rec["day"], _fmt(rec["score"], "{:.0f}"))),
+        ("heart", "HRV & resting HR, last 90 days", _kpi(rec["hrv_7d"], "{:.0f} ms"),
+         (("hrv-dot", "HRV (ms)"), ("hrv", "HRV 7-day mean"), ("rhr", "Resting HR 7-day mean (bpm)")),
+         ("Woke", "HRV ms", "7-day mean", "Resting HR bpm"),
+         _daily("", rec["day"], _fmt(rec["hrv"], "{:.1f}"), _fmt(rec["hrv_7d"], "{:.1f}"),
+                _fmt(rec["rhr"], "{:.0f}"))),
+        ("sleep", "Sleep performance, last 30 days", _kpi(slp["performance"], "{:.0f}%"),
          (("sleep", "Performance (%)"), ("hours", "Hours asleep")),
          ("Woke", "Performance %", "Hours asleep"),
-         zip(map(_day, slp["t"]), _fmt(slp["performance"], "{:.0f}"), _fmt(slp["hours"], "{:.1f}"))),
+         _daily(bar_start, slp["day"], _fmt(slp["performance"], "{:.0f}"), _fmt(slp["hours"], "{:.1f}"))),
     ]
     return "".join(_chart_card(*card, charts_on=charts_on) for card in cards)
+
+
+def _new_cards(summary: dict, charts_on: bool) -> str:
+    """Blood pressure, steps, and Withings sleep beside WHOOP sleep; each says so when it has no data."""
+    bp, steps, both = summary["blood_pressure"], summary["steps"], summary["sleep_compare"]
+    latest, bar_start = bp["latest"], summary["axis"]["bar_start"]
+    cards = [
+        ("bp", "Blood pressure, last 90 days", "",
+         (("systolic", "Systolic"), ("diastolic", "Diastolic")), ("Measured", "Systolic", "Diastolic", "Pulse"),
+         zip(map(_when, bp["local"]), _fmt(bp["systolic"], "{:.0f}"), _fmt(bp["diastolic"], "{:.0f}"),
+             _fmt(bp["pulse"], "{:.0f}")), _bp_note(latest)),
+        ("steps", "Steps, last 30 days", _kpi(steps["steps"], "{:,.0f}"), (("steps", "Steps"),),
+         ("Day", "Steps", "km"), _daily(bar_start, steps["day"], _fmt(steps["steps"], "{:,.0f}"),
+                                        _fmt(steps["km"], "{:.1f}")),
+         "" if steps["day"] else _no_data_yet("steps", "Withings activity")),
+        ("sleep-both", "Hours asleep: WHOOP and Withings", _kpi(both["withings_hours"], "{:.1f} h"),
+         (("whoop", "WHOOP hours"), ("withings", "Withings hours")),
+         ("Woke", "WHOOP h", "Withings h", "Withings score"),
+         _daily(bar_start, both["day"], _fmt(both["whoop_hours"], "{:.1f}"), _fmt(both["withings_hours"], "{:.1f}"),
+                _fmt(both["withings_score"], "{:.0f}")),
+         "" if any(v is not None for v in both["withings_hours"])
+         else _no_data_yet("sleep-withings", "Withings sleep")),
+    ]
+    return "".join(_chart_card(*card[:6], charts_on=charts_on, note=card[6]) for card in cards)
+
+
+def _daily(since: str, days: list[str], *columns: list) -> list[tuple]:
+    """Table rows (day, values...) of the days on or after `since` (ISO dates compare as text)."""
+    return [(_day(day), *values) for day, *values in zip(days, *columns) if day >= since]
+
+
+def _bp_note(latest: dict | None) -> str:
+    if latest is None:
+        return ('<p class="muted nodata" id="nodata-bp">No blood-pressure reading yet: '
+                "measure with a Withings cuff, then run the ETL.</p>")
+    pulse = "" if latest["pulse"] is None else f' · pulse {e(latest["pulse"])} bpm'
+    return (f'<p class="reading"><strong id="latest-bp">{e(latest["systolic"])}/{e(latest["diastolic"])}</strong>'
+            f' mmHg{pulse}</p><p class="when">{e(latest["measured_local"])} · {e(latest["ago"])}</p>')
+
+
+def _no_data_yet(key: str, what: str) -> str:
+    # Also the message before the migration that adds the table: the ETL run applies it.
+    return f'<p class="muted nodata" id="nodata-{e(key)}">No {e(what)} data yet: run the ETL (python etl.py).</p>'
 
 
 def _kpi(values: list, fmt: str) -> str:
@@ -138,12 +187,15 @@ def _fmt(values: list, fmt: str) -> list[str | None]:
     return [None if v is None else fmt.format(v) for v in values]
 
 
-def _chart_card(key, title, kpi, keys, headers, rows, *, charts_on: bool) -> str:
+def _chart_card(key, title, kpi, keys, headers, rows, *, charts_on: bool, note: str = "") -> str:
+    rows = list(rows)
+    head = f'<section class="card chart-card" id="card-{key}"><div class="card-head"><h2>{e(title)}</h2>'
+    if not rows and note:  # "no data yet" says it all: no empty chart, legend or table under it
+        return f'{head}</div>{note}</section>'
     table = _data_table(headers, rows, open_=not charts_on)
     legend = "".join(f'<span class="key {e(cls)}">{e(text)}</span>' for cls, text in keys)
     legend = f'<div class="legend">{legend}</div>' if legend and charts_on else ""
-    return (f'<section class="card chart-card" id="card-{key}"><div class="card-head"><h2>{e(title)}</h2>'
-            f'<span class="kpi">{e(kpi)}</span></div>{legend}'
+    return (f'{head}<span class="kpi">{e(kpi)}</span></div>{note}{legend}'
             f'<div class="chart" id="chart-{key}" role="img" aria-label="{e(title)} chart"></div>{table}</section>')
 
 
@@ -161,8 +213,8 @@ def workouts_card(workouts: list[dict]) -> str:
     if not workouts:
         return '<section class="card wide"><h2>Recent workouts</h2><p class="muted">No workouts yet.</p></section>'
     rows = "".join(
-        f'<tr><td>{e(w["start_local"])}</td><td class="sport">{e(w["sport"])}</td>'
-        f'<td class="num">{e(_minutes(w["minutes"]))}</td>'
+        f'<tr><td>{_started(w["start_local"])}</td><td class="sport">{e(w["sport"])}</td>'
+        f'<td class="num dur">{_duration(w["minutes"])}</td>'
         f'<td class="num strain">{e(w["strain"] if w["strain"] is not None else _pending(w["state"]))}</td>'
         f'<td class="num opt">{e(w["avg_hr"])}</td><td class="num opt">{e(w["max_hr"])}</td>'
         f'<td class="num opt">{e(_kcal(w["kilojoule"]))}</td></tr>' for w in workouts)
@@ -172,12 +224,26 @@ def workouts_card(workouts: list[dict]) -> str:
             f"<tbody>{rows}</tbody></table></div></section>")
 
 
-def _day(iso: str) -> str:
-    return local_time(datetime.fromisoformat(iso), None, "%a %d %b %Y")
+def _duration(minutes: int | None) -> str:
+    text = _minutes(minutes)
+    if text is None or " h " not in text:
+        return e(text)
+    hours, _, rest = text.partition(" h ")  # may wrap after the hours on a phone
+    return f'<span class="nowrap">{e(hours)} h</span> <span class="nowrap">{e(rest)}</span>'
 
 
-def _when(iso: str) -> str:
-    return local_time(datetime.fromisoformat(iso), None, "%a %d %b %Y, %H:%M")
+def _started(local: str | None) -> str:
+    # "Tue 24 Nov, 16:30" wraps between day and time only, never inside "24 Nov".
+    day, _, time = (local or DASH).partition(", ")
+    return f'<span class="nowrap">{e(day)}</span> <span class="nowrap">{e(time)}</span>' if time else e(day)
+
+
+def _day(iso_date: str) -> str:
+    return date.fromisoformat(iso_date).strftime("%a %d %b %Y")
+
+
+def _when(naive_local: str) -> str:
+    return datetime.fromisoformat(naive_local).strftime("%a %d %b %Y, %H:%M")
 
 
 def _minutes(minutes: int | None) -> str | None:

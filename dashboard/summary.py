@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 import resources
-from dashboard import queries
+from dashboard import optional_queries, panels, queries
+from dashboard.localtime import PageZone, naive_local, show
 from withings_mapper import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 
 STALE_AFTER = timedelta(days=2)
@@ -39,7 +39,7 @@ def empty_summary(now: datetime | None = None, warning: str | None = None) -> di
     rows = [_freshness_row(source, label, {}, None, now) for source, label in SOURCES]
     for row in rows:
         row["warning"] = warning or row["warning"]
-    return {"generated_at": _iso(now), "empty": True, "freshness": rows}
+    return {"generated_at": _iso(now), "empty": True, "zone": None, "freshness": rows}
 
 
 def build_summary(conn: Connection, now: datetime | None = None) -> dict:
@@ -50,13 +50,21 @@ def build_summary(conn: Connection, now: datetime | None = None) -> dict:
                "freshness": freshness(conn, now, newest)}
     if summary["empty"]:
         return summary
-    summary["weight"] = weight_card(conn, now)
-    summary["trends"] = trends(conn, summary["weight"])
-    summary["workouts"] = [_workout(w) for w in queries.recent_workouts(conn)]
+    zone = panels.page_zone(conn)
+    summary["zone"] = {"name": zone.name, "label": zone.label(now), "source": zone.source,
+                       "generated_local": show(now, zone, "%H:%M")}
+    summary["axis"] = panels.axis(zone, now)
+    summary["weight"] = weight_card(conn, now, zone)
+    summary["trends"] = trends(conn, summary["weight"], zone)
+    summary["workouts"] = [_workout(w, zone) for w in queries.recent_workouts(conn)]
+    summary["blood_pressure"] = panels.blood_pressure(conn, zone, now, ago)
+    available = optional_queries.available(conn)  # one inspector call per request
+    summary["steps"] = panels.steps(conn, available)
+    summary["sleep_compare"] = panels.sleep_compare(conn, available, zone, summary["trends"]["sleep"])
     return summary
 
 
-def weight_card(conn: Connection, now: datetime) -> dict | None:
+def weight_card(conn: Connection, now: datetime, zone: PageZone) -> dict | None:
     """The latest weigh-in and its change against the newest weigh-in 7 and 30 days before it."""
     latest = queries.latest_weight(conn, now)
     if latest is None:
@@ -72,32 +80,28 @@ def weight_card(conn: Connection, now: datetime) -> dict | None:
             "display": "n/a" if delta is None else signed_kg(delta),
             "baseline_kg": None if base is None else round(base["weight_kg"], 2),
             "baseline_at": None if base is None else _iso(base["measured_at"]),
-            "baseline_local": None if base is None else local_time(base["measured_at"], latest["timezone"],
-                                                                   "%a %d %b %Y"),
+            "baseline_local": None if base is None else show(base["measured_at"], zone, "%a %d %b %Y"),
         })
     attrib = latest["attrib"]
     note = "manual entry" if attrib in MANUAL_ATTRIBS else \
         "may be someone else's: confirm it in Health Mate" if attrib == AMBIGUOUS_ATTRIB else None
     return {"kg": round(kg, 2), "display": f"{kg:.1f} kg", "measured_at": _iso(at), "attrib": attrib,
             "manual": attrib in MANUAL_ATTRIBS, "note": note,
-            "measured_local": local_time(at, latest["timezone"]), "ago": ago(at, now),
+            "measured_local": show(at, zone), "ago": ago(at, now),
             "fat_ratio_pct": latest["fat_ratio_pct"], "changes": changes}
 
 
-def trends(conn: Connection, weight: dict | None) -> dict:
+def trends(conn: Connection, weight: dict | None, zone: PageZone) -> dict:
     """Column-wise series (time, values) for the charts and the tables under them."""
     weights = []
     if weight is not None:
         weights = queries.weight_series(conn, datetime.fromisoformat(weight["measured_at"]))
-    recoveries = queries.recovery_series(conn)
     sleeps = queries.sleep_series(conn)
     return {
-        "weight": {"t": [_iso(r["t"]) for r in weights], "kg": [_round(r["kg"], 2) for r in weights]},
-        "recovery": {"t": [_iso(r["t"]) for r in recoveries],
-                     "score": [_round(r["score"], 0) for r in recoveries],
-                     "hrv": [_round(r["hrv"], 1) for r in recoveries],
-                     "rhr": [_round(r["rhr"], 0) for r in recoveries]},
-        "sleep": {"t": [_iso(r["t"]) for r in sleeps],
+        "weight": {"t": [_iso(r["t"]) for r in weights], "local": [naive_local(r["t"], zone) for r in weights],
+                   "kg": [_round(r["kg"], 2) for r in weights]},
+        "recovery": panels.recovery_days(conn, zone),
+        "sleep": {"t": [_iso(r["t"]) for r in sleeps], "day": panels.sleep_days(sleeps, zone),
                   "performance": [_round(r["performance"], 0) for r in sleeps],
                   "hours": [_sleep_hours(r) for r in sleeps]},
     }
@@ -129,9 +133,9 @@ def _freshness_row(source: str, label: str, sync: dict, newest: datetime | None,
             "errors": sync.get("errors", []), "quarantine": []}
 
 
-def _workout(w: dict) -> dict:
+def _workout(w: dict, zone: PageZone) -> dict:
     minutes = None if w["end"] is None else round((w["end"] - w["start"]).total_seconds() / 60)
-    return {"start": _iso(w["start"]), "start_local": local_time(w["start"], None, "%a %d %b, %H:%M"),
+    return {"start": _iso(w["start"]), "start_local": show(w["start"], zone, "%a %d %b, %H:%M"),
             "sport": w["sport_name"], "strain": _round(w["strain"], 1), "minutes": minutes, "avg_hr": w["average_heart_rate"],
             "max_hr": w["max_heart_rate"], "kilojoule": _round(w["kilojoule"], 0), "state": w["score_state"]}
 
@@ -154,15 +158,6 @@ def ago(when: datetime | None, now: datetime) -> str:
     unit, size = ("minute", 60) if seconds < 3600 else ("hour", 3600) if seconds < 48 * 3600 else ("day", 86400)
     count = int(seconds // size)
     return f"{count} {unit}{'' if count == 1 else 's'} ago"
-
-
-def local_time(when: datetime, tz_name: str | None, fmt: str = "%a %d %b %Y, %H:%M %Z") -> str:
-    """`when` in the record's IANA time zone when known, else in this machine's local zone."""
-    try:
-        zone = ZoneInfo(tz_name) if tz_name else None
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = None
-    return (when.astimezone(zone) if zone else when.astimezone()).strftime(fmt).strip()
 
 
 def _sleep_hours(row: dict) -> float | None:

@@ -8,15 +8,19 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import BigInteger, Column, Date, Float, Integer, MetaData, String, Table, inspect
 from sqlalchemy.orm import Session
 
-from dashboard import assets, make_server
+from dashboard import assets, make_server, optional_queries
+from dashboard.localtime import choose_zone
+from dashboard.panels import rolling_mean
 from dashboard.summary import ago, load_summary, signed_kg
-from db import make_engine
-from models import Cycle, Recovery, Sleep, SyncState, Workout, WithingsWeight
+from db import UTCDateTime, make_engine
+from models import Cycle, Recovery, Sleep, SyncState, Workout, WithingsHeartRate, WithingsWeight
 from tests.conftest import PROJECT_DIR
 
 USER = 4242
@@ -273,3 +277,172 @@ def test_signed_kg(delta, text):
                                                (47 * 3600, "47 hours ago"), (3 * 86400, "3 days ago")])
 def test_ago(seconds, text):
     assert ago(NOW - timedelta(seconds=seconds), NOW) == text
+
+
+# --- Issue 12: one time zone, local days, blood pressure, steps and Withings sleep -----------------
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def _plain_value(column):
+    """A stand-in for a NOT NULL column a test row leaves out (tables another branch may define)."""
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:
+        return None
+    return {int: 0, float: 0.0, str: "", dict: {}, bool: False, datetime: NOW, date: NOW.date()}.get(kind)
+
+
+@pytest.fixture
+def optional_tables(db_url):
+    """withings_activity and withings_sleep with the columns the dashboard reads; dropped after if we made them."""
+    meta = MetaData()
+    Table(optional_queries.ACTIVITY, meta, Column("id", Integer, primary_key=True), Column("user_id", BigInteger),
+          Column("date", Date, nullable=False), Column("steps", Integer), Column("distance_m", Float))
+    Table(optional_queries.SLEEP, meta, Column("id", Integer, primary_key=True), Column("user_id", BigInteger),
+          Column("withings_id", BigInteger), Column("start", UTCDateTime(), nullable=False),
+          Column("end", UTCDateTime(), nullable=False), Column("total_sleep_seconds", Integer),
+          Column("sleep_score", Integer), Column("timezone", String(64)))
+    engine = make_engine(db_url)
+    existing = set(inspect(engine).get_table_names())
+    meta.create_all(engine, checkfirst=True)
+
+    def add(name: str, rows: list[dict]) -> None:
+        table = Table(name, MetaData(), autoload_with=engine)
+        required = [c for c in table.columns if not c.nullable and not c.primary_key and c.server_default is None]
+        with engine.begin() as conn:
+            conn.execute(table.insert(), [{c.name: _plain_value(c) for c in required} | row for row in rows])
+
+    yield add
+    meta.drop_all(engine, tables=[t for t in meta.sorted_tables if t.name not in existing])
+    engine.dispose()
+
+
+def add_night(url: str, n: int, *, woke: datetime, offset: str = "+01:00", score: float = 50.0) -> None:
+    """A cycle that starts at bedtime, its main sleep ending at `woke`, and the recovery of that sleep."""
+    engine = make_engine(url)
+    bedtime = woke - timedelta(hours=8)
+    common = {"user_id": USER, "raw": {}, "synced_at": NOW, "score_state": "SCORED", "created_at": bedtime,
+              "updated_at": bedtime, "timezone_offset": offset}
+    with Session(engine) as session, session.begin():
+        session.add(Cycle(whoop_id=7000 + n, start=bedtime, strain=9.0, **common))
+        session.add(Sleep(whoop_id=f"n-{n}", whoop_cycle_id=7000 + n, nap=False, start=bedtime, end=woke,
+                          sleep_performance_percentage=90, total_in_bed_time_milli=8 * 3_600_000,
+                          total_awake_time_milli=0, **common))
+        session.add(Recovery(whoop_cycle_id=7000 + n, whoop_sleep_id=f"n-{n}", recovery_score=score,
+                             hrv_rmssd_milli=50.0 + n, resting_heart_rate=55.0, **common))
+    engine.dispose()
+
+
+def add_blood_pressure(url: str, readings: list[tuple[datetime, float, float, float | None]]) -> None:
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        session.add_all(WithingsHeartRate(user_id=USER, grpid=50_000 + i, measured_at=at, systolic_mmhg=sys_,
+                                          diastolic_mmhg=dia, heart_rate_bpm=pulse, timezone="Europe/Paris",
+                                          raw={}, synced_at=NOW) for i, (at, sys_, dia, pulse) in enumerate(readings))
+    engine.dispose()
+
+
+def test_recovery_belongs_to_the_local_day_you_woke_up(db_url):
+    # New York: bed at 23:00 local on the 1st is 04:00 UTC on the 2nd; woke 07:00 local on the 2nd.
+    woke = datetime(2026, 1, 2, 12, 0, tzinfo=timezone.utc)
+    add_night(db_url, 1, woke=woke, offset="-05:00", score=71)
+    # Berlin: woke 00:30 UTC on the 3rd is 01:30 local on the 3rd (a late night, but the 3rd).
+    add_night(db_url, 2, woke=datetime(2026, 1, 3, 0, 30, tzinfo=timezone.utc), offset="+01:00", score=44)
+    recovery = summary_of(db_url)["trends"]["recovery"]
+    assert (recovery["day"], recovery["score"]) == (["2026-01-02", "2026-01-03"], [71, 44])
+
+
+def test_one_time_zone_for_hero_workouts_and_header(db_url, dashboard):
+    at = LATEST.replace(minute=35, second=0)
+    add_weights(db_url, [(at, 70.0)])  # timezone Europe/Paris
+    add_whoop_days(db_url, days=2)
+    summary = summary_of(db_url)
+    assert summary["zone"]["name"] == "Europe/Paris" and summary["zone"]["source"] == "withings"
+    assert summary["weight"]["measured_local"] == at.astimezone(PARIS).strftime("%a %d %b %Y, %H:%M")
+    workout = summary["workouts"][0]
+    assert workout["start_local"] == datetime.fromisoformat(workout["start"]).astimezone(PARIS).strftime("%a %d %b, %H:%M")
+    html = fetch(dashboard)[2]
+    abbreviation = NOW.astimezone(PARIS).tzname()
+    assert f'Times in <strong id="page-zone">Europe/Paris ({abbreviation})</strong>' in html
+    assert html.count("Europe/Paris") == 1 and html.count(abbreviation) == 1  # named once, not per time
+
+
+@pytest.mark.parametrize(("withings", "whoop", "expected"), [
+    ("Europe/Berlin", "+01:00", "Europe/Berlin"),  # agree (January): the named zone knows DST
+    ("Europe/Berlin", "-05:00", "UTC−05:00"),      # travelling: the strap knows where the person is
+    (None, "+05:30", "UTC+05:30"),
+    ("Not/AZone", None, None),                     # nothing usable: this computer's zone
+])
+def test_page_zone_comes_from_the_data(withings, whoop, expected):
+    zone = choose_zone(withings, whoop, datetime(2026, 1, 15, 8, tzinfo=timezone.utc))
+    assert zone.name == expected if expected else zone.source == "computer"
+
+
+def test_hrv_rolling_mean_uses_calendar_days_not_rows():
+    days = [date(2026, 1, d) for d in (1, 2, 3, 10, 11)]
+    assert rolling_mean(days, [10.0, 20.0, None, 40.0, 50.0]) == [10.0, 15.0, 15.0, 40.0, 45.0]
+
+
+def test_blood_pressure_latest_reading_and_trend(db_url, dashboard):
+    add_weights(db_url, [(LATEST, 70.0)])
+    add_blood_pressure(db_url, [(LATEST - timedelta(days=100), 150, 95, 70),  # outside the 90 days
+                                (LATEST - timedelta(days=2), 124, 81, 66), (LATEST - timedelta(hours=1), 118, 76, None)])
+    bp = summary_of(db_url)["blood_pressure"]
+    assert bp["latest"] | {"measured_local": None} == {"systolic": 118, "diastolic": 76, "pulse": None,
+                                                       "measured_local": None, "ago": "4 hours ago"}
+    assert (bp["systolic"], bp["diastolic"], bp["pulse"]) == ([124, 118], [81, 76], [66, None])
+    html = fetch(dashboard)[2]
+    assert '<strong id="latest-bp">118/76</strong> mmHg</p>' in html and "<td>124</td><td>81</td><td>66</td>" in html
+
+
+def test_new_panels_say_no_data_yet_without_their_tables_or_rows(db_url, dashboard):
+    add_weights(db_url, [(LATEST, 70.0)])
+    html = fetch(dashboard)[2]
+    assert 'id="nodata-bp"' in html and "No blood-pressure reading yet" in html
+    assert "No Withings activity data yet: run the ETL (python etl.py)." in html
+    assert "No Withings sleep data yet" in html and 'id="chart-steps"' not in html
+    data = summary_of(db_url)
+    assert data["steps"]["day"] == [] and data["sleep_compare"]["withings_hours"] == []
+
+
+def test_steps_and_withings_sleep_by_local_day(db_url, dashboard, optional_tables):
+    today = NOW.astimezone(PARIS).date()
+    add_weights(db_url, [(LATEST, 70.0)])
+    optional_tables(optional_queries.ACTIVITY, [
+        {"user_id": USER, "date": today - timedelta(days=1), "steps": 10_234, "distance_m": 7400.0},
+        {"user_id": USER, "date": today, "steps": 3120, "distance_m": None}])
+    woke = datetime.combine(today, datetime.min.time(), PARIS) + timedelta(hours=6, minutes=50)
+    optional_tables(optional_queries.SLEEP, [
+        {"user_id": USER, "withings_id": 1, "start": woke - timedelta(hours=8), "end": woke,
+         "total_sleep_time_s": 7 * 3600 + 1800, "sleep_score": 81, "timezone": "Europe/Paris"}])
+    add_night(db_url, 1, woke=woke + timedelta(minutes=5), offset=woke.strftime("%z")[:3] + ":00")
+    data = summary_of(db_url)
+    assert data["steps"] == {"available": True, "day": [(today - timedelta(days=1)).isoformat(), today.isoformat()],
+                             "steps": [10_234, 3120], "km": [7.4, None]}
+    assert data["sleep_compare"] | {"available": None} == {
+        "available": None, "day": [today.isoformat()], "whoop_hours": [8.0], "withings_hours": [7.5],
+        "withings_score": [81]}
+    html = fetch(dashboard)[2]
+    assert 'id="chart-steps"' in html and "<td>10,234</td><td>7.4</td>" in html
+    assert "<td>8.0</td><td>7.5</td><td>81</td>" in html and "No Withings" not in html
+
+
+def test_a_missing_optional_table_is_simply_absent(db_url):
+    engine = make_engine(db_url, read_only=True)
+    try:
+        with engine.connect() as conn:
+            found = optional_queries.available(conn)
+    finally:
+        engine.dispose()
+    assert optional_queries.ACTIVITY not in found or optional_queries.NEEDED[optional_queries.ACTIVITY] <= found[
+        optional_queries.ACTIVITY]
+
+
+def test_chart_axes_end_with_today_in_the_page_zone(db_url):
+    add_weights(db_url, [(LATEST, 70.0)])
+    axis = summary_of(db_url)["axis"]
+    today = NOW.astimezone(PARIS).date()
+    assert axis == {"today": today.isoformat(), "start": (today - timedelta(days=89)).isoformat(),
+                    "bar_start": (today - timedelta(days=29)).isoformat(),
+                    "end": (today + timedelta(days=1)).isoformat()}

@@ -1,11 +1,11 @@
-"""The dashboard in real headless Chromium: newest weight shown, a new weigh-in after reload, a screenshot."""
+"""The dashboard in real headless Chromium: newest weight, every panel at desktop and phone widths, screenshots."""
 from __future__ import annotations
 
 import math
 import random
 import shutil
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,9 @@ from dashboard import make_server
 from db import make_engine
 from models import Cycle, Recovery, Sleep, Workout
 from tests.conftest import IN_CI
-from tests.test_dashboard import LATEST, NOW, USER, add_sync, add_weights
+from dashboard import optional_queries
+from tests.test_dashboard import (LATEST, NOW, PARIS, USER, add_blood_pressure, add_sync, add_weights,
+                                  optional_tables)  # noqa: F401 - a fixture
 
 SPORTS = ("running", "cycling", "functional fitness", "yoga", "swimming", "hiking")
 
@@ -91,6 +93,24 @@ def seed_history(url: str, days: int = 120) -> None:
     add_sync(url, "withings", NOW - timedelta(hours=1))
 
 
+def seed_withings_days(add_optional, days: int = 120) -> None:
+    """Blood-pressure readings on some evenings, steps every day and a Withings sleep every night."""
+    rng = random.Random(11)
+    today = NOW.astimezone(PARIS).date()
+    steps, nights = [], []
+    for n in range(days):
+        day = today - timedelta(days=n)
+        steps.append({"user_id": USER, "date": day, "steps": int(rng.gauss(8500, 2500)) if n else 2140,
+                      "distance_m": rng.uniform(3000, 9000)})
+        woke = datetime.combine(day, datetime.min.time(), PARIS) + timedelta(hours=rng.uniform(6, 7.5))
+        if woke < NOW:
+            nights.append({"user_id": USER, "withings_id": 90_000 + n, "start": woke - timedelta(hours=8),
+                           "end": woke, "total_sleep_time_s": int(rng.uniform(5.8, 8.2) * 3600),
+                           "sleep_score": rng.randint(55, 92), "timezone": "Europe/Paris"})
+    add_optional(optional_queries.ACTIVITY, steps)
+    add_optional(optional_queries.SLEEP, nights)
+
+
 def test_page_shows_newest_weight_and_follows_a_new_weighin(browser, dashboard, db_url, request):
     seed_history(db_url)
     page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
@@ -127,4 +147,65 @@ def test_empty_database_page_in_the_browser(browser, dashboard):
     assert "No data yet — run the ETL" in page.inner_text("main")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-empty.png"), full_page=True)
+    page.close()
+
+
+PANELS = ("weight", "recovery", "heart", "sleep", "bp", "steps", "sleep-both")
+# Every tick label and axis title inside its chart, and no two x labels on top of each other.
+CLIPPED_LABELS = """() => {
+  const problems = [];
+  for (const svg of document.querySelectorAll(".chart svg.main-svg:first-of-type")) {
+    const box = svg.getBoundingClientRect(), id = svg.closest(".chart").id;
+    const labels = svg.querySelectorAll(".xtick text, .ytick text, .y2tick text, .g-xtitle text, .g-ytitle text, .g-y2title text");
+    for (const text of labels) {
+      const r = text.getBoundingClientRect();
+      if (r.width === 0) continue;
+      if (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5)
+        problems.push(id + ": clipped " + JSON.stringify(text.textContent));
+    }
+    const xs = [...svg.querySelectorAll(".xtick text")].map((t) => t.getBoundingClientRect())
+      .filter((r) => r.width > 0).sort((a, b) => a.left - b.left);
+    for (let i = 1; i < xs.length; i++) if (xs[i].left < xs[i - 1].right) problems.push(id + ": x labels overlap");
+  }
+  return problems;
+}"""
+OVERFLOW = """() => {
+  const out = [];
+  const page = document.documentElement;
+  if (page.scrollWidth > window.innerWidth) out.push("page " + page.scrollWidth + " > " + window.innerWidth);
+  for (const el of document.querySelectorAll(".card, .card-head, .card h2, .legend, .chart, .fresh, .scroll-x"))
+    if (el.scrollWidth > el.clientWidth + 1) out.push((el.id || el.className) + " " + el.scrollWidth + " > " + el.clientWidth);
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_every_panel_fits_at_desktop_and_phone_width(browser, dashboard, db_url, optional_tables, width, request):
+    seed_history(db_url)
+    add_blood_pressure(db_url, [(LATEST - timedelta(days=n, hours=-10), 118 + n % 9, 74 + n % 7, 60 + n % 5)
+                                for n in range(0, 100, 3)])
+    seed_withings_days(optional_tables)
+    page = browser.new_page(viewport={"width": width, "height": 900}, device_scale_factor=1)
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.goto(dashboard.url)
+    page.wait_for_selector("body[data-charts=drawn]", timeout=20_000)
+
+    for panel in PANELS:
+        assert page.locator(f"#chart-{panel} svg.main-svg").count() > 0, panel
+        assert page.locator(f"#card-{panel}").is_visible(), panel
+    assert page.inner_text("#latest-bp") == "118/74"
+    assert page.locator("#card-steps .nodata, #card-sleep-both .nodata").count() == 0
+    assert page.inner_text("#page-zone").startswith("Europe/Paris")
+    summary = page.evaluate("fetch('/api/summary').then((r) => r.json())")
+    ends = page.evaluate(f"{list(PANELS)}.map((p) => document.getElementById('chart-' + p)._fullLayout.xaxis.range[1])")
+    assert ends == [summary["axis"]["end"]] * len(PANELS)  # every axis stops at the end of today
+    assert page.evaluate(OVERFLOW) == []
+    assert page.evaluate(CLIPPED_LABELS) == []
+    assert problems == []
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    suffix = "" if request.node.callspec.params["db_url"] == "sqlite" else "-postgresql"
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-panels-{width}{suffix}.png"), full_page=True)
     page.close()

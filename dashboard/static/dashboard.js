@@ -3,23 +3,32 @@
 "use strict";
 
 const COLORS = { weight: "#4f46e5", hrv: "#0e9384", rhr: "#e31b54", sleep: "#7a5af8", hours: "#344054", none: "#98a2b3",
-                 green: "#12b76a", yellow: "#fdb022", red: "#f04438" };
+                 green: "#12b76a", yellow: "#fdb022", red: "#f04438", systolic: "#c01048", diastolic: "#f670c7",
+                 steps: "#2e90fa", whoop: "#344054", withings: "#16b364" };
+const DAY = { xperiod: 86400000, xperiodalignment: "middle" };  // a daily value fills its own calendar day
+const GRID = "#eef0f4";
 
-function baseLayout(extra) {
+function baseLayout(range, extra) {
+  // Every chart shares one range ending with today (local): no axis runs on into the future.
   const layout = {
-    margin: { l: 44, r: 16, t: 8, b: 30 }, height: 240,
+    margin: { l: 8, r: 8, t: 8, b: 8 }, height: 240,
     paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
     font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#667085" },
-    xaxis: { type: "date", showgrid: false, linecolor: "#e4e7ec", ticks: "", fixedrange: true },
-    yaxis: { gridcolor: "#eef0f4", zeroline: false, fixedrange: true },
-    hovermode: "x unified", showlegend: false, bargap: 0.25,
+    xaxis: { type: "date", range: range, showgrid: false, linecolor: "#e4e7ec", ticks: "", fixedrange: true,
+             tickformat: "%d %b", hoverformat: "%a %d %b %Y", automargin: true, nticks: 5 },
+    yaxis: { gridcolor: GRID, zeroline: false, fixedrange: true, automargin: true },
+    hovermode: "x unified", showlegend: false, bargap: 0.2,
   };
   return Object.assign(layout, extra || {});
 }
 
+function leftAxis(extra) {
+  return Object.assign({ gridcolor: GRID, zeroline: false, fixedrange: true, automargin: true }, extra || {});
+}
+
 function rightAxis(title) {
   return { overlaying: "y", side: "right", showgrid: false, zeroline: false, fixedrange: true, tickformat: ",.0f",
-           title: { text: title, font: { size: 11 } } };
+           automargin: true, title: { text: title, font: { size: 11 } } };
 }
 
 function recoveryColor(score) {
@@ -27,31 +36,66 @@ function recoveryColor(score) {
   return score >= 67 ? COLORS.green : score >= 34 ? COLORS.yellow : COLORS.red;
 }
 
-function plots(trends) {
-  const w = trends.weight, r = trends.recovery, s = trends.sleep;
+function rangeFor(axis, xs, start) {
+  // A window with no data in it (a database not synced for a while) widens to the oldest point.
+  start = start || axis.start;
+  const first = xs.length ? xs[0].slice(0, 10) : start;
+  const last = xs.length ? xs[xs.length - 1].slice(0, 10) : start;
+  return [last < start && first < start ? first : start, axis.end];
+}
+
+function barRange(axis, xs) {
+  return rangeFor(axis, xs, axis.bar_start);
+}
+
+function heartTraces(r) {
+  return [{ x: r.day, y: r.hrv, type: "scatter", mode: "markers", name: "HRV (ms)", ...DAY,
+            marker: { color: COLORS.hrv, size: 5, opacity: 0.35 }, hovertemplate: "%{y:.0f} ms<extra>HRV</extra>" },
+          { x: r.day, y: r.hrv_7d, type: "scatter", mode: "lines", name: "7-day mean", ...DAY,
+            line: { color: COLORS.hrv, width: 2.5 }, hovertemplate: "%{y:.0f} ms<extra>7-day mean</extra>" },
+          { x: r.day, y: r.rhr_7d, type: "scatter", mode: "lines", name: "Resting HR, 7-day mean", yaxis: "y2", ...DAY,
+            line: { color: COLORS.rhr, width: 1.5 }, hovertemplate: "%{y:.0f} bpm<extra>RHR 7-day mean</extra>" }];
+}
+
+function plots(summary) {
+  const t = summary.trends, w = t.weight, r = t.recovery, s = t.sleep, axis = summary.axis;
+  const bp = summary.blood_pressure, st = summary.steps, both = summary.sleep_compare;
+  const twoAxes = { margin: { l: 8, r: 8, t: 8, b: 8 } };
   return {
-    "chart-weight": [[{ x: w.t, y: w.kg, type: "scatter", mode: "lines+markers", name: "Weight",
+    "chart-weight": [[{ x: w.local, y: w.kg, type: "scatter", mode: "lines+markers", name: "Weight",
                         line: { color: COLORS.weight, width: 2.5, shape: "spline", smoothing: 0.6 },
                         marker: { size: 5 }, hovertemplate: "%{y:.1f} kg<extra></extra>" }],
-                     baseLayout({ yaxis: { gridcolor: "#eef0f4", zeroline: false, fixedrange: true, ticksuffix: " kg" } })],
-    "chart-recovery": [[{ x: r.t, y: r.score, type: "bar", name: "Recovery",
+                     baseLayout(rangeFor(axis, w.local), { yaxis: leftAxis({ ticksuffix: " kg" }) })],
+    "chart-recovery": [[{ x: r.day, y: r.score, type: "bar", name: "Recovery", ...DAY,
                           marker: { color: r.score.map(recoveryColor) }, hovertemplate: "%{y}%<extra></extra>" }],
-                       baseLayout({ yaxis: { range: [0, 100], gridcolor: "#eef0f4", fixedrange: true, ticksuffix: "%" } })],
-    "chart-heart": [[{ x: r.t, y: r.hrv, type: "scatter", mode: "lines", name: "HRV (ms)",
-                       line: { color: COLORS.hrv, width: 2 }, hovertemplate: "%{y:.0f} ms<extra>HRV</extra>" },
-                     { x: r.t, y: r.rhr, type: "scatter", mode: "lines", name: "Resting HR (bpm)", yaxis: "y2",
-                       line: { color: COLORS.rhr, width: 2 }, hovertemplate: "%{y:.0f} bpm<extra>RHR</extra>" }],
-                    baseLayout({ margin: { l: 44, r: 44, t: 8, b: 30 },
-                                 yaxis: { gridcolor: "#eef0f4", zeroline: false, fixedrange: true,
-                                          title: { text: "ms", font: { size: 11 } } },
-                                 yaxis2: rightAxis("bpm") })],
-    "chart-sleep": [[{ x: s.t, y: s.performance, type: "bar", name: "Performance (%)",
+                       baseLayout(barRange(axis, r.day), { yaxis: leftAxis({ range: [0, 100], ticksuffix: "%" }) })],
+    "chart-heart": [heartTraces(r),
+                    baseLayout(rangeFor(axis, r.day), Object.assign({}, twoAxes, {
+                      yaxis: leftAxis({ title: { text: "ms", font: { size: 11 } } }), yaxis2: rightAxis("bpm") }))],
+    "chart-sleep": [[{ x: s.day, y: s.performance, type: "bar", name: "Performance (%)", ...DAY,
                        marker: { color: COLORS.sleep, opacity: 0.55 }, hovertemplate: "%{y}%<extra>Performance</extra>" },
-                     { x: s.t, y: s.hours, type: "scatter", mode: "lines", name: "Hours asleep", yaxis: "y2",
+                     { x: s.day, y: s.hours, type: "scatter", mode: "lines", name: "Hours asleep", yaxis: "y2", ...DAY,
                        line: { color: COLORS.hours, width: 1.8 }, hovertemplate: "%{y:.1f} h<extra>Asleep</extra>" }],
-                    baseLayout({ margin: { l: 44, r: 44, t: 8, b: 30 },
-                                 yaxis: { range: [0, 100], gridcolor: "#eef0f4", fixedrange: true, ticksuffix: "%" },
-                                 yaxis2: Object.assign(rightAxis("hours"), { rangemode: "tozero" }) })],
+                    baseLayout(barRange(axis, s.day), Object.assign({}, twoAxes, {
+                      yaxis: leftAxis({ range: [0, 100], ticksuffix: "%" }),
+                      yaxis2: Object.assign(rightAxis("hours"), { rangemode: "tozero" }) }))],
+    "chart-bp": [[{ x: bp.local, y: bp.systolic, type: "scatter", mode: "lines+markers", name: "Systolic",
+                    line: { color: COLORS.systolic, width: 2 }, marker: { size: 5 },
+                    hovertemplate: "%{y:.0f} mmHg<extra>Systolic</extra>" },
+                  { x: bp.local, y: bp.diastolic, type: "scatter", mode: "lines+markers", name: "Diastolic",
+                    line: { color: COLORS.diastolic, width: 2 }, marker: { size: 5 },
+                    hovertemplate: "%{y:.0f} mmHg<extra>Diastolic</extra>" }],
+                 baseLayout(rangeFor(axis, bp.local), { yaxis: leftAxis({ title: { text: "mmHg", font: { size: 11 } } }) })],
+    "chart-steps": [[{ x: st.day, y: st.steps, type: "bar", name: "Steps", ...DAY, marker: { color: COLORS.steps },
+                       hovertemplate: "%{y:,.0f} steps<extra></extra>" }],
+                    baseLayout(barRange(axis, st.day), { yaxis: leftAxis({ rangemode: "tozero", tickformat: "~s" }) })],
+    "chart-sleep-both": [[{ x: both.day, y: both.whoop_hours, type: "scatter", mode: "lines+markers", name: "WHOOP", ...DAY,
+                            line: { color: COLORS.whoop, width: 1.8 }, marker: { size: 4 },
+                            hovertemplate: "%{y:.1f} h<extra>WHOOP</extra>" },
+                          { x: both.day, y: both.withings_hours, type: "scatter", mode: "lines+markers", name: "Withings",
+                            ...DAY, line: { color: COLORS.withings, width: 1.8 }, marker: { size: 4 },
+                            hovertemplate: "%{y:.1f} h<extra>Withings</extra>" }],
+                         baseLayout(barRange(axis, both.day), { yaxis: leftAxis({ rangemode: "tozero", ticksuffix: " h" }) })],
   };
 }
 
@@ -83,12 +127,13 @@ async function draw() {
     return;
   }
   if (summary.empty || !summary.trends) return;
+  const charts = plots(summary);
   const config = { displayModeBar: false, responsive: true };
-  for (const [id, [traces, layout]] of Object.entries(plots(summary.trends))) {
+  for (const [id, [traces, layout]] of Object.entries(charts)) {
     const el = document.getElementById(id);
     if (!el) continue;
-    if (!traces[0].x.length) {
-      el.innerHTML = '<p class="none">No data in this period.</p>';
+    if (!traces.some((trace) => trace.y.some((v) => v !== null))) {
+      el.innerHTML = '<p class="none">No data yet.</p>';
       el.style.height = "auto";
       continue;
     }
