@@ -8,7 +8,7 @@ migration (docs/ARCHITECTURE.md walks through one).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
 from sqlalchemy.orm import Session
@@ -27,6 +27,7 @@ from pipeline.windows import Window, lastupdate_window, page_cap, time_window
 # Page caps end a server's paging loop (pipeline.windows.page_cap): records a day at the most
 # and records a page at the least. WHOOP pages hold 25; Withings does not document its page size.
 WHOOP_RECORDS_PER_DAY, WHOOP_PAGE_SIZE = 50, 25
+RECOVERY_MARGIN = timedelta(days=2)
 WITHINGS_RECORDS_PER_DAY, WITHINGS_MIN_PAGE_SIZE = 50, 10
 
 
@@ -38,6 +39,7 @@ class FetchedPage:
     timezone: str | None = None
     updatetime: int | None = None
     fetched_at: datetime | None = None  # when the response arrived (records without a time of their own)
+    listing: set | None = None  # on the last page: every id the API holds in the window (deletions)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class Resource:
     window: Callable[..., Window] = field(default=time_window)  # time window or `lastupdate` cursor
     also_writes: tuple[type, ...] = ()  # further tables one record can land in
     scope: str | None = None  # the OAuth scope the endpoint needs; without it the resource is skipped
+    # Deletions: the column a completely re-read window is compared on (None: never reconciled).
+    reconcile_on: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -84,6 +88,37 @@ class Resource:
     def load(self, session: Session, page: FetchedPage, user_id: int) -> db_loader.LoadCounts:
         raise NotImplementedError
 
+    # -- deletions ---------------------------------------------------------------------------
+    def keys(self, records: list) -> set:
+        """The API ids of these records (rejected ones included: the API still holds them)."""
+        table = self.model.__tablename__
+        return {k for k in (db_loader.seen_key(table, r) for r in records) if k is not None}
+
+    def listing(self, client, window: Window, seen: set) -> set | None:
+        """Every id the API holds in the window, or None when that cannot be known.
+
+        By default the window's own pages list it completely (WHOOP reads `start` to now)."""
+        return seen if self.reconcile_on else None
+
+    def reconcile(self, session: Session, window: Window, user_id: int, listing: set | None) -> tuple[int, int]:
+        """Mark rows of the window the API no longer lists as deleted, restore listed ones.
+
+        Only for a window fetched to its end (the runner calls this in its last page's
+        transaction); an empty listing marks nothing (db_loader.reconcile_window).
+        """
+        if listing is None or not self.reconcile_on:
+            return 0, 0
+        deleted = restored = 0
+        for model in self.tables:
+            marked, back = db_loader.reconcile_window(
+                session, model.__tablename__, user_id, self.reconcile_start(window), window.end, listing,
+                time_column=self.reconcile_on)
+            deleted, restored = deleted + marked, restored + back
+        return deleted, restored
+
+    def reconcile_start(self, window: Window) -> datetime | None:
+        return window.start
+
 
 class WhoopCollection(Resource):
     """A WHOOP v2 collection: `start`/`end` windows, `nextToken` paging, one table."""
@@ -100,8 +135,39 @@ class WhoopCollection(Resource):
                                    source=self.source, resource=self.name)
 
 
+class WhoopRecovery(WhoopCollection):
+    """WHOOP recovery: a collection whose records have no start of their own.
+
+    WHOOP does not document which time its `start` filter applies to for recoveries (the
+    sandbox uses the sleep's start; docs/API_NOTES.md, WHOOP "Collections"). A recovery is
+    created when its sleep ends, less than a day after the cycle and sleep begin, so only rows
+    created two days or more after the window's start are compared: never a row the API may
+    have left out of the window.
+    """
+
+    def reconcile_start(self, window: Window) -> datetime | None:
+        return None if window.start is None else window.start + RECOVERY_MARGIN
+
+
 class WithingsMeasures(Resource):
     """Withings getmeas: `lastupdate` cursor, `more`/`offset` paging, body and cardio tables."""
+
+    def keys(self, records: list) -> set:
+        return {k for k in (db_loader.seen_key("withings_weight", g) for g in records) if k is not None}
+
+    def listing(self, client, window: Window, seen: set) -> set | None:
+        """The groups measured in the window: `lastupdate` lists what changed, not what exists.
+
+        A full read (lastupdate=0) lists every live group already; an incremental one asks
+        getmeas again by measure date over the window (docs/API_NOTES.md, Withings "Deletions":
+        a deleted group simply stops being listed).
+        """
+        if window.start is None:
+            return seen
+        cap = page_cap(window, WITHINGS_RECORDS_PER_DAY, WITHINGS_MIN_PAGE_SIZE)
+        pages = client.iter_measure_pages(startdate=int(window.start.timestamp()),
+                                          enddate=int(window.end.timestamp()), max_pages=cap)
+        return set().union(*(self.keys(page.groups) for page in pages))
 
     def pages(self, client, window: Window) -> Iterator[FetchedPage]:
         # lastupdate=0 asks for every group ever created or modified: the full history.
@@ -162,20 +228,21 @@ SLEEP_DATA_FIELDS = tuple(daily_mappers.SLEEP_SUMMARY_FIELDS)
 
 RESOURCES: tuple[Resource, ...] = (
     WhoopCollection("whoop", "cycles", "WHOOP cycles", "/developer/v2/cycle",
-                    Cycle, mappers.cycle_to_row, (Cycle.start,)),
-    WhoopCollection("whoop", "recovery", "WHOOP recovery", "/developer/v2/recovery",
-                    Recovery, mappers.recovery_to_row, (Recovery.created_at,)),
+                    Cycle, mappers.cycle_to_row, (Cycle.start,), reconcile_on="start"),
+    WhoopRecovery("whoop", "recovery", "WHOOP recovery", "/developer/v2/recovery",
+                  Recovery, mappers.recovery_to_row, (Recovery.created_at,), reconcile_on="created_at"),
     WhoopCollection("whoop", "sleep", "WHOOP sleep", "/developer/v2/activity/sleep",
-                    Sleep, mappers.sleep_to_row, (Sleep.start,)),
+                    Sleep, mappers.sleep_to_row, (Sleep.start,), reconcile_on="start"),
     WhoopCollection("whoop", "workout", "WHOOP workouts", "/developer/v2/activity/workout",
-                    Workout, mappers.workout_to_row, (Workout.start,)),
+                    Workout, mappers.workout_to_row, (Workout.start,), reconcile_on="start"),
     WhoopObject("whoop", "body", "WHOOP body measurement", "/developer/v2/user/measurement/body",
                 WhoopBodyMeasurement, daily_mappers.body_measurement_to_row, (WhoopBodyMeasurement.last_seen_at,),
                 scope="read:body_measurement"),
     WithingsMeasures("withings", "measures", "Withings measures", "/measure",
                      WithingsWeight, withings_mapper.measure_group_to_rows,
                      (WithingsWeight.measured_at, WithingsHeartRate.measured_at),
-                     window=lastupdate_window, also_writes=(WithingsHeartRate, WithingsMeasure)),
+                     window=lastupdate_window, also_writes=(WithingsHeartRate, WithingsMeasure),
+                     reconcile_on="measured_at"),
     WithingsAction("withings", "activity", "Withings daily activity", "/v2/measure",
                    WithingsActivity, daily_mappers.activity_to_row, (WithingsActivity.modified_at,),
                    window=lastupdate_window, scope="user.activity",

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from db_loader import LoadCounts
+from db_loader import LoadCounts, retry_quarantine
 from pipeline.windows import Window
 from resources import FetchedPage, Resource
 from sync_state import advance_sync_state, record_sync_failure
@@ -71,16 +71,20 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
     try:
         held: FetchedPage | None = None
         newest_update: int | None = None
+        seen: set = set()
         for page in job.resource.pages(job.client, job.window):
             if cancel.is_set():
                 return
             if page.updatetime is not None:
                 newest_update = max(newest_update or 0, page.updatetime)
+            seen |= job.resource.keys(page.records)
             if held is not None and not _put(out, ("page", job.key, held, False), cancel):
                 return
             held = page
         last = held or FetchedPage(records=[])
         last.updatetime = newest_update
+        # The window was read to its end: what the API lists in it, for deletions.
+        last.listing = job.resource.listing(job.client, job.window, seen)
         _put(out, ("page", job.key, last, True), cancel)
     except BaseException as exc:  # noqa: BLE001 - handed to the writer thread, which reports it
         _put(out, ("error", job.key, exc, True), cancel)
@@ -137,6 +141,9 @@ class Runner:
         cancels = {job.key: threading.Event() for job in jobs}
         started = time.monotonic()
         deadline = None if self.max_seconds is None else started + self.max_seconds
+        if not self.dry_run:
+            for job in jobs:
+                self._retry_quarantine(job, results[job.key])
         threads = self._start_fetchers(jobs, out, cancels)
         pending = set(by_key)
         while pending:
@@ -162,6 +169,20 @@ class Runner:
         for thread in threads:
             thread.join(timeout=THREAD_JOIN_SECONDS)
         return [results[job.key] for job in jobs]
+
+    def _retry_quarantine(self, job: Job, result: ResourceResult) -> None:
+        """Records held back by an earlier run get another try with this release's mappers."""
+        try:
+            with Session(self.engine) as session:
+                counts = retry_quarantine(session, job.source, job.name, job.resource.retry_loader())
+                session.commit()
+        except SQLAlchemyError as exc:  # the run goes on: they stay held, and are tried next time
+            log.error("%s %s: could not retry the quarantine: %s", job.source, job.name,
+                      str(exc).splitlines()[0])
+            return
+        result.counts.add(counts)
+        if counts.recovered:
+            log.info("%s %s: %d quarantined record(s) stored now", job.source, job.name, counts.recovered)
 
     def _start_fetchers(self, jobs: list[Job], out: queue.Queue, cancels: dict) -> list[threading.Thread]:
         slots = threading.Semaphore(self.max_fetchers or len(jobs))
@@ -190,6 +211,8 @@ class Runner:
             with Session(self.engine) as session:
                 counts = job.resource.load(session, page, job.user_id)
                 if is_last:
+                    counts.deleted, counts.restored = job.resource.reconcile(session, job.window, job.user_id,
+                                                                             page.listing)
                     total = LoadCounts().add(result.counts).add(counts)
                     advance_sync_state(session, job.source, job.name, job.user_id, window=job.window,
                                        cursor=page.updatetime, counts=total.as_dict())

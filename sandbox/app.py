@@ -177,6 +177,16 @@ class SandboxApp:
         with self.lock:
             return self.history.rescore_latest()
 
+    def delete_record(self, collection: str, record_id: object) -> dict:
+        """Delete a WHOOP record (cycle, sleep with its recovery, recovery, workout)."""
+        with self.lock:
+            return self.history.delete_whoop(collection, record_id)
+
+    def delete_group(self, grpid: int) -> None:
+        """Delete a Withings measure group."""
+        with self.lock:
+            self.history.delete_group(grpid)
+
     def add_weigh_in(self, kg: float, at: datetime | int | None = None, manual: bool = False) -> int:
         """Add a weigh-in (scale, or manual attrib 2); returns its grpid."""
         with self.lock:

@@ -180,6 +180,20 @@ class History:
         group["modified"] = self._tick()
         return group["modified"]
 
+    def delete_whoop(self, collection: str, record_id: object) -> dict:
+        """Delete a WHOOP record as the app does; a deleted sleep takes its recovery with it."""
+        record = self.collections[collection].remove(record_id)
+        if collection == "sleep":
+            for recovery in self.collections["recovery"].all():
+                if recovery["sleep_id"] == record_id:
+                    self.collections["recovery"].remove(recovery["cycle_id"])
+        return record
+
+    def delete_group(self, grpid: int) -> None:
+        """Delete a Withings measure group as Health Mate does: it stops being listed."""
+        group = self._groups_by_id.pop(int(grpid))
+        self.groups.remove(group)
+
     def latest_weight(self) -> dict | None:
         """The newest published weight: {grpid, date, kg}."""
         weighed = [g for g in self.groups if any(m["type"] == 1 for m in g["measures"])]

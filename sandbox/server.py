@@ -179,6 +179,14 @@ class SandboxServer:
         """Re-score the newest scored day (late rescoring); returns its cycle id."""
         return self.app.rescore_latest()
 
+    def delete_record(self, collection: str, record_id: object) -> dict:
+        """Delete a WHOOP record as the app does (a sleep takes its recovery with it)."""
+        return self.app.delete_record(collection, record_id)
+
+    def delete_group(self, grpid: int) -> None:
+        """Delete a Withings measure group as Health Mate does."""
+        self.app.delete_group(grpid)
+
     def add_weigh_in(self, kg: float, at: datetime | int | None = None, manual: bool = False) -> int:
         """Add a weigh-in at `at` (default: now); returns its grpid."""
         return self.app.add_weigh_in(kg, at, manual)

@@ -27,6 +27,17 @@ class RecordCollection:
             self._records.insert(self._keys.index(key), record)
         self._by_id[record_id] = record
 
+    def remove(self, record_id: object) -> dict:
+        """Delete a record (the user deleted it in the app); KeyError when there is none."""
+        record = self._by_id.pop(record_id)
+        index = next(i for i, r in enumerate(self._records) if r is record)
+        del self._records[index], self._keys[index]
+        return record
+
+    def all(self) -> list[dict]:
+        """Every record, oldest first."""
+        return list(self._records)
+
     def get(self, record_id: object) -> dict | None:
         """The record with this id (cycle id, sleep/workout UUID), or None."""
         return self._by_id.get(record_id)

@@ -42,15 +42,15 @@ def test_first_run_loads_everything_and_the_rerun_creates_nothing(etl_env, db_ur
         start = datetime.fromisoformat(calls[0]["query"]["start"].replace("Z", "+00:00"))
         assert timedelta(days=6.9) < datetime.now(timezone.utc) - start < timedelta(days=7.2)
         assert int(calls[0]["query"]["limit"]) <= 25
-    measure = [r for r in requests if r["path"] == "/measure"]
-    assert len(measure) == 1
-    params = {**measure[0]["query"], **measure[0]["form"]}
-    lastupdate = datetime.fromtimestamp(int(params["lastupdate"]), tz=timezone.utc)
+    measure = [{**r["query"], **r["form"]} for r in requests if r["path"] == "/measure"]
+    assert len(measure) == 2  # the lastupdate read, then the measure-date listing for deletions
+    lastupdate = datetime.fromtimestamp(int(measure[0]["lastupdate"]), tz=timezone.utc)
     assert timedelta(days=6.9) < datetime.now(timezone.utc) - lastupdate < timedelta(days=9)
-    # One request per declared resource: 4 WHOOP pages, the body measurement, getmeas,
-    # getactivity and getsummary (the token is still valid: no refresh).
+    assert int(measure[1]["startdate"]) == int(measure[0]["lastupdate"]) and "lastupdate" not in measure[1]
+    # One request per declared resource (4 WHOOP pages, the body measurement, getmeas,
+    # getactivity and getsummary) plus Withings' listing by date (the token is still valid).
     assert sorted(r["path"] for r in requests) == sorted([*WHOOP_PATHS.values(), "/developer/v2/user/measurement/body",
-                                                          "/measure", "/v2/measure", "/v2/sleep"])
+                                                          "/measure", "/measure", "/v2/measure", "/v2/sleep"])
 
 
 def test_late_score_and_edited_old_weigh_in_are_picked_up(etl_env, db_url):
