@@ -90,6 +90,20 @@ class RateLimiter:
             if until > self._blocked_until:
                 self._blocked_until, self._blocked_by = until, reason
 
+    def server_limit(self, header: str | None) -> None:
+        """Pace at the per-minute limit the server states in `X-RateLimit-Limit`.
+
+        WHOOP writes it as "100, 100;window=60, 10000;window=86400" (docs/API_NOTES.md, WHOOP
+        "Rate limits"): the `window=60` entry is the per-minute quota. An app granted more, or a
+        local server that allows more, is then used at the speed it announces, and one allowing
+        less is never overrun. A header that cannot be read changes nothing.
+        """
+        stated = _per_minute(header)
+        if stated is not None and stated != self.per_minute:
+            with self._lock:
+                log.debug("%s: the server states %d requests/minute", self.name, stated)
+                self.per_minute = stated
+
     def server_says(self, remaining: str | None, reset: str | None) -> None:
         """Adopt `X-RateLimit-Remaining: 0` with its `X-RateLimit-Reset` for every thread."""
         try:
@@ -162,6 +176,7 @@ class HttpClient:
             if watchdog.fired:
                 return Retry(f"no complete answer within the {self.deadline:.0f} s deadline on {_path(url)}")
             return Retry(f"{type(exc).__name__} on {_path(url)}")
+        self.limiter.server_limit(response.headers.get("X-RateLimit-Limit"))
         self.limiter.server_says(response.headers.get("X-RateLimit-Remaining"),
                                  response.headers.get("X-RateLimit-Reset"))
         if response.status_code == 429:
@@ -179,6 +194,17 @@ def _reset_seconds(response: requests.Response) -> float | None:
             return max(0.0, float(response.headers[header]))
         except (KeyError, ValueError):
             continue
+    return None
+
+
+def _per_minute(header: str | None) -> int | None:
+    """The per-minute quota in an `X-RateLimit-Limit` value, or None."""
+    if not header:
+        return None
+    for entry in header.split(","):
+        quota, _, params = entry.strip().partition(";")
+        if params.replace(" ", "") == "window=60" and quota.strip().isdigit():
+            return int(quota) or None
     return None
 
 

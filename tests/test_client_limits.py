@@ -245,3 +245,18 @@ def test_every_call_sends_the_user_agent(mock):
              match=[matchers.header_matcher({"User-Agent": "whoop-data-platform/1.2.0"}, strict_match=False)])
     assert list(_whoop().iter_pages("cycles")) == [[]]
     assert requests  # the module is what the clients use underneath
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("1000, 1000;window=60, 10000;window=86400", 1000),
+    ("40, 40;window=60", 40),
+    ("10000;window=86400", 100),  # no per-minute entry: the configured pacing stays
+    ("garbage", 100),
+    (None, 100),
+])
+def test_the_client_paces_at_the_limit_the_server_states(header, expected):
+    from api_clients.http import RateLimiter
+
+    limiter = RateLimiter(100, clock=lambda: 0.0, sleep=lambda s: None, name="whoop")
+    limiter.server_limit(header)
+    assert limiter.per_minute == expected
