@@ -51,7 +51,7 @@ def test_transient_faults_during_a_full_backfill_lose_nothing(etl_env, db_url, f
     etl_env.add_fault("http_error", path="/developer/v2/activity/", probability=0.2, status=502)
     etl_env.add_fault("http_error", path="/developer/v2/cycle", times=3, status=503)  # a burst, for certain
     etl_env.add_fault("drop", path="/developer/v2/recovery", times=2)
-    etl_env.add_fault("withings_status", path="/measure", times=2, status=601)
+    etl_env.add_fault("withings_status", path="/measure", times=2, status=601, wait_seconds=1)  # else a minute each
     etl_env.add_fault("withings_status", path="/measure", times=1, status=522)
     etl_env.expire_access_tokens()
     code, summary, err = run_etl()
