@@ -29,7 +29,7 @@ def _register(*tokens: str | None) -> None:
 class DbTokenStore:
     """One current token per provider; refreshes serialised across threads and processes.
 
-    Both providers rotate refresh tokens and kill the old one (api_facts.md §1.2, §2.1), so two
+    Both providers rotate refresh tokens and kill the old one (docs/API_NOTES.md, "Auth and tokens"), so two
     processes refreshing at once would burn each other's token: on PostgreSQL a transaction-level
     advisory lock guards the refresh, on SQLite a lock file beside the database.
     """

@@ -70,3 +70,15 @@ def test_withings_sleep_summary_row():
 def test_bad_records_are_rejected_with_the_reason(mapper, record, reason):
     with pytest.raises(mappers.MappingError, match=reason):
         mapper(record)
+
+
+def test_a_sleep_monitor_page_maps_every_night_exactly():
+    """The Sleep Analyzer page (tests/fixtures/README.md): every `data` field lands in its column."""
+    records = fixture("withings/sleep_getsummary_page.json")["body"]["series"]
+    rows = [daily_mappers.sleep_summary_to_row(r, 3141592) for r in records]
+    assert len(rows) == len(records) == 3
+    for record, row in zip(records, rows):
+        assert row["withings_id"] == record["id"] and row["model"] == record["model"]
+        assert row["end"] > row["start"]
+        for field, (column, _) in daily_mappers.SLEEP_SUMMARY_FIELDS.items():
+            assert row[column] == record["data"].get(field), field
