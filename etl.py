@@ -220,23 +220,52 @@ def _run_cli(**kwargs) -> int:
 
 
 @cli.command()
-@click.option("--json", "json_output", is_flag=True, help="Print the status as JSON.")
-def status(json_output):
+@click.option("--json", "json_output", is_flag=True, help="Print the status (or the check) as JSON.")
+@click.option("--check", is_flag=True,
+              help="For cron and monitors: one line per problem on stderr; exit 0 fresh, 1 stale or "
+                   "quarantined records, 3 a provider must be re-connected.")
+@click.pass_context
+def status(ctx, json_output, check):
     """Show the last sync per resource, data freshness, token expiry and the latest weight."""
     import json
 
     from db import DatabaseUnavailable
-    from pipeline.status import collect_status, format_status
 
+    settings = load_settings()
     try:
-        engine = open_database(load_settings())
+        engine = open_database(settings)
     except DatabaseUnavailable as exc:
         raise FailedError(str(exc)) from None
     try:
+        if check:
+            ctx.exit(_check(engine, settings, json_output))
+        from pipeline.status import collect_status, format_status
+
         report = collect_status(engine)
     finally:
         engine.dispose()
     click.echo(json.dumps(report, default=str, indent=2) if json_output else format_status(report))
+
+
+def _iso(value) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _check(engine, settings, json_output: bool) -> int:
+    import json
+
+    from pipeline.health import check
+
+    if not any(getattr(settings, source).configured for source in SOURCES):
+        raise ConfigError("no source is configured: nothing to check (see .env.example)")
+    result = check(engine, settings)
+    for problem in result["problems"]:
+        click.echo(problem["message"], err=True)
+    if json_output:
+        click.echo(json.dumps(result, default=_iso, indent=2))
+    elif not result["problems"] and sys.stdout.isatty():
+        click.echo("ok: every configured resource is fresh")
+    return result["exit_code"]
 
 
 @cli.command()
@@ -263,18 +292,9 @@ def connect(provider, no_browser, timeout):
     click.echo(f"{provider} connected (user {token.user_id}). Run `python etl.py` to sync.")
 
 
-@cli.command()
-@click.option("--host", default=None, help="Address to bind (default 127.0.0.1 from DASHBOARD_HOST).")
-@click.option("--port", type=int, default=None, help="Port (default 8050 from DASHBOARD_PORT).")
-@click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser.")
-def dashboard(host, port, open_browser):
-    """Serve the read-only dashboard on this machine."""
-    from dashboard import serve
+from dashboard.command import dashboard  # noqa: E402 - click only; the server loads when it runs
 
-    settings = load_settings()
-    serve(settings.database_url, host or settings.dashboard_host,
-          settings.dashboard_port if port is None else port,
-          open_browser=open_browser)
+cli.add_command(dashboard)
 
 
 def main() -> None:

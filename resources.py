@@ -8,7 +8,7 @@ migration (docs/ARCHITECTURE.md walks through one).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
 from sqlalchemy import UniqueConstraint
@@ -42,6 +42,8 @@ class Resource:
     freshness: tuple[Any, ...]  # the (indexed) columns that say how recent the newest record is
     window: Callable[..., Window] = field(default=time_window)  # time window or `lastupdate` cursor
     also_writes: tuple[type, ...] = ()  # further tables one record can land in
+    # `status --check` and the dashboard call it stale past this; STALE_AFTER_<SOURCE>_<NAME> overrides.
+    stale_after: timedelta = timedelta(days=2)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -100,7 +102,8 @@ RESOURCES: tuple[Resource, ...] = (
     WhoopCollection("whoop", "sleep", "WHOOP sleep", "/developer/v2/activity/sleep",
                     Sleep, mappers.sleep_to_row, (Sleep.start,)),
     WhoopCollection("whoop", "workout", "WHOOP workouts", "/developer/v2/activity/workout",
-                    Workout, mappers.workout_to_row, (Workout.start,)),
+                    Workout, mappers.workout_to_row, (Workout.start,),
+                    stale_after=timedelta(days=7)),  # rest days are not an outage
     WithingsMeasures("withings", "measures", "Withings measures", "/measure",
                      WithingsWeight, mappers.measure_group_to_rows,
                      (WithingsWeight.measured_at, WithingsHeartRate.measured_at),

@@ -5,12 +5,13 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
+import read_model
 import resources
 from dashboard import queries
+from models import SyncState
+from read_model import ago
 
-STALE_AFTER = timedelta(days=2)
 CHANGE_WINDOWS = (7, 30)
 SOURCES = tuple((source, resources.SOURCE_LABELS[source]) for source in resources.SOURCES)
 MS_PER_HOUR = 3_600_000
@@ -18,28 +19,25 @@ MS_PER_HOUR = 3_600_000
 
 def load_summary(engine: Engine, now: datetime | None = None) -> dict:
     """The summary from a read-only engine; a database without our tables counts as empty."""
-    try:
-        with engine.connect() as conn:
-            return build_summary(conn, now)
-    except (OperationalError, ProgrammingError) as exc:
-        if not _is_missing_table(exc):
-            raise
-        return empty_summary(now)
+    with engine.connect() as conn:
+        if not read_model.has_table(conn, SyncState.__tablename__):
+            return empty_summary(now)
+        return build_summary(conn, now)
 
 
 def empty_summary(now: datetime | None = None) -> dict:
     """The summary of a database the ETL has not written to yet."""
     now = now or datetime.now(timezone.utc)
     return {"generated_at": _iso(now), "empty": True,
-            "freshness": [_freshness_row(source, label, {}, None, now) for source, label in SOURCES]}
+            "freshness": [_freshness_row(source, label, [], now) for source, label in SOURCES]}
 
 
 def build_summary(conn: Connection, now: datetime | None = None) -> dict:
     """Everything the page shows, as JSON-ready values (ISO times plus display strings)."""
     now = now or datetime.now(timezone.utc)
-    newest = queries.newest_records(conn)
-    summary = {"generated_at": _iso(now), "empty": all(when is None for when in newest.values()),
-               "freshness": freshness(conn, now, newest)}
+    rows = freshness(conn, now)
+    summary = {"generated_at": _iso(now), "empty": all(r["newest_record_at"] is None for r in rows),
+               "freshness": rows}
     if summary["empty"]:
         return summary
     summary["weight"] = weight_card(conn, now)
@@ -91,26 +89,33 @@ def trends(conn: Connection, weight: dict | None) -> dict:
     }
 
 
-def freshness(conn: Connection, now: datetime, newest: dict | None = None) -> list[dict]:
-    """Per source: last successful sync, newest record, and a warning when stale or never synced."""
-    syncs = queries.sync_overview(conn)
-    newest = queries.newest_records(conn) if newest is None else newest
-    return [_freshness_row(source, label, syncs.get(source, {}), newest.get(source), now)
+def freshness(conn: Connection, now: datetime) -> list[dict]:
+    """Per source: last successful sync, newest record, and a warning when one of its resources is stale."""
+    rows = read_model.freshness(conn, now)
+    return [_freshness_row(source, label, [r for r in rows if r["source"] == source], now)
             for source, label in SOURCES]
 
 
-def _freshness_row(source: str, label: str, sync: dict, newest: datetime | None, now: datetime) -> dict:
-    success = sync.get("last_success_at")
-    if success is None:
+def _freshness_row(source: str, label: str, rows: list[dict], now: datetime) -> dict:
+    success = _latest(r["last_success_at"] for r in rows)
+    newest = _latest(r["newest_record"] for r in rows)
+    stale = next((r for r in rows if r["stale"]), None)
+    if not rows:
         warning = f"{label} has never synced: run the ETL (python etl.py)."
-    elif now - success > STALE_AFTER:
-        warning = f"{label} last synced {ago(success, now)}: run the ETL (python etl.py)."
+    elif stale is not None:
+        hint = "." if stale["stale_kind"] == "data" else ": run the ETL (python etl.py)."
+        warning = f"{stale['label']} {stale['problem']}{hint}"
     else:
         warning = None
     return {"source": source, "label": label, "stale": warning is not None, "warning": warning,
             "last_success_at": _iso(success), "last_success_ago": ago(success, now),
             "newest_record_at": _iso(newest), "newest_record_ago": ago(newest, now),
-            "errors": sync.get("errors", [])}
+            "errors": [f"{r['resource']}: {r['error']}" for r in rows if r["status"] == "error" and r["error"]]}
+
+
+def _latest(values) -> datetime | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
 
 
 def _workout(w: dict) -> dict:
@@ -126,18 +131,6 @@ def signed_kg(delta: float) -> str:
     if shown == 0:
         return "±0.0 kg"
     return f"{'+' if shown > 0 else '−'}{abs(shown):.1f} kg"
-
-
-def ago(when: datetime | None, now: datetime) -> str:
-    """How long before `now`: "just now", "5 minutes ago", "3 hours ago", "4 days ago", "never"."""
-    if when is None:
-        return "never"
-    seconds = (now - when).total_seconds()
-    if seconds < 60:  # also a clock a little ahead of ours
-        return "just now"
-    unit, size = ("minute", 60) if seconds < 3600 else ("hour", 3600) if seconds < 48 * 3600 else ("day", 86400)
-    count = int(seconds // size)
-    return f"{count} {unit}{'' if count == 1 else 's'} ago"
 
 
 def local_time(when: datetime, tz_name: str | None, fmt: str = "%a %d %b %Y, %H:%M %Z") -> str:
@@ -159,13 +152,6 @@ def _round(value: float | None, digits: int) -> float | None:
     if value is None:
         return None
     return round(value) if digits == 0 else round(value, digits)
-
-
-def _is_missing_table(exc: Exception) -> bool:
-    orig = getattr(exc, "orig", None)
-    if getattr(orig, "pgcode", None) == "42P01":  # PostgreSQL: undefined_table
-        return True
-    return "no such table" in str(orig or exc).lower()
 
 
 def _iso(when: datetime | None) -> str | None:
