@@ -292,6 +292,38 @@ def connect(provider, no_browser, timeout):
     click.echo(f"{provider} connected (user {token.user_id}). Run `python etl.py` to sync.")
 
 
+@cli.command()
+@click.option("--source", "sources", multiple=True, type=click.Choice(SOURCES),
+              help="Only this source (repeatable). Default: every configured source.")
+@click.option("--poll-withings", type=click.FloatRange(min=10), default=90, show_default=True, metavar="SECONDS",
+              help="Seconds between Withings polls (one `lastupdate` request each).")
+@click.option("--poll-whoop", type=click.FloatRange(min=60), default=600, show_default=True, metavar="SECONDS",
+              help="Seconds between WHOOP polls (recovery and sleep, one request each).")
+@click.option("--reconcile-hours", type=click.FloatRange(min=0.1), default=6, show_default=True, metavar="HOURS",
+              help="Hours between full reconciliations of the lookback (every resource).")
+@click.option("--cycles", type=click.IntRange(min=1), default=None, help="Stop after this many cycles.")
+@click.pass_context
+def watch(ctx, sources, poll_withings, poll_whoop, reconcile_hours, cycles):
+    """Keep syncing until stopped (SIGTERM or Ctrl-C): new data within minutes, within each provider's budget."""
+    from pipeline.watch import Schedule, run_watch
+
+    settings = load_settings()
+    configured = [s for s in (sources or SOURCES) if getattr(settings, s).configured]
+    if not configured:
+        raise ConfigError("no source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
+                          "WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in .env (see .env.example)")
+    schedule = Schedule(poll_seconds={"whoop": poll_whoop, "withings": poll_withings},
+                        reconcile_seconds=reconcile_hours * 3600)
+    engine = open_database(settings)
+    try:
+        ctx.exit(run_watch(settings, engine, configured, schedule, classify_error=classify_error,
+                           echo=click.echo, max_cycles=cycles))
+    except ValueError as exc:  # a schedule over a provider's daily budget
+        raise ConfigError(str(exc)) from None
+    finally:
+        engine.dispose()
+
+
 from dashboard.command import dashboard  # noqa: E402 - click only; the server loads when it runs
 
 cli.add_command(dashboard)

@@ -19,11 +19,11 @@ SANDBOX_LAG = {f"STALE_AFTER_{n}": "3d" for n in ("WHOOP_CYCLES", "WHOOP_RECOVER
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
 def test_systemd_units_verify(tmp_path):
-    for name in ("whoop-etl.service", "whoop-etl.timer"):
+    for name in ("whoop-etl.service", "whoop-etl.timer", "whoop-etl-watch.service"):
         text = (DEPLOY / name).read_text().replace("%h/whoop-data-platform", str(PROJECT_DIR))
         (tmp_path / name).write_text(text)
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
-    result = subprocess.run(["systemd-analyze", "verify", "whoop-etl.service", "whoop-etl.timer"],
+    result = subprocess.run(["systemd-analyze", "verify", "whoop-etl.service", "whoop-etl.timer", "whoop-etl-watch.service"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "whoop-etl" not in result.stderr  # no warning about either unit
