@@ -40,9 +40,10 @@ class Schedule:
     # WHOOP's recovery and sleep scores. Cycles and workouts wait for the reconciliation.
     poll_resources: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: {"whoop": ("recovery", "sleep"), "withings": ("measures",)})
-    # WHOOP filters a collection by the record's start: a sleep scored now began hours ago.
+    # WHOOP filters a collection by the record's start (a recovery by its sleep's start), and a
+    # score can come a day late (the strap syncs through the phone): two days still fit one page.
     poll_lookback: dict[str, timedelta] = field(
-        default_factory=lambda: {"whoop": timedelta(days=1), "withings": timedelta(0)})
+        default_factory=lambda: {"whoop": timedelta(days=2), "withings": timedelta(0)})
     reconcile_seconds: float = 6 * 3600.0
 
     def requests_per_day(self, source: str) -> int:

@@ -77,3 +77,23 @@ def test_a_schedule_over_the_daily_budget_is_refused():
     with pytest.raises(ValueError, match="over half its daily limit"):
         check_budget(greedy, ["whoop"])
     assert "no daily limit documented" in check_budget(greedy, ["withings"])[0]
+
+
+def test_a_cycle_waits_for_the_run_lock_so_cron_and_watch_never_write_at_once(watch_env, db_url):
+    from db import make_engine
+    from pipeline.lock import run_lock
+    from tests.etl_helpers import sync_states
+
+    engine = make_engine(db_url)
+    try:
+        with run_lock(engine):  # a cron run in progress
+            watch = Watch(watch_env, "--cycles", "1")
+            watch.wait_for("requests a day")
+            time.sleep(2)
+            assert sync_states(db_url) == {}  # nothing written while the lock is held
+        assert watch.proc.wait(timeout=60) == 0, "".join(watch.lines)
+    finally:
+        engine.dispose()
+        if watch.proc.poll() is None:
+            watch.terminate()
+    assert len(sync_states(db_url)) == 5
