@@ -93,6 +93,10 @@ def main() -> None:
         code = proc.wait(timeout=60)
         output = proc.stdout.read()
         sb.stop()
+    report(made, elapsed, code, output, weigh, score)
+
+
+def report(made: list, elapsed: float, code: int, output: str, weigh: list, score: list) -> None:
     per_day = {name: sum(1 for r in made if r["path"].startswith(paths)) * 86_400 / elapsed
                for name, paths in (("whoop", WHOOP_PATHS), ("withings", WITHINGS_PATHS))}
     print(f"\nexit on SIGTERM: {code}; printed budget:\n" + "".join(l for l in output.splitlines(True)
@@ -105,7 +109,6 @@ def main() -> None:
               f"{statistics.median(got):.0f} s | {max(got):.0f} s | {goal} |" if got else f"| {label} | 0 | - | - | {goal} |")
     print(f"| Withings requests per day (measured over {elapsed / 60:.0f} min) | | {per_day['withings']:.0f} | | < 1,500 |")
     print(f"| WHOOP requests per day (measured over {elapsed / 60:.0f} min) | | {per_day['whoop']:.0f} | | < 400 |")
-
 
 if __name__ == "__main__":
     main()

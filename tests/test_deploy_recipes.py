@@ -11,7 +11,6 @@ import sys
 import pytest
 
 from tests.conftest import PROJECT_DIR
-from tests.etl_helpers import run_etl
 
 DEPLOY = PROJECT_DIR / "docs" / "deploy"
 SANDBOX_LAG = {f"STALE_AFTER_{n}": "3d" for n in ("WHOOP_CYCLES", "WHOOP_RECOVERY", "WHOOP_SLEEP", "WITHINGS_MEASURES")}
