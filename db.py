@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, create_engine, event, text
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.types import TypeDecorator
@@ -19,7 +18,24 @@ DEFAULT_STATEMENT_TIMEOUT = 300  # seconds; settings.DB_STATEMENT_TIMEOUT_SECOND
 
 # Surrogate keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 SurrogateKey = BigInteger().with_variant(Integer(), "sqlite")
-RawJSON = JSON().with_variant(JSONB(), "postgresql")
+
+
+class _RawJSON(TypeDecorator):
+    """JSON; JSONB on PostgreSQL. The PostgreSQL dialect is imported only there (about 40 ms a
+    SQLite run would otherwise pay at start-up, docs/BENCHMARKS.md section 6)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+
+RawJSON = _RawJSON()
 
 
 class UTCDateTime(TypeDecorator):

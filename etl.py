@@ -235,24 +235,53 @@ def _run_cli(**kwargs) -> int:
 
 
 @cli.command()
-@click.option("--json", "json_output", is_flag=True, help="Print the status as JSON.")
-def status(json_output):
+@click.option("--json", "json_output", is_flag=True, help="Print the status (or the check) as JSON.")
+@click.option("--check", is_flag=True,
+              help="For cron and monitors: one line per problem on stderr; exit 0 fresh, 1 stale or "
+                   "quarantined records, 3 a provider must be re-connected.")
+@click.pass_context
+def status(ctx, json_output, check):
     """Show the last sync per resource, data freshness, token expiry and the latest weight."""
     import json
 
     from db import DatabaseUnavailable
     from pipeline.logs import redact
-    from pipeline.status import collect_status, format_status
 
+    settings = load_settings()
     try:
-        engine = open_database(load_settings())
+        engine = open_database(settings)
     except DatabaseUnavailable as exc:
         raise FailedError(str(exc)) from None
     try:
+        if check:
+            ctx.exit(_check(engine, settings, json_output))
+        from pipeline.status import collect_status, format_status
+
         report = collect_status(engine)
     finally:
         engine.dispose()
     click.echo(redact(json.dumps(report, default=str, indent=2) if json_output else format_status(report)))
+
+
+def _iso(value) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _check(engine, settings, json_output: bool) -> int:
+    import json
+
+    from pipeline.health import check
+
+    if not any(getattr(settings, source).configured for source in SOURCES):
+        raise ConfigError("no source is configured: nothing to check (see .env.example)")
+    result = check(engine, settings)
+    for problem in result["problems"]:
+        click.echo(problem["message"], err=True)
+    if json_output:
+        click.echo(json.dumps(result, default=_iso, indent=2))
+    elif not result["problems"] and sys.stdout.isatty():
+        click.echo("ok: every configured resource is fresh")
+    return result["exit_code"]
 
 
 @cli.command()
@@ -280,20 +309,40 @@ def connect(provider, no_browser, timeout):
 
 
 @cli.command()
-@click.option("--host", default=None, help="Address to bind (default 127.0.0.1 from DASHBOARD_HOST).")
-@click.option("--port", type=int, default=None, help="Port (default 8050 from DASHBOARD_PORT).")
-@click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser.")
-def dashboard(host, port, open_browser):
-    """Serve the read-only dashboard on this machine."""
-    from dashboard import serve
-    from dashboard.server import DashboardUnavailable
+@click.option("--source", "sources", multiple=True, type=click.Choice(SOURCES),
+              help="Only this source (repeatable). Default: every configured source.")
+@click.option("--poll-withings", type=click.FloatRange(min=10), default=90, show_default=True, metavar="SECONDS",
+              help="Seconds between Withings polls (one `lastupdate` request each).")
+@click.option("--poll-whoop", type=click.FloatRange(min=60), default=600, show_default=True, metavar="SECONDS",
+              help="Seconds between WHOOP polls (recovery and sleep, one request each).")
+@click.option("--reconcile-hours", type=click.FloatRange(min=0.1), default=6, show_default=True, metavar="HOURS",
+              help="Hours between full reconciliations of the lookback (every resource).")
+@click.option("--cycles", type=click.IntRange(min=1), default=None, help="Stop after this many cycles.")
+@click.pass_context
+def watch(ctx, sources, poll_withings, poll_whoop, reconcile_hours, cycles):
+    """Keep syncing until stopped (SIGTERM or Ctrl-C): new data within minutes, within each provider's budget."""
+    from pipeline.watch import Schedule, run_watch
 
     settings = load_settings()
+    configured = [s for s in (sources or SOURCES) if getattr(settings, s).configured]
+    if not configured:
+        raise ConfigError("no source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
+                          "WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in .env (see .env.example)")
+    schedule = Schedule(poll_seconds={"whoop": poll_whoop, "withings": poll_withings},
+                        reconcile_seconds=reconcile_hours * 3600)
+    engine = open_database(settings)
     try:
-        serve(settings.database_url, host or settings.dashboard_host,
-              settings.dashboard_port if port is None else port, open_browser=open_browser)
-    except DashboardUnavailable as exc:
-        raise FailedError(str(exc)) from None
+        ctx.exit(run_watch(settings, engine, configured, schedule, classify_error=classify_error,
+                           echo=click.echo, max_cycles=cycles))
+    except ValueError as exc:  # a schedule over a provider's daily budget
+        raise ConfigError(str(exc)) from None
+    finally:
+        engine.dispose()
+
+
+from dashboard.command import dashboard  # noqa: E402 - click only; the server loads when it runs
+
+cli.add_command(dashboard)
 
 
 from cli_commands import export, mcp  # noqa: E402 - light: their work is imported when they run

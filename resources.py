@@ -58,6 +58,8 @@ class Resource:
     scope: str | None = None  # the OAuth scope the endpoint needs; without it the resource is skipped
     # Deletions: the column a completely re-read window is compared on (None: never reconciled).
     reconcile_on: str | None = None
+    # `status --check` and the dashboard call it stale past this; STALE_AFTER_<SOURCE>_<NAME> overrides.
+    stale_after: timedelta = timedelta(days=2)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -234,7 +236,8 @@ RESOURCES: tuple[Resource, ...] = (
     WhoopCollection("whoop", "sleep", "WHOOP sleep", "/developer/v2/activity/sleep",
                     Sleep, mappers.sleep_to_row, (Sleep.start,), reconcile_on="start"),
     WhoopCollection("whoop", "workout", "WHOOP workouts", "/developer/v2/activity/workout",
-                    Workout, mappers.workout_to_row, (Workout.start,), reconcile_on="start"),
+                    Workout, mappers.workout_to_row, (Workout.start,), reconcile_on="start",
+                    stale_after=timedelta(days=7)),  # rest days are not an outage
     WhoopObject("whoop", "body", "WHOOP body measurement", "/developer/v2/user/measurement/body",
                 WhoopBodyMeasurement, daily_mappers.body_measurement_to_row, (WhoopBodyMeasurement.last_seen_at,),
                 scope="read:body_measurement"),

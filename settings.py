@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -169,6 +171,25 @@ def check_database_url(url: str) -> str:
     return url
 
 
+_DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
+_DURATION_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
+STALE_AFTER_PREFIX = "STALE_AFTER_"
+
+
+def stale_after_overrides() -> dict[str, timedelta]:
+    """`STALE_AFTER_<SOURCE>_<RESOURCE>=7d` settings, keyed "withings_measures"; ValueError if malformed."""
+    overrides = {}
+    for name, raw in os.environ.items():
+        if not name.startswith(STALE_AFTER_PREFIX) or not raw.strip():
+            continue
+        match = _DURATION.match(raw)
+        if not match:
+            raise ValueError(f"{name} must be a duration like 36h, 7d or 2w, got {raw!r}")
+        hours = int(match.group(1)) * _DURATION_HOURS[match.group(2).lower()]
+        overrides[name[len(STALE_AFTER_PREFIX):].lower()] = timedelta(hours=hours)
+    return overrides
+
+
 def _provider(name: str, default_base: str, auth_default: str | None) -> ProviderSettings:
     prefix = name.upper()
     base = _env_url(f"{prefix}_API_BASE_URL", default_base)
@@ -191,6 +212,7 @@ def get_settings(read_dotenv: bool = True) -> Settings:
     """Build Settings from the environment; SettingError (a ValueError) names a bad setting."""
     if read_dotenv:
         load_dotenv_once()
+    stale_after_overrides()  # a malformed threshold is a configuration error now, not at `status`
     return Settings(
         database_url=check_database_url(_env("DATABASE_URL", default_database_url())),
         whoop=_provider("whoop", WHOOP_DEFAULT_BASE_URL, auth_default=None),

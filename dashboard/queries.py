@@ -6,10 +6,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.engine import Connection
 
-import resources
 import quarantine
 from mapping_fields import latest_plausible
-from models import Cycle, Recovery, Sleep, SyncState, Workout, WithingsHeartRate, WithingsWeight
+from models import Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsWeight
 from withings_mapper import AMBIGUOUS_ATTRIB
 
 TREND_DAYS = 90
@@ -160,22 +159,6 @@ def recent_workouts(conn: Connection, limit: int = RECENT_WORKOUTS) -> list[dict
     return [dict(r._mapping) for r in rows]
 
 
-def sync_overview(conn: Connection) -> dict[str, dict]:
-    """Per source: the newest successful sync, the newest attempt, and any resource's last error."""
-    out: dict[str, dict] = {}
-    rows = conn.execute(
-        select(SyncState.source, SyncState.resource, SyncState.last_success_at,
-               SyncState.last_attempt_at, SyncState.status, SyncState.error)
-    )
-    for row in rows:  # one row per (source, resource, user): a handful, never a data table
-        info = out.setdefault(row.source, {"last_success_at": None, "last_attempt_at": None, "errors": []})
-        info["last_success_at"] = _max(info["last_success_at"], row.last_success_at)
-        info["last_attempt_at"] = _max(info["last_attempt_at"], row.last_attempt_at)
-        if row.status == "error" and row.error:
-            info["errors"].append(f"{row.resource}: {row.error}")
-    return out
-
-
 def quarantine_overview(conn: Connection) -> dict[str, list[str]]:
     """Per source, one line per resource with quarantined records (count and oldest reason)."""
     out: dict[str, list[str]] = {}
@@ -185,14 +168,3 @@ def quarantine_overview(conn: Connection) -> dict[str, list[str]]:
             f"{q['resource']}: {count} record{'s' if count != 1 else ''} quarantined "
             f"(oldest reason: {q['oldest_reason'][:120]}); python etl.py status lists them")
     return out
-
-
-def newest_records(conn: Connection) -> dict[str, datetime | None]:
-    """Per source, the time of its newest record in the data tables."""
-    return {source: _max(*(_newest(conn, column) for r in resources.of_source(source) for column in r.freshness))
-            for source in resources.SOURCES}
-
-
-def _max(*values: datetime | None) -> datetime | None:
-    present = [v for v in values if v is not None]
-    return max(present) if present else None

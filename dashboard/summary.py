@@ -6,12 +6,14 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+import read_model
 import resources
 from dashboard import optional_queries, panels, queries
 from dashboard.localtime import PageZone, naive_local, show
+from models import SyncState
+from read_model import ago
 from withings_mapper import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 
-STALE_AFTER = timedelta(days=2)
 CHANGE_WINDOWS = (7, 30)
 SOURCES = tuple((source, resources.SOURCE_LABELS[source]) for source in resources.SOURCES)
 MS_PER_HOUR = 3_600_000
@@ -21,13 +23,13 @@ def load_summary(engine: Engine, now: datetime | None = None) -> dict:
     """The summary from a read-only engine; a database without our tables counts as empty."""
     try:
         with engine.connect() as conn:
+            if not read_model.has_table(conn, SyncState.__tablename__):
+                return empty_summary(now)
             return build_summary(conn, now)
     except (OperationalError, ProgrammingError) as exc:
-        if _is_missing_column(exc):
-            return empty_summary(now, UPGRADE_NEEDED)
-        if not _is_missing_table(exc):
+        if not _schema_behind(exc):
             raise
-        return empty_summary(now)
+        return empty_summary(now, UPGRADE_NEEDED)
 
 
 UPGRADE_NEEDED = "The database predates this release: run python etl.py once to upgrade it."
@@ -36,7 +38,7 @@ UPGRADE_NEEDED = "The database predates this release: run python etl.py once to 
 def empty_summary(now: datetime | None = None, warning: str | None = None) -> dict:
     """The summary of a database the ETL has not written to yet (or not since an upgrade)."""
     now = now or datetime.now(timezone.utc)
-    rows = [_freshness_row(source, label, {}, None, now) for source, label in SOURCES]
+    rows = [_freshness_row(source, label, [], now) for source, label in SOURCES]
     for row in rows:
         row["warning"] = warning or row["warning"]
     return {"generated_at": _iso(now), "empty": True, "zone": None, "freshness": rows}
@@ -45,9 +47,9 @@ def empty_summary(now: datetime | None = None, warning: str | None = None) -> di
 def build_summary(conn: Connection, now: datetime | None = None) -> dict:
     """Everything the page shows, as JSON-ready values (ISO times plus display strings)."""
     now = now or datetime.now(timezone.utc)
-    newest = queries.newest_records(conn)
-    summary = {"generated_at": _iso(now), "empty": all(when is None for when in newest.values()),
-               "freshness": freshness(conn, now, newest)}
+    rows = freshness(conn, now)
+    summary = {"generated_at": _iso(now), "empty": all(r["newest_record_at"] is None for r in rows),
+               "freshness": rows}
     if summary["empty"]:
         return summary
     zone = panels.page_zone(conn)
@@ -107,30 +109,39 @@ def trends(conn: Connection, weight: dict | None, zone: PageZone) -> dict:
     }
 
 
-def freshness(conn: Connection, now: datetime, newest: dict | None = None) -> list[dict]:
-    """Per source: last successful sync, newest record, and a warning when stale or never synced."""
-    syncs = queries.sync_overview(conn)
-    newest = queries.newest_records(conn) if newest is None else newest
+def freshness(conn: Connection, now: datetime) -> list[dict]:
+    """Per source: last successful sync, newest record, a warning when one of its resources is
+    stale, and its quarantined records."""
+    rows = read_model.freshness(conn, now)
     held = queries.quarantine_overview(conn)
-    rows = [_freshness_row(source, label, syncs.get(source, {}), newest.get(source), now)
-            for source, label in SOURCES]
-    for row in rows:
+    out = [_freshness_row(source, label, [r for r in rows if r["source"] == source], now)
+           for source, label in SOURCES]
+    for row in out:
         row["quarantine"] = held.get(row["source"], [])
-    return rows
+    return out
 
 
-def _freshness_row(source: str, label: str, sync: dict, newest: datetime | None, now: datetime) -> dict:
-    success = sync.get("last_success_at")
-    if success is None:
+def _freshness_row(source: str, label: str, rows: list[dict], now: datetime) -> dict:
+    success = _latest(r["last_success_at"] for r in rows)
+    newest = _latest(r["newest_record"] for r in rows)
+    stale = next((r for r in rows if r["stale"]), None)
+    if not rows:
         warning = f"{label} has never synced: run the ETL (python etl.py)."
-    elif now - success > STALE_AFTER:
-        warning = f"{label} last synced {ago(success, now)}: run the ETL (python etl.py)."
+    elif stale is not None:
+        hint = "." if stale["stale_kind"] == "data" else ": run the ETL (python etl.py)."
+        warning = f"{stale['label']} {stale['problem']}{hint}"
     else:
         warning = None
     return {"source": source, "label": label, "stale": warning is not None, "warning": warning,
             "last_success_at": _iso(success), "last_success_ago": ago(success, now),
             "newest_record_at": _iso(newest), "newest_record_ago": ago(newest, now),
-            "errors": sync.get("errors", []), "quarantine": []}
+            "errors": [f"{r['resource']}: {r['error']}" for r in rows if r["status"] == "error" and r["error"]],
+            "quarantine": []}
+
+
+def _latest(values) -> datetime | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
 
 
 def _workout(w: dict, zone: PageZone) -> dict:
@@ -148,16 +159,6 @@ def signed_kg(delta: float) -> str:
     return f"{'+' if shown > 0 else '−'}{abs(shown):.1f} kg"
 
 
-def ago(when: datetime | None, now: datetime) -> str:
-    """How long before `now`: "just now", "5 minutes ago", "3 hours ago", "4 days ago", "never"."""
-    if when is None:
-        return "never"
-    seconds = (now - when).total_seconds()
-    if seconds < 60:  # also a clock a little ahead of ours
-        return "just now"
-    unit, size = ("minute", 60) if seconds < 3600 else ("hour", 3600) if seconds < 48 * 3600 else ("day", 86400)
-    count = int(seconds // size)
-    return f"{count} {unit}{'' if count == 1 else 's'} ago"
 
 
 def _sleep_hours(row: dict) -> float | None:
@@ -172,18 +173,13 @@ def _round(value: float | None, digits: int) -> float | None:
     return round(value) if digits == 0 else round(value, digits)
 
 
-def _is_missing_column(exc: Exception) -> bool:
+def _schema_behind(exc: Exception) -> bool:
+    """A column or table of this release is missing: the ETL has not upgraded the database yet."""
     orig = getattr(exc, "orig", None)
-    if getattr(orig, "pgcode", None) == "42703":  # PostgreSQL: undefined_column
+    if getattr(orig, "pgcode", None) in ("42703", "42P01"):  # undefined_column, undefined_table
         return True
-    return "no such column" in str(orig or exc).lower()
-
-
-def _is_missing_table(exc: Exception) -> bool:
-    orig = getattr(exc, "orig", None)
-    if getattr(orig, "pgcode", None) == "42P01":  # PostgreSQL: undefined_table
-        return True
-    return "no such table" in str(orig or exc).lower()
+    text = str(orig or exc).lower()
+    return "no such column" in text or "no such table" in text
 
 
 def _iso(when: datetime | None) -> str | None:

@@ -55,7 +55,7 @@ class ResourceResult:
     counts: LoadCounts = field(default_factory=LoadCounts)
     pages: int = 0
     seconds: float = 0.0
-    status: str = "running"  # ok | failed | skipped | running
+    status: str = "running"  # ok | failed | skipped | stopped | running
     error: str | None = None
     reconnect: bool = False
 
@@ -94,17 +94,19 @@ class RunDeadline(RuntimeError):
     """The run's overall time limit passed before a resource finished."""
 
 
-def _next(out: queue.Queue, deadline: float | None):
-    """The next item from the fetchers, or None once the deadline has passed."""
-    if deadline is None:
-        return out.get()
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        return None
-    try:
-        return out.get(timeout=remaining)
-    except queue.Empty:
-        return None
+def _next(out: queue.Queue, deadline: float | None, stop: threading.Event | None = None):
+    """The next item from the fetchers, or None once the deadline has passed or `stop` is set."""
+    while stop is None or not stop.is_set():
+        if deadline is None and stop is None:
+            return out.get()
+        remaining = float("inf") if deadline is None else deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        try:  # a stop request (SIGTERM) is noticed between pages, within PUT_POLL_SECONDS
+            return out.get(timeout=min(remaining, PUT_POLL_SECONDS) if stop is not None else remaining)
+        except queue.Empty:
+            continue
+    return None
 
 
 def _put(out: queue.Queue, item: tuple, cancel: threading.Event) -> bool:
@@ -123,8 +125,9 @@ class Runner:
 
     def __init__(self, engine: Engine, reporter, *, dry_run: bool = False, max_fetchers: int | None = None,
                  classify_error: Callable[[BaseException], tuple[str, bool]] | None = None,
-                 max_seconds: float | None = None):
+                 max_seconds: float | None = None, stop: threading.Event | None = None):
         self.engine = engine
+        self.stop = stop  # set from a signal handler: finish the page in hand, then return
         self.max_seconds = max_seconds
         self.max_fetchers = max_fetchers
         self.reporter = reporter
@@ -147,7 +150,11 @@ class Runner:
         threads = self._start_fetchers(jobs, out, cancels)
         pending = set(by_key)
         while pending:
-            item = _next(out, deadline)
+            item = _next(out, deadline, self.stop)
+            if item is None and self.stop is not None and self.stop.is_set():
+                for key in pending:  # committed pages stay; sync_state is untouched, no error recorded
+                    results[key].status = "stopped"
+                break
             if item is None:
                 self._out_of_time(by_key, results, pending, started)
                 break

@@ -62,9 +62,15 @@ def source_jobs(settings: Settings, engine: Engine, store, source: str, *, now: 
                 full: bool) -> list[Job]:
     """One job per declared resource of `source`, all sharing one client (and its rate limiter)."""
     client, user_id = open_client(settings, store, source)
-    lookback = timedelta(days=settings.lookback_days)
+    return resource_jobs(engine, client, user_id, resources.of_source(source), now=now,
+                         lookback=timedelta(days=settings.lookback_days), since=since, full=full)
+
+
+def resource_jobs(engine: Engine, client, user_id: int, declared, *, now: datetime, lookback: timedelta,
+                  since=None, full: bool = False) -> list[Job]:
+    """A job per resource in `declared`, its window from sync_state; `watch` reuses its clients."""
     jobs = []
-    for resource in resources.of_source(source):
+    for resource in declared:
         state = _state(engine, resource, user_id)
         window = resource.window(state, now=now, lookback=lookback, since=since, full=full)
         jobs.append(Job(resource, user_id, window, client))

@@ -1,38 +1,21 @@
 """`python etl.py status`: what was synced when, how fresh the data is, the latest weight, the quarantine."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 import quarantine
+import read_model
 from db import utcnow
-import resources
 from mapping_fields import latest_plausible
-from models import OAuthToken, SyncState, WithingsHeartRate, WithingsWeight
+from models import WithingsHeartRate, WithingsWeight
+from read_model import ago as _ago
 from withings_mapper import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 
-STALE_AFTER = timedelta(days=2)
-
-
-def _ago(when: datetime | None, now: datetime) -> str:
-    if when is None:
-        return "never"
-    delta = now - when
-    if delta < timedelta(0):  # a clock ahead of ours, or a date from the future
-        return "in the future"
-    if delta < timedelta(hours=1):
-        return f"{int(delta.total_seconds() // 60)} min ago"
-    if delta < timedelta(days=2):
-        return f"{delta.total_seconds() / 3600:.0f} h ago"
-    return f"{delta.days} days ago"
-
-
-def _max(*values: datetime | None) -> datetime | None:
-    present = [v for v in values if v is not None]
-    return max(present) if present else None
+NAME_WIDTH = max(len(f"{r.source} {r.name}") for r in read_model.resources.RESOURCES)
 
 
 def _short(when: datetime | None) -> str:
@@ -47,23 +30,9 @@ def collect_status(engine: Engine, now: datetime | None = None) -> dict:
     """Everything the status report shows, as plain data (no token values)."""
     now = now or utcnow()
     with Session(engine) as session:
-        states = {(s.source, s.resource): s for s in session.scalars(select(SyncState))}
-        rows = []
-        for resource in resources.RESOURCES:
-            state = states.get(resource.key)
-            newest = _max(*(_newest(session, column, now) for column in resource.freshness))
-            rows.append({
-                "source": resource.source, "resource": resource.name, "label": resource.label,
-                "last_success_at": state.last_success_at if state else None,
-                "window_start": state.window_start if state else None,
-                "window_end": state.window_end if state else None,
-                "status": state.status if state else "never",
-                "error": state.error if state else None,
-                "newest_record": newest,
-                "stale": newest is None or now - newest > STALE_AFTER,
-            })
-        tokens = [{"provider": t.provider, "expires_at": t.expires_at, "has_refresh_token": bool(t.refresh_token)}
-                  for t in session.scalars(select(OAuthToken))]
+        conn = session.connection()
+        rows = read_model.freshness(conn, now)
+        tokens = read_model.stored_tokens(conn)
         latest = _latest(session, WithingsWeight, WithingsWeight.weight_kg, now)
         latest_bp = _latest(session, WithingsHeartRate, WithingsHeartRate.systolic_mmhg, now,
                             WithingsHeartRate.diastolic_mmhg)
@@ -74,14 +43,6 @@ def collect_status(engine: Engine, now: datetime | None = None) -> dict:
             "latest_blood_pressure": ({"systolic": latest_bp[0], "diastolic": latest_bp[3],
                                        "measured_at": latest_bp[1], "attrib": latest_bp[2]} if latest_bp else None),
             "quarantine": held}
-
-
-def _newest(session: Session, column, now: datetime) -> datetime | None:
-    # Deleted rows and dates past now + 2 days (stored by older releases) say nothing about
-    # freshness: a weigh-in dated 9999 would silence the staleness warning forever.
-    model = column.class_
-    return session.scalar(select(func.max(column)).where(model.deleted_at.is_(None),
-                                                         column <= latest_plausible(now)))
 
 
 def _latest(session: Session, model, value, now: datetime, *extra):
@@ -97,16 +58,16 @@ def _latest(session: Session, model, value, now: datetime, *extra):
 def format_status(status: dict) -> str:
     """The status report as text."""
     now = status["now"]
-    lines = [f"{'resource':17} {'last sync':12} {'newest record':16} last window (times in UTC)"]
+    lines = [f"{'resource':{NAME_WIDTH}} {'last sync':14} {'newest record':16} last window (times in UTC)"]
     for r in status["resources"]:
         start = _short(r["window_start"]) if r["window_start"] else "full history"
         window = f"{start} to {_short(r['window_end'])}" if r["last_success_at"] else "-"
-        lines.append(f"{r['source'] + ' ' + r['resource']:17} {_ago(r['last_success_at'], now):12} "
+        lines.append(f"{r['source'] + ' ' + r['resource']:{NAME_WIDTH}} {_ago(r['last_success_at'], now):14} "
                      f"{_short(r['newest_record']):16} {window}")
         if r["status"] == "error":
             lines.append(f"    last attempt failed: {r['error']}")
         if r["stale"]:
-            lines.append(f"    WARNING: no {r['resource']} data newer than 2 days")
+            lines.append(f"    WARNING: {r['label']} {r['problem']}")
     for t in status["tokens"]:
         lines.append(f"{t['provider']} token: access token expires {_fmt(t['expires_at'])}"
                      f"{'' if t['has_refresh_token'] else ' (no refresh token: re-connect when it expires)'}")

@@ -18,6 +18,9 @@ from .web import Request, json_response, parse_pairs
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real APIs; every answer has a Content-Length
+    # Headers and body go out in two writes: with Nagle's algorithm on, the body waits for the
+    # client's delayed ACK, about 40 ms per keep-alive request (docs/BENCHMARKS.md section 6).
+    disable_nagle_algorithm = True
     server_version = "WhoopWithingsSandbox/1.0"
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)

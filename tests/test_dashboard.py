@@ -62,11 +62,16 @@ def add_whoop_days(url: str, days: int = 14, *, sport_name: str = "running") -> 
 
 
 def add_sync(url: str, source: str, last_success_at: datetime | None, *, error: str | None = None) -> None:
+    """Every declared resource of `source` synced at `last_success_at`; `error` on its first one."""
+    import resources
+
     engine = make_engine(url)
     with Session(engine) as session, session.begin():
-        session.add(SyncState(source=source, resource="measures" if source == "withings" else "cycles",
-                              user_id=USER, last_success_at=last_success_at, last_attempt_at=NOW,
-                              status="error" if error else "ok", error=error))
+        for n, resource in enumerate(resources.of_source(source)):
+            failed = error is not None and n == 0
+            session.add(SyncState(source=source, resource=resource.name, user_id=USER,
+                                  last_success_at=last_success_at, last_attempt_at=NOW,
+                                  status="error" if failed else "ok", error=error if failed else None))
     engine.dispose()
 
 
@@ -139,11 +144,11 @@ def test_freshness_warns_when_stale_or_never_synced(db_url, dashboard):
     add_sync(db_url, "withings", NOW - timedelta(hours=1))
     whoop, withings = summary_of(db_url)["freshness"]
     assert (whoop["source"], whoop["stale"], whoop["last_success_ago"]) == ("whoop", True, "3 days ago")
-    assert whoop["warning"] == "WHOOP last synced 3 days ago: run the ETL (python etl.py)."
+    assert whoop["warning"] == "WHOOP cycles last synced 3 days ago: run the ETL (python etl.py)."
     assert whoop["errors"] == ["cycles: HTTP 503 from WHOOP"]
     assert (withings["stale"], withings["warning"], withings["newest_record_ago"]) == (False, None, "3 hours ago")
     html = fetch(dashboard)[2]
-    assert "WHOOP last synced 3 days ago" in html and 'class="fresh stale" data-source="whoop"' in html
+    assert "WHOOP cycles last synced 3 days ago" in html and 'class="fresh stale" data-source="whoop"' in html
     assert 'class="fresh ok" data-source="withings"' in html
     assert "Last attempt failed: cycles: HTTP 503 from WHOOP" in html
 
@@ -151,7 +156,7 @@ def test_freshness_warns_when_stale_or_never_synced(db_url, dashboard):
 def test_never_synced_source_is_flagged(db_url):
     add_weights(db_url, [(LATEST, 70.0)])
     whoop = summary_of(db_url)["freshness"][0]
-    assert whoop["stale"] and whoop["warning"] == "WHOOP has never synced: run the ETL (python etl.py)."
+    assert whoop["stale"] and whoop["warning"] == "WHOOP cycles has never synced: run the ETL (python etl.py)."
 
 
 def test_empty_database_shows_a_friendly_page(dashboard):

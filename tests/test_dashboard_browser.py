@@ -208,4 +208,15 @@ def test_every_panel_fits_at_desktop_and_phone_width(browser, dashboard, db_url,
     ARTIFACTS.mkdir(exist_ok=True)
     suffix = "" if request.node.callspec.params["db_url"] == "sqlite" else "-postgresql"
     page.screenshot(path=str(ARTIFACTS / f"dashboard-panels-{width}{suffix}.png"), full_page=True)
+
+
+def test_page_follows_new_data_without_a_manual_reload(browser, dashboard, db_url):
+    seed_history(db_url)
+    page = browser.new_page()
+    page.add_init_script("window.DASHBOARD_REFRESH_MS = 300")
+    page.goto(dashboard.url)
+    page.wait_for_selector("body[data-charts=drawn]", timeout=20_000)
+    assert page.inner_text("#latest-weight") == "80.4 kg"
+    add_weights(db_url, [(NOW - timedelta(minutes=2), 79.1)], start_grpid=20_000)
+    page.locator("#latest-weight", has_text="79.1 kg").wait_for(timeout=20_000)
     page.close()

@@ -142,4 +142,30 @@ async function draw() {
   document.body.dataset.charts = "drawn";
 }
 
+// New data (from `python etl.py watch` or a cron run) appears without a manual reload: the page
+// re-reads its summary every minute and reloads itself once what it shows has changed.
+const REFRESH_MS = window.DASHBOARD_REFRESH_MS || 60000;
+
+function shownData(s) {
+  const w = s.weight || {}, r = s.trends ? s.trends.recovery : { t: [], score: [] };
+  return JSON.stringify([s.empty, (s.freshness || []).map((f) => f.newest_record_at), w.kg, w.measured_at,
+                         r.t.slice(-1), r.score.slice(-1)]);
+}
+
+async function followChanges() {
+  const read = async () => shownData(await (await fetch("/api/summary", { cache: "no-store" })).json());
+  let shown;
+  try { shown = await read(); } catch (err) { shown = null; }
+  setInterval(async () => {
+    try {
+      const now = await read();
+      if (shown === null) shown = now;
+      else if (now !== shown) window.location.reload();
+    } catch (err) {
+      // The server is restarting or the database is busy: the next tick asks again.
+    }
+  }, REFRESH_MS);
+}
+
 document.addEventListener("DOMContentLoaded", draw);
+document.addEventListener("DOMContentLoaded", followChanges);

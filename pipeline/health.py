@@ -1,0 +1,67 @@
+"""`status --check` for cron and monitors: the problems worth an alert, and the exit code they map to."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+import read_model
+import resources
+from db import utcnow
+from api_clients.errors import reconnect_command
+
+EXIT_OK, EXIT_STALE, EXIT_RECONNECT = 0, 1, 3
+
+
+@dataclass
+class Problem:
+    """One line of `status --check`: what is wrong with which resource ("*" for a whole provider)."""
+
+    source: str
+    resource: str
+    kind: str  # "reconnect" | "stale" | "quarantine"
+    message: str
+
+
+def check(engine: Engine, settings, now: datetime | None = None) -> dict:
+    """Problems of the configured providers' resources; `exit_code` 0 fresh, 1 stale/quarantine, 3 re-connect."""
+    now = now or utcnow()
+    with engine.connect() as conn:
+        rows = read_model.freshness(conn, now)
+        tokens = {t["provider"] for t in read_model.stored_tokens(conn)}
+        held = read_model.quarantined(conn)
+    configured = [s for s in resources.SOURCES if getattr(settings, s).configured]
+    problems = _reconnect_problems(configured, rows, tokens, settings)
+    blocked = {p.source for p in problems}  # a provider that must re-connect: its stale rows add nothing
+    for row in rows:
+        if row["source"] in configured and row["source"] not in blocked and row["stale"]:
+            problems.append(Problem(row["source"], row["resource"], "stale", f"{row['label']} {row['problem']}"))
+    for (source, resource), count in sorted(held.items()):
+        if count and source in configured:
+            problems.append(Problem(source, resource, "quarantine",
+                                    f"{source} {resource}: {count} record{'' if count == 1 else 's'} quarantined "
+                                    "(python etl.py status lists them)"))
+    kinds = {p.kind for p in problems}
+    code = EXIT_RECONNECT if "reconnect" in kinds else EXIT_STALE if problems else EXIT_OK
+    return {"checked_at": now, "exit_code": code, "problems": [asdict(p) for p in problems],
+            "resources": [_public(row) for row in rows if row["source"] in configured]}
+
+
+def _reconnect_problems(configured: list[str], rows: list[dict], tokens: set[str], settings) -> list[Problem]:
+    problems = []
+    for source in configured:
+        failing = next((r for r in rows if r["source"] == source and r["reconnect"]), None)
+        if failing is not None:
+            problems.append(Problem(source, "*", "reconnect", f"{source}: {failing['error']}"))
+        elif source not in tokens and not getattr(settings, source).seed_refresh_token:
+            problems.append(Problem(source, "*", "reconnect",
+                                    f"{source} is not connected: run `{reconnect_command(source)}`"))
+    return problems
+
+
+def _public(row: dict) -> dict:
+    return {"source": row["source"], "resource": row["resource"], "label": row["label"],
+            "last_success_at": row["last_success_at"], "newest_record": row["newest_record"],
+            "stale_after_hours": row["stale_after"].total_seconds() / 3600, "stale": row["stale"],
+            "problem": row["problem"], "status": row["status"], "error": row["error"]}

@@ -1,0 +1,177 @@
+"""`python etl.py watch`: keep syncing until stopped, with cheap polls often and the full lookback now and then.
+
+One process, one engine and one client per provider for its whole life, so start-up is paid once
+and each client's per-minute rate limiter spans every cycle. Each cycle takes the same run lock as
+any run, so a cron run and `watch` never write at once.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import resources
+from db import utcnow
+from pipeline.lock import RunLocked, run_lock
+from pipeline.runner import Runner
+from pipeline.sources import open_client, resource_jobs
+
+log = logging.getLogger("etl.watch")
+
+# The daily budgets (docs/API_NOTES.md, "Rate limits"): WHOOP allows 10,000 requests a day per app;
+# Withings documents 120 a minute and no daily figure, so its poll stays far below 120 x 1,440.
+DAILY_LIMITS = {"whoop": 10_000, "withings": None}
+HEADROOM = 0.5  # watch never plans more than half a daily limit: runs, `connect` and retries share it
+# Access tokens live 1 h (WHOOP) and 3 h (Withings): one refresh request per lifetime.
+REFRESHES_PER_DAY = {"whoop": 24, "withings": 8}
+LOCK_WAIT_SECONDS = 30.0  # a cron run holding the lock: wait this long, else skip this cycle
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How often each provider is polled, which resources a poll reads, and the reconciliation interval."""
+
+    poll_seconds: dict[str, float] = field(default_factory=lambda: {"whoop": 600.0, "withings": 90.0})
+    # A poll reads only what changes within minutes: Withings' `lastupdate` cursor (one request),
+    # WHOOP's recovery and sleep scores. Cycles and workouts wait for the reconciliation.
+    poll_resources: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"whoop": ("recovery", "sleep"), "withings": ("measures",)})
+    # WHOOP filters a collection by the record's start (a recovery by its sleep's start), and a
+    # score can come a day late (the strap syncs through the phone): two days still fit one page.
+    poll_lookback: dict[str, timedelta] = field(
+        default_factory=lambda: {"whoop": timedelta(days=2), "withings": timedelta(0)})
+    reconcile_seconds: float = 6 * 3600.0
+
+    def requests_per_day(self, source: str) -> int:
+        """Planned requests a day: one page per polled resource, per declared resource on reconciling,
+        plus token refreshes (a busy lookback can add pages; the rate limiters still hold)."""
+        polls = 86_400 / self.poll_seconds[source] * len(self.poll_resources[source])
+        reconciles = 86_400 / self.reconcile_seconds * len(resources.of_source(source))
+        return round(polls + reconciles + REFRESHES_PER_DAY[source])
+
+
+def check_budget(schedule: Schedule, sources) -> list[str]:
+    """One line per provider: requests a day it will use; ValueError when over a daily limit's headroom."""
+    lines = []
+    for source in sources:
+        planned, limit = schedule.requests_per_day(source), DAILY_LIMITS[source]
+        if limit is not None and planned > limit * HEADROOM:
+            raise ValueError(f"{source}: {planned:,} requests a day planned, over half its daily limit "
+                             f"of {limit:,}: poll less often")
+        allowed = f"limit {limit:,}/day" if limit else "no daily limit documented; 120/min"
+        lines.append(f"{source}: about {planned:,} requests a day ({allowed}); polls every "
+                     f"{schedule.poll_seconds[source]:g} s, reconciles every {schedule.reconcile_seconds / 3600:g} h")
+    return lines
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event):
+    """SIGTERM and SIGINT set `stop`; the runner finishes the page in hand and returns."""
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class Watcher:
+    """The loop: whatever poll or reconciliation is due, each cycle under the run lock, until `stop`."""
+
+    def __init__(self, settings, engine, store, schedule: Schedule, stop: threading.Event, *,
+                 classify_error, max_cycles: int | None = None):
+        from pipeline.report import Reporter
+
+        self.settings, self.engine, self.store = settings, engine, store
+        self.schedule, self.stop, self.max_cycles = schedule, stop, max_cycles
+        self.classify_error = classify_error
+        self.reporter = Reporter(interactive=False, quiet=True)  # failures only; one line per cycle here
+        self.clients: dict[str, tuple] = {}
+        self.reconnect = False
+
+    def open(self, sources) -> None:
+        """One client per provider for the whole watch; a provider that cannot start is logged and left out."""
+        for source in sources:
+            try:
+                self.clients[source] = open_client(self.settings, self.store, source)
+            except Exception as exc:  # noqa: BLE001 - one provider's failure never stops the other
+                message, reconnect = self.classify_error(exc)
+                self.reconnect |= reconnect
+                log.error("watch: %s cannot start: %s", source, message)
+
+    def run(self) -> int:
+        """Cycle until stopped; 0 after a signal, 3 once every provider needs re-connecting."""
+        poll_due = {source: 0.0 for source in self.clients}
+        reconcile_due, cycles = 0.0, 0
+        while self.clients and not self.stop.is_set():
+            now = time.monotonic()
+            kind = "reconcile" if now >= reconcile_due else "poll"
+            if kind == "reconcile":
+                plan = {s: (resources.of_source(s), timedelta(days=self.settings.lookback_days)) for s in self.clients}
+                reconcile_due = now + self.schedule.reconcile_seconds
+            else:
+                plan = {s: (self._polled(s), self.schedule.poll_lookback[s]) for s in self.clients if now >= poll_due[s]}
+            if plan and self._cycle(plan, kind):
+                poll_due.update({s: now + self.schedule.poll_seconds[s] for s in plan})
+                cycles += 1
+                if self.max_cycles is not None and cycles >= self.max_cycles:
+                    break
+            next_due = min([reconcile_due, *(poll_due[s] for s in self.clients)], default=now)
+            self.stop.wait(max(0.0, next_due - time.monotonic()))
+        if not self.clients:
+            return 3 if self.reconnect else 1
+        return 0
+
+    def _polled(self, source: str) -> tuple:
+        return tuple(resources.get(source, name) for name in self.schedule.poll_resources[source])
+
+    def _cycle(self, plan: dict, kind: str) -> bool:
+        """One run of the planned resources under the run lock; False when another run holds it."""
+        started = time.monotonic()
+        try:
+            with run_lock(self.engine, LOCK_WAIT_SECONDS):
+                jobs = []
+                for source, (declared, lookback) in plan.items():
+                    client, user_id = self.clients[source]
+                    jobs += resource_jobs(self.engine, client, user_id, declared, now=utcnow(), lookback=lookback)
+                runner = Runner(self.engine, self.reporter, classify_error=self.classify_error, stop=self.stop,
+                                max_fetchers=self.settings.fetch_concurrency or None)
+                results = runner.run(jobs)
+        except RunLocked:
+            log.info("watch: another run holds the lock; trying again shortly")
+            time.sleep(1.0)
+            return False
+        self._log(kind, results, time.monotonic() - started)
+        return True
+
+    def _log(self, kind: str, results: list, seconds: float) -> None:
+        for result in results:
+            if result.reconnect and result.source in self.clients:
+                self.reconnect = True
+                log.error("watch: %s stops until re-connected: %s", result.source, result.error)
+                del self.clients[result.source]
+        changed = [f"{r.source} {r.resource} +{r.counts.inserted}/~{r.counts.updated}" for r in results
+                   if r.counts.inserted or r.counts.updated]
+        log.info("watch: %s of %s in %.1fs: %s", kind, ", ".join(sorted({r.source for r in results})), seconds,
+                 ", ".join(changed) or "no change")
+
+
+def run_watch(settings, engine, sources, schedule: Schedule, *, classify_error, echo=print,
+              max_cycles=None) -> int:
+    """`etl.py watch`: print the budget, open the clients once, cycle until SIGTERM/SIGINT (exit 0)."""
+    from token_store import DbTokenStore
+
+    for line in check_budget(schedule, sources):
+        echo(f"watch: {line}")
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        watcher = Watcher(settings, engine, DbTokenStore(engine), schedule, stop, classify_error=classify_error,
+                          max_cycles=max_cycles)
+        watcher.open(sources)
+        code = watcher.run()
+    log.info("watch: stopped")
+    return code

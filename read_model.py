@@ -1,0 +1,128 @@
+"""The read side `status` and the dashboard share: per-resource freshness, staleness, "time ago".
+
+One threshold per declared resource (`Resource.stale_after`, overridden by a
+`STALE_AFTER_<SOURCE>_<RESOURCE>` setting), one "time ago" format and one missing-table check,
+so the terminal and the page never disagree about whether data is stale.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, inspect, select
+from sqlalchemy.engine import Connection
+
+import resources
+from mapping_fields import latest_plausible
+from models import OAuthToken, SyncState
+from settings import stale_after_overrides
+
+QUARANTINE_TABLE = "quarantine"  # added by the data-fidelity migration; older databases lack it
+
+
+def ago(when: datetime | None, now: datetime) -> str:
+    """How long before `now`: "just now", "5 minutes ago", "3 hours ago", "4 days ago", "never"."""
+    if when is None:
+        return "never"
+    seconds = (now - when).total_seconds()
+    if seconds < 60:  # also a clock a little ahead of ours
+        return "just now"
+    unit, size = ("minute", 60) if seconds < 3600 else ("hour", 3600) if seconds < 48 * 3600 else ("day", 86400)
+    count = int(seconds // size)
+    return f"{count} {unit}{'' if count == 1 else 's'} ago"
+
+
+def duration(delta: timedelta) -> str:
+    """A threshold as people write it: "2 days", "36 hours"."""
+    hours = int(delta.total_seconds() // 3600)
+    if hours % 24:
+        return f"{hours} hour{'' if hours == 1 else 's'}"
+    return f"{hours // 24} day{'' if hours == 24 else 's'}"
+
+
+def stale_after(resource: resources.Resource) -> timedelta:
+    """The resource's threshold: its STALE_AFTER_<SOURCE>_<RESOURCE> setting, else its declaration."""
+    return stale_after_overrides().get(f"{resource.source}_{resource.name}", resource.stale_after)
+
+
+def has_table(conn: Connection, name: str) -> bool:
+    """Whether the database has table `name` (an un-migrated or older database may not)."""
+    return inspect(conn).has_table(name)
+
+
+def newest_record(conn: Connection, resource: resources.Resource, now: datetime | None = None) -> datetime | None:
+    """The time of the resource's newest live record, from its declared (indexed) freshness columns.
+
+    Deleted rows and dates past now + 2 days (an older release stored a weigh-in dated 9999)
+    say nothing about freshness: they would silence the staleness warning for ever.
+    """
+    return _max(*(conn.execute(select(func.max(column)).where(
+        column.class_.deleted_at.is_(None), column <= latest_plausible(now))).scalar()
+        for column in resource.freshness))
+
+
+def _sync_states(conn: Connection) -> dict[tuple[str, str], dict]:
+    """Per (source, resource), over every user: newest success, newest attempt and its outcome."""
+    out: dict[tuple[str, str], dict] = {}
+    rows = sorted(conn.execute(select(SyncState)), key=lambda r: (r.last_attempt_at is not None, r.last_attempt_at))
+    for row in rows:  # one row per (source, resource, user): a handful, never a data table
+        state = out.setdefault((row.source, row.resource), {"last_success_at": None})
+        state.update(last_attempt_at=row.last_attempt_at, status=row.status, error=row.error,
+                     window_start=row.window_start, window_end=row.window_end,
+                     last_success_at=_max(state["last_success_at"], row.last_success_at))
+    return out
+
+
+def freshness(conn: Connection, now: datetime) -> list[dict]:
+    """Per declared resource: last sync, newest record, its threshold and why it is stale (or None)."""
+    states = _sync_states(conn)
+    rows = []
+    for resource in resources.RESOURCES:
+        state = states.get(resource.key, {})
+        newest, threshold = newest_record(conn, resource, now), stale_after(resource)
+        success = state.get("last_success_at")
+        kind, problem = _staleness(success, newest, threshold, now)
+        rows.append({"source": resource.source, "resource": resource.name, "label": resource.label,
+                     "last_success_at": success, "last_attempt_at": state.get("last_attempt_at"),
+                     "window_start": state.get("window_start"), "window_end": state.get("window_end"),
+                     "status": state.get("status", "never"), "error": state.get("error"),
+                     "newest_record": newest, "stale_after": threshold, "stale": kind is not None,
+                     "stale_kind": kind, "problem": problem, "reconnect": needs_reconnect(resource.source, state.get("error"))})
+    return rows
+
+
+def _staleness(success: datetime | None, newest: datetime | None, threshold: timedelta,
+               now: datetime) -> tuple[str | None, str | None]:
+    """("never" | "sync" | "data", why) when stale, else (None, None)."""
+    if success is None:
+        return "never", "has never synced"
+    if now - success > threshold:
+        return "sync", f"last synced {ago(success, now)}"
+    if newest is not None and now - newest > threshold:
+        # Syncing works but nothing new arrives: a strap not worn, a scale not used.
+        return "data", f"has no record newer than {duration(threshold)} (newest {ago(newest, now)})"
+    return None, None
+
+
+def needs_reconnect(source: str, error: str | None) -> bool:
+    """Whether a stored sync error asks the user to connect `source` again (ReconnectRequired)."""
+    return bool(error) and f"connect {source}" in error
+
+
+def stored_tokens(conn: Connection) -> list[dict]:
+    """Per stored OAuth token: its provider and expiry, never its value."""
+    rows = conn.execute(select(OAuthToken.provider, OAuthToken.expires_at, OAuthToken.refresh_token))
+    return [{"provider": p, "expires_at": at, "has_refresh_token": bool(refresh)} for p, at, refresh in rows]
+
+
+def quarantined(conn: Connection) -> dict[tuple[str, str], int]:
+    """Quarantined records per (source, resource); empty where the table does not exist yet."""
+    if not has_table(conn, QUARANTINE_TABLE):
+        return {}
+    rows = conn.exec_driver_sql(
+        f"SELECT source, resource, COUNT(*) FROM {QUARANTINE_TABLE} GROUP BY source, resource")
+    return {(source, resource): count for source, resource, count in rows}
+
+
+def _max(*values: datetime | None) -> datetime | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
