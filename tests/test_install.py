@@ -70,6 +70,10 @@ def test_installed_command_syncs_reports_exports_and_serves_mcp(installed, user_
     status = whoop_etl(user_env, "status", "--json", cwd=work)
     assert status.returncode == 0, status.stderr
     assert {r["resource"] for r in json.loads(status.stdout)["resources"]} >= {"cycles", "measures"}
+    check = whoop_etl(user_env, "status", "--check", "--json", cwd=work)
+    report = json.loads(check.stdout)
+    assert check.returncode == report["exit_code"] in (0, 1), check.stderr  # 1: the sandbox's day-old clock
+    assert {r["resource"] for r in report["resources"]} >= {"cycles", "measures"}
 
     export = whoop_etl(user_env, "export", "all", "--format", "csv", cwd=work)
     assert export.returncode == 0, export.stderr
