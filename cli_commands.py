@@ -29,15 +29,9 @@ def _read_only_engine(url: str):
 
 
 def _since(ctx, param, value):
-    if value is None:
-        return None
-    from db import utcnow
-    from pipeline.windows import parse_since
+    from pipeline.windows import since_option  # lazy: the database layer loads only when used
 
-    try:
-        return parse_since(value, utcnow())
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+    return since_option(ctx, param, value)
 
 
 @click.command()

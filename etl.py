@@ -167,15 +167,9 @@ def _max_seconds(settings, max_minutes) -> float:
 # ---- command line ----------------------------------------------------------------------------
 
 def _since(ctx, param, value):
-    if value is None:
-        return None
-    from db import utcnow
-    from pipeline.windows import parse_since
+    from pipeline.windows import since_option  # lazy: the database layer loads only when used
 
-    try:
-        return parse_since(value, utcnow())
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+    return since_option(ctx, param, value)
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable, ContextManager, Iterator, Protocol, TypeVar
+from urllib.parse import urlencode
 
 from api_clients.errors import ApiError, ReconnectRequired
 
@@ -183,3 +184,26 @@ class TokenManager:
                 token = self.refresh(rejected=token)
         raise ApiError(self.provider, f"the API refused {MAX_TOKEN_ATTEMPTS} access tokens in a row, each "
                        "current when sent (the refresh token still works); try again later", 401)
+
+
+class AuthorizationCode:
+    """The first-connect half every provider client shares: its authorization page and the code
+    exchange. A client sets `authorize_path` and `scopes` and implements `_token_call`."""
+
+    authorize_path: str
+    scopes: str
+    settings: object
+
+    def authorization_url(self, state: str) -> str:
+        """The page where the user approves access (every scope the resources need)."""
+        query = {"response_type": "code", "client_id": self.settings.client_id,
+                 "redirect_uri": self.settings.redirect_uri, "scope": self.scopes, "state": state}
+        return f"{self.settings.auth_base_url.rstrip('/')}{self.authorize_path}?{urlencode(query)}"
+
+    def exchange_code(self, code: str) -> Token:
+        """Trade an authorization code for a token pair at once (a Withings code lives 30 seconds)."""
+        return self._token_call({"grant_type": "authorization_code", "code": code,
+                                 "redirect_uri": self.settings.redirect_uri}, what="the authorization code")
+
+    def _token_call(self, form: dict, what: str) -> Token:
+        raise NotImplementedError

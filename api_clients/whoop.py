@@ -5,13 +5,12 @@ import logging
 import time
 from datetime import datetime, timezone
 from typing import Callable, Iterator
-from urllib.parse import urlencode
 
 import requests
 
 from api_clients.errors import ApiError, InvalidRequest, ReconnectRequired, ScopeMissing, TransientError
 from api_clients.http import DEFAULT_MAX_WAIT, HttpClient
-from api_clients.oauth import Token, TokenManager, TokenStore, token_from_response
+from api_clients.oauth import AuthorizationCode, Token, TokenManager, TokenStore, token_from_response
 
 log = logging.getLogger(__name__)
 PROVIDER = "whoop"
@@ -44,11 +43,12 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class WhoopClient:
+class WhoopClient(AuthorizationCode):
     """Thread-safe: the collections may be paged concurrently on one instance (one rate limit)."""
 
     name = PROVIDER
     scopes = SCOPES
+    authorize_path = AUTHORIZE_PATH
 
     def __init__(self, settings, store: TokenStore, *, timeout: float = 30.0,
                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
@@ -137,17 +137,6 @@ class WhoopClient:
         return _json(response, path)
 
     # -- OAuth -----------------------------------------------------------------------------
-    def authorization_url(self, state: str) -> str:
-        """The page where the user approves access (every scope the resources need)."""
-        query = {"response_type": "code", "client_id": self.settings.client_id,
-                 "redirect_uri": self.settings.redirect_uri, "scope": SCOPES, "state": state}
-        return f"{self.settings.auth_base_url.rstrip('/')}{AUTHORIZE_PATH}?{urlencode(query)}"
-
-    def exchange_code(self, code: str) -> Token:
-        """Trade an authorization code for a token pair (first connect)."""
-        return self._token_call({"grant_type": "authorization_code", "code": code,
-                                 "redirect_uri": self.settings.redirect_uri}, what="the authorization code")
-
     def current_user_id(self) -> int:
         """The user the stored token belongs to: saved with it, else one profile call (then saved)."""
         user_id = self.tokens.user_id

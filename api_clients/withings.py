@@ -5,14 +5,13 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
-from urllib.parse import urlencode
 
 import requests
 
 from api_clients.errors import (ApiError, InvalidRequest, NotImplementedByApi, RateLimited, ReconnectRequired,
                                 ScopeMissing, TransientError, Unauthorized)
 from api_clients.http import DEFAULT_MAX_WAIT, HttpClient, Retry
-from api_clients.oauth import Token, TokenManager, TokenStore, token_from_response
+from api_clients.oauth import AuthorizationCode, Token, TokenManager, TokenStore, token_from_response
 
 log = logging.getLogger(__name__)
 PROVIDER = "withings"
@@ -86,11 +85,12 @@ def raise_for_status(status: int, error: str, during: str) -> None:
 ActionPage = Page  # getactivity and getsummary pages have the same shape
 
 
-class WithingsClient:
+class WithingsClient(AuthorizationCode):
     """Errors come back as HTTP 200 with a non-zero `status` (docs/API_NOTES.md); none is ever ignored."""
 
     name = PROVIDER
     scopes = SCOPES
+    authorize_path = AUTHORIZE_PATH
 
     def __init__(self, settings, store: TokenStore, *, timeout: float = 30.0,
                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
@@ -182,17 +182,6 @@ class WithingsClient:
         return data
 
     # -- OAuth -----------------------------------------------------------------------------
-    def authorization_url(self, state: str) -> str:
-        """The page where the user approves access (every scope the resources need)."""
-        query = {"response_type": "code", "client_id": self.settings.client_id,
-                 "redirect_uri": self.settings.redirect_uri, "scope": SCOPES, "state": state}
-        return f"{self.settings.auth_base_url.rstrip('/')}{AUTHORIZE_PATH}?{urlencode(query)}"
-
-    def exchange_code(self, code: str) -> Token:
-        """Trade an authorization code for a token pair at once (a Withings code lives 30 seconds)."""
-        return self._token_call({"grant_type": "authorization_code", "code": code,
-                                 "redirect_uri": self.settings.redirect_uri}, what="the authorization code")
-
     def fetch_user_id(self, token: Token) -> int:
         """The `userid` that came with the token (Withings returns it in the token body)."""
         if token.user_id is None:

@@ -30,6 +30,20 @@ def parse_since(text: str, now: datetime) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
+def since_option(ctx, param, value: str | None) -> datetime | None:
+    """The click callback of every `--since` option: None, or an aware UTC datetime."""
+    import click
+
+    from db import utcnow
+
+    if value is None:
+        return None
+    try:
+        return parse_since(value, utcnow())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class Window:
     """What to ask the API for. `start` None means the whole history."""
