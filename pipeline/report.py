@@ -155,11 +155,12 @@ def format_table(results: list[ResourceResult], dry_run: bool) -> str:
     """A plain-text summary table, one line per resource, under 100 columns."""
     names = [r.source if r.resource == "*" else f"{r.source} {r.resource}" for r in results]
     width, status_width = max([17, *map(len, names)]), max([6, *(len(r.status) for r in results)])
-    header = f"{'resource':{width}} {'status':{status_width}} " + " ".join(f"{c:>9}" for c in COLUMNS) + "   secs  window"
+    # Each count column as wide as its name (counts over 9,999,999 would push the line, not break it).
+    header = f"{'resource':{width}} {'status':{status_width}} " + " ".join(f"{c:>{len(c)}}" for c in COLUMNS) + "   secs  window"
     lines = [("DRY RUN: nothing was written\n" if dry_run else "") + header, "-" * len(header)]
     for name, r in zip(names, results):
         counts = r.counts.as_dict()
-        lines.append(f"{name:{width}} {r.status:{status_width}} " + " ".join(f"{counts[c]:>9}" for c in COLUMNS)
+        lines.append(f"{name:{width}} {r.status:{status_width}} " + " ".join(f"{counts[c]:>{len(c)}}" for c in COLUMNS)
                      + f" {r.seconds:6.1f}  {r.window.brief() if r.window else ''}".rstrip())
         if r.error:
             lines.append(f"    error: {r.error}")
