@@ -147,9 +147,9 @@ async function draw() {
 const REFRESH_MS = window.DASHBOARD_REFRESH_MS || 60000;
 
 function shownData(s) {
-  const w = s.weight || {}, r = s.trends ? s.trends.recovery : { t: [], score: [] };
+  const w = s.weight || {}, r = (s.trends && s.trends.recovery) || {};
   return JSON.stringify([s.empty, (s.freshness || []).map((f) => f.newest_record_at), w.kg, w.measured_at,
-                         r.t.slice(-1), r.score.slice(-1)]);
+                         (r.day || []).slice(-1), (r.score || []).slice(-1)]);
 }
 
 async function followChanges() {
