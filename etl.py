@@ -1,30 +1,42 @@
 """WHOOP + Withings ETL: `python etl.py` (incremental), `--since 7d`, `--full`, `status`, `connect`."""
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from dataclasses import dataclass
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
+import db
 import resources
+from api_clients.errors import ApiError, ReconnectRequired
+from pipeline.lock import RunLocked, run_lock
+from pipeline.logs import redact, setup_logging
+from pipeline.report import Reporter
+from pipeline.runner import ResourceResult, Runner
+from pipeline.sources import NotConnected, source_jobs
+from pipeline.windows import since_option
+from settings import get_settings
+from token_store import DbTokenStore
 from version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RECONNECT, EXIT_LOCKED = 0, 1, 2, 3, 75
 SOURCES = resources.SOURCES
 log = logging.getLogger("etl")
 
-# Start-up time: the daily cron run pays only for what it uses. Everything heavier than click and
-# the declarations (the database layer, the API clients, the runner, Alembic, the dashboard) is
-# imported inside the function that needs it, so `--help`, `status` and a run each load their part.
+# Start-up time: everything a run needs is imported above (the declarations already load the
+# database layer). Deferred, each by the one command that uses it, is what a routine run never
+# touches: the OAuth callback server (`connect`), `status` and its check, `watch`, the dashboard
+# and the export/MCP commands (at the end of this file), and Alembic (db.ensure_schema imports it
+# only when the schema is behind). The HTTP clients load when a provider is opened.
 
 
 class _Redacted(click.ClickException):
     """A one-line error whose text never shows a registered secret."""
 
     def format_message(self) -> str:
-        from pipeline.logs import redact
-
         return redact(super().format_message())
 
 
@@ -53,8 +65,6 @@ class RunOutcome:
 
 def load_settings():
     """Settings from the environment; a malformed value is a ConfigError (exit 2)."""
-    from settings import get_settings
-
     try:
         return get_settings()
     except ValueError as exc:
@@ -63,26 +73,18 @@ def load_settings():
 
 def open_database(settings):
     """An engine at the current schema; DatabaseUnavailable says which database failed."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from db import DatabaseUnavailable, describe_failure, ensure_schema, make_engine
-
-    engine = make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout,
+    engine = db.make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout,
                          statement_timeout=settings.db_statement_timeout)  # DatabaseUnavailable: bad SQLite path
     try:
-        ensure_schema(engine)
+        db.ensure_schema(engine)
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise DatabaseUnavailable(describe_failure(settings.database_url, exc)) from exc
+        raise db.DatabaseUnavailable(db.describe_failure(settings.database_url, exc)) from exc
     return engine
 
 
 def classify_error(exc: BaseException) -> tuple[str, bool]:
     """A one-line message for a failed resource, and whether the user must re-connect."""
-    from api_clients.errors import ReconnectRequired
-    from pipeline.logs import redact
-    from pipeline.sources import NotConnected
-
     reconnect = isinstance(exc, (ReconnectRequired, NotConnected))
     message = redact(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
     if not reconnect and not message.startswith(type(exc).__name__):
@@ -100,9 +102,6 @@ def exit_code_for(results) -> int:
 def plan(settings, engine, store, sources, *, now, since, full, reporter):
     """Jobs for every declared resource of each configured source; a source that cannot start is
     reported as failed (or skipped when it is not configured) and the others go on."""
-    from pipeline.runner import ResourceResult
-    from pipeline.sources import source_jobs
-
     jobs, failed, skipped = [], [], []
     for source in sources:
         if not getattr(settings, source).configured:
@@ -125,8 +124,6 @@ def run_complete_etl(settings=None, *, since=None, full=False, sources=SOURCES, 
 
     Raises RunLocked / DatabaseUnavailable.
     """
-    from pipeline.report import Reporter
-
     settings = settings or load_settings()
     reporter = reporter or Reporter(interactive=sys.stdout.isatty())
     own_engine = engine is None
@@ -140,13 +137,8 @@ def run_complete_etl(settings=None, *, since=None, full=False, sources=SOURCES, 
 
 
 def _locked_run(settings, engine, reporter, *, sources, since, full, dry_run, wait, max_minutes) -> RunOutcome:
-    from db import utcnow
-    from pipeline.lock import run_lock
-    from pipeline.runner import Runner
-    from token_store import DbTokenStore
-
     with run_lock(engine, wait):
-        jobs, failed, skipped = plan(settings, engine, DbTokenStore(engine), sources, now=utcnow(),
+        jobs, failed, skipped = plan(settings, engine, DbTokenStore(engine), sources, now=db.utcnow(),
                                      since=since, full=full, reporter=reporter)
         for result in failed:
             reporter.resource_finished(result)
@@ -166,15 +158,9 @@ def _max_seconds(settings, max_minutes) -> float:
 
 # ---- command line ----------------------------------------------------------------------------
 
-def _since(ctx, param, value):
-    from pipeline.windows import since_option  # lazy: the database layer loads only when used
-
-    return since_option(ctx, param, value)
-
-
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="whoop-etl")
-@click.option("--since", callback=_since, metavar="WHEN",
+@click.option("--since", callback=since_option, metavar="WHEN",
               help="Fetch an explicit window: 7d, 36h, 2w or a date like 2025-01-01.")
 @click.option("--full", is_flag=True, help="Fetch the whole history again (slow: minutes under WHOOP's rate limit).")
 @click.option("--source", "sources", multiple=True, type=click.Choice(SOURCES),
@@ -196,8 +182,6 @@ def cli(ctx, since, full, sources, dry_run, wait, max_minutes, quiet, verbose, l
     Exit codes: 0 all synced, 1 some resource failed, 2 usage or configuration error,
     3 a provider must be re-connected, 75 another run holds the lock.
     """
-    from pipeline.logs import setup_logging
-
     setup_logging(verbose=verbose, quiet=quiet, log_file=log_file)
     ctx.obj = {"verbose": verbose}
     if ctx.invoked_subcommand is not None:
@@ -209,10 +193,6 @@ def cli(ctx, since, full, sources, dry_run, wait, max_minutes, quiet, verbose, l
 
 
 def _run_cli(**kwargs) -> int:
-    from db import DatabaseUnavailable
-    from pipeline.lock import RunLocked
-    from pipeline.report import Reporter
-
     quiet, json_output = kwargs.pop("quiet"), kwargs.pop("json_output")
     settings = load_settings()
     reporter = Reporter(interactive=sys.stdout.isatty(), quiet=quiet, json_output=json_output)
@@ -220,7 +200,7 @@ def _run_cli(**kwargs) -> int:
         outcome = run_complete_etl(settings, reporter=reporter, **kwargs)
     except RunLocked as exc:
         raise LockedError(str(exc)) from None
-    except DatabaseUnavailable as exc:
+    except db.DatabaseUnavailable as exc:
         raise FailedError(str(exc)) from None
     if len(outcome.skipped) == len(kwargs["sources"]):
         raise ConfigError("no source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
@@ -236,15 +216,10 @@ def _run_cli(**kwargs) -> int:
 @click.pass_context
 def status(ctx, json_output, check):
     """Show the last sync per resource, data freshness, token expiry and the latest weight."""
-    import json
-
-    from db import DatabaseUnavailable
-    from pipeline.logs import redact
-
     settings = load_settings()
     try:
         engine = open_database(settings)
-    except DatabaseUnavailable as exc:
+    except db.DatabaseUnavailable as exc:
         raise FailedError(str(exc)) from None
     try:
         if check:
@@ -262,8 +237,6 @@ def _iso(value) -> str:
 
 
 def _check(engine, settings, json_output: bool) -> int:
-    import json
-
     from pipeline.health import check
 
     if not any(getattr(settings, source).configured for source in SOURCES):
@@ -285,10 +258,7 @@ def _check(engine, settings, json_output: bool) -> int:
               help="Seconds to wait for the browser to come back to the local callback.")
 def connect(provider, no_browser, timeout):
     """Connect a WHOOP or Withings account (OAuth in the browser, callback on 127.0.0.1)."""
-    from api_clients.errors import ApiError
     from api_clients.oauth_flow import connect as oauth_connect
-    from token_store import DbTokenStore
-
     settings = load_settings()
     provider_settings = getattr(settings, provider)
     if not provider_settings.configured:
@@ -354,8 +324,6 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - last resort: a clear line, not a traceback
         if "-v" in sys.argv or "--verbose" in sys.argv:
             raise
-        from pipeline.logs import redact
-
         click.echo(f"error: {redact(str(exc)) or type(exc).__name__} (run with --verbose for details)", err=True)
         sys.exit(EXIT_FAILED)
 
