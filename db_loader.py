@@ -27,12 +27,6 @@ from models import Quarantine
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-# Which quarantine the rejects of the `load_<table>` helpers go to (the runner's declarations
-# always say it themselves): (source, resource).
-RESOURCE_OF_TABLE = {
-    "cycles": ("whoop", "cycles"), "recovery": ("whoop", "recovery"), "sleep": ("whoop", "sleep"),
-    "workout": ("whoop", "workout"),
-}
 WITHINGS_TABLES = ("withings_weight", "withings_heart_rate", "withings_measure")
 
 
@@ -94,19 +88,26 @@ def _reject(record: Any, reason: str, counts: LoadCounts, rejects: list[quaranti
     rejects.append(quarantine.Rejected(record, reason))
 
 
+def _mapped(records: Iterable[Any], mapper: Callable[[Any], Any], counts: LoadCounts,
+            rejects: list[quarantine.Rejected]) -> Iterator[Any]:
+    """What `mapper` makes of each record that maps; the others are rejected with their reason."""
+    for record in records:
+        counts.fetched += 1
+        try:
+            mapped = mapper(record)
+        except MappingError as exc:
+            _reject(record, str(exc), counts, rejects)
+            continue
+        yield mapped
+
+
 def _load_units(session: Session, records: Iterable[Any], to_unit: Callable[[Any], Unit | None], *,
                 source: str, resource: str, batch_size: int, user_id: int | None = None,
                 timezone: str | None = None, keep_rejects: bool = True) -> LoadCounts:
     counts = LoadCounts()
     for chunk in _batches(records, batch_size):
         units, rejects = [], []
-        for record in chunk:
-            counts.fetched += 1
-            try:
-                unit = to_unit(record)
-            except MappingError as exc:
-                _reject(record, str(exc), counts, rejects)
-                continue
+        for unit in _mapped(chunk, to_unit, counts, rejects):
             if unit is None or not unit.rows:
                 counts.skipped += 1
             else:
@@ -121,9 +122,9 @@ def _load_units(session: Session, records: Iterable[Any], to_unit: Callable[[Any
 
 def load_rows(session: Session, table_name: str, records: Iterable[Any],
               mapper: Callable[[Any], dict | None], batch_size: int = BATCH_SIZE, *,
-              keep_rejects: bool = True, source: str | None = None, resource: str | None = None) -> LoadCounts:
+              source: str, resource: str, keep_rejects: bool = True) -> LoadCounts:
     """Map `records` and write them to `table_name` in batches; rejects go to the quarantine of
-    (source, resource): the declaration's, or for the four WHOOP tables their collection."""
+    (source, resource), the resource the records came from."""
     key = target_of(table_name).key
 
     def to_unit(record: Any) -> Unit | None:
@@ -132,30 +133,32 @@ def load_rows(session: Session, table_name: str, records: Iterable[Any],
             return None
         return Unit(record, [(table_name, row)], [(table_name, row[key[0]], row[key[1]])])
 
-    if source is None or resource is None:
-        source, resource = RESOURCE_OF_TABLE[table_name]
     return _load_units(session, records, to_unit, source=source, resource=resource,
                        batch_size=batch_size, keep_rejects=keep_rejects)
 
 
 def load_cycles(session: Session, records: Iterable[dict], batch_size: int = BATCH_SIZE) -> LoadCounts:
     """Upsert WHOOP cycles by (user_id, cycle id)."""
-    return load_rows(session, "cycles", records, mappers.cycle_to_row, batch_size)
+    return load_rows(session, "cycles", records, mappers.cycle_to_row, batch_size,
+                     source="whoop", resource="cycles")
 
 
 def load_sleep(session: Session, records: Iterable[dict], batch_size: int = BATCH_SIZE) -> LoadCounts:
     """Upsert WHOOP sleeps (naps included) by (user_id, sleep UUID)."""
-    return load_rows(session, "sleep", records, mappers.sleep_to_row, batch_size)
+    return load_rows(session, "sleep", records, mappers.sleep_to_row, batch_size,
+                     source="whoop", resource="sleep")
 
 
 def load_recovery(session: Session, records: Iterable[dict], batch_size: int = BATCH_SIZE) -> LoadCounts:
     """Upsert WHOOP recoveries by (user_id, cycle id); the sleep UUID is unique as well."""
-    return load_rows(session, "recovery", records, mappers.recovery_to_row, batch_size)
+    return load_rows(session, "recovery", records, mappers.recovery_to_row, batch_size,
+                     source="whoop", resource="recovery")
 
 
 def load_workout(session: Session, records: Iterable[dict], batch_size: int = BATCH_SIZE) -> LoadCounts:
     """Upsert WHOOP workouts by (user_id, workout UUID)."""
-    return load_rows(session, "workout", records, mappers.workout_to_row, batch_size)
+    return load_rows(session, "workout", records, mappers.workout_to_row, batch_size,
+                     source="whoop", resource="workout")
 
 
 def load_withings_measures(session: Session, groups: Iterable[dict], user_id: int,
@@ -212,11 +215,6 @@ def retry_quarantine(session: Session, source: str, resource: str, loader: Retry
 
 # ---- deletions -----------------------------------------------------------------------------
 
-# The column a re-read window is compared on, per table. WHOOP's docs do not say which time the
-# recovery collection filters on (docs/API_NOTES.md "Collections"): pass time_column for it.
-RECONCILE_TIME_COLUMNS = {"cycles": "start", "sleep": "start", "workout": "start", "recovery": "created_at",
-                          "withings_weight": "measured_at", "withings_heart_rate": "measured_at",
-                          "withings_measure": "measured_at"}
 UUID_KEYED = {"sleep", "workout"}
 ID_FIELDS = {"recovery": "cycle_id", "withings_weight": "grpid", "withings_heart_rate": "grpid",
              "withings_measure": "grpid"}
@@ -253,18 +251,19 @@ def _pending_kept(table) -> ColumnElement | None:
 
 
 def reconcile_window(session: Session, table_name: str, user_id: int, start: datetime | None, end: datetime,
-                     seen_keys: Iterable[Any], *, time_column: str | None = None, keep: Any = _DEFAULT,
+                     seen_keys: Iterable[Any], *, time_column: str, keep: Any = _DEFAULT,
                      allow_empty: bool = False, now: datetime | None = None) -> tuple[int, int]:
     """Mark rows in [start, end) whose key the API no longer returned as deleted; restore seen ones.
 
-    Only for a window the run fetched completely. Never a hard delete, never a row outside the
+    Only for a window the run fetched completely. `time_column` is the column the window is
+    compared on (the declaration's `reconcile_on`). Never a hard delete, never a row outside the
     window; `keep` (an SQL condition; default: WHOOP's PENDING_SCORE) protects rows. An empty
     `seen_keys` marks nothing unless `allow_empty` (the caller confirmed the window is empty).
     Returns (marked_deleted, restored); the caller commits.
     """
     table = target_of(table_name).table
     id_col = table.c[target_of(table_name).key[1]]
-    when = table.c[time_column or RECONCILE_TIME_COLUMNS[table_name]]
+    when = table.c[time_column]
     seen = {k for k in (normalise_key(table_name, v) for v in seen_keys) if k is not None}
     if not seen and not allow_empty:
         log.warning("%s: empty response for %s..%s: nothing reconciled", table_name, start, end)
@@ -292,13 +291,7 @@ def load_observations(session: Session, table_name: str, records: Iterable[Any],
     counts, rejects = LoadCounts(), []
     table = target_of(table_name).table
     key = target_of(table_name).key
-    for record in records:
-        counts.fetched += 1
-        try:
-            row = mapper(record)
-        except MappingError as exc:
-            _reject(record, str(exc), counts, rejects)
-            continue
+    for row in _mapped(records, mapper, counts, rejects):
         where = [table.c[c] == row[c] for c in key]
         stored = session.execute(select(table.c.id, table.c.last_seen_at).where(*where)).first()
         if stored is None:

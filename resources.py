@@ -154,9 +154,6 @@ class WhoopRecovery(WhoopCollection):
 class WithingsMeasures(Resource):
     """Withings getmeas: `lastupdate` cursor, `more`/`offset` paging, body and cardio tables."""
 
-    def keys(self, records: list) -> set:
-        return {k for k in (db_loader.seen_key("withings_weight", g) for g in records) if k is not None}
-
     def listing(self, client, window: Window, seen: set) -> set | None:
         """The groups measured in the window: `lastupdate` lists what changed, not what exists.
 

@@ -7,11 +7,11 @@ from sqlalchemy.orm import Session
 import mappers
 import withings_mapper
 from db import utcnow
-from db_loader import TARGETS, LoadCounts
+from db_write import LoadCounts, target_of
 
 
 def _one(session: Session, table_name: str, row: dict, counts: LoadCounts) -> None:
-    target = TARGETS[table_name]
+    target = target_of(table_name)
     table = target.table
     where = [table.c[c] == row[c] for c in target.key]
     existing = session.execute(select(table.c.id).where(*where)).scalar()
@@ -25,8 +25,8 @@ def _one(session: Session, table_name: str, row: dict, counts: LoadCounts) -> No
     session.commit()
 
 
-def naive_load(session: Session, table_name: str, records, mapper) -> LoadCounts:
-    """GarminDB-style: one SELECT, one INSERT or UPDATE and one COMMIT per record."""
+def naive_load(session: Session, table_name: str, records, mapper, **_quarantine) -> LoadCounts:
+    """GarminDB-style: one SELECT, one INSERT or UPDATE and one COMMIT per record (no quarantine)."""
     counts = LoadCounts()
     for record in records:
         counts.fetched += 1

@@ -80,11 +80,11 @@ def test_a_mapper_fixed_in_a_later_release_recovers_the_quarantined_record(sessi
         return mappers.workout_to_row(record)
 
     page = [f.workout(1), f.workout(2, sport="padel"), f.workout(3)]
-    counts = db_loader.load_rows(session, "workout", page, strict_mapper)
+    counts = db_loader.load_rows(session, "workout", page, strict_mapper, source="whoop", resource="workout")
     session.commit()
     assert (counts.inserted, counts.quarantined) == (2, 1)
     assert db_loader.retry_quarantine(session, "whoop", "workout", loader=lambda s, records, _u, _tz: db_loader.load_rows(
-        s, "workout", records, strict_mapper)).recovered == 0
+        s, "workout", records, strict_mapper, source="whoop", resource="workout")).recovered == 0
     session.commit()
     assert [q.attempts for q in _quarantined(session)] == [2]
     real = resources.get("whoop", "workout").retry_loader()  # the real mapper knows padel
@@ -120,7 +120,7 @@ def test_a_value_the_database_refuses_isolates_one_record(session):
 
     page = [f.cycle(i) for i in range(4)]
     page[1] = {**page[1], "huge": 2**70}
-    counts = db_loader.load_rows(session, "cycles", page, permissive)
+    counts = db_loader.load_rows(session, "cycles", page, permissive, source="whoop", resource="cycles")
     session.commit()
     assert (counts.inserted, counts.rejected, counts.quarantined) == (3, 1, 1)
     assert "refused" in _quarantined(session)[0].reason

@@ -24,20 +24,21 @@ def test_a_deleted_workout_is_marked_and_restored_when_it_reappears(session):
     session.commit()
     returned = [f.workout(i) for i in range(10, 20) if i != 14]
     marked, restored = db_loader.reconcile_window(
-        session, "workout", f.USER_ID, START, END, [db_loader.seen_key("workout", r) for r in returned])
+        session, "workout", f.USER_ID, START, END, [db_loader.seen_key("workout", r) for r in returned],
+        time_column="start")
     session.commit()
     assert (marked, restored) == (1, 0)
     gone = session.scalars(select(Workout).where(Workout.whoop_id == f.workout_uuid(14))).one()
     assert gone.deleted_at is not None and gone.raw == f.workout(14)  # kept, never a hard delete
     assert len(_live(session, Workout, Workout.whoop_id)) == 19  # nothing outside the window touched
     back = db_loader.reconcile_window(session, "workout", f.USER_ID, START, END,
-                                      [r["id"].upper() for r in returned + [f.workout(14)]])
+                                      [r["id"].upper() for r in returned + [f.workout(14)]], time_column="start")
     assert back == (0, 1)  # an id in another letter case is the same UUID
 
 
 def test_the_upsert_clears_deleted_at_when_the_record_comes_back(session):
     db_loader.load_cycles(session, [f.cycle(12)])
-    db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, [f.cycle(13)["id"]])
+    db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, [f.cycle(13)["id"]], time_column="start")
     session.commit()
     assert _live(session, Cycle, Cycle.whoop_id) == []
     counts = db_loader.load_cycles(session, [f.cycle(12)])
@@ -51,7 +52,8 @@ def test_a_deleted_sleep_with_its_recovery(session):
     session.commit()
     seen_sleep = [f.sleep(i)["id"] for i in (11, 12, 14)]
     seen_recovery = [db_loader.seen_key("recovery", f.recovery(i)) for i in (11, 12, 14)]
-    assert db_loader.reconcile_window(session, "sleep", f.USER_ID, START, END, seen_sleep) == (1, 0)
+    assert db_loader.reconcile_window(session, "sleep", f.USER_ID, START, END, seen_sleep,
+                                      time_column="start") == (1, 0)
     assert db_loader.reconcile_window(session, "recovery", f.USER_ID, START, END, seen_recovery,
                                       time_column="created_at") == (1, 0)
     session.commit()
@@ -62,7 +64,8 @@ def test_a_deleted_sleep_with_its_recovery(session):
 def test_pending_score_records_are_never_reconciled_away(session):
     db_loader.load_cycles(session, [f.cycle(15, state="PENDING_SCORE"), f.cycle(16)])
     session.commit()
-    assert db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, [f.cycle(17)["id"]]) == (1, 0)
+    assert db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, [f.cycle(17)["id"]],
+                                      time_column="start") == (1, 0)
     session.commit()
     assert _live(session, Cycle, Cycle.whoop_id) == [f.cycle(15)["id"]]
 
@@ -70,8 +73,9 @@ def test_pending_score_records_are_never_reconciled_away(session):
 def test_an_empty_response_marks_nothing_unless_confirmed(session):
     db_loader.load_cycles(session, [f.cycle(12)])
     session.commit()
-    assert db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, []) == (0, 0)
-    assert db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, [], allow_empty=True) == (1, 0)
+    assert db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, [], time_column="start") == (0, 0)
+    assert db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, [], time_column="start",
+                                      allow_empty=True) == (1, 0)
 
 
 def test_a_deleted_withings_group_leaves_status_and_the_dashboard(engine, session):
@@ -81,7 +85,7 @@ def test_a_deleted_withings_group_leaves_status_and_the_dashboard(engine, sessio
     newest = groups[-1]
     seen = [g["grpid"] for g in groups if g is not newest]
     for table in ("withings_weight", "withings_heart_rate", "withings_measure"):
-        db_loader.reconcile_window(session, table, 7, START, END, seen)
+        db_loader.reconcile_window(session, table, 7, START, END, seen, time_column="measured_at")
     session.commit()
     assert newest["grpid"] not in _live(session, WithingsWeight, WithingsWeight.grpid)
     assert newest["grpid"] not in _live(session, WithingsMeasure, WithingsMeasure.grpid)
