@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Connection
 
+import quarantine
 import resources
 from mapping_fields import latest_plausible
 from models import OAuthToken, SyncState
 from settings import stale_after_overrides
 
-QUARANTINE_TABLE = "quarantine"  # added by the data-fidelity migration; older databases lack it
 
 
 def ago(when: datetime | None, now: datetime) -> str:
@@ -49,15 +49,19 @@ def has_table(conn: Connection, name: str) -> bool:
     return inspect(conn).has_table(name)
 
 
-def newest_record(conn: Connection, resource: resources.Resource, now: datetime | None = None) -> datetime | None:
-    """The time of the resource's newest live record, from its declared (indexed) freshness columns.
+def newest(conn: Connection, column, now: datetime | None = None) -> datetime | None:
+    """The newest live value of a model's time `column`.
 
     Deleted rows and dates past now + 2 days (an older release stored a weigh-in dated 9999)
-    say nothing about freshness: they would silence the staleness warning for ever.
+    say nothing about how recent the data is: they would silence the staleness warning for ever.
     """
-    return _max(*(conn.execute(select(func.max(column)).where(
+    return conn.execute(select(func.max(column)).where(
         column.class_.deleted_at.is_(None), column <= latest_plausible(now))).scalar()
-        for column in resource.freshness))
+
+
+def newest_record(conn: Connection, resource: resources.Resource, now: datetime | None = None) -> datetime | None:
+    """The time of the resource's newest live record, from its declared (indexed) freshness columns."""
+    return _max(*(newest(conn, column, now) for column in resource.freshness))
 
 
 def _sync_states(conn: Connection) -> dict[tuple[str, str], dict]:
@@ -115,12 +119,8 @@ def stored_tokens(conn: Connection) -> list[dict]:
 
 
 def quarantined(conn: Connection) -> dict[tuple[str, str], int]:
-    """Quarantined records per (source, resource); empty where the table does not exist yet."""
-    if not has_table(conn, QUARANTINE_TABLE):
-        return {}
-    rows = conn.exec_driver_sql(
-        f"SELECT source, resource, COUNT(*) FROM {QUARANTINE_TABLE} GROUP BY source, resource")
-    return {(source, resource): count for source, resource, count in rows}
+    """Quarantined records per (source, resource)."""
+    return {(q["source"], q["resource"]): q["count"] for q in quarantine.summary(conn)}
 
 
 def _max(*values: datetime | None) -> datetime | None:

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, or_, select
 from sqlalchemy.engine import Connection
 
 import quarantine
 from mapping_fields import latest_plausible
 from models import Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsWeight
+from read_model import newest
 from withings_mapper import AMBIGUOUS_ATTRIB
 
 TREND_DAYS = 90
@@ -49,13 +50,6 @@ def weight_at_or_before(conn: Connection, user_id: int, when: datetime) -> dict 
     return dict(row._mapping) if row else None
 
 
-def _newest(conn: Connection, column) -> datetime | None:
-    # Deleted rows and dates past now + 2 days (an older release stored a weigh-in dated 9999)
-    # would make every "how recent" answer wrong.
-    live = column.class_.deleted_at.is_(None)
-    return conn.execute(select(func.max(column)).where(live, column <= latest_plausible())).scalar()
-
-
 def weight_series(conn: Connection, until: datetime, days: int = TREND_DAYS) -> list[dict]:
     """Weigh-ins of the `days` before `until`, oldest first."""
     rows = conn.execute(
@@ -69,7 +63,7 @@ def weight_series(conn: Connection, until: datetime, days: int = TREND_DAYS) -> 
 
 def sleep_series(conn: Connection, days: int = TREND_DAYS) -> list[dict]:
     """Scored main sleeps (no naps) of the last `days`, oldest first."""
-    until = _newest(conn, Sleep.start)
+    until = newest(conn, Sleep.start)
     if until is None:
         return []
     rows = conn.execute(
@@ -87,7 +81,7 @@ def recovery_by_wake_day(conn: Connection, days: int = TREND_DAYS) -> list[dict]
     """Scored recoveries of the last `days` of cycles with the end of their sleep, oldest first."""
     # A recovery belongs to the morning its sleep ends, not to its cycle's start the evening
     # before; `woke` is None only while the sleep itself has not been synced yet.
-    until = _newest(conn, Cycle.start)
+    until = newest(conn, Cycle.start)
     if until is None:
         return []
     by_cycle = and_(Recovery.user_id == Cycle.user_id, Recovery.whoop_cycle_id == Cycle.whoop_id)

@@ -9,13 +9,14 @@ from sqlalchemy.orm import Session
 
 import quarantine
 import read_model
+import resources
 from db import utcnow
 from mapping_fields import latest_plausible
 from models import WithingsHeartRate, WithingsWeight
 from read_model import ago as _ago
 from withings_mapper import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 
-NAME_WIDTH = max(len(f"{r.source} {r.name}") for r in read_model.resources.RESOURCES)
+NAME_WIDTH = max(len(f"{r.source} {r.name}") for r in resources.RESOURCES)
 
 
 def _short(when: datetime | None) -> str:
