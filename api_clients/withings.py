@@ -54,7 +54,6 @@ class Page:
         return self.records
 
 
-MeasurePage = Page  # the name the pipeline knows
 
 
 def raise_for_status(status: int, error: str, during: str) -> None:
@@ -82,7 +81,6 @@ def raise_for_status(status: int, error: str, during: str) -> None:
     raise ApiError(PROVIDER, detail, status)
 
 
-ActionPage = Page  # getactivity and getsummary pages have the same shape
 
 
 class WithingsClient(AuthorizationCode):
