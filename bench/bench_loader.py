@@ -14,7 +14,6 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]

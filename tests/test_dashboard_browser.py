@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 import random
 import shutil
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import pytest
 
 from sqlalchemy.orm import Session
 
-from dashboard import make_server
 from db import make_engine
 from models import Cycle, Recovery, Sleep, Workout
 from tests.conftest import IN_CI

@@ -7,7 +7,6 @@ from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text
 
 from db import make_engine
 from etl import cli

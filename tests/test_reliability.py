@@ -1,7 +1,6 @@
 """Reliability against the sandbox: transient faults, SIGKILL mid-load, concurrent runs, DB loss."""
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
