@@ -15,13 +15,13 @@ from typing import Any, Callable, Iterable, Iterator
 from sqlalchemy import ColumnElement, delete, false, insert, select, update
 from sqlalchemy.orm import Session
 
-import db_write
-import mappers
-import quarantine
-import withings_mapper
-from db import utcnow
-from db_write import LoadCounts, Unit, target_of
-from mapping_fields import MappingError
+from storage import write as db_write
+from mapping import whoop as mappers
+from storage import quarantine
+from mapping import withings as withings_mapper
+from configuration.clock import utcnow
+from storage.write import LoadCounts, Unit, target_of
+from mapping.fields import MappingError
 from models import Quarantine
 
 log = logging.getLogger(__name__)

@@ -9,18 +9,19 @@ from dataclasses import dataclass
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-import db
-import resources
+from sync import resources
 from api_clients.errors import ApiError, ReconnectRequired
-from pipeline.lock import RunLocked, run_lock
-from pipeline.logs import redact, setup_logging
-from pipeline.report import Reporter
-from pipeline.runner import ResourceResult, Runner
-from pipeline.sources import NotConnected, source_jobs
-from pipeline.windows import since_option
-from settings import get_settings
-from token_store import DbTokenStore
-from version import __version__
+from sync.lock import RunLocked, run_lock
+from configuration.logs import redact, setup_logging
+from sync.report import Reporter
+from sync.runner import ResourceResult, Runner
+from sync.plan import NotConnected, source_jobs
+from sync.windows import since_option
+from configuration.settings import get_settings
+from storage.engine import DatabaseUnavailable, describe_failure, ensure_schema, make_engine
+from storage.tokens import DbTokenStore
+from configuration import clock
+from configuration.version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RECONNECT, EXIT_LOCKED = 0, 1, 2, 3, 75
 SOURCES = resources.SOURCES
@@ -29,7 +30,7 @@ log = logging.getLogger("etl")
 # Start-up time: everything a run needs is imported above (the declarations already load the
 # database layer). Deferred, each by the one command that uses it, is what a routine run never
 # touches: the OAuth callback server (`connect`), `status` and its check, `watch`, the dashboard
-# and the export/MCP commands (at the end of this file), and Alembic (db.ensure_schema imports it
+# and the export/MCP commands (at the end of this file), and Alembic (ensure_schema imports it
 # only when the schema is behind). The HTTP clients load when a provider is opened.
 
 
@@ -73,13 +74,13 @@ def load_settings():
 
 def open_database(settings):
     """An engine at the current schema; DatabaseUnavailable says which database failed."""
-    engine = db.make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout,
+    engine = make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout,
                          statement_timeout=settings.db_statement_timeout)  # DatabaseUnavailable: bad SQLite path
     try:
-        db.ensure_schema(engine)
+        ensure_schema(engine)
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise db.DatabaseUnavailable(db.describe_failure(settings.database_url, exc)) from exc
+        raise DatabaseUnavailable(describe_failure(settings.database_url, exc)) from exc
     return engine
 
 
@@ -138,7 +139,7 @@ def run_complete_etl(settings=None, *, since=None, full=False, sources=SOURCES, 
 
 def _locked_run(settings, engine, reporter, *, sources, since, full, dry_run, wait, max_minutes) -> RunOutcome:
     with run_lock(engine, wait):
-        jobs, failed, skipped = plan(settings, engine, DbTokenStore(engine), sources, now=db.utcnow(),
+        jobs, failed, skipped = plan(settings, engine, DbTokenStore(engine), sources, now=clock.utcnow(),
                                      since=since, full=full, reporter=reporter)
         for result in failed:
             reporter.resource_finished(result)
@@ -200,7 +201,7 @@ def _run_cli(**kwargs) -> int:
         outcome = run_complete_etl(settings, reporter=reporter, **kwargs)
     except RunLocked as exc:
         raise LockedError(str(exc)) from None
-    except db.DatabaseUnavailable as exc:
+    except DatabaseUnavailable as exc:
         raise FailedError(str(exc)) from None
     if len(outcome.skipped) == len(kwargs["sources"]):
         raise ConfigError("no source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
@@ -219,12 +220,12 @@ def status(ctx, json_output, check):
     settings = load_settings()
     try:
         engine = open_database(settings)
-    except db.DatabaseUnavailable as exc:
+    except DatabaseUnavailable as exc:
         raise FailedError(str(exc)) from None
     try:
         if check:
             ctx.exit(_check(engine, settings, json_output))
-        from pipeline.status import collect_status, format_status
+        from readers.status import collect_status, format_status
 
         report = collect_status(engine)
     finally:
@@ -237,7 +238,7 @@ def _iso(value) -> str:
 
 
 def _check(engine, settings, json_output: bool) -> int:
-    from pipeline.health import check
+    from readers.health import check
 
     if not any(getattr(settings, source).configured for source in SOURCES):
         raise ConfigError("no source is configured: nothing to check (see .env.example)")
@@ -285,7 +286,7 @@ def connect(provider, no_browser, timeout):
 @click.pass_context
 def watch(ctx, sources, poll_withings, poll_whoop, reconcile_hours, cycles):
     """Keep syncing until stopped (SIGTERM or Ctrl-C): new data within minutes, within each provider's budget."""
-    from pipeline.watch import Schedule, run_watch
+    from sync.watch import Schedule, run_watch
 
     settings = load_settings()
     configured = [s for s in (sources or SOURCES) if getattr(settings, s).configured]
@@ -309,7 +310,8 @@ from dashboard.command import dashboard  # noqa: E402 - click only; the server l
 cli.add_command(dashboard)
 
 
-from cli_commands import export, mcp  # noqa: E402 - light: their work is imported when they run
+from mcp_server.command import mcp  # noqa: E402 - click only; the server loads when it runs
+from readers.commands import export  # noqa: E402 - click only; the export loads when it runs
 
 cli.add_command(export)
 cli.add_command(mcp)

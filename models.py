@@ -1,13 +1,56 @@
 """SQLAlchemy models: one table per API collection, each with its natural key from the API."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, Float, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Float, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
-from db import RawJSON, SurrogateKey, UTCDateTime
+# Surrogate keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+SurrogateKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class _RawJSON(TypeDecorator):
+    """JSON; JSONB on PostgreSQL. The PostgreSQL dialect is imported only there (about 40 ms a
+    SQLite run would otherwise pay at start-up, docs/BENCHMARKS.md section 6)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+
+RawJSON = _RawJSON()
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC timestamp on every dialect (SQLite stores naive UTC text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: timestamps must be timezone-aware")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
 
 # Named constraints keep Alembic's SQLite batch migrations and PostgreSQL in step.
 NAMING_CONVENTION = {

@@ -25,9 +25,9 @@ def _run_etl(full: bool) -> None:
     import click
 
     import etl
-    from db import DatabaseUnavailable
-    from pipeline.lock import RunLocked
-    from pipeline.report import Reporter
+    from storage.engine import DatabaseUnavailable
+    from sync.lock import RunLocked
+    from sync.report import Reporter
 
     try:
         outcome = etl.run_complete_etl(etl.load_settings(), full=full,
@@ -91,7 +91,7 @@ def main(ask=input) -> int:
 
 
 if __name__ == "__main__":
-    from pipeline.logs import setup_logging
+    from configuration.logs import setup_logging
 
     setup_logging()
     sys.exit(main())

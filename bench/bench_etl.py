@@ -124,8 +124,8 @@ def bench_baseline(args) -> None:
     import etl as etl_module
     import db_loader
     from bench.naive_loader import naive_load, naive_withings
-    from pipeline.report import Reporter
-    from settings import get_settings
+    from sync.report import Reporter
+    from configuration.settings import get_settings
 
     print(f"# Whole ETL, full load of {args.years[0]} y: batched vs per-row loader ({machine()})")
     urls = {"sqlite": None, "postgresql": args.postgres_url}

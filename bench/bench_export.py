@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 import db_loader  # noqa: E402
 from bench.bench_etl import _recreate_pg, machine  # noqa: E402
 from bench.bench_loader import WITHINGS_USER, history  # noqa: E402
-from db import ensure_schema, make_engine  # noqa: E402
+from storage.engine import ensure_schema, make_engine  # noqa: E402
 
 CHILD = """
 import json, sys, time
@@ -34,8 +34,8 @@ def peak_kb():
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 
-from db import make_engine
-from pipeline.export import export_tables, exportable_tables
+from storage.engine import make_engine
+from readers.export import export_tables, exportable_tables
 engine = make_engine({url!r}, read_only=True)
 tables = exportable_tables(engine)
 with engine.connect() as conn:

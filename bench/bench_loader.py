@@ -23,11 +23,12 @@ from sqlalchemy import event, insert  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 import db_loader  # noqa: E402
-import mappers  # noqa: E402
-import withings_mapper  # noqa: E402
+from mapping import whoop as mappers  # noqa: E402
+from mapping import withings as withings_mapper  # noqa: E402
 from bench.bench_etl import _recreate_pg, machine  # noqa: E402
 from bench.naive_loader import naive_load, naive_withings  # noqa: E402
-from db import ensure_schema, make_engine, utcnow  # noqa: E402
+from storage.engine import ensure_schema, make_engine  # noqa: E402
+from configuration.clock import utcnow
 from tests import factories as f  # noqa: E402
 
 WITHINGS_USER = 3141592

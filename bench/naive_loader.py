@@ -4,10 +4,10 @@ from __future__ import annotations
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-import mappers
-import withings_mapper
-from db import utcnow
-from db_write import LoadCounts, target_of
+from mapping import whoop as mappers
+from mapping import withings as withings_mapper
+from configuration.clock import utcnow
+from storage.write import LoadCounts, target_of
 
 
 def _one(session: Session, table_name: str, row: dict, counts: LoadCounts) -> None:

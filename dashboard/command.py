@@ -18,8 +18,8 @@ class _ConfigError(click.ClickException):
 def dashboard(host, port, database_url, open_browser):
     """Serve the read-only WHOOP and Withings dashboard on this machine."""
     from dashboard.server import DashboardUnavailable, serve
-    from db import DatabaseUnavailable
-    from settings import get_settings
+    from storage.engine import DatabaseUnavailable
+    from configuration.settings import get_settings
 
     try:
         settings = get_settings()

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import column, func, inspect, select, table
 from sqlalchemy.engine import Connection
 
-from db import UTCDateTime
+from models import UTCDateTime
 
 TREND_DAYS = 90
 MAX_ROWS = 2000

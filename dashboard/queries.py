@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, or_, select
 from sqlalchemy.engine import Connection
 
-import quarantine
-from mapping_fields import latest_plausible
+from storage import quarantine
+from mapping.fields import latest_plausible
 from models import Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsWeight
-from read_model import newest
-from withings_mapper import AMBIGUOUS_ATTRIB
+from readers.read_model import newest
+from mapping.withings import AMBIGUOUS_ATTRIB
 
 TREND_DAYS = 90
 RECENT_WORKOUTS = 10

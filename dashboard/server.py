@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import assets, render
 from dashboard.summary import empty_summary, load_summary
-from db import make_engine, safe_url
+from storage.engine import make_engine, safe_url
 
 log = logging.getLogger(__name__)
 

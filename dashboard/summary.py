@@ -6,13 +6,13 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-import read_model
-import resources
+from readers import read_model
+from sync import resources
 from dashboard import optional_queries, panels, queries
 from dashboard.localtime import PageZone, naive_local, show
 from models import SyncState
-from read_model import ago
-from withings_mapper import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
+from readers.read_model import ago
+from mapping.withings import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 
 CHANGE_WINDOWS = (7, 30)
 SOURCES = tuple((source, resources.SOURCE_LABELS[source]) for source in resources.SOURCES)

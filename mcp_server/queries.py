@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import MetaData, Table, inspect, select
 from sqlalchemy.engine import Connection
 
-from pipeline.export import iso
+from readers.export import iso
 from mcp_server.readonly import TOKEN_TABLE
 
 # metric -> (table, column, the column that says when, unit)

@@ -8,8 +8,8 @@ import time
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
-from db import make_engine
-from pipeline.export import iso
+from storage.engine import make_engine
+from readers.export import iso
 
 TOKEN_TABLE = "oauth_token"
 MAX_ROWS = 1000

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from mcp_server import queries
 from mcp_server.readonly import MAX_ROWS, QUERY_TIMEOUT_SECONDS, QueryRefused, open_read_only, run_query
-from version import __version__
+from configuration.version import __version__
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
                             open_world_hint=False)

@@ -31,8 +31,8 @@ def run_migrations_online() -> None:
         return
     if config.config_file_name is not None:
         fileConfig(config.config_file_name, disable_existing_loggers=False)
-    from db import make_engine
-    from settings import get_settings
+    from storage.engine import make_engine
+    from configuration.settings import get_settings
 
     engine = make_engine(get_settings().database_url)
     with engine.connect() as conn:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from api_clients.oauth import MemoryTokenStore, Token
-from settings import ProviderSettings
+from configuration.settings import ProviderSettings
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 WHOOP_URL = "https://whoop.test"

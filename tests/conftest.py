@@ -16,7 +16,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR") or PROJECT_DIR.parent / "shared" / "data")
 sys.path.insert(0, str(PROJECT_DIR))
 
-from db import ensure_schema, make_engine  # noqa: E402
+from storage.engine import ensure_schema, make_engine  # noqa: E402
 from models import Base  # noqa: E402
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/whoop_test")
@@ -149,9 +149,9 @@ PLATFORM_ENV_PREFIXES = ("WHOOP_", "WITHINGS_", "DATABASE_URL", "ETL_", "DASHBOA
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch):
     """Tests never read the developer's .env or inherit their WHOOP/Withings settings."""
-    import settings
+    from configuration import settings
 
-    from pipeline import logs
+    from configuration import logs
 
     monkeypatch.setattr(settings, "load_dotenv_once", lambda: None)
     monkeypatch.setattr(logs, "_secrets", set())  # each test starts with nothing registered for masking

@@ -7,7 +7,8 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 import db_loader
-from db import make_engine, utcnow
+from storage.engine import make_engine
+from configuration.clock import utcnow
 from models import OAuthToken
 from tests import factories as f
 

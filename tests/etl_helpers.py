@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import etl
-from db import make_engine
+from storage.engine import make_engine
 from models import DATA_TABLES, SyncState
 
 

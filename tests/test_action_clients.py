@@ -9,8 +9,8 @@ from responses import matchers
 from api_clients.errors import ApiError, ScopeMissing
 from api_clients.whoop import WhoopClient
 from api_clients.withings import WithingsClient
-from pipeline.windows import Window
-from resources import get
+from sync.windows import Window
+from sync.resources import get
 from tests.api_helpers import (OLD_ACCESS, WHOOP_URL, WITHINGS_URL, NoSleep, fixture, provider, store_with)
 
 ACTIVITY_URL = f"{WITHINGS_URL}/v2/measure"

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 import etl
-import resources
-from db import make_engine
-from pipeline.lock import run_lock
+from sync import resources
+from storage.engine import make_engine
+from sync.lock import run_lock
 from tests.etl_helpers import by_resource, run_etl, table_counts
 
 

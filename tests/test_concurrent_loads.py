@@ -11,7 +11,7 @@ from models import Cycle, Recovery, WithingsWeight
 
 def _worker(url: str, start_event, result_queue) -> None:
     import db_loader
-    from db import make_engine
+    from storage.engine import make_engine
     from tests import factories as f
 
     engine = make_engine(url)
@@ -40,7 +40,7 @@ def test_two_processes_loading_the_same_records(db_url):
     for p in procs:
         p.join(30)
     assert outcomes == [("ok", 0), ("ok", 0)]
-    from db import make_engine
+    from storage.engine import make_engine
 
     engine = make_engine(db_url)
     with Session(engine) as session:

@@ -19,7 +19,8 @@ from dashboard import assets, make_server, optional_queries
 from dashboard.localtime import choose_zone
 from dashboard.panels import rolling_mean
 from dashboard.summary import ago, load_summary, signed_kg
-from db import UTCDateTime, make_engine
+from models import UTCDateTime
+from storage.engine import make_engine
 from models import Cycle, Recovery, Sleep, SyncState, Workout, WithingsHeartRate, WithingsWeight
 from tests.conftest import PROJECT_DIR
 
@@ -63,7 +64,7 @@ def add_whoop_days(url: str, days: int = 14, *, sport_name: str = "running") -> 
 
 def add_sync(url: str, source: str, last_success_at: datetime | None, *, error: str | None = None) -> None:
     """Every declared resource of `source` synced at `last_success_at`; `error` on its first one."""
-    import resources
+    from sync import resources
 
     engine = make_engine(url)
     with Session(engine) as session, session.begin():

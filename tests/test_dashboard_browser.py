@@ -11,7 +11,7 @@ import pytest
 
 from sqlalchemy.orm import Session
 
-from db import make_engine
+from storage.engine import make_engine
 from models import Cycle, Recovery, Sleep, Workout
 from tests.conftest import IN_CI
 from dashboard import optional_queries

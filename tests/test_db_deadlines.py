@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from db import make_engine
+from storage.engine import make_engine
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -71,7 +71,7 @@ def test_statement_timeout_on_postgres_busy_timeout_on_sqlite(db_url):
 
 
 def test_sql_parameters_never_appear_in_error_messages(db_url):
-    from db import utcnow
+    from configuration.clock import utcnow
 
     engine = make_engine(db_url)
     insert = text("INSERT INTO oauth_token (provider, user_id, access_token, refresh_token, updated_at) "

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db import make_engine
+from storage.engine import make_engine
 from models import Cycle, Recovery, Sleep, WithingsHeartRate, WithingsMeasure, WithingsWeight, Workout
 from sandbox.timeutil import epoch_ms, parse_iso
 from tests.etl_helpers import by_resource, run_etl
@@ -75,7 +75,7 @@ def test_a_deleted_withings_group_is_marked_in_every_table_and_leaves_the_latest
     assert _deleted_at(db_url, WithingsWeight, grpid=grpid)[0] is not None
     assert all(d is not None for d in _deleted_at(db_url, WithingsMeasure, grpid=grpid))
     assert all(d is not None for d in _deleted_at(db_url, WithingsHeartRate, grpid=grpid))
-    from pipeline.status import collect_status
+    from readers.status import collect_status
 
     engine = make_engine(db_url)
     latest = collect_status(engine)["latest_weight"]

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-import resources
+from sync import resources
 from tests.conftest import PROJECT_DIR
 
 DEPLOY = PROJECT_DIR / "docs" / "deploy"

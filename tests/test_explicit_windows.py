@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipeline.windows import lastupdate_window, time_window
+from sync.windows import lastupdate_window, time_window
 from tests.etl_helpers import run_etl, sync_states, table_counts
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
@@ -33,7 +33,7 @@ def test_since_on_a_never_synced_resource_records_no_cursor(strategy):
 
 def test_downtime_then_since_1d_then_a_plain_run_leaves_every_record(db_url, tmp_path, monkeypatch):
     """12 days off, one `--since 1d`, then the routine run: nothing the API holds is missing."""
-    import db
+    from configuration import clock
     from sandbox import SandboxServer
 
     with SandboxServer(days=40, seed=11, now=datetime.now(timezone.utc) - timedelta(days=20)) as sandbox:
@@ -41,7 +41,7 @@ def test_downtime_then_since_1d_then_a_plain_run_leaves_every_record(db_url, tmp
         for key, value in sandbox.environment().items():
             monkeypatch.setenv(key, value)
         monkeypatch.setenv("DATABASE_URL", db_url)
-        monkeypatch.setattr(db, "utcnow", lambda: sandbox.history.now)  # the ETL lives on the API's clock
+        monkeypatch.setattr(clock, "utcnow", lambda: sandbox.history.now)  # the ETL lives on the API's clock
         assert run_etl()[0] == 0
         before = sync_states(db_url)
         sandbox.advance_day(12)

@@ -8,9 +8,9 @@ from datetime import datetime
 import pytest
 from click.testing import CliRunner
 
-from db import make_engine
+from storage.engine import make_engine
 from etl import cli
-from pipeline.export import iso
+from readers.export import iso
 from tests.data_helpers import SECRET, fill
 
 

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 import etl
 from dashboard.summary import load_summary
-from db import make_engine
+from storage.engine import make_engine
 from models import Quarantine, SyncState
 from tests.etl_helpers import by_resource, run_etl
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 import db_loader
-import mappers
-import withings_mapper
+from mapping import whoop as mappers
+from mapping import withings as withings_mapper
 from api_clients.errors import ApiError
 from api_clients.whoop import WhoopClient
 from models import Cycle, Recovery, Sleep, Workout, WithingsWeight

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from db import make_engine
-from pipeline.lock import run_lock
+from storage.engine import make_engine
+from sync.lock import run_lock
 from tests.etl_helpers import by_resource, run_etl, table_counts
 
 

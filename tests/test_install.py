@@ -86,7 +86,7 @@ def test_installed_command_syncs_reports_exports_and_serves_mcp(installed, user_
 
 
 def test_installed_metadata_matches_requirements_and_ships_the_assets(installed):
-    probe = ("import importlib.metadata as m, json, migrate, dashboard.assets as a;"
+    probe = ("import importlib.metadata as m, json, dashboard.assets as a; from storage import migrate;"
              "print(json.dumps({'requires': m.requires('whoop-etl'), 'version': m.version('whoop-etl'),"
              "'head': migrate.script_head(), 'static': sorted(p.name for p in a.STATIC_DIR.iterdir()),"
              "'template': (a.TEMPLATE_DIR / 'page.html').is_file(), 'chart': a.chart_js() is not None,"
@@ -96,7 +96,7 @@ def test_installed_metadata_matches_requirements_and_ships_the_assets(installed)
     found = json.loads(out.stdout)
     assert sorted(found["requires"]) == sorted(requirement_lines("requirements.txt"))
     assert found["version"] == _version()
-    from db import SCHEMA_HEAD
+    from storage.engine import SCHEMA_HEAD
 
     assert found["head"] == SCHEMA_HEAD
     assert {"dashboard.css", "dashboard.js", "favicon.svg"} <= set(found["static"])
@@ -105,7 +105,7 @@ def test_installed_metadata_matches_requirements_and_ships_the_assets(installed)
 
 
 def _version() -> str:
-    from version import __version__
+    from configuration.version import __version__
 
     return __version__
 

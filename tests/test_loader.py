@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 import db_loader
-import mappers
+from mapping import whoop as mappers
 from models import Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsMeasure, WithingsWeight
 from tests import factories as f
 from tests.conftest import shared_data

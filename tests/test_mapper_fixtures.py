@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 
-import mappers
-import withings_mapper
+from mapping import whoop as mappers
+from mapping import withings as withings_mapper
 from tests.api_helpers import fixture
 
 USER = 20417

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 import db_loader
-import mappers
+from mapping import whoop as mappers
 from models import Cycle, Recovery, Sleep, Workout
 from tests import factories as f
 

@@ -10,7 +10,7 @@ from mcp import Client
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from db import make_engine
+from storage.engine import make_engine
 from mcp_server.readonly import open_read_only
 from mcp_server.server import build_server
 from tests.data_helpers import SECRET, fill

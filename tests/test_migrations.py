@@ -9,9 +9,8 @@ from alembic import command
 from sqlalchemy import insert, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-import db
-import migrate
-from db import ensure_schema, make_engine
+from storage import migrate
+from storage.engine import SCHEMA_HEAD, current_revision, ensure_schema, make_engine
 from models import Base
 
 
@@ -33,7 +32,7 @@ def _upgrade_to_pre_fix(engine):
 
 
 def test_schema_head_constant_matches_the_scripts():
-    assert db.SCHEMA_HEAD == migrate.script_head()
+    assert SCHEMA_HEAD == migrate.script_head()
 
 
 def test_upgrade_collapses_duplicates_keeping_the_newest(empty_db_url):
@@ -80,7 +79,7 @@ def test_unversioned_pre_fix_database_is_adopted(empty_db_url):
     with engine.begin() as conn:  # what the pre-fix release left: tables, no alembic_version
         conn.execute(text("DROP TABLE alembic_version"))
     ensure_schema(engine)
-    assert db.current_revision(engine) == db.SCHEMA_HEAD
+    assert current_revision(engine) == SCHEMA_HEAD
     engine.dispose()
 
 
@@ -111,7 +110,7 @@ def test_downgrade_and_upgrade_again(empty_db_url):
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "base")
     ensure_schema(engine)
-    assert db.current_revision(engine) == db.SCHEMA_HEAD
+    assert current_revision(engine) == SCHEMA_HEAD
     engine.dispose()
 
 
@@ -127,7 +126,7 @@ def test_upgrade_from_1_1_1_adds_fidelity_tables_and_resets_the_withings_cursor(
                           "VALUES ('withings', 'measures', 1, :c, 'ok', :t), ('whoop', 'sleep', 1, NULL, 'ok', :t)"),
                      {"c": str(10**20), "t": t0})
     assert ensure_schema(engine) is True
-    assert db.current_revision(engine) == db.SCHEMA_HEAD
+    assert current_revision(engine) == SCHEMA_HEAD
     columns = {t: {c["name"] for c in inspect(engine).get_columns(t)} for t in
                ("cycles", "sleep", "recovery", "workout", "withings_weight", "withings_heart_rate", "withings_measure")}
     assert all("deleted_at" in cols for cols in columns.values())

@@ -5,8 +5,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-import daily_mappers
-import mappers
+from mapping import daily as daily_mappers
+from mapping import whoop as mappers
 from tests.api_helpers import fixture
 
 SEEN = datetime(2026, 3, 15, 6, 0, tzinfo=timezone.utc)

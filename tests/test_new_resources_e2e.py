@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db import make_engine
+from storage.engine import make_engine
 from models import WhoopBodyMeasurement, WithingsActivity, WithingsSleepSummary
 from tests.etl_helpers import by_resource, run_etl, sync_states, table_counts
 

@@ -75,9 +75,9 @@ def test_no_token_or_secret_in_debug_logs(caplog):
 # ---- across processes, against the sandbox's real rotation, with the database store ------------
 
 def _refresh_in_process(db_url: str, base_url: str, start, out) -> None:
-    from db import make_engine
-    from settings import ProviderSettings
-    from token_store import DbTokenStore
+    from storage.engine import make_engine
+    from configuration.settings import ProviderSettings
+    from storage.tokens import DbTokenStore
 
     settings = ProviderSettings("whoop", base_url, base_url, "http://127.0.0.1:1/cb",
                                 "sandbox-whoop-client", "sandbox-whoop-secret")
@@ -92,8 +92,8 @@ def _refresh_in_process(db_url: str, base_url: str, start, out) -> None:
 
 
 def test_two_processes_refreshing_at_once_keep_one_valid_token(db_url, sandbox):
-    from db import make_engine
-    from token_store import DbTokenStore
+    from storage.engine import make_engine
+    from storage.tokens import DbTokenStore
 
     engine = make_engine(db_url)
     store = DbTokenStore(engine)

@@ -11,7 +11,7 @@ from api_clients.errors import ApiError
 from api_clients.oauth import MemoryTokenStore
 from api_clients.oauth_flow import connect, new_state
 from api_clients.providers import make_client
-from settings import ProviderSettings
+from configuration.settings import ProviderSettings
 
 
 def _free_port() -> int:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import settings
+from configuration import settings
 from etl import cli
-from version import __version__
+from configuration.version import __version__
 
 ROOT = Path(__file__).resolve().parents[1]
 PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)==([0-9][0-9A-Za-z.+\-]*)$")
@@ -28,7 +28,7 @@ def test_the_package_takes_its_dependencies_and_version_from_one_place_each():
     assert set(project["project"]["dynamic"]) == {"version", "dependencies"}
     dynamic = project["tool"]["setuptools"]["dynamic"]
     assert dynamic["dependencies"] == {"file": ["requirements.txt"]}
-    assert dynamic["version"] == {"attr": "version.__version__"}
+    assert dynamic["version"] == {"attr": "configuration.version.__version__"}
     assert "dependencies" not in project["project"] and "version" not in project["project"]
 
 

@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 
 import db_loader
-import resources
-import mappers
+from sync import resources
+from mapping import whoop as mappers
+from mapping import withings as withings_mapper
 from models import Cycle, Quarantine, SyncState, WithingsMeasure, WithingsWeight
-from pipeline.windows import Window, lastupdate_window
-from sync_state import advance_sync_state
+from sync.windows import Window, lastupdate_window
+from storage.sync_state import advance_sync_state
 from tests import factories as f
 
 ABSURD = {  # the values of issue 9, each in a record of an otherwise valid page
@@ -102,7 +103,7 @@ def test_a_withings_group_is_retried_with_its_user_and_timezone(session):
     [held] = _quarantined(session)
     assert (held.user_id, held.timezone, held.record_key) == (5, "Europe/Rome", "grpid=61")
     assert "Weight, kg) out of bounds: 950.0" in held.reason
-    lenient = lambda group, user_id, tz: __import__("withings_mapper").measure_group_to_rows(  # noqa: E731
+    lenient = lambda group, user_id, tz: withings_mapper.measure_group_to_rows(  # noqa: E731
         {**group, "measures": [{**m, "value": m["value"] // 10} if m["type"] == 1 else m for m in group["measures"]]},
         user_id, tz)
     result = db_loader.retry_quarantine(session, "withings", "measures", loader=lambda s, records, user_id, tz:

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy.orm import Session
 
 import etl
-import read_model
-import resources
+from readers import read_model
+from sync import resources
 from dashboard.command import dashboard
 from dashboard.summary import load_summary
-from db import make_engine
+from storage.engine import make_engine
 from models import SyncState
-from pipeline.status import collect_status, format_status
+from readers.status import collect_status, format_status
 from tests.conftest import PROJECT_DIR
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)

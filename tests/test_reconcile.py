@@ -8,7 +8,7 @@ from sqlalchemy import select
 import db_loader
 from dashboard.summary import load_summary
 from models import Cycle, Recovery, Sleep, WithingsMeasure, WithingsWeight, Workout
-from pipeline.status import collect_status
+from readers.status import collect_status
 from tests import factories as f
 
 START, END = f.BASE + timedelta(days=10), f.BASE + timedelta(days=20)

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from db import make_engine
+from storage.engine import make_engine
 from models import DATA_TABLES
 from tests.etl_helpers import by_resource, run_etl, snapshot, table_counts
 

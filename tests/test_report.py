@@ -6,8 +6,8 @@ import logging
 import os
 
 from db_loader import LoadCounts
-from pipeline.report import Reporter
-from pipeline.runner import ResourceResult
+from sync.report import Reporter
+from sync.runner import ResourceResult
 
 
 def _result(source: str, resource: str, fetched: int, pages: int) -> ResourceResult:
@@ -48,8 +48,8 @@ def test_a_log_line_during_progress_starts_on_a_clean_line():
 def test_summary_table_fits_100_columns():
     from datetime import datetime, timezone
 
-    from pipeline.report import format_table
-    from pipeline.windows import Window
+    from sync.report import format_table
+    from sync.windows import Window
 
     now = datetime.now(timezone.utc)
     results = [ResourceResult("whoop", "recovery", Window(datetime(2026, 11, 18, tzinfo=timezone.utc), now, "incremental"),
@@ -65,8 +65,8 @@ def test_summary_table_fits_100_columns():
 def test_quarantined_records_are_in_the_table_json_and_one_quiet_line():
     from datetime import datetime, timezone
 
-    from pipeline.report import format_table, reject_line, summary_dict
-    from pipeline.windows import Window
+    from sync.report import format_table, reject_line, summary_dict
+    from sync.windows import Window
 
     counts = LoadCounts(fetched=5, inserted=4, rejected=1, quarantined=1, recovered=2)
     counts.errors.append("id=93847: end out of bounds: 9999-12-31T00:00:00+00:00")

@@ -6,9 +6,9 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db import make_engine
+from storage.engine import make_engine
 from models import SyncState
-from pipeline.lock import run_lock
+from sync.lock import run_lock
 from tests.etl_helpers import by_resource, run_etl, table_counts
 
 

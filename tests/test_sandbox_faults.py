@@ -10,7 +10,7 @@ from api_clients.errors import ApiError, RateLimited, TransientError
 from api_clients.oauth import MemoryTokenStore, Token
 from api_clients.whoop import WhoopClient
 from api_clients.withings import WithingsClient
-from settings import ProviderSettings
+from configuration.settings import ProviderSettings
 from tests.api_helpers import NoSleep
 
 

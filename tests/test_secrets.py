@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 import etl
-from db import make_engine, utcnow
+from storage.engine import make_engine
+from configuration.clock import utcnow
 
 PROJECT = Path(__file__).resolve().parents[1]
 # The sandbox's access and refresh tokens (WHOOP wa_/wr_, Withings na_/nr_): every one it issues.
@@ -149,7 +150,7 @@ def test_http_error_bodies_echoing_the_access_token_print_no_token(mock, db_url,
 def test_registered_secret_is_masked_in_its_url_encoded_form_too(value):
     from urllib.parse import quote_plus
 
-    from pipeline.logs import redact, register_secret
+    from configuration.logs import redact, register_secret
 
     secret = f"{value}+/= &"
     register_secret(secret)

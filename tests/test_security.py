@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 import etl
-import settings
-from db import make_engine
+from configuration import settings
+from storage.engine import make_engine
 from models import OAuthToken
 
 

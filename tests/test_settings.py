@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 import etl
-import settings
+from configuration import settings
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -68,7 +68,7 @@ def test_sqlite_folder_that_does_not_exist_is_an_error_not_created(tmp_path, mon
 
 
 def test_make_engine_creates_no_folder_but_the_default(tmp_path, monkeypatch):
-    from db import DatabaseUnavailable, make_engine
+    from storage.engine import DatabaseUnavailable, make_engine
 
     with pytest.raises(DatabaseUnavailable, match="does not exist"):
         make_engine(f"sqlite:///{tmp_path / 'elsewhere' / 'x.db'}")

@@ -9,8 +9,9 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 import etl
-import resources
-from db import make_engine, utcnow
+from sync import resources
+from storage.engine import make_engine
+from configuration.clock import utcnow
 from models import OAuthToken, SyncState
 from tests.etl_helpers import run_etl
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-import resources
-from pipeline.watch import Schedule, check_budget
+from sync import resources
+from sync.watch import Schedule, check_budget
 from tests.conftest import PROJECT_DIR
 from tests.etl_helpers import table_counts
 
@@ -80,8 +80,8 @@ def test_a_schedule_over_the_daily_budget_is_refused():
 
 
 def test_a_cycle_waits_for_the_run_lock_so_cron_and_watch_never_write_at_once(watch_env, db_url):
-    from db import make_engine
-    from pipeline.lock import run_lock
+    from storage.engine import make_engine
+    from sync.lock import run_lock
     from tests.etl_helpers import sync_states
 
     engine = make_engine(db_url)

@@ -62,7 +62,7 @@ def test_openapi_examples_page_through(mock):
     record["score"] = {k: v["example"] for k, v in spec["components"]["schemas"]["CycleScore"]["properties"].items()}
     mock.get(CYCLE_URL, json={"records": [record], "next_token": None})
     (page,) = list(_client().iter_pages("cycles"))
-    from mappers import cycle_to_row
+    from mapping.whoop import cycle_to_row
     assert cycle_to_row(page[0])["whoop_id"] == record["id"]
 
 

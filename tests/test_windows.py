@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipeline.windows import parse_since, time_window, lastupdate_window
+from sync.windows import parse_since, time_window, lastupdate_window
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 WEEK = timedelta(days=7)

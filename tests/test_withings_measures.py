@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 import db_loader
 from models import WithingsHeartRate, WithingsMeasure, WithingsWeight
-from pipeline.status import collect_status, format_status
+from readers.status import collect_status, format_status
 from tests import factories as f
 from tests.conftest import shared_data
-from withings_mapper import NO_POSITION
+from mapping.withings import NO_POSITION
 
 DATE = int((f.BASE + timedelta(days=3)).timestamp())
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from mapping_fields import INT32, MappingError, check_storable, integer, number, parse_epoch, require, text
+from mapping.fields import INT32, MappingError, check_storable, integer, number, parse_epoch, require, text
 
 NO_POSITION = -1  # `withings_measure.position` when the API sent none: a NULL would not be a key
 # Withings documents `position` as "the device's position during the measure" (0 right wrist,

@@ -5,8 +5,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from mapping_fields import EARLIEST_DATE as EARLIEST_DATA
-from sync_state import cursor_time
+from mapping.fields import EARLIEST_DATE as EARLIEST_DATA
+from storage.sync_state import cursor_time
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
@@ -34,7 +34,7 @@ def since_option(ctx, param, value: str | None) -> datetime | None:
     """The click callback of every `--since` option: None, or an aware UTC datetime."""
     import click
 
-    from db import utcnow
+    from configuration.clock import utcnow
 
     if value is None:
         return None

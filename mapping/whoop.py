@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mapping_fields import (INT32, MAX_DURATION_MILLI, MappingError, boolean, check_order, check_storable,
+from mapping.fields import (INT32, MAX_DURATION_MILLI, MappingError, boolean, check_order, check_storable,
                             integer, number, parse_timestamp, require, text, uuid_text)
 
 __all__ = ["MappingError", "cycle_to_row", "sleep_to_row", "recovery_to_row", "workout_to_row"]

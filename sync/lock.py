@@ -10,7 +10,7 @@ from typing import Iterator
 from filelock import FileLock, Timeout
 from sqlalchemy.engine import Engine
 
-from settings import PROJECT_DIR
+from configuration.settings import PROJECT_DIR
 
 ADVISORY_KEY = zlib.crc32(b"whoop-data-platform:etl-run")
 POLL_SECONDS = 0.5

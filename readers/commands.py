@@ -1,13 +1,10 @@
-"""The `export` and `mcp` commands; etl.py registers them (their work is imported only when run)."""
+"""The `export` command; etl.py registers it (its work is imported only when it runs)."""
 from __future__ import annotations
 
 import click
 
-EXIT_USAGE = 2
-
-
 def _settings():
-    from settings import get_settings
+    from configuration.settings import get_settings
 
     try:
         return get_settings()
@@ -17,7 +14,7 @@ def _settings():
 
 def _read_only_engine(url: str):
     """An engine that cannot write; a ClickException when the database cannot be opened."""
-    from db import DatabaseUnavailable, current_revision, make_engine
+    from storage.engine import DatabaseUnavailable, current_revision, make_engine
 
     engine = make_engine(url, read_only=True)
     try:
@@ -29,7 +26,7 @@ def _read_only_engine(url: str):
 
 
 def _since(ctx, param, value):
-    from pipeline.windows import since_option  # lazy: the database layer loads only when used
+    from sync.windows import since_option  # lazy: the database layer loads only when used
 
     return since_option(ctx, param, value)
 
@@ -46,7 +43,7 @@ def _since(ctx, param, value):
 @click.option("--include-quarantined", is_flag=True, help="`all` also exports the quarantine table.")
 def export(table, fmt, since, output, include_deleted, include_quarantined):
     """Export TABLE (or `all`) to CSV or JSON Lines; OAuth tokens are never exported."""
-    from pipeline.export import ExportError, export_tables, resolve_tables
+    from readers.export import ExportError, export_tables, resolve_tables
 
     engine = _read_only_engine(_settings().database_url)
     try:
@@ -58,12 +55,3 @@ def export(table, fmt, since, output, include_deleted, include_quarantined):
         engine.dispose()
     for item in done:
         click.echo(f"{item.table}: {item.rows} rows -> {item.path}", err=True)
-
-
-@click.command()
-def mcp():
-    """Serve the database read-only to an AI assistant (MCP over stdio); never calls WHOOP or Withings."""
-    from mcp_server.server import serve_stdio
-
-    settings = _settings()
-    serve_stdio(settings.database_url)

@@ -14,14 +14,14 @@ from typing import Any, Callable, Iterator
 from sqlalchemy.orm import Session
 
 import db_loader
-import mappers
-import daily_mappers
-import withings_mapper
-from db_write import target_of
+from mapping import whoop as mappers
+from mapping import daily as daily_mappers
+from mapping import withings as withings_mapper
+from storage.write import target_of
 from api_clients.errors import ScopeMissing
 from models import (Cycle, Recovery, Sleep, WhoopBodyMeasurement, WithingsActivity, WithingsHeartRate,
                     WithingsMeasure, WithingsSleepSummary, WithingsWeight, Workout)
-from pipeline.windows import Window, lastupdate_window, page_cap, time_window
+from sync.windows import Window, lastupdate_window, page_cap, time_window
 
 
 # Page caps end a server's paging loop (pipeline.windows.page_cap): records a day at the most

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-import read_model
-import resources
-from db import utcnow
+from readers import read_model
+from sync import resources
+from configuration.clock import utcnow
 from api_clients.errors import reconnect_command
 
 EXIT_OK, EXIT_STALE, EXIT_RECONNECT = 0, 1, 3

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from db import utcnow
+from configuration.clock import utcnow
 from models import Quarantine
 
 # The API field that names a record, per resource (WHOOP recovery: its cycle; Withings: the group).

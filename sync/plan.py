@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-import resources
-from pipeline.runner import Job
-from settings import ProviderSettings, Settings
-from sync_state import get_sync_state
+from sync import resources
+from sync.runner import Job
+from configuration.settings import ProviderSettings, Settings
+from storage.sync_state import get_sync_state
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -14,11 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import resources
-from db import utcnow
-from pipeline.lock import RunLocked, run_lock
-from pipeline.runner import Runner
-from pipeline.sources import open_client, resource_jobs
+from sync import resources
+from configuration.clock import utcnow
+from sync.lock import RunLocked, run_lock
+from sync.runner import Runner
+from sync.plan import open_client, resource_jobs
 
 log = logging.getLogger("etl.watch")
 
@@ -84,7 +84,7 @@ class Watcher:
 
     def __init__(self, settings, engine, store, schedule: Schedule, stop: threading.Event, *,
                  classify_error, max_cycles: int | None = None):
-        from pipeline.report import Reporter
+        from sync.report import Reporter
 
         self.settings, self.engine, self.store = settings, engine, store
         self.schedule, self.stop, self.max_cycles = schedule, stop, max_cycles
@@ -163,7 +163,7 @@ class Watcher:
 def run_watch(settings, engine, sources, schedule: Schedule, *, classify_error, echo=print,
               max_cycles=None) -> int:
     """`etl.py watch`: print the budget, open the clients once, cycle until SIGTERM/SIGINT (exit 0)."""
-    from token_store import DbTokenStore
+    from storage.tokens import DbTokenStore
 
     for line in check_budget(schedule, sources):
         echo(f"watch: {line}")

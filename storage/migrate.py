@@ -9,7 +9,7 @@ from alembic.config import Config
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
-PROJECT_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = Path(__file__).resolve().parents[1]  # the checkout (or site-packages when installed)
 PRE_FIX_REVISION = "0001_pre_fix"
 
 log = logging.getLogger(__name__)

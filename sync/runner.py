@@ -13,9 +13,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from db_loader import LoadCounts, retry_quarantine
-from pipeline.windows import Window
-from resources import FetchedPage, Resource
-from sync_state import advance_sync_state, record_sync_failure
+from sync.windows import Window
+from sync.resources import FetchedPage, Resource
+from storage.sync_state import advance_sync_state, record_sync_failure
 
 log = logging.getLogger(__name__)
 QUEUE_PAGES = 16  # bounded: a fast fetcher waits for the writer, so memory stays flat

@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Connection
 
-import quarantine
-import resources
-from mapping_fields import latest_plausible
+from storage import quarantine
+from sync import resources
+from mapping.fields import latest_plausible
 from models import OAuthToken, SyncState
-from settings import stale_after_overrides
+from configuration.settings import stale_after_overrides
 
 
 

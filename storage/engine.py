@@ -1,67 +1,18 @@
-"""Engine creation, UTC timestamps and the start-up schema check (Alembic only when needed)."""
+"""Engine creation and the start-up schema check (Alembic only when needed)."""
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, create_engine, event, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlalchemy.types import TypeDecorator
 
 # The newest Alembic revision; `tests/test_migrations.py` keeps it equal to the script head.
 SCHEMA_HEAD = "0004_activity_sleep_body"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 DEFAULT_CONNECT_TIMEOUT = 10  # seconds; settings.DB_CONNECT_TIMEOUT_SECONDS
 DEFAULT_STATEMENT_TIMEOUT = 300  # seconds; settings.DB_STATEMENT_TIMEOUT_SECONDS
-
-# Surrogate keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
-SurrogateKey = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class _RawJSON(TypeDecorator):
-    """JSON; JSONB on PostgreSQL. The PostgreSQL dialect is imported only there (about 40 ms a
-    SQLite run would otherwise pay at start-up, docs/BENCHMARKS.md section 6)."""
-
-    impl = JSON
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect):
-        if dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import JSONB
-
-            return dialect.type_descriptor(JSONB())
-        return dialect.type_descriptor(JSON())
-
-
-RawJSON = _RawJSON()
-
-
-class UTCDateTime(TypeDecorator):
-    """A timezone-aware UTC timestamp on every dialect (SQLite stores naive UTC text)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: timestamps must be timezone-aware")
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -79,7 +30,7 @@ def _prepare_sqlite_file(path: str) -> None:
         return
     db_path = Path(path)
     if not db_path.parent.exists():
-        import settings  # the default data/ folder is the only one created for the user
+        from configuration import settings  # the default data/ folder is the only one created for the user
 
         if db_path.parent != settings.default_sqlite_path().parent:
             raise DatabaseUnavailable(f"the folder {db_path.parent} of the SQLite database does not exist "
@@ -186,7 +137,7 @@ def ensure_schema(engine: Engine) -> bool:
     """
     if current_revision(engine) == SCHEMA_HEAD:
         return False
-    import migrate  # lazy: Alembic and the migration scripts load only on this path
+    from storage import migrate  # lazy: Alembic and the migration scripts load only on this path
 
     migrate.upgrade(engine)
     return True

@@ -13,9 +13,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from api_clients.oauth import Token
-from db import utcnow
+from configuration.clock import utcnow
 from models import OAuthToken
-from pipeline.logs import register_secret
+from configuration.logs import register_secret
 
 UNKNOWN_USER = 0  # a headless seed is refreshed before the user id is known
 LOCK_TIMEOUT_SECONDS = 120

@@ -7,8 +7,8 @@ import shutil
 import sys
 from typing import TextIO
 
-from pipeline.logs import redact
-from pipeline.runner import ResourceResult
+from configuration.logs import redact
+from sync.runner import ResourceResult
 
 log = logging.getLogger("etl")
 # --quiet shows errors only, yet a record kept aside must reach cron's mail: this logger's

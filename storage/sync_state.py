@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db import utcnow
+from configuration.clock import utcnow
 from models import SyncState
 
 log = logging.getLogger(__name__)

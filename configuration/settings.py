@@ -8,9 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pipeline.logs import register_secret
+from configuration.logs import register_secret
 
-PROJECT_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = Path(__file__).resolve().parents[1]  # the checkout (or site-packages when installed)
 APP_NAME = "whoop-etl"
 
 WHOOP_DEFAULT_BASE_URL = "https://api.prod.whoop.com"

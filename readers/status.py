@@ -7,14 +7,14 @@ from sqlalchemy import case, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-import quarantine
-import read_model
-import resources
-from db import utcnow
-from mapping_fields import latest_plausible
+from storage import quarantine
+from readers import read_model
+from sync import resources
+from configuration.clock import utcnow
+from mapping.fields import latest_plausible
 from models import WithingsHeartRate, WithingsWeight
-from read_model import ago as _ago
-from withings_mapper import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
+from readers.read_model import ago as _ago
+from mapping.withings import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 
 NAME_WIDTH = max(len(f"{r.source} {r.name}") for r in resources.RESOURCES)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mapping_fields import (INT32, MappingError, boolean, check_order, check_storable, integer, number,
+from mapping.fields import (INT32, MappingError, boolean, check_order, check_storable, integer, number,
                             parse_epoch, require, text)
 
 
