@@ -78,6 +78,9 @@ class _Row:
     # Set when the API stopped returning the record inside a window it re-read in full; the row
     # is kept (never a hard delete) and cleared when the record comes back.
     deleted_at: Mapped[datetime | None]
+    # Why the values look implausible (the API sent them so); NULL when nothing does. The row is
+    # kept exactly as sent, and readers leave it out of charts and "latest" with a visible note.
+    flag: Mapped[str | None] = mapped_column(Text)
 
 
 class _WhoopRow(_Row):
@@ -251,6 +254,10 @@ class Quarantine(Base):
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer)
+    # A person has seen the item: `status --check` no longer alerts on it (until it changes).
+    acknowledged_at: Mapped[datetime | None]
+    # A person decided the record will never be stored: not retried, not listed by default.
+    dismissed_at: Mapped[datetime | None]
 
 
 class WhoopBodyMeasurement(_Row, Base):
