@@ -3,15 +3,27 @@ from __future__ import annotations
 
 import click
 
+MISSING_EXTRA = ("the MCP server is an optional extra: install it with `pip install 'whoop-etl[mcp]'` "
+                 "(in a checkout: `pip install -r requirements-mcp.txt`)")
+
+
+class _SetupError(click.ClickException):
+    exit_code = 2  # as etl.py: a setup or configuration problem the user fixes, not a failed run
+
 
 @click.command()
 def mcp():
     """Serve the database read-only to an AI assistant (MCP over stdio); never calls WHOOP or Withings."""
     from configuration.settings import get_settings
-    from mcp_server.server import serve_stdio
 
+    try:
+        from mcp_server.server import serve_stdio
+    except ModuleNotFoundError as exc:
+        if exc.name != "mcp" and not (exc.name or "").startswith("mcp."):
+            raise
+        raise _SetupError(MISSING_EXTRA) from None
     try:
         settings = get_settings()
     except ValueError as exc:
-        raise click.ClickException(f"configuration: {exc}") from None
+        raise _SetupError(f"configuration: {exc}") from None
     serve_stdio(settings.database_url)

@@ -30,7 +30,7 @@ def installed(tmp_path_factory) -> Path:
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                          str(source)], capture_output=True, text=True, timeout=600)
+                          f"{source}[mcp]"], capture_output=True, text=True, timeout=600)
     if pip.returncode != 0 and "Could not find a version" in pip.stderr + pip.stdout:
         pytest.skip(f"no package index reachable: {pip.stderr.strip().splitlines()[-1]}")
     assert pip.returncode == 0, pip.stderr
@@ -94,7 +94,10 @@ def test_installed_metadata_matches_requirements_and_ships_the_assets(installed)
     out = subprocess.run([str(installed / "python"), "-c", probe], capture_output=True, text=True, cwd="/",
                          env={"PATH": os.environ.get("PATH", "")}, check=True)
     found = json.loads(out.stdout)
-    assert sorted(found["requires"]) == sorted(requirement_lines("requirements.txt"))
+    extra = '; extra == "mcp"'
+    assert sorted(r for r in found["requires"] if extra not in r) == sorted(requirement_lines("requirements.txt"))
+    assert sorted(r.replace(extra, "") for r in found["requires"] if extra in r) == \
+        sorted(requirement_lines("requirements-mcp.txt"))
     assert found["version"] == _version()
     from storage.engine import SCHEMA_HEAD
 

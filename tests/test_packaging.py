@@ -25,17 +25,18 @@ def requirement_lines(name: str) -> list[str]:
 
 def test_the_package_takes_its_dependencies_and_version_from_one_place_each():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert set(project["project"]["dynamic"]) == {"version", "dependencies"}
+    assert set(project["project"]["dynamic"]) == {"version", "dependencies", "optional-dependencies"}
     dynamic = project["tool"]["setuptools"]["dynamic"]
     assert dynamic["dependencies"] == {"file": ["requirements.txt"]}
+    assert dynamic["optional-dependencies"] == {"mcp": {"file": ["requirements-mcp.txt"]}}
     assert dynamic["version"] == {"attr": "configuration.version.__version__"}
     assert "dependencies" not in project["project"] and "version" not in project["project"]
 
 
 def test_every_requirement_is_pinned_exactly_once():
-    runtime = requirement_lines("requirements.txt")
+    runtime = requirement_lines("requirements.txt") + requirement_lines("requirements-mcp.txt")
     dev = requirement_lines("requirements-dev.txt")
-    assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
+    assert {"-r requirements.txt", "-r requirements-mcp.txt"} <= set((ROOT / "requirements-dev.txt").read_text().splitlines())
     for line in runtime + dev:
         assert PIN.match(line), f"{line!r} is not pinned with =="
     names = [PIN.match(line).group(1).lower() for line in runtime + dev]
@@ -52,8 +53,7 @@ def test_the_installed_modules_are_the_ones_etl_imports():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     shipped = set(project["py-modules"]) | {p.split(".")[0] for p in project["packages"]}
     imported = set()
-    for path in [*ROOT.glob("*.py"), *ROOT.glob("api_clients/*.py"), *ROOT.glob("pipeline/*.py"),
-                 *ROOT.glob("dashboard/*.py"), *ROOT.glob("mcp_server/*.py")]:
+    for path in [*ROOT.glob("*.py"), *(p for package in shipped for p in ROOT.glob(f"{package}/*.py"))]:
         if path.name in ("run_app.py",):
             continue
         for match in re.finditer(r"^\s*(?:from|import) ([a-z_]+)", path.read_text(), re.MULTILINE):
@@ -81,3 +81,17 @@ def test_an_installed_copy_uses_the_platform_folders(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "sqlite:///mine/health.db")
     assert settings.get_settings(read_dotenv=False).database_url == \
         f"sqlite:///{tmp_path / 'share' / 'whoop-etl' / 'mine' / 'health.db'}"
+
+
+def test_a_cron_only_install_leaves_out_the_mcp_sdk():
+    assert not any(line.lower().startswith("mcp") for line in requirement_lines("requirements.txt"))
+    assert [line.split("==")[0] for line in requirement_lines("requirements-mcp.txt")] == ["mcp"]
+
+
+def test_without_the_extra_the_mcp_command_says_how_to_add_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mcp", None)  # what `import mcp` meets where the extra is absent
+    monkeypatch.delitem(sys.modules, "mcp_server.server", raising=False)
+    result = CliRunner().invoke(cli, ["mcp"])
+    assert result.exit_code == 2
+    assert "pip install 'whoop-etl[mcp]'" in result.output
+    assert "Traceback" not in result.output
