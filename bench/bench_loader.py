@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT))
 
 from sqlalchemy import event, insert  # noqa: E402
@@ -29,7 +29,7 @@ from bench.bench_etl import _recreate_pg, machine  # noqa: E402
 from bench.naive_loader import naive_load, naive_withings  # noqa: E402
 from storage.engine import ensure_schema, make_engine  # noqa: E402
 from configuration.clock import utcnow
-from tests import factories as f  # noqa: E402
+from tests.helpers import factories as f  # noqa: E402
 
 WITHINGS_USER = 3141592
 WHOOP_KINDS = (("cycles", db_loader.load_cycles, mappers.cycle_to_row),

@@ -1,0 +1,47 @@
+"""Shared pieces of the API client tests: settings, stores, fixtures, a no-wait sleep."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from api_clients.oauth import MemoryTokenStore, Token
+from configuration.settings import ProviderSettings
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+WHOOP_URL = "https://whoop.test"
+WITHINGS_URL = "https://withings.test"
+OLD_ACCESS = {"whoop": "whoop-access-OLD-1a2b3c", "withings": "withings-access-OLD-4d5e6f"}
+OLD_REFRESH = {"whoop": "whoop-refresh-OLD-aa11bb", "withings": "withings-refresh-OLD-cc22dd"}
+CLIENT_SECRET = "client-secret-zz99yy"
+
+
+def fixture(path: str) -> dict:
+    return json.loads((FIXTURES / path).read_text())
+
+
+def provider(name: str) -> ProviderSettings:
+    base = WHOOP_URL if name == "whoop" else WITHINGS_URL
+    return ProviderSettings(name=name, api_base_url=base, auth_base_url=base,
+                            redirect_uri="http://127.0.0.1:8765/callback", client_id=f"{name}-client",
+                            client_secret=CLIENT_SECRET)
+
+
+def store_with(name: str, *, expired: bool = False, user_id: int | None = 10129) -> MemoryTokenStore:
+    expires = datetime.now(timezone.utc) + (timedelta(seconds=-10) if expired else timedelta(hours=1))
+    return MemoryTokenStore({name: Token(OLD_ACCESS[name], OLD_REFRESH[name], expires, "scope", user_id)})
+
+
+class NoSleep:
+    """Records the waits instead of waiting; `clock` is a monotonic clock the waits advance."""
+
+    def __init__(self):
+        self.calls: list[float] = []
+        self.now = 1000.0
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now

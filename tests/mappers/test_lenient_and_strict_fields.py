@@ -1,0 +1,114 @@
+"""Lenient where unambiguous, strict where not: integral floats, bounds, NULL for missing fields."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+from sqlalchemy import select
+
+import db_loader
+from mapping import whoop as mappers
+from models import Cycle, Recovery, Sleep, Workout
+from tests.helpers import factories as f
+
+# Every integer field of every WHOOP resource, as a path into the record.
+INTEGER_FIELDS = {
+    "cycles": (f.cycle, db_loader.load_cycles, Cycle, [
+        ("id",), ("user_id",), ("score", "average_heart_rate"), ("score", "max_heart_rate")]),
+    "sleep": (f.sleep, db_loader.load_sleep, Sleep, [("cycle_id",), ("user_id",)] + [
+        ("score", "stage_summary", name) for name in mappers.SLEEP_STAGE_FIELDS + mappers.SLEEP_COUNT_FIELDS] + [
+        ("score", "sleep_needed", name) for name in mappers.SLEEP_NEEDED_FIELDS + mappers.SLEEP_SIGNED_FIELDS]),
+    "recovery": (f.recovery, db_loader.load_recovery, Recovery, [("cycle_id",), ("user_id",)]),
+    "workout": (f.workout, db_loader.load_workout, Workout, [
+        ("user_id",), ("sport_id",), ("score", "average_heart_rate"), ("score", "max_heart_rate")] + [
+        ("score", "zone_durations", name) for name in mappers.ZONE_FIELDS]),
+}
+
+
+def _set(record: dict, path: tuple, value) -> None:
+    for key in path[:-1]:
+        record = record[key]
+    record[path[-1]] = value
+
+
+def _get(record: dict, path: tuple):
+    for key in path:
+        record = record[key]
+    return record
+
+
+def _as_floats(record: dict, paths: list[tuple]) -> dict:
+    record = copy.deepcopy(record)
+    if "sport_name" in record:
+        record["sport_id"] = 63
+    if "v1_id" in record:
+        record["v1_id"] = 1_234_567
+    for path in paths + ([("v1_id",)] if "v1_id" in record else []):
+        node = record
+        for key in path[:-1]:
+            node = node[key]
+        if node.get(path[-1]) is not None:
+            node[path[-1]] = float(node[path[-1]])  # 68 -> 68.0, 1234 -> 1234.0
+    return record
+
+
+@pytest.mark.parametrize("kind", sorted(INTEGER_FIELDS))
+def test_integral_floats_are_accepted_in_every_integer_field(session, kind):
+    build, load, model, paths = INTEGER_FIELDS[kind]
+    as_ints = _as_floats(build(1), [])
+    as_floats = _as_floats(build(1), paths)
+    assert all(isinstance(_get(as_floats, p), float) for p in paths)
+    counts = load(session, [as_floats])
+    session.commit()
+    assert (counts.inserted, counts.rejected) == (1, 0), counts.errors
+    stored = session.scalars(select(model)).one()
+    mapper = {"cycles": mappers.cycle_to_row, "sleep": mappers.sleep_to_row,
+              "recovery": mappers.recovery_to_row, "workout": mappers.workout_to_row}[kind]
+    expected = mapper(as_ints)
+    for column, value in expected.items():
+        if column != "raw":
+            assert getattr(stored, column) == value and type(getattr(stored, column)) is type(value), column
+    assert stored.raw == as_floats  # the payload is kept exactly as sent
+
+
+@pytest.mark.parametrize("path, value, reason", [
+    (("score", "average_heart_rate"), 68.5, "average_heart_rate must be an integer, got 68.5"),
+    (("score", "average_heart_rate"), "68", "average_heart_rate must be an integer, got str"),
+    (("score", "average_heart_rate"), 3, "average_heart_rate out of bounds: 3"),
+    (("score", "max_heart_rate"), 1e20, "max_heart_rate out of range"),
+    (("score", "strain"), -1.0, "strain out of bounds"),
+    (("start",), "-1199-01-01T00:00:00Z", "start is not an ISO-8601 timestamp"),
+    (("start",), "1970-01-01T00:00:00Z", "start out of bounds: 1970-01-01"),
+    (("end",), "9999-12-31T00:00:00Z", "end out of bounds: 9999-12-31"),
+    (("end",), "2025-03-01T00:00:00Z", "before start"),
+])
+def test_an_impossible_value_rejects_the_record_with_its_reason(path, value, reason):
+    record = f.cycle(2)
+    _set(record, path, value)
+    with pytest.raises(mappers.MappingError, match=None) as caught:
+        mappers.cycle_to_row(record)
+    assert reason in str(caught.value)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("total_in_bed_time_milli", -3_300_000), ("disturbance_count", -1), ("sleep_cycle_count", 2.5),
+])
+def test_negative_durations_and_fractional_counts_are_rejected(field, value):
+    record = f.sleep(3)
+    record["score"]["stage_summary"][field] = value
+    with pytest.raises(mappers.MappingError, match=field):
+        mappers.sleep_to_row(record)
+
+
+def test_a_recent_nap_may_lower_the_sleep_need():
+    assert mappers.sleep_to_row(f.sleep(3))["need_from_recent_nap_milli"] == -12312
+
+
+def test_a_missing_optional_field_is_null_never_a_default():
+    record = f.sleep(4)
+    del record["nap"]
+    assert mappers.sleep_to_row(record)["nap"] is None
+    workout = f.workout(4)
+    del workout["score"]["zone_durations"]
+    row = mappers.workout_to_row(workout)
+    assert all(row[name] is None for name in mappers.ZONE_FIELDS)

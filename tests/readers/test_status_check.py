@@ -1,0 +1,111 @@
+"""`status --check`: exit 0 fresh, 1 stale or quarantined, 3 re-connect; one stderr line per problem."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import update
+
+import etl
+from sync import resources
+from storage.engine import make_engine
+from configuration.clock import utcnow
+from models import OAuthToken, SyncState
+from tests.helpers.etl import run_etl
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_lag(monkeypatch):
+    """The sandbox's clock runs a day behind ours, so its newest records look a day older."""
+    for resource in resources.RESOURCES:
+        if resource.stale_after < timedelta(days=3):
+            monkeypatch.setenv(f"STALE_AFTER_{resource.source.upper()}_{resource.name.upper()}", "3d")
+
+
+def check(*args: str):
+    result = CliRunner().invoke(etl.cli, ["status", "--check", *args], catch_exceptions=False)
+    return result.exit_code, result.stdout, [line for line in result.stderr.splitlines() if line.strip()]
+
+
+def execute(db_url: str, statement) -> None:
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(statement) if not isinstance(statement, str) else conn.exec_driver_sql(statement)
+    engine.dispose()
+
+
+def test_fresh_after_a_run_exits_0_and_says_nothing(etl_env):
+    assert run_etl()[0] == 0
+    code, out, err = check()
+    assert (code, out, err) == (0, "", []), err
+    code, out, err = check("--json")
+    report = json.loads(out)
+    assert code == 0 and report["exit_code"] == 0 and report["problems"] == []
+    assert {r["resource"] for r in report["resources"]} == {r.name for r in resources.RESOURCES}
+    assert report["resources"][0]["last_success_at"].count("T") == 1  # ISO 8601
+
+
+def test_stale_resource_exits_1_with_one_line(etl_env, db_url):
+    assert run_etl()[0] == 0
+    execute(db_url, update(SyncState).where(SyncState.resource == "cycles")
+            .values(last_success_at=utcnow() - timedelta(days=3)))
+    code, out, err = check()
+    assert (code, err) == (1, ["WHOOP cycles last synced 3 days ago"])
+    problems = json.loads(check("--json")[1])["problems"]
+    assert problems == [{"source": "whoop", "resource": "cycles", "kind": "stale",
+                         "message": "WHOOP cycles last synced 3 days ago"}]
+
+
+def test_threshold_is_configurable_per_resource(etl_env, db_url, monkeypatch):
+    assert run_etl()[0] == 0
+    execute(db_url, update(SyncState).where(SyncState.resource == "measures")
+            .values(last_success_at=utcnow() - timedelta(days=5)))
+    assert check()[0] == 1
+    monkeypatch.setenv("STALE_AFTER_WITHINGS_MEASURES", "6d")
+    assert check()[0] == 0
+    monkeypatch.setenv("STALE_AFTER_WITHINGS_MEASURES", "a week")
+    result = CliRunner().invoke(etl.cli, ["status", "--check"])
+    assert result.exit_code == 2 and "STALE_AFTER_WITHINGS_MEASURES" in result.output
+
+
+def test_never_synced_is_stale(etl_env):
+    code, _, err = check()
+    assert code == 1 and "WHOOP cycles has never synced" in err and len(err) == len(resources.RESOURCES)
+
+
+def test_reconnect_error_exits_3(etl_env, db_url):
+    assert run_etl()[0] == 0
+    execute(db_url, update(SyncState).where(SyncState.source == "withings").values(
+        status="error", error="withings: the refresh token was refused (status 503); "
+                              "re-connect with `python etl.py connect withings`"))
+    code, _, err = check()
+    assert code == 3 and len(err) == 1 and err[0].startswith("withings: withings: the refresh token was refused")
+
+
+def test_configured_provider_without_a_token_exits_3(etl_env, db_url, monkeypatch):
+    assert run_etl()[0] == 0
+    monkeypatch.delenv("WHOOP_REFRESH_TOKEN")
+    execute(db_url, OAuthToken.__table__.delete().where(OAuthToken.provider == "whoop"))
+    code, _, err = check()
+    assert (code, err) == (3, ["whoop is not connected: run `python etl.py connect whoop`"])
+
+
+def test_unconfigured_provider_is_not_checked(etl_env, monkeypatch):
+    assert run_etl("--source", "whoop")[0] == 0
+    monkeypatch.delenv("WITHINGS_CLIENT_ID")
+    assert check() == (0, "", [])
+
+
+@pytest.mark.parametrize("count, expected", [(0, 0), (2, 1)])
+def test_quarantined_records_exit_1(etl_env, db_url, count, expected):
+    assert run_etl()[0] == 0
+    for n in range(count):
+        execute(db_url, "INSERT INTO quarantine (source, resource, record_key, fingerprint, payload, reason, "
+                        f"first_seen_at, last_seen_at, attempts) VALUES ('withings', 'measures', 'grpid={n}', "
+                        f"'grpid={n}', '{{}}', 'weight out of bounds', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)")
+    code, _, err = check()
+    assert code == expected
+    assert err == ([] if not count else
+                   ["withings measures: 2 records quarantined (python etl.py status lists them)"])

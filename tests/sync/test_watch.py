@@ -1,0 +1,99 @@
+"""`etl.py watch`: cycles against the sandbox, picks up a new weigh-in, stops cleanly on SIGTERM."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from sync import resources
+from sync.watch import Schedule, check_budget
+from tests.conftest import PROJECT_DIR
+from tests.helpers.etl import table_counts
+
+
+class Watch:
+    """`python etl.py watch` in a subprocess, its stderr lines collected as they come."""
+
+    def __init__(self, env: dict, *args: str):
+        self.proc = subprocess.Popen([sys.executable, "etl.py", "watch", *args], cwd=PROJECT_DIR, env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")), daemon=True).start()
+
+    def wait_for(self, text: str, count: int = 1, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while sum(text in line for line in self.lines) < count:
+            assert self.proc.poll() is None, "".join(self.lines)
+            assert time.monotonic() < deadline, f"no {text!r} after {timeout}s:\n" + "".join(self.lines)
+            time.sleep(0.1)
+
+    def terminate(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=20)
+
+
+@pytest.fixture
+def watch_env(etl_env):
+    return {**os.environ, "WHOOP_PLATFORM_NO_DOTENV": "1"}
+
+
+def test_two_cycles_pick_up_a_new_weighin_and_sigterm_exits_0(watch_env, db_url, sandbox):
+    watch = Watch(watch_env, "--poll-withings", "10")
+    try:
+        watch.wait_for("watch: reconcile of")
+        assert any("requests a day" in line and line.startswith("watch: whoop") for line in watch.lines)
+        before = table_counts(db_url)["withings_weight"]
+        sandbox.app.add_weigh_in(71.3)
+        watch.wait_for("watch: poll of withings")
+        assert "withings measures +1/" in "".join(watch.lines)
+        assert table_counts(db_url)["withings_weight"] == before + 1
+    finally:
+        code = watch.terminate()
+    assert code == 0, "".join(watch.lines)
+    assert "watch: stopped" in "".join(watch.lines) and "Traceback" not in "".join(watch.lines)
+
+
+def test_sigterm_in_the_middle_of_a_cycle_stops_between_pages(watch_env, sandbox):
+    sandbox.app.faults.latency_ms = 400  # a full load of 60 days: many pages, each slow
+    watch = Watch(watch_env)
+    try:
+        watch.wait_for("requests a day")
+        time.sleep(1.5)
+    finally:
+        started = time.monotonic()
+        code = watch.terminate()
+    assert code == 0 and time.monotonic() - started < 10, "".join(watch.lines)
+    assert "watch: stopped" in "".join(watch.lines)
+
+
+def test_a_schedule_over_the_daily_budget_is_refused():
+    assert Schedule().requests_per_day("whoop") < 400 and Schedule().requests_per_day("withings") < 1500
+    greedy = Schedule(poll_seconds={"whoop": 10.0, "withings": 90.0})
+    with pytest.raises(ValueError, match="over half its daily limit"):
+        check_budget(greedy, ["whoop"])
+    assert "no daily limit documented" in check_budget(greedy, ["withings"])[0]
+
+
+def test_a_cycle_waits_for_the_run_lock_so_cron_and_watch_never_write_at_once(watch_env, db_url):
+    from storage.engine import make_engine
+    from sync.lock import run_lock
+    from tests.helpers.etl import sync_states
+
+    engine = make_engine(db_url)
+    try:
+        with run_lock(engine):  # a cron run in progress
+            watch = Watch(watch_env, "--cycles", "1")
+            watch.wait_for("requests a day")
+            time.sleep(2)
+            assert sync_states(db_url) == {}  # nothing written while the lock is held
+        assert watch.proc.wait(timeout=60) == 0, "".join(watch.lines)
+    finally:
+        engine.dispose()
+        if watch.proc.poll() is None:
+            watch.terminate()
+    assert len(sync_states(db_url)) == len(resources.RESOURCES)
