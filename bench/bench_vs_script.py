@@ -21,8 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
@@ -109,8 +111,9 @@ def peer_command(sb, db_path: Path, *args: str) -> list[str]:
     return [sys.executable, str(PEER), "--quiet", "--db", str(db_path), "--base-url", sb.url, *args]
 
 
-def routine(years: int, repeat: int, latency_ms: int, base: dict) -> tuple[Side, Side]:
-    """`--since 7d` on both sides over a loaded history of `years`, `latency_ms` added to every answer."""
+@contextmanager
+def routine_sides(years: int, latency_ms: int, base: dict) -> Iterator[tuple[object, Side, Side]]:
+    """A sandbox of `years` with both sides loaded, `latency_ms` added: (sandbox, script, project)."""
     with tempfile.TemporaryDirectory() as tmp:
         sb = sandbox(365 * years, **UNLIMITED_SANDBOX)
         try:
@@ -122,9 +125,15 @@ def routine(years: int, repeat: int, latency_ms: int, base: dict) -> tuple[Side,
             script = Side("script", peer_command(sb, peer_db, "--since-days", "7"), env)
             project = Side("project", [sys.executable, "etl.py", "--quiet", "--since", "7d"],
                            project_env(sb, base, project_db))
-            interleave(sb, [script, project], repeat)
+            yield sb, script, project
         finally:
             sb.stop()
+
+
+def routine(years: int, repeat: int, latency_ms: int, base: dict) -> tuple[Side, Side]:
+    """`--since 7d` on both sides over a loaded history of `years`, `latency_ms` added to every answer."""
+    with routine_sides(years, latency_ms, base) as (sb, script, project):
+        interleave(sb, [script, project], repeat)
     return script, project
 
 
@@ -150,8 +159,9 @@ def _fresh(path: Path, template: Path | None = None) -> None:
         path.chmod(0o600)
 
 
-def first_load(years: int, repeat: int, base: dict) -> tuple[Side, Side]:
-    """WHOOP's whole history of `years` into an empty database on both sides, no added latency."""
+@contextmanager
+def first_load_sides(years: int, base: dict) -> Iterator[tuple[object, Side, Side]]:
+    """A sandbox of `years`; each side starts every run from an empty database: (sandbox, script, project)."""
     with tempfile.TemporaryDirectory() as tmp:
         sb = sandbox(365 * years, **UNLIMITED_SANDBOX)
         try:
@@ -163,9 +173,15 @@ def first_load(years: int, repeat: int, base: dict) -> tuple[Side, Side]:
                           prepare=lambda: _fresh(peer_db))
             project = Side("project", [sys.executable, "etl.py", "--quiet", "--source", "whoop"],
                            project_env(sb, base, project_db), prepare=lambda: _fresh(project_db, template))
-            interleave(sb, [script, project], repeat)
+            yield sb, script, project
         finally:
             sb.stop()
+
+
+def first_load(years: int, repeat: int, base: dict) -> tuple[Side, Side]:
+    """WHOOP's whole history of `years` into an empty database on both sides, no added latency."""
+    with first_load_sides(years, base) as (sb, script, project):
+        interleave(sb, [script, project], repeat)
     return script, project
 
 
