@@ -1,8 +1,6 @@
 """`--max-minutes`: a run that cannot finish stops cleanly, keeps what it committed and says so."""
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,12 +11,11 @@ from tests.helpers.etl import by_resource, run_etl, table_counts
 
 
 def test_a_run_past_its_deadline_stops_with_exit_1_and_keeps_committed_pages(etl_env, db_url):
-    etl_env.add_fault("latency", path="/measure", ms=4000)  # Withings answers far too slowly
-    started = time.monotonic()
-    code, summary, _ = run_etl("--max-minutes", "0.03")
-    elapsed = time.monotonic() - started
+    # Withings answers far later than the run's deadline (6 s); WHOOP's small pages finish well
+    # inside it even on a loaded machine. Only the deadline can end the run with Withings "stopped".
+    etl_env.add_fault("latency", path="/measure", ms=60_000)
+    code, summary, _ = run_etl("--max-minutes", "0.1")
     assert code == 1
-    assert elapsed < 30, "the deadline (1.8 s) ends the run, not the slow server"
     resources = by_resource(summary)
     assert resources["measures"]["status"] == "failed"
     assert "stopped after" in resources["measures"]["error"]
