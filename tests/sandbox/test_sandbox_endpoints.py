@@ -435,10 +435,9 @@ def test_same_seed_same_http_responses():
     assert bodies[0] == bodies[1]
 
 
-def test_ten_years_generate_quickly():
-    started = time.monotonic()
+def test_ten_years_of_history_hold_one_cycle_a_day():
+    # How fast it generates is a benchmark's question (bench/), never a test's.
     history = History(seed=42, days=3650, now=NOW)
-    assert time.monotonic() - started < 3.0
     assert len(history.collections["cycle"]) == 3650
 
 

