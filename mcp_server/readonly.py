@@ -4,43 +4,32 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import sqlite3
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from db import make_engine
+from mcp_server import sqlite_worker
 from mcp_server.sql_guard import UnsafeSql, check_postgres_sql
 from pipeline.export import declared_tables, iso
 
 log = logging.getLogger(__name__)
 
-TOKEN_TABLE = "oauth_token"
+TOKEN_TABLE = sqlite_worker.TOKEN_TABLE
 MAX_ROWS = 1000
 QUERY_TIMEOUT_SECONDS = 5.0
 MAX_REPLY_BYTES = 1_000_000  # a reply a model client reads at once; 64 MB ones stall the client
 # A query the statement timeout did not stop (it caught the cancel) has this long before its
 # backend is terminated.
 TERMINATE_GRACE_SECONDS = 1.0
-# SQLite: the progress handler runs every this many VM steps, so the deadline is checked even
-# inside one row; no single value may be longer than this, so one step stays cheap.
-SQLITE_CHECK_STEPS = 100
-SQLITE_MAX_VALUE_BYTES = 16_000_000
-# Schema tables: the names and SQL of tables, never their rows.
-_SQLITE_SCHEMA_TABLES = {"sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"}
+WORKER_POLL_SECONDS = 0.02  # how often the deadline of a SQLite query's worker is checked
 clock = time.monotonic  # the deadline's clock; tests replace it with one they control
-
-# SQLite: what a read-only connection may do, decided per operation by SQLite's authorizer,
-# so no spelling of a query (views, CTEs, subqueries) can read the token table or write.
-_SQLITE_ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
-                   sqlite3.SQLITE_RECURSIVE, sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_PRAGMA}
-# Pragmas that only describe the schema or set connection timeouts (SQLAlchemy's reflection uses them).
-_SQLITE_PRAGMAS = {"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
-                   "foreign_key_list", "busy_timeout", "foreign_keys"}
-_SQLITE_DENIED_FUNCTIONS = {"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"}
 
 # PostgreSQL: the database's own privileges are the only sound barrier, so the SQL tool runs
 # only for a login role that can read no token and write nothing, and cannot raise itself:
@@ -69,33 +58,7 @@ class QueryRefused(RuntimeError):
     """A query the server will not run, or that the database refused; the message says why."""
 
 
-def _sqlite_authorizer(action, arg1, arg2, _dbname, _source):
-    if action not in _SQLITE_ALLOWED:
-        return sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_READ and (arg1 or "").lower() == TOKEN_TABLE:
-        return sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _SQLITE_DENIED_FUNCTIONS:
-        return sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() not in _SQLITE_PRAGMAS:
-        return sqlite3.SQLITE_DENY
-    return sqlite3.SQLITE_OK
-
-
-def _query_authorizer(action, arg1, arg2, dbname, source):
-    # Free SQL reads only the tables the code declares: an allow-list, so a virtual table a
-    # SQLite build adds (sqlite_dbpage reads raw pages, tokens included) is never readable.
-    # A read without a database name is of the query's own CTE, not of a stored table.
-    if action == sqlite3.SQLITE_READ and dbname is not None and (arg1 or "").lower() not in _readable_tables():
-        return sqlite3.SQLITE_DENY
-    return _sqlite_authorizer(action, arg1, arg2, dbname, source)
-
-
 @functools.lru_cache(maxsize=1)
-def _readable_tables() -> frozenset[str]:
-    schema_functions = {f"pragma_{name}" for name in _SQLITE_PRAGMAS}
-    return frozenset(declared_tables()) - {TOKEN_TABLE} | _SQLITE_SCHEMA_TABLES | schema_functions
-
-
 def queryable_tables() -> tuple[str, ...]:
     """The tables the `query` tool reads, as the code declares them (never the token table)."""
     return tuple(name for name in declared_tables() if name != TOKEN_TABLE)
@@ -113,7 +76,7 @@ def open_read_only(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _authorize(dbapi_conn, _record):
-            dbapi_conn.set_authorizer(_sqlite_authorizer)
+            dbapi_conn.set_authorizer(sqlite_worker.authorizer)
     return engine
 
 
@@ -152,42 +115,54 @@ def run_query(engine: Engine, sql: str, limit: int = 100, timeout: float = QUERY
             "byte_limit": MAX_REPLY_BYTES}
 
 
-def _fetch_capped(cur, limit: int) -> tuple[list, list[str], bool]:
-    """(rows as JSON-ready lists, column names, truncated): row by row, stopping at either cap."""
-    columns = [d[0] for d in cur.description]
-    rows, size = [], len(json.dumps(columns))
-    while (row := cur.fetchone()) is not None:
-        if len(rows) == limit:
-            return rows, columns, True
-        row = [iso(v) for v in row]
-        size += len(json.dumps(row, ensure_ascii=False, default=str).encode()) + 1
-        if size > MAX_REPLY_BYTES:
-            return rows, columns, True
-        rows.append(row)
-    return rows, columns, False
-
-
-def _sqlite_query(raw, wrapped: str, limit: int, timeout: float, _engine):
-    deadline = clock() + timeout
-    expired = threading.Event()  # set by the timer, so a clock that stalls cannot hold the query
-    timer = threading.Timer(timeout, expired.set)
-    timer.start()
-    raw.set_progress_handler(lambda: 1 if expired.is_set() or clock() > deadline else 0, SQLITE_CHECK_STEPS)
-    raw.set_authorizer(_query_authorizer)
-    old_length = raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_MAX_VALUE_BYTES)
+def _sqlite_query(_raw, wrapped: str, limit: int, timeout: float, engine: Engine):
+    # SQLite checks its interrupt flag only between rows, and one row can run for minutes: the
+    # query runs in a worker process, killed at the deadline (see mcp_server/sqlite_worker.py).
+    request = json.dumps({"path": _sqlite_file(engine), "sql": wrapped, "limit": limit,
+                          "max_bytes": MAX_REPLY_BYTES, "tables": queryable_tables()})
+    worker = subprocess.Popen([sys.executable, "-I", sqlite_worker.__file__], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, pending = clock() + timeout, request
     try:
-        cur = raw.cursor()
-        cur.execute(wrapped)
-        return _fetch_capped(cur, limit)
-    except sqlite3.OperationalError as exc:
-        if "interrupted" in str(exc):
-            raise QueryRefused(f"the query ran past its {timeout:g} s deadline and was interrupted") from None
-        raise
+        while True:
+            try:
+                out, err = worker.communicate(pending, timeout=WORKER_POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                pending = None  # sent once; retrying loses no output
+                if clock() > deadline:
+                    raise QueryRefused(f"the query ran past its {timeout:g} s deadline and was interrupted") from None
     finally:
-        timer.cancel()
-        raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, old_length)
-        raw.set_authorizer(_sqlite_authorizer)
-        raw.set_progress_handler(None, 0)
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate()
+    return _worker_answer(worker.returncode, out, err)
+
+
+def _worker_answer(returncode: int, out: str, err: str):
+    try:
+        answer = json.loads(out) if returncode == 0 else None
+    except ValueError:
+        answer = None
+    if answer is None:
+        reason = (err.strip().splitlines() or [f"exit code {returncode}"])[-1]
+        raise QueryRefused(f"the query's worker process failed: {reason}")
+    if "refused" in answer:
+        raise QueryRefused(f"the database refused the query: {answer['refused']}")
+    return answer["rows"], answer["columns"], answer["truncated"]
+
+
+def _sqlite_file(engine: Engine) -> str:
+    database = engine.url.database or ""
+    database = database[len("file:"):] if database.startswith("file:") else database
+    if database in ("", ":memory:"):
+        raise QueryRefused("the query tool reads a SQLite database file, not an in-memory database")
+    return str(Path(database).resolve())
+
+
+def _fetch_capped(cur, limit: int):
+    found = sqlite_worker.fetch_capped(cur, limit, MAX_REPLY_BYTES, iso)
+    return found["rows"], found["columns"], found["truncated"]
 
 
 def _pg_query(raw, wrapped: str, limit: int, timeout: float, engine: Engine):

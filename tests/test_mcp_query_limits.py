@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from db import make_engine
-from mcp_server import readonly
+from mcp_server import readonly, sqlite_worker
 from mcp_server.readonly import QueryRefused, open_read_only, run_query
 from pipeline.lock import ADVISORY_KEY
 from tests.data_helpers import SECRET, fill, reader_role
@@ -65,7 +65,7 @@ def test_one_row_larger_than_the_cap_is_withheld_and_said_so(reader):
 
 def _sqlite_only(url: str) -> None:
     if not url.startswith("sqlite"):
-        pytest.skip("SQLite's authorizer and progress handler")
+        pytest.skip("SQLite's authorizer and worker process")
 
 
 def test_sqlite_reads_only_the_declared_tables(filled):
@@ -87,19 +87,21 @@ def test_sqlite_reads_only_the_declared_tables(filled):
 def test_sqlite_raw_page_tables_are_refused_on_builds_that_have_them():
     # sqlite_dbpage (SQLITE_ENABLE_DBPAGE_VTAB) hands out raw pages, the token table's among
     # them; whether this SQLite has it or not, the authorizer denies reading it.
+    check = sqlite_worker.query_authorizer(frozenset(readonly.queryable_tables()))
     for table in ("sqlite_dbpage", "sqlite_stmt", "dbstat", "oauth_token"):
-        assert readonly._query_authorizer(sqlite3.SQLITE_READ, table, "data", "main", None) == sqlite3.SQLITE_DENY
-    assert readonly._query_authorizer(sqlite3.SQLITE_READ, "cycles", "strain", "main", None) == sqlite3.SQLITE_OK
+        assert check(sqlite3.SQLITE_READ, table, "data", "main", None) == sqlite3.SQLITE_DENY
+    assert check(sqlite3.SQLITE_READ, "cycles", "strain", "main", None) == sqlite3.SQLITE_OK
 
 
-def test_sqlite_deadline_is_checked_within_one_row(filled, monkeypatch):
+def test_sqlite_deadline_holds_within_one_row(filled, monkeypatch):
     _sqlite_only(filled)
-    ticks = itertools.count()
-    monkeypatch.setattr(readonly, "clock", lambda: float(next(ticks)), raising=False)  # 1 s a look
-    # One row, a few hundred function calls: fewer VM steps than a per-10,000-steps check sees.
-    one_row = "SELECT " + ", ".join(["length(hex(zeroblob(1000)))"] * 300)
+    ticks = itertools.count(step=10)
+    monkeypatch.setattr(readonly, "clock", lambda: float(next(ticks)), raising=False)  # 10 s a look
+    # One row, ten calls that each compare a 20,000-character pattern at 400,000 places:
+    # seconds of work in a handful of VM steps, where SQLite never looks at its interrupt flag.
+    call = "length(replace(hex(zeroblob(200000)), hex(zeroblob(20000)) || '1', 'x'))"
     with pytest.raises(QueryRefused, match="deadline and was interrupted"):
-        query(filled, one_row, timeout=5)
+        query(filled, "SELECT " + ", ".join([call] * 10), timeout=5)
 
 
 def test_sqlite_values_are_capped_in_length(filled):
