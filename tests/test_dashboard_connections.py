@@ -31,17 +31,18 @@ def test_idle_connections_are_closed_by_the_server(quick_server):
             s.close()
 
 
-def test_a_client_that_goes_away_is_one_info_line_without_traceback(quick_server, monkeypatch, caplog):
+def test_a_client_that_goes_away_is_one_info_line_without_traceback(tmp_path, monkeypatch, caplog):
     def gone(self, *args, **kwargs):
         raise BrokenPipeError(32, "Broken pipe")  # what writing to a closed tab raises
 
     monkeypatch.setattr(DashboardHandler, "_send", gone)
     caplog.set_level(logging.DEBUG, logger="dashboard.server")
-    conn = http.client.HTTPConnection(*quick_server.server_address[:2], timeout=10)
-    conn.request("GET", "/", headers={"Host": "127.0.0.1"})
-    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
-        conn.getresponse()
-    conn.close()
+    with serving(make_server(f"sqlite:///{tmp_path / 'not-yet.db'}", "127.0.0.1", 0)) as server:
+        conn = http.client.HTTPConnection(*server.server_address[:2], timeout=10)
+        conn.request("GET", "/", headers={"Host": "127.0.0.1"})
+        with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+            conn.getresponse()
+        conn.close()
     records = [r for r in caplog.records if r.name == "dashboard.server"]
     for _ in range(100):  # the handler thread logs after the client saw the close
         if any("went away" in r.getMessage() for r in records):

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from db import make_engine
-from mcp_server import readonly, sqlite_worker
+from mcp_server import readonly
 from mcp_server.readonly import QueryRefused, open_read_only, run_query
 from pipeline.lock import ADVISORY_KEY
 from tests.data_helpers import SECRET, fill, reader_role
@@ -87,6 +87,8 @@ def test_sqlite_reads_only_the_declared_tables(filled):
 def test_sqlite_raw_page_tables_are_refused_on_builds_that_have_them():
     # sqlite_dbpage (SQLITE_ENABLE_DBPAGE_VTAB) hands out raw pages, the token table's among
     # them; whether this SQLite has it or not, the authorizer denies reading it.
+    from mcp_server import sqlite_worker
+
     check = sqlite_worker.query_authorizer(frozenset(readonly.queryable_tables()))
     for table in ("sqlite_dbpage", "sqlite_stmt", "dbstat", "oauth_token"):
         assert check(sqlite3.SQLITE_READ, table, "data", "main", None) == sqlite3.SQLITE_DENY
