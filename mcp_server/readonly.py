@@ -67,7 +67,7 @@ def queryable_tables() -> tuple[str, ...]:
 def open_read_only(url: str) -> Engine:
     """An engine that cannot write (SQLite mode=ro, PostgreSQL read-only transactions).
 
-    On SQLite every connection also gets the authorizer above. No pool: session settings a
+    On SQLite every connection also gets sqlite_worker.authorizer. No pool: session settings a
     query makes die with its connection.
     """
     from sqlalchemy import event
