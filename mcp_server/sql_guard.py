@@ -93,6 +93,8 @@ def check_postgres_sql(sql: str) -> None:
         skipped = _skip(sql, i)
         if skipped is not None:
             if sql[i] == '"':
+                if sql[max(i - 2, 0):i].lower() == "u&":  # U&"\0061..." spells any name in escapes
+                    raise UnsafeSql('names written with Unicode escapes (U&"...") are not accepted')
                 _check_name(sql[i + 1:skipped - 1])
             i = skipped
         elif sql[i] == ";":
