@@ -6,6 +6,7 @@ id (api_clients/providers.py); this module only runs the local callback and stor
 from __future__ import annotations
 
 import html
+import logging
 import secrets
 import string
 import threading
@@ -17,6 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 from api_clients.errors import ApiError
 from api_clients.oauth import Token, TokenStore
 from api_clients.providers import make_client
+
+log = logging.getLogger(__name__)
 
 STATE_LENGTH = 8  # WHOOP: "The state parameter must be eight characters long"
 CONNECTION_TIMEOUT = 10.0  # an idle or slow local connection is dropped after this, never blocks the redirect
@@ -49,14 +52,18 @@ class CallbackServer:
         self.httpd.daemon_threads, self.httpd.block_on_close = True, False
 
     def handle(self, query: dict[str, str]) -> tuple[int, str]:
-        """(HTTP status, page text) for one callback request; the first valid one ends the flow."""
+        """(HTTP status, page text) for one callback request; the first one with our state ends the flow."""
+        if query.get("state") != self.state:
+            # A forged or stale redirect (CSRF; any page can send one with an <img>): refused,
+            # and the flow keeps waiting, so it cannot cost the user's real redirect.
+            log.warning("%s: a callback request with a %s state was refused (400); still waiting for "
+                        "the authorization", self.provider, "wrong" if query.get("state") else "missing")
+            return 400, "This request does not match the authorization in progress: ignored."
         with self._lock:
             if self.done.is_set():
                 return 409, "This authorization was already handled; see the terminal."
             self.received.set()
             try:
-                if query.get("state") != self.state:  # a forged or stale redirect (CSRF)
-                    raise ApiError(self.provider, "the callback's state does not match: rejected")
                 if "code" not in query:
                     raise ApiError(self.provider, f"authorization refused: {query.get('error', 'no code')}"[:200])
                 self.token = self.complete(query["code"])

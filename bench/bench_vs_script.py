@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT))
 
 from bench.bench_etl import DATA_PREFIXES, UNLIMITED, UNLIMITED_SANDBOX, machine, sandbox  # noqa: E402

@@ -22,7 +22,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT))
 
 from bench.bench_etl import machine  # noqa: E402

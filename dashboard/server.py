@@ -4,6 +4,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import socket
 import sys
 import threading
 import webbrowser
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
+# An idle or trickling connection is dropped after this, so it cannot hold a thread for good.
+CONNECTION_TIMEOUT = 10.0
 SECURITY_HEADERS = {
     # Our scripts only, from this server; plotly sets inline styles on the SVG it draws.
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -38,9 +41,13 @@ class DashboardServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address, engine: Engine, database_url: str):
+    def __init__(self, address, engine: Engine, database_url: str, connection_timeout: float = CONNECTION_TIMEOUT):
         self.engine = engine  # first: a failed bind calls server_close(), which disposes it
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.connection_timeout = connection_timeout
         super().__init__(address, DashboardHandler)
+        self.allowed_hosts = allowed_host_names(address[0], self.server_address[0])
+        self.any_address = ipaddress.ip_address(self.server_address[0]).is_unspecified
         self.database_label = safe_url(database_url)
         parsed = make_url(database_url)
         self.sqlite_file = (Path(parsed.database) if parsed.get_backend_name() == "sqlite"
@@ -75,6 +82,10 @@ class DashboardHandler(BaseHTTPRequestHandler):
     server_version = "WhoopDashboard"
     sys_version = ""
 
+    def setup(self) -> None:
+        self.timeout = self.server.connection_timeout  # StreamRequestHandler sets it on the socket
+        super().setup()
+
     def do_GET(self) -> None:
         self._dispatch(head=False)
 
@@ -94,6 +105,10 @@ class DashboardHandler(BaseHTTPRequestHandler):
     def _dispatch(self, head: bool) -> None:
         try:
             self._route(head)
+        except (ConnectionError, TimeoutError) as exc:  # the client went away: there is no one to answer
+            log.info("dashboard client %s went away during %s (%s)", self.address_string(),
+                     urlsplit(self.path).path, type(exc).__name__)
+            self.close_connection = True
         except Exception:  # noqa: BLE001 - a bug shows a plain 500, its traceback goes to the log only
             log.exception("dashboard request %s failed", self.path)
             self._send(HTTPStatus.INTERNAL_SERVER_ERROR, b"500 Internal Server Error: see the dashboard's log\n",
@@ -114,13 +129,12 @@ class DashboardHandler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.NOT_FOUND, b"404 Not Found\n", "text/plain; charset=utf-8", head=head)
 
     def _host_allowed(self) -> bool:
-        # DNS rebinding: a page elsewhere must not read this data through a name that
-        # resolves to 127.0.0.1, so a loopback-bound server answers loopback names only.
-        if self.server.server_address[0] not in ("127.0.0.1", "::1"):
+        # DNS rebinding: a page elsewhere must not read this data through a name that resolves
+        # to this machine, so the server answers only the names and addresses it is bound to.
+        name = host_name(self.headers.get("Host") or "")
+        if name in self.server.allowed_hosts:
             return True
-        host = (self.headers.get("Host") or "").strip().lower()
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        return name in LOOPBACK_NAMES
+        return self.server.any_address and is_local_address(name)
 
     def _page(self, head: bool) -> None:
         try:
@@ -182,11 +196,45 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def make_server(database_url: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> DashboardServer:
+def host_name(header: str) -> str:
+    """The name or address of a Host header, without its port or IPv6 brackets, lower case."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def allowed_host_names(asked: str, bound: str) -> frozenset[str]:
+    """The Host names a server bound to `bound` (asked for as `asked`) answers."""
+    names = {asked.strip("[]").lower(), bound.lower()}
+    if is_loopback(bound):
+        return frozenset(names | {n.strip("[]") for n in LOOPBACK_NAMES})
+    machine = socket.gethostname().lower()
+    return frozenset(names | {machine, f"{machine}.local", socket.getfqdn().lower()})
+
+
+def is_local_address(name: str) -> bool:
+    """True when `name` is an IP address of this machine (a socket can bind to it)."""
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((str(address), 0))
+        except OSError:
+            return False
+    return True
+
+
+def make_server(database_url: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
+                connection_timeout: float = CONNECTION_TIMEOUT) -> DashboardServer:
     """A bound, not yet serving dashboard server (port 0 picks a free port); call serve_forever()."""
     engine = make_engine(database_url, read_only=True)
+    host = host.strip("[]")  # [::1] as in a URL
     try:
-        return DashboardServer((host, port), engine, database_url)
+        return DashboardServer((host, port), engine, database_url, connection_timeout)
     except OSError as exc:
         engine.dispose()
         hint = f"; choose another one with --port, e.g. --port {port + 1}" if port else ""

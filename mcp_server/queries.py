@@ -9,7 +9,7 @@ from sqlalchemy import MetaData, Table, inspect, select
 from sqlalchemy.engine import Connection
 
 from readers.export import iso
-from mcp_server.readonly import TOKEN_TABLE
+from mcp_server.readonly import queryable_tables
 
 # metric -> (table, column, the column that says when, unit)
 METRICS = {
@@ -37,6 +37,10 @@ LATEST = {  # table -> (the column that says when, columns reported)
     "withings_weight": ("measured_at", ("weight_kg", "fat_ratio_pct", "muscle_mass_kg")),
     "withings_heart_rate": ("measured_at", ("systolic_mmhg", "diastolic_mmhg", "heart_rate_bpm")),
 }
+# Ranges the tools accept: wide enough for any real history, narrow enough that date arithmetic
+# (a day's bounds, "now minus days") can never overflow.
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+MAX_WORKOUT_DAYS = 100_000
 WORKOUT_COLUMNS = ("start", "end", "sport_name", "strain", "average_heart_rate", "max_heart_rate",
                    "kilojoule", "distance_meter")
 
@@ -83,6 +87,10 @@ def daily_series(conn: Connection, metric: str, start: date, end: date) -> dict:
     """Per local day from `start` to `end` (inclusive): the day's mean of `metric`, and how many values."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
+    if not (EARLIEST_DAY <= start <= LATEST_DAY and EARLIEST_DAY <= end <= LATEST_DAY):
+        raise ValueError(f"start_date and end_date must lie between {EARLIEST_DAY} and {LATEST_DAY}")
+    if start > end:
+        raise ValueError(f"start_date {start} is after end_date {end}")
     name, column, when, unit = METRICS[metric]
     t = table(conn, name)
     zone_col = t.c.timezone_offset if "timezone_offset" in t.c else t.c.timezone
@@ -104,6 +112,8 @@ def daily_series(conn: Connection, metric: str, start: date, end: date) -> dict:
 
 def recent_workouts(conn: Connection, days: int = 14, limit: int = 20) -> list[dict]:
     """Workouts that started in the last `days` days, newest first."""
+    if not 1 <= days <= MAX_WORKOUT_DAYS:
+        raise ValueError(f"days must be between 1 and {MAX_WORKOUT_DAYS}, not {days}")
     t = table(conn, "workout")
     since = datetime.now(timezone.utc) - timedelta(days=days)
     if conn.dialect.name == "sqlite":
@@ -131,8 +141,9 @@ def sync_freshness(conn: Connection) -> list[dict]:
 
 
 def list_tables(conn: Connection) -> dict:
-    """Table -> column names, for writing SQL (the token table is not listed)."""
+    """Table -> column names, for writing SQL: the tables `query` reads (never the token table)."""
     insp = inspect(conn)
+    present = set(insp.get_table_names())
     return {name: [c["name"] for c in insp.get_columns(name)]
-            for name in sorted(insp.get_table_names()) if name not in (TOKEN_TABLE, "alembic_version")}
+            for name in sorted(present.intersection(queryable_tables()))}
 

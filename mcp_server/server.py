@@ -10,7 +10,8 @@ from mcp.types import ToolAnnotations
 from sqlalchemy.engine import Engine
 
 from mcp_server import queries
-from mcp_server.readonly import MAX_ROWS, QUERY_TIMEOUT_SECONDS, QueryRefused, open_read_only, run_query
+from mcp_server.readonly import (MAX_REPLY_BYTES, MAX_ROWS, QUERY_TIMEOUT_SECONDS, QueryRefused, open_read_only,
+                                 run_query)
 from configuration.version import __version__
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
@@ -24,11 +25,12 @@ INSTRUCTIONS = (
 SERIES_HELP = ("Daily mean of a metric from start_date to end_date (inclusive, the user's local days). "
                "Metrics: " + ", ".join(queries.METRICS) + ".")
 QUERY_HELP = ("Run one read-only SELECT (or WITH) query on the database (see list_tables). "
-              f"At most {MAX_ROWS} rows (`limit`); stopped after {QUERY_TIMEOUT_SECONDS:g} s. "
-              "Writes and the OAuth token table are refused.")
+              f"At most {MAX_ROWS} rows (`limit`) and {MAX_REPLY_BYTES // 1_000_000} MB (`truncated` says when "
+              f"either cut the reply); stopped after {QUERY_TIMEOUT_SECONDS:g} s. One statement; only the "
+              "tables list_tables shows; writes and the OAuth token table are refused.")
 
 
-def build_server(engine: Engine) -> MCPServer:
+def build_server(engine: Engine, query_timeout: float = QUERY_TIMEOUT_SECONDS) -> MCPServer:
     """An MCP server whose tools only read through `engine` (which must be read-only)."""
     server = MCPServer("whoop-etl", version=__version__, instructions=INSTRUCTIONS)
 
@@ -66,7 +68,7 @@ def build_server(engine: Engine) -> MCPServer:
     @server.tool(annotations=READ_ONLY, description=QUERY_HELP)
     def query(sql: str, limit: int = 100) -> dict:
         try:
-            return run_query(engine, sql, limit=limit)
+            return run_query(engine, sql, limit=limit, timeout=query_timeout)
         except QueryRefused as exc:
             raise ToolError(str(exc)) from None
     return server

@@ -41,14 +41,16 @@ def _since(ctx, param, value):
               help="Folder for <table>.<format> files; `-` writes one table to stdout.")
 @click.option("--include-deleted", is_flag=True, help="Also rows marked deleted (deleted_at set).")
 @click.option("--include-quarantined", is_flag=True, help="`all` also exports the quarantine table.")
-def export(table, fmt, since, output, include_deleted, include_quarantined):
+@click.option("--force", is_flag=True, help="Overwrite files an earlier export left in the --output folder.")
+def export(table, fmt, since, output, include_deleted, include_quarantined, force):
     """Export TABLE (or `all`) to CSV or JSON Lines; OAuth tokens are never exported."""
     from readers.export import ExportError, export_tables, resolve_tables
 
     engine = _read_only_engine(_settings().database_url)
     try:
         tables = resolve_tables(engine, table, include_quarantined)
-        done = export_tables(engine, tables, fmt, output, since=since, include_deleted=include_deleted)
+        done = export_tables(engine, tables, fmt, output, since=since, include_deleted=include_deleted,
+                             force=force)
     except ExportError as exc:
         raise click.UsageError(str(exc)) from None
     finally:

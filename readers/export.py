@@ -37,9 +37,21 @@ class Exported:
     rows: int
 
 
+def declared_tables() -> tuple[str, ...]:
+    """The tables the code declares for users: every resource's tables, sync state, the quarantine."""
+    from models import Quarantine, SyncState
+    from sync.resources import RESOURCES
+
+    names = [t.__tablename__ for r in RESOURCES for t in r.tables]
+    return tuple(dict.fromkeys([*names, SyncState.__tablename__, Quarantine.__tablename__]))
+
+
 def exportable_tables(engine: Engine, include_quarantined: bool = False) -> list[str]:
     """Every table `export all` writes: data and sync state, never tokens, quarantine only when asked."""
-    names = sorted(set(inspect(engine).get_table_names()) - NEVER_EXPORTED)
+    # Names come from the code, never from the database: a table someone added (or named
+    # `../x`) is not exported, and a file name is never built from the catalog.
+    present = set(inspect(engine).get_table_names())
+    names = sorted(n for n in declared_tables() if n in present and n not in NEVER_EXPORTED)
     return [n for n in names if include_quarantined or n != QUARANTINE_TABLE]
 
 
@@ -116,16 +128,66 @@ def write_rows(columns: list[str], rows: Iterable, fmt: str, out: IO[str]) -> in
 
 
 def _private_file(path: Path) -> IO[str]:
-    # Health data: the file is the user's alone from its first byte, like the database.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # Health data: the file is the user's alone from its first byte, like the database. A new
+    # file only: a planted file or symlink at this name is never opened, let alone followed.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     return os.fdopen(fd, "w", encoding="utf-8", newline="")
 
 
+def _private_folder(folder: Path) -> None:
+    """Create `folder` and any missing parents as 0700, whatever the umask; existing ones are left as they are."""
+    for path in reversed([p for p in (folder, *folder.parents) if not os.path.lexists(p)]):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:  # created meanwhile by someone else: not ours to change
+            continue
+        os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
+
+
+def _targets(tables: list[str], fmt: str, folder: Path, force: bool) -> dict[str, Path]:
+    """Each table's file, checked before anything is written: inside `folder`, and not there unless `force`."""
+    targets = {}
+    for name in tables:
+        if Path(name).name != name or name in (".", ".."):
+            raise ExportError(f"{name!r} cannot be a file name inside --output")
+        path = folder / f"{name}.{fmt}"
+        for existing in (path, _partial(path)):
+            if os.path.lexists(existing) and not force:
+                raise ExportError(f"{existing} already exists: pass --force to overwrite it, or choose "
+                                  "another --output folder")
+        targets[name] = path
+    return targets
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
+
+
+def _write_file(path: Path, columns: list[str], rows, fmt: str) -> int:
+    """Write through `<file>.partial`, renamed into place: a reader never sees half a file."""
+    partial = _partial(path)
+    if os.path.lexists(partial):  # left by an interrupted export; --force was given
+        os.unlink(partial)  # the name only: a symlink's target is never touched
+    try:
+        with _private_file(partial) as out:
+            count = write_rows(columns, rows, fmt, out)
+        os.replace(partial, path)
+    except BaseException:
+        if os.path.lexists(partial):
+            os.unlink(partial)
+        raise
+    return count
+
+
 def export_tables(engine: Engine, tables: list[str], fmt: str, output: str, *,
-                  since: datetime | None = None, include_deleted: bool = False) -> list[Exported]:
+                  since: datetime | None = None, include_deleted: bool = False,
+                  force: bool = False) -> list[Exported]:
     """Write each table to `<output>/<table>.<fmt>` (or stdout for `-` and one table)."""
     if output == "-" and len(tables) != 1:
         raise ExportError("--output - (stdout) takes one table; give a folder for several")
+    targets = {} if output == "-" else _targets(tables, fmt, Path(output), force)
+    if targets:
+        _private_folder(Path(output))
     done = []
     with engine.connect() as conn:
         for name in tables:
@@ -133,12 +195,6 @@ def export_tables(engine: Engine, tables: list[str], fmt: str, output: str, *,
             if output == "-":
                 done.append(Exported(name, "-", write_rows(columns, rows, fmt, sys.stdout)))
                 continue
-            folder = Path(output)
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            path = folder / f"{name}.{fmt}"
-            partial = path.with_name(path.name + ".partial")
-            with _private_file(partial) as out:
-                count = write_rows(columns, rows, fmt, out)
-            partial.replace(path)  # a reader never sees half a file
-            done.append(Exported(name, str(path), count))
+            count = _write_file(targets[name], columns, rows, fmt)
+            done.append(Exported(name, str(targets[name]), count))
     return done

@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -189,17 +191,23 @@ def mock():
         yield rsps
 
 
+@contextmanager
+def serving(server):
+    """`server` answering on a thread of its own for the block, then shut down and closed."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
 @pytest.fixture
 def dashboard(db_url):
     """A running dashboard on a free loopback port over the test database."""
-    import threading
-
     from dashboard import make_server
 
-    server = make_server(db_url, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving(make_server(db_url, "127.0.0.1", 0)) as server:
+        yield server

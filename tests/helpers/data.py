@@ -1,9 +1,13 @@
 """A small database with every kind of row, and a token whose value must never come out."""
 from __future__ import annotations
 
+import uuid
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Iterator
 
 from sqlalchemy import insert
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 import db_loader
@@ -31,3 +35,23 @@ def fill(url: str, days: int = 5) -> None:
             expires_at=utcnow() + timedelta(hours=1), scope="read:cycles", updated_at=utcnow()))
         session.commit()
     engine.dispose()
+
+
+@contextmanager
+def reader_role(url: str) -> Iterator[str]:
+    """A URL for a PostgreSQL login role made by the README's recipe (SELECT on all but oauth_token)."""
+    role = f"whoop_reader_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {role}")
+        conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.exec_driver_sql(f"REVOKE SELECT ON oauth_token FROM {role}")
+    try:
+        yield make_url(url).set(username=role).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'")
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+        admin.dispose()

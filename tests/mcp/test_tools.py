@@ -3,17 +3,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 
 import pytest
 from mcp import Client
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from storage.engine import make_engine
 from mcp_server.readonly import open_read_only
 from mcp_server.server import build_server
-from tests.helpers.data import SECRET, fill
+from tests.helpers.data import SECRET, fill, reader_role
 
 TOOLS = {"latest_measurements", "daily_series", "recent_workouts", "sync_freshness", "list_tables", "query"}
 
@@ -134,15 +132,8 @@ def test_postgres_sql_tool_needs_a_reader_role(db_url):
     fill(db_url)
     _, owner = call(db_url, ("query", {"sql": "SELECT count(*) FROM cycles"}))
     assert "MCP_DATABASE_URL" in error(owner)
-    role = f"whoop_reader_{uuid.uuid4().hex[:8]}"
     admin = make_engine(db_url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
-        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {role}")
-        conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
-        conn.exec_driver_sql(f"REVOKE SELECT ON oauth_token FROM {role}")
-    reader = make_url(db_url).set(username=role).render_as_string(hide_password=False)
-    try:
+    with reader_role(db_url) as reader:
         _, ok, token, write, escape, slow = call(
             reader,
             ("query", {"sql": "SELECT count(*) AS n FROM cycles"}),
@@ -157,8 +148,4 @@ def test_postgres_sql_tool_needs_a_reader_role(db_url):
         assert "statement timeout" in error(slow) or "cancel" in error(slow)
         with admin.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM cycles")).scalar() == 5
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP OWNED BY {role}")
-            conn.exec_driver_sql(f"DROP ROLE {role}")
-        admin.dispose()
+    admin.dispose()
