@@ -266,7 +266,8 @@ def connect(provider, no_browser, timeout):
         raise ConfigError(f"set {provider.upper()}_CLIENT_ID and {provider.upper()}_CLIENT_SECRET in .env first")
     store = DbTokenStore(open_database(settings))
     try:
-        token = oauth_connect(provider_settings, store, open_browser=not no_browser, timeout=timeout,
+        token = oauth_connect(provider_settings, store, scopes=resources.scopes_of(provider),
+                              open_browser=not no_browser, timeout=timeout,
                               print_fn=click.echo)
     except (ApiError, TimeoutError, ValueError) as exc:
         raise FailedError(f"{provider}: connection failed: {exc}") from None

@@ -5,7 +5,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Callable, ContextManager, Iterator, Protocol, TypeVar
+from typing import Callable, ContextManager, Iterable, Iterator, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from api_clients.errors import ApiError, ReconnectRequired
@@ -188,16 +188,23 @@ class TokenManager:
 
 class AuthorizationCode:
     """The first-connect half every provider client shares: its authorization page and the code
-    exchange. A client sets `authorize_path` and `scopes` and implements `_token_call`."""
+    exchange. A client sets `authorize_path`, `base_scopes` and `scope_separator` and implements
+    `_token_call`."""
 
     authorize_path: str
-    scopes: str
+    base_scopes: tuple[str, ...] = ()  # what the client itself needs, besides the resources' scopes
+    scope_separator: str
     settings: object
 
-    def authorization_url(self, state: str) -> str:
-        """The page where the user approves access (every scope the resources need)."""
+    @classmethod
+    def scope_text(cls, scopes: Iterable[str]) -> str:
+        """The `scope` parameter asking for the client's own scopes and `scopes`, each once."""
+        return cls.scope_separator.join(dict.fromkeys([*cls.base_scopes, *scopes]))
+
+    def authorization_url(self, state: str, scopes: Iterable[str] = ()) -> str:
+        """The page where the user approves access (the client's scopes and every one in `scopes`)."""
         query = {"response_type": "code", "client_id": self.settings.client_id,
-                 "redirect_uri": self.settings.redirect_uri, "scope": self.scopes, "state": state}
+                 "redirect_uri": self.settings.redirect_uri, "scope": self.scope_text(scopes), "state": state}
         return f"{self.settings.auth_base_url.rstrip('/')}{self.authorize_path}?{urlencode(query)}"
 
     def exchange_code(self, code: str) -> Token:

@@ -12,9 +12,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from db_loader import LoadCounts, retry_quarantine
+from api_clients.pages import Page
+from db_loader import LoadCounts, load_page, retry_quarantine
 from sync.windows import Window
-from sync.resources import FetchedPage, Resource
+from sync.resources import Resource
 from storage.sync_state import advance_sync_state, record_sync_failure
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
     # Hold each page until the next one arrives, so the writer knows which page is the last
     # and can advance sync_state in that page's transaction.
     try:
-        held: FetchedPage | None = None
+        held: Page | None = None
         newest_update: int | None = None
         seen: set = set()
         for page in job.resource.pages(job.client, job.window):
@@ -81,7 +82,7 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
             if held is not None and not _put(out, ("page", job.key, held, False), cancel):
                 return
             held = page
-        last = held or FetchedPage(records=[])
+        last = held or Page(records=[])
         last.updatetime = newest_update
         # The window was read to its end: what the API lists in it, for deletions.
         last.listing = job.resource.listing(job.client, job.window, seen)
@@ -213,10 +214,10 @@ class Runner:
             self.reporter.resource_finished(result)
         pending.clear()
 
-    def _load_page(self, job: Job, result: ResourceResult, page: FetchedPage, is_last: bool) -> None:
+    def _load_page(self, job: Job, result: ResourceResult, page: Page, is_last: bool) -> None:
         try:
             with Session(self.engine) as session:
-                counts = job.resource.load(session, page, job.user_id)
+                counts = load_page(session, job.resource, page, job.user_id)
                 if is_last:
                     counts.deleted, counts.restored = job.resource.reconcile(session, job.window, job.user_id,
                                                                              page.listing)

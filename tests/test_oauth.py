@@ -64,7 +64,7 @@ def test_no_token_or_secret_in_debug_logs(caplog):
         mock.get(f"{WHOOP_URL}/developer/v2/cycle", status=401)
         mock.post(f"{WHOOP_URL}/oauth/oauth2/token", status=400, json={"error": "invalid_grant"})
         with pytest.raises(ReconnectRequired) as err:
-            list(WhoopClient(provider("whoop"), store).iter_pages("cycles"))
+            list(WhoopClient(provider("whoop"), store).iter_collection("/developer/v2/cycle"))
     text = caplog.text + str(err.value)
     assert "refreshed" in caplog.text  # the run was logged...
     for secret in (OLD_ACCESS["whoop"], OLD_REFRESH["whoop"], NEW["access_token"], NEW["refresh_token"],
