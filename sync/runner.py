@@ -6,12 +6,13 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from api_clients.errors import classify_error
 from api_clients.pages import Page
 from db_loader import LoadCounts, load_page, retry_quarantine
 from sync.windows import Window
@@ -125,7 +126,6 @@ class Runner:
     """Runs jobs: one fetch thread per resource, all writes on the calling thread."""
 
     def __init__(self, engine: Engine, reporter, *, dry_run: bool = False, max_fetchers: int | None = None,
-                 classify_error: Callable[[BaseException], tuple[str, bool]] | None = None,
                  max_seconds: float | None = None, stop: threading.Event | None = None):
         self.engine = engine
         self.stop = stop  # set from a signal handler: finish the page in hand, then return
@@ -133,7 +133,6 @@ class Runner:
         self.max_fetchers = max_fetchers
         self.reporter = reporter
         self.dry_run = dry_run
-        self.classify_error = classify_error or (lambda exc: (str(exc), False))
 
     def run(self, jobs: list[Job]) -> list[ResourceResult]:
         """Fetch every job's pages concurrently and load them here, until all end or time runs out."""
@@ -238,7 +237,7 @@ class Runner:
         self.reporter.page_loaded(result, len(page.records))
 
     def _fail(self, job: Job, result: ResourceResult, exc: BaseException) -> None:
-        message, reconnect = self.classify_error(exc)
+        message, reconnect = classify_error(exc)
         if getattr(exc, "skips_resource", False):  # e.g. a scope the user did not grant: not a failure
             result.status, result.error = "skipped", str(exc).splitlines()[0]
             return

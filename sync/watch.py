@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from api_clients.errors import classify_error
 from api_clients.providers import client_class
 from configuration.clock import utcnow
 from sync import resources
@@ -80,12 +81,11 @@ class Watcher:
     """The loop: whatever poll or reconciliation is due, each cycle under the run lock, until `stop`."""
 
     def __init__(self, settings, engine, store, schedule: Schedule, stop: threading.Event, *,
-                 classify_error, max_cycles: int | None = None):
+                 max_cycles: int | None = None):
         from sync.report import Reporter
 
         self.settings, self.engine, self.store = settings, engine, store
         self.schedule, self.stop, self.max_cycles = schedule, stop, max_cycles
-        self.classify_error = classify_error
         self.reporter = Reporter(interactive=False, quiet=True)  # failures only; one line per cycle here
         self.clients: dict[str, tuple] = {}
         self.reconnect = False
@@ -96,7 +96,7 @@ class Watcher:
             try:
                 self.clients[source] = open_client(self.settings, self.store, source)
             except Exception as exc:  # noqa: BLE001 - one provider's failure never stops the other
-                message, reconnect = self.classify_error(exc)
+                message, reconnect = classify_error(exc)
                 self.reconnect |= reconnect
                 log.error("watch: %s cannot start: %s", source, message)
 
@@ -135,7 +135,7 @@ class Watcher:
                     client, user_id = self.clients[source]
                     for resource, lookback in planned:
                         jobs += resource_jobs(self.engine, client, user_id, (resource,), now=now, lookback=lookback)
-                runner = Runner(self.engine, self.reporter, classify_error=self.classify_error, stop=self.stop,
+                runner = Runner(self.engine, self.reporter, stop=self.stop,
                                 max_fetchers=self.settings.fetch_concurrency or None)
                 results = runner.run(jobs)
         except RunLocked:
@@ -157,8 +157,7 @@ class Watcher:
                  ", ".join(changed) or "no change")
 
 
-def run_watch(settings, engine, sources, schedule: Schedule, *, classify_error, echo=print,
-              max_cycles=None) -> int:
+def run_watch(settings, engine, sources, schedule: Schedule, *, echo=print, max_cycles=None) -> int:
     """`etl.py watch`: print the budget, open the clients once, cycle until SIGTERM/SIGINT (exit 0)."""
     from storage.tokens import DbTokenStore
 
@@ -166,8 +165,7 @@ def run_watch(settings, engine, sources, schedule: Schedule, *, classify_error, 
         echo(f"watch: {line}")
     stop = threading.Event()
     with stop_on_signals(stop):
-        watcher = Watcher(settings, engine, DbTokenStore(engine), schedule, stop, classify_error=classify_error,
-                          max_cycles=max_cycles)
+        watcher = Watcher(settings, engine, DbTokenStore(engine), schedule, stop, max_cycles=max_cycles)
         watcher.open(sources)
         code = watcher.run()
     log.info("watch: stopped")

@@ -6,7 +6,6 @@ from datetime import timedelta
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-import db_loader
 from storage.engine import make_engine
 from configuration.clock import utcnow
 from models import OAuthToken

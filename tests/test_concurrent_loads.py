@@ -11,7 +11,6 @@ from tests import loaders
 
 
 def _worker(url: str, start_event, result_queue) -> None:
-    import db_loader
     from storage.engine import make_engine
     from tests import factories as f
 

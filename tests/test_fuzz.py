@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-import db_loader
 from mapping import whoop as mappers
 from mapping import withings as withings_mapper
 from api_clients.errors import ApiError

@@ -7,7 +7,6 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event, func, select
 
-import db_loader
 from mapping import whoop as mappers
 from models import Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsMeasure, WithingsWeight
 from tests import factories as f

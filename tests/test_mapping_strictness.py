@@ -6,7 +6,6 @@ import copy
 import pytest
 from sqlalchemy import select
 
-import db_loader
 from mapping import whoop as mappers
 from models import Cycle, Recovery, Sleep, Workout
 from tests import factories as f

@@ -19,7 +19,6 @@ from sync.windows import Window, lastupdate_window
 from storage.sync_state import advance_sync_state
 from tests import factories as f
 from tests import loaders
-from sync.resources import get
 
 ABSURD = {  # the values of issue 9, each in a record of an otherwise valid page
     "year -1199": (lambda r: r.update(start="-1199-03-01T06:00:00.000Z"), "start is not an ISO-8601"),

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-import db_loader
 from models import WithingsHeartRate, WithingsMeasure, WithingsWeight
 from readers.status import collect_status, format_status
 from tests import factories as f
