@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, ContextManager, Iterable, Iterator, Protocol, TypeVar
+from typing import Callable, ContextManager, Iterable, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from api_clients.errors import ApiError, ReconnectRequired
@@ -73,30 +72,6 @@ class TokenStore(Protocol):
     def save(self, provider: str, token: Token) -> None: ...
 
     def refresh_lock(self, provider: str) -> ContextManager[None]: ...
-
-
-class MemoryTokenStore:
-    """A TokenStore in memory (tests, one process)."""
-
-    def __init__(self, tokens: dict[str, Token] | None = None):
-        self.tokens = dict(tokens or {})
-        self.saves: list[tuple[str, Token]] = []
-        self._lock = threading.RLock()
-
-    def load(self, provider: str) -> Token | None:
-        with self._lock:
-            token = self.tokens.get(provider)
-            return replace(token) if token else None
-
-    def save(self, provider: str, token: Token) -> None:
-        with self._lock:
-            self.tokens[provider] = replace(token)
-            self.saves.append((provider, replace(token)))
-
-    @contextmanager
-    def refresh_lock(self, provider: str) -> Iterator[None]:
-        with self._lock:
-            yield
 
 
 class TokenManager:

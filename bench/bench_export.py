@@ -1,4 +1,4 @@
-"""Export benchmark (issue 10): peak memory of `export all` for 1, 10 and 30 years of history.
+"""Export benchmark: peak memory of `export all` for 1, 10 and 30 years of history.
 
     python bench/bench_export.py [--years 1 10 30] [--postgres-url URL] [--skip-postgres]
 

@@ -1,4 +1,4 @@
-"""Loader benchmark (issue 2): a synthetic 10-year history into SQLite and PostgreSQL.
+"""Loader benchmark: a synthetic 10-year history into SQLite and PostgreSQL.
 
     python bench/bench_loader.py [--years 10] [--postgres-url URL] [--skip-postgres]
 

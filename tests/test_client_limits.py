@@ -14,6 +14,7 @@ from responses import matchers
 from api_clients.errors import ApiError, RateLimited, ScopeMissing, TransientError, format_wait
 from api_clients.http import HttpClient
 from api_clients.whoop import WhoopClient
+from configuration.version import __version__
 from api_clients.withings import WithingsClient
 from sync.resources import scopes_of
 from tests.api_helpers import WHOOP_URL, WITHINGS_URL, NoSleep, provider, store_with
@@ -245,7 +246,7 @@ def test_a_request_within_the_deadline_is_untouched():
 
 def test_every_call_sends_the_user_agent(mock):
     mock.get(CYCLE_URL, json={"records": []},
-             match=[matchers.header_matcher({"User-Agent": "whoop-data-platform/1.2.0"}, strict_match=False)])
+             match=[matchers.header_matcher({"User-Agent": f"whoop-data-platform/{__version__}"}, strict_match=False)])
     assert list(_whoop().iter_collection("/developer/v2/cycle")) == [[]]
     assert requests  # the module is what the clients use underneath
 

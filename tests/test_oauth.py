@@ -10,7 +10,8 @@ import pytest
 import responses
 
 from api_clients.errors import ReconnectRequired
-from api_clients.oauth import MemoryTokenStore, Token, TokenManager
+from api_clients.oauth import Token, TokenManager
+from tests.api_helpers import MemoryTokenStore
 from api_clients.whoop import WhoopClient
 from tests.api_helpers import CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, WHOOP_URL, fixture, provider, store_with
 

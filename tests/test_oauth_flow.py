@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from api_clients.errors import ApiError
-from api_clients.oauth import MemoryTokenStore
+from tests.api_helpers import MemoryTokenStore
 from api_clients.oauth_flow import connect, new_state
 from sync.resources import scopes_of
 from api_clients.providers import make_client

@@ -20,7 +20,7 @@ from storage.sync_state import advance_sync_state
 from tests import factories as f
 from tests import loaders
 
-ABSURD = {  # the values of issue 9, each in a record of an otherwise valid page
+ABSURD = {  # values a real API has sent or could send, each in a record of an otherwise valid page
     "year -1199": (lambda r: r.update(start="-1199-03-01T06:00:00.000Z"), "start is not an ISO-8601"),
     "1970 date": (lambda r: r.update(start="1970-01-01T00:00:00.000Z"), "start out of bounds"),
     "9999-12-31": (lambda r: r.update(end="9999-12-31T00:00:00.000Z"), "end out of bounds"),

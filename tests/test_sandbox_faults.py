@@ -7,7 +7,8 @@ import pytest
 import requests
 
 from api_clients.errors import ApiError, RateLimited, TransientError
-from api_clients.oauth import MemoryTokenStore, Token
+from api_clients.oauth import Token
+from tests.api_helpers import MemoryTokenStore
 from api_clients.whoop import WhoopClient
 from api_clients.withings import WithingsClient
 from configuration.settings import ProviderSettings

@@ -8,7 +8,8 @@ import pytest
 from responses import matchers
 
 from api_clients.errors import ApiError, ReconnectRequired, reconnect_command
-from api_clients.oauth import MemoryTokenStore, Token, refresh_margin
+from api_clients.oauth import Token, refresh_margin
+from tests.api_helpers import MemoryTokenStore
 from api_clients.whoop import WhoopClient
 from tests.api_helpers import CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, WHOOP_URL, NoSleep, fixture, provider
 
