@@ -1,4 +1,4 @@
-"""Idempotent batched loaders, one per resource: map, write, quarantine what cannot be stored.
+"""Idempotent batched loading driven by the declarations: map, write, quarantine what cannot be stored.
 
 Every record of a page is stored, or kept in `quarantine` with its reason in the same
 transaction; nothing the API sends is thrown away. The caller commits.
@@ -12,13 +12,11 @@ from datetime import datetime
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import ColumnElement, delete, false, insert, select, update
+from sqlalchemy import ColumnElement, Integer, delete, false, insert, select, update
 from sqlalchemy.orm import Session
 
 from storage import write as db_write
-from mapping import whoop as mappers
 from storage import quarantine
-from mapping import withings as withings_mapper
 from configuration.clock import utcnow
 from storage.write import LoadCounts, Unit, target_of
 from mapping.fields import MappingError
@@ -27,7 +25,6 @@ from models import Quarantine
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-WITHINGS_TABLES = ("withings_weight", "withings_heart_rate", "withings_measure")
 
 
 def _describe(record: Any) -> str:
@@ -102,8 +99,7 @@ def _mapped(records: Iterable[Any], mapper: Callable[[Any], Any], counts: LoadCo
 
 
 def _load_units(session: Session, records: Iterable[Any], to_unit: Callable[[Any], Unit | None], *,
-                source: str, resource: str, batch_size: int, user_id: int | None = None,
-                timezone: str | None = None, keep_rejects: bool = True) -> LoadCounts:
+                resource, batch_size: int, user_id: int | None = None, timezone: str | None = None) -> LoadCounts:
     counts = LoadCounts()
     for chunk in _batches(records, batch_size):
         units, rejects = [], []
@@ -113,74 +109,55 @@ def _load_units(session: Session, records: Iterable[Any], to_unit: Callable[[Any
             else:
                 units.append(unit)
         stored = _write_units(session, units, counts, rejects) if units else []
-        if keep_rejects:
-            counts.quarantined += quarantine.quarantine_records(
-                session, source, resource, rejects, user_id=user_id, timezone=timezone)
-            counts.recovered += quarantine.release(session, source, resource, [u.record for u in stored])
+        counts.quarantined += quarantine.quarantine_records(
+            session, resource.source, resource.name, rejects, key_field=resource.quarantine_key,
+            user_id=user_id, timezone=timezone)
+        counts.recovered += quarantine.release(session, resource.source, resource.name,
+                                               [u.record for u in stored], key_field=resource.quarantine_key)
     return counts
 
 
-def load_rows(session: Session, table_name: str, records: Iterable[Any],
-              mapper: Callable[[Any], dict | None], batch_size: int = BATCH_SIZE, *,
-              source: str, resource: str, keep_rejects: bool = True) -> LoadCounts:
-    """Map `records` and write them to `table_name` in batches; rejects go to the quarantine of
-    (source, resource), the resource the records came from."""
-    key = target_of(table_name).key
+def _table_rows(tables: tuple, mapped: Any) -> list[tuple[str, dict]]:
+    """A mapper's output as (table, row) pairs: one row, or one row (or list of rows) per table in order."""
+    outputs = mapped if isinstance(mapped, tuple) else (mapped,)
+    rows = []
+    for model, output in zip(tables, outputs):
+        rows += [(model.__tablename__, row) for row in (output if isinstance(output, list) else [output]) if row]
+    return rows
+
+
+def _unit_maker(resource, context: dict) -> Callable[[Any], Unit | None]:
+    """A record -> its Unit: the declared mapper's rows, and the rows' API id in every declared table."""
+    arguments = [context[name] for name in resource.mapper_context]
+    for model in resource.tables:
+        target_of(model)  # a table declared outside models.py becomes known by its name
 
     def to_unit(record: Any) -> Unit | None:
-        row = mapper(record)
-        if row is None:
+        rows = _table_rows(resource.tables, resource.mapper(record, *arguments))
+        if not rows:
             return None
-        return Unit(record, [(table_name, row)], [(table_name, row[key[0]], row[key[1]])])
+        owner_table, owner = rows[0]
+        user_col, id_col = target_of(owner_table).key[:2]
+        return Unit(record, rows, [(t.__tablename__, owner[user_col], owner[id_col]) for t in resource.tables])
 
-    return _load_units(session, records, to_unit, source=source, resource=resource,
-                       batch_size=batch_size, keep_rejects=keep_rejects)
-
-
-def load_cycles(session: Session, records: Iterable[dict], batch_size: int = BATCH_SIZE) -> LoadCounts:
-    """Upsert WHOOP cycles by (user_id, cycle id)."""
-    return load_rows(session, "cycles", records, mappers.cycle_to_row, batch_size,
-                     source="whoop", resource="cycles")
+    return to_unit
 
 
-def load_sleep(session: Session, records: Iterable[dict], batch_size: int = BATCH_SIZE) -> LoadCounts:
-    """Upsert WHOOP sleeps (naps included) by (user_id, sleep UUID)."""
-    return load_rows(session, "sleep", records, mappers.sleep_to_row, batch_size,
-                     source="whoop", resource="sleep")
+def load_page(session: Session, resource, page, user_id: int, batch_size: int = BATCH_SIZE) -> LoadCounts:
+    """Map a page's records with the declared mapper and write every row to the declared tables.
 
-
-def load_recovery(session: Session, records: Iterable[dict], batch_size: int = BATCH_SIZE) -> LoadCounts:
-    """Upsert WHOOP recoveries by (user_id, cycle id); the sleep UUID is unique as well."""
-    return load_rows(session, "recovery", records, mappers.recovery_to_row, batch_size,
-                     source="whoop", resource="recovery")
-
-
-def load_workout(session: Session, records: Iterable[dict], batch_size: int = BATCH_SIZE) -> LoadCounts:
-    """Upsert WHOOP workouts by (user_id, workout UUID)."""
-    return load_rows(session, "workout", records, mappers.workout_to_row, batch_size,
-                     source="whoop", resource="workout")
-
-
-def load_withings_measures(session: Session, groups: Iterable[dict], user_id: int,
-                           timezone: str | None = None, batch_size: int = BATCH_SIZE, *,
-                           mapper: Callable[..., withings_mapper.GroupRows] | None = None,
-                           keep_rejects: bool = True) -> LoadCounts:
-    """Upsert each measure group: its typed rows and every measure, all counted once per group.
-
-    A group that is new is `inserted`; one with any row written or marked is `updated`.
+    `resource` is the declaration (sync.resources) and `page` the client's page. A record is
+    counted once, whatever the number of rows and tables it maps to: a record that is new is
+    `inserted`, one with any row written or marked is `updated`. Rejects are quarantined with
+    what the mapper needs to try them again (the user and the page's time zone).
     """
-    map_group = mapper or withings_mapper.measure_group_to_rows
-
-    def to_unit(group: Any) -> Unit:
-        weight, heart, measures = map_group(group, user_id, timezone)
-        rows = [(t, r) for t, r in (("withings_weight", weight), ("withings_heart_rate", heart)) if r]
-        rows += [("withings_measure", r) for r in measures]
-        owner = measures[0] if measures else (weight or heart)
-        scopes = [(t, owner["user_id"], owner["grpid"]) for t in WITHINGS_TABLES] if owner else []
-        return Unit(group, rows, scopes)
-
-    return _load_units(session, groups, to_unit, source="withings", resource="measures",
-                       batch_size=batch_size, user_id=user_id, timezone=timezone, keep_rejects=keep_rejects)
+    context = {"user_id": user_id, "timezone": page.timezone, "fetched_at": page.fetched_at or utcnow()}
+    to_unit = _unit_maker(resource, context)
+    if not resource.keeps_history:
+        return load_observations(session, resource, page.records, to_unit)
+    return _load_units(session, page.records, to_unit, resource=resource, batch_size=batch_size,
+                       user_id=user_id if "user_id" in resource.mapper_context else None,
+                       timezone=page.timezone if "timezone" in resource.mapper_context else None)
 
 
 RetryLoader = Callable[[Session, list, "int | None", "str | None"], LoadCounts]
@@ -215,17 +192,16 @@ def retry_quarantine(session: Session, source: str, resource: str, loader: Retry
 
 # ---- deletions -----------------------------------------------------------------------------
 
-UUID_KEYED = {"sleep", "workout"}
-ID_FIELDS = {"recovery": "cycle_id", "withings_weight": "grpid", "withings_heart_rate": "grpid",
-             "withings_measure": "grpid"}
 _DEFAULT = object()
 UPDATE_CHUNK = 500
 
 
-def normalise_key(table_name: str, value: Any) -> Any:
-    """An API id in the form its table stores it (canonical UUID text, or an int); None if unreadable."""
+def normalise_key(table: str | type, value: Any) -> Any:
+    """An API id in the form its table (a model or a table name) stores it, None if unreadable: a
+    text key column holds a canonical UUID, an integer one an int (the id's kind is the model's)."""
+    target = target_of(table)
     try:
-        if table_name in UUID_KEYED:
+        if not isinstance(target.table.c[target.key[1]].type, Integer):
             return str(uuid.UUID(value)) if isinstance(value, str) else None
         if isinstance(value, float) and value.is_integer():
             return int(value)
@@ -234,19 +210,9 @@ def normalise_key(table_name: str, value: Any) -> Any:
         return None
 
 
-def seen_key(table_name: str, record: Any) -> Any:
-    """The id a raw API record has in `table_name` (for reconcile_window's `seen_keys`), or None.
-
-    Pass the keys of every record the window returned, rejected ones included: a record the
-    API still sends is not deleted, even when this release cannot read it.
-    """
-    value = record.get(ID_FIELDS.get(table_name, "id")) if isinstance(record, dict) else None
-    return normalise_key(table_name, value)
-
-
 def _pending_kept(table) -> ColumnElement | None:
     # A WHOOP record waiting for its score can drop out of a listing and come back scored: never
-    # reconciled away (issue 9 item 7).
+    # reconciled away.
     return table.c.score_state == "PENDING_SCORE" if "score_state" in table.c else None
 
 
@@ -281,25 +247,30 @@ def reconcile_window(session: Session, table_name: str, user_id: int, start: dat
     return len(gone), len(back)
 
 
-def load_observations(session: Session, table_name: str, records: Iterable[Any],
-                      mapper: Callable[[Any], dict | None], *, source: str, resource: str) -> LoadCounts:
+def load_observations(session: Session, resource, records: Iterable[Any],
+                      to_unit: Callable[[Any], Unit | None]) -> LoadCounts:
     """Rows of a value the API keeps no history of (WHOOP's body measurement).
 
     A new value is inserted (first and last seen now); a value seen before only moves its
     `last_seen_at`, which counts as unchanged. A record that cannot be read is quarantined.
     """
     counts, rejects = LoadCounts(), []
-    table = target_of(table_name).table
-    key = target_of(table_name).key
-    for row in _mapped(records, mapper, counts, rejects):
-        where = [table.c[c] == row[c] for c in key]
-        stored = session.execute(select(table.c.id, table.c.last_seen_at).where(*where)).first()
-        if stored is None:
-            session.execute(insert(table).values({**row, "synced_at": utcnow()}))
-            counts.inserted += 1
+    for unit in _mapped(records, to_unit, counts, rejects):
+        if unit is None:
+            counts.skipped += 1
             continue
-        counts.unchanged += 1
-        if stored.last_seen_at < row["last_seen_at"]:
-            session.execute(update(table).where(table.c.id == stored.id).values(last_seen_at=row["last_seen_at"]))
-    counts.quarantined += quarantine.quarantine_records(session, source, resource, rejects)
+        for table_name, row in unit.rows:
+            target = target_of(table_name)
+            table = target.table
+            where = [table.c[c] == row[c] for c in target.key]
+            stored = session.execute(select(table.c.id, table.c.last_seen_at).where(*where)).first()
+            if stored is None:
+                session.execute(insert(table).values({**row, "synced_at": utcnow()}))
+                counts.inserted += 1
+                continue
+            counts.unchanged += 1
+            if stored.last_seen_at < row["last_seen_at"]:
+                session.execute(update(table).where(table.c.id == stored.id).values(last_seen_at=row["last_seen_at"]))
+    counts.quarantined += quarantine.quarantine_records(session, resource.source, resource.name, rejects,
+                                                        key_field=resource.quarantine_key)
     return counts

@@ -5,17 +5,18 @@ import json
 import logging
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from sync import resources
-from api_clients.errors import ApiError, ReconnectRequired
+from api_clients.errors import ApiError, classify_error
 from sync.lock import RunLocked, run_lock
 from configuration.logs import redact, setup_logging
 from sync.report import Reporter
 from sync.runner import ResourceResult, Runner
-from sync.plan import NotConnected, source_jobs
+from sync.plan import source_jobs
 from sync.windows import since_option
 from configuration.settings import get_settings
 from storage.engine import DatabaseUnavailable, describe_failure, ensure_schema, make_engine
@@ -84,15 +85,6 @@ def open_database(settings):
     return engine
 
 
-def classify_error(exc: BaseException) -> tuple[str, bool]:
-    """A one-line message for a failed resource, and whether the user must re-connect."""
-    reconnect = isinstance(exc, (ReconnectRequired, NotConnected))
-    message = redact(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
-    if not reconnect and not message.startswith(type(exc).__name__):
-        message = f"{type(exc).__name__}: {message}"
-    return message, reconnect
-
-
 def exit_code_for(results) -> int:
     if any(r.reconnect for r in results):
         return EXIT_RECONNECT
@@ -143,8 +135,7 @@ def _locked_run(settings, engine, reporter, *, sources, since, full, dry_run, wa
                                      since=since, full=full, reporter=reporter)
         for result in failed:
             reporter.resource_finished(result)
-        runner = Runner(engine, reporter, dry_run=dry_run, classify_error=classify_error,
-                        max_fetchers=settings.fetch_concurrency or None,
+        runner = Runner(engine, reporter, dry_run=dry_run, max_fetchers=settings.fetch_concurrency or None,
                         max_seconds=_max_seconds(settings, max_minutes))
         results = failed + runner.run(jobs)
     # Nothing configured is a configuration error (exit 2): the summary says so, not "exit 0".
@@ -193,17 +184,18 @@ def cli(ctx, since, full, sources, dry_run, wait, max_minutes, quiet, verbose, l
                       wait=wait, max_minutes=max_minutes, quiet=quiet, json_output=json_output))
 
 
-def _run_cli(**kwargs) -> int:
-    quiet, json_output = kwargs.pop("quiet"), kwargs.pop("json_output")
+def _run_cli(*, since: datetime | None, full: bool, sources: tuple, dry_run: bool, wait: float,
+             max_minutes: float | None, quiet: bool, json_output: bool) -> int:
     settings = load_settings()
     reporter = Reporter(interactive=sys.stdout.isatty(), quiet=quiet, json_output=json_output)
     try:
-        outcome = run_complete_etl(settings, reporter=reporter, **kwargs)
+        outcome = run_complete_etl(settings, since=since, full=full, sources=sources, dry_run=dry_run, wait=wait,
+                                   reporter=reporter, max_minutes=max_minutes)
     except RunLocked as exc:
         raise LockedError(str(exc)) from None
     except DatabaseUnavailable as exc:
         raise FailedError(str(exc)) from None
-    if len(outcome.skipped) == len(kwargs["sources"]):
+    if len(outcome.skipped) == len(sources):
         raise ConfigError("no source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
                           "WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in .env (see .env.example)")
     return outcome.exit_code
@@ -266,7 +258,8 @@ def connect(provider, no_browser, timeout):
         raise ConfigError(f"set {provider.upper()}_CLIENT_ID and {provider.upper()}_CLIENT_SECRET in .env first")
     store = DbTokenStore(open_database(settings))
     try:
-        token = oauth_connect(provider_settings, store, open_browser=not no_browser, timeout=timeout,
+        token = oauth_connect(provider_settings, store, scopes=resources.scopes_of(provider),
+                              open_browser=not no_browser, timeout=timeout,
                               print_fn=click.echo)
     except (ApiError, TimeoutError, ValueError) as exc:
         raise FailedError(f"{provider}: connection failed: {exc}") from None
@@ -297,8 +290,7 @@ def watch(ctx, sources, poll_withings, poll_whoop, reconcile_hours, cycles):
                         reconcile_seconds=reconcile_hours * 3600)
     engine = open_database(settings)
     try:
-        ctx.exit(run_watch(settings, engine, configured, schedule, classify_error=classify_error,
-                           echo=click.echo, max_cycles=cycles))
+        ctx.exit(run_watch(settings, engine, configured, schedule, echo=click.echo, max_cycles=cycles))
     except ValueError as exc:  # a schedule over a provider's daily budget
         raise ConfigError(str(exc)) from None
     finally:

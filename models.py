@@ -380,9 +380,3 @@ class OAuthToken(Base):
 
     def __repr__(self) -> str:  # tokens never reach a log or a traceback
         return f"OAuthToken(provider={self.provider!r}, user_id={self.user_id!r}, expires_at={self.expires_at!r})"
-
-
-
-
-DATA_TABLES = (Cycle, Recovery, Sleep, Workout, WithingsWeight, WithingsHeartRate, WithingsMeasure,
-               WhoopBodyMeasurement, WithingsActivity, WithingsSleepSummary)

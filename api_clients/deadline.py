@@ -17,10 +17,6 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 _current = threading.local()  # the watchdog of the request this thread is sending
 
 
-class DeadlineExceeded(Exception):
-    """The request did not complete within its deadline."""
-
-
 class Watchdog:
     """Arms a timer for one request; at the deadline every socket the request used is shut down."""
 

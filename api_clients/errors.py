@@ -1,5 +1,7 @@
-"""One exception family for both providers; messages never carry a token or a secret."""
+"""One exception family for both providers, and how a failure reads; messages never carry a token or a secret."""
 from __future__ import annotations
+
+from configuration.logs import redact
 
 
 def reconnect_command(provider: str) -> str:
@@ -73,3 +75,16 @@ class ScopeMissing(Unauthorized):
         answered = f"; the API answered status {status}" if status is not None else ""
         super().__init__(provider, f"re-connect {provider} to allow {what}: run `{self.command}` "
                                    f"(the token lacks the `{scope or 'needed'}` scope{answered})", status)
+
+
+class NotConnected(RuntimeError):
+    """A configured provider without a stored token or a seed refresh token."""
+
+
+def classify_error(exc: BaseException) -> tuple[str, bool]:
+    """A one-line message for a failed resource or provider, and whether the user must re-connect."""
+    reconnect = isinstance(exc, (ReconnectRequired, NotConnected))
+    message = redact(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
+    if not reconnect and not message.startswith(type(exc).__name__):
+        message = f"{type(exc).__name__}: {message}"
+    return message, reconnect

@@ -14,6 +14,7 @@ import requests
 
 from api_clients.deadline import Watchdog, deadline_session
 from api_clients.errors import RateLimited, TransientError, format_wait
+from configuration.version import __version__
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = {500, 502, 503, 504}
@@ -21,7 +22,7 @@ DEFAULT_RESET_SECONDS = 60.0  # a 429 that names no reset: wait a rate-limit min
 DEFAULT_MAX_WAIT = 300.0  # the wait budget of one request (RATE_LIMIT_MAX_WAIT_SECONDS)
 DEADLINE_FACTOR = 4  # a request's total deadline, in read timeouts, unless given
 MAX_RATE_WAITS = 10  # rate-limit answers one request accepts before giving up
-USER_AGENT = "whoop-data-platform/1.2.0"
+USER_AGENT = f"whoop-data-platform/{__version__}"
 TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 

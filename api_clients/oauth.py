@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, ContextManager, Iterator, Protocol, TypeVar
+from typing import Callable, ContextManager, Iterable, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from api_clients.errors import ApiError, ReconnectRequired
@@ -73,30 +72,6 @@ class TokenStore(Protocol):
     def save(self, provider: str, token: Token) -> None: ...
 
     def refresh_lock(self, provider: str) -> ContextManager[None]: ...
-
-
-class MemoryTokenStore:
-    """A TokenStore in memory (tests, one process)."""
-
-    def __init__(self, tokens: dict[str, Token] | None = None):
-        self.tokens = dict(tokens or {})
-        self.saves: list[tuple[str, Token]] = []
-        self._lock = threading.RLock()
-
-    def load(self, provider: str) -> Token | None:
-        with self._lock:
-            token = self.tokens.get(provider)
-            return replace(token) if token else None
-
-    def save(self, provider: str, token: Token) -> None:
-        with self._lock:
-            self.tokens[provider] = replace(token)
-            self.saves.append((provider, replace(token)))
-
-    @contextmanager
-    def refresh_lock(self, provider: str) -> Iterator[None]:
-        with self._lock:
-            yield
 
 
 class TokenManager:
@@ -188,16 +163,23 @@ class TokenManager:
 
 class AuthorizationCode:
     """The first-connect half every provider client shares: its authorization page and the code
-    exchange. A client sets `authorize_path` and `scopes` and implements `_token_call`."""
+    exchange. A client sets `authorize_path`, `base_scopes` and `scope_separator` and implements
+    `_token_call`."""
 
     authorize_path: str
-    scopes: str
+    base_scopes: tuple[str, ...] = ()  # what the client itself needs, besides the resources' scopes
+    scope_separator: str
     settings: object
 
-    def authorization_url(self, state: str) -> str:
-        """The page where the user approves access (every scope the resources need)."""
+    @classmethod
+    def scope_text(cls, scopes: Iterable[str]) -> str:
+        """The `scope` parameter asking for the client's own scopes and `scopes`, each once."""
+        return cls.scope_separator.join(dict.fromkeys([*cls.base_scopes, *scopes]))
+
+    def authorization_url(self, state: str, scopes: Iterable[str] = ()) -> str:
+        """The page where the user approves access (the client's scopes and every one in `scopes`)."""
         query = {"response_type": "code", "client_id": self.settings.client_id,
-                 "redirect_uri": self.settings.redirect_uri, "scope": self.scopes, "state": state}
+                 "redirect_uri": self.settings.redirect_uri, "scope": self.scope_text(scopes), "state": state}
         return f"{self.settings.auth_base_url.rstrip('/')}{self.authorize_path}?{urlencode(query)}"
 
     def exchange_code(self, code: str) -> Token:

@@ -12,7 +12,7 @@ import string
 import threading
 import webbrowser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import Callable, Iterable
 from urllib.parse import parse_qs, urlsplit
 
 from api_clients.errors import ApiError
@@ -132,13 +132,14 @@ def complete_with(client, store: TokenStore) -> Callable[[str], Token]:
     return complete
 
 
-def connect(provider, store: TokenStore, *, open_browser: bool = True, timeout: float = 300,
-            print_fn: Callable[[str], None] = print, http_timeout: float = 30.0) -> Token:
-    """Run the whole first-time flow for `provider` (ProviderSettings) and store the token; returns it."""
+def connect(provider, store: TokenStore, *, scopes: Iterable[str] = (), open_browser: bool = True,
+            timeout: float = 300, print_fn: Callable[[str], None] = print, http_timeout: float = 30.0) -> Token:
+    """Run the whole first-time flow for `provider` (ProviderSettings), asking for `scopes` besides the
+    client's own, and store the token; returns it."""
     client = make_client(provider, store, timeout=http_timeout)
     state = new_state()
     server = CallbackServer(provider.name, provider.redirect_uri, state, complete_with(client, store))
-    url = client.authorization_url(state)  # the server listens before the user can be redirected
+    url = client.authorization_url(state, scopes)  # the server listens before the user can be redirected
     print_fn(f"Open this address to authorize {provider.name}:")
     print_fn(url)
     if open_browser:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
 
 import requests
@@ -15,26 +15,11 @@ from api_clients.oauth import AuthorizationCode, Token, TokenManager, TokenStore
 log = logging.getLogger(__name__)
 PROVIDER = "whoop"
 # v1 is gone (docs/API_NOTES.md, WHOOP "Collections"): only /developer/v2 paths, never /v1.
-COLLECTIONS = {
-    "cycles": "/developer/v2/cycle",
-    "recovery": "/developer/v2/recovery",
-    "sleep": "/developer/v2/activity/sleep",
-    "workout": "/developer/v2/activity/workout",
-}
 PROFILE_PATH = "/developer/v2/user/profile/basic"
-BODY_PATH = "/developer/v2/user/measurement/body"
+PROFILE_SCOPE = "read:profile"  # WHOOP OpenAPI securitySchemes
 AUTHORIZE_PATH = "/oauth/oauth2/auth"
 TOKEN_PATH = "/oauth/oauth2/token"
-# The scope each endpoint needs (WHOOP OpenAPI securitySchemes); `offline` brings a refresh token.
-SCOPE_BY_PATH = {
-    COLLECTIONS["cycles"]: "read:cycles", COLLECTIONS["recovery"]: "read:recovery",
-    COLLECTIONS["sleep"]: "read:sleep", COLLECTIONS["workout"]: "read:workout",
-    PROFILE_PATH: "read:profile", BODY_PATH: "read:body_measurement",
-}
-SCOPES = " ".join(["offline", *dict.fromkeys(SCOPE_BY_PATH.values())])  # space-separated for WHOOP
-SCOPE_WHAT = {BODY_PATH: "body measurements"}
 PAGE_LIMIT = 25  # the spec's maximum; larger values are a 400
-REQUESTS_PER_MINUTE = 100  # plus 10,000/day (docs/API_NOTES.md, WHOOP "Rate limits")
 DEFAULT_MAX_PAGES = 10_000
 
 
@@ -47,8 +32,15 @@ class WhoopClient(AuthorizationCode):
     """Thread-safe: the collections may be paged concurrently on one instance (one rate limit)."""
 
     name = PROVIDER
-    scopes = SCOPES
+    # `offline` brings a refresh token; the profile tells whose token it is. The resources' own
+    # scopes come from their declarations.
+    base_scopes = ("offline", PROFILE_SCOPE)
+    scope_separator = " "  # WHOOP joins scopes with spaces
     authorize_path = AUTHORIZE_PATH
+    requests_per_minute = 100  # docs/API_NOTES.md, WHOOP "Rate limits"
+    daily_limit = 10_000  # requests a day per app (the same section)
+    token_lifetime = timedelta(hours=1)
+    poll_seconds = 600.0  # `watch`: recovery and sleep, one request each a poll
 
     def __init__(self, settings, store: TokenStore, *, timeout: float = 30.0,
                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
@@ -56,7 +48,7 @@ class WhoopClient(AuthorizationCode):
                  deadline: float | None = None, max_retries: int = 5):
         self.settings = settings
         self.base_url = settings.api_base_url.rstrip("/")
-        per_minute = getattr(settings, "requests_per_minute", None) or REQUESTS_PER_MINUTE
+        per_minute = getattr(settings, "requests_per_minute", None) or self.requests_per_minute
         self.http = HttpClient(PROVIDER, timeout=timeout, per_minute=per_minute, session=session, sleep=sleep,
                                clock=clock, max_wait=max_wait, deadline=deadline, max_retries=max_retries)
         self.tokens = TokenManager(PROVIDER, store, self._refresh)
@@ -66,11 +58,13 @@ class WhoopClient(AuthorizationCode):
 
     # -- data ------------------------------------------------------------------------------
     def iter_collection(self, path: str, start: datetime | None = None, end: datetime | None = None,
-                        max_pages: int | None = None) -> Iterator[list[dict]]:
+                        max_pages: int | None = None, *, scope: str | None = None,
+                        what: str = "this data") -> Iterator[list[dict]]:
         """Yield one list of records per page, newest first, until `next_token` is empty.
 
         A `next_token` seen before, or more than `max_pages` pages, is an ApiError: a server
-        that loops must not burn the daily quota and hold the run lock.
+        that loops must not burn the daily quota and hold the run lock. A refused scope is
+        ScopeMissing naming the caller's `scope` and `what`.
         """
         params: dict[str, str | int] = {"limit": PAGE_LIMIT}
         if start is not None:
@@ -79,7 +73,7 @@ class WhoopClient(AuthorizationCode):
             params["end"] = iso_utc(end)  # exclusive
         cap, seen = max_pages or DEFAULT_MAX_PAGES, set()
         for _ in range(cap):
-            body = self._get(path, params)
+            body = self._get(path, params, scope=scope, what=what)
             records = body.get("records")
             if not isinstance(records, list):
                 raise ApiError(PROVIDER, f"{path}: response has no records list")
@@ -95,29 +89,21 @@ class WhoopClient(AuthorizationCode):
             params["nextToken"] = next_token
         raise ApiError(PROVIDER, f"{path}: more than {cap} pages; stopped paging")
 
-    def iter_pages(self, resource: str, start: datetime | None = None, end: datetime | None = None,
-                   max_pages: int | None = None) -> Iterator[list[dict]]:
-        """iter_collection() by resource name (cycles, recovery, sleep, workout)."""
-        return self.iter_collection(COLLECTIONS[resource], start, end, max_pages)
-
     def get_profile(self) -> dict:
         """`/v2/user/profile/basic`: user_id, email, first and last name."""
-        return self._get(PROFILE_PATH, {})
+        return self._get(PROFILE_PATH, {}, scope=PROFILE_SCOPE)
 
-    def get_body_measurement(self) -> dict:
-        """`/v2/user/measurement/body`: the current height, weight and max heart rate."""
-        return self._get(BODY_PATH, {})
-
-    def get_object(self, path: str) -> dict:
+    def get_object(self, path: str, *, scope: str | None = None, what: str = "this data") -> dict:
         """One object endpoint without paging (profile, body measurement)."""
-        return self._get(path, {})
+        return self._get(path, {}, scope=scope, what=what)
 
     def granted_scopes(self) -> set[str] | None:
         """The scopes the stored token was granted (space-separated for WHOOP); None if unknown."""
         scope = self.tokens.scope
         return set(scope.split()) if scope else None
 
-    def _get(self, path: str, params: dict, token: str | None = None) -> dict:
+    def _get(self, path: str, params: dict, token: str | None = None, *, scope: str | None = None,
+             what: str = "this data") -> dict:
         def send(access: str) -> requests.Response:
             return self.http.request("GET", self.base_url + path, params=params,
                                      headers={"Authorization": f"Bearer {access}"})
@@ -128,8 +114,7 @@ class WhoopClient(AuthorizationCode):
             raise ApiError(PROVIDER, f"{path}: the new access token was refused (HTTP 401)", 401)
         if response.status_code == 403 or _insufficient_scope(response):
             # RFC 6750 §3.1: a token without the needed scope is `insufficient_scope`, HTTP 403.
-            raise ScopeMissing(PROVIDER, SCOPE_BY_PATH.get(path), SCOPE_WHAT.get(path, "this data"),
-                               response.status_code)
+            raise ScopeMissing(PROVIDER, scope, what, response.status_code)
         if response.status_code == 400:
             raise InvalidRequest(PROVIDER, f"HTTP 400 on {path}: {_error_text(response)}", 400)
         if response.status_code != 200:
@@ -147,7 +132,7 @@ class WhoopClient(AuthorizationCode):
 
     def fetch_user_id(self, token: Token) -> int:
         """The user id of a freshly issued token (WHOOP's token response does not carry it)."""
-        profile = self._get(PROFILE_PATH, {}, token=token.access_token)
+        profile = self._get(PROFILE_PATH, {}, token=token.access_token, scope=PROFILE_SCOPE)
         try:
             return int(profile["user_id"])
         except (KeyError, TypeError, ValueError):

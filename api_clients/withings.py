@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from datetime import timedelta
 from typing import Callable, Iterator
 
 import requests
@@ -12,19 +12,12 @@ from api_clients.errors import (ApiError, InvalidRequest, NotImplementedByApi, R
                                 ScopeMissing, TransientError, Unauthorized)
 from api_clients.http import DEFAULT_MAX_WAIT, HttpClient, Retry
 from api_clients.oauth import AuthorizationCode, Token, TokenManager, TokenStore, token_from_response
+from api_clients.pages import Page
 
 log = logging.getLogger(__name__)
 PROVIDER = "withings"
-MEASURE_PATH = "/measure"  # getmeas
-MEASURE_V2_PATH = "/v2/measure"  # getactivity
-SLEEP_V2_PATH = "/v2/sleep"  # getsummary
 TOKEN_PATH = "/v2/oauth2"
 AUTHORIZE_PATH = "/oauth2_user/authorize2"
-# user.metrics: getmeas; user.activity: Measure v2 getactivity and all of Sleep v2
-# (docs/API_NOTES.md, Withings "Auth and tokens"; Withings' OAuth authorization URL page).
-SCOPE_BY_PATH = {MEASURE_PATH: "user.metrics", MEASURE_V2_PATH: "user.activity", SLEEP_V2_PATH: "user.activity"}
-SCOPES = ",".join(dict.fromkeys(SCOPE_BY_PATH.values()))  # comma-separated for Withings
-REQUESTS_PER_MINUTE = 120  # docs/API_NOTES.md, Withings "Rate limits"
 # Weight and body composition, BP, pulse, temperature, SpO2, PWV, vascular age, ... in one call.
 MEASTYPES = (1, 4, 5, 6, 8, 9, 10, 11, 12, 54, 71, 73, 76, 77, 88, 91, 123, 155, 167, 168, 169, 170, 226)
 CATEGORY_REAL_MEASURES = 1
@@ -35,28 +28,10 @@ STATUS_TIMEOUT, STATUS_TOO_MANY = 522, 601
 # docs/API_NOTES.md, Withings "Errors in HTTP 200"). 214 and 2553 stay a plain Unauthorized.
 STATUS_SCOPE_MISSING = 2555
 DEFAULT_MAX_PAGES = 10_000
-SCOPE_WHAT = {MEASURE_PATH: "body measures", MEASURE_V2_PATH: "activity data", SLEEP_V2_PATH: "sleep data"}
 
 
-@dataclass
-class Page:
-    """One page of a Withings list action: its records and the body's paging fields."""
-
-    records: list
-    timezone: str | None
-    updatetime: int | None
-    more: bool
-    offset: int | None
-
-    @property
-    def groups(self) -> list:
-        """getmeas' name for the records (measure groups)."""
-        return self.records
-
-
-
-
-def raise_for_status(status: int, error: str, during: str) -> None:
+def raise_for_status(status: int, error: str, during: str, scope: str | None = None,
+                     what: str = "this data") -> None:
     """Turn a non-zero body status into the typed error of its family (Withings response_status)."""
     detail = f"{during}: status {status}" + (f" ({error[:120]})" if error else "")
     if status in AUTH_FAILED:
@@ -65,7 +40,7 @@ def raise_for_status(status: int, error: str, during: str) -> None:
         # A token without the scope: body status 403, "Insufficient_scope: The request requires
         # higher privileges than provided by the access token" (docs/API_NOTES.md, Withings
         # "Activity and sleep"; joostlek/python-withings #587).
-        raise ScopeMissing(PROVIDER, SCOPE_BY_PATH.get(during), SCOPE_WHAT.get(during, "this data"), status)
+        raise ScopeMissing(PROVIDER, scope, what, status)
     if status == STATUS_TOO_MANY:
         raise RateLimited(PROVIDER, detail, status)
     if status == STATUS_TIMEOUT:
@@ -73,7 +48,7 @@ def raise_for_status(status: int, error: str, during: str) -> None:
     if status == 2554:
         raise NotImplementedByApi(PROVIDER, detail, status)
     if status == STATUS_SCOPE_MISSING:
-        raise ScopeMissing(PROVIDER, SCOPE_BY_PATH.get(during), SCOPE_WHAT.get(during, "this data"), status)
+        raise ScopeMissing(PROVIDER, scope, what, status)
     if status in (214, 2553):
         raise Unauthorized(PROVIDER, detail, status)
     if 201 <= status <= 213 or 501 <= status <= 511:
@@ -87,8 +62,12 @@ class WithingsClient(AuthorizationCode):
     """Errors come back as HTTP 200 with a non-zero `status` (docs/API_NOTES.md); none is ever ignored."""
 
     name = PROVIDER
-    scopes = SCOPES
+    scope_separator = ","  # Withings joins scopes with commas
     authorize_path = AUTHORIZE_PATH
+    requests_per_minute = 120  # docs/API_NOTES.md, Withings "Rate limits"
+    daily_limit = None  # Withings documents none
+    token_lifetime = timedelta(hours=3)
+    poll_seconds = 90.0  # `watch`: one `lastupdate` request a poll
 
     def __init__(self, settings, store: TokenStore, *, timeout: float = 30.0,
                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
@@ -96,7 +75,7 @@ class WithingsClient(AuthorizationCode):
                  max_retries: int = 5, deadline: float | None = None):
         self.settings = settings
         self.base_url = settings.api_base_url.rstrip("/")
-        per_minute = getattr(settings, "requests_per_minute", None) or REQUESTS_PER_MINUTE
+        per_minute = getattr(settings, "requests_per_minute", None) or self.requests_per_minute
         self.http = HttpClient(PROVIDER, timeout=timeout, per_minute=per_minute, session=session, sleep=sleep,
                                clock=clock, max_wait=max_wait, max_retries=max_retries, deadline=deadline)
         self.tokens = TokenManager(PROVIDER, store, self._refresh)
@@ -128,15 +107,17 @@ class WithingsClient(AuthorizationCode):
 
     # -- data ------------------------------------------------------------------------------
     def iter_action_pages(self, path: str, action: str, params: dict, records_key: str,
-                          max_pages: int | None = None) -> Iterator[Page]:
+                          max_pages: int | None = None, *, scope: str | None = None,
+                          what: str = "this data") -> Iterator[Page]:
         """Pages of a list action that pages with `more`/`offset` (getmeas, getactivity, getsummary).
 
-        An offset that does not strictly increase, or more than `max_pages` pages, is an ApiError.
+        An offset that does not strictly increase, or more than `max_pages` pages, is an ApiError;
+        a refused scope is ScopeMissing naming the caller's `scope` and `what`.
         """
         query = {**params, "action": action}
         cap, last_offset = max_pages or DEFAULT_MAX_PAGES, int(params.get("offset") or 0)
         for _ in range(cap):
-            page = _page(self._call(path, query), records_key, path)
+            page = _page(self._call(path, query, scope, what), records_key, path)
             yield page
             if not page.more:  # `more` is documented as an int; some answers use a bool
                 return
@@ -146,8 +127,9 @@ class WithingsClient(AuthorizationCode):
             last_offset = query["offset"] = page.offset
         raise ApiError(PROVIDER, f"{path} {action}: more than {cap} pages; stopped paging")
 
-    def iter_measure_pages(self, lastupdate: int | None = None, startdate: int | None = None,
-                           enddate: int | None = None, max_pages: int | None = None) -> Iterator[Page]:
+    def iter_measure_pages(self, path: str, lastupdate: int | None = None, startdate: int | None = None,
+                           enddate: int | None = None, max_pages: int | None = None, *, scope: str | None = None,
+                           what: str = "this data") -> Iterator[Page]:
         """getmeas pages to the end; use `lastupdate` to sync (it catches edits and back-dated entries)."""
         params: dict[str, str | int] = {"meastypes": ",".join(map(str, MEASTYPES)),
                                         "category": CATEGORY_REAL_MEASURES}
@@ -155,15 +137,15 @@ class WithingsClient(AuthorizationCode):
             params["lastupdate"] = int(lastupdate)
         else:
             params.update({k: int(v) for k, v in (("startdate", startdate), ("enddate", enddate)) if v is not None})
-        return self.iter_action_pages(MEASURE_PATH, "getmeas", params, "measuregrps", max_pages)
+        return self.iter_action_pages(path, "getmeas", params, "measuregrps", max_pages, scope=scope, what=what)
 
-    def _call(self, path: str, params: dict) -> dict:
+    def _call(self, path: str, params: dict, scope: str | None = None, what: str = "this data") -> dict:
         data = self.tokens.call(lambda token: self._post(path, params, token),
                                 lambda answer: answer.get("status") in AUTH_FAILED)
         status = data.get("status")
         if status == 0:
             return data.get("body") or {}
-        raise_for_status(status if isinstance(status, int) else -1, str(data.get("error") or ""), path)
+        raise_for_status(status if isinstance(status, int) else -1, str(data.get("error") or ""), path, scope, what)
         raise AssertionError("unreachable")  # raise_for_status always raises
 
     def _post(self, path: str, params: dict, token: str | None) -> dict:

@@ -122,8 +122,8 @@ def bench_concurrency(args) -> None:
 
 def bench_baseline(args) -> None:
     import etl as etl_module
-    import db_loader
-    from bench.naive_loader import naive_load, naive_withings
+    from bench.naive_loader import naive_page
+    from sync import runner as runner_module
     from sync.report import Reporter
     from configuration.settings import get_settings
 
@@ -139,15 +139,15 @@ def bench_baseline(args) -> None:
                 sb = sandbox(365 * args.years[0], **UNLIMITED_SANDBOX)
                 os.environ.update(sb.environment())
                 os.environ["DATABASE_URL"] = db_url
-                # The declarations call db_loader.load_rows / load_withings_measures at load time.
-                saved = (db_loader.load_rows, db_loader.load_withings_measures)
+                # The runner loads every page through db_loader.load_page.
+                saved = runner_module.load_page
                 if label.startswith("per-row"):
-                    db_loader.load_rows, db_loader.load_withings_measures = naive_load, naive_withings
+                    runner_module.load_page = naive_page
                 start = time.perf_counter()
                 outcome = etl_module.run_complete_etl(get_settings(read_dotenv=False),
                                                       reporter=Reporter(interactive=False, quiet=True))
                 seconds = time.perf_counter() - start
-                db_loader.load_rows, db_loader.load_withings_measures = saved
+                runner_module.load_page = saved
                 rows = sum(r.counts.inserted for r in outcome.results)
                 print(f"| {dialect} | {label} | {seconds:.2f} s | {rows} rows | exit {outcome.exit_code} |")
                 sb.stop()

@@ -20,7 +20,7 @@ sys.path.insert(0, str(PROJECT))
 
 from sqlalchemy.orm import Session  # noqa: E402
 
-import db_loader  # noqa: E402
+from tests.helpers import loaders  # noqa: E402
 from bench.bench_etl import _recreate_pg, machine  # noqa: E402
 from bench.bench_loader import WITHINGS_USER, history  # noqa: E402
 from storage.engine import ensure_schema, make_engine  # noqa: E402
@@ -55,10 +55,10 @@ def fill(url: str, years: int) -> None:
     ensure_schema(engine)
     data = history(years)
     with Session(engine) as session:
-        for kind, load in (("cycles", db_loader.load_cycles), ("recovery", db_loader.load_recovery),
-                           ("sleep", db_loader.load_sleep), ("workout", db_loader.load_workout)):
+        for kind, load in (("cycles", loaders.load_cycles), ("recovery", loaders.load_recovery),
+                           ("sleep", loaders.load_sleep), ("workout", loaders.load_workout)):
             load(session, data[kind])
-        db_loader.load_withings_measures(session, data["withings"], user_id=WITHINGS_USER, timezone="Europe/Paris")
+        loaders.load_withings_measures(session, data["withings"], user_id=WITHINGS_USER, timezone="Europe/Paris")
         session.commit()
     engine.dispose()
 

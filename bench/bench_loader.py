@@ -22,7 +22,7 @@ sys.path.insert(0, str(PROJECT))
 from sqlalchemy import event, insert  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-import db_loader  # noqa: E402
+
 from mapping import whoop as mappers  # noqa: E402
 from mapping import withings as withings_mapper  # noqa: E402
 from bench.bench_etl import _recreate_pg, machine  # noqa: E402
@@ -30,12 +30,14 @@ from bench.naive_loader import naive_load, naive_withings  # noqa: E402
 from storage.engine import ensure_schema, make_engine  # noqa: E402
 from configuration.clock import utcnow
 from tests.helpers import factories as f  # noqa: E402
+from tests.helpers import loaders  # noqa: E402
+from storage.write import target_of  # noqa: E402
 
 WITHINGS_USER = 3141592
-WHOOP_KINDS = (("cycles", db_loader.load_cycles, mappers.cycle_to_row),
-               ("recovery", db_loader.load_recovery, mappers.recovery_to_row),
-               ("sleep", db_loader.load_sleep, mappers.sleep_to_row),
-               ("workout", db_loader.load_workout, mappers.workout_to_row))
+WHOOP_KINDS = (("cycles", loaders.load_cycles, mappers.cycle_to_row),
+               ("recovery", loaders.load_recovery, mappers.recovery_to_row),
+               ("sleep", loaders.load_sleep, mappers.sleep_to_row),
+               ("workout", loaders.load_workout, mappers.workout_to_row))
 
 
 def history(years: int, seed: int = 1) -> dict[str, list]:
@@ -84,7 +86,7 @@ def project_load(engine, data) -> None:
         for kind, loader, _ in WHOOP_KINDS:
             loader(session, data[kind])
             session.commit()
-        db_loader.load_withings_measures(session, data["withings"], WITHINGS_USER, "Europe/Berlin")
+        loaders.load_withings_measures(session, data["withings"], WITHINGS_USER, "Europe/Berlin")
         session.commit()
 
 
@@ -101,16 +103,16 @@ def bulk_insert(engine, data) -> None:
     with Session(engine) as session:
         for kind, _, mapper in WHOOP_KINDS:
             rows = [{**mapper(r), "synced_at": now} for r in data[kind]]
-            session.execute(insert(db_loader.TARGETS[kind].table), rows)
+            session.execute(insert(target_of(kind).table), rows)
         weights, hearts, measures = [], [], []
         for group in data["withings"]:
             w, h, ms = withings_mapper.measure_group_to_rows(group, WITHINGS_USER, "Europe/Berlin")
             weights += [{**w, "synced_at": now}] if w else []
             hearts += [{**h, "synced_at": now}] if h else []
             measures += [{**m, "synced_at": now} for m in ms]
-        session.execute(insert(db_loader.TARGETS["withings_weight"].table), weights)
-        session.execute(insert(db_loader.TARGETS["withings_heart_rate"].table), hearts)
-        session.execute(insert(db_loader.TARGETS["withings_measure"].table), measures)
+        session.execute(insert(target_of("withings_weight").table), weights)
+        session.execute(insert(target_of("withings_heart_rate").table), hearts)
+        session.execute(insert(target_of("withings_measure").table), measures)
         session.commit()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+import db_loader
 from mapping import whoop as mappers
 from mapping import withings as withings_mapper
 from configuration.clock import utcnow
@@ -55,3 +56,12 @@ def naive_withings(session: Session, groups, user_id: int, timezone=None) -> Loa
             if row is not None:
                 _one(session, table, row, counts)
     return counts
+
+
+def naive_page(session: Session, resource, page, user_id: int, batch_size=None) -> LoadCounts:
+    """The runner's page loader, per row: WHOOP collections and Withings measures (the rest as usual)."""
+    if resource.name == "measures":
+        return naive_withings(session, page.records, user_id, page.timezone)
+    if resource.keeps_history and not resource.mapper_context:
+        return naive_load(session, resource.model.__tablename__, page.records, resource.mapper)
+    return db_loader.load_page(session, resource, page, user_id)

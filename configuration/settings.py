@@ -176,17 +176,24 @@ _DURATION_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
 STALE_AFTER_PREFIX = "STALE_AFTER_"
 
 
+def parse_duration(text: str) -> timedelta | None:
+    """`36h`, `7d` or `2w` as a timedelta; None when the text is not such a duration."""
+    match = _DURATION.match(text)
+    if not match:
+        return None
+    return timedelta(hours=int(match.group(1)) * _DURATION_HOURS[match.group(2).lower()])
+
+
 def stale_after_overrides() -> dict[str, timedelta]:
     """`STALE_AFTER_<SOURCE>_<RESOURCE>=7d` settings, keyed "withings_measures"; ValueError if malformed."""
     overrides = {}
     for name, raw in os.environ.items():
         if not name.startswith(STALE_AFTER_PREFIX) or not raw.strip():
             continue
-        match = _DURATION.match(raw)
-        if not match:
+        duration = parse_duration(raw)
+        if duration is None:
             raise ValueError(f"{name} must be a duration like 36h, 7d or 2w, got {raw!r}")
-        hours = int(match.group(1)) * _DURATION_HOURS[match.group(2).lower()]
-        overrides[name[len(STALE_AFTER_PREFIX):].lower()] = timedelta(hours=hours)
+        overrides[name[len(STALE_AFTER_PREFIX):].lower()] = duration
     return overrides
 
 

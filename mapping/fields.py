@@ -12,6 +12,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from configuration.clock import utcnow  # the clock the date bounds are checked against (tests move it)
+
 INT32 = 2**31 - 1
 INT64 = 2**63 - 1
 # Plausibility bounds for every date an API sends (the issue's "2010-01-01 to now + 2 days"):
@@ -23,11 +25,6 @@ MAX_DURATION_MILLI = 7 * 24 * 3600 * 1000  # no WHOOP sleep, zone or need lasts 
 
 class MappingError(ValueError):
     """An API record that cannot become a row; the message is the reason."""
-
-
-def utcnow() -> datetime:
-    """The clock the date bounds are checked against (a function so tests can move it)."""
-    return datetime.now(timezone.utc)
 
 
 def latest_plausible(now: datetime | None = None) -> datetime:

@@ -15,7 +15,6 @@ from typing import IO
 from sqlalchemy import MetaData, Table, inspect, select
 from sqlalchemy.engine import Connection, Engine
 
-FORMATS = ("csv", "jsonl")
 # OAuth tokens never leave the database; Alembic's bookkeeping is not data.
 NEVER_EXPORTED = frozenset({"oauth_token", "alembic_version"})
 QUARANTINE_TABLE = "quarantine"

@@ -40,10 +40,3 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             log.info("pre-fix database without a version: marking it %s", PRE_FIX_REVISION)
             command.stamp(cfg, PRE_FIX_REVISION)
         command.upgrade(cfg, revision)
-
-
-def script_head() -> str:
-    """The newest revision in migrations/versions."""
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()

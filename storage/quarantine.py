@@ -19,8 +19,6 @@ from sqlalchemy.orm import Session
 from configuration.clock import utcnow
 from models import Quarantine
 
-# The API field that names a record, per resource (WHOOP recovery: its cycle; Withings: the group).
-RECORD_KEYS = {"cycles": "id", "sleep": "id", "workout": "id", "recovery": "cycle_id", "measures": "grpid"}
 MAX_KEY_TEXT = 64
 MAX_REASON = 2000
 
@@ -38,9 +36,10 @@ def serialise(record: Any) -> str:
     return json.dumps(record, ensure_ascii=True, allow_nan=True, default=repr)
 
 
-def record_key(resource: str, record: Any) -> str | None:
-    """`id=93845` when the record carries a readable API key, else None."""
-    name = RECORD_KEYS.get(resource)
+def record_key(name: str | None, record: Any) -> str | None:
+    """`id=93845` when the record carries a readable API key in its field `name`, else None.
+
+    `name` is the declaration's quarantine key (WHOOP recovery: its cycle; Withings: the group)."""
     value = record.get(name) if isinstance(record, dict) and name else None
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)  # the same key whether the API wrote 93845 or 93845.0
@@ -52,9 +51,9 @@ def record_key(resource: str, record: Any) -> str | None:
     return text.lower()  # UUIDs compare case-insensitively
 
 
-def fingerprint(resource: str, record: Any) -> str:
+def fingerprint(key_field: str | None, record: Any) -> str:
     """The record's key, or a hash of its payload when it has none."""
-    return record_key(resource, record) or "sha256:" + hashlib.sha256(serialise(record).encode()).hexdigest()
+    return record_key(key_field, record) or "sha256:" + hashlib.sha256(serialise(record).encode()).hexdigest()
 
 
 def _clean(reason: str) -> str:
@@ -62,13 +61,13 @@ def _clean(reason: str) -> str:
 
 
 def quarantine_records(session: Session, source: str, resource: str, rejected: Iterable[Rejected], *,
-                       user_id: int | None = None, timezone: str | None = None,
+                       key_field: str | None = None, user_id: int | None = None, timezone: str | None = None,
                        now: datetime | None = None) -> int:
     """Store rejected records (or bump the ones already there); returns how many were written."""
     now = now or utcnow()
     latest: dict[str, Rejected] = {}
     for item in rejected:  # the same record twice in a page: one row, the later copy
-        latest[fingerprint(resource, item.record)] = item
+        latest[fingerprint(key_field, item.record)] = item
     if not latest:
         return 0
     table = Quarantine.__table__
@@ -84,13 +83,14 @@ def quarantine_records(session: Session, source: str, resource: str, rejected: I
         else:
             session.execute(insert(table).values(
                 **values, source=source, resource=resource, fingerprint=fp,
-                record_key=record_key(resource, item.record), first_seen_at=now, attempts=1))
+                record_key=record_key(key_field, item.record), first_seen_at=now, attempts=1))
     return len(latest)
 
 
-def release(session: Session, source: str, resource: str, records: Iterable[Any]) -> int:
+def release(session: Session, source: str, resource: str, records: Iterable[Any], *,
+            key_field: str | None = None) -> int:
     """Remove the quarantine rows of records that were just stored; one SELECT when there are none."""
-    keys = {k for k in (record_key(resource, r) for r in records) if k}
+    keys = {k for k in (record_key(key_field, r) for r in records) if k}
     if not keys:
         return 0
     table = Quarantine.__table__

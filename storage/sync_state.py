@@ -85,8 +85,3 @@ def record_sync_failure(session: Session, source: str, resource: str, user_id: i
     state.error = error[:MAX_ERROR_LENGTH]
     session.flush()
     return state
-
-
-def all_sync_states(session: Session) -> list[SyncState]:
-    """Every sync_state row, for the status report and the dashboard."""
-    return list(session.execute(select(SyncState).order_by(SyncState.source, SyncState.resource)).scalars())

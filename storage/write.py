@@ -16,7 +16,7 @@ from sqlalchemy import Table, UniqueConstraint, bindparam, insert, select, updat
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
-from models import Base, Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsMeasure, WithingsWeight
+from models import Base
 
 log = logging.getLogger(__name__)
 MAX_REPORTED_ERRORS = 20
@@ -70,28 +70,23 @@ class Target:
         return self.keys[0]
 
 
-TARGETS = {
-    "cycles": Target(Cycle.__table__, (("user_id", "whoop_id"),)),
-    "sleep": Target(Sleep.__table__, (("user_id", "whoop_id"),)),
-    "recovery": Target(Recovery.__table__, (("user_id", "whoop_cycle_id"), ("user_id", "whoop_sleep_id"))),
-    "workout": Target(Workout.__table__, (("user_id", "whoop_id"),)),
-    "withings_weight": Target(WithingsWeight.__table__, (("user_id", "grpid"),)),
-    "withings_heart_rate": Target(WithingsHeartRate.__table__, (("user_id", "grpid"),)),
-    "withings_measure": Target(WithingsMeasure.__table__, (("user_id", "grpid", "meastype", "position"),)),
-}
+_TARGETS: dict[str, Target] = {}  # by table name, filled on first use
 
 
-def target_of(table_name: str) -> Target:
-    """The write target of a table: listed above, else its model's UNIQUE constraints (the first
-    is the lookup key), so a newly declared resource's table needs no entry here."""
-    if table_name not in TARGETS:
-        table = Base.metadata.tables[table_name]
-        keys = tuple(tuple(c.name for c in con.columns) for con in table.constraints
-                     if isinstance(con, UniqueConstraint))
+def target_of(table: str | type) -> Target:
+    """The write target of a model, or of a table by name, from the model's UNIQUE constraints in
+    declaration order (the first is the lookup key: recovery is unique by its cycle and by its
+    sleep). A model declared outside `models.py` is known once it was passed here."""
+    name = table if isinstance(table, str) else table.__tablename__
+    if name not in _TARGETS:
+        model = table if not isinstance(table, str) else next(
+            (m.class_ for m in Base.registry.mappers if m.local_table.name == name), None)
+        args = getattr(model, "__table_args__", ())
+        keys = tuple(tuple(col.name for col in con.columns) for con in args if isinstance(con, UniqueConstraint))
         if not keys:
-            raise LookupError(f"{table_name} declares no natural key")
-        TARGETS[table_name] = Target(table, keys)
-    return TARGETS[table_name]
+            raise LookupError(f"{name} declares no natural key")
+        _TARGETS[name] = Target(model.__table__, keys)
+    return _TARGETS[name]
 
 
 @dataclass

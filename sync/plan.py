@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from api_clients.errors import NotConnected, reconnect_command
 from sync import resources
 from sync.runner import Job
 from configuration.settings import ProviderSettings, Settings
@@ -16,13 +17,8 @@ log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-class NotConnected(RuntimeError):
-    """A configured provider without a stored token or a seed refresh token."""
-
-
 def ensure_token(store, provider: ProviderSettings) -> None:
     """Seed the store from WHOOP_/WITHINGS_REFRESH_TOKEN once; later the rotated token is used."""
-    from api_clients.errors import reconnect_command
     from api_clients.oauth import Token
 
     if store.load(provider.name) is not None:
@@ -58,8 +54,8 @@ def _state(engine: Engine, resource: resources.Resource, user_id: int):
         return state
 
 
-def source_jobs(settings: Settings, engine: Engine, store, source: str, *, now: datetime, since,
-                full: bool) -> list[Job]:
+def source_jobs(settings: Settings, engine: Engine, store, source: str, *, now: datetime,
+                since: datetime | None, full: bool) -> list[Job]:
     """One job per declared resource of `source`, all sharing one client (and its rate limiter)."""
     client, user_id = open_client(settings, store, source)
     return resource_jobs(engine, client, user_id, resources.of_source(source), now=now,
@@ -67,7 +63,7 @@ def source_jobs(settings: Settings, engine: Engine, store, source: str, *, now: 
 
 
 def resource_jobs(engine: Engine, client, user_id: int, declared, *, now: datetime, lookback: timedelta,
-                  since=None, full: bool = False) -> list[Job]:
+                  since: datetime | None = None, full: bool = False) -> list[Job]:
     """A job per resource in `declared`, its window from sync_state; `watch` reuses its clients."""
     jobs = []
     for resource in declared:

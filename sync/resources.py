@@ -1,100 +1,102 @@
-"""Every resource the ETL syncs, declared once: endpoint and paging, window, mapper, table, freshness.
+"""Every resource the ETL syncs, declared once: endpoint, id, scope, window, mapper, tables, freshness.
 
-A declaration is the Singer SDK's "stream" in small: the runner, `sync_state`, `status`, the
-dashboard's freshness and `--source` read these and nothing else lists resources. Adding a
-resource means a declaration here, a mapper in `mappers.py`, a model in `models.py` and one
-migration (docs/ARCHITECTURE.md walks through one).
+A declaration is the Singer SDK's "stream" in small: the runner, the loader, `sync_state`,
+`status`, `watch`, the dashboard's freshness and `--source` read these and nothing else lists
+resources. Adding a resource means a declaration here, a mapper, a model and one migration
+(tests/test_adding_a_resource.py adds one without touching anything else).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, ClassVar, Iterator
 
 from sqlalchemy.orm import Session
 
 import db_loader
-from mapping import whoop as mappers
-from mapping import daily as daily_mappers
-from mapping import withings as withings_mapper
-from storage.write import target_of
 from api_clients.errors import ScopeMissing
+from api_clients.pages import Page
+from configuration.clock import utcnow
+from mapping import daily as daily_mappers
+from mapping import whoop as mappers
+from mapping import withings as withings_mapper
 from models import (Cycle, Recovery, Sleep, WhoopBodyMeasurement, WithingsActivity, WithingsHeartRate,
                     WithingsMeasure, WithingsSleepSummary, WithingsWeight, Workout)
 from sync.windows import Window, lastupdate_window, page_cap, time_window
 
-
-# Page caps end a server's paging loop (pipeline.windows.page_cap): records a day at the most
+# Page caps end a server's paging loop (sync.windows.page_cap): records a day at the most
 # and records a page at the least. WHOOP pages hold 25; Withings does not document its page size.
 WHOOP_RECORDS_PER_DAY, WHOOP_PAGE_SIZE = 50, 25
 RECOVERY_MARGIN = timedelta(days=2)
 WITHINGS_RECORDS_PER_DAY, WITHINGS_MIN_PAGE_SIZE = 50, 10
-
-
-@dataclass
-class FetchedPage:
-    """One API page: its records and, for Withings, the body's `timezone` and `updatetime`."""
-
-    records: list
-    timezone: str | None = None
-    updatetime: int | None = None
-    fetched_at: datetime | None = None  # when the response arrived (records without a time of their own)
-    listing: set | None = None  # on the last page: every id the API holds in the window (deletions)
+# A watch poll reads a WHOOP collection with this lookback: WHOOP filters by the record's start
+# (a recovery by its sleep's start), and a score can come a day late (the strap syncs through
+# the phone): two days still fit one page. Withings' `lastupdate` cursor needs none.
+WHOOP_POLL_LOOKBACK = timedelta(days=2)
 
 
 @dataclass(frozen=True)
 class Resource:
-    """One API collection and the table(s) it is stored in."""
+    """One API collection, the table(s) it is stored in, and everything the ETL needs to know of it."""
 
     source: str          # the provider: "whoop" or "withings"
     name: str            # `sync_state.resource`
     label: str           # how people read it ("WHOOP cycles")
     path: str            # the endpoint, relative to the provider's API base URL
+    scope: str           # the OAuth scope the endpoint needs; `connect` asks for every declared one
+    what: str            # the words that name its data in a message ("re-connect to allow <what>")
     model: type          # the table the dashboard reads; its first UNIQUE constraint is the natural key
-    mapper: Callable[..., Any]
+    mapper: Callable[..., Any]  # record (+ `mapper_context`) -> a row, or one row (list) per table
     freshness: tuple[Any, ...]  # the (indexed) columns that say how recent the newest record is
-    window: Callable[..., Window] = field(default=time_window)  # time window or `lastupdate` cursor
-    also_writes: tuple[type, ...] = ()  # further tables one record can land in
-    scope: str | None = None  # the OAuth scope the endpoint needs; without it the resource is skipped
+    also_writes: tuple[type, ...] = ()  # further tables one record can land in, in the mapper's order
+    # The field of a raw record that holds its API id; its kind (int or UUID text) is the model's key column's.
+    id_field: str = "id"
+    # The field that names a quarantined record (`id=93845`); None: its payload's hash names it.
+    quarantine_key: str | None = None
     # Deletions: the column a completely re-read window is compared on (None: never reconciled).
     reconcile_on: str | None = None
     # `status --check` and the dashboard call it stale past this; STALE_AFTER_<SOURCE>_<NAME> overrides.
     stale_after: timedelta = timedelta(days=2)
+    # `watch` reads it on every poll with this lookback; None: only on its reconciliations.
+    poll_lookback: timedelta | None = None
+
+    # What the window is: a time window (`start`/`end`) or a `lastupdate` cursor.
+    window: ClassVar[Callable[..., Window]] = staticmethod(time_window)
+    # What the mapper needs besides the record, by name: user_id, timezone, fetched_at.
+    mapper_context: ClassVar[tuple[str, ...]] = ()
+    keeps_history: ClassVar[bool] = True  # False: one row per distinct value seen (db_loader.load_observations)
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.source, self.name)
 
     @property
-    def natural_key(self) -> tuple[str, ...]:
-        """The columns of the model's UNIQUE constraint (the first, for recovery): the API's id, per user."""
-        return target_of(self.model.__tablename__).key
-
-    @property
     def tables(self) -> tuple[type, ...]:
         return (self.model, *self.also_writes)
 
-    def pages(self, client, window: Window) -> Iterator[FetchedPage]:
+    def key_of(self, record: Any) -> Any:
+        """The API id of a raw record in the form its table stores it, or None when it has no readable one."""
+        value = record.get(self.id_field) if isinstance(record, dict) else None
+        return db_loader.normalise_key(self.model, value)
+
+    def pages(self, client, window: Window) -> Iterator[Page]:
         raise NotImplementedError
 
     def retry_loader(self) -> Callable[[Session, list, int | None, str | None], db_loader.LoadCounts]:
         """This resource's loader in the shape `db_loader.retry_quarantine` calls it."""
-        return lambda session, records, user_id, tz: self.load(session, FetchedPage(records, timezone=tz), user_id)
+        return lambda session, records, user_id, tz: db_loader.load_page(session, self, Page(records, timezone=tz),
+                                                                         user_id)
 
     def check_scope(self, client) -> None:
         """ScopeMissing before any request when the stored token says the scope was not granted."""
         granted = client.granted_scopes() if hasattr(client, "granted_scopes") else None
         if self.scope and granted is not None and self.scope not in granted:
-            raise ScopeMissing(self.source, self.scope, SCOPE_WHAT.get(self.scope, self.label))
-
-    def load(self, session: Session, page: FetchedPage, user_id: int) -> db_loader.LoadCounts:
-        raise NotImplementedError
+            raise ScopeMissing(self.source, self.scope, self.what)
 
     # -- deletions ---------------------------------------------------------------------------
     def keys(self, records: list) -> set:
         """The API ids of these records (rejected ones included: the API still holds them)."""
-        table = self.model.__tablename__
-        return {k for k in (db_loader.seen_key(table, r) for r in records) if k is not None}
+        return {k for k in map(self.key_of, records) if k is not None}
 
     def listing(self, client, window: Window, seen: set) -> set | None:
         """Every id the API holds in the window, or None when that cannot be known.
@@ -125,16 +127,13 @@ class Resource:
 class WhoopCollection(Resource):
     """A WHOOP v2 collection: `start`/`end` windows, `nextToken` paging, one table."""
 
-    def pages(self, client, window: Window) -> Iterator[FetchedPage]:
+    def pages(self, client, window: Window) -> Iterator[Page]:
         # No `end`: the API defaults it to its own "now" (docs/API_NOTES.md, WHOOP "Paging"), so
         # a record stamped a moment after our clock is not cut off; window.end is the sync point.
         cap = page_cap(window, WHOOP_RECORDS_PER_DAY, WHOOP_PAGE_SIZE)
-        for records in client.iter_collection(self.path, start=window.start, max_pages=cap):
-            yield FetchedPage(records=records)
-
-    def load(self, session: Session, page: FetchedPage, user_id: int) -> db_loader.LoadCounts:
-        return db_loader.load_rows(session, self.model.__tablename__, page.records, self.mapper,
-                                   source=self.source, resource=self.name)
+        for records in client.iter_collection(self.path, start=window.start, max_pages=cap,
+                                              scope=self.scope, what=self.what):
+            yield Page(records=records)
 
 
 class WhoopRecovery(WhoopCollection):
@@ -151,8 +150,23 @@ class WhoopRecovery(WhoopCollection):
         return None if window.start is None else window.start + RECOVERY_MARGIN
 
 
+class WhoopObject(Resource):
+    """A WHOOP v2 object without history (the body measurement): one row per distinct value seen."""
+
+    mapper_context: ClassVar[tuple[str, ...]] = ("user_id", "fetched_at")
+    keeps_history: ClassVar[bool] = False
+
+    def pages(self, client, window: Window) -> Iterator[Page]:
+        self.check_scope(client)
+        record = client.get_object(self.path, scope=self.scope, what=self.what)
+        yield Page(records=[record], fetched_at=utcnow())
+
+
 class WithingsMeasures(Resource):
     """Withings getmeas: `lastupdate` cursor, `more`/`offset` paging, body and cardio tables."""
+
+    window: ClassVar[Callable[..., Window]] = staticmethod(lastupdate_window)
+    mapper_context: ClassVar[tuple[str, ...]] = ("user_id", "timezone")
 
     def listing(self, client, window: Window, seen: set) -> set | None:
         """The groups measured in the window: `lastupdate` lists what changed, not what exists.
@@ -164,34 +178,16 @@ class WithingsMeasures(Resource):
         if window.start is None:
             return seen
         cap = page_cap(window, WITHINGS_RECORDS_PER_DAY, WITHINGS_MIN_PAGE_SIZE)
-        pages = client.iter_measure_pages(startdate=int(window.start.timestamp()),
-                                          enddate=int(window.end.timestamp()), max_pages=cap)
-        return set().union(*(self.keys(page.groups) for page in pages))
+        pages = client.iter_measure_pages(startdate=int(window.start.timestamp()), enddate=int(window.end.timestamp()),
+                                          max_pages=cap, path=self.path, scope=self.scope, what=self.what)
+        return set().union(*(self.keys(page.records) for page in pages))
 
-    def pages(self, client, window: Window) -> Iterator[FetchedPage]:
+    def pages(self, client, window: Window) -> Iterator[Page]:
         # lastupdate=0 asks for every group ever created or modified: the full history.
         lastupdate = int(window.start.timestamp()) if window.start else 0
         cap = page_cap(window, WITHINGS_RECORDS_PER_DAY, WITHINGS_MIN_PAGE_SIZE)
-        for page in client.iter_measure_pages(lastupdate=lastupdate, max_pages=cap):
-            yield FetchedPage(records=page.groups, timezone=page.timezone, updatetime=page.updatetime)
-
-    def load(self, session: Session, page: FetchedPage, user_id: int) -> db_loader.LoadCounts:
-        return db_loader.load_withings_measures(session, page.records, user_id, page.timezone)
-
-
-class WhoopObject(Resource):
-    """A WHOOP v2 object without history (the body measurement): one row per distinct value seen."""
-
-    def pages(self, client, window: Window) -> Iterator[FetchedPage]:
-        self.check_scope(client)
-        record = client.get_object(self.path)
-        yield FetchedPage(records=[record], fetched_at=datetime.now(timezone.utc))
-
-    def load(self, session: Session, page: FetchedPage, user_id: int) -> db_loader.LoadCounts:
-        seen_at = page.fetched_at or datetime.now(timezone.utc)
-        return db_loader.load_observations(session, self.model.__tablename__, page.records,
-                                           lambda record: self.mapper(record, user_id, seen_at),
-                                           source=self.source, resource=self.name)
+        return client.iter_measure_pages(lastupdate=lastupdate, max_pages=cap, path=self.path, scope=self.scope,
+                                         what=self.what)
 
 
 @dataclass(frozen=True)
@@ -202,7 +198,10 @@ class WithingsAction(Resource):
     records_key: str = ""
     data_fields: tuple[str, ...] = ()
 
-    def pages(self, client, window: Window) -> Iterator[FetchedPage]:
+    window: ClassVar[Callable[..., Window]] = staticmethod(lastupdate_window)
+    mapper_context: ClassVar[tuple[str, ...]] = ("user_id",)
+
+    def pages(self, client, window: Window) -> Iterator[Page]:
         self.check_scope(client)
         params: dict[str, int | str] = {"lastupdate": int(window.start.timestamp()) if window.start else 0}
         if self.data_fields:
@@ -212,44 +211,44 @@ class WithingsAction(Resource):
         # lookback subtracted from the cursor covers a skew between our clock and Withings'.
         run_start = int(window.end.timestamp())
         cap = page_cap(window, WITHINGS_RECORDS_PER_DAY, WITHINGS_MIN_PAGE_SIZE)
-        for page in client.iter_action_pages(self.path, self.action, params, self.records_key, max_pages=cap):
-            yield FetchedPage(records=page.records, timezone=page.timezone,
-                              updatetime=page.updatetime or run_start)
-
-    def load(self, session: Session, page: FetchedPage, user_id: int) -> db_loader.LoadCounts:
-        return db_loader.load_rows(session, self.model.__tablename__, page.records,
-                                   lambda record: self.mapper(record, user_id), source=self.source, resource=self.name)
+        for page in client.iter_action_pages(self.path, self.action, params, self.records_key, max_pages=cap,
+                                             scope=self.scope, what=self.what):
+            page.updatetime = page.updatetime or run_start
+            yield page
 
 
-SCOPE_WHAT = {"user.activity": "activity data", "read:body_measurement": "body measurements"}
 ACTIVITY_DATA_FIELDS = tuple(daily_mappers.ACTIVITY_FIELDS)
 SLEEP_DATA_FIELDS = tuple(daily_mappers.SLEEP_SUMMARY_FIELDS)
 
+# v1 is gone (docs/API_NOTES.md, WHOOP "Collections"): only /developer/v2 paths. The scopes are
+# WHOOP's OpenAPI securitySchemes; Withings' user.activity covers getactivity and all of Sleep v2
+# (docs/API_NOTES.md, Withings "Auth and tokens").
 RESOURCES: tuple[Resource, ...] = (
-    WhoopCollection("whoop", "cycles", "WHOOP cycles", "/developer/v2/cycle",
-                    Cycle, mappers.cycle_to_row, (Cycle.start,), reconcile_on="start"),
-    WhoopRecovery("whoop", "recovery", "WHOOP recovery", "/developer/v2/recovery",
-                  Recovery, mappers.recovery_to_row, (Recovery.created_at,), reconcile_on="created_at"),
-    WhoopCollection("whoop", "sleep", "WHOOP sleep", "/developer/v2/activity/sleep",
-                    Sleep, mappers.sleep_to_row, (Sleep.start,), reconcile_on="start"),
-    WhoopCollection("whoop", "workout", "WHOOP workouts", "/developer/v2/activity/workout",
-                    Workout, mappers.workout_to_row, (Workout.start,), reconcile_on="start",
+    WhoopCollection("whoop", "cycles", "WHOOP cycles", "/developer/v2/cycle", "read:cycles", "cycles",
+                    Cycle, mappers.cycle_to_row, (Cycle.start,), quarantine_key="id", reconcile_on="start"),
+    WhoopRecovery("whoop", "recovery", "WHOOP recovery", "/developer/v2/recovery", "read:recovery", "recovery",
+                  Recovery, mappers.recovery_to_row, (Recovery.created_at,), id_field="cycle_id",
+                  quarantine_key="cycle_id", reconcile_on="created_at", poll_lookback=WHOOP_POLL_LOOKBACK),
+    WhoopCollection("whoop", "sleep", "WHOOP sleep", "/developer/v2/activity/sleep", "read:sleep", "sleep",
+                    Sleep, mappers.sleep_to_row, (Sleep.start,), quarantine_key="id",
+                    reconcile_on="start", poll_lookback=WHOOP_POLL_LOOKBACK),
+    WhoopCollection("whoop", "workout", "WHOOP workouts", "/developer/v2/activity/workout", "read:workout",
+                    "workouts", Workout, mappers.workout_to_row, (Workout.start,),
+                    quarantine_key="id", reconcile_on="start",
                     stale_after=timedelta(days=7)),  # rest days are not an outage
     WhoopObject("whoop", "body", "WHOOP body measurement", "/developer/v2/user/measurement/body",
-                WhoopBodyMeasurement, daily_mappers.body_measurement_to_row, (WhoopBodyMeasurement.last_seen_at,),
-                scope="read:body_measurement"),
-    WithingsMeasures("withings", "measures", "Withings measures", "/measure",
+                "read:body_measurement", "body measurements", WhoopBodyMeasurement,
+                daily_mappers.body_measurement_to_row, (WhoopBodyMeasurement.last_seen_at,)),
+    WithingsMeasures("withings", "measures", "Withings measures", "/measure", "user.metrics", "body measures",
                      WithingsWeight, withings_mapper.measure_group_to_rows,
                      (WithingsWeight.measured_at, WithingsHeartRate.measured_at),
-                     window=lastupdate_window, also_writes=(WithingsHeartRate, WithingsMeasure),
-                     reconcile_on="measured_at"),
-    WithingsAction("withings", "activity", "Withings daily activity", "/v2/measure",
-                   WithingsActivity, daily_mappers.activity_to_row, (WithingsActivity.modified_at,),
-                   window=lastupdate_window, scope="user.activity",
+                     also_writes=(WithingsHeartRate, WithingsMeasure), id_field="grpid", quarantine_key="grpid",
+                     reconcile_on="measured_at", poll_lookback=timedelta(0)),
+    WithingsAction("withings", "activity", "Withings daily activity", "/v2/measure", "user.activity",
+                   "activity data", WithingsActivity, daily_mappers.activity_to_row, (WithingsActivity.modified_at,),
                    action="getactivity", records_key="activities", data_fields=ACTIVITY_DATA_FIELDS),
-    WithingsAction("withings", "sleep_summary", "Withings sleep", "/v2/sleep",
+    WithingsAction("withings", "sleep_summary", "Withings sleep", "/v2/sleep", "user.activity", "sleep data",
                    WithingsSleepSummary, daily_mappers.sleep_summary_to_row, (WithingsSleepSummary.end,),
-                   window=lastupdate_window, scope="user.activity",
                    action="getsummary", records_key="series", data_fields=SLEEP_DATA_FIELDS),
 )
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys(r.source for r in RESOURCES))
@@ -261,10 +260,24 @@ def of_source(source: str) -> tuple[Resource, ...]:
     return tuple(r for r in RESOURCES if r.source == source)
 
 
+def polled(source: str) -> tuple[Resource, ...]:
+    """The resources of one provider that `watch` reads on every poll."""
+    return tuple(r for r in of_source(source) if r.poll_lookback is not None)
+
+
+def scopes_of(source: str) -> tuple[str, ...]:
+    """Every scope the declared resources of one provider need, each once, in declaration order."""
+    return tuple(dict.fromkeys(r.scope for r in of_source(source)))
+
+
+def data_tables() -> tuple[type, ...]:
+    """Every table a declared resource writes, each once, in declaration order."""
+    return tuple(dict.fromkeys(t for r in RESOURCES for t in r.tables))
+
+
 def get(source: str, name: str) -> Resource:
     """The declaration of (source, name); KeyError for an undeclared one."""
     for resource in RESOURCES:
         if resource.key == (source, name):
             return resource
     raise KeyError(f"no resource {source}/{name} is declared")
-

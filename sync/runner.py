@@ -6,15 +6,17 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from db_loader import LoadCounts, retry_quarantine
+from api_clients.errors import classify_error
+from api_clients.pages import Page
+from db_loader import LoadCounts, load_page, retry_quarantine
 from sync.windows import Window
-from sync.resources import FetchedPage, Resource
+from sync.resources import Resource
 from storage.sync_state import advance_sync_state, record_sync_failure
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
     # Hold each page until the next one arrives, so the writer knows which page is the last
     # and can advance sync_state in that page's transaction.
     try:
-        held: FetchedPage | None = None
+        held: Page | None = None
         newest_update: int | None = None
         seen: set = set()
         for page in job.resource.pages(job.client, job.window):
@@ -81,7 +83,7 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
             if held is not None and not _put(out, ("page", job.key, held, False), cancel):
                 return
             held = page
-        last = held or FetchedPage(records=[])
+        last = held or Page(records=[])
         last.updatetime = newest_update
         # The window was read to its end: what the API lists in it, for deletions.
         last.listing = job.resource.listing(job.client, job.window, seen)
@@ -124,7 +126,6 @@ class Runner:
     """Runs jobs: one fetch thread per resource, all writes on the calling thread."""
 
     def __init__(self, engine: Engine, reporter, *, dry_run: bool = False, max_fetchers: int | None = None,
-                 classify_error: Callable[[BaseException], tuple[str, bool]] | None = None,
                  max_seconds: float | None = None, stop: threading.Event | None = None):
         self.engine = engine
         self.stop = stop  # set from a signal handler: finish the page in hand, then return
@@ -132,7 +133,6 @@ class Runner:
         self.max_fetchers = max_fetchers
         self.reporter = reporter
         self.dry_run = dry_run
-        self.classify_error = classify_error or (lambda exc: (str(exc), False))
 
     def run(self, jobs: list[Job]) -> list[ResourceResult]:
         """Fetch every job's pages concurrently and load them here, until all end or time runs out."""
@@ -213,10 +213,10 @@ class Runner:
             self.reporter.resource_finished(result)
         pending.clear()
 
-    def _load_page(self, job: Job, result: ResourceResult, page: FetchedPage, is_last: bool) -> None:
+    def _load_page(self, job: Job, result: ResourceResult, page: Page, is_last: bool) -> None:
         try:
             with Session(self.engine) as session:
-                counts = job.resource.load(session, page, job.user_id)
+                counts = load_page(session, job.resource, page, job.user_id)
                 if is_last:
                     counts.deleted, counts.restored = job.resource.reconcile(session, job.window, job.user_id,
                                                                              page.listing)
@@ -237,7 +237,7 @@ class Runner:
         self.reporter.page_loaded(result, len(page.records))
 
     def _fail(self, job: Job, result: ResourceResult, exc: BaseException) -> None:
-        message, reconnect = self.classify_error(exc)
+        message, reconnect = classify_error(exc)
         if getattr(exc, "skips_resource", False):  # e.g. a scope the user did not grant: not a failure
             result.status, result.error = "skipped", str(exc).splitlines()[0]
             return

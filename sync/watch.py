@@ -14,55 +14,53 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sync import resources
+from api_clients.errors import classify_error
+from api_clients.providers import client_class
 from configuration.clock import utcnow
+from sync import resources
 from sync.lock import RunLocked, run_lock
 from sync.runner import Runner
 from sync.plan import open_client, resource_jobs
 
 log = logging.getLogger("etl.watch")
 
-# The daily budgets (docs/API_NOTES.md, "Rate limits"): WHOOP allows 10,000 requests a day per app;
-# Withings documents 120 a minute and no daily figure, so its poll stays far below 120 x 1,440.
-DAILY_LIMITS = {"whoop": 10_000, "withings": None}
+# Each client class holds its provider's limits (rate a minute, daily budget, token lifetime).
+# Withings documents no daily figure, so its poll stays far below its per-minute rate x 1,440.
 HEADROOM = 0.5  # watch never plans more than half a daily limit: runs, `connect` and retries share it
-# Access tokens live 1 h (WHOOP) and 3 h (Withings): one refresh request per lifetime.
-REFRESHES_PER_DAY = {"whoop": 24, "withings": 8}
 LOCK_WAIT_SECONDS = 30.0  # a cron run holding the lock: wait this long, else skip this cycle
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """How often each provider is polled, which resources a poll reads, and the reconciliation interval."""
+    """How often each provider is polled and the reconciliation interval.
 
-    poll_seconds: dict[str, float] = field(default_factory=lambda: {"whoop": 600.0, "withings": 90.0})
-    # A poll reads only what changes within minutes: Withings' `lastupdate` cursor (one request),
-    # WHOOP's recovery and sleep scores. Cycles and workouts wait for the reconciliation.
-    poll_resources: dict[str, tuple[str, ...]] = field(
-        default_factory=lambda: {"whoop": ("recovery", "sleep"), "withings": ("measures",)})
-    # WHOOP filters a collection by the record's start (a recovery by its sleep's start), and a
-    # score can come a day late (the strap syncs through the phone): two days still fit one page.
-    poll_lookback: dict[str, timedelta] = field(
-        default_factory=lambda: {"whoop": timedelta(days=2), "withings": timedelta(0)})
+    A poll reads only what changes within minutes (the declarations' `poll_lookback`): Withings'
+    `lastupdate` cursor (one request), WHOOP's recovery and sleep scores. The rest waits for the
+    reconciliation."""
+
+    poll_seconds: dict[str, float] = field(
+        default_factory=lambda: {source: client_class(source).poll_seconds for source in resources.SOURCES})
     reconcile_seconds: float = 6 * 3600.0
 
     def requests_per_day(self, source: str) -> int:
         """Planned requests a day: one page per polled resource, per declared resource on reconciling,
-        plus token refreshes (a busy lookback can add pages; the rate limiters still hold)."""
-        polls = 86_400 / self.poll_seconds[source] * len(self.poll_resources[source])
+        plus one token refresh per token lifetime (a busy lookback can add pages; the rate limiters still hold)."""
+        polls = 86_400 / self.poll_seconds[source] * len(resources.polled(source))
         reconciles = 86_400 / self.reconcile_seconds * len(resources.of_source(source))
-        return round(polls + reconciles + REFRESHES_PER_DAY[source])
+        refreshes = timedelta(days=1) / client_class(source).token_lifetime
+        return round(polls + reconciles + refreshes)
 
 
 def check_budget(schedule: Schedule, sources) -> list[str]:
     """One line per provider: requests a day it will use; ValueError when over a daily limit's headroom."""
     lines = []
     for source in sources:
-        planned, limit = schedule.requests_per_day(source), DAILY_LIMITS[source]
+        client = client_class(source)
+        planned, limit = schedule.requests_per_day(source), client.daily_limit
         if limit is not None and planned > limit * HEADROOM:
             raise ValueError(f"{source}: {planned:,} requests a day planned, over half its daily limit "
                              f"of {limit:,}: poll less often")
-        allowed = f"limit {limit:,}/day" if limit else "no daily limit documented; 120/min"
+        allowed = f"limit {limit:,}/day" if limit else f"no daily limit documented; {client.requests_per_minute}/min"
         lines.append(f"{source}: about {planned:,} requests a day ({allowed}); polls every "
                      f"{schedule.poll_seconds[source]:g} s, reconciles every {schedule.reconcile_seconds / 3600:g} h")
     return lines
@@ -83,12 +81,11 @@ class Watcher:
     """The loop: whatever poll or reconciliation is due, each cycle under the run lock, until `stop`."""
 
     def __init__(self, settings, engine, store, schedule: Schedule, stop: threading.Event, *,
-                 classify_error, max_cycles: int | None = None):
+                 max_cycles: int | None = None):
         from sync.report import Reporter
 
         self.settings, self.engine, self.store = settings, engine, store
         self.schedule, self.stop, self.max_cycles = schedule, stop, max_cycles
-        self.classify_error = classify_error
         self.reporter = Reporter(interactive=False, quiet=True)  # failures only; one line per cycle here
         self.clients: dict[str, tuple] = {}
         self.reconnect = False
@@ -99,7 +96,7 @@ class Watcher:
             try:
                 self.clients[source] = open_client(self.settings, self.store, source)
             except Exception as exc:  # noqa: BLE001 - one provider's failure never stops the other
-                message, reconnect = self.classify_error(exc)
+                message, reconnect = classify_error(exc)
                 self.reconnect |= reconnect
                 log.error("watch: %s cannot start: %s", source, message)
 
@@ -111,10 +108,12 @@ class Watcher:
             now = time.monotonic()
             kind = "reconcile" if now >= reconcile_due else "poll"
             if kind == "reconcile":
-                plan = {s: (resources.of_source(s), timedelta(days=self.settings.lookback_days)) for s in self.clients}
+                lookback = timedelta(days=self.settings.lookback_days)
+                plan = {s: [(r, lookback) for r in resources.of_source(s)] for s in self.clients}
                 reconcile_due = now + self.schedule.reconcile_seconds
             else:
-                plan = {s: (self._polled(s), self.schedule.poll_lookback[s]) for s in self.clients if now >= poll_due[s]}
+                plan = {s: [(r, r.poll_lookback) for r in resources.polled(s)] for s in self.clients
+                        if now >= poll_due[s]}
             if plan and self._cycle(plan, kind):
                 poll_due.update({s: now + self.schedule.poll_seconds[s] for s in plan})
                 cycles += 1
@@ -126,19 +125,17 @@ class Watcher:
             return 3 if self.reconnect else 1
         return 0
 
-    def _polled(self, source: str) -> tuple:
-        return tuple(resources.get(source, name) for name in self.schedule.poll_resources[source])
-
     def _cycle(self, plan: dict, kind: str) -> bool:
         """One run of the planned resources under the run lock; False when another run holds it."""
         started = time.monotonic()
         try:
             with run_lock(self.engine, LOCK_WAIT_SECONDS):
-                jobs = []
-                for source, (declared, lookback) in plan.items():
+                jobs, now = [], utcnow()
+                for source, planned in plan.items():
                     client, user_id = self.clients[source]
-                    jobs += resource_jobs(self.engine, client, user_id, declared, now=utcnow(), lookback=lookback)
-                runner = Runner(self.engine, self.reporter, classify_error=self.classify_error, stop=self.stop,
+                    for resource, lookback in planned:
+                        jobs += resource_jobs(self.engine, client, user_id, (resource,), now=now, lookback=lookback)
+                runner = Runner(self.engine, self.reporter, stop=self.stop,
                                 max_fetchers=self.settings.fetch_concurrency or None)
                 results = runner.run(jobs)
         except RunLocked:
@@ -160,8 +157,7 @@ class Watcher:
                  ", ".join(changed) or "no change")
 
 
-def run_watch(settings, engine, sources, schedule: Schedule, *, classify_error, echo=print,
-              max_cycles=None) -> int:
+def run_watch(settings, engine, sources, schedule: Schedule, *, echo=print, max_cycles=None) -> int:
     """`etl.py watch`: print the budget, open the clients once, cycle until SIGTERM/SIGINT (exit 0)."""
     from storage.tokens import DbTokenStore
 
@@ -169,8 +165,7 @@ def run_watch(settings, engine, sources, schedule: Schedule, *, classify_error, 
         echo(f"watch: {line}")
     stop = threading.Event()
     with stop_on_signals(stop):
-        watcher = Watcher(settings, engine, DbTokenStore(engine), schedule, stop, classify_error=classify_error,
-                          max_cycles=max_cycles)
+        watcher = Watcher(settings, engine, DbTokenStore(engine), schedule, stop, max_cycles=max_cycles)
         watcher.open(sources)
         code = watcher.run()
     log.info("watch: stopped")

@@ -1,22 +1,19 @@
 """Which slice of history each resource fetches: full, explicit `--since`, or incremental."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from configuration.settings import parse_duration
 from mapping.fields import EARLIEST_DATE as EARLIEST_DATA
 from storage.sync_state import cursor_time
-_RELATIVE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
-_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_since(text: str, now: datetime) -> datetime:
     """`7d`, `36h`, `2w`, `2025-01-01` or an ISO timestamp -> an aware UTC datetime."""
-    match = _RELATIVE.match(text)
-    if match:
-        amount, unit = int(match.group(1)), _UNITS[match.group(2).lower()]
-        return now - timedelta(**{unit: amount})
+    duration = parse_duration(text)
+    if duration is not None:
+        return now - duration
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:

@@ -8,8 +8,9 @@ import pytest
 import requests
 
 from api_clients.errors import ApiError
-from api_clients.oauth import MemoryTokenStore
+from tests.helpers.api import MemoryTokenStore
 from api_clients.oauth_flow import connect, new_state
+from sync.resources import scopes_of
 from api_clients.providers import make_client
 from configuration.settings import ProviderSettings
 
@@ -31,7 +32,8 @@ def _run_connect(provider, store):
 
     def target():
         try:
-            result["token"] = connect(provider, store, open_browser=False, timeout=20, print_fn=lines.append)
+            result["token"] = connect(provider, store, scopes=scopes_of(provider.name), open_browser=False,
+                                      timeout=20, print_fn=lines.append)
         except Exception as exc:  # noqa: BLE001 - asserted by the test
             result["error"] = exc
 

@@ -5,7 +5,7 @@ import logging
 
 import requests
 
-from api_clients.oauth import MemoryTokenStore
+from tests.helpers.api import MemoryTokenStore
 from tests.clients.test_authorization_code_flow import _provider, _run_connect, _wait_for_url
 
 

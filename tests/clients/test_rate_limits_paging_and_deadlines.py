@@ -14,7 +14,9 @@ from responses import matchers
 from api_clients.errors import ApiError, RateLimited, ScopeMissing, TransientError, format_wait
 from api_clients.http import HttpClient
 from api_clients.whoop import WhoopClient
+from configuration.version import __version__
 from api_clients.withings import WithingsClient
+from sync.resources import scopes_of
 from tests.helpers.api import WHOOP_URL, WITHINGS_URL, NoSleep, provider, store_with
 
 CYCLE_URL = f"{WHOOP_URL}/developer/v2/cycle"
@@ -65,10 +67,10 @@ def test_a_429_with_retry_after_alone_blocks_every_thread(mock):
 
     client = _whoop(sleep=sleep)
     client.http.sleep = client.http.limiter.sleep = sleep
-    first = threading.Thread(target=lambda: list(client.iter_pages("cycles")))
+    first = threading.Thread(target=lambda: list(client.iter_collection("/developer/v2/cycle")))
     first.start()
     assert waiting.wait(10)
-    assert list(client.iter_pages("recovery")) == [[]]
+    assert list(client.iter_collection("/developer/v2/recovery")) == [[]]
     first.join(10)
     assert sent["recovery"] - sent["blocked"] >= 0.9  # it waited for the window, as the first thread did
 
@@ -78,7 +80,7 @@ def test_a_daily_reset_fails_at_once_without_sleeping(mock):
     mock.get(CYCLE_URL, json={"records": [], "next_token": "MTIz"},
              headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "86399"})
     with pytest.raises(RateLimited, match="rate limit: next window in 23 h 59 min") as err:
-        list(_whoop(sleep=sleep, max_wait=300).iter_pages("cycles"))
+        list(_whoop(sleep=sleep, max_wait=300).iter_collection("/developer/v2/cycle"))
     assert sleep.calls == [] and err.value.retry_after == pytest.approx(86399)
     assert "\n" not in str(err.value)
 
@@ -87,7 +89,7 @@ def test_a_429_beyond_the_budget_fails_at_once(mock):
     sleep = NoSleep()
     mock.get(CYCLE_URL, status=429, headers={"X-RateLimit-Reset": "86400"})
     with pytest.raises(RateLimited, match="next window in 24 h"):
-        list(_whoop(sleep=sleep, max_wait=300).iter_pages("cycles"))
+        list(_whoop(sleep=sleep, max_wait=300).iter_collection("/developer/v2/cycle"))
     assert sleep.calls == []
 
 
@@ -95,7 +97,7 @@ def test_withings_601_wait_seconds_is_honoured(mock):
     sleep = NoSleep()
     mock.post(MEASURE_URL, json={"status": 601, "body": {"wait_seconds": 42}, "error": "Too many requests"})
     mock.post(MEASURE_URL, json=_ok([]))
-    assert len(list(_withings(sleep=sleep).iter_measure_pages(lastupdate=0))) == 1
+    assert len(list(_withings(sleep=sleep).iter_measure_pages("/measure", lastupdate=0))) == 1
     assert any(42 <= s <= 43.01 for s in sleep.calls), sleep.calls
 
 
@@ -103,7 +105,7 @@ def test_withings_601_beyond_the_budget_fails_at_once(mock):
     sleep = NoSleep()
     mock.post(MEASURE_URL, json={"status": 601, "body": {"wait_seconds": 3600}})
     with pytest.raises(RateLimited, match="next window in 1 h 0 min"):
-        list(_withings(sleep=sleep, max_wait=300).iter_measure_pages(lastupdate=0))
+        list(_withings(sleep=sleep, max_wait=300).iter_measure_pages("/measure", lastupdate=0))
     assert sleep.calls == []
 
 
@@ -119,7 +121,7 @@ def test_a_repeating_next_token_stops_with_an_error(mock):
 
     mock.add_callback(responses.GET, CYCLE_URL, callback=page)
     with pytest.raises(ApiError, match="repeated a next_token"):
-        list(_whoop().iter_pages("cycles"))
+        list(_whoop().iter_collection("/developer/v2/cycle"))
     assert len(calls) == 2
 
 
@@ -137,7 +139,7 @@ def test_withings_offsets_that_do_not_grow_stop_with_an_error(mock):
     mock.add_callback(responses.POST, MEASURE_URL,
                       callback=lambda r: (200, {}, json.dumps(_ok([{"grpid": 1}], more=1, offset=next(offsets)))))
     with pytest.raises(ApiError, match="offset must grow"):
-        list(_withings().iter_measure_pages(lastupdate=0))
+        list(_withings().iter_measure_pages("/measure", lastupdate=0))
     assert len(mock.calls) == 3
 
 
@@ -146,7 +148,7 @@ def test_withings_paging_stops_at_max_pages(mock):
     mock.add_callback(responses.POST, MEASURE_URL,
                       callback=lambda r: (200, {}, json.dumps(_ok([], more=1, offset=next(counter)))))
     with pytest.raises(ApiError, match="more than 4 pages"):
-        list(_withings().iter_measure_pages(lastupdate=0, max_pages=4))
+        list(_withings().iter_measure_pages("/measure", lastupdate=0, max_pages=4))
 
 
 @pytest.mark.parametrize("path, action, key", [("/measure", "getmeas", "measuregrps"),
@@ -174,21 +176,23 @@ def test_generic_whoop_collection(mock):
 def test_whoop_403_is_a_missing_scope(mock):
     mock.get(f"{WHOOP_URL}/developer/v2/user/measurement/body", status=403, json={"error": "forbidden"})
     with pytest.raises(ScopeMissing) as err:
-        _whoop().get_body_measurement()
+        _whoop().get_object("/developer/v2/user/measurement/body", scope="read:body_measurement")
     assert err.value.scope == "read:body_measurement" and err.value.command == "python etl.py connect whoop"
 
 
 def test_withings_2555_is_a_missing_scope(mock):
     mock.post(f"{WITHINGS_URL}/v2/sleep", json={"status": 2555, "body": {}, "error": "Unauthorized"})
     with pytest.raises(ScopeMissing) as err:
-        list(_withings().iter_action_pages("/v2/sleep", "getsummary", {"lastupdate": 0}, "series"))
+        list(_withings().iter_action_pages("/v2/sleep", "getsummary", {"lastupdate": 0}, "series",
+                                           scope="user.activity"))
     assert err.value.scope == "user.activity"
 
 
 def test_connect_asks_for_the_scopes_of_every_resource():
-    assert set(WhoopClient.scopes.split()) >= {"offline", "read:cycles", "read:recovery", "read:sleep",
-                                                "read:workout", "read:profile", "read:body_measurement"}
-    assert WithingsClient.scopes == "user.metrics,user.activity"
+    assert set(WhoopClient.scope_text(scopes_of("whoop")).split()) >= {
+        "offline", "read:cycles", "read:recovery", "read:sleep", "read:workout", "read:profile",
+        "read:body_measurement"}
+    assert WithingsClient.scope_text(scopes_of("withings")) == "user.metrics,user.activity"
 
 
 # ---- deadlines -----------------------------------------------------------------------------
@@ -242,8 +246,8 @@ def test_a_request_within_the_deadline_is_untouched():
 
 def test_every_call_sends_the_user_agent(mock):
     mock.get(CYCLE_URL, json={"records": []},
-             match=[matchers.header_matcher({"User-Agent": "whoop-data-platform/1.2.0"}, strict_match=False)])
-    assert list(_whoop().iter_pages("cycles")) == [[]]
+             match=[matchers.header_matcher({"User-Agent": f"whoop-data-platform/{__version__}"}, strict_match=False)])
+    assert list(_whoop().iter_collection("/developer/v2/cycle")) == [[]]
     assert requests  # the module is what the clients use underneath
 
 

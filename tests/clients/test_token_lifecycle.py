@@ -8,7 +8,8 @@ import pytest
 from responses import matchers
 
 from api_clients.errors import ApiError, ReconnectRequired, reconnect_command
-from api_clients.oauth import MemoryTokenStore, Token, refresh_margin
+from api_clients.oauth import Token, refresh_margin
+from tests.helpers.api import MemoryTokenStore
 from api_clients.whoop import WhoopClient
 from tests.helpers.api import CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, WHOOP_URL, NoSleep, fixture, provider
 
@@ -54,20 +55,20 @@ def test_a_short_lived_token_is_used_without_refreshing(mock):
     mock.get(CYCLE_URL, json={"records": []}, match=[_auth(OLD_ACCESS["whoop"])])
     client = _client(_store(seconds_left=50, lifetime=60))
     for _ in range(3):
-        assert list(client.iter_pages("cycles")) == [[]]  # no token endpoint is mocked: no refresh
+        assert list(client.iter_collection("/developer/v2/cycle")) == [[]]  # no token endpoint is mocked: no refresh
 
 
 def test_a_401_on_a_token_replaced_elsewhere_adopts_the_current_one(mock):
     store = _store()
     client = _client(store)
     mock.get(CYCLE_URL, json={"records": []}, match=[_auth(OLD_ACCESS["whoop"])])
-    assert list(client.iter_pages("cycles")) == [[]]
+    assert list(client.iter_collection("/developer/v2/cycle")) == [[]]
     # Another process refreshes (WHOOP kills our access token) and stores a 60-second token.
     store.save("whoop", Token("rotated-elsewhere-1", "rotated-refresh-1", _now() + timedelta(seconds=55),
                               "scope", 10129))
     mock.replace("GET", CYCLE_URL, status=401, match=[_auth(OLD_ACCESS["whoop"])])
     mock.get(CYCLE_URL, json={"records": [{"id": 1}]}, match=[_auth("rotated-elsewhere-1")])
-    assert list(client.iter_pages("cycles")) == [[{"id": 1}]]
+    assert list(client.iter_collection("/developer/v2/cycle")) == [[{"id": 1}]]
     assert store.load("whoop").refresh_token == "rotated-refresh-1"  # adopted, not refreshed
 
 
@@ -79,14 +80,14 @@ def test_a_401_right_after_our_refresh_is_retried(mock):
     mock.get(CYCLE_URL, status=401, match=[_auth(NEW["access_token"])])  # killed by a refresh elsewhere
     mock.post(TOKEN_URL, json=second, match=[_form(NEW["refresh_token"])])
     mock.get(CYCLE_URL, json={"records": []}, match=[_auth("second-access-789")])
-    assert list(_client(store).iter_pages("cycles")) == [[]]
+    assert list(_client(store).iter_collection("/developer/v2/cycle")) == [[]]
 
 
 def test_a_token_refused_again_and_again_is_an_api_error_not_a_reconnect(mock):
     mock.get(CYCLE_URL, status=401)
     mock.post(TOKEN_URL, json=NEW)
     with pytest.raises(ApiError) as err:
-        list(_client(_store()).iter_pages("cycles"))
+        list(_client(_store()).iter_collection("/developer/v2/cycle"))
     assert not isinstance(err.value, ReconnectRequired)
     assert "refused 3 access tokens" in str(err.value) and "connect" not in str(err.value)
     assert len([c for c in mock.calls if c.request.url.startswith(CYCLE_URL)]) == 3
@@ -96,7 +97,7 @@ def test_a_refused_refresh_token_is_the_reconnect_case(mock):
     mock.get(CYCLE_URL, status=401)
     mock.post(TOKEN_URL, status=400, json={"error": "invalid_grant"})
     with pytest.raises(ReconnectRequired, match=reconnect_command("whoop").replace(".", r"\.")):
-        list(_client(_store()).iter_pages("cycles"))
+        list(_client(_store()).iter_collection("/developer/v2/cycle"))
 
 
 def test_reconnect_command_is_built_in_one_place():

@@ -10,7 +10,8 @@ import pytest
 import responses
 
 from api_clients.errors import ReconnectRequired
-from api_clients.oauth import MemoryTokenStore, Token, TokenManager
+from api_clients.oauth import Token, TokenManager
+from tests.helpers.api import MemoryTokenStore
 from api_clients.whoop import WhoopClient
 from tests.helpers.api import CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, WHOOP_URL, fixture, provider, store_with
 
@@ -64,7 +65,7 @@ def test_no_token_or_secret_in_debug_logs(caplog):
         mock.get(f"{WHOOP_URL}/developer/v2/cycle", status=401)
         mock.post(f"{WHOOP_URL}/oauth/oauth2/token", status=400, json={"error": "invalid_grant"})
         with pytest.raises(ReconnectRequired) as err:
-            list(WhoopClient(provider("whoop"), store).iter_pages("cycles"))
+            list(WhoopClient(provider("whoop"), store).iter_collection("/developer/v2/cycle"))
     text = caplog.text + str(err.value)
     assert "refreshed" in caplog.text  # the run was logged...
     for secret in (OLD_ACCESS["whoop"], OLD_REFRESH["whoop"], NEW["access_token"], NEW["refresh_token"],

@@ -37,7 +37,7 @@ def test_pages_to_the_end_with_the_right_parameters(mock):
              match=[matchers.query_param_matcher(base), _auth(OLD_ACCESS["whoop"])])
     mock.get(CYCLE_URL, json=fixture("whoop/cycles_page_2.json"),
              match=[matchers.query_param_matcher({**base, "nextToken": "MTIzOjEyMzEyMw"}), _auth(OLD_ACCESS["whoop"])])
-    pages = list(_client().iter_pages("cycles", start=start))
+    pages = list(_client().iter_collection("/developer/v2/cycle", start=start))
     assert [len(p) for p in pages] == [2, 1]
     assert [r["id"] for p in pages for r in p] == [93848, 93847, 93846]
 
@@ -46,12 +46,12 @@ def test_end_is_sent_exclusive_in_utc(mock):
     end = datetime(2025, 3, 8, 1, 0, tzinfo=timezone.utc)
     mock.get(f"{WHOOP_URL}/developer/v2/activity/workout", json={"records": []},
              match=[matchers.query_param_matcher({"limit": "25", "end": "2025-03-08T01:00:00.000Z"})])
-    assert list(_client().iter_pages("workout", end=end)) == [[]]
+    assert list(_client().iter_collection("/developer/v2/activity/workout", end=end)) == [[]]
 
 
 def test_missing_next_token_means_done(mock):
     mock.get(f"{WHOOP_URL}/developer/v2/recovery", json=fixture("whoop/recovery_page.json"))
-    pages = list(_client().iter_pages("recovery"))
+    pages = list(_client().iter_collection("/developer/v2/recovery"))
     assert len(pages) == 1 and "id" not in pages[0][0] and pages[0][0]["cycle_id"] == 93847
 
 
@@ -61,7 +61,7 @@ def test_openapi_examples_page_through(mock):
     record = {k: v.get("example") for k, v in schema.items() if "example" in v}
     record["score"] = {k: v["example"] for k, v in spec["components"]["schemas"]["CycleScore"]["properties"].items()}
     mock.get(CYCLE_URL, json={"records": [record], "next_token": None})
-    (page,) = list(_client().iter_pages("cycles"))
+    (page,) = list(_client().iter_collection("/developer/v2/cycle"))
     from mapping.whoop import cycle_to_row
     assert cycle_to_row(page[0])["whoop_id"] == record["id"]
 
@@ -78,7 +78,7 @@ def test_expired_token_is_refreshed_and_saved_before_use(mock):
         return (200, {}, json.dumps({"records": []}))
 
     mock.add_callback(responses.GET, CYCLE_URL, callback=check_saved, match=[_auth(NEW["access_token"])])
-    list(_client(store).iter_pages("cycles"))
+    list(_client(store).iter_collection("/developer/v2/cycle"))
     assert store.tokens["whoop"].user_id == 10129  # kept across the refresh
 
 
@@ -87,7 +87,7 @@ def test_401_refreshes_once_then_retries(mock):
     mock.get(CYCLE_URL, status=401, match=[_auth(OLD_ACCESS["whoop"])])
     mock.post(TOKEN_URL, json=NEW)
     mock.get(CYCLE_URL, json={"records": []}, match=[_auth(NEW["access_token"])])
-    assert list(_client(store).iter_pages("cycles")) == [[]]
+    assert list(_client(store).iter_collection("/developer/v2/cycle")) == [[]]
     assert len(store.saves) == 1
 
 
@@ -98,13 +98,13 @@ def test_token_expiring_mid_pagination(mock):
     mock.post(TOKEN_URL, json=NEW)
     mock.get(CYCLE_URL, json=fixture("whoop/cycles_page_2.json"),
              match=[_auth(NEW["access_token"]), matchers.query_param_matcher({"limit": "25", "nextToken": "MTIzOjEyMzEyMw"})])
-    assert sum(len(p) for p in _client(store).iter_pages("cycles")) == 3
+    assert sum(len(p) for p in _client(store).iter_collection("/developer/v2/cycle")) == 3
 
 
 def test_invalid_grant_asks_to_reconnect(mock):
     mock.post(TOKEN_URL, status=400, json={"error": "invalid_grant", "error_description": "The refresh token is invalid"})
     with pytest.raises(ReconnectRequired) as err:
-        list(_client(store_with("whoop", expired=True)).iter_pages("cycles"))
+        list(_client(store_with("whoop", expired=True)).iter_collection("/developer/v2/cycle"))
     assert "python etl.py connect whoop" in str(err.value)
     assert OLD_REFRESH["whoop"] not in str(err.value)
 
@@ -113,7 +113,7 @@ def test_429_waits_as_the_reset_header_says(mock):
     sleep = NoSleep()
     mock.get(CYCLE_URL, status=429, headers={"X-RateLimit-Reset": "17", "X-RateLimit-Remaining": "0"})
     mock.get(CYCLE_URL, json={"records": []})
-    assert list(_client(sleep=sleep).iter_pages("cycles")) == [[]]
+    assert list(_client(sleep=sleep).iter_collection("/developer/v2/cycle")) == [[]]
     assert any(16 <= s <= 18.5 for s in sleep.calls), sleep.calls
 
 
@@ -121,7 +121,7 @@ def test_429_forever_gives_a_clear_error_within_the_wait_budget(mock):
     mock.get(CYCLE_URL, status=429, headers={"X-RateLimit-Reset": "60"})
     sleep = NoSleep()
     with pytest.raises(RateLimited, match="429"):
-        list(_client(sleep=sleep, max_wait=300).iter_pages("cycles"))
+        list(_client(sleep=sleep, max_wait=300).iter_collection("/developer/v2/cycle"))
     assert sum(sleep.calls) <= 300
 
 
@@ -130,32 +130,32 @@ def test_500_is_retried_then_succeeds(mock):
     mock.get(CYCLE_URL, status=503)
     mock.get(CYCLE_URL, json={"records": []})
     sleep = NoSleep()
-    assert list(_client(sleep=sleep).iter_pages("cycles")) == [[]]
+    assert list(_client(sleep=sleep).iter_collection("/developer/v2/cycle")) == [[]]
     assert len(sleep.calls) == 2 and sleep.calls[1] > sleep.calls[0] * 0.9
 
 
 def test_persistent_500_gives_up(mock):
     mock.get(CYCLE_URL, status=500)
     with pytest.raises(TransientError, match="HTTP 500"):
-        list(_client().iter_pages("cycles"))
+        list(_client().iter_collection("/developer/v2/cycle"))
 
 
 def test_dropped_connection_is_retried(mock):
     mock.get(CYCLE_URL, body=requests.ConnectionError("connection reset by peer"))
     mock.get(CYCLE_URL, json={"records": []})
-    assert list(_client().iter_pages("cycles")) == [[]]
+    assert list(_client().iter_collection("/developer/v2/cycle")) == [[]]
 
 
 def test_400_is_an_invalid_request(mock):
     mock.get(CYCLE_URL, status=400, json={"message": "limit must be <= 25"})
     with pytest.raises(InvalidRequest):
-        list(_client().iter_pages("cycles"))
+        list(_client().iter_collection("/developer/v2/cycle"))
 
 
 def test_non_json_body_is_an_error_not_a_crash(mock):
     mock.get(CYCLE_URL, body="<html>oops</html>", status=200)
     with pytest.raises(ApiError):
-        list(_client(max_wait=0).iter_pages("cycles"))
+        list(_client(max_wait=0).iter_collection("/developer/v2/cycle"))
 
 
 def test_profile(mock):

@@ -71,7 +71,8 @@ def test_withings_insufficient_scope_is_scope_missing(mock):
     mock.post(SLEEP_URL, json={"status": 403, "body": {}, "error": "XRequestID: Not provided insufficient_scope: "
                                                                      "The request requires higher privileges"})
     with pytest.raises(ScopeMissing) as caught:
-        list(_withings().iter_action_pages("/v2/sleep", "getsummary", {"lastupdate": 0}, "series"))
+        list(_withings().iter_action_pages("/v2/sleep", "getsummary", {"lastupdate": 0}, "series",
+                                           scope="user.activity"))
     assert caught.value.scope == "user.activity" and "python etl.py connect withings" in str(caught.value)
 
 
@@ -89,4 +90,4 @@ def test_whoop_body_measurement_and_its_403(mock):
     client = _whoop()
     assert client.get_object("/developer/v2/user/measurement/body")["max_heart_rate"] == 200
     with pytest.raises(ScopeMissing, match="read:body_measurement"):
-        client.get_object("/developer/v2/user/measurement/body")
+        client.get_object("/developer/v2/user/measurement/body", scope="read:body_measurement")

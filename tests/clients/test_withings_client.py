@@ -41,15 +41,15 @@ def test_lastupdate_sync_follows_more_and_offset(mock):
     mock.post(MEASURE_URL, json=fixture("withings/getmeas_page_2.json"),
               match=[matchers.urlencoded_params_matcher({**BASE_PARAMS, "lastupdate": "1741000000", "offset": "2"}),
                      _auth()])
-    pages = list(_client().iter_measure_pages(lastupdate=1741000000))
-    assert [len(p.groups) for p in pages] == [2, 1]
+    pages = list(_client().iter_measure_pages("/measure", lastupdate=1741000000))
+    assert [len(p.records) for p in pages] == [2, 1]
     assert pages[0].timezone == "Europe/Berlin" and pages[-1].updatetime == 1741500000
 
 
 def test_date_window_when_asked(mock):
     mock.post(MEASURE_URL, json=_ok([]),
               match=[matchers.urlencoded_params_matcher({**BASE_PARAMS, "startdate": "10", "enddate": "20"})])
-    assert len(list(_client().iter_measure_pages(startdate=10, enddate=20))) == 1
+    assert len(list(_client().iter_measure_pages("/measure", startdate=10, enddate=20))) == 1
 
 
 def test_real_capture_split_over_pages(mock):
@@ -60,7 +60,7 @@ def test_real_capture_split_over_pages(mock):
         params = {**BASE_PARAMS, "lastupdate": "0", **({"offset": str(n * 500)} if n else {})}
         mock.post(MEASURE_URL, json=_ok(chunk, more=True if more else False, offset=(n + 1) * 500 if more else 0),
                   match=[matchers.urlencoded_params_matcher(params)])
-    fetched = [g for page in _client().iter_measure_pages(lastupdate=0) for g in page.groups]
+    fetched = [g for page in _client().iter_measure_pages("/measure", lastupdate=0) for g in page.records]
     assert [g["grpid"] for g in fetched] == [g["grpid"] for g in groups]
 
 
@@ -75,7 +75,7 @@ def test_every_status_family_on_a_data_call(mock, status, error):
         mock.post(TOKEN_URL, json=fixture("withings/refresh_response.json"))
     mock.post(MEASURE_URL, json={"status": status, "body": {}, "error": "something"})
     with pytest.raises(error) as err:
-        list(_client().iter_measure_pages(lastupdate=0))
+        list(_client().iter_measure_pages("/measure", lastupdate=0))
     assert str(status) in str(err.value) or status in (100, 200)
     assert not isinstance(err.value, ReconnectRequired)  # only a refused refresh token means re-connect
 
@@ -84,23 +84,23 @@ def test_601_rate_limit_is_retried_with_backoff(mock):
     sleep = NoSleep()
     mock.post(MEASURE_URL, json={"status": 601, "body": {}})
     mock.post(MEASURE_URL, json=_ok([]))
-    assert len(list(_client(sleep=sleep).iter_measure_pages(lastupdate=0))) == 1
+    assert len(list(_client(sleep=sleep).iter_measure_pages("/measure", lastupdate=0))) == 1
     assert sleep.calls and sleep.calls[0] >= 2
 
 
 def test_601_forever_is_rate_limited(mock):
     mock.post(MEASURE_URL, json={"status": 601, "body": {}})
     with pytest.raises(RateLimited):
-        list(_client().iter_measure_pages(lastupdate=0))
+        list(_client().iter_measure_pages("/measure", lastupdate=0))
 
 
 def test_522_is_transient_and_retried(mock):
     mock.post(MEASURE_URL, json={"status": 522, "body": {}})
     mock.post(MEASURE_URL, json=_ok([]))
-    assert len(list(_client().iter_measure_pages(lastupdate=0))) == 1
+    assert len(list(_client().iter_measure_pages("/measure", lastupdate=0))) == 1
     mock.post(MEASURE_URL, json={"status": 522, "body": {}})
     with pytest.raises(TransientError):
-        list(_client(max_retries=0).iter_measure_pages(lastupdate=0))
+        list(_client(max_retries=0).iter_measure_pages("/measure", lastupdate=0))
 
 
 def test_expired_access_token_in_a_200_body_refreshes_and_persists(mock):
@@ -115,7 +115,7 @@ def test_expired_access_token_in_a_200_body_refreshes_and_persists(mock):
         return (200, {}, json.dumps(_ok([])))
 
     mock.add_callback(responses.POST, MEASURE_URL, callback=saved_first, match=[_auth(NEW["access_token"])])
-    list(_client(store).iter_measure_pages(lastupdate=0))
+    list(_client(store).iter_measure_pages("/measure", lastupdate=0))
     assert store.tokens["withings"].user_id == 3141592
 
 
@@ -125,14 +125,14 @@ def test_token_expiring_mid_pagination(mock):
     mock.post(MEASURE_URL, json=fixture("withings/expired_access.json"), match=[_auth()])
     mock.post(TOKEN_URL, json=fixture("withings/refresh_response.json"))
     mock.post(MEASURE_URL, json=fixture("withings/getmeas_page_2.json"), match=[_auth(NEW["access_token"])])
-    assert sum(len(p.groups) for p in _client(store).iter_measure_pages(lastupdate=0)) == 3
+    assert sum(len(p.records) for p in _client(store).iter_measure_pages("/measure", lastupdate=0)) == 3
 
 
 @pytest.mark.parametrize("status", [503, 401])
 def test_dead_refresh_token_asks_to_reconnect(mock, status):
     mock.post(TOKEN_URL, json={"status": status, "body": {}, "error": "invalid refresh_token"})
     with pytest.raises(ReconnectRequired) as err:
-        list(_client(store_with("withings", expired=True)).iter_measure_pages(lastupdate=0))
+        list(_client(store_with("withings", expired=True)).iter_measure_pages("/measure", lastupdate=0))
     assert "python etl.py connect withings" in str(err.value)
 
 
@@ -140,10 +140,10 @@ def test_http_5xx_and_dropped_connection_are_retried(mock):
     mock.post(MEASURE_URL, status=502)
     mock.post(MEASURE_URL, body=requests.ConnectionError("reset"))
     mock.post(MEASURE_URL, json=_ok([]))
-    assert len(list(_client().iter_measure_pages(lastupdate=0))) == 1
+    assert len(list(_client().iter_measure_pages("/measure", lastupdate=0))) == 1
 
 
 def test_more_without_a_new_offset_is_an_error_not_a_loop(mock):
     mock.post(MEASURE_URL, json=_ok([], more=1, offset=None))
     with pytest.raises(ApiError, match="offset"):
-        list(_client().iter_measure_pages(lastupdate=0))
+        list(_client().iter_measure_pages("/measure", lastupdate=0))

@@ -285,7 +285,7 @@ def test_ago(seconds, text):
     assert ago(NOW - timedelta(seconds=seconds), NOW) == text
 
 
-# --- Issue 12: one time zone, local days, blood pressure, steps and Withings sleep -----------------
+# --- One time zone, local days, blood pressure, steps and Withings sleep -----------------
 
 PARIS = ZoneInfo("Europe/Paris")
 

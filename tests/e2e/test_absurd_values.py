@@ -1,4 +1,5 @@
-"""The absurd values of issue 9 through the real CLI and the sandbox: kept aside, reported, never wedging."""
+"""Absurd API values (impossible dates, NaN, overflowing numbers) through the real CLI and the sandbox:
+kept aside, reported, never wedging."""
 from __future__ import annotations
 
 from click.testing import CliRunner

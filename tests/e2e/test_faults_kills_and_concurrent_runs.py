@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from storage.engine import make_engine
-from models import DATA_TABLES
+from sync.resources import data_tables
 from tests.helpers.etl import by_resource, run_etl, snapshot, table_counts
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def _reset_data(url: str) -> None:
     """Empty the data tables and sync_state; keep the stored tokens."""
     engine = make_engine(url)
     with engine.begin() as conn:
-        for table in [*(m.__tablename__ for m in DATA_TABLES), "sync_state"]:
+        for table in [*(m.__tablename__ for m in data_tables()), "sync_state"]:
             conn.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
 

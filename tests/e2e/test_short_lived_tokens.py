@@ -1,4 +1,5 @@
-"""Full ETL runs against the sandbox with 1-second access tokens and rotation (issue 11, item 1)."""
+"""Full ETL runs against the sandbox with 1-second access tokens and rotation: a token that expires
+mid-run is refreshed."""
 from __future__ import annotations
 
 from tests.helpers.etl import run_etl

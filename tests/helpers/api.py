@@ -2,11 +2,40 @@
 from __future__ import annotations
 
 import json
+import threading
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
-from api_clients.oauth import MemoryTokenStore, Token
+from api_clients.oauth import Token
 from configuration.settings import ProviderSettings
+
+
+class MemoryTokenStore:
+    """A TokenStore in memory, for tests in one process."""
+
+    def __init__(self, tokens: dict[str, Token] | None = None):
+        self.tokens = dict(tokens or {})
+        self.saves: list[tuple[str, Token]] = []
+        self._lock = threading.RLock()
+
+    def load(self, provider: str) -> Token | None:
+        with self._lock:
+            token = self.tokens.get(provider)
+            return replace(token) if token else None
+
+    def save(self, provider: str, token: Token) -> None:
+        with self._lock:
+            self.tokens[provider] = replace(token)
+            self.saves.append((provider, replace(token)))
+
+    @contextmanager
+    def refresh_lock(self, provider: str) -> Iterator[None]:
+        with self._lock:
+            yield
+
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 WHOOP_URL = "https://whoop.test"

@@ -10,11 +10,11 @@ from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-import db_loader
 from storage.engine import make_engine
 from configuration.clock import utcnow
 from models import OAuthToken
 from tests.helpers import factories as f
+from tests.helpers import loaders
 
 SECRET = "tok-SECRET-never-exported-4711"
 
@@ -23,11 +23,11 @@ def fill(url: str, days: int = 5) -> None:
     """Cycles, recoveries, sleeps, workouts, weigh-ins, blood pressure, and one OAuth token."""
     engine = make_engine(url)
     with Session(engine) as session:
-        db_loader.load_cycles(session, [f.cycle(n) for n in range(days)])
-        db_loader.load_recovery(session, [f.recovery(n) for n in range(days)])
-        db_loader.load_sleep(session, [f.sleep(n) for n in range(days)])
-        db_loader.load_workout(session, [f.workout(n) for n in range(days)])
-        db_loader.load_withings_measures(session, [f.weight_group(100 + n, day=n) for n in range(days)]
+        loaders.load_cycles(session, [f.cycle(n) for n in range(days)])
+        loaders.load_recovery(session, [f.recovery(n) for n in range(days)])
+        loaders.load_sleep(session, [f.sleep(n) for n in range(days)])
+        loaders.load_workout(session, [f.workout(n) for n in range(days)])
+        loaders.load_withings_measures(session, [f.weight_group(100 + n, day=n) for n in range(days)]
                                          + [f.bp_group(200 + n, day=n) for n in range(days)],
                                          user_id=f.USER_ID, timezone="Europe/Paris")
         session.execute(insert(OAuthToken).values(

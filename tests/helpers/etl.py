@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 import etl
 from storage.engine import make_engine
-from models import DATA_TABLES, SyncState
+from models import SyncState
+from sync.resources import data_tables
 
 
 def run_etl(*args: str) -> tuple[int, dict | None, str]:
@@ -29,7 +30,7 @@ def by_resource(summary: dict) -> dict[str, dict]:
 def table_counts(url: str) -> dict[str, int]:
     engine = make_engine(url)
     with Session(engine) as session:
-        counts = {m.__tablename__: session.scalar(select(func.count()).select_from(m)) for m in DATA_TABLES}
+        counts = {m.__tablename__: session.scalar(select(func.count()).select_from(m)) for m in data_tables()}
     engine.dispose()
     return counts
 
@@ -49,7 +50,7 @@ def snapshot(url: str) -> dict[str, list]:
     engine = make_engine(url)
     out = {}
     with engine.connect() as conn:
-        for model in DATA_TABLES:
+        for model in data_tables():
             table = model.__table__
             # Write times are not data; nor are the times a value without history was seen.
             cols = [c for c in table.c if c.name not in ("id", "synced_at", "first_seen_at", "last_seen_at")]

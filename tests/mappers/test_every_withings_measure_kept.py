@@ -7,12 +7,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-import db_loader
 from models import WithingsHeartRate, WithingsMeasure, WithingsWeight
 from readers.status import collect_status, format_status
 from tests.helpers import factories as f
 from tests.conftest import shared_data
 from mapping.withings import NO_POSITION
+from tests.helpers import loaders
 
 DATE = int((f.BASE + timedelta(days=3)).timestamp())
 
@@ -43,7 +43,7 @@ def _decoded(value: int, unit: int) -> float:
 
 
 def test_body_scan_whole_body_and_segments_land_exactly(session):
-    counts = db_loader.load_withings_measures(session, [BODY_SCAN], user_id=9, timezone="Europe/Paris")
+    counts = loaders.load_withings_measures(session, [BODY_SCAN], user_id=9, timezone="Europe/Paris")
     session.commit()
     assert (counts.fetched, counts.inserted, counts.rejected) == (1, 1, 0)
     stored = {(m.meastype, m.position): m for m in session.scalars(select(WithingsMeasure))}
@@ -58,7 +58,7 @@ def test_body_scan_whole_body_and_segments_land_exactly(session):
     assert (weight.weight_kg, weight.fat_free_mass_kg, weight.fat_mass_kg, weight.muscle_mass_kg,
             weight.hydration_kg, weight.bone_mass_kg, weight.fat_ratio_pct) == (
         84.312, 65.71, 18.6, 62.44, 45.3, 3.27, 22.061)
-    again = db_loader.load_withings_measures(session, [BODY_SCAN], user_id=9, timezone="Europe/Paris")
+    again = loaders.load_withings_measures(session, [BODY_SCAN], user_id=9, timezone="Europe/Paris")
     assert (again.unchanged, again.inserted, again.updated) == (1, 0, 0)
 
 
@@ -70,7 +70,7 @@ def test_groups_without_a_typed_column_are_stored(session):
         _group(8004, [(1780, 4, -3)], attrib=2, model=None),  # height typed in the app
         _group(8005, [(456, 123, -1), (61, 167, 0), (1702, 226, 0)], model="Body Scan"),
     ]
-    counts = db_loader.load_withings_measures(session, groups, user_id=9)
+    counts = loaders.load_withings_measures(session, groups, user_id=9)
     session.commit()
     assert (counts.inserted, counts.rejected, counts.skipped) == (5, 0, 0)
     rows = {(m.grpid, m.meastype): m.value for m in session.scalars(select(WithingsMeasure))}
@@ -81,7 +81,7 @@ def test_groups_without_a_typed_column_are_stored(session):
 
 def test_blood_pressure_cuff_position_is_where_it_was_worn(session):
     cuff = _group(8101, [(82, 9, 0, 3), (131, 10, 0, 3), (67, 11, 0, 3)], model="BPM Connect")
-    db_loader.load_withings_measures(session, [cuff], user_id=9)
+    loaders.load_withings_measures(session, [cuff], user_id=9)
     session.commit()
     row = session.scalars(select(WithingsHeartRate)).one()
     assert (row.diastolic_mmhg, row.systolic_mmhg, row.heart_rate_bpm) == (82.0, 131.0, 67.0)
@@ -89,24 +89,24 @@ def test_blood_pressure_cuff_position_is_where_it_was_worn(session):
 
 def test_two_different_values_for_one_type_and_position_are_quarantined(session):
     clash = _group(8201, [(80000, 1, -3), (81000, 1, -3)])
-    counts = db_loader.load_withings_measures(session, [clash, f.weight_group(8202)], user_id=9)
+    counts = loaders.load_withings_measures(session, [clash, f.weight_group(8202)], user_id=9)
     session.commit()
     assert (counts.inserted, counts.rejected, counts.quarantined) == (1, 1, 1)
     assert "appears twice with different values" in counts.errors[0]
 
 
 def test_a_measure_removed_from_an_edited_group_is_marked_deleted(session):
-    db_loader.load_withings_measures(session, [BODY_SCAN], user_id=9)
+    loaders.load_withings_measures(session, [BODY_SCAN], user_id=9)
     edited = json.loads(json.dumps(BODY_SCAN))
     edited["measures"] = [m for m in edited["measures"] if m["type"] != 88]
     edited["modified"] += 600
-    counts = db_loader.load_withings_measures(session, [edited], user_id=9)
+    counts = loaders.load_withings_measures(session, [edited], user_id=9)
     session.commit()
     assert counts.updated == 1
     bone = session.scalars(select(WithingsMeasure).where(WithingsMeasure.meastype == 88)).one()
     assert bone.deleted_at is not None
     assert session.scalars(select(WithingsWeight.bone_mass_kg)).one() is None
-    db_loader.load_withings_measures(session, [BODY_SCAN], user_id=9)  # put back in Health Mate
+    loaders.load_withings_measures(session, [BODY_SCAN], user_id=9)  # put back in Health Mate
     session.commit()
     session.expire_all()
     assert session.get(WithingsMeasure, bone.id).deleted_at is None
@@ -116,16 +116,16 @@ def test_ambiguous_weight_is_not_the_latest_unless_alone_and_manual_is_labelled(
     mine = f.weight_group(9001, grams=80100, day=1)
     someone_else = f.weight_group(9002, grams=61200, day=2)
     someone_else["attrib"] = 1
-    db_loader.load_withings_measures(session, [someone_else], user_id=9)
+    loaders.load_withings_measures(session, [someone_else], user_id=9)
     session.commit()
     assert collect_status(engine)["latest_weight"]["kg"] == 61.2  # nothing else exists
     assert "may be someone else's" in format_status(collect_status(engine))
-    db_loader.load_withings_measures(session, [mine], user_id=9)
+    loaders.load_withings_measures(session, [mine], user_id=9)
     session.commit()
     assert collect_status(engine)["latest_weight"]["kg"] == 80.1
     manual = _group(9003, [(79900, 1, -3)], attrib=2, model=None,
                     date=int((f.BASE + timedelta(days=3)).timestamp()))
-    db_loader.load_withings_measures(session, [manual], user_id=9)
+    loaders.load_withings_measures(session, [manual], user_id=9)
     session.commit()
     status = collect_status(engine)
     assert (status["latest_weight"]["kg"], status["latest_weight"]["manual"]) == (79.9, True)
@@ -134,7 +134,7 @@ def test_ambiguous_weight_is_not_the_latest_unless_alone_and_manual_is_labelled(
 
 def test_real_capture_measures_per_type(session):
     groups = json.loads(shared_data("withings_getmeas_real_2021_2023.json").read_text())
-    counts = db_loader.load_withings_measures(session, groups, user_id=42, timezone="Europe/Berlin")
+    counts = loaders.load_withings_measures(session, groups, user_id=42, timezone="Europe/Berlin")
     session.commit()
     sent = collections.Counter(m["type"] for g in groups for m in g["measures"] if g["grpid"] != 2920427745)
     kept = collections.Counter(session.scalars(select(WithingsMeasure.meastype)))

@@ -6,20 +6,20 @@ import copy
 import pytest
 from sqlalchemy import select
 
-import db_loader
 from mapping import whoop as mappers
 from models import Cycle, Recovery, Sleep, Workout
 from tests.helpers import factories as f
+from tests.helpers import loaders
 
 # Every integer field of every WHOOP resource, as a path into the record.
 INTEGER_FIELDS = {
-    "cycles": (f.cycle, db_loader.load_cycles, Cycle, [
+    "cycles": (f.cycle, loaders.load_cycles, Cycle, [
         ("id",), ("user_id",), ("score", "average_heart_rate"), ("score", "max_heart_rate")]),
-    "sleep": (f.sleep, db_loader.load_sleep, Sleep, [("cycle_id",), ("user_id",)] + [
+    "sleep": (f.sleep, loaders.load_sleep, Sleep, [("cycle_id",), ("user_id",)] + [
         ("score", "stage_summary", name) for name in mappers.SLEEP_STAGE_FIELDS + mappers.SLEEP_COUNT_FIELDS] + [
         ("score", "sleep_needed", name) for name in mappers.SLEEP_NEEDED_FIELDS + mappers.SLEEP_SIGNED_FIELDS]),
-    "recovery": (f.recovery, db_loader.load_recovery, Recovery, [("cycle_id",), ("user_id",)]),
-    "workout": (f.workout, db_loader.load_workout, Workout, [
+    "recovery": (f.recovery, loaders.load_recovery, Recovery, [("cycle_id",), ("user_id",)]),
+    "workout": (f.workout, loaders.load_workout, Workout, [
         ("user_id",), ("sport_id",), ("score", "average_heart_rate"), ("score", "max_heart_rate")] + [
         ("score", "zone_durations", name) for name in mappers.ZONE_FIELDS]),
 }

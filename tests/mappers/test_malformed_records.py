@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-import db_loader
 from mapping import whoop as mappers
 from mapping import withings as withings_mapper
 from api_clients.errors import ApiError
@@ -18,6 +17,7 @@ from api_clients.whoop import WhoopClient
 from models import Cycle, Recovery, Sleep, Workout, WithingsWeight
 from tests.helpers import factories as f
 from tests.helpers.api import WHOOP_URL, provider, store_with
+from tests.helpers import loaders
 
 WEIRD_VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**80), max_value=2**80),
@@ -105,8 +105,8 @@ def test_withings_mapper_returns_rows_or_a_mapping_error(group):
 @given(bad=st.lists(fuzzed("cycles"), min_size=1, max_size=5), group=fuzzed_group())
 def test_valid_records_are_stored_beside_fuzzed_ones(session, bad, group):
     good = [f.cycle(600 + i) for i in range(3)]  # ids apart from the fuzzed ones (0-500)
-    counts = db_loader.load_cycles(session, good + bad)
-    wcounts = db_loader.load_withings_measures(session, [group, f.weight_group(42)], 1)
+    counts = loaders.load_cycles(session, good + bad)
+    wcounts = loaders.load_withings_measures(session, [group, f.weight_group(42)], 1)
     session.flush()
     stored = set(session.scalars(select(Cycle.whoop_id)))
     assert {r["id"] for r in good} <= stored
@@ -122,7 +122,7 @@ def test_truncated_or_garbled_pages_are_clear_errors(body):
         mock.get(f"{WHOOP_URL}/developer/v2/cycle", body=body, status=200)
         client = WhoopClient(provider("whoop"), store_with("whoop"), max_wait=0)
         with pytest.raises(ApiError):
-            list(client.iter_pages("cycles"))
+            list(client.iter_collection("/developer/v2/cycle"))
 
 
 def test_unknown_enum_values_are_kept_not_crashed(session):
@@ -130,10 +130,10 @@ def test_unknown_enum_values_are_kept_not_crashed(session):
     record["score_state"] = "RESCORING"  # not in the spec's enum: stored as sent, no score read
     sleep = f.sleep(1)
     sleep["nap"] = None
-    db_loader.load_cycles(session, [record])
-    db_loader.load_sleep(session, [sleep])
-    db_loader.load_recovery(session, [f.recovery(1, state="UNSCORABLE")])
-    db_loader.load_workout(session, [f.workout(1, sport="ジョギング")])
+    loaders.load_cycles(session, [record])
+    loaders.load_sleep(session, [sleep])
+    loaders.load_recovery(session, [f.recovery(1, state="UNSCORABLE")])
+    loaders.load_workout(session, [f.workout(1, sport="ジョギング")])
     session.commit()
     assert session.scalars(select(Cycle.score_state)).one() == "RESCORING"
     assert session.scalars(select(Cycle.strain)).one() is None

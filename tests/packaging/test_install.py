@@ -87,8 +87,10 @@ def test_installed_command_syncs_reports_exports_and_serves_mcp(installed, user_
 
 def test_installed_metadata_matches_requirements_and_ships_the_assets(installed):
     probe = ("import importlib.metadata as m, json, dashboard.assets as a; from storage import migrate;"
+             "from alembic.script import ScriptDirectory as S;"
              "print(json.dumps({'requires': m.requires('whoop-etl'), 'version': m.version('whoop-etl'),"
-             "'head': migrate.script_head(), 'static': sorted(p.name for p in a.STATIC_DIR.iterdir()),"
+             "'head': S.from_config(migrate.alembic_config()).get_current_head(),"
+             "'static': sorted(p.name for p in a.STATIC_DIR.iterdir()),"
              "'template': (a.TEMPLATE_DIR / 'page.html').is_file(), 'chart': a.chart_js() is not None,"
              "'etl': __import__('etl').__file__}))")
     out = subprocess.run([str(installed / "python"), "-c", probe], capture_output=True, text=True, cwd="/",

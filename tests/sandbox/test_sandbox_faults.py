@@ -7,7 +7,8 @@ import pytest
 import requests
 
 from api_clients.errors import ApiError, RateLimited, TransientError
-from api_clients.oauth import MemoryTokenStore, Token
+from api_clients.oauth import Token
+from tests.helpers.api import MemoryTokenStore
 from api_clients.whoop import WhoopClient
 from api_clients.withings import WithingsClient
 from configuration.settings import ProviderSettings
@@ -28,14 +29,14 @@ def _client(sandbox, name, sleep=None, **kw):
 def test_repeat_token_fault_ends_whoop_paging(sandbox):
     sandbox.add_fault("repeat_token", "/developer/v2/cycle")
     with pytest.raises(ApiError, match="repeated a next_token"):
-        list(_client(sandbox, "whoop").iter_pages("cycles"))
+        list(_client(sandbox, "whoop").iter_collection("/developer/v2/cycle"))
     assert len([r for r in sandbox.requests if r["path"] == "/developer/v2/cycle"]) == 2
 
 
 def test_alternate_offset_fault_ends_withings_paging(sandbox):
     sandbox.add_fault("alternate_offset", "/measure")
     with pytest.raises(ApiError, match="offset must grow"):
-        list(_client(sandbox, "withings").iter_measure_pages(lastupdate=0))
+        list(_client(sandbox, "withings").iter_measure_pages("/measure", lastupdate=0))
     assert len([r for r in sandbox.requests if r["path"] == "/measure"]) == 3
 
 
@@ -43,7 +44,7 @@ def test_alternate_offset_fault_ends_withings_paging(sandbox):
 def test_429_styles_are_waited_out(sandbox, style):
     sleep = NoSleep()
     sandbox.add_fault("rate_limit", "/developer/v2/recovery", times=1, style=style, reset=7)
-    pages = list(_client(sandbox, "whoop", sleep).iter_pages("recovery"))
+    pages = list(_client(sandbox, "whoop", sleep).iter_collection("/developer/v2/recovery"))
     assert pages and sum(sleep.calls) >= (7 if style != "bare" else 60)
 
 
@@ -51,14 +52,14 @@ def test_a_daily_reset_fails_the_run_at_once(sandbox):
     sleep = NoSleep()
     sandbox.add_fault("rate_limit", "/developer/v2/cycle", times=1, style="exhausted", reset=86400)
     with pytest.raises(RateLimited, match="next window in 24 h 0 min"):
-        list(_client(sandbox, "whoop", sleep, max_wait=300).iter_pages("cycles"))
+        list(_client(sandbox, "whoop", sleep, max_wait=300).iter_collection("/developer/v2/cycle"))
     assert sleep.calls == []
 
 
 def test_withings_601_with_wait_seconds(sandbox):
     sleep = NoSleep()
     sandbox.add_fault("withings_status", "/measure", times=1, status=601, wait_seconds=9)
-    assert list(_client(sandbox, "withings", sleep).iter_measure_pages(lastupdate=0))
+    assert list(_client(sandbox, "withings", sleep).iter_measure_pages("/measure", lastupdate=0))
     assert any(9 <= s <= 10.01 for s in sleep.calls), sleep.calls
 
 
@@ -68,7 +69,7 @@ def test_trickle_fault_ends_within_the_deadline(sandbox):
     sandbox.add_fault("trickle", "/developer/v2/cycle", ms=300)
     started = time.monotonic()
     with pytest.raises(TransientError, match="deadline"):
-        list(client.iter_pages("cycles"))
+        list(client.iter_collection("/developer/v2/cycle"))
     assert time.monotonic() - started < 10
 
 

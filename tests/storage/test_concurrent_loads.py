@@ -7,10 +7,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Cycle, Recovery, WithingsWeight
+from tests.helpers import loaders
 
 
 def _worker(url: str, start_event, result_queue) -> None:
-    import db_loader
     from storage.engine import make_engine
     from tests.helpers import factories as f
 
@@ -18,9 +18,9 @@ def _worker(url: str, start_event, result_queue) -> None:
     start_event.wait(10)
     try:
         with Session(engine) as session:
-            c = db_loader.load_cycles(session, [f.cycle(i) for i in range(300)], batch_size=50)
-            r = db_loader.load_recovery(session, [f.recovery(i) for i in range(300)], batch_size=50)
-            w = db_loader.load_withings_measures(session, [f.weight_group(i, day=i) for i in range(300)], 1)
+            c = loaders.load_cycles(session, [f.cycle(i) for i in range(300)], batch_size=50)
+            r = loaders.load_recovery(session, [f.recovery(i) for i in range(300)], batch_size=50)
+            w = loaders.load_withings_measures(session, [f.weight_group(i, day=i) for i in range(300)], 1)
             session.commit()
         result_queue.put(("ok", c.rejected + r.rejected + w.rejected))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the test

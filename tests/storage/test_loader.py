@@ -7,11 +7,11 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event, func, select
 
-import db_loader
 from mapping import whoop as mappers
 from models import Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsMeasure, WithingsWeight
 from tests.helpers import factories as f
 from tests.conftest import shared_data
+from tests.helpers import loaders
 
 
 @contextmanager
@@ -32,11 +32,11 @@ def count_writes(engine):
 
 def _load_all(session, n=30):
     counts = {
-        "cycles": db_loader.load_cycles(session, [f.cycle(i) for i in range(n)]),
-        "sleep": db_loader.load_sleep(session, [f.sleep(i) for i in range(n)]),
-        "recovery": db_loader.load_recovery(session, [f.recovery(i) for i in range(n)]),
-        "workout": db_loader.load_workout(session, [f.workout(i) for i in range(n)]),
-        "withings": db_loader.load_withings_measures(
+        "cycles": loaders.load_cycles(session, [f.cycle(i) for i in range(n)]),
+        "sleep": loaders.load_sleep(session, [f.sleep(i) for i in range(n)]),
+        "recovery": loaders.load_recovery(session, [f.recovery(i) for i in range(n)]),
+        "workout": loaders.load_workout(session, [f.workout(i) for i in range(n)]),
+        "withings": loaders.load_withings_measures(
             session, [f.weight_group(1000 + i, day=i) for i in range(n)] + [f.bp_group(5000 + i, day=i) for i in range(n)],
             user_id=3141592, timezone="Europe/Berlin"),
     }
@@ -70,17 +70,17 @@ def test_loading_twice_changes_nothing_and_writes_nothing(session, engine):
 
 def test_late_score_updates_the_row_in_place(session):
     pending = f.cycle(1, state="PENDING_SCORE")
-    db_loader.load_cycles(session, [pending])
+    loaders.load_cycles(session, [pending])
     pending_rec = f.recovery(1, state="PENDING_SCORE")
-    db_loader.load_recovery(session, [pending_rec])
+    loaders.load_recovery(session, [pending_rec])
     session.commit()
     row = session.scalars(select(Cycle)).one()
     first_id = row.id
     assert (row.score_state, row.strain) == ("PENDING_SCORE", None)
 
     scored = f.cycle(1, state="SCORED", strain=14.2, updated=f.BASE + f.timedelta(days=2))
-    counts = db_loader.load_cycles(session, [scored])
-    rcounts = db_loader.load_recovery(session, [f.recovery(1, score=71.0, updated=f.BASE + f.timedelta(days=2))])
+    counts = loaders.load_cycles(session, [scored])
+    rcounts = loaders.load_recovery(session, [f.recovery(1, score=71.0, updated=f.BASE + f.timedelta(days=2))])
     session.commit()
     session.expire_all()
     assert (counts.updated, counts.inserted, rcounts.updated) == (1, 0, 1)
@@ -93,18 +93,18 @@ def test_late_score_updates_the_row_in_place(session):
 
 
 def test_a_field_the_api_stops_sending_is_cleared(session):
-    db_loader.load_cycles(session, [f.cycle(1)])
-    db_loader.load_cycles(session, [f.cycle(1, state="UNSCORABLE")])
+    loaders.load_cycles(session, [f.cycle(1)])
+    loaders.load_cycles(session, [f.cycle(1, state="UNSCORABLE")])
     session.commit()
     row = session.scalars(select(Cycle)).one()
     assert (row.score_state, row.strain, row.kilojoule) == ("UNSCORABLE", None, None)
 
 
 def test_edited_weigh_in_updates_in_place(session):
-    db_loader.load_withings_measures(session, [f.weight_group(77, grams=80500)], user_id=1)
+    loaders.load_withings_measures(session, [f.weight_group(77, grams=80500)], user_id=1)
     session.commit()
     edited = f.weight_group(77, grams=79900, modified_shift=3600)
-    counts = db_loader.load_withings_measures(session, [edited], user_id=1)
+    counts = loaders.load_withings_measures(session, [edited], user_id=1)
     session.commit()
     assert (counts.updated, counts.inserted) == (1, 0)
     row = session.scalars(select(WithingsWeight)).one()
@@ -115,7 +115,7 @@ def test_edited_weigh_in_updates_in_place(session):
 
 def test_real_withings_capture_lands_with_exact_values(session):
     groups = json.loads(shared_data("withings_getmeas_real_2021_2023.json").read_text())
-    counts = db_loader.load_withings_measures(session, groups, user_id=42, timezone="Europe/Berlin")
+    counts = loaders.load_withings_measures(session, groups, user_id=42, timezone="Europe/Berlin")
     session.commit()
     # One manual entry (attrib 2) says a diastolic pressure of 1 mmHg: kept in the quarantine.
     assert counts.rejected == counts.quarantined == 1
@@ -132,13 +132,13 @@ def test_real_withings_capture_lands_with_exact_values(session):
     odd = next(g for g in groups if g["attrib"] == 17)
     assert odd["grpid"] in stored or odd["grpid"] in hr or counts.skipped >= 1
     # A second load of the whole capture is a no-op.
-    again = db_loader.load_withings_measures(session, groups, user_id=42, timezone="Europe/Berlin")
+    again = loaders.load_withings_measures(session, groups, user_id=42, timezone="Europe/Berlin")
     assert again.inserted == again.updated == 0
 
 
 def test_real_bp_values_are_decoded(session):
     groups = json.loads(shared_data("withings_getmeas_real_small.json").read_text())
-    db_loader.load_withings_measures(session, groups, user_id=42)
+    loaders.load_withings_measures(session, groups, user_id=42)
     session.commit()
     bp = [g for g in groups if {m["type"] for m in g["measures"]} >= {9, 10}]
     for group in bp:
@@ -158,7 +158,7 @@ def test_real_bp_values_are_decoded(session):
 def test_one_malformed_record_does_not_poison_the_batch(session, breakage, reason):
     records = [f.cycle(i) for i in range(5)]
     breakage(records[2])
-    counts = db_loader.load_cycles(session, records)
+    counts = loaders.load_cycles(session, records)
     session.commit()
     assert (counts.fetched, counts.inserted, counts.rejected) == (5, 4, 1)
     assert reason in counts.errors[0]
@@ -166,17 +166,17 @@ def test_one_malformed_record_does_not_poison_the_batch(session, breakage, reaso
 
 
 def test_non_object_records_are_rejected(session):
-    counts = db_loader.load_workout(session, [None, "x", 7, f.workout(1)])
+    counts = loaders.load_workout(session, [None, "x", 7, f.workout(1)])
     session.commit()
     assert (counts.inserted, counts.rejected) == (1, 3)
 
 
 def test_recovery_sleep_id_conflict_rejects_only_that_record(session):
-    db_loader.load_recovery(session, [f.recovery(1)])
+    loaders.load_recovery(session, [f.recovery(1)])
     session.commit()
     clash = f.recovery(2)
     clash["sleep_id"] = f.sleep_uuid(1)  # another cycle claiming a stored recovery's sleep
-    counts = db_loader.load_recovery(session, [clash, f.recovery(3)])
+    counts = loaders.load_recovery(session, [clash, f.recovery(3)])
     session.commit()
     assert (counts.inserted, counts.rejected) == (1, 1)
     assert "conflicts with a stored row" in counts.errors[0]
@@ -184,7 +184,7 @@ def test_recovery_sleep_id_conflict_rejects_only_that_record(session):
 
 
 def test_same_record_twice_in_one_batch_is_stored_once(session):
-    counts = db_loader.load_sleep(session, [f.sleep(1), f.sleep(1, nap=True)])
+    counts = loaders.load_sleep(session, [f.sleep(1), f.sleep(1, nap=True)])
     session.commit()
     assert (counts.inserted, counts.unchanged) == (1, 1)
     assert session.scalars(select(Sleep)).one().nap is True
@@ -192,14 +192,14 @@ def test_same_record_twice_in_one_batch_is_stored_once(session):
 
 def test_batches_smaller_than_the_input(session, engine):
     with count_writes(engine) as writes:
-        counts = db_loader.load_workout(session, [f.workout(i) for i in range(23)], batch_size=5)
+        counts = loaders.load_workout(session, [f.workout(i) for i in range(23)], batch_size=5)
         session.commit()
     assert counts.inserted == 23
     assert len(writes) <= 5 * 1 + 5  # one bulk INSERT per batch (PostgreSQL may page it)
 
 
 def test_timestamps_are_aware_utc(session):
-    db_loader.load_cycles(session, [f.cycle(1)])
+    loaders.load_cycles(session, [f.cycle(1)])
     session.commit()
     row = session.scalars(select(Cycle)).one()
     assert row.start.utcoffset().total_seconds() == 0

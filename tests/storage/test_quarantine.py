@@ -18,8 +18,9 @@ from models import Cycle, Quarantine, SyncState, WithingsMeasure, WithingsWeight
 from sync.windows import Window, lastupdate_window
 from storage.sync_state import advance_sync_state
 from tests.helpers import factories as f
+from tests.helpers import loaders
 
-ABSURD = {  # the values of issue 9, each in a record of an otherwise valid page
+ABSURD = {  # values a real API has sent or could send, each in a record of an otherwise valid page
     "year -1199": (lambda r: r.update(start="-1199-03-01T06:00:00.000Z"), "start is not an ISO-8601"),
     "1970 date": (lambda r: r.update(start="1970-01-01T00:00:00.000Z"), "start out of bounds"),
     "9999-12-31": (lambda r: r.update(end="9999-12-31T00:00:00.000Z"), "end out of bounds"),
@@ -39,7 +40,7 @@ def test_an_absurd_value_is_quarantined_and_its_page_stored(session, name):
     breakage, reason = ABSURD[name]
     page = [f.cycle(i) for i in range(5)]
     breakage(page[2])
-    counts = db_loader.load_cycles(session, page)
+    counts = loaders.load_cycles(session, page)
     session.commit()
     assert (counts.inserted, counts.rejected, counts.quarantined) == (4, 1, 1)
     assert session.scalar(select(func.count()).select_from(Cycle)) == 4
@@ -47,7 +48,7 @@ def test_an_absurd_value_is_quarantined_and_its_page_stored(session, name):
     assert (held.source, held.resource, held.record_key, held.attempts) == ("whoop", "cycles", "id=93847", 1)
     assert reason in held.reason
     assert json.loads(held.payload)["id"] == 93847  # the payload survives, NaN and Infinity included
-    again = db_loader.load_cycles(session, page)  # the next run: same page, no error, one row still held
+    again = loaders.load_cycles(session, page)  # the next run: same page, no error, one row still held
     session.commit()
     assert (again.unchanged, again.rejected) == (4, 1)
     assert [q.attempts for q in _quarantined(session)] == [2]
@@ -56,8 +57,8 @@ def test_an_absurd_value_is_quarantined_and_its_page_stored(session, name):
 def test_a_record_without_a_readable_key_is_kept_by_its_payload(session):
     broken = f.cycle(1)
     broken["id"] = {"nested": True}
-    db_loader.load_cycles(session, [broken, broken])
-    db_loader.load_cycles(session, [broken])
+    loaders.load_cycles(session, [broken, broken])
+    loaders.load_cycles(session, [broken])
     session.commit()
     [held] = _quarantined(session)
     assert held.record_key is None and held.fingerprint.startswith("sha256:") and held.attempts == 2
@@ -66,9 +67,9 @@ def test_a_record_without_a_readable_key_is_kept_by_its_payload(session):
 def test_a_record_sent_again_in_valid_form_leaves_the_quarantine(session):
     bad = f.cycle(1)
     bad["score"]["max_heart_rate"] = 1410
-    db_loader.load_cycles(session, [bad])
+    loaders.load_cycles(session, [bad])
     session.commit()
-    counts = db_loader.load_cycles(session, [f.cycle(1)])  # WHOOP fixed it
+    counts = loaders.load_cycles(session, [f.cycle(1)])  # WHOOP fixed it
     session.commit()
     assert (counts.inserted, counts.recovered) == (1, 1)
     assert _quarantined(session) == []
@@ -81,11 +82,11 @@ def test_a_mapper_fixed_in_a_later_release_recovers_the_quarantined_record(sessi
         return mappers.workout_to_row(record)
 
     page = [f.workout(1), f.workout(2, sport="padel"), f.workout(3)]
-    counts = db_loader.load_rows(session, "workout", page, strict_mapper, source="whoop", resource="workout")
+    counts = loaders.load(session, "whoop", "workout", page, mapper=strict_mapper)
     session.commit()
     assert (counts.inserted, counts.quarantined) == (2, 1)
-    assert db_loader.retry_quarantine(session, "whoop", "workout", loader=lambda s, records, _u, _tz: db_loader.load_rows(
-        s, "workout", records, strict_mapper, source="whoop", resource="workout")).recovered == 0
+    assert db_loader.retry_quarantine(session, "whoop", "workout", loader=lambda s, records, _u, _tz: loaders.load(
+        s, "whoop", "workout", records, mapper=strict_mapper)).recovered == 0
     session.commit()
     assert [q.attempts for q in _quarantined(session)] == [2]
     real = resources.get("whoop", "workout").retry_loader()  # the real mapper knows padel
@@ -97,7 +98,7 @@ def test_a_mapper_fixed_in_a_later_release_recovers_the_quarantined_record(sessi
 
 def test_a_withings_group_is_retried_with_its_user_and_timezone(session):
     bad = f.weight_group(61, grams=950_000)  # 950 kg
-    counts = db_loader.load_withings_measures(session, [bad, f.weight_group(62)], user_id=5, timezone="Europe/Rome")
+    counts = loaders.load_withings_measures(session, [bad, f.weight_group(62)], user_id=5, timezone="Europe/Rome")
     session.commit()
     assert (counts.inserted, counts.quarantined) == (1, 1)
     [held] = _quarantined(session)
@@ -107,7 +108,7 @@ def test_a_withings_group_is_retried_with_its_user_and_timezone(session):
         {**group, "measures": [{**m, "value": m["value"] // 10} if m["type"] == 1 else m for m in group["measures"]]},
         user_id, tz)
     result = db_loader.retry_quarantine(session, "withings", "measures", loader=lambda s, records, user_id, tz:
-                                        db_loader.load_withings_measures(s, records, user_id, tz, mapper=lenient))
+                                        loaders.load_withings_measures(s, records, user_id, tz, mapper=lenient))
     session.commit()
     assert result.recovered == 1
     row = session.scalars(select(WithingsWeight).where(WithingsWeight.grpid == 61)).one()
@@ -121,7 +122,7 @@ def test_a_value_the_database_refuses_isolates_one_record(session):
 
     page = [f.cycle(i) for i in range(4)]
     page[1] = {**page[1], "huge": 2**70}
-    counts = db_loader.load_rows(session, "cycles", page, permissive, source="whoop", resource="cycles")
+    counts = loaders.load(session, "whoop", "cycles", page, mapper=permissive)
     session.commit()
     assert (counts.inserted, counts.rejected, counts.quarantined) == (3, 1, 1)
     assert "refused" in _quarantined(session)[0].reason
@@ -131,7 +132,7 @@ def test_a_value_the_database_refuses_isolates_one_record(session):
 def test_infinity_in_an_unmapped_field_never_reaches_the_jsonb_column(session):
     group = f.weight_group(71)
     group["measures"][0]["apppfmid"] = float("inf")
-    counts = db_loader.load_withings_measures(session, [group, f.weight_group(72)], user_id=1)
+    counts = loaders.load_withings_measures(session, [group, f.weight_group(72)], user_id=1)
     session.commit()
     assert (counts.inserted, counts.quarantined) == (1, 1)
     assert "Infinity" in _quarantined(session)[0].payload
@@ -186,7 +187,7 @@ def page_of_cycles(draw):
 @given(page=page_of_cycles())
 def test_any_page_stores_exactly_the_valid_records_and_a_rerun_is_a_no_op(engine, session, page):
     records, valid = page
-    counts = db_loader.load_cycles(session, copy.deepcopy(records))
+    counts = loaders.load_cycles(session, copy.deepcopy(records))
     session.flush()
     assert set(session.scalars(select(Cycle.whoop_id))) == valid
     held = {q.record_key for q in _quarantined(session)}
@@ -196,7 +197,7 @@ def test_any_page_stores_exactly_the_valid_records_and_a_rerun_is_a_no_op(engine
     listener = lambda *args: writes.append(args[2]) if args[2].lstrip()[:6] in ("INSERT", "UPDATE") else None  # noqa: E731
     event.listen(engine, "before_cursor_execute", listener)
     try:
-        again = db_loader.load_cycles(session, copy.deepcopy(records))
+        again = loaders.load_cycles(session, copy.deepcopy(records))
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     assert again.unchanged == len(valid) and again.inserted == again.updated == 0
@@ -206,7 +207,7 @@ def test_any_page_stores_exactly_the_valid_records_and_a_rerun_is_a_no_op(engine
 
 def test_withings_measures_survive_a_quarantined_neighbour(session):
     page = [f.weight_group(81), {**f.weight_group(82), "date": 253402214400}, f.bp_group(83)]
-    counts = db_loader.load_withings_measures(session, page, user_id=1)
+    counts = loaders.load_withings_measures(session, page, user_id=1)
     session.commit()
     assert (counts.inserted, counts.quarantined) == (2, 1)
     assert sorted(set(session.scalars(select(WithingsMeasure.grpid)))) == [81, 83]

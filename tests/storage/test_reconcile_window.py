@@ -10,6 +10,8 @@ from dashboard.summary import load_summary
 from models import Cycle, Recovery, Sleep, WithingsMeasure, WithingsWeight, Workout
 from readers.status import collect_status
 from tests.helpers import factories as f
+from tests.helpers import loaders
+from sync.resources import get
 
 START, END = f.BASE + timedelta(days=10), f.BASE + timedelta(days=20)
 
@@ -20,11 +22,11 @@ def _live(session, model, column):
 
 
 def test_a_deleted_workout_is_marked_and_restored_when_it_reappears(session):
-    db_loader.load_workout(session, [f.workout(i) for i in range(5, 25)])
+    loaders.load_workout(session, [f.workout(i) for i in range(5, 25)])
     session.commit()
     returned = [f.workout(i) for i in range(10, 20) if i != 14]
     marked, restored = db_loader.reconcile_window(
-        session, "workout", f.USER_ID, START, END, [db_loader.seen_key("workout", r) for r in returned],
+        session, "workout", f.USER_ID, START, END, [get("whoop", "workout").key_of(r) for r in returned],
         time_column="start")
     session.commit()
     assert (marked, restored) == (1, 0)
@@ -37,21 +39,21 @@ def test_a_deleted_workout_is_marked_and_restored_when_it_reappears(session):
 
 
 def test_the_upsert_clears_deleted_at_when_the_record_comes_back(session):
-    db_loader.load_cycles(session, [f.cycle(12)])
+    loaders.load_cycles(session, [f.cycle(12)])
     db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, [f.cycle(13)["id"]], time_column="start")
     session.commit()
     assert _live(session, Cycle, Cycle.whoop_id) == []
-    counts = db_loader.load_cycles(session, [f.cycle(12)])
+    counts = loaders.load_cycles(session, [f.cycle(12)])
     session.commit()
     assert counts.updated == 1 and _live(session, Cycle, Cycle.whoop_id) == [f.cycle(12)["id"]]
 
 
 def test_a_deleted_sleep_with_its_recovery(session):
-    db_loader.load_sleep(session, [f.sleep(i) for i in range(11, 15)])
-    db_loader.load_recovery(session, [f.recovery(i) for i in range(11, 15)])
+    loaders.load_sleep(session, [f.sleep(i) for i in range(11, 15)])
+    loaders.load_recovery(session, [f.recovery(i) for i in range(11, 15)])
     session.commit()
     seen_sleep = [f.sleep(i)["id"] for i in (11, 12, 14)]
-    seen_recovery = [db_loader.seen_key("recovery", f.recovery(i)) for i in (11, 12, 14)]
+    seen_recovery = [get("whoop", "recovery").key_of(f.recovery(i)) for i in (11, 12, 14)]
     assert db_loader.reconcile_window(session, "sleep", f.USER_ID, START, END, seen_sleep,
                                       time_column="start") == (1, 0)
     assert db_loader.reconcile_window(session, "recovery", f.USER_ID, START, END, seen_recovery,
@@ -62,7 +64,7 @@ def test_a_deleted_sleep_with_its_recovery(session):
 
 
 def test_pending_score_records_are_never_reconciled_away(session):
-    db_loader.load_cycles(session, [f.cycle(15, state="PENDING_SCORE"), f.cycle(16)])
+    loaders.load_cycles(session, [f.cycle(15, state="PENDING_SCORE"), f.cycle(16)])
     session.commit()
     assert db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, [f.cycle(17)["id"]],
                                       time_column="start") == (1, 0)
@@ -71,7 +73,7 @@ def test_pending_score_records_are_never_reconciled_away(session):
 
 
 def test_an_empty_response_marks_nothing_unless_confirmed(session):
-    db_loader.load_cycles(session, [f.cycle(12)])
+    loaders.load_cycles(session, [f.cycle(12)])
     session.commit()
     assert db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, [], time_column="start") == (0, 0)
     assert db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, [], time_column="start",
@@ -80,7 +82,7 @@ def test_an_empty_response_marks_nothing_unless_confirmed(session):
 
 def test_a_deleted_withings_group_leaves_status_and_the_dashboard(engine, session):
     groups = [f.weight_group(500 + day, grams=80000 + 100 * day, day=day) for day in range(10, 16)]
-    db_loader.load_withings_measures(session, groups, user_id=7)
+    loaders.load_withings_measures(session, groups, user_id=7)
     session.commit()
     newest = groups[-1]
     seen = [g["grpid"] for g in groups if g is not newest]

@@ -1,0 +1,107 @@
+"""Adding a resource touches nothing but its declaration, mapper, model and table.
+
+This module declares a resource of its own (a WHOOP-style journal) and runs it end to end
+through the real command line, runner, loader, quarantine, reconciliation and sync_state, on
+SQLite and PostgreSQL, against the sandbox serving one extra route.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import BigInteger, DateTime, Integer, UniqueConstraint, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from mapping.fields import MappingError, integer, parse_timestamp, require
+from sandbox.web import json_response
+from storage import quarantine
+from storage.engine import make_engine
+from sync import resources
+from tests.helpers.etl import by_resource, run_etl, sync_states
+
+JOURNAL_PATH = "/developer/v2/test/journal"
+
+
+class _TestBase(DeclarativeBase):
+    """Its own metadata: the project's schema (and its migration check) never sees this table."""
+
+
+class JournalEntry(_TestBase):
+    __tablename__ = "test_journal_entry"
+    __table_args__ = (UniqueConstraint("user_id", "whoop_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    whoop_id: Mapped[int] = mapped_column(BigInteger)
+    start: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    mood: Mapped[int] = mapped_column(Integer)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def journal_to_row(record: dict) -> dict:
+    """A journal entry -> a `test_journal_entry` row; a mood outside 1..5 is a MappingError."""
+    mood = integer(require(record, "mood"), "mood")
+    if not 1 <= mood <= 5:
+        raise MappingError(f"mood out of bounds: {mood}")
+    return {"user_id": integer(require(record, "user_id"), "user_id"),
+            "whoop_id": integer(require(record, "id"), "id"),
+            "start": parse_timestamp(require(record, "start"), "start"), "mood": mood}
+
+
+JOURNAL = resources.WhoopCollection(
+    "whoop", "journal", "WHOOP journal", JOURNAL_PATH, "read:journal", "journal entries",
+    JournalEntry, journal_to_row, (JournalEntry.start,), quarantine_key="id", reconcile_on="start")
+
+
+@pytest.fixture
+def journal(etl_env, db_url, monkeypatch):
+    """The declaration added to the list, its table created, its route served by the sandbox."""
+    engine = make_engine(db_url)
+    JournalEntry.__table__.create(engine)
+    monkeypatch.setattr(resources, "RESOURCES", (*resources.RESOURCES, JOURNAL))
+    entries: list[dict] = []
+    whoop = etl_env.app.whoop
+    served = whoop._get  # the sandbox's WHOOP routes, behind its token check and rate limit
+
+    def with_journal(req):
+        if req.path == JOURNAL_PATH:
+            return json_response({"records": list(entries), "next_token": None})
+        return served(req)
+
+    monkeypatch.setattr(whoop, "_get", with_journal)
+    yield entries
+    JournalEntry.__table__.drop(engine)
+    engine.dispose()
+
+
+def _entry(ident: int, mood: int, when: datetime) -> dict:
+    return {"id": ident, "user_id": 10129, "start": when.isoformat().replace("+00:00", "Z"), "mood": mood}
+
+
+def _stored(db_url) -> dict[int, tuple]:
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        rows = {r.whoop_id: (r.mood, r.deleted_at is not None) for r in session.scalars(select(JournalEntry))}
+        held = [q.record_key for q in quarantine.entries(session, "whoop", "journal")]
+    engine.dispose()
+    return {"rows": rows, "quarantined": held}
+
+
+def test_a_declared_resource_runs_end_to_end(journal, db_url):
+    day = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+    journal[:] = [_entry(1, 4, day), _entry(2, 2, day + timedelta(hours=1)), _entry(3, 9, day + timedelta(hours=2))]
+    code, summary, err = run_etl("--source", "whoop")
+    assert code == 0, err
+    result = by_resource(summary)["journal"]
+    assert (result["status"], result["inserted"], result["quarantined"]) == ("ok", 2, 1)
+    assert _stored(db_url) == {"rows": {1: (4, False), 2: (2, False)}, "quarantined": ["id=3"]}
+    assert sync_states(db_url)["journal"].status == "ok"
+
+    # The next run: entry 2 is gone (marked, kept), entry 1 edited, entry 3 fixed and stored.
+    journal[:] = [_entry(1, 5, day), _entry(3, 3, day + timedelta(hours=2))]
+    code, summary, err = run_etl("--source", "whoop")
+    assert code == 0, err
+    result = by_resource(summary)["journal"]
+    assert (result["updated"], result["deleted"], result["recovered"]) == (1, 1, 1)
+    assert _stored(db_url) == {"rows": {1: (5, False), 2: (2, True), 3: (3, False)}, "quarantined": []}
