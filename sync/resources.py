@@ -56,6 +56,7 @@ class Resource:
     window: Callable[..., Window] = field(default=time_window)  # time window or `lastupdate` cursor
     also_writes: tuple[type, ...] = ()  # further tables one record can land in
     scope: str | None = None  # the OAuth scope the endpoint needs; without it the resource is skipped
+    scope_what: str = ""  # what a token without `scope` leaves out, in the skip message ("Withings sleep summaries")
     # Deletions: the column a completely re-read window is compared on (None: never reconciled).
     reconcile_on: str | None = None
     # `status --check` and the dashboard call it stale past this; STALE_AFTER_<SOURCE>_<NAME> overrides.
@@ -85,7 +86,11 @@ class Resource:
         """ScopeMissing before any request when the stored token says the scope was not granted."""
         granted = client.granted_scopes() if hasattr(client, "granted_scopes") else None
         if self.scope and granted is not None and self.scope not in granted:
-            raise ScopeMissing(self.source, self.scope, SCOPE_WHAT.get(self.scope, self.label))
+            raise self.scope_missing(status=None)  # no request was made
+
+    def scope_missing(self, status: int | None) -> ScopeMissing:
+        """This resource's skip in its own words: what it leaves out and the scope that would allow it."""
+        return ScopeMissing(self.source, self.scope, self.scope_what or self.label, status)
 
     def load(self, session: Session, page: FetchedPage, user_id: int) -> db_loader.LoadCounts:
         raise NotImplementedError
@@ -221,7 +226,6 @@ class WithingsAction(Resource):
                                    lambda record: self.mapper(record, user_id), source=self.source, resource=self.name)
 
 
-SCOPE_WHAT = {"user.activity": "activity data", "read:body_measurement": "body measurements"}
 ACTIVITY_DATA_FIELDS = tuple(daily_mappers.ACTIVITY_FIELDS)
 SLEEP_DATA_FIELDS = tuple(daily_mappers.SLEEP_SUMMARY_FIELDS)
 
@@ -237,7 +241,8 @@ RESOURCES: tuple[Resource, ...] = (
                     stale_after=timedelta(days=7)),  # rest days are not an outage
     WhoopObject("whoop", "body", "WHOOP body measurement", "/developer/v2/user/measurement/body",
                 WhoopBodyMeasurement, daily_mappers.body_measurement_to_row, (WhoopBodyMeasurement.last_seen_at,),
-                scope="read:body_measurement"),
+                scope="read:body_measurement",
+                scope_what="WHOOP body measurements (height, weight, max heart rate)"),
     WithingsMeasures("withings", "measures", "Withings measures", "/measure",
                      WithingsWeight, withings_mapper.measure_group_to_rows,
                      (WithingsWeight.measured_at, WithingsHeartRate.measured_at),
@@ -246,10 +251,11 @@ RESOURCES: tuple[Resource, ...] = (
     WithingsAction("withings", "activity", "Withings daily activity", "/v2/measure",
                    WithingsActivity, daily_mappers.activity_to_row, (WithingsActivity.modified_at,),
                    window=lastupdate_window, scope="user.activity",
+                   scope_what="Withings daily activity (steps, calories)",
                    action="getactivity", records_key="activities", data_fields=ACTIVITY_DATA_FIELDS),
     WithingsAction("withings", "sleep_summary", "Withings sleep", "/v2/sleep",
                    WithingsSleepSummary, daily_mappers.sleep_summary_to_row, (WithingsSleepSummary.end,),
-                   window=lastupdate_window, scope="user.activity",
+                   window=lastupdate_window, scope="user.activity", scope_what="Withings sleep summaries",
                    action="getsummary", records_key="series", data_fields=SLEEP_DATA_FIELDS),
 )
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys(r.source for r in RESOURCES))

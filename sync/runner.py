@@ -239,7 +239,9 @@ class Runner:
     def _fail(self, job: Job, result: ResourceResult, exc: BaseException) -> None:
         message, reconnect = self.classify_error(exc)
         if getattr(exc, "skips_resource", False):  # e.g. a scope the user did not grant: not a failure
-            result.status, result.error = "skipped", str(exc).splitlines()[0]
+            # In the declaration's words: the client that raised it knows the endpoint, not the resource.
+            reason = job.resource.scope_missing(getattr(exc, "status", None)) if job.resource.scope else exc
+            result.status, result.error = "skipped", str(reason).splitlines()[0]
             return
         result.status, result.error, result.reconnect = "failed", message, reconnect
         log.debug("%s %s failed", job.source, job.name, exc_info=exc)
