@@ -17,6 +17,7 @@ from sync.report import Reporter
 from sync.runner import ResourceResult, Runner
 from sync.plan import NotConnected, source_jobs
 from sync.windows import since_option
+from configuration.invocation import command, env_file_hint, note_invocation
 from configuration.settings import get_settings
 from storage.engine import DatabaseUnavailable, describe_failure, ensure_schema, make_engine
 from storage.tokens import DbTokenStore
@@ -159,6 +160,11 @@ def _max_seconds(settings, max_minutes) -> float:
 
 # ---- command line ----------------------------------------------------------------------------
 
+def _no_source_configured() -> ConfigError:
+    return ConfigError("no source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
+                       f"WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in {env_file_hint()}")
+
+
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="whoop-etl")
 @click.option("--since", callback=since_option, metavar="WHEN",
@@ -204,8 +210,7 @@ def _run_cli(**kwargs) -> int:
     except DatabaseUnavailable as exc:
         raise FailedError(str(exc)) from None
     if len(outcome.skipped) == len(kwargs["sources"]):
-        raise ConfigError("no source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
-                          "WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in .env (see .env.example)")
+        raise _no_source_configured()
     return outcome.exit_code
 
 
@@ -217,14 +222,14 @@ def _run_cli(**kwargs) -> int:
 @click.pass_context
 def status(ctx, json_output, check):
     """Show the last sync per resource, data freshness, token expiry and the latest weight."""
+    if check:
+        ctx.exit(_check(json_output))
     settings = load_settings()
     try:
         engine = open_database(settings)
     except DatabaseUnavailable as exc:
         raise FailedError(str(exc)) from None
     try:
-        if check:
-            ctx.exit(_check(engine, settings, json_output))
         from readers.status import collect_status, format_status
 
         report = collect_status(engine)
@@ -237,18 +242,28 @@ def _iso(value) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-def _check(engine, settings, json_output: bool) -> int:
-    from readers.health import check
+def _check(json_output: bool) -> int:
+    """`status --check`: one stderr line per problem and, with --json, the report on stdout, whatever failed."""
+    from readers.health import check, failed_check
 
-    if not any(getattr(settings, source).configured for source in SOURCES):
-        raise ConfigError("no source is configured: nothing to check (see .env.example)")
-    result = check(engine, settings)
+    try:
+        settings = load_settings()
+        engine = open_database(settings)
+    except ConfigError as exc:
+        result = failed_check(EXIT_USAGE, "configuration", exc.format_message())
+    except DatabaseUnavailable as exc:
+        result = failed_check(EXIT_FAILED, "database", str(exc))
+    else:
+        try:
+            result = check(engine, settings)
+        finally:
+            engine.dispose()
     for problem in result["problems"]:
-        click.echo(problem["message"], err=True)
+        click.echo(redact(problem["message"]), err=True)
     if json_output:
-        click.echo(json.dumps(result, default=_iso, indent=2))
+        click.echo(redact(json.dumps(result, default=_iso, indent=2)))
     elif not result["problems"] and sys.stdout.isatty():
-        click.echo("ok: every configured resource is fresh")
+        click.echo("ok: every resource in use is fresh")
     return result["exit_code"]
 
 
@@ -263,14 +278,15 @@ def connect(provider, no_browser, timeout):
     settings = load_settings()
     provider_settings = getattr(settings, provider)
     if not provider_settings.configured:
-        raise ConfigError(f"set {provider.upper()}_CLIENT_ID and {provider.upper()}_CLIENT_SECRET in .env first")
+        raise ConfigError(f"set {provider.upper()}_CLIENT_ID and {provider.upper()}_CLIENT_SECRET "
+                          f"in {env_file_hint()} first")
     store = DbTokenStore(open_database(settings))
     try:
         token = oauth_connect(provider_settings, store, open_browser=not no_browser, timeout=timeout,
                               print_fn=click.echo)
     except (ApiError, TimeoutError, ValueError) as exc:
         raise FailedError(f"{provider}: connection failed: {exc}") from None
-    click.echo(f"{provider} connected (user {token.user_id}). Run `python etl.py` to sync.")
+    click.echo(f"{provider} connected (user {token.user_id}). Run `{command()}` to sync.")
 
 
 @cli.command()
@@ -291,8 +307,7 @@ def watch(ctx, sources, poll_withings, poll_whoop, reconcile_hours, cycles):
     settings = load_settings()
     configured = [s for s in (sources or SOURCES) if getattr(settings, s).configured]
     if not configured:
-        raise ConfigError("no source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
-                          "WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in .env (see .env.example)")
+        raise _no_source_configured()
     schedule = Schedule(poll_seconds={"whoop": poll_whoop, "withings": poll_withings},
                         reconcile_seconds=reconcile_hours * 3600)
     engine = open_database(settings)
@@ -319,6 +334,7 @@ cli.add_command(mcp)
 
 def main() -> None:
     """Entry point: one-line errors unless --verbose asks for tracebacks."""
+    note_invocation(sys.argv[0])  # messages name `whoop-etl` or `python etl.py`, as the user typed it
     try:
         cli.main(standalone_mode=True)
     except SystemExit:

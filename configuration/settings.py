@@ -105,9 +105,14 @@ class Settings:
     db_statement_timeout: int = 300
 
 
+def is_checkout() -> bool:
+    """Whether this copy runs from a checkout (rather than an installed package)."""
+    return (PROJECT_DIR / "pyproject.toml").is_file()
+
+
 def home_dirs() -> tuple[Path, Path]:
     """(folder of `.env`, folder relative SQLite paths start from): the checkout, or per-user folders."""
-    if (PROJECT_DIR / "pyproject.toml").is_file():  # a checkout: everything stays beside the code
+    if is_checkout():  # a checkout: everything stays beside the code
         return PROJECT_DIR, PROJECT_DIR
     # Installed (pip/pipx): site-packages is no place for a database. platformdirs knows each
     # platform's convention (XDG on Linux, ~/Library/Application Support, %LOCALAPPDATA%).
