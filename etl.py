@@ -18,7 +18,8 @@ from sync.runner import ResourceResult, Runner
 from sync.plan import NotConnected, source_jobs
 from sync.windows import since_option
 from configuration.invocation import command, env_file_hint, note_invocation
-from configuration.settings import get_settings
+from configuration.settings import SettingError, check_ping_url, get_settings
+from sync.healthcheck import Pinger, run_summary
 from storage.engine import DatabaseUnavailable, describe_failure, ensure_schema, make_engine
 from storage.tokens import DbTokenStore
 from configuration import clock
@@ -121,10 +122,10 @@ def plan(settings, engine, store, sources, *, now, since, full, reporter):
 
 
 def run_complete_etl(settings=None, *, since=None, full=False, sources=SOURCES, dry_run=False,
-                     wait=0.0, reporter=None, engine=None, max_minutes=None) -> RunOutcome:
+                     wait=0.0, reporter=None, engine=None, max_minutes=None, on_start=None) -> RunOutcome:
     """The whole ETL run the menu and the CLI make: settings, database, lock, plan, run, summary.
 
-    Raises RunLocked / DatabaseUnavailable.
+    `on_start` is called once the run holds the lock. Raises RunLocked / DatabaseUnavailable.
     """
     settings = settings or load_settings()
     reporter = reporter or Reporter(interactive=sys.stdout.isatty())
@@ -132,14 +133,17 @@ def run_complete_etl(settings=None, *, since=None, full=False, sources=SOURCES, 
     engine = engine or open_database(settings)
     try:
         return _locked_run(settings, engine, reporter, sources=sources, since=since, full=full,
-                           dry_run=dry_run, wait=wait, max_minutes=max_minutes)
+                           dry_run=dry_run, wait=wait, max_minutes=max_minutes, on_start=on_start)
     finally:
         if own_engine:
             engine.dispose()  # no pooled connection outlives the run (menu, tests, SQLite WAL)
 
 
-def _locked_run(settings, engine, reporter, *, sources, since, full, dry_run, wait, max_minutes) -> RunOutcome:
+def _locked_run(settings, engine, reporter, *, sources, since, full, dry_run, wait, max_minutes,
+                on_start) -> RunOutcome:
     with run_lock(engine, wait):
+        if on_start is not None:
+            on_start()
         jobs, failed, skipped = plan(settings, engine, DbTokenStore(engine), sources, now=clock.utcnow(),
                                      since=since, full=full, reporter=reporter)
         for result in failed:
@@ -159,6 +163,13 @@ def _max_seconds(settings, max_minutes) -> float:
 
 
 # ---- command line ----------------------------------------------------------------------------
+
+def _ping_url(ctx, param, value):
+    try:
+        return check_ping_url(value, "--ping-url")
+    except SettingError as exc:
+        raise click.UsageError(str(exc)) from None
+
 
 def _no_source_configured() -> ConfigError:
     return ConfigError("no source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
@@ -182,35 +193,48 @@ def _no_source_configured() -> ConfigError:
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging, with tracebacks.")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Also append log lines to this file (mode 0600).")
 @click.option("--json", "json_output", is_flag=True, help="Print a machine-readable JSON summary on stdout.")
+@click.option("--ping-url", callback=_ping_url, metavar="URL",
+              help="Ping this monitor when the run starts, succeeds or fails (healthchecks.io's /start and "
+                   "/fail; an Uptime Kuma push URL works too). Default: HEALTHCHECK_URL.")
 @click.pass_context
-def cli(ctx, since, full, sources, dry_run, wait, max_minutes, quiet, verbose, log_file, json_output):
+def cli(ctx, since, full, sources, dry_run, wait, max_minutes, quiet, verbose, log_file, json_output, ping_url):
     """Sync WHOOP and Withings into the database (incremental by default).
 
     Exit codes: 0 all synced, 1 some resource failed, 2 usage or configuration error,
     3 a provider must be re-connected, 75 another run holds the lock.
     """
     setup_logging(verbose=verbose, quiet=quiet, log_file=log_file)
-    ctx.obj = {"verbose": verbose}
+    ctx.obj = {"verbose": verbose, "ping_url": ping_url}
     if ctx.invoked_subcommand is not None:
         return
     if since is not None and full:
         raise click.UsageError("--since and --full cannot be combined")
     ctx.exit(_run_cli(since=since, full=full, sources=tuple(sources) or SOURCES, dry_run=dry_run,
-                      wait=wait, max_minutes=max_minutes, quiet=quiet, json_output=json_output))
+                      wait=wait, max_minutes=max_minutes, quiet=quiet, json_output=json_output, ping_url=ping_url))
 
 
 def _run_cli(**kwargs) -> int:
-    quiet, json_output = kwargs.pop("quiet"), kwargs.pop("json_output")
-    settings = load_settings()
+    quiet, json_output, ping_url = kwargs.pop("quiet"), kwargs.pop("json_output"), kwargs.pop("ping_url")
+    settings = load_settings()  # a configuration error stops here, before the run starts: no ping
+    pinger = Pinger(ping_url or settings.healthcheck_url)
     reporter = Reporter(interactive=sys.stdout.isatty(), quiet=quiet, json_output=json_output)
     try:
-        outcome = run_complete_etl(settings, reporter=reporter, **kwargs)
+        outcome = run_complete_etl(settings, reporter=reporter, on_start=pinger.start, **kwargs)
     except RunLocked as exc:
+        # No ping: this run never started, and the run holding the lock reports its own outcome.
+        # A failure ping would alert whenever cron meets `watch`; a success one would claim a sync
+        # nobody made. A lock held for ever still shows: the monitor's pings stop.
         raise LockedError(str(exc)) from None
     except DatabaseUnavailable as exc:
+        pinger.finish(EXIT_FAILED, str(exc))
         raise FailedError(str(exc)) from None
+    except Exception as exc:
+        pinger.finish(EXIT_FAILED, type(exc).__name__)  # main() prints it as one line, exit 1
+        raise
     if len(outcome.skipped) == len(kwargs["sources"]):
+        pinger.finish(EXIT_USAGE, "no source is configured")
         raise _no_source_configured()
+    pinger.finish(outcome.exit_code, run_summary(outcome.results))
     return outcome.exit_code
 
 
@@ -310,10 +334,14 @@ def watch(ctx, sources, poll_withings, poll_whoop, reconcile_hours, cycles):
         raise _no_source_configured()
     schedule = Schedule(poll_seconds={"whoop": poll_whoop, "withings": poll_withings},
                         reconcile_seconds=reconcile_hours * 3600)
+    pinger = Pinger((ctx.obj or {}).get("ping_url") or settings.healthcheck_url)
     engine = open_database(settings)
     try:
-        ctx.exit(run_watch(settings, engine, configured, schedule, classify_error=classify_error,
-                           echo=click.echo, max_cycles=cycles))
+        code = run_watch(settings, engine, configured, schedule, classify_error=classify_error,
+                         echo=click.echo, max_cycles=cycles, pinger=pinger)
+        if code:  # every provider stopped (re-connect): the monitor hears it now, not after a missed ping
+            pinger.finish(code, "watch stopped: no provider can sync")
+        ctx.exit(code)
     except ValueError as exc:  # a schedule over a provider's daily budget
         raise ConfigError(str(exc)) from None
     finally:

@@ -69,6 +69,23 @@ def _env_url(name: str, default: str) -> str:
     return value.rstrip("/")
 
 
+def check_ping_url(value: str | None, name: str = "HEALTHCHECK_URL") -> str | None:
+    """A monitor's ping URL (http or https, with a host), masked in every output; None when unset.
+
+    The URL's path is the monitor's secret (healthchecks.io's uuid, Uptime Kuma's push token),
+    so neither the message below nor any log line shows it.
+    """
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingError(f"{name} must be an http:// or https:// URL with a host (the value is not shown: "
+                           "it holds the monitor's secret)")
+    register_secret(value)
+    register_secret(parts.path.rstrip("/"))  # an HTTP error names the path without the host
+    return value
+
+
 @dataclass(frozen=True)
 class ProviderSettings:
     """OAuth and API settings of one provider; secrets are hidden from repr."""
@@ -103,6 +120,7 @@ class Settings:
     max_minutes: float = 120.0  # overall run deadline
     db_connect_timeout: int = 10
     db_statement_timeout: int = 300
+    healthcheck_url: str | None = field(default=None, repr=False)  # the monitor pinged by each run
 
 
 def is_checkout() -> bool:
@@ -231,4 +249,5 @@ def get_settings(read_dotenv: bool = True) -> Settings:
         max_minutes=float(_env_int("ETL_MAX_MINUTES")),
         db_connect_timeout=_env_int("DB_CONNECT_TIMEOUT_SECONDS"),
         db_statement_timeout=_env_int("DB_STATEMENT_TIMEOUT_SECONDS"),
+        healthcheck_url=check_ping_url(_env("HEALTHCHECK_URL")),
     )

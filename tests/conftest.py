@@ -189,17 +189,21 @@ def mock():
         yield rsps
 
 
-@pytest.fixture
-def dashboard(db_url):
-    """A running dashboard on a free loopback port over the test database."""
+def serving(server):
+    """Run an http.server `server` in a thread while the caller's fixture yields it, then close it."""
     import threading
 
-    from dashboard import make_server
-
-    server = make_server(db_url, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
     server.shutdown()
     server.server_close()
     thread.join(5)
+
+
+@pytest.fixture
+def dashboard(db_url):
+    """A running dashboard on a free loopback port over the test database."""
+    from dashboard import make_server
+
+    yield from serving(make_server(db_url, "127.0.0.1", 0))
