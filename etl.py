@@ -242,7 +242,8 @@ def _run_cli(**kwargs) -> int:
 @click.option("--json", "json_output", is_flag=True, help="Print the status (or the check) as JSON.")
 @click.option("--check", is_flag=True,
               help="For cron and monitors: one line per problem on stderr; exit 0 fresh, 1 stale or "
-                   "quarantined records, 3 a provider must be re-connected.")
+                   "quarantined records (or no database), 2 a setting is wrong or nothing is in use, "
+                   "3 a provider must be re-connected.")
 @click.pass_context
 def status(ctx, json_output, check):
     """Show the last sync per resource, data freshness, token expiry and the latest weight."""

@@ -20,7 +20,7 @@ log = logging.getLogger("etl.healthcheck")
 # A ping that fails is one warning line, and it reaches cron's mail under --quiet too (the
 # monitor will report the missed ping; this line says why).
 log.setLevel(logging.WARNING)
-TIMEOUT_SECONDS = 5.0  # to connect, and again to read the answer: a silent monitor delays a run ~10 s at most
+TIMEOUT_SECONDS = 5.0  # to connect, and again to read the answer: at most ~10 s per ping, ~20 s per run
 BODY_LIMIT = 1000  # characters of the run's summary sent with a finishing ping (healthchecks.io logs it)
 KUMA_MSG_LIMIT = 200  # Uptime Kuma shows `msg` in one table cell
 KUMA_PUSH_PATH = "/api/push/"
@@ -50,7 +50,8 @@ class Pinger:
 
     def finish(self, exit_code: int, summary: str = "") -> bool:
         """Success for exit 0, failure for any other code, with a short summary as the body."""
-        return self._send("success" if exit_code == 0 else "fail", f"exit {exit_code}" + (f": {summary}" if summary else ""))
+        line = f"exit {exit_code}" + (f": {summary}" if summary else "")
+        return self._send("success" if exit_code == 0 else "fail", line)
 
     def _send(self, kind: str, summary: str) -> bool:
         if not self.url:

@@ -104,7 +104,8 @@ def test_a_scope_not_granted_skips_its_resources_and_the_run_exits_0(etl_env, db
         assert results[name]["status"] == "skipped", results[name]
         assert "python etl.py connect" in results[name]["error"]
     assert results["activity"]["error"].startswith("withings: re-connect withings to allow Withings daily activity")
-    assert results["sleep_summary"]["error"].startswith("withings: re-connect withings to allow Withings sleep summaries")
+    assert results["sleep_summary"]["error"].startswith(
+        "withings: re-connect withings to allow Withings sleep summaries")
     assert all(results[n]["status"] == "ok" for n in ("cycles", "recovery", "sleep", "workout", "measures"))
     counts = table_counts(db_url)
     assert counts["withings_weight"] > 0 and counts["withings_activity"] == 0
