@@ -18,7 +18,9 @@ from sync.report import Reporter
 from sync.runner import ResourceResult, Runner
 from sync.plan import source_jobs
 from sync.windows import since_option
-from configuration.settings import get_settings
+from configuration.invocation import command, env_file_hint, note_invocation
+from configuration.settings import SettingError, check_ping_url, get_settings
+from sync.healthcheck import Pinger, run_summary
 from storage.engine import DatabaseUnavailable, describe_failure, ensure_schema, make_engine
 from storage.tokens import DbTokenStore
 from configuration import clock
@@ -112,10 +114,10 @@ def plan(settings, engine, store, sources, *, now, since, full, reporter):
 
 
 def run_complete_etl(settings=None, *, since=None, full=False, sources=SOURCES, dry_run=False,
-                     wait=0.0, reporter=None, engine=None, max_minutes=None) -> RunOutcome:
+                     wait=0.0, reporter=None, engine=None, max_minutes=None, on_start=None) -> RunOutcome:
     """The whole ETL run the menu and the CLI make: settings, database, lock, plan, run, summary.
 
-    Raises RunLocked / DatabaseUnavailable.
+    `on_start` is called once the run holds the lock. Raises RunLocked / DatabaseUnavailable.
     """
     settings = settings or load_settings()
     reporter = reporter or Reporter(interactive=sys.stdout.isatty())
@@ -123,14 +125,17 @@ def run_complete_etl(settings=None, *, since=None, full=False, sources=SOURCES, 
     engine = engine or open_database(settings)
     try:
         return _locked_run(settings, engine, reporter, sources=sources, since=since, full=full,
-                           dry_run=dry_run, wait=wait, max_minutes=max_minutes)
+                           dry_run=dry_run, wait=wait, max_minutes=max_minutes, on_start=on_start)
     finally:
         if own_engine:
             engine.dispose()  # no pooled connection outlives the run (menu, tests, SQLite WAL)
 
 
-def _locked_run(settings, engine, reporter, *, sources, since, full, dry_run, wait, max_minutes) -> RunOutcome:
+def _locked_run(settings, engine, reporter, *, sources, since, full, dry_run, wait, max_minutes,
+                on_start) -> RunOutcome:
     with run_lock(engine, wait):
+        if on_start is not None:
+            on_start()
         jobs, failed, skipped = plan(settings, engine, DbTokenStore(engine), sources, now=clock.utcnow(),
                                      since=since, full=full, reporter=reporter)
         for result in failed:
@@ -150,6 +155,18 @@ def _max_seconds(settings, max_minutes) -> float:
 
 # ---- command line ----------------------------------------------------------------------------
 
+def _ping_url(ctx, param, value):
+    try:
+        return check_ping_url(value, "--ping-url")
+    except SettingError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _no_source_configured() -> ConfigError:
+    return ConfigError("no source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
+                       f"WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in {env_file_hint()}")
+
+
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="whoop-etl")
 @click.option("--since", callback=since_option, metavar="WHEN",
@@ -167,37 +184,49 @@ def _max_seconds(settings, max_minutes) -> float:
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging, with tracebacks.")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Also append log lines to this file (mode 0600).")
 @click.option("--json", "json_output", is_flag=True, help="Print a machine-readable JSON summary on stdout.")
+@click.option("--ping-url", callback=_ping_url, metavar="URL",
+              help="Ping this monitor when the run starts, succeeds or fails (healthchecks.io's /start and "
+                   "/fail; an Uptime Kuma push URL works too). Default: HEALTHCHECK_URL.")
 @click.pass_context
-def cli(ctx, since, full, sources, dry_run, wait, max_minutes, quiet, verbose, log_file, json_output):
+def cli(ctx, since, full, sources, dry_run, wait, max_minutes, quiet, verbose, log_file, json_output, ping_url):
     """Sync WHOOP and Withings into the database (incremental by default).
 
     Exit codes: 0 all synced, 1 some resource failed, 2 usage or configuration error,
     3 a provider must be re-connected, 75 another run holds the lock.
     """
     setup_logging(verbose=verbose, quiet=quiet, log_file=log_file)
-    ctx.obj = {"verbose": verbose}
+    ctx.obj = {"verbose": verbose, "ping_url": ping_url}
     if ctx.invoked_subcommand is not None:
         return
     if since is not None and full:
         raise click.UsageError("--since and --full cannot be combined")
     ctx.exit(_run_cli(since=since, full=full, sources=tuple(sources) or SOURCES, dry_run=dry_run,
-                      wait=wait, max_minutes=max_minutes, quiet=quiet, json_output=json_output))
+                      wait=wait, max_minutes=max_minutes, quiet=quiet, json_output=json_output, ping_url=ping_url))
 
 
 def _run_cli(*, since: datetime | None, full: bool, sources: tuple, dry_run: bool, wait: float,
-             max_minutes: float | None, quiet: bool, json_output: bool) -> int:
-    settings = load_settings()
+             max_minutes: float | None, quiet: bool, json_output: bool, ping_url: str | None) -> int:
+    settings = load_settings()  # a configuration error stops here, before the run starts: no ping
+    pinger = Pinger(ping_url or settings.healthcheck_url)
     reporter = Reporter(interactive=sys.stdout.isatty(), quiet=quiet, json_output=json_output)
     try:
         outcome = run_complete_etl(settings, since=since, full=full, sources=sources, dry_run=dry_run, wait=wait,
-                                   reporter=reporter, max_minutes=max_minutes)
+                                   reporter=reporter, max_minutes=max_minutes, on_start=pinger.start)
     except RunLocked as exc:
+        # No ping: this run never started, and the run holding the lock reports its own outcome.
+        # A failure ping would alert whenever cron meets `watch`; a success one would claim a sync
+        # nobody made. A lock held for ever still shows: the monitor's pings stop.
         raise LockedError(str(exc)) from None
     except DatabaseUnavailable as exc:
+        pinger.finish(EXIT_FAILED, str(exc))
         raise FailedError(str(exc)) from None
+    except Exception as exc:
+        pinger.finish(EXIT_FAILED, type(exc).__name__)  # main() prints it as one line, exit 1
+        raise
     if len(outcome.skipped) == len(sources):
-        raise ConfigError("no source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
-                          "WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in .env (see .env.example)")
+        pinger.finish(EXIT_USAGE, "no source is configured")
+        raise _no_source_configured()
+    pinger.finish(outcome.exit_code, run_summary(outcome.results))
     return outcome.exit_code
 
 
@@ -205,18 +234,19 @@ def _run_cli(*, since: datetime | None, full: bool, sources: tuple, dry_run: boo
 @click.option("--json", "json_output", is_flag=True, help="Print the status (or the check) as JSON.")
 @click.option("--check", is_flag=True,
               help="For cron and monitors: one line per problem on stderr; exit 0 fresh, 1 stale or "
-                   "quarantined records, 3 a provider must be re-connected.")
+                   "quarantined records (or no database), 2 a setting is wrong or nothing is in use, "
+                   "3 a provider must be re-connected.")
 @click.pass_context
 def status(ctx, json_output, check):
     """Show the last sync per resource, data freshness, token expiry and the latest weight."""
+    if check:
+        ctx.exit(_check(json_output))
     settings = load_settings()
     try:
         engine = open_database(settings)
     except DatabaseUnavailable as exc:
         raise FailedError(str(exc)) from None
     try:
-        if check:
-            ctx.exit(_check(engine, settings, json_output))
         from readers.status import collect_status, format_status
 
         report = collect_status(engine)
@@ -229,18 +259,28 @@ def _iso(value) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-def _check(engine, settings, json_output: bool) -> int:
-    from readers.health import check
+def _check(json_output: bool) -> int:
+    """`status --check`: one stderr line per problem and, with --json, the report on stdout, whatever failed."""
+    from readers.health import check, failed_check
 
-    if not any(getattr(settings, source).configured for source in SOURCES):
-        raise ConfigError("no source is configured: nothing to check (see .env.example)")
-    result = check(engine, settings)
+    try:
+        settings = load_settings()
+        engine = open_database(settings)
+    except ConfigError as exc:
+        result = failed_check(EXIT_USAGE, "configuration", exc.format_message())
+    except DatabaseUnavailable as exc:
+        result = failed_check(EXIT_FAILED, "database", str(exc))
+    else:
+        try:
+            result = check(engine, settings)
+        finally:
+            engine.dispose()
     for problem in result["problems"]:
-        click.echo(problem["message"], err=True)
+        click.echo(redact(problem["message"]), err=True)
     if json_output:
-        click.echo(json.dumps(result, default=_iso, indent=2))
+        click.echo(redact(json.dumps(result, default=_iso, indent=2)))
     elif not result["problems"] and sys.stdout.isatty():
-        click.echo("ok: every configured resource is fresh")
+        click.echo("ok: every resource in use is fresh")
     return result["exit_code"]
 
 
@@ -255,7 +295,8 @@ def connect(provider, no_browser, timeout):
     settings = load_settings()
     provider_settings = getattr(settings, provider)
     if not provider_settings.configured:
-        raise ConfigError(f"set {provider.upper()}_CLIENT_ID and {provider.upper()}_CLIENT_SECRET in .env first")
+        raise ConfigError(f"set {provider.upper()}_CLIENT_ID and {provider.upper()}_CLIENT_SECRET "
+                          f"in {env_file_hint()} first")
     store = DbTokenStore(open_database(settings))
     try:
         token = oauth_connect(provider_settings, store, scopes=resources.scopes_of(provider),
@@ -263,7 +304,7 @@ def connect(provider, no_browser, timeout):
                               print_fn=click.echo)
     except (ApiError, TimeoutError, ValueError) as exc:
         raise FailedError(f"{provider}: connection failed: {exc}") from None
-    click.echo(f"{provider} connected (user {token.user_id}). Run `python etl.py` to sync.")
+    click.echo(f"{provider} connected (user {token.user_id}). Run `{command()}` to sync.")
 
 
 @cli.command()
@@ -284,13 +325,16 @@ def watch(ctx, sources, poll_withings, poll_whoop, reconcile_hours, cycles):
     settings = load_settings()
     configured = [s for s in (sources or SOURCES) if getattr(settings, s).configured]
     if not configured:
-        raise ConfigError("no source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
-                          "WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in .env (see .env.example)")
+        raise _no_source_configured()
     schedule = Schedule(poll_seconds={"whoop": poll_whoop, "withings": poll_withings},
                         reconcile_seconds=reconcile_hours * 3600)
+    pinger = Pinger((ctx.obj or {}).get("ping_url") or settings.healthcheck_url)
     engine = open_database(settings)
     try:
-        ctx.exit(run_watch(settings, engine, configured, schedule, echo=click.echo, max_cycles=cycles))
+        code = run_watch(settings, engine, configured, schedule, echo=click.echo, max_cycles=cycles, pinger=pinger)
+        if code:  # every provider stopped (re-connect): the monitor hears it now, not after a missed ping
+            pinger.finish(code, "watch stopped: no provider can sync")
+        ctx.exit(code)
     except ValueError as exc:  # a schedule over a provider's daily budget
         raise ConfigError(str(exc)) from None
     finally:
@@ -311,6 +355,7 @@ cli.add_command(mcp)
 
 def main() -> None:
     """Entry point: one-line errors unless --verbose asks for tracebacks."""
+    note_invocation(sys.argv[0])  # messages name `whoop-etl` or `python etl.py`, as the user typed it
     try:
         cli.main(standalone_mode=True)
     except SystemExit:

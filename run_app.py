@@ -16,7 +16,7 @@ WHOOP Data Platform
 OUTCOME_MESSAGES = {
     0: "All synced.",
     2: "No source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
-       "WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in .env (see .env.example), then choose 4 to connect.",
+       "WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in {env_file}, then choose 4 to connect.",
     3: "A provider must be re-connected: choose 4.",
 }
 
@@ -25,6 +25,7 @@ def _run_etl(full: bool) -> None:
     import click
 
     import etl
+    from configuration.invocation import env_file_hint
     from storage.engine import DatabaseUnavailable
     from sync.lock import RunLocked
     from sync.report import Reporter
@@ -37,7 +38,8 @@ def _run_etl(full: bool) -> None:
         return
     for source, reason in outcome.skipped:
         print(f"{source} skipped: {reason}")
-    print(OUTCOME_MESSAGES.get(outcome.exit_code, "Some resources failed; the next run finishes them."))
+    message = OUTCOME_MESSAGES.get(outcome.exit_code, "Some resources failed; the next run finishes them.")
+    print(message.format(env_file=env_file_hint()))
 
 
 def _status() -> None:

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from configuration.logs import redact
+from configuration.invocation import command
 
 
 def reconnect_command(provider: str) -> str:
-    """The one command that fixes a dead or missing token: `python etl.py connect <provider>`."""
-    return f"python etl.py connect {provider}"
+    """The one command that fixes a dead or missing token: `whoop-etl connect <provider>` (or `python etl.py ...`)."""
+    return command("connect", provider)
 
 
 def format_wait(seconds: float) -> str:

@@ -69,6 +69,23 @@ def _env_url(name: str, default: str) -> str:
     return value.rstrip("/")
 
 
+def check_ping_url(value: str | None, name: str = "HEALTHCHECK_URL") -> str | None:
+    """A monitor's ping URL (http or https, with a host), masked in every output; None when unset.
+
+    The URL's path is the monitor's secret (healthchecks.io's uuid, Uptime Kuma's push token),
+    so neither the message below nor any log line shows it.
+    """
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingError(f"{name} must be an http:// or https:// URL with a host (the value is not shown: "
+                           "it holds the monitor's secret)")
+    register_secret(value)
+    register_secret(parts.path.rstrip("/"))  # an HTTP error names the path without the host
+    return value
+
+
 @dataclass(frozen=True)
 class ProviderSettings:
     """OAuth and API settings of one provider; secrets are hidden from repr."""
@@ -103,11 +120,17 @@ class Settings:
     max_minutes: float = 120.0  # overall run deadline
     db_connect_timeout: int = 10
     db_statement_timeout: int = 300
+    healthcheck_url: str | None = field(default=None, repr=False)  # the monitor pinged by each run
+
+
+def is_checkout() -> bool:
+    """Whether this copy runs from a checkout (rather than an installed package)."""
+    return (PROJECT_DIR / "pyproject.toml").is_file()
 
 
 def home_dirs() -> tuple[Path, Path]:
     """(folder of `.env`, folder relative SQLite paths start from): the checkout, or per-user folders."""
-    if (PROJECT_DIR / "pyproject.toml").is_file():  # a checkout: everything stays beside the code
+    if is_checkout():  # a checkout: everything stays beside the code
         return PROJECT_DIR, PROJECT_DIR
     # Installed (pip/pipx): site-packages is no place for a database. platformdirs knows each
     # platform's convention (XDG on Linux, ~/Library/Application Support, %LOCALAPPDATA%).
@@ -233,4 +256,5 @@ def get_settings(read_dotenv: bool = True) -> Settings:
         max_minutes=float(_env_int("ETL_MAX_MINUTES")),
         db_connect_timeout=_env_int("DB_CONNECT_TIMEOUT_SECONDS"),
         db_statement_timeout=_env_int("DB_STATEMENT_TIMEOUT_SECONDS"),
+        healthcheck_url=check_ping_url(_env("HEALTHCHECK_URL")),
     )

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, or_, select
 from sqlalchemy.engine import Connection
 
+from configuration.invocation import command
 from storage import quarantine
 from mapping.fields import latest_plausible
 from models import Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsWeight
@@ -160,5 +161,5 @@ def quarantine_overview(conn: Connection) -> dict[str, list[str]]:
         count = q["count"]
         out.setdefault(q["source"], []).append(
             f"{q['resource']}: {count} record{'s' if count != 1 else ''} quarantined "
-            f"(oldest reason: {q['oldest_reason'][:120]}); python etl.py status lists them")
+            f"(oldest reason: {q['oldest_reason'][:120]}); {command('status')} lists them")
     return out

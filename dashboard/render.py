@@ -5,6 +5,7 @@ from datetime import date, datetime
 from html import escape
 from string import Template
 
+from configuration.invocation import command
 from dashboard import assets
 
 DASH = "—"
@@ -63,9 +64,9 @@ def _header(database: str, zone: dict | None = None) -> str:
 def _empty_card() -> str:
     return ('<main class="grid"><section class="card wide message"><h2>No data yet — run the ETL</h2>'
             "<p>This database has no WHOOP or Withings records so far. To fill it:</p><ol>"
-            "<li>Connect your accounts: <code>python etl.py connect whoop</code> and "
-            "<code>python etl.py connect withings</code></li>"
-            "<li>Run the ETL: <code>python etl.py</code> (or menu option 1)</li>"
+            f"<li>Connect your accounts: <code>{e(command('connect', 'whoop'))}</code> and "
+            f"<code>{e(command('connect', 'withings'))}</code></li>"
+            f"<li>Run the ETL: <code>{e(command())}</code></li>"
             "<li>Reload this page.</li></ol>"
             "<p>No account? <code>make demo</code> fills a demo database from the bundled sandbox.</p>"
             "</section></main>")
@@ -175,7 +176,7 @@ def _bp_note(latest: dict | None) -> str:
 
 def _no_data_yet(key: str, what: str) -> str:
     # Also the message before the migration that adds the table: the ETL run applies it.
-    return f'<p class="muted nodata" id="nodata-{e(key)}">No {e(what)} data yet: run the ETL (python etl.py).</p>'
+    return f'<p class="muted nodata" id="nodata-{e(key)}">No {e(what)} data yet: run the ETL ({e(command())}).</p>'
 
 
 def _kpi(values: list, fmt: str) -> str:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from configuration.invocation import command
 from readers import read_model
 from sync import resources
 from dashboard import optional_queries, panels, queries
@@ -29,10 +30,12 @@ def load_summary(engine: Engine, now: datetime | None = None) -> dict:
     except (OperationalError, ProgrammingError) as exc:
         if not _schema_behind(exc):
             raise
-        return empty_summary(now, UPGRADE_NEEDED)
+        return empty_summary(now, upgrade_needed())
 
 
-UPGRADE_NEEDED = "The database predates this release: run python etl.py once to upgrade it."
+def upgrade_needed() -> str:
+    """The warning over a database older than this release."""
+    return f"The database predates this release: run {command()} once to upgrade it."
 
 
 def empty_summary(now: datetime | None = None, warning: str | None = None) -> dict:
@@ -126,9 +129,9 @@ def _freshness_row(source: str, label: str, rows: list[dict], now: datetime) -> 
     newest = _latest(r["newest_record"] for r in rows)
     stale = next((r for r in rows if r["stale"]), None)
     if not rows:
-        warning = f"{label} has never synced: run the ETL (python etl.py)."
+        warning = f"{label} has never synced: run the ETL ({command()})."
     elif stale is not None:
-        hint = "." if stale["stale_kind"] == "data" else ": run the ETL (python etl.py)."
+        hint = "." if stale["stale_kind"] == "data" else f": run the ETL ({command()})."
         warning = f"{stale['label']} {stale['problem']}{hint}"
     else:
         warning = None

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from configuration.invocation import command
+
 def _settings():
     from configuration.settings import get_settings
 
@@ -21,7 +23,7 @@ def _read_only_engine(url: str):
         current_revision(engine)  # opens it once: a missing file or server fails here, clearly
     except DatabaseUnavailable as exc:
         engine.dispose()
-        raise click.ClickException(f"{exc} (run `whoop-etl` once to create and fill it)") from None
+        raise click.ClickException(f"{exc} (run `{command()}` once to create and fill it)") from None
     return engine
 
 

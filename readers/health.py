@@ -10,8 +10,9 @@ from readers import read_model
 from sync import resources
 from configuration.clock import utcnow
 from api_clients.errors import reconnect_command
+from configuration.invocation import command, env_file_hint
 
-EXIT_OK, EXIT_STALE, EXIT_RECONNECT = 0, 1, 3
+EXIT_OK, EXIT_STALE, EXIT_USAGE, EXIT_RECONNECT = 0, 1, 2, 3
 
 
 @dataclass
@@ -20,18 +21,24 @@ class Problem:
 
     source: str
     resource: str
-    kind: str  # "reconnect" | "stale" | "quarantine"
+    kind: str  # "reconnect" | "stale" | "quarantine" | "configuration" | "database"
     message: str
 
 
 def check(engine: Engine, settings, now: datetime | None = None) -> dict:
-    """Problems of the configured providers' resources; `exit_code` 0 fresh, 1 stale/quarantine, 3 re-connect."""
+    """Problems of the providers configured here or held in the database (tokens or data);
+    `exit_code` 0 fresh, 1 stale/quarantine, 2 nothing to check, 3 re-connect."""
     now = now or utcnow()
     with engine.connect() as conn:
         rows = read_model.freshness(conn, now)
         tokens = {t["provider"] for t in read_model.stored_tokens(conn)}
         held = read_model.quarantined(conn)
-    configured = [s for s in resources.SOURCES if getattr(settings, s).configured]
+    # A monitoring host may hold no client ids at all: the database says which providers are in use.
+    in_use = tokens | {r["source"] for r in rows if r["last_success_at"] or r["newest_record"]}
+    configured = [s for s in resources.SOURCES if getattr(settings, s).configured or s in in_use]
+    if not configured:
+        return failed_check(EXIT_USAGE, "configuration", "no source is configured and the database holds none: "
+                            f"nothing to check (set WHOOP_CLIENT_ID/WITHINGS_CLIENT_ID in {env_file_hint()})", now)
     problems = _reconnect_problems(configured, rows, tokens, settings)
     blocked = {p.source for p in problems}  # a provider that must re-connect: its stale rows add nothing
     for row in rows:
@@ -41,11 +48,17 @@ def check(engine: Engine, settings, now: datetime | None = None) -> dict:
         if count and source in configured:
             problems.append(Problem(source, resource, "quarantine",
                                     f"{source} {resource}: {count} record{'' if count == 1 else 's'} quarantined "
-                                    "(python etl.py status lists them)"))
+                                    f"({command('status')} lists them)"))
     kinds = {p.kind for p in problems}
     code = EXIT_RECONNECT if "reconnect" in kinds else EXIT_STALE if problems else EXIT_OK
     return {"checked_at": now, "exit_code": code, "problems": [asdict(p) for p in problems],
             "resources": [_public(row) for row in rows if row["source"] in configured]}
+
+
+def failed_check(exit_code: int, kind: str, message: str, now: datetime | None = None) -> dict:
+    """The check's report when it cannot judge the data (a setting, the database): the same shape, one problem."""
+    return {"checked_at": now or utcnow(), "exit_code": exit_code,
+            "problems": [asdict(Problem("*", "*", kind, message))], "resources": []}
 
 
 def _reconnect_problems(configured: list[str], rows: list[dict], tokens: set[str], settings) -> list[Problem]:

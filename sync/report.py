@@ -7,6 +7,7 @@ import shutil
 import sys
 from typing import TextIO
 
+from configuration.invocation import command
 from configuration.logs import redact
 from sync.runner import ResourceResult
 
@@ -169,7 +170,7 @@ def format_table(results: list[ResourceResult], dry_run: bool) -> str:
             lines.append(f"    {extra}")
         lines.extend(f"    rejected {e}" for e in r.counts.errors)
     if any(r.counts.rejected for r in results):
-        lines.append("Rejected records are kept in the quarantine and retried (python etl.py status).")
+        lines.append(f"Rejected records are kept in the quarantine and retried ({command('status')}).")
     return "\n".join(lines)
 
 
@@ -178,4 +179,4 @@ def reject_line(result: ResourceResult) -> str:
     c = result.counts
     first = f"; first: {c.errors[0]}" if c.errors else ""
     return (f"{result.source} {result.resource}: {c.rejected} record{'s' if c.rejected != 1 else ''} "
-            f"rejected and kept in the quarantine{first[:200]} (python etl.py status)")
+            f"rejected and kept in the quarantine{first[:200]} ({command('status')})")

@@ -91,7 +91,7 @@ class Resource:
         """ScopeMissing before any request when the stored token says the scope was not granted."""
         granted = client.granted_scopes() if hasattr(client, "granted_scopes") else None
         if self.scope and granted is not None and self.scope not in granted:
-            raise ScopeMissing(self.source, self.scope, self.what)
+            raise ScopeMissing(self.source, self.scope, self.what, status=None)  # no request was made
 
     # -- deletions ---------------------------------------------------------------------------
     def keys(self, records: list) -> set:
@@ -237,7 +237,7 @@ RESOURCES: tuple[Resource, ...] = (
                     quarantine_key="id", reconcile_on="start",
                     stale_after=timedelta(days=7)),  # rest days are not an outage
     WhoopObject("whoop", "body", "WHOOP body measurement", "/developer/v2/user/measurement/body",
-                "read:body_measurement", "body measurements", WhoopBodyMeasurement,
+                "read:body_measurement", "WHOOP body measurements (height, weight, max heart rate)", WhoopBodyMeasurement,
                 daily_mappers.body_measurement_to_row, (WhoopBodyMeasurement.last_seen_at,)),
     WithingsMeasures("withings", "measures", "Withings measures", "/measure", "user.metrics", "body measures",
                      WithingsWeight, withings_mapper.measure_group_to_rows,
@@ -245,9 +245,9 @@ RESOURCES: tuple[Resource, ...] = (
                      also_writes=(WithingsHeartRate, WithingsMeasure), id_field="grpid", quarantine_key="grpid",
                      reconcile_on="measured_at", poll_lookback=timedelta(0)),
     WithingsAction("withings", "activity", "Withings daily activity", "/v2/measure", "user.activity",
-                   "activity data", WithingsActivity, daily_mappers.activity_to_row, (WithingsActivity.modified_at,),
+                   "Withings daily activity (steps, calories)", WithingsActivity, daily_mappers.activity_to_row, (WithingsActivity.modified_at,),
                    action="getactivity", records_key="activities", data_fields=ACTIVITY_DATA_FIELDS),
-    WithingsAction("withings", "sleep_summary", "Withings sleep", "/v2/sleep", "user.activity", "sleep data",
+    WithingsAction("withings", "sleep_summary", "Withings sleep", "/v2/sleep", "user.activity", "Withings sleep summaries",
                    WithingsSleepSummary, daily_mappers.sleep_summary_to_row, (WithingsSleepSummary.end,),
                    action="getsummary", records_key="series", data_fields=SLEEP_DATA_FIELDS),
 )

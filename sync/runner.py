@@ -239,6 +239,7 @@ class Runner:
     def _fail(self, job: Job, result: ResourceResult, exc: BaseException) -> None:
         message, reconnect = classify_error(exc)
         if getattr(exc, "skips_resource", False):  # e.g. a scope the user did not grant: not a failure
+            # In the declaration's words: the client raised it with the declaration's `what`.
             result.status, result.error = "skipped", str(exc).splitlines()[0]
             return
         result.status, result.error, result.reconnect = "failed", message, reconnect

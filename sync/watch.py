@@ -18,6 +18,7 @@ from api_clients.errors import classify_error
 from api_clients.providers import client_class
 from configuration.clock import utcnow
 from sync import resources
+from sync.healthcheck import Pinger, run_summary
 from sync.lock import RunLocked, run_lock
 from sync.runner import Runner
 from sync.plan import open_client, resource_jobs
@@ -81,11 +82,12 @@ class Watcher:
     """The loop: whatever poll or reconciliation is due, each cycle under the run lock, until `stop`."""
 
     def __init__(self, settings, engine, store, schedule: Schedule, stop: threading.Event, *,
-                 max_cycles: int | None = None):
+                 max_cycles: int | None = None, pinger: Pinger | None = None):
         from sync.report import Reporter
 
         self.settings, self.engine, self.store = settings, engine, store
         self.schedule, self.stop, self.max_cycles = schedule, stop, max_cycles
+        self.pinger = pinger or Pinger(None)
         self.reporter = Reporter(interactive=False, quiet=True)  # failures only; one line per cycle here
         self.clients: dict[str, tuple] = {}
         self.reconnect = False
@@ -130,6 +132,8 @@ class Watcher:
         started = time.monotonic()
         try:
             with run_lock(self.engine, LOCK_WAIT_SECONDS):
+                if kind == "reconcile":
+                    self.pinger.start()
                 jobs, now = [], utcnow()
                 for source, planned in plan.items():
                     client, user_id = self.clients[source]
@@ -143,6 +147,11 @@ class Watcher:
             time.sleep(1.0)
             return False
         self._log(kind, results, time.monotonic() - started)
+        # One ping per reconciliation, none per poll: a monitor's period is then the reconcile
+        # interval (6 h by default), not 90 s. A cycle cut short by a stop signal reports nothing.
+        if kind == "reconcile" and not self.stop.is_set():
+            failed = any(r.status not in ("ok", "skipped") for r in results)
+            self.pinger.finish(1 if failed else 0, run_summary(results))
         return True
 
     def _log(self, kind: str, results: list, seconds: float) -> None:
@@ -157,7 +166,8 @@ class Watcher:
                  ", ".join(changed) or "no change")
 
 
-def run_watch(settings, engine, sources, schedule: Schedule, *, echo=print, max_cycles=None) -> int:
+def run_watch(settings, engine, sources, schedule: Schedule, *, echo=print, max_cycles=None,
+              pinger: Pinger | None = None) -> int:
     """`etl.py watch`: print the budget, open the clients once, cycle until SIGTERM/SIGINT (exit 0)."""
     from storage.tokens import DbTokenStore
 
@@ -165,7 +175,8 @@ def run_watch(settings, engine, sources, schedule: Schedule, *, echo=print, max_
         echo(f"watch: {line}")
     stop = threading.Event()
     with stop_on_signals(stop):
-        watcher = Watcher(settings, engine, DbTokenStore(engine), schedule, stop, max_cycles=max_cycles)
+        watcher = Watcher(settings, engine, DbTokenStore(engine), schedule, stop, max_cycles=max_cycles,
+                          pinger=pinger)
         watcher.open(sources)
         code = watcher.run()
     log.info("watch: stopped")

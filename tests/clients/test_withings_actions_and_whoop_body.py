@@ -78,9 +78,13 @@ def test_withings_insufficient_scope_is_scope_missing(mock):
 
 def test_a_token_without_the_scope_skips_before_any_request(mock):
     window = Window(None, datetime.now(timezone.utc), "full")
-    with pytest.raises(ScopeMissing, match="re-connect withings to allow activity data"):
+    with pytest.raises(ScopeMissing, match=r"re-connect withings to allow Withings daily activity \(steps"):
         next(get("withings", "activity").pages(_withings(scope="user.metrics"), window))
-    with pytest.raises(ScopeMissing, match="re-connect whoop to allow body measurements"):
+    with pytest.raises(ScopeMissing, match="re-connect withings to allow Withings sleep summaries: run") as sleep:
+        next(get("withings", "sleep_summary").pages(_withings(scope="user.metrics"), window))
+    assert "activity" not in str(sleep.value).replace("user.activity", "")  # its own words, not its scope's
+    assert str(sleep.value).endswith("(the token lacks the `user.activity` scope)")  # no request was made
+    with pytest.raises(ScopeMissing, match="re-connect whoop to allow WHOOP body measurements"):
         next(get("whoop", "body").pages(_whoop(scope="offline read:cycles"), window))
 
 

@@ -103,11 +103,13 @@ def test_a_scope_not_granted_skips_its_resources_and_the_run_exits_0(etl_env, db
     for name in NEW:
         assert results[name]["status"] == "skipped", results[name]
         assert "python etl.py connect" in results[name]["error"]
-    assert results["activity"]["error"].startswith("withings: re-connect withings to allow activity data")
+    assert results["activity"]["error"].startswith("withings: re-connect withings to allow Withings daily activity")
+    assert results["sleep_summary"]["error"].startswith(
+        "withings: re-connect withings to allow Withings sleep summaries")
     assert all(results[n]["status"] == "ok" for n in ("cycles", "recovery", "sleep", "workout", "measures"))
     counts = table_counts(db_url)
     assert counts["withings_weight"] > 0 and counts["withings_activity"] == 0
-    assert "skipped: withings: re-connect withings to allow activity data" in caplog.text
+    assert "skipped: withings: re-connect withings to allow Withings daily activity" in caplog.text
 
     etl_env.deny_scope("withings", "user.activity", denied=False)  # the user re-connected
     code, summary, err = run_etl()

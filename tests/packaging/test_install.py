@@ -125,3 +125,11 @@ async def _mcp_session(installed: Path, env: dict, cwd: Path):
         assert not result.is_error, result.content
         latest = result.structured_content or json.loads(result.content[0].text)
         return tools, latest
+
+
+def test_installed_messages_name_whoop_etl_and_the_real_env(installed, user_env, tmp_path):
+    env = {**user_env, "WHOOP_CLIENT_ID": ""}  # as if it were missing from the user's .env
+    result = whoop_etl(env, "connect", "whoop", cwd=tmp_path)
+    expected = tmp_path / "config" / "whoop-etl" / ".env"
+    assert result.returncode == 2 and f"in {expected} first" in result.stderr
+    assert ".env.example" not in result.stderr and "python etl.py" not in result.stderr

@@ -101,7 +101,7 @@ def test_deleted_rows_and_quarantine_only_when_asked(filled, tmp_path):
 def test_a_missing_database_is_one_clear_line(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'nothing.db'}")
     result = _export("all", "--output", str(tmp_path / "out"))
-    assert result.exit_code == 1 and "whoop-etl" in result.output
+    assert result.exit_code == 1 and "(run `python etl.py` once to create and fill it)" in result.output
     assert not (tmp_path / "nothing.db").exists()  # export never creates a database
 
 

@@ -109,3 +109,48 @@ def test_quarantined_records_exit_1(etl_env, db_url, count, expected):
     assert code == expected
     assert err == ([] if not count else
                    ["withings measures: 2 records quarantined (python etl.py status lists them)"])
+
+
+def _no_client_ids(monkeypatch) -> None:
+    for name in ("WHOOP_CLIENT_ID", "WHOOP_CLIENT_SECRET", "WITHINGS_CLIENT_ID", "WITHINGS_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_a_monitoring_host_without_client_ids_judges_what_the_database_holds(etl_env, db_url, monkeypatch):
+    assert run_etl()[0] == 0
+    _no_client_ids(monkeypatch)
+    for name in ("WHOOP_REFRESH_TOKEN", "WITHINGS_REFRESH_TOKEN"):
+        monkeypatch.delenv(name)
+    code, out, err = check("--json")
+    report = json.loads(out)
+    assert (code, err) == (0, []) and report["exit_code"] == 0
+    assert {r["resource"] for r in report["resources"]} == {r.name for r in resources.RESOURCES}
+    execute(db_url, update(SyncState).where(SyncState.resource == "cycles")
+            .values(last_success_at=utcnow() - timedelta(days=3)))
+    assert check() == (1, "", ["WHOOP cycles last synced 3 days ago"])
+
+
+def test_json_reports_an_empty_host_as_a_configuration_error(db_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    _no_client_ids(monkeypatch)
+    code, out, err = check("--json")
+    report = json.loads(out)
+    assert code == report["exit_code"] == 2 and report["resources"] == []
+    assert [p["kind"] for p in report["problems"]] == ["configuration"]
+    assert err == [report["problems"][0]["message"]] and "nothing to check" in err[0]
+
+
+def test_json_reports_a_malformed_setting_and_an_unreachable_database(db_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("ETL_LOOKBACK_DAYS", "a week")
+    code, out, err = check("--json")
+    report = json.loads(out)
+    assert code == report["exit_code"] == 2 and report["problems"][0]["kind"] == "configuration"
+    assert "ETL_LOOKBACK_DAYS must be a whole number" in report["problems"][0]["message"] and len(err) == 1
+    monkeypatch.delenv("ETL_LOOKBACK_DAYS")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg2://postgres:pw-not-shown@127.0.0.1:9/whoop")
+    monkeypatch.setenv("DB_CONNECT_TIMEOUT_SECONDS", "1")
+    code, out, err = check("--json")
+    report = json.loads(out)
+    assert code == report["exit_code"] == 1 and report["problems"][0]["kind"] == "database"
+    assert "cannot use DATABASE_URL (host 127.0.0.1:9" in err[0] and "pw-not-shown" not in out + err[0]

@@ -151,10 +151,10 @@ def test_upgrade_from_1_1_1_adds_fidelity_tables_and_resets_the_withings_cursor(
 
 
 def test_dashboard_over_a_1_1_1_database_asks_for_the_upgrade(empty_db_url):
-    from dashboard.summary import UPGRADE_NEEDED, load_summary
+    from dashboard.summary import load_summary, upgrade_needed
 
     engine = make_engine(empty_db_url)
     migrate.upgrade(engine, "0002_v1_1_1")
     summary = load_summary(engine)
-    assert summary["empty"] and all(row["warning"] == UPGRADE_NEEDED for row in summary["freshness"])
+    assert summary["empty"] and all(row["warning"] == upgrade_needed() for row in summary["freshness"])
     engine.dispose()

@@ -1,0 +1,41 @@
+"""The command the user typed and the `.env` they edit: every message that tells them what to do names these."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from configuration import settings
+
+CHECKOUT_COMMAND, INSTALLED_COMMAND = "python etl.py", "whoop-etl"
+_program: str | None = None  # how etl.main was started; None: judge by how this copy is laid out
+
+
+def note_invocation(argv0: str) -> None:
+    """Remember whether the user ran the `whoop-etl` console script or `python etl.py` (from argv[0])."""
+    global _program
+    name = Path(argv0).name.lower()
+    if name.startswith(INSTALLED_COMMAND):  # whoop-etl, whoop-etl.exe, whoop-etl-script.py (Windows)
+        _program = INSTALLED_COMMAND
+    elif name == "etl.py":
+        _program = CHECKOUT_COMMAND
+
+
+def program() -> str:
+    """`whoop-etl` for the installed command, `python etl.py` in a checkout."""
+    if _program:
+        return _program
+    # Not started through etl.main (the menu, `python -m dashboard`, a test): a checkout is run
+    # as `python etl.py`; an installed copy has only its console script.
+    return CHECKOUT_COMMAND if settings.is_checkout() else INSTALLED_COMMAND
+
+
+def command(*args: str) -> str:
+    """The command line the user types, e.g. command("connect", "whoop") -> `whoop-etl connect whoop`."""
+    return " ".join((program(), *args))
+
+
+def env_file_hint() -> str:
+    """Where settings go: the real path of `.env` (installed copies ship no `.env.example`)."""
+    env_file = settings.home_dirs()[0] / ".env"
+    if settings.is_checkout():
+        return f"{env_file} (see .env.example)"
+    return str(env_file)

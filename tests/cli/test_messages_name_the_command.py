@@ -1,0 +1,67 @@
+"""Messages name the command the user ran (`whoop-etl` or `python etl.py`) and the `.env` they edit."""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import etl
+from api_clients.errors import reconnect_command
+from configuration import invocation, settings
+from tests.helpers.etl import run_etl
+
+
+@pytest.fixture
+def installed(tmp_path, monkeypatch):
+    """This copy laid out as pip installs it (no pyproject.toml beside it), with XDG folders in tmp_path."""
+    monkeypatch.setattr(settings, "PROJECT_DIR", tmp_path / "site-packages")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    monkeypatch.setattr(invocation, "_program", None)
+    return tmp_path / "config" / "whoop-etl" / ".env"
+
+
+@pytest.mark.parametrize("argv0, expected", [("/home/me/.local/bin/whoop-etl", "whoop-etl connect whoop"),
+                                             ("C:\\venv\\Scripts\\whoop-etl.exe", "whoop-etl connect whoop"),
+                                             ("etl.py", "python etl.py connect whoop")])
+def test_the_command_follows_how_etl_main_was_started(monkeypatch, argv0, expected):
+    monkeypatch.setattr(invocation, "_program", None)
+    invocation.note_invocation(argv0.replace("\\", "/"))
+    assert reconnect_command("whoop") == expected
+
+
+def test_a_checkout_says_python_etl_py_and_points_at_env_example(monkeypatch):
+    monkeypatch.setattr(invocation, "_program", None)
+    assert invocation.command("status") == "python etl.py status"
+    assert invocation.env_file_hint() == f"{settings.PROJECT_DIR / '.env'} (see .env.example)"
+
+
+def test_an_installed_user_sees_whoop_etl_and_the_real_path_of_their_env(installed, monkeypatch, capsys):
+    for name in ("WHOOP_CLIENT_ID", "WHOOP_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "argv", ["/opt/venv/bin/whoop-etl", "connect", "whoop"])
+    with pytest.raises(SystemExit) as exited:
+        etl.main()
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert f"set WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET in {installed} first" in err
+    assert ".env.example" not in err and reconnect_command("whoop") == "whoop-etl connect whoop"
+
+
+def test_an_installed_run_without_a_provider_names_the_env_path(installed, db_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    for name in ("WHOOP_CLIENT_ID", "WITHINGS_CLIENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = run_etl()
+    assert code == 2 and f"in {installed}" in err and ".env.example" not in err
+
+
+def test_an_installed_status_check_names_the_installed_connect_command(installed, etl_env, monkeypatch):
+    monkeypatch.delenv("WHOOP_REFRESH_TOKEN")
+    result = CliRunner().invoke(etl.cli, ["status", "--check", "--json"])
+    report = json.loads(result.stdout)
+    assert result.exit_code == 3
+    assert {"source": "whoop", "resource": "*", "kind": "reconnect",
+            "message": "whoop is not connected: run `whoop-etl connect whoop`"} in report["problems"]
