@@ -436,9 +436,10 @@ def test_same_seed_same_http_responses():
 
 
 def test_ten_years_generate_quickly():
-    started = time.monotonic()
+    # CPU time of this process, not wall time: other processes on a busy machine must not fail it.
+    started = time.process_time()
     history = History(seed=42, days=3650, now=NOW)
-    assert time.monotonic() - started < 3.0
+    assert time.process_time() - started < 3.0
     assert len(history.collections["cycle"]) == 3650
 
 
