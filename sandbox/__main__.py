@@ -23,6 +23,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="enforce N WHOOP requests per minute (429 beyond); off by default")
     parser.add_argument("--withings-rate-limit", type=int, default=None,
                         help="enforce N Withings requests per minute (status 601 beyond); off by default")
+    parser.add_argument("--whoop-daily-limit", type=int, default=None,
+                        help="enforce N WHOOP requests per day, all people together (429 beyond); off by default")
+    parser.add_argument("--people", type=int, default=1,
+                        help="sandbox people, each with a history of its own (default 1); person 0 is user 10129")
     parser.add_argument("--page-size", type=int, default=200, help="Withings getmeas groups per page")
     parser.add_argument("--env-file", type=Path, default=None,
                         help="write WHOOP_*/WITHINGS_* settings with fresh refresh tokens to this file")
@@ -40,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     server = SandboxServer(host=args.host, port=args.port, verbose=args.verbose, seed=args.seed,
                            days=args.days, now=args.now, latency_ms=args.latency_ms,
                            whoop_rate_limit=args.whoop_rate_limit, withings_rate_limit=args.withings_rate_limit,
-                           withings_page_size=args.page_size)
+                           withings_page_size=args.page_size, people=args.people,
+                           whoop_daily_limit=args.whoop_daily_limit)
     if args.env_file:
         lines = [f"{key}={value}" for key, value in server.environment().items()]
         args.env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")

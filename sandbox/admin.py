@@ -33,17 +33,22 @@ def _when(value: object):
     return int(text) if text.lstrip("-").isdigit() else parse_iso(text)
 
 
+def _person(p: dict) -> int:
+    """The `person` parameter (default 0: the single member of old)."""
+    return int(p.get("person", 0))
+
+
 def _advance(app: SandboxApp, p: dict) -> dict:
     return {"advanced": app.advance_day(int(p.get("days", 1))), "state": app.history.summary()}
 
 
 def _weigh_in(app: SandboxApp, p: dict) -> dict:
-    grpid = app.add_weigh_in(float(p["kg"]), _when(p.get("at")), _flag(p.get("manual", "0")))
+    grpid = app.add_weigh_in(float(p["kg"]), _when(p.get("at")), _flag(p.get("manual", "0")), _person(p))
     return {"grpid": grpid}
 
 
 def _edit(app: SandboxApp, p: dict) -> dict:
-    return {"grpid": int(p["grpid"]), "modified": app.edit_weigh_in(int(p["grpid"]), float(p["kg"]))}
+    return {"grpid": int(p["grpid"]), "modified": app.edit_weigh_in(int(p["grpid"]), float(p["kg"]), _person(p))}
 
 
 def _fault(app: SandboxApp, p: dict) -> dict:
@@ -64,7 +69,7 @@ def _latency(app: SandboxApp, p: dict) -> dict:
 
 def _refresh_token(app: SandboxApp, p: dict) -> dict:
     provider = str(p.get("provider", "whoop"))
-    return {"provider": provider, "refresh_token": app.mint_refresh_token(provider)}
+    return {"provider": provider, "person": _person(p), "refresh_token": app.mint_refresh_token(provider, _person(p))}
 
 
 def _expire_tokens(app: SandboxApp, p: dict) -> dict:
@@ -94,11 +99,20 @@ def _day(value: object):
 
 
 def _edit_activity(app: SandboxApp, p: dict) -> dict:
-    return {"date": str(p["date"]), "modified": app.edit_activity(_day(p["date"]), int(p["steps"]))}
+    return {"date": str(p["date"]), "modified": app.edit_activity(_day(p["date"]), int(p["steps"]), _person(p))}
 
 
 def _edit_sleep(app: SandboxApp, p: dict) -> dict:
-    return {"date": str(p["date"]), "modified": app.edit_sleep_score(_day(p["date"]), int(p["score"]))}
+    return {"date": str(p["date"]), "modified": app.edit_sleep_score(_day(p["date"]), int(p["score"]), _person(p))}
+
+
+def _sign_in(app: SandboxApp, p: dict) -> dict:
+    app.sign_in(_person(p))
+    return {"signed_in": _person(p)}
+
+
+def _people(app: SandboxApp, p: dict) -> dict:
+    return {"people": [vars(app.people.identity(index)) for index in range(app.people.count)]}
 
 
 def _deny_scope(app: SandboxApp, p: dict) -> dict:
@@ -110,7 +124,7 @@ ROUTES: dict[tuple[str, str], Callable[[SandboxApp, dict], dict]] = {
     ("POST", "advance"): _advance,
     ("POST", "weigh-in"): _weigh_in,
     ("POST", "edit-weigh-in"): _edit,
-    ("POST", "rescore"): lambda app, p: {"cycle_id": app.rescore_latest()},
+    ("POST", "rescore"): lambda app, p: {"cycle_id": app.rescore_latest(_person(p))},
     ("POST", "edit-activity"): _edit_activity,
     ("POST", "edit-sleep"): _edit_sleep,
     ("POST", "deny-scope"): _deny_scope,
@@ -122,7 +136,9 @@ ROUTES: dict[tuple[str, str], Callable[[SandboxApp, dict], dict]] = {
     ("POST", "expire-tokens"): _expire_tokens,
     ("POST", "token-clock"): _token_clock,
     ("POST", "token-ttl"): _token_ttl,
-    ("POST", "env"): lambda app, p: app.environment(mint_tokens=not p.get("no_tokens")),
+    ("POST", "env"): lambda app, p: app.environment(mint_tokens=not p.get("no_tokens"), person=_person(p)),
+    ("POST", "sign-in"): _sign_in,
+    ("GET", "people"): _people,
     ("GET", "state"): lambda app, p: app.state(),
     ("GET", "requests"): lambda app, p: {"requests": app.requests},
     ("POST", "clear-requests"): _clear_requests,

@@ -7,18 +7,18 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from . import admin
 from .auth import (WHOOP_CLIENT_ID, WHOOP_CLIENT_SECRET, WITHINGS_CLIENT_ID, WITHINGS_CLIENT_SECRET,
                    TokenClock, WhoopAuth)
 from .faults import FaultInjector, FaultRule
 from .history import History
+from .people import DEFAULT_HELD, People
 from .web import Request, Response, json_response
 from .whoop_api import WhoopApi
-from .whoop_data import WHOOP_USER_ID
 from .withings_api import DEFAULT_PAGE_SIZE, WithingsApi, body_status
 from .withings_auth import WithingsAuth
-from .withings_data import WITHINGS_USER_ID
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"  # the platform's default; any URI is accepted
 WHOOP_PREFIXES = ("/developer/", "/oauth/")
@@ -46,24 +46,33 @@ def provider_for(path: str) -> str:
 
 
 class SandboxApp:
-    """Everything but the socket; one lock serialises state access (latency sleeps outside it)."""
+    """Everything but the socket; one lock serialises state access (latency sleeps outside it).
+
+    `people` sandbox persons share the two client apps and their rate limits; person 0 is the
+    single member of old (`history`), and every `person` argument defaults to it. `rate_clock`
+    (default: the wall clock) drives the rate windows, `whoop_daily_limit` enforces a daily one.
+    """
 
     def __init__(self, *, seed: int = 42, days: int = 1095, now: datetime | None = None,
                  latency_ms: int = 0, fault_seed: int = 0, whoop_rate_limit: int | None = None,
                  whoop_rate_window: int = 60, withings_rate_limit: int | None = None,
                  withings_page_size: int = DEFAULT_PAGE_SIZE, whoop_access_ttl: float | None = None,
-                 withings_access_ttl: float | None = None) -> None:
+                 withings_access_ttl: float | None = None, people: int = 1, held_histories: int = DEFAULT_HELD,
+                 whoop_daily_limit: int | None = None, rate_clock: Callable[[], float] = time.time) -> None:
         self.lock = threading.RLock()
         self.base_url = ""
-        self.history = History(seed=seed, days=days, now=now)
+        self.people = People(people, seed=seed, days=days, now=now, held=held_histories)
+        self.history: History = self.people.life(0).history
         self.token_clock = TokenClock()
         self.whoop_auth = WhoopAuth(self.token_clock)
         self.withings_auth = WithingsAuth(self.token_clock)
         for provider, ttl in (("whoop", whoop_access_ttl), ("withings", withings_access_ttl)):
             if ttl is not None:
                 self.set_access_ttl(ttl, provider)
-        self.whoop = WhoopApi(self.history, self.whoop_auth, whoop_rate_limit, whoop_rate_window)
-        self.withings = WithingsApi(self.history, self.withings_auth, withings_page_size, withings_rate_limit)
+        self.whoop = WhoopApi(self.people, self.whoop_auth, whoop_rate_limit, whoop_rate_window,
+                              whoop_daily_limit, rate_clock)
+        self.withings = WithingsApi(self.people, self.withings_auth, withings_page_size, withings_rate_limit,
+                                    rate_clock)
         self.faults = FaultInjector(fault_seed, latency_ms)
         self._log: deque[dict] = deque(maxlen=REQUEST_LOG_SIZE)
 
@@ -87,7 +96,7 @@ class SandboxApp:
                               "query": req.query, "form": req.form,
                               "authorization": req.header("authorization"),
                               "status": None if response.drop else response.status,
-                              "fault": rule.kind if rule else None})
+                              "fault": rule.kind if rule else None, "person": response.person})
         return response
 
     def _fault_response(self, rule: FaultRule, provider: str) -> Response:
@@ -119,22 +128,29 @@ class SandboxApp:
         with self.lock:
             self._log.clear()
 
-    def credentials(self, provider: str) -> Credentials:
-        """Client id/secret, user id and base URLs of one stand-in."""
+    def credentials(self, provider: str, person: int = 0) -> Credentials:
+        """Client id/secret, the person's user id and base URLs of one stand-in."""
+        who = self.people.identity(person)
         if provider == "whoop":
-            return Credentials("whoop", WHOOP_CLIENT_ID, WHOOP_CLIENT_SECRET, WHOOP_USER_ID,
+            return Credentials("whoop", WHOOP_CLIENT_ID, WHOOP_CLIENT_SECRET, who.whoop_user_id,
                                self.base_url, self.base_url)
         if provider == "withings":
-            return Credentials("withings", WITHINGS_CLIENT_ID, WITHINGS_CLIENT_SECRET, WITHINGS_USER_ID,
+            return Credentials("withings", WITHINGS_CLIENT_ID, WITHINGS_CLIENT_SECRET, who.withings_userid,
                                self.base_url, self.base_url)
         raise ValueError(f"unknown provider {provider!r}; use whoop or withings")
 
-    def mint_refresh_token(self, provider: str) -> str:
-        """A live refresh token for `provider`, as if the user had just connected."""
-        self.credentials(provider)
+    def mint_refresh_token(self, provider: str, person: int = 0) -> str:
+        """A live refresh token of `person` for `provider`, as if they had just connected."""
+        self.credentials(provider, person)
         with self.lock:
             auth = self.whoop_auth if provider == "whoop" else self.withings_auth
-            return auth.mint_refresh_token()
+            return auth.mint_refresh_token(person)
+
+    def sign_in(self, person: int) -> None:
+        """Let `person` approve the authorize pages from now on (the browser's signed-in member)."""
+        self.people.identity(person)
+        with self.lock:
+            self.people.signed_in = person
 
     def set_access_ttl(self, seconds: float, provider: str | None = None) -> None:
         """Issue access tokens of `provider` (or both) that live `seconds` from now on."""
@@ -155,57 +171,63 @@ class SandboxApp:
                 if provider in (None, name):
                     auth.expire_access_tokens()
 
-    def environment(self, mint_tokens: bool = True) -> dict[str, str]:
-        """The platform's environment variables pointing at this sandbox (settings.py names)."""
+    def environment(self, mint_tokens: bool = True, person: int = 0) -> dict[str, str]:
+        """The platform's environment variables pointing at this sandbox, with `person`'s tokens."""
         env: dict[str, str] = {}
         for provider in ("whoop", "withings"):
-            creds, prefix = self.credentials(provider), provider.upper()
+            creds, prefix = self.credentials(provider, person), provider.upper()
             env.update({f"{prefix}_API_BASE_URL": creds.api_base_url, f"{prefix}_AUTH_BASE_URL": creds.auth_base_url,
                         f"{prefix}_CLIENT_ID": creds.client_id, f"{prefix}_CLIENT_SECRET": creds.client_secret,
                         f"{prefix}_REDIRECT_URI": creds.redirect_uri})
             if mint_tokens:
-                env[f"{prefix}_REFRESH_TOKEN"] = self.mint_refresh_token(provider)
+                env[f"{prefix}_REFRESH_TOKEN"] = self.mint_refresh_token(provider, person)
         return env
 
     def advance_day(self, days: int = 1) -> list[dict]:
-        """Add `days` new days (the pending day gets scored); one summary per day."""
+        """Add `days` new days to everyone (the pending day gets scored); person 0's summary per day."""
         with self.lock:
-            return [self.history.advance_day() for _ in range(days)]
+            return [self.people.advance_day() for _ in range(days)]
 
-    def rescore_latest(self) -> int:
+    def history_of(self, person: int = 0) -> History:
+        """Person `person`'s history, to read: an unchanged one may be dropped and rebuilt later."""
+        with self.lock:
+            return self.people.life(person).history
+
+    def rescore_latest(self, person: int = 0) -> int:
         """Re-score the newest scored day; returns its cycle id."""
         with self.lock:
-            return self.history.rescore_latest()
+            return self.people.pin(person).history.rescore_latest()
 
-    def delete_record(self, collection: str, record_id: object) -> dict:
+    def delete_record(self, collection: str, record_id: object, person: int = 0) -> dict:
         """Delete a WHOOP record (cycle, sleep with its recovery, recovery, workout)."""
         with self.lock:
-            return self.history.delete_whoop(collection, record_id)
+            return self.people.pin(person).history.delete_whoop(collection, record_id)
 
-    def delete_group(self, grpid: int) -> None:
+    def delete_group(self, grpid: int, person: int = 0) -> None:
         """Delete a Withings measure group."""
         with self.lock:
-            self.history.delete_group(grpid)
+            self.people.pin(person).history.delete_group(grpid)
 
-    def add_weigh_in(self, kg: float, at: datetime | int | None = None, manual: bool = False) -> int:
+    def add_weigh_in(self, kg: float, at: datetime | int | None = None, manual: bool = False,
+                     person: int = 0) -> int:
         """Add a weigh-in (scale, or manual attrib 2); returns its grpid."""
         with self.lock:
-            return self.history.add_weigh_in(kg, at, manual)
+            return self.people.pin(person).history.add_weigh_in(kg, at, manual)
 
-    def edit_weigh_in(self, grpid: int, kg: float) -> int:
+    def edit_weigh_in(self, grpid: int, kg: float, person: int = 0) -> int:
         """Change a weigh-in's weight and bump its `modified`; returns the new modified."""
         with self.lock:
-            return self.history.edit_weigh_in(grpid, kg)
+            return self.people.pin(person).history.edit_weigh_in(grpid, kg)
 
-    def edit_activity(self, day, steps: int) -> int:
+    def edit_activity(self, day, steps: int, person: int = 0) -> int:
         """Change a day's Withings steps; its `modified` moves to now, which is returned."""
         with self.lock:
-            return self.withings.daily.edit_activity(day, steps)
+            return self.people.pin(person).daily.edit_activity(day, steps)
 
-    def edit_sleep_score(self, day, score: int) -> int:
+    def edit_sleep_score(self, day, score: int, person: int = 0) -> int:
         """Change the Withings sleep score of the night ending on `day`; returns the new `modified`."""
         with self.lock:
-            return self.withings.daily.edit_sleep_score(day, score)
+            return self.people.pin(person).daily.edit_sleep_score(day, score)
 
     def deny_scope(self, provider: str, scope: str, denied: bool = True) -> None:
         """Answer the endpoints of `scope` as for a token granted without it (or grant it again)."""
@@ -216,11 +238,12 @@ class SandboxApp:
     def state(self) -> dict:
         """The clock, counts, credentials and active faults."""
         with self.lock:
-            return {**self.history.summary(), "url": self.base_url,
+            who = self.people.identity(0)
+            return {**self.history.summary(), "url": self.base_url, "people": self.people.summary(),
                     "whoop": {"client_id": WHOOP_CLIENT_ID, "client_secret": WHOOP_CLIENT_SECRET,
-                              "user_id": WHOOP_USER_ID},
+                              "user_id": who.whoop_user_id},
                     "withings": {"client_id": WITHINGS_CLIENT_ID, "client_secret": WITHINGS_CLIENT_SECRET,
-                                 "userid": WITHINGS_USER_ID},
+                                 "userid": who.withings_userid},
                     "faults": self.faults.rules(), "latency_ms": self.faults.latency_ms,
                     "token_clock_offset": self.token_clock.offset, "requests_logged": len(self._log),
                     "refreshes": {"whoop": self.whoop_auth.refreshes, "withings": self.withings_auth.refreshes},

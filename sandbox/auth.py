@@ -54,20 +54,25 @@ class _Code:
     redirect_uri: str
     scope: str
     expires_at: float
+    person: int = 0  # the sandbox person who approved it
 
 
 class WhoopAuth:
-    """WHOOP's token endpoint (Ory Hydra): refresh tokens rotate and kill older access tokens."""
+    """WHOOP's token endpoint (Ory Hydra): refresh tokens rotate and kill the user's older access tokens.
+
+    Every token belongs to one sandbox person: access tokens map to (expiry, person), refresh
+    tokens to (scope, person).
+    """
 
     def __init__(self, clock: TokenClock, access_ttl: float = WHOOP_ACCESS_TTL) -> None:
         self.clock, self.access_ttl = clock, access_ttl
         self.refreshes = 0  # refresh grants answered (tests count refresh storms with it)
         self._codes: dict[str, _Code] = {}
-        self._access: dict[str, float] = {}
-        self._refresh: dict[str, str] = {}
+        self._access: dict[str, tuple[float, int]] = {}
+        self._refresh: dict[str, tuple[str, int]] = {}
 
-    def authorize(self, params: dict[str, str]) -> tuple[int, str]:
-        """Auto-approve: (302, redirect location) or (400, message) when the client is unknown."""
+    def authorize(self, params: dict[str, str], person: int = 0) -> tuple[int, str]:
+        """Auto-approve for `person`: (302, redirect location) or (400, message) when the client is unknown."""
         if params.get("client_id") != WHOOP_CLIENT_ID or not params.get("redirect_uri"):
             return 400, "invalid_client: unknown client_id or missing redirect_uri"
         uri, state = params["redirect_uri"], params.get("state")
@@ -79,16 +84,16 @@ class WhoopAuth:
         if any(s not in WHOOP_SCOPES for s in scope.split()):
             return 302, redirect_with(uri, error="invalid_scope", state=state)
         code = _new("wc_")
-        self._codes[code] = _Code(uri, scope, self.clock.now() + WHOOP_CODE_TTL)
+        self._codes[code] = _Code(uri, scope, self.clock.now() + WHOOP_CODE_TTL, person)
         return 302, redirect_with(uri, code=code, scope=scope, state=state)
 
-    def _issue(self, scope: str) -> dict:
+    def _issue(self, scope: str, person: int) -> dict:
         access = _new("wa_")
-        self._access[access] = self.clock.now() + self.access_ttl
+        self._access[access] = (self.clock.now() + self.access_ttl, person)
         body = {"access_token": access, "expires_in": self.access_ttl, "scope": scope, "token_type": "bearer"}
         if "offline" in scope.split():  # a refresh token only with the `offline` scope
             body["refresh_token"] = _new("wr_")
-            self._refresh[body["refresh_token"]] = scope
+            self._refresh[body["refresh_token"]] = (scope, person)
         return body
 
     def token(self, form: dict[str, str], basic: tuple[str, str] | None) -> tuple[int, dict]:
@@ -101,36 +106,49 @@ class WhoopAuth:
             code = self._codes.pop(form.get("code", ""), None)
             if code is None or code.expires_at < self.clock.now() or code.redirect_uri != form.get("redirect_uri"):
                 return 400, _invalid_grant("The authorization code is invalid, expired or already used.")
-            return 200, self._issue(code.scope)
+            return 200, self._issue(code.scope, code.person)
         if grant == "refresh_token":
-            scope = self._refresh.pop(form.get("refresh_token", ""), None)
-            if scope is None:
+            grant_of = self._refresh.pop(form.get("refresh_token", ""), None)
+            if grant_of is None:
                 return 400, _invalid_grant("The refresh token is invalid, expired or was already used.")
+            scope, person = grant_of
             self.refreshes += 1
-            self._access.clear()  # "Existing access tokens are invalidated once your app uses the refresh token"
-            return 200, self._issue(scope)
+            # "Existing access tokens are invalidated once your app uses the refresh token": the user's.
+            self._drop(self._access, person)
+            return 200, self._issue(scope, person)
         return 400, {"error": "unsupported_grant_type", "error_description": f"grant_type {grant!r}"}
 
     def check(self, access_token: str | None) -> bool:
         """Whether a bearer token is live (unknown, invalidated or expired ones are not)."""
-        expires = self._access.get(access_token or "")
-        return expires is not None and expires > self.clock.now()
+        record = self._access.get(access_token or "")
+        return record is not None and record[0] > self.clock.now()
 
-    def mint_refresh_token(self) -> str:
-        """A fresh refresh token with every scope, as if the user had just connected (headless setup)."""
+    def owner(self, access_token: str | None) -> int | None:
+        """The person an access token was issued to, live or not; None for a token never issued."""
+        record = self._access.get(access_token or "")
+        return record[1] if record else None
+
+    def mint_refresh_token(self, person: int = 0) -> str:
+        """A fresh refresh token of `person` with every scope, as if they had just connected (headless setup)."""
         token = _new("wr_")
-        self._refresh[token] = " ".join(WHOOP_SCOPES)
+        self._refresh[token] = (" ".join(WHOOP_SCOPES), person)
         return token
 
     def expire_access_tokens(self) -> None:
         """Let every access token run out (tests of the refresh-on-401 path)."""
-        for token in self._access:
-            self._access[token] = 0.0
+        for token, (_, person) in self._access.items():
+            self._access[token] = (0.0, person)
 
-    def revoke(self) -> None:
-        """DELETE /v2/user/access: every token of the user dies."""
-        self._access.clear()
-        self._refresh.clear()
+    def revoke(self, person: int = 0) -> None:
+        """DELETE /v2/user/access: every token of the user dies; other people's live on."""
+        self._drop(self._access, person)
+        self._drop(self._refresh, person)
+
+    @staticmethod
+    def _drop(tokens: dict[str, tuple], person: int) -> None:
+        """Forget the tokens of one person (the record's last item)."""
+        for token in [token for token, record in tokens.items() if record[-1] == person]:
+            del tokens[token]
 
 
 def _invalid_grant(description: str) -> dict:

@@ -6,6 +6,7 @@ import random
 import threading
 import time
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 FAULT_KINDS = ("rate_limit", "http_error", "drop", "withings_status", "latency", "repeat_token",
                "alternate_offset", "trickle")
@@ -105,17 +106,20 @@ class FaultInjector:
 
 
 class RateWindow:
-    """Requests counted in fixed windows of wall-clock time (how X-RateLimit-* are computed)."""
+    """Requests counted in fixed windows of clock time (how X-RateLimit-* are computed).
 
-    def __init__(self, limit: int, window: int) -> None:
-        self.limit, self.window = limit, window
+    One window serves every person of a provider: the real limits are per client app.
+    """
+
+    def __init__(self, limit: int, window: int, clock: Callable[[], float] = time.time) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
         self._start, self._count = 0.0, 0
         self._lock = threading.Lock()
 
     def hit(self) -> tuple[bool, int, int]:
         """Count one request: (allowed, remaining, seconds until the window resets)."""
         with self._lock:
-            now = time.time()
+            now = self.clock()
             start = now - now % self.window
             if start != self._start:
                 self._start, self._count = start, 0

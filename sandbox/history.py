@@ -1,10 +1,10 @@
-"""The sandbox person's history on a virtual clock, with the mutations tests and the demo need."""
+"""A sandbox person's history on a virtual clock, with the mutations tests and the demo need."""
 from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
 
-from .person import Person, day_rng
+from .person import Identity, Person, day_rng
 from .store import RecordCollection
 from .timeutil import UTC, epoch_ms, from_unix, iso_ms, parse_iso, unix
 from .whoop_data import WhoopDay, close_cycle, generate_whoop_day
@@ -24,9 +24,10 @@ class History:
     when the real next bedtime has passed (a simplification).
     """
 
-    def __init__(self, seed: int = 42, days: int = 1095, now: datetime | None = None) -> None:
+    def __init__(self, seed: int = 42, days: int = 1095, now: datetime | None = None,
+                 who: Identity | None = None) -> None:
         self.seed = seed
-        self.person = Person(seed)
+        self.person = Person(seed, who) if who else Person(seed)
         self.now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
         last = self.now.date() + timedelta(days=1)
         while self.person.day_end(last) > self.now:
@@ -167,7 +168,7 @@ class History:
             model, modelid = self.person.scale_model(day)
             device = (model, modelid, device_id(self.seed, model))
             group = make_group(0, ATTRIB_DEVICE, when, created, device, body_measures(kg, self.person.fat_ratio(day)))
-        group["grpid"] = max(grpid_for(created, rng), max(self._groups_by_id, default=0) + 1)
+        group["grpid"] = max(grpid_for(created, rng, self.person), max(self._groups_by_id, default=0) + 1)
         self._store_group(group)
         return group["grpid"]
 

@@ -1,4 +1,4 @@
-"""The one sandbox person: slowly drifting baselines and travel, each a pure function of (seed, date)."""
+"""A sandbox person: who they are to the providers, and baselines and travel as pure functions of (seed, date)."""
 from __future__ import annotations
 
 import hashlib
@@ -16,6 +16,13 @@ WHOOP_4_SINCE = date(2021, 9, 8)
 # The scale was upgraded from a Body Cardio (modelid 6) to a Body Scan (modelid 10), as in the real captures.
 BODY_SCAN_SINCE = date(2023, 12, 20)
 DAY_END_HOUR = 22.0  # every activity of a day ends before 22:00 local; the next bedtime is later
+# Person 0 is the sandbox's single member of old; person n has these ids plus n.
+WHOOP_USER_ID = 10129
+WITHINGS_USER_ID = 3141592
+# Record ids (WHOOP cycles, Withings groups and sleep summaries) are unique across people, as the
+# providers' are across members: person n's lie n strides above person 0's (all below 10**11).
+ID_STRIDE = 10**11
+FIRST_NAMES = ("Sam", "Alex", "Robin", "Kim", "Jo", "Noa", "Mika", "Ari", "Lou", "Eli", "Pat")
 
 
 def day_rng(seed: int, stream: str, day: date) -> random.Random:
@@ -28,11 +35,45 @@ def device_id(seed: int, model: str) -> str:
     return hashlib.sha1(f"{seed}:{model}".encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who sandbox person `index` is to WHOOP and Withings (ids, profile)."""
+
+    index: int
+    whoop_user_id: int
+    withings_userid: int
+    first_name: str
+    last_name: str
+    email: str
+
+    @property
+    def id_offset(self) -> int:
+        """Added to this person's record ids, so no two people share one."""
+        return self.index * ID_STRIDE
+
+
+def identity(index: int) -> Identity:
+    """Person `index`'s identity; person 0 is Sam Sandbox, user 10129 / userid 3141592."""
+    if index == 0:
+        return Identity(0, WHOOP_USER_ID, WITHINGS_USER_ID, "Sam", "Sandbox", "sam.sandbox@example.com")
+    first = FIRST_NAMES[index % len(FIRST_NAMES)]
+    return Identity(index, WHOOP_USER_ID + index, WITHINGS_USER_ID + index, first, f"Sandbox{index}",
+                    f"{first.lower()}.sandbox{index}@example.com")
+
+
+def person_seed(seed: int, index: int) -> int:
+    """The seed of person `index`'s history: `seed` itself for person 0, a derived one for the others."""
+    if index == 0:
+        return seed
+    return int(hashlib.sha1(f"{seed}:person:{index}".encode()).hexdigest()[:12], 16)
+
+
 @dataclass
 class Person:
     """Baselines for one member; drift comes from a few slow sine waves with seeded phases."""
 
     seed: int
+    who: Identity = field(default_factory=lambda: identity(0))
     _phases: list[float] = field(init=False)
     _trips: dict[int, list[tuple[date, date]]] = field(default_factory=dict, init=False)
 

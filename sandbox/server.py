@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from .app import Credentials, SandboxApp
 from .faults import FaultRule
 from .history import History
+from .person import Identity
 from .web import Request, json_response, parse_pairs
 
 
@@ -106,7 +107,8 @@ class SandboxServer:
 
     Options (all keyword): seed, days, now, latency_ms, fault_seed, whoop_rate_limit,
     whoop_rate_window, withings_rate_limit, withings_page_size, whoop_access_ttl,
-    withings_access_ttl (see SandboxApp), plus host/port.
+    withings_access_ttl, people, held_histories, whoop_daily_limit, rate_clock (see SandboxApp),
+    plus host/port. With `people=N`, methods that take `person` act for that person (default 0).
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, verbose: bool = False, **options) -> None:
@@ -144,12 +146,25 @@ class SandboxServer:
 
     @property
     def history(self) -> History:
-        """The generated history (records, clock, mutations)."""
+        """Person 0's generated history (records, clock, mutations)."""
         return self.app.history
+
+    def history_of(self, person: int = 0) -> History:
+        """Person `person`'s history, to read (change it through the methods that take `person`)."""
+        return self.app.history_of(person)
+
+    @property
+    def people(self) -> list[Identity]:
+        """Every sandbox person's user ids and profile, person 0 first."""
+        return [self.app.people.identity(index) for index in range(self.app.people.count)]
+
+    def sign_in(self, person: int) -> None:
+        """Let `person` approve the authorize pages from now on (whose browser session it is)."""
+        self.app.sign_in(person)
 
     @property
     def requests(self) -> list[dict]:
-        """The request log: provider, method, path, query, form, authorization, status, fault."""
+        """The request log: provider, method, path, query, form, authorization, status, fault, person."""
         return self.app.requests
 
     def clear_requests(self) -> None:
@@ -166,45 +181,50 @@ class SandboxServer:
         """Client id/secret, userid 3141592 and base URLs for Withings."""
         return self.app.credentials("withings")
 
-    def mint_refresh_token(self, provider: str) -> str:
-        """A live refresh token for 'whoop' or 'withings' (headless setup)."""
-        return self.app.mint_refresh_token(provider)
+    def credentials(self, provider: str, person: int = 0) -> Credentials:
+        """Client id/secret, `person`'s user id and base URLs for 'whoop' or 'withings'."""
+        return self.app.credentials(provider, person)
 
-    def environment(self, mint_tokens: bool = True) -> dict[str, str]:
-        """WHOOP_*/WITHINGS_* variables that point the platform at this server."""
-        return self.app.environment(mint_tokens)
+    def mint_refresh_token(self, provider: str, person: int = 0) -> str:
+        """A live refresh token of `person` for 'whoop' or 'withings' (headless setup)."""
+        return self.app.mint_refresh_token(provider, person)
+
+    def environment(self, mint_tokens: bool = True, person: int = 0) -> dict[str, str]:
+        """WHOOP_*/WITHINGS_* variables that point the platform at this server, with `person`'s tokens."""
+        return self.app.environment(mint_tokens, person)
 
     def advance_day(self, days: int = 1) -> list[dict]:
         """Add `days` new days; the pending day becomes SCORED. One summary per day."""
         return self.app.advance_day(days)
 
-    def rescore_latest(self) -> int:
+    def rescore_latest(self, person: int = 0) -> int:
         """Re-score the newest scored day (late rescoring); returns its cycle id."""
-        return self.app.rescore_latest()
+        return self.app.rescore_latest(person)
 
-    def delete_record(self, collection: str, record_id: object) -> dict:
+    def delete_record(self, collection: str, record_id: object, person: int = 0) -> dict:
         """Delete a WHOOP record as the app does (a sleep takes its recovery with it)."""
-        return self.app.delete_record(collection, record_id)
+        return self.app.delete_record(collection, record_id, person)
 
-    def delete_group(self, grpid: int) -> None:
+    def delete_group(self, grpid: int, person: int = 0) -> None:
         """Delete a Withings measure group as Health Mate does."""
-        self.app.delete_group(grpid)
+        self.app.delete_group(grpid, person)
 
-    def add_weigh_in(self, kg: float, at: datetime | int | None = None, manual: bool = False) -> int:
+    def add_weigh_in(self, kg: float, at: datetime | int | None = None, manual: bool = False,
+                     person: int = 0) -> int:
         """Add a weigh-in at `at` (default: now); returns its grpid."""
-        return self.app.add_weigh_in(kg, at, manual)
+        return self.app.add_weigh_in(kg, at, manual, person)
 
-    def edit_weigh_in(self, grpid: int, kg: float) -> int:
+    def edit_weigh_in(self, grpid: int, kg: float, person: int = 0) -> int:
         """Change a weigh-in's weight; `modified` moves to now, which is returned."""
-        return self.app.edit_weigh_in(grpid, kg)
+        return self.app.edit_weigh_in(grpid, kg, person)
 
-    def edit_activity(self, day, steps: int) -> int:
+    def edit_activity(self, day, steps: int, person: int = 0) -> int:
         """Change a day's Withings steps; returns the new `modified`."""
-        return self.app.edit_activity(day, steps)
+        return self.app.edit_activity(day, steps, person)
 
-    def edit_sleep_score(self, day, score: int) -> int:
+    def edit_sleep_score(self, day, score: int, person: int = 0) -> int:
         """Change the Withings sleep score of the night ending on `day`; returns the new `modified`."""
-        return self.app.edit_sleep_score(day, score)
+        return self.app.edit_sleep_score(day, score, person)
 
     def deny_scope(self, provider: str, scope: str, denied: bool = True) -> None:
         """Answer `scope`'s endpoints as for a token granted without it (denied=False grants it again)."""

@@ -53,13 +53,15 @@ class Request:
 @dataclass
 class Response:
     """What to send back; `drop` closes the connection without any response; `trickle_ms` sends
-    the whole answer one byte at a time, that many milliseconds apart."""
+    the whole answer one byte at a time, that many milliseconds apart. `person` (for the request
+    log, never sent) is the sandbox person whose token the request carried or obtained."""
 
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
     trickle_ms: int = 0
+    person: int | None = None
 
 
 def parse_pairs(text: str) -> dict[str, str]:

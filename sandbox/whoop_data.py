@@ -8,7 +8,6 @@ from datetime import date, datetime, timedelta
 from .person import WHOOP_4_SINCE, Person, day_rng
 from .timeutil import iso_ms, offset_string, with_ms
 
-WHOOP_USER_ID = 10129
 ID_EPOCH = date(2015, 1, 1)
 # Sleep and workout records created before the v2 launch keep their legacy `v1_id` (and workouts
 # `sport_id`); the spec says those fields "will not exist past 09/01/2025". Which old records still
@@ -91,7 +90,7 @@ def _sleep_score(rng, in_bed: int, nap: bool, calibrating: bool) -> dict:
 
 
 def _sleep(rng, cycle_id: int, start: datetime, end: datetime, zone: str, nap: bool,
-           calibrating: bool) -> dict:
+           calibrating: bool, user_id: int) -> dict:
     """One Sleep record (a main sleep or a nap)."""
     created, updated = _stamps(rng, end, (2, 40))
     state = "UNSCORABLE" if rng.random() < 0.012 else "SCORED"
@@ -99,7 +98,7 @@ def _sleep(rng, cycle_id: int, start: datetime, end: datetime, zone: str, nap: b
     if start.date() < V2_LAUNCH:
         record["v1_id"] = 200_000_000 + _day_number(start.date()) * 500_000 + rng.randrange(250_000) \
             + (250_000 if nap else 0)
-    record.update({"user_id": WHOOP_USER_ID, "created_at": created, "updated_at": updated,
+    record.update({"user_id": user_id, "created_at": created, "updated_at": updated,
                    "start": iso_ms(start), "end": iso_ms(end),
                    "timezone_offset": offset_string(start, zone), "nap": nap, "score_state": state})
     if state == "SCORED":
@@ -112,7 +111,7 @@ def _recovery(rng, person: Person, day: date, cycle_id: int, sleep: dict, calibr
     """The Recovery of a cycle: no id of its own; keyed by cycle_id and its sleep's UUID."""
     created = with_ms(datetime.fromisoformat(sleep["created_at"]) + timedelta(seconds=rng.uniform(20, 200)), rng)
     updated = with_ms(created + timedelta(minutes=rng.uniform(1, 6)), rng)
-    record = {"cycle_id": cycle_id, "sleep_id": sleep["id"], "user_id": WHOOP_USER_ID,
+    record = {"cycle_id": cycle_id, "sleep_id": sleep["id"], "user_id": person.who.whoop_user_id,
               "created_at": iso_ms(created), "updated_at": iso_ms(updated),
               "score_state": "UNSCORABLE" if sleep["score_state"] == "UNSCORABLE" else "SCORED"}
     if record["score_state"] == "SCORED":
@@ -151,7 +150,7 @@ def _workout_score(rng, sport: tuple, minutes: float) -> dict:
     return score
 
 
-def _workout(rng, start: datetime, minutes: float, sport: tuple, zone: str) -> dict:
+def _workout(rng, start: datetime, minutes: float, sport: tuple, zone: str, user_id: int) -> dict:
     """One WorkoutV2 record."""
     end = with_ms(start + timedelta(minutes=minutes), rng)
     created, updated = _stamps(rng, end, (1, 30))
@@ -160,7 +159,7 @@ def _workout(rng, start: datetime, minutes: float, sport: tuple, zone: str) -> d
     legacy = start.date() < V2_LAUNCH
     if legacy:
         record["v1_id"] = 1_000_000_000 + _day_number(start.date()) * 500_000 + rng.randrange(500_000)
-    record.update({"user_id": WHOOP_USER_ID, "created_at": created, "updated_at": updated,
+    record.update({"user_id": user_id, "created_at": created, "updated_at": updated,
                    "start": iso_ms(start), "end": iso_ms(end), "timezone_offset": offset_string(start, zone),
                    "sport_name": sport[0], "score_state": state})
     if state == "SCORED":
@@ -209,7 +208,7 @@ def _extra_workout(person: Person, day: date, wake: datetime, zone: str) -> dict
     rng = day_rng(person.seed, "extra-workout", day)
     sport = rng.choices(SPORTS[:4], weights=[s[2] for s in SPORTS[:4]])[0]
     start = with_ms(wake + timedelta(minutes=rng.uniform(45, 80)), rng)
-    return _workout(rng, start, rng.uniform(30, 60), sport, zone)
+    return _workout(rng, start, rng.uniform(30, 60), sport, zone, person.who.whoop_user_id)
 
 
 def generate_whoop_day(person: Person, day: date, first_day: date, ensure_workout: bool = False) -> WhoopDay:
@@ -221,22 +220,23 @@ def generate_whoop_day(person: Person, day: date, first_day: date, ensure_workou
     zone = person.zone_for(day)
     start = with_ms(person.bedtime(day), rng)
     wake = with_ms(start + timedelta(hours=_clamp(rng.gauss(7.5, 0.7), 5.0, 9.8)), rng)
-    cycle_id = 100_000_000 + _day_number(day) * 250_000 + rng.randrange(250_000)
+    cycle_id = person.who.id_offset + 100_000_000 + _day_number(day) * 250_000 + rng.randrange(250_000)
+    user_id = person.who.whoop_user_id
     calibrating = day < first_day + timedelta(days=CALIBRATION_DAYS)
     evening_zone = person.zone_for(day - timedelta(days=1))
-    sleeps = [_sleep(rng, cycle_id, start, wake, evening_zone, False, calibrating)]
+    sleeps = [_sleep(rng, cycle_id, start, wake, evening_zone, False, calibrating, user_id)]
     workouts = []
     for kind, begin, minutes, sport in _place_activities(rng, wake, person.day_end(day)):
         if kind == "nap":
             end = with_ms(begin + timedelta(minutes=minutes), rng)
-            sleeps.append(_sleep(rng, cycle_id, begin, end, zone, True, calibrating))
+            sleeps.append(_sleep(rng, cycle_id, begin, end, zone, True, calibrating, user_id))
         else:
-            workouts.append(_workout(rng, begin, minutes, sport, zone))
+            workouts.append(_workout(rng, begin, minutes, sport, zone, user_id))
     if ensure_workout and not workouts:
         workouts.append(_extra_workout(person, day, wake, zone))
     recovery = _recovery(rng, person, day, cycle_id, sleeps[0], calibrating)
     created = with_ms(start + timedelta(minutes=rng.uniform(1, 20)), rng)
-    cycle = {"id": cycle_id, "user_id": WHOOP_USER_ID, "created_at": iso_ms(created),
+    cycle = {"id": cycle_id, "user_id": user_id, "created_at": iso_ms(created),
              "updated_at": iso_ms(created), "start": iso_ms(start),
              "timezone_offset": offset_string(start, evening_zone),
              "score_state": "UNSCORABLE" if rng.random() < 0.005 else "SCORED"}

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from .auth import (WITHINGS_ACCESS_TTL, WITHINGS_CLIENT_ID, WITHINGS_CLIENT_SECRET, WITHINGS_CODE_TTL,
                    WITHINGS_OLD_REFRESH_GRACE, WITHINGS_SCOPES, TokenClock, _Code, _new, redirect_with)
-from .withings_data import WITHINGS_USER_ID
+from .person import identity
 
 INVALID_TOKEN = "XRequestID: Not provided invalid_token: The access token provided is invalid"
 
@@ -14,12 +14,14 @@ INVALID_TOKEN = "XRequestID: Not provided invalid_token: The access token provid
 class _Refresh:
     scope: str
     dies_at: float | None = None  # set when a successor is issued (8 h grace)
+    person: int = 0  # the sandbox person it belongs to
 
 
 @dataclass
 class _Access:
     expires_at: float
     kills: list[str] = field(default_factory=list)  # predecessor refresh tokens, dead on first use
+    person: int = 0
 
 
 class WithingsAuth:
@@ -35,8 +37,8 @@ class WithingsAuth:
         self._access: dict[str, _Access] = {}
         self._refresh: dict[str, _Refresh] = {}
 
-    def authorize(self, params: dict[str, str]) -> tuple[int, str]:
-        """Auto-approve: (302, redirect location) or (400, message)."""
+    def authorize(self, params: dict[str, str], person: int = 0) -> tuple[int, str]:
+        """Auto-approve for `person`: (302, redirect location) or (400, message)."""
         if params.get("client_id") != WITHINGS_CLIENT_ID or not params.get("redirect_uri"):
             return 400, "Invalid client_id or missing redirect_uri"
         uri, state = params["redirect_uri"], params.get("state")
@@ -46,7 +48,7 @@ class WithingsAuth:
         if any(s not in WITHINGS_SCOPES for s in scope.split(",")):  # comma-separated, unlike WHOOP
             return 400, f"Invalid Params: scope {scope!r}"
         code = _new("nc_")
-        self._codes[code] = _Code(uri, scope, self.clock.now() + WITHINGS_CODE_TTL)
+        self._codes[code] = _Code(uri, scope, self.clock.now() + WITHINGS_CODE_TTL, person)
         return 302, redirect_with(uri, code=code, state=state)
 
     def _live_refresh(self, token: str) -> _Refresh | None:
@@ -56,12 +58,12 @@ class WithingsAuth:
             return None
         return record
 
-    def _issue(self, scope: str, predecessor: str | None) -> dict:
+    def _issue(self, scope: str, predecessor: str | None, person: int) -> dict:
         access, refresh = _new("na_"), _new("nr_")
         self._access[access] = _Access(self.clock.now() + self.access_ttl,
-                                       [predecessor] if predecessor else [])
-        self._refresh[refresh] = _Refresh(scope)
-        return {"userid": str(WITHINGS_USER_ID), "access_token": access, "refresh_token": refresh,
+                                       [predecessor] if predecessor else [], person)
+        self._refresh[refresh] = _Refresh(scope, person=person)
+        return {"userid": str(identity(person).withings_userid), "access_token": access, "refresh_token": refresh,
                 "expires_in": self.access_ttl, "scope": scope, "csrf_token": _new(""),
                 "token_type": "Bearer"}
 
@@ -78,7 +80,7 @@ class WithingsAuth:
             code = self._codes.pop(form.get("code", ""), None)
             if code is None or code.expires_at < self.clock.now() or code.redirect_uri != form.get("redirect_uri"):
                 return 503, {}, "Invalid Params: invalid code"
-            return 0, self._issue(code.scope, None), None
+            return 0, self._issue(code.scope, None, code.person), None
         if grant == "refresh_token":
             token = form.get("refresh_token", "")
             record = self._live_refresh(token)
@@ -87,7 +89,7 @@ class WithingsAuth:
             self.refreshes += 1
             if record.dies_at is None:
                 record.dies_at = self.clock.now() + WITHINGS_OLD_REFRESH_GRACE
-            return 0, self._issue(record.scope, token), None
+            return 0, self._issue(record.scope, token, record.person), None
         return 503, {}, f"Invalid Params: grant_type {grant!r}"
 
     def check(self, access_token: str | None) -> bool:
@@ -100,10 +102,15 @@ class WithingsAuth:
         record.kills = []
         return True
 
-    def mint_refresh_token(self) -> str:
-        """A fresh refresh token with every scope (headless setup)."""
+    def owner(self, access_token: str | None) -> int | None:
+        """The person an access token was issued to, live or not; None for a token never issued."""
+        record = self._access.get(access_token or "")
+        return record.person if record else None
+
+    def mint_refresh_token(self, person: int = 0) -> str:
+        """A fresh refresh token of `person` with every scope (headless setup)."""
         token = _new("nr_")
-        self._refresh[token] = _Refresh(",".join(WITHINGS_SCOPES))
+        self._refresh[token] = _Refresh(",".join(WITHINGS_SCOPES), person=person)
         return token
 
     def expire_access_tokens(self) -> None:

@@ -99,8 +99,8 @@ class WithingsDaily:
         data.update(edit.get("values", {}))
         end = unix(start) + in_bed
         created = end + rng.randrange(600, 3600)
-        mat = device_id(self.history.seed, "Sleep Analyzer")
-        return {"id": 3_000_000_000 + day.toordinal(), "timezone": person.zone_for(day), "model": SLEEP_MAT_MODEL,
+        mat, night_id = device_id(self.history.seed, "Sleep Analyzer"), person.who.id_offset + 3_000_000_000
+        return {"id": night_id + day.toordinal(), "timezone": person.zone_for(day), "model": SLEEP_MAT_MODEL,
                 "model_id": SLEEP_MAT_MODEL_ID, "hash_deviceid": mat, "startdate": unix(start), "enddate": end,
                 "date": day.isoformat(), "created": created, "modified": max(created, edit.get("modified", 0)),
                 "completed": True, "data": {k: data[k] for k in fields if k in data}}

@@ -6,7 +6,6 @@ from datetime import date, datetime, timedelta
 from .person import HOME_ZONE, Person, day_rng, device_id
 from .timeutil import local_at, unix
 
-WITHINGS_USER_ID = 3141592
 WITHINGS_TIMEZONE = "Europe/Berlin"
 MEASTYPE = {"weight": 1, "fat_free_mass": 5, "fat_ratio": 6, "fat_mass": 8, "diastolic_bp": 9,
             "systolic_bp": 10, "heart_pulse": 11, "muscle_mass": 76, "hydration": 77,
@@ -17,9 +16,9 @@ ATTRIB_DEVICE, ATTRIB_MANUAL, ATTRIB_DEVICE_SAME = 0, 2, 8
 FM_DEVICE, FM_MANUAL = 131, 128
 
 
-def grpid_for(created: int, rng) -> int:
-    """An int64 group id that grows with the creation time (History makes it unique)."""
-    return 2_000_000_000 + (created - GRPID_EPOCH) * 20 + rng.randrange(20)
+def grpid_for(created: int, rng, person: Person) -> int:
+    """An int64 group id that grows with the creation time (History makes it unique per person)."""
+    return person.who.id_offset + 2_000_000_000 + (created - GRPID_EPOCH) * 20 + rng.randrange(20)
 
 
 def _measure(value: float, mtype: int, unit: int, fm: int | None = FM_DEVICE) -> dict:
@@ -84,14 +83,14 @@ def _scale_groups(person: Person, day: date, when: datetime, rng) -> list[dict]:
     device = (model, modelid, device_id(person.seed, model))
     kg = person.weight_kg(day) + rng.gauss(0, 0.35)
     at, created = unix(when), unix(when + _sync_delay(rng, 0.7))
-    groups = [make_group(grpid_for(created, rng), ATTRIB_DEVICE, at, created, device,
+    groups = [make_group(grpid_for(created, rng, person), ATTRIB_DEVICE, at, created, device,
                          body_measures(kg, person.fat_ratio(day) + rng.gauss(0, 0.4)))]
     if rng.random() < 0.12:
-        groups.append(make_group(grpid_for(created + 2, rng), ATTRIB_DEVICE, at, created + 2, device,
+        groups.append(make_group(grpid_for(created + 2, rng, person), ATTRIB_DEVICE, at, created + 2, device,
                                  [_measure(round(rng.gauss(68, 6)) * 100, 11, -2)]))
     if rng.random() < 0.18:  # pulse wave velocity and vascular age come as their own attrib-8 group
         measures = [_measure(rng.gauss(7.4, 0.3) * 1000, 91, -3), _measure(rng.gauss(41, 1.5) * 10, 155, -1)]
-        groups.append(make_group(grpid_for(created + 5, rng), ATTRIB_DEVICE_SAME, at, created + 5,
+        groups.append(make_group(grpid_for(created + 5, rng, person), ATTRIB_DEVICE_SAME, at, created + 5,
                                  device, measures))
     return groups
 
@@ -104,7 +103,7 @@ def _bp_group(person: Person, day: date, when: datetime, rng) -> dict:
                 _measure(round(rng.gauss(123 + extra, 7)) * 100, 10, -2),
                 _measure(round(rng.gauss(64, 6)) * 100, 11, -2)]
     created = unix(when + _sync_delay(rng, 0.9))
-    return make_group(grpid_for(created, rng), ATTRIB_DEVICE, unix(when), created, device, measures)
+    return make_group(grpid_for(created, rng, person), ATTRIB_DEVICE, unix(when), created, device, measures)
 
 
 def generate_withings_day(person: Person, day: date, wake: datetime) -> list[dict]:
@@ -117,7 +116,7 @@ def generate_withings_day(person: Person, day: date, wake: datetime) -> list[dic
     elif rng.random() < 0.07:  # typed in the app, e.g. on a trip: attrib 2 and no device at all
         when = unix(local_at(day, rng.uniform(7, 21), person.zone_for(day)))
         created = when + rng.randrange(1, 4)
-        groups.append(make_group(grpid_for(created, rng), ATTRIB_MANUAL, when, created, None,
+        groups.append(make_group(grpid_for(created, rng, person), ATTRIB_MANUAL, when, created, None,
                                  manual_measures(person.weight_kg(day) + rng.gauss(0, 0.4), rng)))
     if at_home and rng.random() < 0.3:
         evening = local_at(day, rng.uniform(19, 21.4), HOME_ZONE)
@@ -133,10 +132,10 @@ def extra_weigh_in(person: Person, day: date, wake: datetime) -> list[dict]:
     when = wake + timedelta(minutes=rng.uniform(5, 30))
     if person.zone_for(day) != HOME_ZONE:  # the scale stays at home: typed in on a trip
         created = unix(when) + rng.randrange(1, 4)
-        return [make_group(grpid_for(created, rng), ATTRIB_MANUAL, unix(when), created, None,
+        return [make_group(grpid_for(created, rng, person), ATTRIB_MANUAL, unix(when), created, None,
                            manual_measures(person.weight_kg(day) + rng.gauss(0, 0.4), rng))]
     model, modelid = person.scale_model(day)
     device = (model, modelid, device_id(person.seed, model))
     created = unix(when + timedelta(seconds=rng.uniform(40, 600)))
     measures = body_measures(person.weight_kg(day) + rng.gauss(0, 0.35), person.fat_ratio(day))
-    return [make_group(grpid_for(created, rng), ATTRIB_DEVICE, unix(when), created, device, measures)]
+    return [make_group(grpid_for(created, rng, person), ATTRIB_DEVICE, unix(when), created, device, measures)]
