@@ -31,6 +31,7 @@ def check(engine: Engine, settings, now: datetime | None = None) -> dict:
         rows = read_model.freshness(conn, now)
         tokens = {t["provider"] for t in read_model.stored_tokens(conn)}
         held = read_model.quarantined(conn)
+        latest, flagged = read_model.headline(conn, now), read_model.flagged(conn)
     configured = [s for s in resources.SOURCES if getattr(settings, s).configured]
     problems = _reconnect_problems(configured, rows, tokens, settings)
     blocked = {p.source for p in problems}  # a provider that must re-connect: its stale rows add nothing
@@ -45,7 +46,9 @@ def check(engine: Engine, settings, now: datetime | None = None) -> dict:
     kinds = {p.kind for p in problems}
     code = EXIT_RECONNECT if "reconnect" in kinds else EXIT_STALE if problems else EXIT_OK
     return {"checked_at": now, "exit_code": code, "problems": [asdict(p) for p in problems],
-            "resources": [_public(row) for row in rows if row["source"] in configured]}
+            "resources": [_public(row) for row in rows if row["source"] in configured],
+            # What a monitor may show beside the verdict; flagged values are a note, never a problem.
+            "latest": latest, "flagged": flagged}
 
 
 def _reconnect_problems(configured: list[str], rows: list[dict], tokens: set[str], settings) -> list[Problem]:
