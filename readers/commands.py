@@ -42,7 +42,7 @@ def _since(ctx, param, value):
 @click.option("--include-deleted", is_flag=True, help="Also rows marked deleted (deleted_at set).")
 @click.option("--include-quarantined", is_flag=True, help="`all` also exports the quarantine table.")
 def export(table, fmt, since, output, include_deleted, include_quarantined):
-    """Export TABLE (or `all`) to CSV or JSON Lines; OAuth tokens are never exported."""
+    """Export TABLE (`all`, or `daily`: one row per day) to CSV or JSON Lines; OAuth tokens are never exported."""
     from readers.export import ExportError, export_tables, resolve_tables
 
     engine = _read_only_engine(_settings().database_url)
