@@ -47,7 +47,8 @@ def rolling_mean(days: list[date], values: list[float | None], window: int = ROL
 def sleep_days(days: list[dict]) -> dict:
     """WHOOP's main sleep per local wake-up day: performance and hours asleep."""
     rows = [r for r in days if r["sleep_performance"] is not None]
-    return {"day": [r["day"].isoformat() for r in rows], "performance": [_round(r["sleep_performance"], 0) for r in rows],
+    return {"day": [r["day"].isoformat() for r in rows],
+            "performance": [_round(r["sleep_performance"], 0) for r in rows],
             "hours": [_round(r["sleep_hours"], 1) for r in rows]}
 
 

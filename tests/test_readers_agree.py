@@ -137,7 +137,8 @@ def _last(rows: list[dict], column: str) -> dict:
 
 def test_every_reader_gives_the_same_answers(seeded, tmp_path):
     r = _readers(seeded, tmp_path)
-    status, check, page, mcp_latest, daily = r["status"], r["check"]["latest"], r["page"], r["mcp"]["metrics"], r["daily"]
+    status, check, page = r["status"], r["check"]["latest"], r["page"]
+    mcp_latest, daily = r["mcp"]["metrics"], r["daily"]
     # Weight: not the deleted, flagged, 2999 or maybe-someone-else's ones; of two in the same second, the higher id.
     weights = {status["latest_weight"]["kg"], check["weight"]["kg"], page["weight"]["kg"],
                mcp_latest["weight"]["value"], _last(daily, "weight")["weight"], r["mcp_series"]["days"][-1]["value"]}

@@ -19,7 +19,7 @@ of that measure. Of several readings in a day, the last one counts (then the hig
 The columns are documented in the README and stay as they are: a change is a new view beside
 this one. A later SQLite batch migration of a table the view reads drops and re-creates it.
 """
-from datetime import datetime, timezone
+from datetime import timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alembic import op
@@ -58,7 +58,8 @@ def _pick(name: str, source: str, values: str, order: str) -> str:
 
 def _withings(table: str, value: str, now: str) -> str:
     """Counted rows of a Withings measure table with `value`, attrib 1 only without another."""
-    counted = f"{{t}}.deleted_at IS NULL AND {{t}}.flag IS NULL AND {{t}}.measured_at <= {now} AND {{t}}.{value} IS NOT NULL"
+    counted = (f"{{t}}.deleted_at IS NULL AND {{t}}.flag IS NULL AND {{t}}.measured_at <= {now} "
+               f"AND {{t}}.{value} IS NOT NULL")
     return (f"SELECT t.*, t.local_date AS day FROM {table} t WHERE {counted.format(t='t')} AND "
             f"(t.attrib IS NULL OR t.attrib <> 1 OR NOT EXISTS (SELECT 1 FROM {table} o WHERE o.user_id = t.user_id "
             f"AND {counted.format(t='o')} AND (o.attrib IS NULL OR o.attrib <> 1)))")
@@ -74,7 +75,8 @@ def _whoop_sources(dialect: str, now: str) -> list[str]:
                 f"WHERE r.deleted_at IS NULL AND r.flag IS NULL AND r.score_state = 'SCORED' AND c.start <= {now} "
                 "AND r.recovery_score IS NOT NULL")
     strain = (f"SELECT c.*, {cycle_day} AS day FROM cycles c "
-              "LEFT JOIN recovery r ON r.user_id = c.user_id AND r.whoop_cycle_id = c.whoop_id AND r.deleted_at IS NULL "
+              "LEFT JOIN recovery r ON r.user_id = c.user_id AND r.whoop_cycle_id = c.whoop_id "
+              "AND r.deleted_at IS NULL "
               "LEFT JOIN sleep s ON s.user_id = r.user_id AND s.whoop_id = r.whoop_sleep_id AND s.deleted_at IS NULL "
               f"WHERE c.deleted_at IS NULL AND c.flag IS NULL AND c.score_state = 'SCORED' AND c.start <= {now} "
               "AND c.strain IS NOT NULL")
@@ -100,7 +102,8 @@ def _withings_sources(dialect: str, now: str) -> list[str]:
              f"AND a.date <= {TODAY[dialect]} AND a.steps IS NOT NULL")
     last = "measured_at DESC, grpid DESC"
     return [
-        _pick("wsl", nights, "CAST(total_sleep_time_s / 3600.0 AS DOUBLE PRECISION) AS withings_sleep_hours, sleep_score",
+        _pick("wsl", nights,
+              "CAST(total_sleep_time_s / 3600.0 AS DOUBLE PRECISION) AS withings_sleep_hours, sleep_score",
               '"end" DESC, withings_id DESC'),
         _pick("act", steps, "steps, distance_m / 1000.0 AS distance_km", "day"),
         _pick("wgt", _withings("withings_weight", "weight_kg", now), "weight_kg AS weight", last),
@@ -113,8 +116,8 @@ def _withings_sources(dialect: str, now: str) -> list[str]:
 
 COLUMNS = ("rec.recovery", "rec.hrv", "rec.resting_hr", "rec.spo2", "rec.skin_temp", "str.strain",
            "slp.sleep_performance", "slp.sleep_hours", "slp.respiratory_rate", "wsl.withings_sleep_hours",
-           "wsl.sleep_score", "act.steps", "act.distance_km", "wgt.weight", "fat.body_fat", "bp.bp_systolic", "bp.bp_diastolic",
-           "hr.heart_rate")
+           "wsl.sleep_score", "act.steps", "act.distance_km", "wgt.weight", "fat.body_fat", "bp.bp_systolic",
+           "bp.bp_diastolic", "hr.heart_rate")
 
 
 def view_sql(dialect: str) -> str:
