@@ -12,6 +12,7 @@ import pytest
 
 from sqlalchemy.orm import Session
 
+from dashboard import summary as summary_module
 from storage.engine import make_engine
 from models import Cycle, Recovery, Sleep, WhoopBodyMeasurement, WithingsWeight, Workout
 from sync import resources
@@ -124,7 +125,16 @@ def add_stale_body_and_flagged_weight(url: str) -> None:
     engine.dispose()
 
 
-def test_page_shows_newest_weight_and_follows_a_new_weighin(browser, dashboard, db_url, request):
+class _ClockAtNow(datetime):
+    """The dashboard's clock held at the test's NOW: "5 minutes ago" whatever the machine's speed."""
+
+    @classmethod
+    def now(cls, tz=None):
+        return NOW.astimezone(tz) if tz else NOW.replace(tzinfo=None)
+
+
+def test_page_shows_newest_weight_and_follows_a_new_weighin(browser, dashboard, db_url, request, monkeypatch):
+    monkeypatch.setattr(summary_module, "datetime", _ClockAtNow)
     seed_history(db_url)
     page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
     problems: list[str] = []
