@@ -19,7 +19,7 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempot
 INSTRUCTIONS = (
     "Health data synced from WHOOP (cycles, recovery, sleep, workouts) and Withings (weight, body "
     "composition, blood pressure, steps, sleep) into a local database. Times are ISO 8601 in UTC; daily "
-    "series read the `daily` view, one row per person and local day. Values flagged as implausible are "
+    "series read the `daily` view, one row per local day. Values flagged as implausible are "
     "left out of latest values and series. Everything is read-only; OAuth tokens are not reachable."
 )
 

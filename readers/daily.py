@@ -1,4 +1,4 @@
-"""The `daily` view (migration 0007): one row per person and local day, under the catalog's names."""
+"""The `daily` view (migration 0007): one row per local day (and person), under the catalog's names."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -29,7 +29,8 @@ def rows(conn: Connection, start: date | None = None, end: date | None = None) -
     # SQLite's view hands days back as ISO text, and compares them so.
     bound = (lambda d: d) if conn.dialect.name == "postgresql" else date.isoformat
     bounds = ([view.c.day >= bound(start)] if start else []) + ([view.c.day <= bound(end)] if end else [])
-    query = select(view).where(*bounds).order_by(view.c.day.desc(), view.c.user_id).limit(MAX_DAYS)
+    order = (view.c.day.desc(), view.c.whoop_user_id, view.c.withings_user_id)
+    query = select(view).where(*bounds).order_by(*order).limit(MAX_DAYS)
     found = [dict(r._mapping) | {"day": as_date(r.day)} for r in conn.execute(query)]
     return found[::-1]
 

@@ -22,7 +22,7 @@ QUARANTINE_TABLE = "quarantine"
 # `--since` filters on the first of these a table has: when the record happened, else when it was written
 # (the `daily` view: its local day).
 SINCE_COLUMNS = ("start", "measured_at", "created_at", "synced_at", "updated_at", "day")
-DAILY_VIEW = "daily"  # the one view `export` writes: one row per person and local day (migration 0007)
+DAILY_VIEW = "daily"  # the one view `export` writes: one row per local day (migration 0007)
 BATCH_ROWS = 1000
 
 

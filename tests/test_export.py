@@ -110,7 +110,7 @@ def test_iso_gives_naive_utc_times_an_offset():
 
 
 # The `daily` view's columns as the README documents them: people's SQL depends on them.
-DAILY_COLUMNS = ["user_id", "day", "recovery", "hrv", "resting_hr", "spo2", "skin_temp", "strain",
+DAILY_COLUMNS = ["day", "whoop_user_id", "withings_user_id", "recovery", "hrv", "resting_hr", "spo2", "skin_temp", "strain",
                  "sleep_performance", "sleep_hours", "respiratory_rate", "withings_sleep_hours", "sleep_score",
                  "steps", "distance_km", "weight", "body_fat", "bp_systolic", "bp_diastolic", "heart_rate"]
 
@@ -123,7 +123,8 @@ def test_daily_is_one_row_per_local_day_with_the_documented_columns(filled, tmp_
         rows = list(reader)
     assert reader.fieldnames == DAILY_COLUMNS and "daily: 5 rows" in result.output
     # WHOOP's sleep ends at 06:00 UTC, 01:00 in its -05:00 offset; the Paris weigh-in at 07:00 local.
-    assert [r["day"] for r in rows] == [f"2025-03-0{n}" for n in range(1, 6)]
+    assert [r["day"] for r in rows] == [f"2025-03-0{n}" for n in range(1, 6)]  # one row a day, both providers
+    assert {(r["whoop_user_id"], r["withings_user_id"]) for r in rows} == {("10129", "10129")}
     first = rows[0]
     assert (first["weight"], first["body_fat"], first["recovery"], first["strain"]) == ("80.5", "21.0", "44.0", "12.5")
     assert (first["bp_systolic"], first["bp_diastolic"], first["heart_rate"]) == ("121.0", "80.0", "64.0")

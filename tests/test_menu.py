@@ -45,7 +45,7 @@ def test_option_6_exports_the_daily_table(menu_env, tmp_path):
     result = _menu(f"1\n6\n{tmp_path}\nq\n", menu_env)
     assert result.returncode == 0, result.stderr
     header = (tmp_path / "daily.csv").read_text().splitlines()[0]
-    assert header.startswith("user_id,day,recovery,") and "Traceback" not in result.stdout + result.stderr
+    assert header.startswith("day,whoop_user_id,withings_user_id,recovery,") and "Traceback" not in result.stdout + result.stderr
 
 
 def test_connect_with_unknown_provider(menu_env):

@@ -23,7 +23,7 @@ from tests import factories as f
 
 # The clock every reader is given: a Monday afternoon after a flight from Paris to New York.
 NOW = datetime(2025, 3, 10, 15, 0, tzinfo=timezone.utc)
-USER = f.USER_ID
+USER = 8_100_200  # Withings' id of the person WHOOP knows as f.USER_ID
 PARIS, NEW_YORK = "Europe/Paris", "America/New_York"
 
 
@@ -98,7 +98,8 @@ def _hard_cases(session: Session) -> None:
     for resource in resources.RESOURCES:
         if resource.key == ("whoop", "body"):
             continue  # never synced
-        session.execute(insert(SyncState).values(source=resource.source, resource=resource.name, user_id=USER,
+        session.execute(insert(SyncState).values(source=resource.source, resource=resource.name,
+                                                 user_id=USER if resource.source == "withings" else f.USER_ID,
                                                  status="ok", last_attempt_at=NOW - timedelta(hours=1),
                                                  last_success_at=NOW - timedelta(hours=1)))
 
@@ -167,6 +168,9 @@ def test_every_reader_gives_the_same_answers(seeded, tmp_path):
             mcp_latest["withings_sleep_hours"]["value"], _last(daily, "withings_sleep_hours")["withings_sleep_hours"],
             page["sleep_compare"]["withings_hours"][-1]} == {7.0}
     assert [(d["day"], d["steps"]) for d in daily if d["steps"]] == [("2025-03-09", 12000), ("2025-03-10", 3000)]
+    # One row a day: WHOOP's and Withings' ids for the same person side by side.
+    assert len({d["day"] for d in daily}) == len(daily)
+    assert {(d["whoop_user_id"], d["withings_user_id"]) for d in daily if d["day"] == "2025-03-09"} == {(f.USER_ID, USER)}
     _same_freshness(r)
     _flagged_noted(r)
 

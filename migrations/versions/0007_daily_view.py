@@ -1,4 +1,4 @@
-"""A `daily` view: one row per person and local day, for people's SQL and Grafana panels.
+"""A `daily` view: one row per local day (and person), for people's SQL and Grafana panels.
 
 Revision ID: 0007_daily_view
 Revises: 0005_flags_quarantine_review
@@ -121,14 +121,23 @@ COLUMNS = ("rec.recovery", "rec.hrv", "rec.resting_hr", "rec.spo2", "rec.skin_te
 
 
 def view_sql(dialect: str) -> str:
-    """CREATE VIEW daily: every metric's counted row of each (user, day), side by side."""
+    """CREATE VIEW daily: per local day, every metric's counted row side by side.
+
+    WHOOP and Withings know the same person by different user ids, so a day's row carries both;
+    a database holding two accounts of one provider gets a row per pair of accounts and day.
+    """
     now = NOW[dialect]
-    ctes = _whoop_sources(dialect, now) + _withings_sources(dialect, now)
-    names = [cte.split(" ", 1)[0] for cte in ctes]
-    keys = " UNION ".join(f"SELECT user_id, day FROM {n}" for n in names)
-    joins = " ".join(f"LEFT JOIN {n} ON {n}.user_id = k.user_id AND {n}.day = k.day" for n in names)
-    return (f"CREATE VIEW daily AS WITH {', '.join(ctes)}, keys AS ({keys}) "
-            f"SELECT k.user_id, k.day, {', '.join(COLUMNS)} FROM keys k {joins}")
+    whoop, withings = _whoop_sources(dialect, now), _withings_sources(dialect, now)
+    ctes = whoop + withings
+    keys = {side: " UNION ".join(f"SELECT user_id, day FROM {cte.split(' ', 1)[0]}" for cte in group)
+            for side, group in (("wk", whoop), ("nk", withings))}
+    joins = " ".join(f"LEFT JOIN {n} ON {n}.user_id = {side}.user_id AND {n}.day = d.day"
+                     for side, group in (("wk", whoop), ("nk", withings))
+                     for n in (cte.split(" ", 1)[0] for cte in group))
+    return (f"CREATE VIEW daily AS WITH {', '.join(ctes)}, wk AS ({keys['wk']}), nk AS ({keys['nk']}), "
+            "d AS (SELECT day FROM wk UNION SELECT day FROM nk) "
+            f"SELECT d.day, wk.user_id AS whoop_user_id, nk.user_id AS withings_user_id, {', '.join(COLUMNS)} "
+            f"FROM d LEFT JOIN wk ON wk.day = d.day LEFT JOIN nk ON nk.day = d.day {joins}")
 
 
 def _zone(name):
