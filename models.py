@@ -196,6 +196,9 @@ class WithingsWeight(_WithingsRow, Base):
     __tablename__ = "withings_weight"
     __table_args__ = (UniqueConstraint("user_id", "grpid"),)
 
+    # The day of measured_at in `timezone` (migration 0007): the `daily` view's day, which SQLite
+    # could not compute from an IANA name.
+    local_date: Mapped[date | None] = mapped_column(Date)
     weight_kg: Mapped[float | None] = mapped_column(Float)
     fat_free_mass_kg: Mapped[float | None] = mapped_column(Float)
     fat_ratio_pct: Mapped[float | None] = mapped_column(Float)
@@ -209,6 +212,7 @@ class WithingsHeartRate(_WithingsRow, Base):
     __tablename__ = "withings_heart_rate"
     __table_args__ = (UniqueConstraint("user_id", "grpid"),)
 
+    local_date: Mapped[date | None] = mapped_column(Date)  # as on withings_weight
     heart_rate_bpm: Mapped[float | None] = mapped_column(Float)
     systolic_mmhg: Mapped[float | None] = mapped_column(Float)
     diastolic_mmhg: Mapped[float | None] = mapped_column(Float)
@@ -318,6 +322,8 @@ class WithingsSleepSummary(_Row, Base):
     end: Mapped[datetime] = mapped_column(index=True)
     date: Mapped[date | None] = mapped_column(Date)  # the night's local date, as Withings gives it
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # The day `end` fell on in `timezone`: the wake-up day the `daily` view files the night under.
+    local_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime | None]
     modified_at: Mapped[datetime | None]
     model: Mapped[int | None] = mapped_column(Integer)  # 16 tracker, 32 sleep monitor

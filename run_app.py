@@ -10,6 +10,7 @@ WHOOP Data Platform
   3  Status
   4  Connect WHOOP / Withings
   5  Open the dashboard
+  6  Export the daily table (one row per day, CSV)
   q  Quit
 """
 
@@ -58,6 +59,11 @@ def _dashboard() -> None:
     _invoke(["dashboard", "--open"])
 
 
+def _export_daily(ask) -> None:
+    folder = ask("Folder for daily.csv [.]: ").strip() or "."
+    _invoke(["export", "daily", "--output", folder])
+
+
 def _invoke(args: list[str]) -> None:
     """Run an etl.py subcommand in-process; its errors print as one line, never a traceback."""
     import etl
@@ -74,7 +80,8 @@ def _invoke(args: list[str]) -> None:
 def main(ask=input) -> int:
     """Show the menu until `q` or end of input."""
     actions = {"1": lambda: _run_etl(False), "2": lambda: _run_etl(True), "3": _status,
-               "4": lambda: _connect(ask), "5": _dashboard}
+               "4": lambda: _connect(ask), "5": _dashboard,
+               "6": lambda: _export_daily(ask)}
     while True:
         print(MENU)
         try:
@@ -87,7 +94,7 @@ def main(ask=input) -> int:
             return 0
         action = actions.get(choice)
         if action is None:
-            print(f"'{choice}' is not an option: type 1-5 or q.")
+            print(f"'{choice}' is not an option: type 1-6 or q.")
             continue
         action()
 

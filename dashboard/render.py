@@ -73,20 +73,29 @@ def _empty_card() -> str:
 
 
 def freshness_section(rows: list[dict]) -> str:
-    """One badge per source: last successful sync, newest record, and a warning when stale."""
+    """One badge per source: its last sync, each resource's own newest record, warnings when stale."""
     items = []
     for row in rows:
-        facts = [f"synced {row['last_success_ago']}"] if row["last_success_at"] else []
-        if row["newest_record_at"] or facts:
-            facts.append(f"newest record {row['newest_record_ago']}" if row["newest_record_at"] else "no records yet")
-        detail = "".join(f" · {e(fact)}" for fact in facts)
+        detail = f" · synced {e(row['last_success_ago'])}" if row["last_success_at"] else ""
         warning = f'<p class="warn" role="alert">⚠ {e(row["warning"])}</p>' if row["warning"] else ""
         errors = "".join(f'<p class="err">Last attempt failed: {e(msg)}</p>' for msg in row["errors"])
         errors += "".join(f'<p class="warn">Kept aside: {e(msg)}</p>' for msg in row.get("quarantine", ()))
+        errors += "".join(f'<p class="note flagged">Flagged: {e(msg)}</p>' for msg in row.get("flagged", ()))
         items.append(
             f'<div class="fresh {"stale" if row["stale"] else "ok"}" data-source="{e(row["source"])}">'
-            f'<span class="dot"></span><div><strong>{e(row["label"])}</strong>{detail}{warning}{errors}</div></div>')
+            f'<span class="dot"></span><div><strong>{e(row["label"])}</strong>{detail}{warning}'
+            f'{_resource_ages(row.get("resources", ()))}{errors}</div></div>')
     return f'<section class="freshness" aria-label="Data freshness">{"".join(items)}</section>'
+
+
+def _resource_ages(resources) -> str:
+    """Each resource's own age, stale ones marked: the newest of one never hides another's."""
+    items = "".join(
+        f'<li class="{"stale" if r["stale"] else "ok"}" data-resource="{e(r["resource"])}">'
+        f'{"⚠ " if r["stale"] else ""}{e(r["label"])}: '
+        f'{e("newest record " + r["newest_record_ago"]) if r["newest_record_at"] else "no records yet"}</li>'
+        for r in resources)
+    return f'<ul class="ages">{items}</ul>' if items else ""
 
 
 def weight_card(weight: dict | None) -> str:

@@ -1,4 +1,4 @@
-"""The dashboard's one data document: latest weight, deltas by dates, trends, freshness."""
+"""The dashboard's one data document: latest weight, deltas by dates, trends, per-resource freshness."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -6,10 +6,11 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from configuration import clock
 from configuration.invocation import command
-from readers import read_model
+from readers import charts, daily, read_model
 from sync import resources
-from dashboard import optional_queries, panels, queries
+from dashboard import panels
 from dashboard.localtime import PageZone, naive_local, show
 from models import SyncState
 from readers.read_model import ago
@@ -17,7 +18,6 @@ from mapping.withings import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 
 CHANGE_WINDOWS = (7, 30)
 SOURCES = tuple((source, resources.SOURCE_LABELS[source]) for source in resources.SOURCES)
-MS_PER_HOUR = 3_600_000
 
 
 def load_summary(engine: Engine, now: datetime | None = None) -> dict:
@@ -40,7 +40,7 @@ def upgrade_needed() -> str:
 
 def empty_summary(now: datetime | None = None, warning: str | None = None) -> dict:
     """The summary of a database the ETL has not written to yet (or not since an upgrade)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.utcnow()
     rows = [_freshness_row(source, label, [], now) for source, label in SOURCES]
     for row in rows:
         row["warning"] = warning or row["warning"]
@@ -49,7 +49,7 @@ def empty_summary(now: datetime | None = None, warning: str | None = None) -> di
 
 def build_summary(conn: Connection, now: datetime | None = None) -> dict:
     """Everything the page shows, as JSON-ready values (ISO times plus display strings)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.utcnow()
     rows = freshness(conn, now)
     summary = {"generated_at": _iso(now), "empty": all(r["newest_record_at"] is None for r in rows),
                "freshness": rows}
@@ -59,25 +59,25 @@ def build_summary(conn: Connection, now: datetime | None = None) -> dict:
     summary["zone"] = {"name": zone.name, "label": zone.label(now), "source": zone.source,
                        "generated_local": show(now, zone, "%H:%M")}
     summary["axis"] = panels.axis(zone, now)
-    summary["weight"] = weight_card(conn, now, zone)
-    summary["trends"] = trends(conn, summary["weight"], zone)
-    summary["workouts"] = [_workout(w, zone) for w in queries.recent_workouts(conn)]
-    summary["blood_pressure"] = panels.blood_pressure(conn, zone, now, ago)
-    available = optional_queries.available(conn)  # one inspector call per request
-    summary["steps"] = panels.steps(conn, available)
-    summary["sleep_compare"] = panels.sleep_compare(conn, available, zone, summary["trends"]["sleep"])
+    latest = read_model.headline(conn, now)
+    days = daily.recent(conn, charts.TREND_DAYS)
+    summary["weight"] = weight_card(conn, latest["weight"], now, zone)
+    summary["trends"] = trends(conn, summary["weight"], days, zone)
+    summary["workouts"] = [_workout(w, zone) for w in charts.recent_workouts(conn, now=now)]
+    summary["blood_pressure"] = panels.blood_pressure(conn, latest["blood_pressure"], zone, now, ago)
+    summary["steps"] = panels.steps(days)
+    summary["sleep_compare"] = panels.sleep_compare(days)
     return summary
 
 
-def weight_card(conn: Connection, now: datetime, zone: PageZone) -> dict | None:
-    """The latest weigh-in and its change against the newest weigh-in 7 and 30 days before it."""
-    latest = queries.latest_weight(conn, now)
+def weight_card(conn: Connection, latest: dict | None, now: datetime, zone: PageZone) -> dict | None:
+    """The latest counted weigh-in and its change against the newest weigh-in 7 and 30 days before it."""
     if latest is None:
         return None
-    at, kg = latest["measured_at"], latest["weight_kg"]
+    at, kg = latest["measured_at"], latest["kg"]
     changes = []
     for days in CHANGE_WINDOWS:
-        base = queries.weight_at_or_before(conn, latest["user_id"], at - timedelta(days=days))
+        base = charts.weight_at_or_before(conn, latest["user_id"], at - timedelta(days=days))
         delta = None if base is None else kg - base["weight_kg"]
         changes.append({
             "days": days,
@@ -96,38 +96,36 @@ def weight_card(conn: Connection, now: datetime, zone: PageZone) -> dict | None:
             "fat_ratio_pct": latest["fat_ratio_pct"], "changes": changes}
 
 
-def trends(conn: Connection, weight: dict | None, zone: PageZone) -> dict:
-    """Column-wise series (time, values) for the charts and the tables under them."""
+def trends(conn: Connection, weight: dict | None, days: list[dict], zone: PageZone) -> dict:
+    """Column-wise series (time or day, values) for the charts and the tables under them."""
     weights = []
     if weight is not None:
-        weights = queries.weight_series(conn, datetime.fromisoformat(weight["measured_at"]))
-    sleeps = queries.sleep_series(conn)
+        weights = charts.weight_series(conn, datetime.fromisoformat(weight["measured_at"]))
     return {
         "weight": {"t": [_iso(r["t"]) for r in weights], "local": [naive_local(r["t"], zone) for r in weights],
                    "kg": [_round(r["kg"], 2) for r in weights]},
-        "recovery": panels.recovery_days(conn, zone),
-        "sleep": {"t": [_iso(r["t"]) for r in sleeps], "day": panels.sleep_days(sleeps, zone),
-                  "performance": [_round(r["performance"], 0) for r in sleeps],
-                  "hours": [_sleep_hours(r) for r in sleeps]},
+        "recovery": panels.recovery_days(days),
+        "sleep": panels.sleep_days(days),
     }
 
 
 def freshness(conn: Connection, now: datetime) -> list[dict]:
-    """Per source: last successful sync, newest record, a warning when one of its resources is
-    stale, and its quarantined records."""
+    """Per source: its last successful sync, each resource's own newest record and staleness (the
+    very rows `status --check` judges), its flagged values and its quarantined records."""
     rows = read_model.freshness(conn, now)
-    held = queries.quarantine_overview(conn)
+    held = charts.quarantine_overview(conn)
+    flagged = read_model.flagged(conn)
     out = [_freshness_row(source, label, [r for r in rows if r["source"] == source], now)
            for source, label in SOURCES]
     for row in out:
         row["quarantine"] = held.get(row["source"], [])
+        row["flagged"] = [read_model.flagged_note(f) for f in flagged if f["source"] == row["source"]]
     return out
 
 
 def _freshness_row(source: str, label: str, rows: list[dict], now: datetime) -> dict:
     success = _latest(r["last_success_at"] for r in rows)
-    newest = _latest(r["newest_record"] for r in rows)
-    stale = next((r for r in rows if r["stale"]), None)
+    stale = next((r for r in rows if r["stale"]), None)  # each stale resource is marked in its own line too
     if not rows:
         warning = f"{label} has never synced: run the ETL ({command()})."
     elif stale is not None:
@@ -137,9 +135,17 @@ def _freshness_row(source: str, label: str, rows: list[dict], now: datetime) -> 
         warning = None
     return {"source": source, "label": label, "stale": warning is not None, "warning": warning,
             "last_success_at": _iso(success), "last_success_ago": ago(success, now),
-            "newest_record_at": _iso(newest), "newest_record_ago": ago(newest, now),
+            "newest_record_at": _iso(_latest(r["newest_record"] for r in rows)),
+            "resources": [_resource_age(r, now) for r in rows],
             "errors": [f"{r['resource']}: {r['error']}" for r in rows if r["status"] == "error" and r["error"]],
-            "quarantine": []}
+            "quarantine": [], "flagged": []}
+
+
+def _resource_age(row: dict, now: datetime) -> dict:
+    """One resource's own age: never the newest record of another resource."""
+    return {"resource": row["resource"], "label": row["label"], "newest_record_at": _iso(row["newest_record"]),
+            "newest_record_ago": ago(row["newest_record"], now), "synced_ago": ago(row["last_success_at"], now),
+            "stale": row["stale"], "problem": row["problem"]}
 
 
 def _latest(values) -> datetime | None:
@@ -162,12 +168,6 @@ def signed_kg(delta: float) -> str:
     return f"{'+' if shown > 0 else '−'}{abs(shown):.1f} kg"
 
 
-
-
-def _sleep_hours(row: dict) -> float | None:
-    if row["in_bed_ms"] is None:
-        return None
-    return round((row["in_bed_ms"] - (row["awake_ms"] or 0)) / MS_PER_HOUR, 1)
 
 
 def _round(value: float | None, digits: int) -> float | None:

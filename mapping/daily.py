@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mapping.fields import (INT32, MappingError, boolean, check_order, check_storable, integer, number,
+from mapping.fields import (INT32, MappingError, boolean, check_order, check_storable, integer, local_date, number,
                             parse_epoch, require, text)
 
 
@@ -115,6 +115,7 @@ def sleep_summary_to_row(record: dict, user_id: int) -> dict:
         "device_id": text(record.get("hash_deviceid"), "hash_deviceid", 64),
         "raw": record,
     }
+    row["local_date"] = local_date(row["end"], row["timezone"])
     row.update({column: read(data.get(field), f"data.{field}") for field, (column, read) in SLEEP_SUMMARY_FIELDS.items()})
     check_order(row["start"], row["end"])
     return row

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from configuration.clock import utcnow  # the clock the date bounds are checked against (tests move it)
 
@@ -30,6 +31,17 @@ class MappingError(ValueError):
 def latest_plausible(now: datetime | None = None) -> datetime:
     """The newest date a record may carry: now plus a clock-skew slack."""
     return (now or utcnow()) + FUTURE_SLACK
+
+
+def local_date(when: datetime | None, tz_name: str | None) -> date | None:
+    """The calendar day `when` fell on in the IANA zone `tz_name`; the UTC day without a known zone."""
+    if when is None:
+        return None
+    try:
+        zone = ZoneInfo(tz_name) if tz_name else timezone.utc
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = timezone.utc  # documented in the README: an unknown zone name files the UTC day
+    return when.astimezone(zone).date()
 
 
 def require(record: dict, key: str) -> Any:

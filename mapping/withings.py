@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from mapping.fields import INT32, MappingError, check_storable, integer, number, parse_epoch, require, text
+from mapping.fields import (INT32, MappingError, check_storable, integer, local_date, number, parse_epoch, require,
+                            text)
 
 NO_POSITION = -1  # `withings_measure.position` when the API sent none: a NULL would not be a key
 # Withings documents `position` as "the device's position during the measure" (0 right wrist,
@@ -181,7 +182,8 @@ def measure_group_to_rows(group: Any, user_id: int, tz: str | None = None) -> Gr
     typed = {}
     for table, columns in TYPED_COLUMNS.items():
         if values.keys() & set(columns):
-            typed[table] = {**common, "raw": group, **{c: values.get(c) for c in columns}}
+            typed[table] = {**common, "raw": group, "local_date": local_date(common["measured_at"], tz),
+                            **{c: values.get(c) for c in columns}}
     rows = [{**common, "meastype": m.meastype,
              "position": NO_POSITION if m.position is None else m.position,
              "value": m.value, "value_raw": m.value_raw, "unit": m.unit, "raw": m.raw}

@@ -17,7 +17,7 @@ from sqlalchemy.pool import NullPool
 from storage.engine import make_engine
 from mcp_server import sqlite_worker
 from mcp_server.sql_guard import UnsafeSql, check_postgres_sql
-from readers.export import declared_tables, iso
+from readers.export import DAILY_VIEW, declared_tables, iso
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,8 @@ class QueryRefused(RuntimeError):
 
 @functools.lru_cache(maxsize=1)
 def queryable_tables() -> tuple[str, ...]:
-    """The tables the `query` tool reads, as the code declares them (never the token table)."""
-    return tuple(name for name in declared_tables() if name != TOKEN_TABLE)
+    """The tables and views the `query` tool reads, as the code declares them (never the token table)."""
+    return (*(name for name in declared_tables() if name != TOKEN_TABLE), DAILY_VIEW)
 
 
 def open_read_only(url: str) -> Engine:

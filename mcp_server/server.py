@@ -12,18 +12,20 @@ from sqlalchemy.engine import Engine
 from mcp_server import queries
 from mcp_server.readonly import (MAX_REPLY_BYTES, MAX_ROWS, QUERY_TIMEOUT_SECONDS, QueryRefused, open_read_only,
                                  run_query)
+from readers import metrics
 from configuration.version import __version__
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
                             open_world_hint=False)
 INSTRUCTIONS = (
     "Health data synced from WHOOP (cycles, recovery, sleep, workouts) and Withings (weight, body "
-    "composition, blood pressure) into a local database. Times are ISO 8601 in UTC; daily series use "
-    "the user's local day. Everything is read-only; OAuth tokens are not reachable."
+    "composition, blood pressure, steps, sleep) into a local database. Times are ISO 8601 in UTC; daily "
+    "series read the `daily` view, one row per local day. Values flagged as implausible are "
+    "left out of latest values and series. Everything is read-only; OAuth tokens are not reachable."
 )
 
-SERIES_HELP = ("Daily mean of a metric from start_date to end_date (inclusive, the user's local days). "
-               "Metrics: " + ", ".join(queries.METRICS) + ".")
+SERIES_HELP = ("A metric per local day from start_date to end_date (inclusive): the value of the day's counted "
+               "reading, from the `daily` view. Metrics: " + ", ".join(metrics.BY_NAME) + ".")
 QUERY_HELP = ("Run one read-only SELECT (or WITH) query on the database (see list_tables). "
               f"At most {MAX_ROWS} rows (`limit`) and {MAX_REPLY_BYTES // 1_000_000} MB (`truncated` says when "
               f"either cut the reply); stopped after {QUERY_TIMEOUT_SECONDS:g} s. One statement; only the "
@@ -43,7 +45,7 @@ def build_server(engine: Engine, query_timeout: float = QUERY_TIMEOUT_SECONDS) -
 
     @server.tool(annotations=READ_ONLY)
     def latest_measurements() -> dict:
-        """The newest recovery, cycle (strain), sleep, weight and blood pressure, each with its time."""
+        """Every metric's latest counted value (weight, recovery, hrv, steps, sleep_hours, bp_systolic, ...)."""
         return read(queries.latest_measurements)
 
     @server.tool(annotations=READ_ONLY, description=SERIES_HELP)
@@ -57,7 +59,7 @@ def build_server(engine: Engine, query_timeout: float = QUERY_TIMEOUT_SECONDS) -
 
     @server.tool(annotations=READ_ONLY)
     def sync_freshness() -> list[dict]:
-        """When each WHOOP and Withings resource last synced, its status and any error."""
+        """Per WHOOP and Withings resource: last sync, newest record, whether it is stale and why, any error."""
         return read(queries.sync_freshness)
 
     @server.tool(annotations=READ_ONLY)

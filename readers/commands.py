@@ -45,7 +45,7 @@ def _since(ctx, param, value):
 @click.option("--include-quarantined", is_flag=True, help="`all` also exports the quarantine table.")
 @click.option("--force", is_flag=True, help="Overwrite files an earlier export left in the --output folder.")
 def export(table, fmt, since, output, include_deleted, include_quarantined, force):
-    """Export TABLE (or `all`) to CSV or JSON Lines; OAuth tokens are never exported."""
+    """Export TABLE (`all`, or `daily`: one row per day) to CSV or JSON Lines; OAuth tokens are never exported."""
     from readers.export import ExportError, export_tables, resolve_tables
 
     engine = _read_only_engine(_settings().database_url)

@@ -18,8 +18,10 @@ from sqlalchemy.engine import Connection, Engine
 # OAuth tokens never leave the database; Alembic's bookkeeping is not data.
 NEVER_EXPORTED = frozenset({"oauth_token", "alembic_version"})
 QUARANTINE_TABLE = "quarantine"
-# `--since` filters on the first of these a table has: when the record happened, else when it was written.
-SINCE_COLUMNS = ("start", "measured_at", "created_at", "synced_at", "updated_at")
+# `--since` filters on the first of these a table has: when the record happened, else when it was written
+# (the `daily` view: its local day).
+SINCE_COLUMNS = ("start", "measured_at", "created_at", "synced_at", "updated_at", "day")
+DAILY_VIEW = "daily"  # the one view `export` writes: one row per local day (migration 0007)
 BATCH_ROWS = 1000
 
 
@@ -60,9 +62,11 @@ def resolve_tables(engine: Engine, name: str, include_quarantined: bool = False)
         raise ExportError(f"{name} is never exported (it holds OAuth tokens or migration bookkeeping)")
     if name == "all":
         return exportable_tables(engine, include_quarantined)
+    if name == DAILY_VIEW and DAILY_VIEW in inspect(engine).get_view_names():
+        return [name]
     known = exportable_tables(engine, include_quarantined=True)
     if name not in known:
-        raise ExportError(f"no table {name!r}; choose all or one of: {', '.join(known)}")
+        raise ExportError(f"no table {name!r}; choose all, {DAILY_VIEW} or one of: {', '.join(known)}")
     return [name]
 
 
@@ -100,13 +104,19 @@ def iter_rows(conn: Connection, name: str, *, since: datetime | None = None,
     if since is not None:
         column = next((table.c[c] for c in SINCE_COLUMNS if c in table.c), None)
         if column is not None:
-            if conn.dialect.name == "sqlite":  # stored as naive UTC text
-                since = since.astimezone(timezone.utc).replace(tzinfo=None)
-            query = query.where(column >= since)
+            query = query.where(column >= _since_value(conn, column.name, since))
     query = query.order_by(*(table.primary_key.columns or table.c))
     # yield_per: a server-side cursor on PostgreSQL, fetchmany on SQLite: memory stays one batch.
     result = conn.execution_options(yield_per=BATCH_ROWS).execute(query)
     return list(result.keys()), iter(result)
+
+
+def _since_value(conn: Connection, column: str, since: datetime):
+    if column == "day":  # a local calendar day: SQLite's view hands it back as ISO text
+        return since.date().isoformat() if conn.dialect.name == "sqlite" else since.date()
+    if conn.dialect.name == "sqlite":  # stored as naive UTC text
+        return since.astimezone(timezone.utc).replace(tzinfo=None)
+    return since
 
 
 def write_rows(columns: list[str], rows: Iterable, fmt: str, out: IO[str]) -> int:

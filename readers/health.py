@@ -33,6 +33,7 @@ def check(engine: Engine, settings, now: datetime | None = None) -> dict:
         rows = read_model.freshness(conn, now)
         tokens = {t["provider"] for t in read_model.stored_tokens(conn)}
         held = read_model.quarantined(conn)
+        latest, flagged = read_model.headline(conn, now), read_model.flagged(conn)
     # A monitoring host may hold no client ids at all: the database says which providers are in use.
     in_use = tokens | {r["source"] for r in rows if r["last_success_at"] or r["newest_record"]}
     configured = [s for s in resources.SOURCES if getattr(settings, s).configured or s in in_use]
@@ -52,13 +53,16 @@ def check(engine: Engine, settings, now: datetime | None = None) -> dict:
     kinds = {p.kind for p in problems}
     code = EXIT_RECONNECT if "reconnect" in kinds else EXIT_STALE if problems else EXIT_OK
     return {"checked_at": now, "exit_code": code, "problems": [asdict(p) for p in problems],
-            "resources": [_public(row) for row in rows if row["source"] in configured]}
+            "resources": [_public(row) for row in rows if row["source"] in configured],
+            # What a monitor may show beside the verdict; flagged values are a note, never a problem.
+            "latest": latest, "flagged": flagged}
 
 
 def failed_check(exit_code: int, kind: str, message: str, now: datetime | None = None) -> dict:
     """The check's report when it cannot judge the data (a setting, the database): the same shape, one problem."""
     return {"checked_at": now or utcnow(), "exit_code": exit_code,
-            "problems": [asdict(Problem("*", "*", kind, message))], "resources": []}
+            "problems": [asdict(Problem("*", "*", kind, message))], "resources": [],
+            "latest": {}, "flagged": {}}
 
 
 def _reconnect_problems(configured: list[str], rows: list[dict], tokens: set[str], settings) -> list[Problem]:

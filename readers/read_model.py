@@ -1,8 +1,9 @@
-"""The read side `status` and the dashboard share: per-resource freshness, staleness, "time ago".
+"""The read side every reader shares: per-resource freshness, staleness, the latest values, flags.
 
 One threshold per declared resource (`Resource.stale_after`, overridden by a
-`STALE_AFTER_<SOURCE>_<RESOURCE>` setting), one "time ago" format and one missing-table check,
-so the terminal and the page never disagree about whether data is stale.
+`STALE_AFTER_<SOURCE>_<RESOURCE>` setting), one "time ago" format, one missing-table check and
+one answer to "what is the latest weight, blood pressure, recovery and sleep" (from the metric
+catalog), so `status`, `status --check`, the dashboard, the MCP tools and `export` never disagree.
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from sqlalchemy.engine import Connection
 from storage import quarantine
 from sync import resources
 from mapping.fields import latest_plausible
-from models import OAuthToken, SyncState
+from mapping.withings import MANUAL_ATTRIBS
+from models import OAuthToken, SyncState, WithingsMeasure
 from configuration.settings import stale_after_overrides
-
+from readers import metrics
 
 
 def ago(when: datetime | None, now: datetime) -> str:
@@ -121,6 +123,49 @@ def stored_tokens(conn: Connection) -> list[dict]:
 def quarantined(conn: Connection) -> dict[tuple[str, str], int]:
     """Quarantined records per (source, resource)."""
     return {(q["source"], q["resource"]): q["count"] for q in quarantine.summary(conn)}
+
+
+def headline(conn: Connection, now: datetime) -> dict:
+    """The latest weight, blood pressure and scored recovery, and last night's sleep (WHOOP, Withings)."""
+    weight, bp = metrics.latest(conn, "weight", now), metrics.latest(conn, "bp_systolic", now)
+    recovery, sleep = metrics.latest(conn, "recovery", now), metrics.latest(conn, "sleep_hours", now)
+    night = metrics.latest(conn, "withings_sleep_hours", now)
+    return {
+        "weight": weight and {"kg": weight["weight_kg"], "measured_at": weight["measured_at"],
+                              "attrib": weight["attrib"], "manual": weight["attrib"] in MANUAL_ATTRIBS,
+                              "fat_ratio_pct": weight["fat_ratio_pct"], "user_id": weight["user_id"],
+                              "timezone": weight["timezone"]},
+        "blood_pressure": bp and {"systolic": bp["systolic_mmhg"], "diastolic": bp["diastolic_mmhg"],
+                                  "pulse": bp["heart_rate_bpm"], "measured_at": bp["measured_at"],
+                                  "attrib": bp["attrib"], "timezone": bp["timezone"]},
+        "recovery": recovery and {"score": recovery["recovery_score"], "hrv": recovery["hrv_rmssd_milli"],
+                                  "resting_hr": recovery["resting_heart_rate"], "cycle_start": recovery["at"]},
+        "sleep": sleep and {"hours": sleep["sleep_hours"], "performance": sleep["sleep_performance_percentage"],
+                            "end": sleep["end"], "offset": sleep["timezone_offset"]},
+        "withings_sleep": night and {"hours": night["withings_sleep_hours"], "score": night["sleep_score"],
+                                     "end": night["end"], "timezone": night["timezone"]},
+    }
+
+
+def flagged(conn: Connection) -> list[dict]:
+    """Per declared resource with flagged rows: how many (kept as sent, left out of latest and charts)."""
+    out = []
+    for resource in resources.RESOURCES:
+        # Every measure of a flagged group is in withings_measure too: the typed tables count it once.
+        count = sum(conn.execute(select(func.count()).select_from(model)
+                                 .where(model.flag.is_not(None), model.deleted_at.is_(None))).scalar()
+                    for model in resource.tables if model is not WithingsMeasure)
+        if count:
+            out.append({"source": resource.source, "resource": resource.name, "label": resource.label,
+                        "count": count})
+    return out
+
+
+def flagged_note(item: dict) -> str:
+    """One line about a resource's flagged rows, the same in the terminal and on the page."""
+    count = item["count"]
+    return (f"{item['label']}: {count} value{'s' if count != 1 else ''} flagged as implausible, kept as the API "
+            "sent them and left out of latest values and charts")
 
 
 def _max(*values: datetime | None) -> datetime | None:

@@ -3,16 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from storage import quarantine
 from readers import read_model
 from sync import resources
 from configuration.clock import utcnow
-from mapping.fields import latest_plausible
-from models import WithingsHeartRate, WithingsWeight
 from readers.read_model import ago as _ago
 from mapping.withings import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 
@@ -30,30 +26,16 @@ def _fmt(when: datetime | None) -> str:
 def collect_status(engine: Engine, now: datetime | None = None) -> dict:
     """Everything the status report shows, as plain data (no token values)."""
     now = now or utcnow()
-    with Session(engine) as session:
-        conn = session.connection()
+    with engine.connect() as conn:
         rows = read_model.freshness(conn, now)
         tokens = read_model.stored_tokens(conn)
-        latest = _latest(session, WithingsWeight, WithingsWeight.weight_kg, now)
-        latest_bp = _latest(session, WithingsHeartRate, WithingsHeartRate.systolic_mmhg, now,
-                            WithingsHeartRate.diastolic_mmhg)
-        held = quarantine.summary(session)
-    return {"now": now, "resources": rows, "tokens": tokens,
-            "latest_weight": ({"kg": latest[0], "measured_at": latest[1], "attrib": latest[2],
-                               "manual": latest[2] in MANUAL_ATTRIBS} if latest else None),
-            "latest_blood_pressure": ({"systolic": latest_bp[0], "diastolic": latest_bp[3],
-                                       "measured_at": latest_bp[1], "attrib": latest_bp[2]} if latest_bp else None),
-            "quarantine": held}
-
-
-def _latest(session: Session, model, value, now: datetime, *extra):
-    """The newest live row with `value`: a measure Withings marks as possibly someone else's
-    (attrib 1) only when no other exists; nothing deleted, nothing dated in the future."""
-    ambiguous_last = case((model.attrib == AMBIGUOUS_ATTRIB, 1), else_=0)
-    return session.execute(
-        select(value, model.measured_at, model.attrib, *extra)
-        .where(value.is_not(None), model.deleted_at.is_(None), model.measured_at <= latest_plausible(now))
-        .order_by(ambiguous_last, model.measured_at.desc()).limit(1)).first()
+        latest = read_model.headline(conn, now)
+        flagged = read_model.flagged(conn)
+        held = quarantine.summary(conn)
+    return {"now": now, "resources": rows, "tokens": tokens, "latest_weight": latest["weight"],
+            "latest_blood_pressure": latest["blood_pressure"], "latest_recovery": latest["recovery"],
+            "last_sleep": latest["sleep"], "last_withings_sleep": latest["withings_sleep"],
+            "flagged": flagged, "quarantine": held}
 
 
 def format_status(status: dict) -> str:
@@ -72,6 +54,14 @@ def format_status(status: dict) -> str:
     for t in status["tokens"]:
         lines.append(f"{t['provider']} token: access token expires {_fmt(t['expires_at'])}"
                      f"{'' if t['has_refresh_token'] else ' (no refresh token: re-connect when it expires)'}")
+    lines += _latest_lines(status)
+    lines += [f"Flagged: {read_model.flagged_note(item)}" for item in status["flagged"]]
+    lines += format_quarantine(status["quarantine"])
+    return "\n".join(lines)
+
+
+def _latest_lines(status: dict) -> list[str]:
+    now, lines = status["now"], []
     weight = status["latest_weight"]
     if weight:
         lines.append(f"Latest weight: {weight['kg']:.1f} kg, measured {_fmt(weight['measured_at'])} "
@@ -82,8 +72,13 @@ def format_status(status: dict) -> str:
     if bp:
         lines.append(f"Latest blood pressure: {bp['systolic']:.0f}/{bp['diastolic']:.0f} mmHg, "
                      f"measured {_fmt(bp['measured_at'])}{_attrib_note(bp['attrib'])}")
-    lines += format_quarantine(status["quarantine"])
-    return "\n".join(lines)
+    recovery = status["latest_recovery"]
+    if recovery:
+        lines.append(f"Latest recovery: {recovery['score']:.0f} % (cycle from {_fmt(recovery['cycle_start'])})")
+    for label, sleep in (("WHOOP", status["last_sleep"]), ("Withings", status["last_withings_sleep"])):
+        if sleep and sleep["hours"] is not None:
+            lines.append(f"Last sleep ({label}): {sleep['hours']:.1f} h asleep, woke {_fmt(sleep['end'])}")
+    return lines
 
 
 def _attrib_note(attrib: int | None) -> str:

@@ -148,7 +148,7 @@ const REFRESH_MS = window.DASHBOARD_REFRESH_MS || 60000;
 
 function shownData(s) {
   const w = s.weight || {}, r = (s.trends && s.trends.recovery) || {};
-  return JSON.stringify([s.empty, (s.freshness || []).map((f) => f.newest_record_at), w.kg, w.measured_at,
+  return JSON.stringify([s.empty, (s.freshness || []).map((f) => (f.resources || []).map((r) => r.newest_record_at)), w.kg, w.measured_at,
                          (r.day || []).slice(-1), (r.score || []).slice(-1)]);
 }
 

@@ -41,6 +41,13 @@ def test_status_and_quit(menu_env):
     assert "Latest weight:" in result.stdout
 
 
+def test_option_6_exports_the_daily_table(menu_env, tmp_path):
+    result = _menu(f"1\n6\n{tmp_path}\nq\n", menu_env)
+    assert result.returncode == 0, result.stderr
+    header = (tmp_path / "daily.csv").read_text().splitlines()[0]
+    assert header.startswith("day,whoop_user_id,withings_user_id,recovery,") and "Traceback" not in result.stdout + result.stderr
+
+
 def test_connect_with_unknown_provider(menu_env):
     result = _menu("4\nfitbit\n", menu_env)
     assert result.returncode == 0

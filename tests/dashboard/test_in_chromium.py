@@ -1,4 +1,5 @@
-"""The dashboard in real headless Chromium: newest weight, every panel at desktop and phone widths, screenshots."""
+"""The dashboard in real headless Chromium: newest weight, every panel and each resource's own age at desktop
+and phone widths, the flagged-value note, screenshots."""
 from __future__ import annotations
 
 import math
@@ -11,10 +12,11 @@ import pytest
 
 from sqlalchemy.orm import Session
 
+from configuration import clock
 from storage.engine import make_engine
-from models import Cycle, Recovery, Sleep, Workout
+from models import Cycle, Recovery, Sleep, WhoopBodyMeasurement, WithingsWeight, Workout
+from sync import resources
 from tests.conftest import IN_CI
-from dashboard import optional_queries
 from tests.dashboard.test_summary_and_http import (LATEST, NOW, PARIS, USER, add_blood_pressure, add_sync, add_weights,
                                   optional_tables)  # noqa: F401 - a fixture
 
@@ -105,11 +107,26 @@ def seed_withings_days(add_optional, days: int = 120) -> None:
             nights.append({"user_id": USER, "withings_id": 90_000 + n, "start": woke - timedelta(hours=8),
                            "end": woke, "total_sleep_time_s": int(rng.uniform(5.8, 8.2) * 3600),
                            "sleep_score": rng.randint(55, 92), "timezone": "Europe/Paris"})
-    add_optional(optional_queries.ACTIVITY, steps)
-    add_optional(optional_queries.SLEEP, nights)
+    add_optional("withings_activity", steps)
+    add_optional("withings_sleep_summary", nights)
 
 
-def test_page_shows_newest_weight_and_follows_a_new_weighin(browser, dashboard, db_url, request):
+def add_stale_body_and_flagged_weight(url: str) -> None:
+    """A WHOOP body measurement last seen 5 days ago (stale on its own) and a weigh-in flagged as implausible."""
+    engine = make_engine(url)
+    seen = NOW - timedelta(days=5)
+    with Session(engine) as session, session.begin():
+        session.add(WhoopBodyMeasurement(user_id=USER, value_key="1.8|80|190", height_meter=1.8, weight_kilogram=80.0,
+                                         max_heart_rate=190, first_seen_at=seen, last_seen_at=seen, raw={},
+                                         synced_at=seen))
+        session.add(WithingsWeight(user_id=USER, grpid=99_999, measured_at=NOW - timedelta(hours=1), weight_kg=250.0,
+                                   timezone="Europe/Paris", raw={}, synced_at=NOW,
+                                   flag="weight_kg 250.0 is outside 20 to 200"))
+    engine.dispose()
+
+
+def test_page_shows_newest_weight_and_follows_a_new_weighin(browser, dashboard, db_url, request, monkeypatch):
+    monkeypatch.setattr(clock, "utcnow", lambda: NOW)  # the page's clock: "5 minutes ago" at any speed
     seed_history(db_url)
     page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
     problems: list[str] = []
@@ -122,9 +139,7 @@ def test_page_shows_newest_weight_and_follows_a_new_weighin(browser, dashboard, 
     assert page.inner_text("#latest-weight") == "80.4 kg"
     assert page.locator("#chart-weight svg.main-svg").count() > 0  # plotly drew it, from our own server
 
-    # Five minutes before the clock the page reads now, not before the module was imported: a
-    # slow suite reaches this test minutes after import.
-    add_weights(db_url, [(datetime.now(NOW.tzinfo) - timedelta(minutes=5), 79.8)], start_grpid=10_000)
+    add_weights(db_url, [(NOW - timedelta(minutes=5), 79.8)], start_grpid=10_000)
     page.reload()
     page.wait_for_selector("body[data-charts=drawn]", timeout=20_000)
     assert page.inner_text("#latest-weight") == "79.8 kg"
@@ -185,6 +200,7 @@ def test_every_panel_fits_at_desktop_and_phone_width(browser, dashboard, db_url,
     add_blood_pressure(db_url, [(LATEST - timedelta(days=n, hours=-10), 118 + n % 9, 74 + n % 7, 60 + n % 5)
                                 for n in range(0, 100, 3)])
     seed_withings_days(optional_tables)
+    add_stale_body_and_flagged_weight(db_url)
     page = browser.new_page(viewport={"width": width, "height": 900}, device_scale_factor=1)
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
@@ -198,6 +214,7 @@ def test_every_panel_fits_at_desktop_and_phone_width(browser, dashboard, db_url,
     assert page.inner_text("#latest-bp") == "118/74"
     assert page.locator("#card-steps .nodata, #card-sleep-both .nodata").count() == 0
     assert page.inner_text("#page-zone").startswith("Europe/Paris")
+    _each_resource_shows_its_own_age(page)
     summary = page.evaluate("fetch('/api/summary').then((r) => r.json())")
     ends = page.evaluate(f"{list(PANELS)}.map((p) => document.getElementById('chart-' + p)._fullLayout.xaxis.range[1])")
     assert ends == [summary["axis"]["end"]] * len(PANELS)  # every axis stops at the end of today
@@ -208,6 +225,20 @@ def test_every_panel_fits_at_desktop_and_phone_width(browser, dashboard, db_url,
     ARTIFACTS.mkdir(exist_ok=True)
     suffix = "" if request.node.callspec.params["db_url"] == "sqlite" else "-postgresql"
     page.screenshot(path=str(ARTIFACTS / f"dashboard-panels-{width}{suffix}.png"), full_page=True)
+
+
+def _each_resource_shows_its_own_age(page) -> None:
+    """One visible line per declared resource; the stale one marked even beside fresh ones; the flagged note."""
+    ages = page.locator(".fresh li[data-resource]")
+    assert ages.count() == len(resources.RESOURCES)
+    assert all(ages.nth(i).is_visible() for i in range(ages.count()))
+    body = page.locator('.fresh[data-source=whoop] li[data-resource="body"]')
+    assert body.get_attribute("class") == "stale" and "newest record 5 days ago" in body.inner_text()
+    assert page.locator('.fresh[data-source=whoop]').get_attribute("class") == "fresh stale"
+    assert page.locator('.fresh[data-source=whoop] li.stale').count() == 1  # cycles, recovery, sleep: fresh
+    note = page.locator(".fresh[data-source=withings] .flagged")
+    assert note.is_visible() and "1 value flagged as implausible" in note.inner_text()
+    assert page.inner_text("#latest-weight") == "80.4 kg"  # not the flagged 250 kg of an hour ago
 
 
 def test_page_follows_new_data_without_a_manual_reload(browser, dashboard, db_url):

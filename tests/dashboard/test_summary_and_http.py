@@ -12,14 +12,14 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import BigInteger, Column, Date, Float, Integer, MetaData, String, Table, inspect
+from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import Session
 
-from dashboard import assets, make_server, optional_queries
+from dashboard import assets, make_server
+from mapping.fields import local_date
 from dashboard.localtime import choose_zone
 from dashboard.panels import rolling_mean
 from dashboard.summary import ago, load_summary, signed_kg
-from models import UTCDateTime
 from storage.engine import make_engine
 from models import Cycle, Recovery, Sleep, SyncState, Workout, WithingsHeartRate, WithingsWeight
 from tests.conftest import PROJECT_DIR
@@ -147,7 +147,9 @@ def test_freshness_warns_when_stale_or_never_synced(db_url, dashboard):
     assert (whoop["source"], whoop["stale"], whoop["last_success_ago"]) == ("whoop", True, "3 days ago")
     assert whoop["warning"] == "WHOOP cycles last synced 3 days ago: run the ETL (python etl.py)."
     assert whoop["errors"] == ["cycles: HTTP 503 from WHOOP"]
-    assert (withings["stale"], withings["warning"], withings["newest_record_ago"]) == (False, None, "3 hours ago")
+    assert (withings["stale"], withings["warning"]) == (False, None)
+    ages = {r["resource"]: r["newest_record_ago"] for r in withings["resources"]}
+    assert ages["measures"] == "3 hours ago" and ages["activity"] == "never"  # each resource its own age
     html = fetch(dashboard)[2]
     assert "WHOOP cycles last synced 3 days ago" in html and 'class="fresh stale" data-source="whoop"' in html
     assert 'class="fresh ok" data-source="withings"' in html
@@ -288,6 +290,7 @@ def test_ago(seconds, text):
 # --- One time zone, local days, blood pressure, steps and Withings sleep -----------------
 
 PARIS = ZoneInfo("Europe/Paris")
+ACTIVITY, SLEEP = "withings_activity", "withings_sleep_summary"
 
 
 def _plain_value(column):
@@ -301,26 +304,18 @@ def _plain_value(column):
 
 @pytest.fixture
 def optional_tables(db_url):
-    """withings_activity and withings_sleep with the columns the dashboard reads; dropped after if we made them."""
-    meta = MetaData()
-    Table(optional_queries.ACTIVITY, meta, Column("id", Integer, primary_key=True), Column("user_id", BigInteger),
-          Column("date", Date, nullable=False), Column("steps", Integer), Column("distance_m", Float))
-    Table(optional_queries.SLEEP, meta, Column("id", Integer, primary_key=True), Column("user_id", BigInteger),
-          Column("withings_id", BigInteger), Column("start", UTCDateTime(), nullable=False),
-          Column("end", UTCDateTime(), nullable=False), Column("total_sleep_seconds", Integer),
-          Column("sleep_score", Integer), Column("timezone", String(64)))
+    """Adds rows to withings_activity or withings_sleep_summary (a night's `local_date` as the mapper fills it)."""
     engine = make_engine(db_url)
-    existing = set(inspect(engine).get_table_names())
-    meta.create_all(engine, checkfirst=True)
 
     def add(name: str, rows: list[dict]) -> None:
         table = Table(name, MetaData(), autoload_with=engine)
         required = [c for c in table.columns if not c.nullable and not c.primary_key and c.server_default is None]
+        if name == SLEEP:
+            rows = [{"local_date": local_date(r["end"], r.get("timezone"))} | r for r in rows]
         with engine.begin() as conn:
             conn.execute(table.insert(), [{c.name: _plain_value(c) for c in required} | row for row in rows])
 
     yield add
-    meta.drop_all(engine, tables=[t for t in meta.sorted_tables if t.name not in existing])
     engine.dispose()
 
 
@@ -415,11 +410,11 @@ def test_new_panels_say_no_data_yet_without_their_tables_or_rows(db_url, dashboa
 def test_steps_and_withings_sleep_by_local_day(db_url, dashboard, optional_tables):
     today = NOW.astimezone(PARIS).date()
     add_weights(db_url, [(LATEST, 70.0)])
-    optional_tables(optional_queries.ACTIVITY, [
+    optional_tables(ACTIVITY, [
         {"user_id": USER, "date": today - timedelta(days=1), "steps": 10_234, "distance_m": 7400.0},
         {"user_id": USER, "date": today, "steps": 3120, "distance_m": None}])
     woke = datetime.combine(today, datetime.min.time(), PARIS) + timedelta(hours=6, minutes=50)
-    optional_tables(optional_queries.SLEEP, [
+    optional_tables(SLEEP, [
         {"user_id": USER, "withings_id": 1, "start": woke - timedelta(hours=8), "end": woke,
          "total_sleep_time_s": 7 * 3600 + 1800, "sleep_score": 81, "timezone": "Europe/Paris"}])
     add_night(db_url, 1, woke=woke + timedelta(minutes=5), offset=woke.strftime("%z")[:3] + ":00")
@@ -432,17 +427,6 @@ def test_steps_and_withings_sleep_by_local_day(db_url, dashboard, optional_table
     html = fetch(dashboard)[2]
     assert 'id="chart-steps"' in html and "<td>10,234</td><td>7.4</td>" in html
     assert "<td>8.0</td><td>7.5</td><td>81</td>" in html and "No Withings" not in html
-
-
-def test_a_missing_optional_table_is_simply_absent(db_url):
-    engine = make_engine(db_url, read_only=True)
-    try:
-        with engine.connect() as conn:
-            found = optional_queries.available(conn)
-    finally:
-        engine.dispose()
-    assert optional_queries.ACTIVITY not in found or optional_queries.NEEDED[optional_queries.ACTIVITY] <= found[
-        optional_queries.ACTIVITY]
 
 
 def test_chart_axes_end_with_today_in_the_page_zone(db_url):

@@ -50,7 +50,8 @@ def test_withings_sleep_summary_row():
     records = fixture("withings/getsummary_page.json")["body"]["series"]
     assert [daily_mappers.sleep_summary_to_row(r, 3141592) for r in records] == [
         {"user_id": 3141592, "withings_id": 2843019911, "start": _utc(1773437400), "end": _utc(1773466200),
-         "date": date(2026, 3, 14), "timezone": "Europe/Berlin", "created_at": _utc(1773468000),
+         "date": date(2026, 3, 14), "timezone": "Europe/Berlin", "local_date": date(2026, 3, 14),
+         "created_at": _utc(1773468000),
          "modified_at": _utc(1773471600), "model": 32, "model_id": 63,
          "device_id": "9e1f0a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f", "total_timeinbed_s": 28800,
          "total_sleep_time_s": 26100, "light_sleep_s": 14520, "deep_sleep_s": 5220, "rem_sleep_s": 6360,

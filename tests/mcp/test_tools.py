@@ -11,6 +11,7 @@ from sqlalchemy import text
 from storage.engine import make_engine
 from mcp_server.readonly import open_read_only
 from mcp_server.server import build_server
+from sync import resources
 from tests.helpers.data import SECRET, fill, reader_role
 
 TOOLS = {"latest_measurements", "daily_series", "recent_workouts", "sync_freshness", "list_tables", "query"}
@@ -51,7 +52,7 @@ def test_every_tool_answers_from_the_database(filled):
     listed, latest, series, workouts, fresh, tables, rows = call(
         filled,
         ("latest_measurements", {}),
-        ("daily_series", {"metric": "weight_kg", "start_date": "2025-03-01", "end_date": "2025-03-31"}),
+        ("daily_series", {"metric": "weight", "start_date": "2025-03-01", "end_date": "2025-03-31"}),
         ("recent_workouts", {"days": 100000}),
         ("sync_freshness", {}),
         ("list_tables", {}),
@@ -59,14 +60,17 @@ def test_every_tool_answers_from_the_database(filled):
     )
     assert listed == TOOLS
     latest = payload(latest)
-    assert latest["withings_weight"]["weight_kg"] == 80.5
-    assert latest["cycles"]["start"] == "2025-03-05T06:00:00+00:00"
+    assert latest["metrics"]["weight"] == {"value": 80.5, "unit": "kg", "at": "2025-03-05T06:00:00+00:00"}
+    assert latest["metrics"]["strain"]["at"] == "2025-03-05T06:00:00+00:00" and latest["flagged"] == []
+    assert latest["metrics"]["steps"] is None  # a metric without data says so
     series = payload(series)
     assert [d["date"] for d in series["days"]] == [f"2025-03-0{n}" for n in range(1, 6)]
-    assert series["days"][0] == {"date": "2025-03-01", "value": 80.5, "count": 1} and series["unit"] == "kg"
+    assert series["days"][0] == {"date": "2025-03-01", "value": 80.5} and series["unit"] == "kg"
     assert len(payload(workouts)) == 5
-    assert payload(fresh) == []  # the fill wrote no sync_state
+    assert {f["status"] for f in payload(fresh)} == {"never"}  # the fill wrote no sync_state
+    assert len(payload(fresh)) == len(resources.RESOURCES)
     assert "oauth_token" not in payload(tables) and "strain" in payload(tables)["cycles"]
+    assert "sleep_hours" in payload(tables)["daily"]  # the view people query
     if filled.startswith("postgresql"):  # the owner role: see test_postgres_sql_tool_needs_a_reader_role
         assert "MCP_DATABASE_URL" in error(rows)
         return
@@ -78,7 +82,7 @@ def test_every_tool_answers_from_the_database(filled):
 def test_a_bad_metric_says_which_exist(filled):
     _, result = call(filled, ("daily_series", {"metric": "mood", "start_date": "2025-03-01",
                                                "end_date": "2025-03-02"}))
-    assert "weight_kg" in error(result)
+    assert "weight" in error(result) and "sleep_hours" in error(result)
 
 
 @pytest.mark.parametrize("sql", [

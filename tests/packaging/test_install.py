@@ -82,7 +82,7 @@ def test_installed_command_syncs_reports_exports_and_serves_mcp(installed, user_
 
     tools, latest = asyncio.run(_mcp_session(installed, user_env, work))
     assert {"latest_measurements", "daily_series", "recent_workouts", "sync_freshness", "query"} <= tools
-    assert latest["withings_weight"]["weight_kg"] > 0
+    assert latest["metrics"]["weight"]["value"] > 0
 
 
 def test_installed_metadata_matches_requirements_and_ships_the_assets(installed):

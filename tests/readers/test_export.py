@@ -107,3 +107,31 @@ def test_a_missing_database_is_one_clear_line(tmp_path, monkeypatch):
 
 def test_iso_gives_naive_utc_times_an_offset():
     assert iso(datetime(2025, 1, 2, 3, 4, 5)) == "2025-01-02T03:04:05+00:00"
+
+
+# The `daily` view's columns as the README documents them: people's SQL depends on them.
+DAILY_COLUMNS = ["day", "whoop_user_id", "withings_user_id", "recovery", "hrv", "resting_hr", "spo2", "skin_temp", "strain",
+                 "sleep_performance", "sleep_hours", "respiratory_rate", "withings_sleep_hours", "sleep_score",
+                 "steps", "distance_km", "weight", "body_fat", "bp_systolic", "bp_diastolic", "heart_rate"]
+
+
+def test_daily_is_one_row_per_local_day_with_the_documented_columns(filled, tmp_path):
+    result = _export("daily", "--format", "csv", "--output", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "daily.csv").open() as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert reader.fieldnames == DAILY_COLUMNS and "daily: 5 rows" in result.output
+    # WHOOP's sleep ends at 06:00 UTC, 01:00 in its -05:00 offset; the Paris weigh-in at 07:00 local.
+    assert [r["day"] for r in rows] == [f"2025-03-0{n}" for n in range(1, 6)]  # one row a day, both providers
+    assert {(r["whoop_user_id"], r["withings_user_id"]) for r in rows} == {("10129", "10129")}
+    first = rows[0]
+    assert (first["weight"], first["body_fat"], first["recovery"], first["strain"]) == ("80.5", "21.0", "44.0", "12.5")
+    assert (first["bp_systolic"], first["bp_diastolic"], first["heart_rate"]) == ("121.0", "80.0", "64.0")
+    assert round(float(first["sleep_hours"]), 3) == round((30272735 - 1403507) / 3_600_000, 3)
+    assert first["steps"] == "" and first["withings_sleep_hours"] == ""  # no data: empty, never zero
+
+
+def test_daily_since_keeps_the_later_days(filled):
+    result = _export("daily", "--format", "jsonl", "--output", "-", "--since", "2025-03-04")
+    assert [json.loads(line)["day"] for line in result.stdout.splitlines()] == ["2025-03-04", "2025-03-05"]

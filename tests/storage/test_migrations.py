@@ -158,3 +158,27 @@ def test_dashboard_over_a_1_1_1_database_asks_for_the_upgrade(empty_db_url):
     summary = load_summary(engine)
     assert summary["empty"] and all(row["warning"] == upgrade_needed() for row in summary["freshness"])
     engine.dispose()
+
+
+def test_daily_view_files_existing_withings_rows_under_their_local_day(empty_db_url):
+    engine = make_engine(empty_db_url)
+    migrate.upgrade(engine, "0005_flags_quarantine_review")
+    evening = datetime(2025, 3, 10, 1, 0, tzinfo=timezone.utc)  # 21:00 on the 9th in New York
+    with engine.begin() as conn:
+        conn.execute(Base.metadata.tables["withings_weight"].insert().values(
+            user_id=1, grpid=1, measured_at=evening, timezone="America/New_York", weight_kg=79.4, attrib=0,
+            raw=json.dumps({}), synced_at=evening))
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        assert "daily" in inspect(conn).get_view_names()
+        assert str(conn.execute(text("SELECT local_date FROM withings_weight")).scalar())[:10] == "2025-03-09"
+        day, weight = conn.execute(text("SELECT day, weight FROM daily")).one()
+    assert (str(day)[:10], weight) == ("2025-03-09", 79.4)
+    cfg = migrate.alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005_flags_quarantine_review")
+    insp = inspect(engine)
+    assert "daily" not in insp.get_view_names()
+    assert "local_date" not in {c["name"] for c in insp.get_columns("withings_weight")}
+    engine.dispose()
