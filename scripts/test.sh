@@ -44,6 +44,10 @@ if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then
     || log "could not install chromium: the browser test will skip (and fail under CI=true)"
 fi
 
-# 4. The suite. pytest exits 5 when it collected nothing: that is a failure here too.
+# 4. Lint and format (ruff, configured in pyproject.toml), then the suite. pytest exits 5 when it
+# collected nothing: that is a failure here too.
+log "ruff check and ruff format --check"
+.venv/bin/ruff check --quiet .
+.venv/bin/ruff format --check --quiet .
 log "running the tests"
 exec .venv/bin/python -m pytest "$@"
