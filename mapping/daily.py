@@ -1,23 +1,24 @@
 """Pure mappers of the day-level resources: WHOOP's body measurement, Withings daily activity
 and Withings sleep summaries (docs/API_NOTES.md, Withings "Activity and sleep"). MappingError on
-bad input; every field is read by `mapping_fields` (bounds checked, a missing field is NULL)."""
+what cannot be stored; every field is read by `mapping.fields` (a missing field is NULL) and an
+implausible value is stored as sent and named in the row's `flag`."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from mapping.fields import (INT32, MappingError, boolean, check_order, check_storable, integer, number,
-                            parse_epoch, require, text)
+from mapping.fields import (INT32, NON_NEGATIVE, MappingError, Plausible, boolean, check_storable, flag_of,
+                            integer, number, order_flag, parse_epoch, require, text)
 
 
 def _count(value: Any, name: str) -> int | None:
-    """A non-negative whole number that may arrive as 1200 or 1200.0 (Withings types vary)."""
-    return integer(value, name, INT32, 0)
+    """A whole number that may arrive as 1200 or 1200.0 (Withings types vary); flagged below 0."""
+    return integer(value, name, INT32)
 
 
 def _amount(value: Any, name: str) -> float | None:
-    """A non-negative quantity (metres, floors, kcal)."""
-    return number(value, name, 0.0)
+    """A quantity (metres, floors, kcal, an index); flagged below 0."""
+    return number(value, name)
 
 
 def _object(record: Any, what: str) -> dict:
@@ -36,19 +37,25 @@ def _local_date(value: Any, name: str):
         raise MappingError(f"{name} is not a YYYY-MM-DD date: {value[:20]!r}") from None
 
 
+BODY_BOUNDS = {"height_meter": Plausible(0.3, 3.0, "m"), "weight_kilogram": Plausible(1, 500, "kg"),
+               "max_heart_rate": Plausible(20, 300, "bpm")}
+
+
 def body_measurement_to_row(record: dict, user_id: int, seen_at: datetime) -> dict:
     """WHOOP's current body measurement -> a `whoop_body_measurement` row first and last seen now."""
     record = _object(record, "body measurement")
-    height = number(record.get("height_meter"), "height_meter", 0.3, 3.0)
-    weight = number(record.get("weight_kilogram"), "weight_kilogram", 1.0, 500.0)
-    max_hr = integer(record.get("max_heart_rate"), "max_heart_rate", INT32, 20, 300)
+    height = number(record.get("height_meter"), "height_meter")
+    weight = number(record.get("weight_kilogram"), "weight_kilogram")
+    max_hr = integer(record.get("max_heart_rate"), "max_heart_rate", INT32)
     if height is None and weight is None and max_hr is None:
         raise MappingError("body measurement without height, weight or max heart rate")
     key = "|".join("-" if v is None else f"{v:g}" for v in (
         None if height is None else round(height, 4), None if weight is None else round(weight, 4), max_hr))
-    return {"user_id": integer(user_id, "user_id"), "value_key": key, "height_meter": height,
-            "weight_kilogram": weight, "max_heart_rate": max_hr, "first_seen_at": seen_at,
-            "last_seen_at": seen_at, "raw": record}
+    row = {"user_id": integer(user_id, "user_id"), "value_key": key, "height_meter": height,
+           "weight_kilogram": weight, "max_heart_rate": max_hr, "first_seen_at": seen_at,
+           "last_seen_at": seen_at, "raw": record}
+    row["flag"] = flag_of(row, BODY_BOUNDS)
+    return row
 
 
 # getactivity field -> (column, reader); durations are seconds (docs/API_NOTES.md, Withings "Activity and sleep").
@@ -79,6 +86,7 @@ def activity_to_row(record: dict, user_id: int) -> dict:
         "raw": record,
     }
     row.update({column: read(record.get(field), field) for field, (column, read) in ACTIVITY_FIELDS.items()})
+    row["flag"] = flag_of(row, {column: NON_NEGATIVE for column, _read in ACTIVITY_FIELDS.values()})
     return row
 
 
@@ -116,5 +124,6 @@ def sleep_summary_to_row(record: dict, user_id: int) -> dict:
         "raw": record,
     }
     row.update({column: read(data.get(field), f"data.{field}") for field, (column, read) in SLEEP_SUMMARY_FIELDS.items()})
-    check_order(row["start"], row["end"])
+    row["flag"] = flag_of(row, {column: NON_NEGATIVE for column, _read in SLEEP_SUMMARY_FIELDS.values()},
+                          order_flag(row["start"], row["end"]))
     return row

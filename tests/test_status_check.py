@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 import etl
 from sync import resources
 from storage.engine import make_engine
 from configuration.clock import utcnow
-from models import OAuthToken, SyncState
+from models import OAuthToken, Quarantine, SyncState, WithingsWeight
 from tests.etl_helpers import run_etl
 
 
@@ -109,3 +109,21 @@ def test_quarantined_records_exit_1(etl_env, db_url, count, expected):
     assert code == expected
     assert err == ([] if not count else
                    ["withings measures: 2 records quarantined (python etl.py status lists them)"])
+
+
+def test_a_flagged_value_is_stored_and_does_not_fail_the_check(etl_env, db_url):
+    assert run_etl()[0] == 0
+    grpid = etl_env.add_weigh_in(0.4, manual=True)  # a typo in Health Mate: 0.4 kg
+    code, summary, err = run_etl()
+    assert code == 0, err
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        flag = conn.execute(select(WithingsWeight.flag).where(WithingsWeight.grpid == grpid)).scalar_one()
+        held = conn.execute(select(func.count()).select_from(Quarantine)).scalar_one()
+    assert (flag, held) == ("weight 0.4 kg below plausible 1-500 kg", 0)
+    assert check() == (0, "", [])
+    etl_env.edit_weigh_in(grpid, 80.0)  # corrected in Health Mate
+    assert run_etl()[0] == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(WithingsWeight.flag).where(WithingsWeight.grpid == grpid)).scalar_one() is None
+    engine.dispose()
