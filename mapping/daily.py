@@ -1,7 +1,10 @@
 """Pure mappers of the day-level resources: WHOOP's body measurement, Withings daily activity
 and Withings sleep summaries (docs/API_NOTES.md, Withings "Activity and sleep"). MappingError on
 what cannot be stored; every field is read by `mapping.fields` (a missing field is NULL) and an
-implausible value is stored as sent and named in the row's `flag`."""
+implausible value is stored as sent and named in the row's `flag`.
+
+Withings sends only the `data` fields a request names, so the lists below name every field its
+reference documents: those without a column still arrive, in `raw`."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -58,7 +61,8 @@ def body_measurement_to_row(record: dict, user_id: int, seen_at: datetime) -> di
     return row
 
 
-# getactivity field -> (column, reader); durations are seconds (docs/API_NOTES.md, Withings "Activity and sleep").
+# getactivity field -> (column, reader): every `data_fields` entry Measure v2 - Getactivity
+# documents; durations are seconds (docs/API_NOTES.md, Withings "Activity and sleep").
 ACTIVITY_FIELDS = {
     "steps": ("steps", _count), "distance": ("distance_m", _amount), "elevation": ("elevation_floors", _amount),
     "soft": ("soft_s", _count), "moderate": ("moderate_s", _count), "intense": ("intense_s", _count),
@@ -90,7 +94,7 @@ def activity_to_row(record: dict, user_id: int) -> dict:
     return row
 
 
-# getsummary `data` field -> (column, reader)
+# getsummary `data` field -> (column, reader), for the documented fields worth a column.
 SLEEP_SUMMARY_FIELDS = {
     "total_timeinbed": ("total_timeinbed_s", _count), "total_sleep_time": ("total_sleep_time_s", _count),
     "lightsleepduration": ("light_sleep_s", _count), "deepsleepduration": ("deep_sleep_s", _count),
@@ -100,7 +104,23 @@ SLEEP_SUMMARY_FIELDS = {
     "hr_average": ("hr_average", _count), "hr_min": ("hr_min", _count), "hr_max": ("hr_max", _count),
     "rr_average": ("rr_average", _count), "rr_min": ("rr_min", _count), "rr_max": ("rr_max", _count),
     "snoring": ("snoring_s", _count), "snoringepisodecount": ("snoring_episodes", _count),
+    "asleepduration": ("asleep_s", _count), "wakeup_latency": ("wakeup_latency_s", _count),
+    "waso": ("waso_s", _count), "nb_rem_episodes": ("rem_episodes", _count),
+    "out_of_bed_count": ("out_of_bed_count", _count),
+    "breathing_disturbances_intensity": ("breathing_disturbances_intensity", _amount),
+    "apnea_hypopnea_index": ("apnea_hypopnea_index", _amount),
 }
+# The other documented getsummary fields: requested, kept in `raw` (docs/API_NOTES.md says why).
+SLEEP_SUMMARY_RAW_FIELDS = (
+    "durationtosleep", "durationtowakeup", "night_events", "withings_index", "breathing_quality_assessment",
+    "mvt_score_avg", "mvt_active_duration", "rmssd_start_avg", "rmssd_end_avg",
+    "chest_movement_rate_wellness_average", "chest_movement_rate_wellness_min", "chest_movement_rate_wellness_max",
+    "breathing_sounds", "breathing_sounds_episode_count", "chest_movement_rate_average",
+    "chest_movement_rate_min", "chest_movement_rate_max", "core_body_temperature_min",
+    "core_body_temperature_max", "core_body_temperature_avg", "core_body_temperature_status",
+)
+ACTIVITY_DATA_FIELDS = tuple(ACTIVITY_FIELDS)
+SLEEP_DATA_FIELDS = (*SLEEP_SUMMARY_FIELDS, *SLEEP_SUMMARY_RAW_FIELDS)
 
 
 def sleep_summary_to_row(record: dict, user_id: int) -> dict:

@@ -222,8 +222,6 @@ class WithingsAction(Resource):
 
 
 SCOPE_WHAT = {"user.activity": "activity data", "read:body_measurement": "body measurements"}
-ACTIVITY_DATA_FIELDS = tuple(daily_mappers.ACTIVITY_FIELDS)
-SLEEP_DATA_FIELDS = tuple(daily_mappers.SLEEP_SUMMARY_FIELDS)
 
 RESOURCES: tuple[Resource, ...] = (
     WhoopCollection("whoop", "cycles", "WHOOP cycles", "/developer/v2/cycle",
@@ -246,11 +244,11 @@ RESOURCES: tuple[Resource, ...] = (
     WithingsAction("withings", "activity", "Withings daily activity", "/v2/measure",
                    WithingsActivity, daily_mappers.activity_to_row, (WithingsActivity.modified_at,),
                    window=lastupdate_window, scope="user.activity",
-                   action="getactivity", records_key="activities", data_fields=ACTIVITY_DATA_FIELDS),
+                   action="getactivity", records_key="activities", data_fields=daily_mappers.ACTIVITY_DATA_FIELDS),
     WithingsAction("withings", "sleep_summary", "Withings sleep", "/v2/sleep",
                    WithingsSleepSummary, daily_mappers.sleep_summary_to_row, (WithingsSleepSummary.end,),
                    window=lastupdate_window, scope="user.activity",
-                   action="getsummary", records_key="series", data_fields=SLEEP_DATA_FIELDS),
+                   action="getsummary", records_key="series", data_fields=daily_mappers.SLEEP_DATA_FIELDS),
 )
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys(r.source for r in RESOURCES))
 SOURCE_LABELS = {"whoop": "WHOOP", "withings": "Withings"}

@@ -56,7 +56,9 @@ def test_withings_sleep_summary_row():
          "total_sleep_time_s": 26100, "light_sleep_s": 14520, "deep_sleep_s": 5220, "rem_sleep_s": 6360,
          "awake_s": 1980, "wakeup_count": 2, "sleep_efficiency": 0.91, "sleep_latency_s": 720,
          "sleep_score": 84, "hr_average": 56, "hr_min": 48, "hr_max": 79, "rr_average": 14, "rr_min": 11,
-         "rr_max": 18, "snoring_s": 540, "snoring_episodes": 3, "raw": records[0]},
+         "rr_max": 18, "snoring_s": 540, "snoring_episodes": 3, "asleep_s": None, "wakeup_latency_s": 240,
+         "waso_s": 1260, "rem_episodes": 4, "out_of_bed_count": 1, "breathing_disturbances_intensity": 12.0,
+         "apnea_hypopnea_index": 3.4, "raw": records[0]},
     ]
 
 
