@@ -25,7 +25,8 @@ class Problem:
 
 
 def check(engine: Engine, settings, now: datetime | None = None) -> dict:
-    """Problems of the configured providers' resources; `exit_code` 0 fresh, 1 stale/quarantine, 3 re-connect."""
+    """Problems of the configured providers' resources; `exit_code` 0 fresh, 1 stale or new
+    quarantine items, 3 re-connect."""
     now = now or utcnow()
     with engine.connect() as conn:
         rows = read_model.freshness(conn, now)
@@ -37,15 +38,22 @@ def check(engine: Engine, settings, now: datetime | None = None) -> dict:
     for row in rows:
         if row["source"] in configured and row["source"] not in blocked and row["stale"]:
             problems.append(Problem(row["source"], row["resource"], "stale", f"{row['label']} {row['problem']}"))
-    for (source, resource), count in sorted(held.items()):
-        if count and source in configured:
-            problems.append(Problem(source, resource, "quarantine",
-                                    f"{source} {resource}: {count} record{'' if count == 1 else 's'} quarantined "
-                                    "(python etl.py status lists them)"))
+    held = [q for q in held if q["source"] in configured]
+    problems += _quarantine_problems(held)
     kinds = {p.kind for p in problems}
     code = EXIT_RECONNECT if "reconnect" in kinds else EXIT_STALE if problems else EXIT_OK
     return {"checked_at": now, "exit_code": code, "problems": [asdict(p) for p in problems],
-            "resources": [_public(row) for row in rows if row["source"] in configured]}
+            "resources": [_public(row) for row in rows if row["source"] in configured],
+            "quarantine": [{k: q[k] for k in ("source", "resource", "count", "new", "acknowledged")} for q in held]}
+
+
+def _quarantine_problems(held: list[dict]) -> list[Problem]:
+    """One problem per resource with items new since they were last acknowledged; acknowledged ones
+    stay listed in the JSON and fail nothing."""
+    return [Problem(q["source"], q["resource"], "quarantine",
+                    f"{q['source']} {q['resource']}: {q['new']} new record{'' if q['new'] == 1 else 's'} "
+                    "quarantined (python etl.py quarantine lists them)")
+            for q in held if q["new"]]
 
 
 def _reconnect_problems(configured: list[str], rows: list[dict], tokens: set[str], settings) -> list[Problem]:

@@ -7,12 +7,14 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 import etl
 from sync import resources
 from storage.engine import make_engine
 from configuration.clock import utcnow
 from models import OAuthToken, Quarantine, SyncState, WithingsWeight
+from storage import quarantine
 from tests.etl_helpers import run_etl
 
 
@@ -108,7 +110,33 @@ def test_quarantined_records_exit_1(etl_env, db_url, count, expected):
     code, _, err = check()
     assert code == expected
     assert err == ([] if not count else
-                   ["withings measures: 2 records quarantined (python etl.py status lists them)"])
+                   ["withings measures: 2 new records quarantined (python etl.py quarantine lists them)"])
+
+
+def test_only_items_new_since_acknowledged_fail_the_check(etl_env, db_url):
+    assert run_etl()[0] == 0
+    for n in range(3):
+        execute(db_url, "INSERT INTO quarantine (source, resource, record_key, fingerprint, payload, reason, "
+                        f"first_seen_at, last_seen_at, attempts) VALUES ('withings', 'measures', 'grpid={n}', "
+                        f"'grpid={n}', '{{\"grpid\": {n}}}', 'date out of bounds', CURRENT_TIMESTAMP, "
+                        "CURRENT_TIMESTAMP, 1)")
+    quarantine_cli = lambda *args: CliRunner().invoke(etl.cli, ["quarantine", *args])  # noqa: E731
+    assert quarantine_cli("ack", "--all").exit_code == 0
+    assert quarantine_cli("dismiss", "3").exit_code == 0
+    code, out, err = check("--json")
+    assert (code, err) == (0, [])
+    assert json.loads(out)["quarantine"] == [{"source": "withings", "resource": "measures", "count": 2,
+                                              "new": 0, "acknowledged": 2}]
+    assert "2 records, 2 acknowledged" in CliRunner().invoke(etl.cli, ["status"]).stdout
+    # A later run's retry finds another reason for one of them: it is new again.
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        quarantine.quarantine_records(session, "withings", "measures",
+                                      [quarantine.Rejected({"grpid": 1}, "missing measures")])
+        session.commit()
+    engine.dispose()
+    code, _, err = check()
+    assert (code, err) == (1, ["withings measures: 1 new record quarantined (python etl.py quarantine lists them)"])
 
 
 def test_a_flagged_value_is_stored_and_does_not_fail_the_check(etl_env, db_url):
