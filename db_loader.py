@@ -163,14 +163,15 @@ def load_page(session: Session, resource, page, user_id: int, batch_size: int = 
 RetryLoader = Callable[[Session, list, "int | None", "str | None"], LoadCounts]
 
 
-def retry_quarantine(session: Session, source: str, resource: str, loader: RetryLoader) -> LoadCounts:
-    """Load every quarantined record of one resource again with today's mappers.
+def retry_quarantine(session: Session, source: str, resource: str, loader: RetryLoader,
+                     ids: list[int] | None = None) -> LoadCounts:
+    """Load every quarantined record of one resource (or those of `ids`) again with today's mappers.
 
     A record that is stored now leaves the quarantine (`recovered`); one still rejected stays,
     with its new reason and one more attempt. `loader(session, records, user_id, timezone)`
     is the resource's own loader (its declaration's). The caller commits.
     """
-    waiting = quarantine.entries(session, source, resource)
+    waiting = quarantine.entries(session, source, resource, ids)
     attempts = {q.id: q.attempts for q in waiting}
     total = LoadCounts()
     by_context: dict[tuple, list] = {}

@@ -234,7 +234,7 @@ def _run_cli(*, since: datetime | None, full: bool, sources: tuple, dry_run: boo
 @click.option("--json", "json_output", is_flag=True, help="Print the status (or the check) as JSON.")
 @click.option("--check", is_flag=True,
               help="For cron and monitors: one line per problem on stderr; exit 0 fresh, 1 stale or "
-                   "quarantined records (or no database), 2 a setting is wrong or nothing is in use, "
+                   "new quarantined records (or no database), 2 a setting is wrong or nothing is in use, "
                    "3 a provider must be re-connected.")
 @click.pass_context
 def status(ctx, json_output, check):
@@ -348,8 +348,10 @@ cli.add_command(dashboard)
 
 from mcp_server.command import mcp  # noqa: E402 - click only; the server loads when it runs
 from readers.commands import export  # noqa: E402 - click only; the export loads when it runs
+from readers.quarantine_command import quarantine  # noqa: E402 - click only; its work loads when it runs
 
 cli.add_command(export)
+cli.add_command(quarantine)
 cli.add_command(mcp)
 
 

@@ -347,6 +347,13 @@ class WithingsSleepSummary(_Row, Base):
     rr_max: Mapped[int | None] = mapped_column(Integer)
     snoring_s: Mapped[int | None] = mapped_column(Integer)
     snoring_episodes: Mapped[int | None] = mapped_column(Integer)
+    asleep_s: Mapped[int | None] = mapped_column(Integer)  # nights from an external source (no stages)
+    wakeup_latency_s: Mapped[int | None] = mapped_column(Integer)  # in bed after waking up
+    waso_s: Mapped[int | None] = mapped_column(Integer)  # awake in bed after first falling asleep
+    rem_episodes: Mapped[int | None] = mapped_column(Integer)
+    out_of_bed_count: Mapped[int | None] = mapped_column(Integer)
+    breathing_disturbances_intensity: Mapped[float | None] = mapped_column(Float)
+    apnea_hypopnea_index: Mapped[float | None] = mapped_column(Float)  # events an hour; EU/AU devices only
 
 
 class SyncState(Base):

@@ -1,23 +1,27 @@
 """Pure mappers of the day-level resources: WHOOP's body measurement, Withings daily activity
 and Withings sleep summaries (docs/API_NOTES.md, Withings "Activity and sleep"). MappingError on
-bad input; every field is read by `mapping_fields` (bounds checked, a missing field is NULL)."""
+what cannot be stored; every field is read by `mapping.fields` (a missing field is NULL) and an
+implausible value is stored as sent and named in the row's `flag`.
+
+Withings sends only the `data` fields a request names, so the lists below name every field its
+reference documents: those without a column still arrive, in `raw`."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from mapping.fields import (INT32, MappingError, boolean, check_order, check_storable, integer, local_date, number,
-                            parse_epoch, require, text)
+from mapping.fields import (INT32, NON_NEGATIVE, MappingError, Plausible, boolean, check_storable,
+                            flag_of, integer, local_date, number, order_flag, parse_epoch, require, text)
 
 
 def _count(value: Any, name: str) -> int | None:
-    """A non-negative whole number that may arrive as 1200 or 1200.0 (Withings types vary)."""
-    return integer(value, name, INT32, 0)
+    """A whole number that may arrive as 1200 or 1200.0 (Withings types vary); flagged below 0."""
+    return integer(value, name, INT32)
 
 
 def _amount(value: Any, name: str) -> float | None:
-    """A non-negative quantity (metres, floors, kcal)."""
-    return number(value, name, 0.0)
+    """A quantity (metres, floors, kcal, an index); flagged below 0."""
+    return number(value, name)
 
 
 def _object(record: Any, what: str) -> dict:
@@ -36,22 +40,29 @@ def _local_date(value: Any, name: str):
         raise MappingError(f"{name} is not a YYYY-MM-DD date: {value[:20]!r}") from None
 
 
+BODY_BOUNDS = {"height_meter": Plausible(0.3, 3.0, "m"), "weight_kilogram": Plausible(1, 500, "kg"),
+               "max_heart_rate": Plausible(20, 300, "bpm")}
+
+
 def body_measurement_to_row(record: dict, user_id: int, seen_at: datetime) -> dict:
     """WHOOP's current body measurement -> a `whoop_body_measurement` row first and last seen now."""
     record = _object(record, "body measurement")
-    height = number(record.get("height_meter"), "height_meter", 0.3, 3.0)
-    weight = number(record.get("weight_kilogram"), "weight_kilogram", 1.0, 500.0)
-    max_hr = integer(record.get("max_heart_rate"), "max_heart_rate", INT32, 20, 300)
+    height = number(record.get("height_meter"), "height_meter")
+    weight = number(record.get("weight_kilogram"), "weight_kilogram")
+    max_hr = integer(record.get("max_heart_rate"), "max_heart_rate", INT32)
     if height is None and weight is None and max_hr is None:
         raise MappingError("body measurement without height, weight or max heart rate")
     key = "|".join("-" if v is None else f"{v:g}" for v in (
         None if height is None else round(height, 4), None if weight is None else round(weight, 4), max_hr))
-    return {"user_id": integer(user_id, "user_id"), "value_key": key, "height_meter": height,
-            "weight_kilogram": weight, "max_heart_rate": max_hr, "first_seen_at": seen_at,
-            "last_seen_at": seen_at, "raw": record}
+    row = {"user_id": integer(user_id, "user_id"), "value_key": key, "height_meter": height,
+           "weight_kilogram": weight, "max_heart_rate": max_hr, "first_seen_at": seen_at,
+           "last_seen_at": seen_at, "raw": record}
+    row["flag"] = flag_of(row, BODY_BOUNDS)
+    return row
 
 
-# getactivity field -> (column, reader); durations are seconds (docs/API_NOTES.md, Withings "Activity and sleep").
+# getactivity field -> (column, reader): every `data_fields` entry Measure v2 - Getactivity
+# documents; durations are seconds (docs/API_NOTES.md, Withings "Activity and sleep").
 ACTIVITY_FIELDS = {
     "steps": ("steps", _count), "distance": ("distance_m", _amount), "elevation": ("elevation_floors", _amount),
     "soft": ("soft_s", _count), "moderate": ("moderate_s", _count), "intense": ("intense_s", _count),
@@ -79,10 +90,11 @@ def activity_to_row(record: dict, user_id: int) -> dict:
         "raw": record,
     }
     row.update({column: read(record.get(field), field) for field, (column, read) in ACTIVITY_FIELDS.items()})
+    row["flag"] = flag_of(row, {column: NON_NEGATIVE for column, _read in ACTIVITY_FIELDS.values()})
     return row
 
 
-# getsummary `data` field -> (column, reader)
+# getsummary `data` field -> (column, reader), for the documented fields worth a column.
 SLEEP_SUMMARY_FIELDS = {
     "total_timeinbed": ("total_timeinbed_s", _count), "total_sleep_time": ("total_sleep_time_s", _count),
     "lightsleepduration": ("light_sleep_s", _count), "deepsleepduration": ("deep_sleep_s", _count),
@@ -92,7 +104,23 @@ SLEEP_SUMMARY_FIELDS = {
     "hr_average": ("hr_average", _count), "hr_min": ("hr_min", _count), "hr_max": ("hr_max", _count),
     "rr_average": ("rr_average", _count), "rr_min": ("rr_min", _count), "rr_max": ("rr_max", _count),
     "snoring": ("snoring_s", _count), "snoringepisodecount": ("snoring_episodes", _count),
+    "asleepduration": ("asleep_s", _count), "wakeup_latency": ("wakeup_latency_s", _count),
+    "waso": ("waso_s", _count), "nb_rem_episodes": ("rem_episodes", _count),
+    "out_of_bed_count": ("out_of_bed_count", _count),
+    "breathing_disturbances_intensity": ("breathing_disturbances_intensity", _amount),
+    "apnea_hypopnea_index": ("apnea_hypopnea_index", _amount),
 }
+# The other documented getsummary fields: requested, kept in `raw` (docs/API_NOTES.md says why).
+SLEEP_SUMMARY_RAW_FIELDS = (
+    "durationtosleep", "durationtowakeup", "night_events", "withings_index", "breathing_quality_assessment",
+    "mvt_score_avg", "mvt_active_duration", "rmssd_start_avg", "rmssd_end_avg",
+    "chest_movement_rate_wellness_average", "chest_movement_rate_wellness_min", "chest_movement_rate_wellness_max",
+    "breathing_sounds", "breathing_sounds_episode_count", "chest_movement_rate_average",
+    "chest_movement_rate_min", "chest_movement_rate_max", "core_body_temperature_min",
+    "core_body_temperature_max", "core_body_temperature_avg", "core_body_temperature_status",
+)
+ACTIVITY_DATA_FIELDS = tuple(ACTIVITY_FIELDS)
+SLEEP_DATA_FIELDS = (*SLEEP_SUMMARY_FIELDS, *SLEEP_SUMMARY_RAW_FIELDS)
 
 
 def sleep_summary_to_row(record: dict, user_id: int) -> dict:
@@ -117,5 +145,6 @@ def sleep_summary_to_row(record: dict, user_id: int) -> dict:
     }
     row["local_date"] = local_date(row["end"], row["timezone"])
     row.update({column: read(data.get(field), f"data.{field}") for field, (column, read) in SLEEP_SUMMARY_FIELDS.items()})
-    check_order(row["start"], row["end"])
+    row["flag"] = flag_of(row, {column: NON_NEGATIVE for column, _read in SLEEP_SUMMARY_FIELDS.values()},
+                          order_flag(row["start"], row["end"]))
     return row

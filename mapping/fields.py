@@ -3,6 +3,10 @@
 Every reader returns the value in its column's type or raises MappingError naming the field.
 JSON has a single number type, and many serializers write 68 as 68.0: an integral float is
 accepted in an integer field, a fractional one (68.5) is not.
+
+A value the column can hold is stored as sent, even when it is implausible (a diastolic
+pressure of 1 typed by hand): `flag_of` names it in the row's `flag` instead, so nothing the
+API holds is withheld. MappingError is only for what cannot be stored.
 """
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import json
 import math
 import uuid
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from configuration.clock import utcnow  # the clock the date bounds are checked against (tests move it)
@@ -26,6 +30,51 @@ MAX_DURATION_MILLI = 7 * 24 * 3600 * 1000  # no WHOOP sleep, zone or need lasts 
 
 class MappingError(ValueError):
     """An API record that cannot become a row; the message is the reason."""
+
+
+class Plausible(NamedTuple):
+    """The range a value is expected in (None: open); outside it the row is flagged, not refused."""
+
+    low: float | None
+    high: float | None = None
+    unit: str = ""
+
+
+NON_NEGATIVE = Plausible(0)
+
+
+def _num(value: float) -> str:
+    """68, 68.5 or -3300000: integral values without a decimal point or an exponent."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _range_text(bound: Plausible) -> str:
+    unit = f" {bound.unit}" if bound.unit else ""
+    if bound.high is None:
+        return f"{_num(bound.low)}{unit} or more"
+    if bound.low is None:
+        return f"{_num(bound.high)}{unit} or less"
+    return f"{_num(bound.low)}-{_num(bound.high)}{unit}"
+
+
+def implausible(name: str, value: Any, bound: Plausible) -> str | None:
+    """"diastolic blood pressure 1 mmHg below plausible 20-300 mmHg", or None when within bounds."""
+    if value is None:
+        return None
+    if bound.low is not None and value < bound.low:
+        side = "below"
+    elif bound.high is not None and value > bound.high:
+        side = "above"
+    else:
+        return None
+    unit = f" {bound.unit}" if bound.unit else ""
+    return f"{name} {_num(value)}{unit} {side} plausible {_range_text(bound)}"
+
+
+def flag_of(row: dict, bounds: dict[str, Plausible], *reasons: str | None) -> str | None:
+    """The row's `flag`: every implausible column and extra reason joined by "; ", or None."""
+    found = [implausible(column, row.get(column), bound) for column, bound in bounds.items()]
+    return "; ".join(r for r in (*found, *reasons) if r) or None
 
 
 def latest_plausible(now: datetime | None = None) -> datetime:
@@ -154,10 +203,11 @@ def parse_epoch(value: Any, name: str, now: datetime | None = None) -> datetime 
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
-def check_order(start: datetime | None, end: datetime | None) -> None:
-    """A record may not end before it starts."""
+def order_flag(start: datetime | None, end: datetime | None) -> str | None:
+    """A reason when the record ends before it starts (stored as sent, flagged), else None."""
     if start is not None and end is not None and end < start:
-        raise MappingError(f"end {end.isoformat()} is before start {start.isoformat()}")
+        return f"end {end.isoformat()} is before start {start.isoformat()}"
+    return None
 
 
 def check_storable(record: Any) -> None:

@@ -1,20 +1,25 @@
 """Pure WHOOP mappers: one API record -> one row dict for its table. MappingError on bad input.
 
-Every field is read by `mapping_fields` (integral floats accepted in integer fields, bounds
-checked); a missing optional field is NULL, never a default.
+Every field is read by `mapping.fields` (integral floats accepted in integer fields); a missing
+optional field is NULL, never a default. A value outside its plausible range is stored as sent
+and named in the row's `flag` (each table's ranges are declared once, below).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from mapping.fields import (INT32, MAX_DURATION_MILLI, MappingError, boolean, check_order, check_storable,
-                            integer, number, parse_timestamp, require, text, uuid_text)
+from mapping.fields import (INT32, MAX_DURATION_MILLI, NON_NEGATIVE, MappingError, Plausible, boolean,
+                            check_storable, flag_of, integer, number, order_flag, parse_timestamp, require,
+                            text, uuid_text)
 
 __all__ = ["MappingError", "cycle_to_row", "sleep_to_row", "recovery_to_row", "workout_to_row"]
 
 SCORED = "SCORED"
-HEART_RATE = (20, 300)  # beats per minute a living wearer can show
-PERCENT = (0.0, 100.0)
+HEART_RATE = Plausible(20, 300, "bpm")  # beats per minute a living wearer can show
+PERCENT = Plausible(0, 100, "%")
+STRAIN = Plausible(0, 21)
+DURATION = Plausible(0, MAX_DURATION_MILLI, "ms")
+SIGNED_DURATION = Plausible(-MAX_DURATION_MILLI, MAX_DURATION_MILLI, "ms")
 
 
 def _score(record: dict) -> dict:
@@ -37,11 +42,12 @@ def _sub(obj: dict, key: str) -> dict:
 
 
 def _heart_rate(score: dict, name: str) -> int | None:
-    return integer(score.get(name), name, INT32, *HEART_RATE)
+    return integer(score.get(name), name, INT32)
 
 
-def _duration(obj: dict, name: str, signed: bool = False) -> int | None:
-    return integer(obj.get(name), name, low=-MAX_DURATION_MILLI if signed else 0, high=MAX_DURATION_MILLI)
+def _numbers(score: dict, *names: str) -> dict[str, float | None]:
+    """The score's number fields, each in the column of the same name."""
+    return {name: number(score.get(name), name) for name in names}
 
 
 def _whoop_common(record: Any) -> dict:
@@ -61,8 +67,17 @@ def _whoop_common(record: Any) -> dict:
 def _span(record: dict, end_required: bool) -> dict:
     start = parse_timestamp(require(record, "start"), "start")
     end = parse_timestamp(require(record, "end") if end_required else record.get("end"), "end")
-    check_order(start, end)
     return {"start": start, "end": end}
+
+
+def _flagged(row: dict, bounds: dict[str, Plausible]) -> dict:
+    """`row` with its `flag`: the implausible values it holds, and an end before its start."""
+    row["flag"] = flag_of(row, bounds, order_flag(row.get("start"), row.get("end")))
+    return row
+
+
+CYCLE_BOUNDS = {"strain": STRAIN, "kilojoule": Plausible(0, unit="kJ"),
+                "average_heart_rate": HEART_RATE, "max_heart_rate": HEART_RATE}
 
 
 def cycle_to_row(record: dict) -> dict:
@@ -72,12 +87,11 @@ def cycle_to_row(record: dict) -> dict:
     row.update(_span(record, end_required=False))  # no `end` while the cycle is ongoing
     row.update(
         whoop_id=integer(require(record, "id"), "id"),
-        strain=number(score.get("strain"), "strain", 0.0, 21.0),
-        kilojoule=number(score.get("kilojoule"), "kilojoule", 0.0),
         average_heart_rate=_heart_rate(score, "average_heart_rate"),
         max_heart_rate=_heart_rate(score, "max_heart_rate"),
     )
-    return row
+    row.update(_numbers(score, "strain", "kilojoule"))
+    return _flagged(row, CYCLE_BOUNDS)
 
 
 SLEEP_STAGE_FIELDS = (
@@ -90,6 +104,11 @@ SLEEP_NEEDED_FIELDS = ("baseline_milli", "need_from_sleep_debt_milli", "need_fro
 SLEEP_SIGNED_FIELDS = ("need_from_recent_nap_milli",)
 SLEEP_PERCENT_FIELDS = ("sleep_performance_percentage", "sleep_consistency_percentage",
                         "sleep_efficiency_percentage")
+SLEEP_BOUNDS = {"respiratory_rate": Plausible(0, 100, "breaths/min"),
+                **{f: PERCENT for f in SLEEP_PERCENT_FIELDS},
+                **{f: DURATION for f in SLEEP_STAGE_FIELDS + SLEEP_NEEDED_FIELDS},
+                **{f: NON_NEGATIVE for f in SLEEP_COUNT_FIELDS},
+                **{f: SIGNED_DURATION for f in SLEEP_SIGNED_FIELDS}}
 
 
 def sleep_to_row(record: dict) -> dict:
@@ -103,14 +122,18 @@ def sleep_to_row(record: dict) -> dict:
         whoop_cycle_id=integer(record.get("cycle_id"), "cycle_id"),
         v1_id=integer(record.get("v1_id"), "v1_id"),
         nap=boolean(record.get("nap"), "nap"),
-        respiratory_rate=number(score.get("respiratory_rate"), "respiratory_rate", 0.0, 100.0),
+        respiratory_rate=number(score.get("respiratory_rate"), "respiratory_rate"),
     )
-    row.update({f: number(score.get(f), f, *PERCENT) for f in SLEEP_PERCENT_FIELDS})
-    row.update({f: _duration(stages, f) for f in SLEEP_STAGE_FIELDS})
-    row.update({f: integer(stages.get(f), f, INT32, low=0) for f in SLEEP_COUNT_FIELDS})
-    row.update({f: _duration(needed, f) for f in SLEEP_NEEDED_FIELDS})
-    row.update({f: _duration(needed, f, signed=True) for f in SLEEP_SIGNED_FIELDS})
-    return row
+    row.update(_numbers(score, *SLEEP_PERCENT_FIELDS))
+    row.update({f: integer(stages.get(f), f) for f in SLEEP_STAGE_FIELDS})
+    row.update({f: integer(stages.get(f), f, INT32) for f in SLEEP_COUNT_FIELDS})
+    row.update({f: integer(needed.get(f), f) for f in SLEEP_NEEDED_FIELDS + SLEEP_SIGNED_FIELDS})
+    return _flagged(row, SLEEP_BOUNDS)
+
+
+RECOVERY_BOUNDS = {"recovery_score": PERCENT, "resting_heart_rate": HEART_RATE,
+                   "hrv_rmssd_milli": Plausible(0, 1000, "ms"), "spo2_percentage": PERCENT,
+                   "skin_temp_celsius": Plausible(0, 50, "°C")}
 
 
 def recovery_to_row(record: dict) -> dict:
@@ -121,13 +144,9 @@ def recovery_to_row(record: dict) -> dict:
         whoop_cycle_id=integer(require(record, "cycle_id"), "cycle_id"),
         whoop_sleep_id=uuid_text(require(record, "sleep_id"), "sleep_id"),
         user_calibrating=boolean(score.get("user_calibrating"), "user_calibrating"),
-        recovery_score=number(score.get("recovery_score"), "recovery_score", *PERCENT),
-        resting_heart_rate=number(score.get("resting_heart_rate"), "resting_heart_rate", *HEART_RATE),
-        hrv_rmssd_milli=number(score.get("hrv_rmssd_milli"), "hrv_rmssd_milli", 0.0, 1000.0),
-        spo2_percentage=number(score.get("spo2_percentage"), "spo2_percentage", *PERCENT),
-        skin_temp_celsius=number(score.get("skin_temp_celsius"), "skin_temp_celsius", 0.0, 50.0),
     )
-    return row
+    row.update(_numbers(score, *RECOVERY_BOUNDS))
+    return _flagged(row, RECOVERY_BOUNDS)
 
 
 ZONE_FIELDS = (
@@ -135,6 +154,11 @@ ZONE_FIELDS = (
     "zone_four_milli", "zone_five_milli",
 )
 DISTANCE_LIMIT_METER = 1_000_000.0
+ALTITUDE = Plausible(-20_000, 20_000, "m")
+WORKOUT_BOUNDS = {**CYCLE_BOUNDS, "percent_recorded": PERCENT,
+                  "distance_meter": Plausible(0, DISTANCE_LIMIT_METER, "m"),
+                  "altitude_gain_meter": Plausible(0, ALTITUDE.high, "m"), "altitude_change_meter": ALTITUDE,
+                  **{f: DURATION for f in ZONE_FIELDS}}
 
 
 def workout_to_row(record: dict) -> dict:
@@ -150,13 +174,8 @@ def workout_to_row(record: dict) -> dict:
         sport_id=integer(record.get("sport_id"), "sport_id", INT32),
         average_heart_rate=_heart_rate(score, "average_heart_rate"),
         max_heart_rate=_heart_rate(score, "max_heart_rate"),
-        strain=number(score.get("strain"), "strain", 0.0, 21.0),
-        kilojoule=number(score.get("kilojoule"), "kilojoule", 0.0),
-        percent_recorded=number(score.get("percent_recorded"), "percent_recorded", *PERCENT),
-        distance_meter=number(score.get("distance_meter"), "distance_meter", 0.0, DISTANCE_LIMIT_METER),
-        altitude_gain_meter=number(score.get("altitude_gain_meter"), "altitude_gain_meter", 0.0, 20_000.0),
-        altitude_change_meter=number(score.get("altitude_change_meter"), "altitude_change_meter",
-                                     -20_000.0, 20_000.0),
     )
-    row.update({f: _duration(zones, f) for f in ZONE_FIELDS})
-    return row
+    row.update(_numbers(score, "strain", "kilojoule", "percent_recorded", "distance_meter",
+                        "altitude_gain_meter", "altitude_change_meter"))
+    row.update({f: integer(zones.get(f), f) for f in ZONE_FIELDS})
+    return _flagged(row, WORKOUT_BOUNDS)

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from mapping.fields import (INT32, MappingError, check_storable, integer, local_date, number, parse_epoch, require,
-                            text)
+from mapping.fields import (INT32, MappingError, Plausible, check_storable, implausible, integer, local_date,
+                            number, parse_epoch, require, text)
 
 NO_POSITION = -1  # `withings_measure.position` when the API sent none: a NULL would not be a key
 # Withings documents `position` as "the device's position during the measure" (0 right wrist,
@@ -25,7 +25,9 @@ WHOLE_BODY_POSITIONS = frozenset({None, 7})
 
 
 class MeasureType(NamedTuple):
-    """One Withings meastype: meaning, unit, typed column (or None), bounds, composition or not."""
+    """One Withings meastype: meaning, unit, typed column (or None), plausible range, composition or not.
+
+    A value outside its range is stored as sent and named in the row's `flag`."""
 
     name: str
     unit: str
@@ -93,6 +95,14 @@ class _Measure:
         info = MEASURE_TYPES.get(self.meastype)
         return not (info and info.composition) or self.position in WHOLE_BODY_POSITIONS
 
+    @property
+    def flag(self) -> str | None:
+        """Why the value looks implausible for its type ("diastolic blood pressure 1 mmHg below ..."), or None."""
+        info = MEASURE_TYPES.get(self.meastype)
+        if info is None:
+            return None
+        return implausible(info.name.lower(), self.value, Plausible(info.low, info.high, info.unit))
+
 
 def decode_measure(measure: dict) -> tuple[int, int, float]:
     """(raw value, unit, value x 10^unit): exact in decimal (65750, -3 -> 65.75), then a float."""
@@ -109,9 +119,6 @@ def _read_measure(measure: Any) -> _Measure:
     mtype = integer(require(measure, "type"), "measures.type", INT32)
     position = integer(measure.get("position"), "measures.position", INT32, low=0)
     value_raw, unit, value = decode_measure(measure)
-    info = MEASURE_TYPES.get(mtype)
-    if info is not None:
-        number(value, f"type {mtype} ({info.name}, {info.unit})", info.low, info.high)
     return _Measure(mtype, position, value_raw, unit, value, measure)
 
 
@@ -133,18 +140,26 @@ def _measures(group: dict) -> list[_Measure]:
     return list(by_key.values())
 
 
-def _typed_values(measures: list[_Measure]) -> dict[str, float]:
-    """The typed columns: per type, the whole-body value; two different ones are ambiguous."""
-    values: dict[str, float] = {}
+def _typed_values(measures: list[_Measure]) -> dict[str, _Measure]:
+    """The typed columns: per type, the whole-body measure; two different values are ambiguous."""
+    values: dict[str, _Measure] = {}
     for m in measures:
         info = MEASURE_TYPES.get(m.meastype)
         if info is None or info.column is None or not m.whole_body:
             continue
-        if info.column in values and values[info.column] != m.value:
+        if info.column in values and values[info.column].value != m.value:
             raise MappingError(f"type {m.meastype} has two whole-body values "
-                               f"({values[info.column]} and {m.value})")
-        values[info.column] = m.value
+                               f"({values[info.column].value} and {m.value})")
+        values[info.column] = m
     return values
+
+
+def _typed_row(common: dict, group: dict, columns: list[str], values: dict[str, _Measure]) -> dict:
+    """One typed row: its columns' values, flagged with the reasons of the implausible ones."""
+    present = [values[c] for c in columns if c in values]
+    flag = "; ".join(m.flag for m in present if m.flag) or None
+    return {**common, "raw": group, **{c: values[c].value if c in values else None for c in columns},
+            "flag": flag}
 
 
 def _group_common(group: dict, user_id: int, tz: str | None) -> dict:
@@ -179,13 +194,10 @@ def measure_group_to_rows(group: Any, user_id: int, tz: str | None = None) -> Gr
     common = _group_common(group, user_id, tz)
     measures = _measures(group)
     values = _typed_values(measures)
-    typed = {}
-    for table, columns in TYPED_COLUMNS.items():
-        if values.keys() & set(columns):
-            typed[table] = {**common, "raw": group, "local_date": local_date(common["measured_at"], tz),
-                            **{c: values.get(c) for c in columns}}
+    typed = {table: {**_typed_row(common, group, columns, values), "local_date": local_date(common["measured_at"], tz)}
+             for table, columns in TYPED_COLUMNS.items() if values.keys() & set(columns)}
     rows = [{**common, "meastype": m.meastype,
              "position": NO_POSITION if m.position is None else m.position,
-             "value": m.value, "value_raw": m.value_raw, "unit": m.unit, "raw": m.raw}
+             "value": m.value, "value_raw": m.value_raw, "unit": m.unit, "raw": m.raw, "flag": m.flag}
             for m in measures]
     return GroupRows(typed.get(W), typed.get(H), rows)

@@ -80,5 +80,5 @@ def quarantine_overview(conn: Connection) -> dict[str, list[str]]:
         count = q["count"]
         out.setdefault(q["source"], []).append(
             f"{q['resource']}: {count} record{'s' if count != 1 else ''} quarantined "
-            f"(oldest reason: {q['oldest_reason'][:120]}); {command('status')} lists them")
+            f"(oldest reason: {q['oldest_reason'][:120]}); {command('quarantine')} lists them")
     return out

@@ -1,11 +1,15 @@
-"""The `export` command; etl.py registers it (its work is imported only when it runs)."""
+"""The `export` command; etl.py registers it (its work is imported only when it runs).
+
+`settings()` and `open_engine()` serve the other reader commands (`quarantine`) too."""
 from __future__ import annotations
 
 import click
 
 from configuration.invocation import command
 
-def _settings():
+
+def settings():
+    """The settings; a malformed value is a ClickException naming it."""
     from configuration.settings import get_settings
 
     try:
@@ -14,16 +18,21 @@ def _settings():
         raise click.ClickException(f"configuration: {exc}") from None
 
 
-def _read_only_engine(url: str):
-    """An engine that cannot write; a ClickException when the database cannot be opened."""
-    from storage.engine import DatabaseUnavailable, current_revision, make_engine
+def open_engine(url: str, *, read_only: bool = True, at_head: bool = False):
+    """An engine (by default one that cannot write); a ClickException when the database cannot be
+    opened, or with `at_head` when its schema is older than this release's."""
+    from storage.engine import SCHEMA_HEAD, DatabaseUnavailable, current_revision, make_engine
 
-    engine = make_engine(url, read_only=True)
+    engine = make_engine(url, read_only=read_only)
     try:
-        current_revision(engine)  # opens it once: a missing file or server fails here, clearly
+        revision = current_revision(engine)  # opens it once: a missing file or server fails here, clearly
     except DatabaseUnavailable as exc:
         engine.dispose()
         raise click.ClickException(f"{exc} (run `{command()}` once to create and fill it)") from None
+    if at_head and revision != SCHEMA_HEAD:
+        engine.dispose()
+        raise click.ClickException(f"the database schema is at {revision or 'nothing yet'}, this release needs "
+                                   f"{SCHEMA_HEAD}: run `{command()}` once to upgrade it")
     return engine
 
 
@@ -48,7 +57,7 @@ def export(table, fmt, since, output, include_deleted, include_quarantined, forc
     """Export TABLE (`all`, or `daily`: one row per day) to CSV or JSON Lines; OAuth tokens are never exported."""
     from readers.export import ExportError, export_tables, resolve_tables
 
-    engine = _read_only_engine(_settings().database_url)
+    engine = open_engine(settings().database_url)
     try:
         tables = resolve_tables(engine, table, include_quarantined)
         done = export_tables(engine, tables, fmt, output, since=since, include_deleted=include_deleted,

@@ -45,24 +45,31 @@ def check(engine: Engine, settings, now: datetime | None = None) -> dict:
     for row in rows:
         if row["source"] in configured and row["source"] not in blocked and row["stale"]:
             problems.append(Problem(row["source"], row["resource"], "stale", f"{row['label']} {row['problem']}"))
-    for (source, resource), count in sorted(held.items()):
-        if count and source in configured:
-            problems.append(Problem(source, resource, "quarantine",
-                                    f"{source} {resource}: {count} record{'' if count == 1 else 's'} quarantined "
-                                    f"({command('status')} lists them)"))
+    held = [q for q in held if q["source"] in configured]
+    problems += _quarantine_problems(held)
     kinds = {p.kind for p in problems}
     code = EXIT_RECONNECT if "reconnect" in kinds else EXIT_STALE if problems else EXIT_OK
     return {"checked_at": now, "exit_code": code, "problems": [asdict(p) for p in problems],
             "resources": [_public(row) for row in rows if row["source"] in configured],
             # What a monitor may show beside the verdict; flagged values are a note, never a problem.
-            "latest": latest, "flagged": flagged}
+            "latest": latest, "flagged": flagged,
+            "quarantine": [{k: q[k] for k in ("source", "resource", "count", "new", "acknowledged")} for q in held]}
+
+
+def _quarantine_problems(held: list[dict]) -> list[Problem]:
+    """One problem per resource with items new since they were last acknowledged; acknowledged ones
+    stay listed in the JSON and fail nothing."""
+    return [Problem(q["source"], q["resource"], "quarantine",
+                    f"{q['source']} {q['resource']}: {q['new']} new record{'' if q['new'] == 1 else 's'} "
+                    f"quarantined ({command('quarantine')} lists them)")
+            for q in held if q["new"]]
 
 
 def failed_check(exit_code: int, kind: str, message: str, now: datetime | None = None) -> dict:
     """The check's report when it cannot judge the data (a setting, the database): the same shape, one problem."""
     return {"checked_at": now or utcnow(), "exit_code": exit_code,
             "problems": [asdict(Problem("*", "*", kind, message))], "resources": [],
-            "latest": {}, "flagged": {}}
+            "latest": {}, "flagged": {}, "quarantine": []}
 
 
 def _reconnect_problems(configured: list[str], rows: list[dict], tokens: set[str], settings) -> list[Problem]:

@@ -120,9 +120,9 @@ def stored_tokens(conn: Connection) -> list[dict]:
     return [{"provider": p, "expires_at": at, "has_refresh_token": bool(refresh)} for p, at, refresh in rows]
 
 
-def quarantined(conn: Connection) -> dict[tuple[str, str], int]:
-    """Quarantined records per (source, resource)."""
-    return {(q["source"], q["resource"]): q["count"] for q in quarantine.summary(conn)}
+def quarantined(conn: Connection) -> list[dict]:
+    """Per (source, resource): the records held, how many are new since acknowledged (dismissed left out)."""
+    return quarantine.summary(conn)
 
 
 def headline(conn: Connection, now: datetime) -> dict:

@@ -93,8 +93,10 @@ def format_quarantine(held: list[dict]) -> list[str]:
     """Lines about records the platform kept but could not store (none when the quarantine is empty)."""
     if not held:
         return []
-    lines = ["Quarantine (records the APIs sent that could not be stored; retried on every run):"]
+    lines = ["Quarantine (records the APIs sent that could not be stored; retried on every run; "
+             "python etl.py quarantine lists them):"]
     for q in held:
-        lines.append(f"    {q['source']} {q['resource']}: {q['count']} record{'s' if q['count'] != 1 else ''} "
-                     f"since {_fmt(q['oldest'])}; oldest reason: {q['oldest_reason'][:160]}")
+        acknowledged = f", {q['acknowledged']} acknowledged" if q["acknowledged"] else ""
+        lines.append(f"    {q['source']} {q['resource']}: {q['count']} record{'s' if q['count'] != 1 else ''}"
+                     f"{acknowledged} since {_fmt(q['oldest'])}; oldest reason: {q['oldest_reason'][:160]}")
     return lines

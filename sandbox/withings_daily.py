@@ -17,6 +17,14 @@ ACTIVITY_DEFAULT_FIELDS = ("steps", "distance", "elevation", "soft", "moderate",
 SLEEP_DEFAULT_FIELDS = ("total_timeinbed", "total_sleep_time", "lightsleepduration", "deepsleepduration",
                         "remsleepduration", "wakeupduration", "wakeupcount", "sleep_score", "hr_average",
                         "rr_average", "snoring")
+# Every `data` field a sleep monitor's night carries here; Withings returns only those named in
+# `data_fields` (SLEEP_DEFAULT_FIELDS without it), so a client that leaves one out never gets it.
+SLEEP_MAT_FIELDS = SLEEP_DEFAULT_FIELDS + (
+    "sleep_efficiency", "sleep_latency", "hr_min", "hr_max", "rr_min", "rr_max", "snoringepisodecount",
+    "wakeup_latency", "waso", "nb_rem_episodes", "out_of_bed_count", "breathing_disturbances_intensity",
+    "apnea_hypopnea_index", "durationtosleep", "durationtowakeup", "night_events")
+ACTIVITY_TRACKER_FIELDS = ACTIVITY_DEFAULT_FIELDS + ("hr_average", "hr_min", "hr_max", "hr_zone_0", "hr_zone_1",
+                                                     "hr_zone_2", "hr_zone_3")
 WATCH = ("ScanWatch", 93)
 SLEEP_MAT_MODEL, SLEEP_MAT_MODEL_ID = 32, 63  # a sleep monitor (Sleep Analyzer / Aura Sensor V2)
 INSUFFICIENT_SCOPE = ("XRequestID: Not provided insufficient_scope: The request requires higher privileges "
@@ -95,6 +103,7 @@ class WithingsDaily:
                 "hr_min": hr - rng.randint(4, 9), "hr_max": hr + rng.randint(15, 32), "rr_average": rr,
                 "rr_min": rr - rng.randint(1, 3), "rr_max": rr + rng.randint(2, 5),
                 "snoring": rng.randrange(0, 1800), "snoringepisodecount": rng.randint(0, 6)}
+        data.update(self._night_extras(day, latency, awake, in_bed))
         edit = self.sleep_edits.get(day, {})
         data.update(edit.get("values", {}))
         end = unix(start) + in_bed
@@ -104,6 +113,17 @@ class WithingsDaily:
                 "model_id": SLEEP_MAT_MODEL_ID, "hash_deviceid": mat, "startdate": unix(start), "enddate": end,
                 "date": day.isoformat(), "created": created, "modified": max(created, edit.get("modified", 0)),
                 "completed": True, "data": {k: data[k] for k in fields if k in data}}
+
+    def _night_extras(self, day: date, latency: int, awake: int, in_bed: int) -> dict:
+        """The less common getsummary fields, from a generator of their own (older values stay put)."""
+        rng = day_rng(self.history.seed, "withings-sleep-extra", day)
+        wakeup_latency = rng.randrange(60, 900)
+        return {"wakeup_latency": wakeup_latency, "waso": max(0, awake - wakeup_latency),
+                "nb_rem_episodes": rng.randint(3, 6), "out_of_bed_count": rng.randint(0, 2),
+                "breathing_disturbances_intensity": rng.randint(0, 30),
+                "apnea_hypopnea_index": round(rng.uniform(0, 8), 1), "durationtosleep": latency,
+                "durationtowakeup": wakeup_latency,
+                "night_events": {"1": [0], "2": [latency], "3": [in_bed - wakeup_latency], "4": [in_bed]}}
 
     def nights(self, fields: tuple[str, ...] = SLEEP_DEFAULT_FIELDS) -> list[dict]:
         """One summary per night, the night ending on each generated day."""

@@ -3,6 +3,10 @@
 A record is identified by its API key when it has a readable one (`id=93845`), else by a hash
 of its payload; the same record rejected again updates its row (reason, last seen, attempts).
 Writes happen in the caller's transaction, beside the rows of the page the record came in.
+
+A person reviews the items: an acknowledged one stays listed but no longer fails `status
+--check`, until it changes (a new reason or a new payload makes it new again); a dismissed one
+is kept but never retried, listed only on request and never counted.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from configuration.clock import utcnow
@@ -71,14 +75,17 @@ def quarantine_records(session: Session, source: str, resource: str, rejected: I
     if not latest:
         return 0
     table = Quarantine.__table__
-    known = dict(session.execute(
-        select(table.c.fingerprint, table.c.id).where(
-            table.c.source == source, table.c.resource == resource, table.c.fingerprint.in_(list(latest)))).all())
+    known = {r.fingerprint: r for r in session.execute(
+        select(table.c.fingerprint, table.c.id, table.c.payload, table.c.reason).where(
+            table.c.source == source, table.c.resource == resource, table.c.fingerprint.in_(list(latest))))}
     for fp, item in latest.items():
         values = {"payload": serialise(item.record), "reason": _clean(item.reason), "last_seen_at": now,
                   "user_id": user_id, "timezone": timezone}
         if fp in known:
-            session.execute(update(table).where(table.c.id == known[fp])
+            stored = known[fp]
+            if (stored.payload, stored.reason) != (values["payload"], values["reason"]):
+                values["acknowledged_at"] = None  # changed since a person saw it: new again
+            session.execute(update(table).where(table.c.id == stored.id)
                             .values(**values, attempts=table.c.attempts + 1))
         else:
             session.execute(insert(table).values(
@@ -101,22 +108,57 @@ def release(session: Session, source: str, resource: str, records: Iterable[Any]
     return len(ids)
 
 
-def entries(session: Session, source: str, resource: str) -> list[Quarantine]:
-    """The quarantined records of one resource, oldest first."""
-    return list(session.scalars(select(Quarantine).where(
-        Quarantine.source == source, Quarantine.resource == resource).order_by(Quarantine.first_seen_at, Quarantine.id)))
+def entries(session: Session, source: str, resource: str, ids: Iterable[int] | None = None) -> list[Quarantine]:
+    """The quarantined records of one resource still to retry (not dismissed; only `ids` if given), oldest first."""
+    where = [Quarantine.source == source, Quarantine.resource == resource, Quarantine.dismissed_at.is_(None)]
+    if ids is not None:
+        where.append(Quarantine.id.in_(list(ids)))
+    return list(session.scalars(select(Quarantine).where(*where).order_by(Quarantine.first_seen_at, Quarantine.id)))
+
+
+def state(item: Any) -> str:
+    """"new", "acknowledged" or "dismissed": what a person has done with a quarantine item."""
+    if item.dismissed_at is not None:
+        return "dismissed"
+    return "acknowledged" if item.acknowledged_at is not None else "new"
 
 
 def summary(session: Session) -> list[dict]:
-    """Per (source, resource): how many records are quarantined, since when, and the oldest reason."""
-    rows = session.execute(select(Quarantine.source, Quarantine.resource, func.count(), func.min(Quarantine.first_seen_at))
+    """Per (source, resource), dismissed items left out: how many records are held (`count`), how
+    many of them are `new` (not acknowledged since they last changed), since when, the oldest reason."""
+    listed = Quarantine.dismissed_at.is_(None)
+    new = func.sum(case((Quarantine.acknowledged_at.is_(None), 1), else_=0))
+    rows = session.execute(select(Quarantine.source, Quarantine.resource, func.count(), new,
+                                  func.min(Quarantine.first_seen_at)).where(listed)
                            .group_by(Quarantine.source, Quarantine.resource)
                            .order_by(Quarantine.source, Quarantine.resource)).all()
     out = []
-    for source, resource, count, oldest in rows:
+    for source, resource, count, fresh, oldest in rows:
         reason = session.scalar(select(Quarantine.reason).where(
-            Quarantine.source == source, Quarantine.resource == resource)
+            Quarantine.source == source, Quarantine.resource == resource, listed)
             .order_by(Quarantine.first_seen_at, Quarantine.id).limit(1))
-        out.append({"source": source, "resource": resource, "count": count, "oldest": oldest,
-                    "oldest_reason": reason})
+        out.append({"source": source, "resource": resource, "count": count, "new": int(fresh or 0),
+                    "acknowledged": count - int(fresh or 0), "oldest": oldest, "oldest_reason": reason})
     return out
+
+
+def _review(session: Session, column: str, ids: Iterable[int] | None, now: datetime | None) -> list[int]:
+    """Set `column` to now on the listed items (None: every new one); returns the ids changed."""
+    table = Quarantine.__table__
+    where = [table.c.dismissed_at.is_(None), table.c[column].is_(None)]
+    if ids is not None:
+        where.append(table.c.id.in_(list(ids)))
+    changed = list(session.scalars(select(table.c.id).where(*where).order_by(table.c.id)))
+    if changed:
+        session.execute(update(table).where(table.c.id.in_(changed)).values({column: now or utcnow()}))
+    return changed
+
+
+def acknowledge(session: Session, ids: Iterable[int] | None = None, now: datetime | None = None) -> list[int]:
+    """Mark items as seen (None: every new one): they stay listed and stop failing `status --check`."""
+    return _review(session, "acknowledged_at", ids, now)
+
+
+def dismiss(session: Session, ids: Iterable[int], now: datetime | None = None) -> list[int]:
+    """Mark items as never to be stored: kept, but not retried, not listed by default, not counted."""
+    return _review(session, "dismissed_at", ids, now)

@@ -217,8 +217,6 @@ class WithingsAction(Resource):
             yield page
 
 
-ACTIVITY_DATA_FIELDS = tuple(daily_mappers.ACTIVITY_FIELDS)
-SLEEP_DATA_FIELDS = tuple(daily_mappers.SLEEP_SUMMARY_FIELDS)
 
 # v1 is gone (docs/API_NOTES.md, WHOOP "Collections"): only /developer/v2 paths. The scopes are
 # WHOOP's OpenAPI securitySchemes; Withings' user.activity covers getactivity and all of Sleep v2
@@ -245,11 +243,13 @@ RESOURCES: tuple[Resource, ...] = (
                      also_writes=(WithingsHeartRate, WithingsMeasure), id_field="grpid", quarantine_key="grpid",
                      reconcile_on="measured_at", poll_lookback=timedelta(0)),
     WithingsAction("withings", "activity", "Withings daily activity", "/v2/measure", "user.activity",
-                   "Withings daily activity (steps, calories)", WithingsActivity, daily_mappers.activity_to_row, (WithingsActivity.modified_at,),
-                   action="getactivity", records_key="activities", data_fields=ACTIVITY_DATA_FIELDS),
-    WithingsAction("withings", "sleep_summary", "Withings sleep", "/v2/sleep", "user.activity", "Withings sleep summaries",
-                   WithingsSleepSummary, daily_mappers.sleep_summary_to_row, (WithingsSleepSummary.end,),
-                   action="getsummary", records_key="series", data_fields=SLEEP_DATA_FIELDS),
+                   "Withings daily activity (steps, calories)", WithingsActivity, daily_mappers.activity_to_row,
+                   (WithingsActivity.modified_at,), action="getactivity", records_key="activities",
+                   data_fields=daily_mappers.ACTIVITY_DATA_FIELDS),
+    WithingsAction("withings", "sleep_summary", "Withings sleep", "/v2/sleep", "user.activity",
+                   "Withings sleep summaries", WithingsSleepSummary, daily_mappers.sleep_summary_to_row,
+                   (WithingsSleepSummary.end,), action="getsummary", records_key="series",
+                   data_fields=daily_mappers.SLEEP_DATA_FIELDS),
 )
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys(r.source for r in RESOURCES))
 SOURCE_LABELS = {"whoop": "WHOOP", "withings": "Withings"}

@@ -1,7 +1,7 @@
 """A `daily` view: one row per local day (and person), for people's SQL and Grafana panels.
 
 Revision ID: 0007_daily_view
-Revises: 0005_flags_quarantine_review
+Revises: 0006_withings_fields
 Create Date: 2026-12-03
 
 Columns are only added, and the view is new: every table and column that exists stays as it is.
@@ -26,7 +26,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "0007_daily_view"
-down_revision = "0005_flags_quarantine_review"
+down_revision = "0006_withings_fields"
 branch_labels = None
 depends_on = None
 

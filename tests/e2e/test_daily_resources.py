@@ -115,3 +115,19 @@ def test_a_scope_not_granted_skips_its_resources_and_the_run_exits_0(etl_env, db
     code, summary, err = run_etl()
     assert code == 0 and by_resource(summary)["activity"]["window_mode"] == "full"
     assert table_counts(db_url)["withings_activity"] > 0
+
+
+def test_every_field_the_api_holds_is_asked_for_and_arrives(etl_env, db_url):
+    """The sandbox, like Withings, answers only the `data_fields` a request names."""
+    from sandbox.withings_daily import ACTIVITY_TRACKER_FIELDS, SLEEP_MAT_FIELDS
+
+    code, _summary, err = run_etl()
+    assert code == 0, err
+    nights = _rows(db_url, WithingsSleepSummary)
+    assert nights and all(set(n.raw["data"]) == set(SLEEP_MAT_FIELDS) for n in nights)
+    for column in ("wakeup_latency_s", "waso_s", "rem_episodes", "out_of_bed_count",
+                   "breathing_disturbances_intensity", "apnea_hypopnea_index"):
+        assert all(getattr(n, column) is not None for n in nights), column
+    assert all(n.raw["data"]["night_events"] for n in nights)  # no column: kept in raw
+    days = _rows(db_url, WithingsActivity)
+    assert days and all(set(ACTIVITY_TRACKER_FIELDS) <= set(d.raw) for d in days)

@@ -6,13 +6,15 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import update
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 import etl
 from sync import resources
 from storage.engine import make_engine
 from configuration.clock import utcnow
-from models import OAuthToken, SyncState
+from models import OAuthToken, Quarantine, SyncState, WithingsWeight
+from storage import quarantine
 from tests.helpers.etl import run_etl
 
 
@@ -108,7 +110,7 @@ def test_quarantined_records_exit_1(etl_env, db_url, count, expected):
     code, _, err = check()
     assert code == expected
     assert err == ([] if not count else
-                   ["withings measures: 2 records quarantined (python etl.py status lists them)"])
+                   ["withings measures: 2 new records quarantined (python etl.py quarantine lists them)"])
 
 
 def _no_client_ids(monkeypatch) -> None:
@@ -154,3 +156,47 @@ def test_json_reports_a_malformed_setting_and_an_unreachable_database(db_url, mo
     report = json.loads(out)
     assert code == report["exit_code"] == 1 and report["problems"][0]["kind"] == "database"
     assert "cannot use DATABASE_URL (host 127.0.0.1:9" in err[0] and "pw-not-shown" not in out + err[0]
+
+
+def test_only_items_new_since_acknowledged_fail_the_check(etl_env, db_url):
+    assert run_etl()[0] == 0
+    for n in range(3):
+        execute(db_url, "INSERT INTO quarantine (source, resource, record_key, fingerprint, payload, reason, "
+                        f"first_seen_at, last_seen_at, attempts) VALUES ('withings', 'measures', 'grpid={n}', "
+                        f"'grpid={n}', '{{\"grpid\": {n}}}', 'date out of bounds', CURRENT_TIMESTAMP, "
+                        "CURRENT_TIMESTAMP, 1)")
+    quarantine_cli = lambda *args: CliRunner().invoke(etl.cli, ["quarantine", *args])  # noqa: E731
+    assert quarantine_cli("ack", "--all").exit_code == 0
+    assert quarantine_cli("dismiss", "3").exit_code == 0
+    code, out, err = check("--json")
+    assert (code, err) == (0, [])
+    assert json.loads(out)["quarantine"] == [{"source": "withings", "resource": "measures", "count": 2,
+                                              "new": 0, "acknowledged": 2}]
+    assert "2 records, 2 acknowledged" in CliRunner().invoke(etl.cli, ["status"]).stdout
+    # A later run's retry finds another reason for one of them: it is new again.
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        quarantine.quarantine_records(session, "withings", "measures",
+                                      [quarantine.Rejected({"grpid": 1}, "missing measures")])
+        session.commit()
+    engine.dispose()
+    code, _, err = check()
+    assert (code, err) == (1, ["withings measures: 1 new record quarantined (python etl.py quarantine lists them)"])
+
+
+def test_a_flagged_value_is_stored_and_does_not_fail_the_check(etl_env, db_url):
+    assert run_etl()[0] == 0
+    grpid = etl_env.add_weigh_in(0.4, manual=True)  # a typo in Health Mate: 0.4 kg
+    code, summary, err = run_etl()
+    assert code == 0, err
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        flag = conn.execute(select(WithingsWeight.flag).where(WithingsWeight.grpid == grpid)).scalar_one()
+        held = conn.execute(select(func.count()).select_from(Quarantine)).scalar_one()
+    assert (flag, held) == ("weight 0.4 kg below plausible 1-500 kg", 0)
+    assert check() == (0, "", [])
+    etl_env.edit_weigh_in(grpid, 80.0)  # corrected in Health Mate
+    assert run_etl()[0] == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(WithingsWeight.flag).where(WithingsWeight.grpid == grpid)).scalar_one() is None
+    engine.dispose()

@@ -117,16 +117,15 @@ def test_real_withings_capture_lands_with_exact_values(session):
     groups = json.loads(shared_data("withings_getmeas_real_2021_2023.json").read_text())
     counts = loaders.load_withings_measures(session, groups, user_id=42, timezone="Europe/Berlin")
     session.commit()
-    # One manual entry (attrib 2) says a diastolic pressure of 1 mmHg: kept in the quarantine.
-    assert counts.rejected == counts.quarantined == 1
-    assert "type 9 (Diastolic blood pressure, mmHg) out of bounds: 1.0" in counts.errors[0]
+    # One manual entry (attrib 2) says a diastolic pressure of 1 mmHg: stored as sent, flagged.
+    assert counts.rejected == counts.quarantined == 0
     weights = {g["grpid"]: g for g in groups if any(m["type"] == 1 for m in g["measures"])}
     stored = dict(session.execute(select(WithingsWeight.grpid, WithingsWeight.weight_kg)).all())
     assert set(stored) == set(weights)
     for grpid, group in weights.items():
         m = next(m for m in group["measures"] if m["type"] == 1)
         assert stored[grpid] == float(f"{m['value']}e{m['unit']}"), grpid
-    cardio = {g["grpid"] for g in groups if {m["type"] for m in g["measures"]} & {9, 10, 11}} - {2920427745}
+    cardio = {g["grpid"] for g in groups if {m["type"] for m in g["measures"]} & {9, 10, 11}}
     hr = set(session.scalars(select(WithingsHeartRate.grpid)))
     assert cardio <= hr
     odd = next(g for g in groups if g["attrib"] == 17)

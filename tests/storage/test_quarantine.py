@@ -20,11 +20,13 @@ from storage.sync_state import advance_sync_state
 from tests.helpers import factories as f
 from tests.helpers import loaders
 
-ABSURD = {  # values a real API has sent or could send, each in a record of an otherwise valid page
+# Values no column can hold, each in a record of an otherwise valid page. (An implausible value a
+# column can hold, such as an end before the start, is stored and flagged: test_flagged_values.py.)
+ABSURD = {
     "year -1199": (lambda r: r.update(start="-1199-03-01T06:00:00.000Z"), "start is not an ISO-8601"),
     "1970 date": (lambda r: r.update(start="1970-01-01T00:00:00.000Z"), "start out of bounds"),
     "9999-12-31": (lambda r: r.update(end="9999-12-31T00:00:00.000Z"), "end out of bounds"),
-    "negative duration": (lambda r: r.update(end="2025-03-01T00:00:00.000Z"), "before start"),
+    "beyond int32": (lambda r: r["score"].update(max_heart_rate=2**40), "max_heart_rate out of range"),
     "1e999 unmapped": (lambda r: r.update(note=float("inf")), "record.note is not a finite number"),
     "NaN mapped": (lambda r: r["score"].update(strain=float("nan")), "score.strain is not a finite number"),
     "68.5 bpm": (lambda r: r["score"].update(average_heart_rate=68.5), "must be an integer"),
@@ -66,7 +68,7 @@ def test_a_record_without_a_readable_key_is_kept_by_its_payload(session):
 
 def test_a_record_sent_again_in_valid_form_leaves_the_quarantine(session):
     bad = f.cycle(1)
-    bad["score"]["max_heart_rate"] = 1410
+    bad["score"]["max_heart_rate"] = 141.5
     loaders.load_cycles(session, [bad])
     session.commit()
     counts = loaders.load_cycles(session, [f.cycle(1)])  # WHOOP fixed it
@@ -97,16 +99,16 @@ def test_a_mapper_fixed_in_a_later_release_recovers_the_quarantined_record(sessi
 
 
 def test_a_withings_group_is_retried_with_its_user_and_timezone(session):
-    bad = f.weight_group(61, grams=950_000)  # 950 kg
+    bad = f.weight_group(61, grams=95_000)
+    bad["measures"][0]["value"] = 95_000.5  # a fraction of a raw value: no integer column holds it
     counts = loaders.load_withings_measures(session, [bad, f.weight_group(62)], user_id=5, timezone="Europe/Rome")
     session.commit()
     assert (counts.inserted, counts.quarantined) == (1, 1)
     [held] = _quarantined(session)
     assert (held.user_id, held.timezone, held.record_key) == (5, "Europe/Rome", "grpid=61")
-    assert "Weight, kg) out of bounds: 950.0" in held.reason
+    assert "measures.value must be an integer, got 95000.5" in held.reason
     lenient = lambda group, user_id, tz: withings_mapper.measure_group_to_rows(  # noqa: E731
-        {**group, "measures": [{**m, "value": m["value"] // 10} if m["type"] == 1 else m for m in group["measures"]]},
-        user_id, tz)
+        {**group, "measures": [{**m, "value": int(m["value"])} for m in group["measures"]]}, user_id, tz)
     result = db_loader.retry_quarantine(session, "withings", "measures", loader=lambda s, records, user_id, tz:
                                         loaders.load_withings_measures(s, records, user_id, tz, mapper=lenient))
     session.commit()
