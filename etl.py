@@ -1,6 +1,7 @@
 """WHOOP + Withings ETL: `python etl.py` (incremental), `--since 7d`, `--full`, `status`, `connect`."""
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sys
@@ -322,6 +323,13 @@ def main() -> None:
     try:
         cli.main(standalone_mode=True)
     except SystemExit:
+        # The interpreter's exit would run full collections over every tracked object (about
+        # 170 ms for a routine run's 70,000). Freezing them skips that walk and nothing else:
+        # the run has already released what it holds by hand (engines disposed, the run lock
+        # and files closed by their `with` blocks), and the exit still flushes stdout and
+        # stderr and runs the atexit hooks (logging.shutdown flushes and closes the log file).
+        # Only finalizers of objects in reference cycles would not run; none of ours needs one.
+        gc.freeze()
         raise
     except Exception as exc:  # noqa: BLE001 - last resort: a clear line, not a traceback
         if "-v" in sys.argv or "--verbose" in sys.argv:
