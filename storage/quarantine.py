@@ -101,6 +101,13 @@ def release(session: Session, source: str, resource: str, records: Iterable[Any]
     return len(ids)
 
 
+def waiting(conn) -> set[tuple[str, str]]:
+    """The (source, resource) pairs that have records in quarantine, in one query."""
+    table = Quarantine.__table__
+    return {(source, resource) for source, resource in
+            conn.execute(select(table.c.source, table.c.resource).distinct())}
+
+
 def entries(session: Session, source: str, resource: str) -> list[Quarantine]:
     """The quarantined records of one resource, oldest first."""
     return list(session.scalars(select(Quarantine).where(

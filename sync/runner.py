@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from db_loader import LoadCounts, retry_quarantine
+from storage import quarantine
 from sync.windows import Window
 from sync.resources import FetchedPage, Resource
 from storage.sync_state import advance_sync_state, record_sync_failure
@@ -144,10 +145,9 @@ class Runner:
         cancels = {job.key: threading.Event() for job in jobs}
         started = time.monotonic()
         deadline = None if self.max_seconds is None else started + self.max_seconds
-        if not self.dry_run:
-            for job in jobs:
-                self._retry_quarantine(job, results[job.key])
         threads = self._start_fetchers(jobs, out, cancels)
+        if not self.dry_run:  # while the first requests are out, and before any page is written
+            self._retry_quarantined(jobs, results)
         pending = set(by_key)
         while pending:
             item = _next(out, deadline, self.stop)
@@ -176,6 +176,18 @@ class Runner:
         for thread in threads:
             thread.join(timeout=THREAD_JOIN_SECONDS)
         return [results[job.key] for job in jobs]
+
+    def _retry_quarantined(self, jobs: list[Job], results: dict) -> None:
+        """Retry the resources with quarantined records; one query when there are none."""
+        try:
+            with self.engine.connect() as conn:
+                held = quarantine.waiting(conn)
+        except SQLAlchemyError as exc:  # the run goes on: they stay held, and are tried next time
+            log.error("could not read the quarantine: %s", str(exc).splitlines()[0])
+            return
+        for job in jobs:
+            if job.key in held:
+                self._retry_quarantine(job, results[job.key])
 
     def _retry_quarantine(self, job: Job, result: ResourceResult) -> None:
         """Records held back by an earlier run get another try with this release's mappers."""
