@@ -5,6 +5,7 @@ import logging
 import queue
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -72,7 +73,8 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
     try:
         held: FetchedPage | None = None
         newest_update: int | None = None
-        seen: set = set()
+        seen: set = set()  # filled page by page; complete once the pages end
+        listing = _read_listing(job, seen)
         for page in job.resource.pages(job.client, job.window):
             if cancel.is_set():
                 return
@@ -84,11 +86,31 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
             held = page
         last = held or FetchedPage(records=[])
         last.updatetime = newest_update
-        # The window was read to its end: what the API lists in it, for deletions.
-        last.listing = job.resource.listing(job.client, job.window, seen)
+        # The window was read to its end, and so was the listing: what the API lists in it, for
+        # deletions. The two reads run at once, so a record created between them can be in the
+        # pages and not in the listing: what the pages returned exists, and is never marked.
+        listed = listing.result()
+        last.listing = None if listed is None else listed | seen
         _put(out, ("page", job.key, last, True), cancel)
     except BaseException as exc:  # noqa: BLE001 - handed to the writer thread, which reports it
         _put(out, ("error", job.key, exc, True), cancel)
+
+
+def _read_listing(job: Job, seen: set) -> Future:
+    """The resource's listing of its window (deletions), read on a thread of its own at once
+    with its pages: a listing that asks the API again (Withings' by measure date) costs no
+    extra round trip. A daemon, as the fetchers are: a stuck request cannot hold the exit."""
+    future: Future = Future()
+
+    def read() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(job.resource.listing(job.client, job.window, seen))
+        except BaseException as exc:  # noqa: BLE001 - raised again on the fetch thread, which reports it
+            future.set_exception(exc)
+
+    threading.Thread(target=read, name=f"list-{job.name}", daemon=True).start()
+    return future
 
 
 class RunDeadline(RuntimeError):
