@@ -122,7 +122,9 @@ def test_page_shows_newest_weight_and_follows_a_new_weighin(browser, dashboard, 
     assert page.inner_text("#latest-weight") == "80.4 kg"
     assert page.locator("#chart-weight svg.main-svg").count() > 0  # plotly drew it, from our own server
 
-    add_weights(db_url, [(NOW - timedelta(minutes=5), 79.8)], start_grpid=10_000)
+    # Five minutes before the clock the page reads now, not before NOW: NOW was taken when the
+    # suite was collected, minutes ago on a busy machine, and the page would say so.
+    add_weights(db_url, [(datetime.now(NOW.tzinfo) - timedelta(minutes=5), 79.8)], start_grpid=10_000)
     page.reload()
     page.wait_for_selector("body[data-charts=drawn]", timeout=20_000)
     assert page.inner_text("#latest-weight") == "79.8 kg"
