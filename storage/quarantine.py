@@ -108,6 +108,13 @@ def release(session: Session, source: str, resource: str, records: Iterable[Any]
     return len(ids)
 
 
+def waiting(conn) -> set[tuple[str, str]]:
+    """The (source, resource) pairs that have records to retry (not dismissed), in one query."""
+    table = Quarantine.__table__
+    return {(source, resource) for source, resource in
+            conn.execute(select(table.c.source, table.c.resource).where(table.c.dismissed_at.is_(None)).distinct())}
+
+
 def entries(session: Session, source: str, resource: str, ids: Iterable[int] | None = None) -> list[Quarantine]:
     """The quarantined records of one resource still to retry (not dismissed; only `ids` if given), oldest first."""
     where = [Quarantine.source == source, Quarantine.resource == resource, Quarantine.dismissed_at.is_(None)]

@@ -5,6 +5,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
 from configuration.clock import utcnow
@@ -35,6 +36,17 @@ def get_sync_state(session: Session, source: str, resource: str, user_id: int) -
         SyncState.source == source, SyncState.resource == resource, SyncState.user_id == user_id
     )
     return session.execute(stmt).scalar_one_or_none()
+
+
+def stored_states(conn: Connection, source: str, user_id: int) -> dict[str, Row]:
+    """Every sync_state row of one provider's user, by resource, in one query.
+
+    On Core: a run plans its windows with it before the first request, and the ORM's first use
+    (configuring every mapper) would cost that wait about 20 ms. The rows read like SyncState.
+    """
+    table = SyncState.__table__
+    rows = conn.execute(select(table).where(table.c.source == source, table.c.user_id == user_id))
+    return {row.resource: row for row in rows}
 
 
 def _get_or_new(session: Session, source: str, resource: str, user_id: int) -> SyncState:

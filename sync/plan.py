@@ -5,13 +5,12 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from api_clients.errors import NotConnected, reconnect_command
 from sync import resources
 from sync.runner import Job
 from configuration.settings import ProviderSettings, Settings
-from storage.sync_state import get_sync_state
+from storage.sync_state import stored_states
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -46,14 +45,6 @@ def open_client(settings: Settings, store, source: str):
     return client, client.current_user_id()
 
 
-def _state(engine: Engine, resource: resources.Resource, user_id: int):
-    with Session(engine) as session:
-        state = get_sync_state(session, resource.source, resource.name, user_id)
-        if state is not None:
-            session.expunge(state)
-        return state
-
-
 def source_jobs(settings: Settings, engine: Engine, store, source: str, *, now: datetime,
                 since: datetime | None, full: bool) -> list[Job]:
     """One job per declared resource of `source`, all sharing one client (and its rate limiter)."""
@@ -65,9 +56,11 @@ def source_jobs(settings: Settings, engine: Engine, store, source: str, *, now: 
 def resource_jobs(engine: Engine, client, user_id: int, declared, *, now: datetime, lookback: timedelta,
                   since: datetime | None = None, full: bool = False) -> list[Job]:
     """A job per resource in `declared`, its window from sync_state; `watch` reuses its clients."""
+    with engine.connect() as conn:
+        stored = {source: stored_states(conn, source, user_id) for source in {r.source for r in declared}}
     jobs = []
     for resource in declared:
-        state = _state(engine, resource, user_id)
+        state = stored[resource.source].get(resource.name)
         window = resource.window(state, now=now, lookback=lookback, since=since, full=full)
         jobs.append(Job(resource, user_id, window, client))
     return jobs

@@ -5,6 +5,7 @@ import logging
 import queue
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from api_clients.errors import classify_error
 from api_clients.pages import Page
 from db_loader import LoadCounts, load_page, retry_quarantine
+from storage import quarantine
 from sync.windows import Window
 from sync.resources import Resource
 from storage.sync_state import advance_sync_state, record_sync_failure
@@ -73,7 +75,8 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
     try:
         held: Page | None = None
         newest_update: int | None = None
-        seen: set = set()
+        seen: set = set()  # filled page by page; complete once the pages end
+        listing = _read_listing(job, seen)
         for page in job.resource.pages(job.client, job.window):
             if cancel.is_set():
                 return
@@ -85,11 +88,31 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
             held = page
         last = held or Page(records=[])
         last.updatetime = newest_update
-        # The window was read to its end: what the API lists in it, for deletions.
-        last.listing = job.resource.listing(job.client, job.window, seen)
+        # The window was read to its end, and so was the listing: what the API lists in it, for
+        # deletions. The two reads run at once, so a record created between them can be in the
+        # pages and not in the listing: what the pages returned exists, and is never marked.
+        listed = listing.result()
+        last.listing = None if listed is None else listed | seen
         _put(out, ("page", job.key, last, True), cancel)
     except BaseException as exc:  # noqa: BLE001 - handed to the writer thread, which reports it
         _put(out, ("error", job.key, exc, True), cancel)
+
+
+def _read_listing(job: Job, seen: set) -> Future:
+    """The resource's listing of its window (deletions), read on a thread of its own at once
+    with its pages: a listing that asks the API again (Withings' by measure date) costs no
+    extra round trip. A daemon, as the fetchers are: a stuck request cannot hold the exit."""
+    future: Future = Future()
+
+    def read() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(job.resource.listing(job.client, job.window, seen))
+        except BaseException as exc:  # noqa: BLE001 - raised again on the fetch thread, which reports it
+            future.set_exception(exc)
+
+    threading.Thread(target=read, name=f"list-{job.name}", daemon=True).start()
+    return future
 
 
 class RunDeadline(RuntimeError):
@@ -144,10 +167,9 @@ class Runner:
         cancels = {job.key: threading.Event() for job in jobs}
         started = time.monotonic()
         deadline = None if self.max_seconds is None else started + self.max_seconds
-        if not self.dry_run:
-            for job in jobs:
-                self._retry_quarantine(job, results[job.key])
         threads = self._start_fetchers(jobs, out, cancels)
+        if not self.dry_run:  # while the first requests are out, and before any page is written
+            self._retry_quarantined(jobs, results)
         pending = set(by_key)
         while pending:
             item = _next(out, deadline, self.stop)
@@ -176,6 +198,18 @@ class Runner:
         for thread in threads:
             thread.join(timeout=THREAD_JOIN_SECONDS)
         return [results[job.key] for job in jobs]
+
+    def _retry_quarantined(self, jobs: list[Job], results: dict) -> None:
+        """Retry the resources with quarantined records; one query when there are none."""
+        try:
+            with self.engine.connect() as conn:
+                held = quarantine.waiting(conn)
+        except SQLAlchemyError as exc:  # the run goes on: they stay held, and are tried next time
+            log.error("could not read the quarantine: %s", str(exc).splitlines()[0])
+            return
+        for job in jobs:
+            if job.key in held:
+                self._retry_quarantine(job, results[job.key])
 
     def _retry_quarantine(self, job: Job, result: ResourceResult) -> None:
         """Records held back by an earlier run get another try with this release's mappers."""

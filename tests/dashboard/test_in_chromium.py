@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -139,9 +139,7 @@ def test_page_shows_newest_weight_and_follows_a_new_weighin(browser, dashboard, 
     assert page.inner_text("#latest-weight") == "80.4 kg"
     assert page.locator("#chart-weight svg.main-svg").count() > 0  # plotly drew it, from our own server
 
-    # Five minutes before the moment the page is rendered, not before this module was collected:
-    # a long suite runs this test minutes after NOW.
-    add_weights(db_url, [(datetime.now(timezone.utc) - timedelta(minutes=5), 79.8)], start_grpid=10_000)
+    add_weights(db_url, [(NOW - timedelta(minutes=5), 79.8)], start_grpid=10_000)
     page.reload()
     page.wait_for_selector("body[data-charts=drawn]", timeout=20_000)
     assert page.inner_text("#latest-weight") == "79.8 kg"

@@ -43,10 +43,11 @@ def test_first_run_loads_everything_and_the_rerun_creates_nothing(etl_env, db_ur
         assert timedelta(days=6.9) < datetime.now(timezone.utc) - start < timedelta(days=7.2)
         assert int(calls[0]["query"]["limit"]) <= 25
     measure = [{**r["query"], **r["form"]} for r in requests if r["path"] == "/measure"]
-    assert len(measure) == 2  # the lastupdate read, then the measure-date listing for deletions
-    lastupdate = datetime.fromtimestamp(int(measure[0]["lastupdate"]), tz=timezone.utc)
+    assert len(measure) == 2  # the lastupdate read and, at once, the measure-date listing for deletions
+    (read,), (listing,) = ([m for m in measure if ("lastupdate" in m) == by_update] for by_update in (True, False))
+    lastupdate = datetime.fromtimestamp(int(read["lastupdate"]), tz=timezone.utc)
     assert timedelta(days=6.9) < datetime.now(timezone.utc) - lastupdate < timedelta(days=9)
-    assert int(measure[1]["startdate"]) == int(measure[0]["lastupdate"]) and "lastupdate" not in measure[1]
+    assert int(listing["startdate"]) == int(read["lastupdate"])
     # One request per declared resource (4 WHOOP pages, the body measurement, getmeas,
     # getactivity and getsummary) plus Withings' listing by date (the token is still valid).
     assert sorted(r["path"] for r in requests) == sorted([*WHOOP_PATHS.values(), "/developer/v2/user/measurement/body",
