@@ -64,10 +64,10 @@ def journal(etl_env, db_url, monkeypatch):
     whoop = etl_env.app.whoop
     served = whoop._get  # the sandbox's WHOOP routes, behind its token check and rate limit
 
-    def with_journal(req):
+    def with_journal(req, person):
         if req.path == JOURNAL_PATH:
             return json_response({"records": list(entries), "next_token": None})
-        return served(req)
+        return served(req, person)
 
     monkeypatch.setattr(whoop, "_get", with_journal)
     yield entries

@@ -25,10 +25,10 @@ def held(session, db_url, monkeypatch):
     cycle["start"] = "1970-01-01T00:00:00.000Z"
     group = f.weight_group(61)
     group["measures"][0]["value"] = 80_500.5
-    quarantine.quarantine_records(session, "whoop", "cycles", [quarantine.Rejected(cycle, "start out of bounds")],
+    quarantine.quarantine_records(session, "whoop", "cycles", key_field="id", rejected=[quarantine.Rejected(cycle, "start out of bounds")],
                                   now=SEEN)
-    quarantine.quarantine_records(session, "withings", "measures",
-                                  [quarantine.Rejected(group, "measures.value must be an integer")],
+    quarantine.quarantine_records(session, "withings", "measures", key_field="grpid",
+                                  rejected=[quarantine.Rejected(group, "measures.value must be an integer")],
                                   user_id=5, timezone="Europe/Rome", now=SEEN + timedelta(hours=1))
     ids = {q.resource: q.id for q in session.scalars(select(Quarantine))}
     session.commit()
@@ -78,12 +78,12 @@ def test_acknowledged_items_stay_listed_and_come_back_when_they_change(held, ses
     assert {(q["resource"], q["new"], q["acknowledged"]) for q in quarantine.summary(session)} == {
         ("cycles", 0, 1), ("measures", 1, 0)}
     same = f.cycle(1) | {"start": "1970-01-01T00:00:00.000Z"}  # the next run's retry: same reason, same payload
-    quarantine.quarantine_records(session, "whoop", "cycles", [quarantine.Rejected(same, "start out of bounds")],
+    quarantine.quarantine_records(session, "whoop", "cycles", key_field="id", rejected=[quarantine.Rejected(same, "start out of bounds")],
                                   now=SEEN + timedelta(days=1))
     session.commit()
     assert json.loads(cli("--json")[1])[0]["state"] == "acknowledged"
-    quarantine.quarantine_records(session, "whoop", "cycles",  # a new release names another reason
-                                  [quarantine.Rejected(same, "start before 2010-01-01")], now=SEEN + timedelta(days=2))
+    quarantine.quarantine_records(session, "whoop", "cycles", key_field="id",  # a new release names another reason
+                                  rejected=[quarantine.Rejected(same, "start before 2010-01-01")], now=SEEN + timedelta(days=2))
     session.commit()
     assert json.loads(cli("--json")[1])[0]["state"] == "new"
     assert cli("ack", "--all")[1].strip() == f"2 items acknowledged ({held['cycles']}, {held['measures']})"
@@ -106,7 +106,7 @@ def test_dismissed_items_are_kept_but_not_listed_counted_or_retried(held, sessio
 def test_retry_stores_what_this_release_can_read_and_says_so(held, session, cli):
     # An older release refused a cycle this one reads: held as it would have been.
     readable = f.cycle(4)
-    quarantine.quarantine_records(session, "whoop", "cycles", [quarantine.Rejected(readable, "unknown field")],
+    quarantine.quarantine_records(session, "whoop", "cycles", key_field="id", rejected=[quarantine.Rejected(readable, "unknown field")],
                                   now=SEEN)
     session.commit()
     code, out, _ = cli("retry", "--resource", "cycles")

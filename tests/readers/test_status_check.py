@@ -176,8 +176,8 @@ def test_only_items_new_since_acknowledged_fail_the_check(etl_env, db_url):
     # A later run's retry finds another reason for one of them: it is new again.
     engine = make_engine(db_url)
     with Session(engine) as session:
-        quarantine.quarantine_records(session, "withings", "measures",
-                                      [quarantine.Rejected({"grpid": 1}, "missing measures")])
+        quarantine.quarantine_records(session, "withings", "measures", key_field="grpid",
+                                      rejected=[quarantine.Rejected({"grpid": 1}, "missing measures")])
         session.commit()
     engine.dispose()
     code, _, err = check()

@@ -103,8 +103,8 @@ def test_an_empty_quarantine_retries_nothing_and_a_held_record_yields_to_the_fre
             current, user_id, whoop_id = newest.strain, newest.user_id, newest.whoop_id
             older = copy.deepcopy(newest.raw)  # as an older release rejected it, before an edit
             older["score"]["strain"] = round(current / 2, 4)
-            quarantine.quarantine_records(session, "whoop", "workout",
-                                          [quarantine.Rejected(older, "an older release could not read it")],
+            quarantine.quarantine_records(session, "whoop", "workout", key_field="id",
+                                          rejected=[quarantine.Rejected(older, "an older release could not read it")],
                                           user_id=user_id)
             session.commit()
         code, summary, err = run_etl()
