@@ -3,6 +3,7 @@
 Every record of a page is stored, or kept in `quarantine` with its reason in the same
 transaction; nothing the API sends is thrown away. The caller commits.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,12 +16,12 @@ from typing import Any, Callable, Iterable, Iterator
 from sqlalchemy import ColumnElement, Integer, delete, false, insert, select, update
 from sqlalchemy.orm import Session
 
-from storage import write as db_write
-from storage import quarantine
 from configuration.clock import utcnow
-from storage.write import LoadCounts, Unit, target_of
 from mapping.fields import MappingError
 from models import Quarantine
+from storage import quarantine
+from storage import write as db_write
+from storage.write import LoadCounts, Unit, target_of
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,9 @@ def _dedupe(units: list[Unit], counts: LoadCounts) -> list[Unit]:
     return list(by_key.values())
 
 
-def _write_units(session: Session, units: list[Unit], counts: LoadCounts,
-                 rejects: list[quarantine.Rejected]) -> list[Unit]:
+def _write_units(
+    session: Session, units: list[Unit], counts: LoadCounts, rejects: list[quarantine.Rejected]
+) -> list[Unit]:
     """Write one batch; returns the units stored. A refused batch is retried unit by unit."""
     units = _dedupe(units, counts)
     now = utcnow()
@@ -60,7 +62,7 @@ def _write_units(session: Session, units: list[Unit], counts: LoadCounts,
         with session.begin_nested():
             db_write.execute(session, units)
         stored = units
-    except Exception as exc:  # noqa: BLE001 - only data errors are handled; the rest re-raised
+    except Exception as exc:
         if not db_write.is_data_error(exc):
             raise
         stored = []
@@ -69,7 +71,7 @@ def _write_units(session: Session, units: list[Unit], counts: LoadCounts,
                 with session.begin_nested():
                     db_write.execute(session, [unit])
                 stored.append(unit)
-            except Exception as unit_exc:  # noqa: BLE001 - as above
+            except Exception as unit_exc:
                 if not db_write.is_data_error(unit_exc):
                     raise
                 _reject(unit.record, db_write.reason_of(unit_exc), counts, rejects)
@@ -85,8 +87,9 @@ def _reject(record: Any, reason: str, counts: LoadCounts, rejects: list[quaranti
     rejects.append(quarantine.Rejected(record, reason))
 
 
-def _mapped(records: Iterable[Any], mapper: Callable[[Any], Any], counts: LoadCounts,
-            rejects: list[quarantine.Rejected]) -> Iterator[Any]:
+def _mapped(
+    records: Iterable[Any], mapper: Callable[[Any], Any], counts: LoadCounts, rejects: list[quarantine.Rejected]
+) -> Iterator[Any]:
     """What `mapper` makes of each record that maps; the others are rejected with their reason."""
     for record in records:
         counts.fetched += 1
@@ -98,8 +101,16 @@ def _mapped(records: Iterable[Any], mapper: Callable[[Any], Any], counts: LoadCo
         yield mapped
 
 
-def _load_units(session: Session, records: Iterable[Any], to_unit: Callable[[Any], Unit | None], *,
-                resource, batch_size: int, user_id: int | None = None, timezone: str | None = None) -> LoadCounts:
+def _load_units(
+    session: Session,
+    records: Iterable[Any],
+    to_unit: Callable[[Any], Unit | None],
+    *,
+    resource,
+    batch_size: int,
+    user_id: int | None = None,
+    timezone: str | None = None,
+) -> LoadCounts:
     counts = LoadCounts()
     for chunk in _batches(records, batch_size):
         units, rejects = [], []
@@ -110,10 +121,17 @@ def _load_units(session: Session, records: Iterable[Any], to_unit: Callable[[Any
                 units.append(unit)
         stored = _write_units(session, units, counts, rejects) if units else []
         counts.quarantined += quarantine.quarantine_records(
-            session, resource.source, resource.name, rejects, key_field=resource.quarantine_key,
-            user_id=user_id, timezone=timezone)
-        counts.recovered += quarantine.release(session, resource.source, resource.name,
-                                               [u.record for u in stored], key_field=resource.quarantine_key)
+            session,
+            resource.source,
+            resource.name,
+            rejects,
+            key_field=resource.quarantine_key,
+            user_id=user_id,
+            timezone=timezone,
+        )
+        counts.recovered += quarantine.release(
+            session, resource.source, resource.name, [u.record for u in stored], key_field=resource.quarantine_key
+        )
     return counts
 
 
@@ -121,7 +139,7 @@ def _table_rows(tables: tuple, mapped: Any) -> list[tuple[str, dict]]:
     """A mapper's output as (table, row) pairs: one row, or one row (or list of rows) per table in order."""
     outputs = mapped if isinstance(mapped, tuple) else (mapped,)
     rows = []
-    for model, output in zip(tables, outputs):
+    for model, output in zip(tables, outputs, strict=False):
         rows += [(model.__tablename__, row) for row in (output if isinstance(output, list) else [output]) if row]
     return rows
 
@@ -155,16 +173,23 @@ def load_page(session: Session, resource, page, user_id: int, batch_size: int = 
     to_unit = _unit_maker(resource, context)
     if not resource.keeps_history:
         return load_observations(session, resource, page.records, to_unit)
-    return _load_units(session, page.records, to_unit, resource=resource, batch_size=batch_size,
-                       user_id=user_id if "user_id" in resource.mapper_context else None,
-                       timezone=page.timezone if "timezone" in resource.mapper_context else None)
+    return _load_units(
+        session,
+        page.records,
+        to_unit,
+        resource=resource,
+        batch_size=batch_size,
+        user_id=user_id if "user_id" in resource.mapper_context else None,
+        timezone=page.timezone if "timezone" in resource.mapper_context else None,
+    )
 
 
 RetryLoader = Callable[[Session, list, "int | None", "str | None"], LoadCounts]
 
 
-def retry_quarantine(session: Session, source: str, resource: str, loader: RetryLoader,
-                     ids: list[int] | None = None) -> LoadCounts:
+def retry_quarantine(
+    session: Session, source: str, resource: str, loader: RetryLoader, ids: list[int] | None = None
+) -> LoadCounts:
     """Load every quarantined record of one resource (or those of `ids`) again with today's mappers.
 
     A record that is stored now leaves the quarantine (`recovered`); one still rejected stays,
@@ -217,9 +242,19 @@ def _pending_kept(table) -> ColumnElement | None:
     return table.c.score_state == "PENDING_SCORE" if "score_state" in table.c else None
 
 
-def reconcile_window(session: Session, table_name: str, user_id: int, start: datetime | None, end: datetime,
-                     seen_keys: Iterable[Any], *, time_column: str, keep: Any = _DEFAULT,
-                     allow_empty: bool = False, now: datetime | None = None) -> tuple[int, int]:
+def reconcile_window(
+    session: Session,
+    table_name: str,
+    user_id: int,
+    start: datetime | None,
+    end: datetime,
+    seen_keys: Iterable[Any],
+    *,
+    time_column: str,
+    keep: Any = _DEFAULT,
+    allow_empty: bool = False,
+    now: datetime | None = None,
+) -> tuple[int, int]:
     """Mark rows in [start, end) whose key the API no longer returned as deleted; restore seen ones.
 
     Only for a window the run fetched completely. `time_column` is the column the window is
@@ -237,8 +272,11 @@ def reconcile_window(session: Session, table_name: str, user_id: int, start: dat
         return 0, 0
     where = [table.c.user_id == user_id, when < end] + ([when >= start] if start is not None else [])
     keep = _pending_kept(table) if keep is _DEFAULT else keep
-    rows = session.execute(select(table.c.id, id_col, table.c.deleted_at,
-                                  (keep if keep is not None else false()).label("kept")).where(*where)).all()
+    rows = session.execute(
+        select(table.c.id, id_col, table.c.deleted_at, (keep if keep is not None else false()).label("kept")).where(
+            *where
+        )
+    ).all()
     gone = [r.id for r in rows if r[1] not in seen and r.deleted_at is None and not r.kept]
     back = [r.id for r in rows if r[1] in seen and r.deleted_at is not None]
     now = now or utcnow()
@@ -248,8 +286,9 @@ def reconcile_window(session: Session, table_name: str, user_id: int, start: dat
     return len(gone), len(back)
 
 
-def load_observations(session: Session, resource, records: Iterable[Any],
-                      to_unit: Callable[[Any], Unit | None]) -> LoadCounts:
+def load_observations(
+    session: Session, resource, records: Iterable[Any], to_unit: Callable[[Any], Unit | None]
+) -> LoadCounts:
     """Rows of a value the API keeps no history of (WHOOP's body measurement).
 
     A new value is inserted (first and last seen now); a value seen before only moves its
@@ -272,6 +311,7 @@ def load_observations(session: Session, resource, records: Iterable[Any],
             counts.unchanged += 1
             if stored.last_seen_at < row["last_seen_at"]:
                 session.execute(update(table).where(table.c.id == stored.id).values(last_seen_at=row["last_seen_at"]))
-    counts.quarantined += quarantine.quarantine_records(session, resource.source, resource.name, rejects,
-                                                        key_field=resource.quarantine_key)
+    counts.quarantined += quarantine.quarantine_records(
+        session, resource.source, resource.name, rejects, key_field=resource.quarantine_key
+    )
     return counts

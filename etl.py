@@ -1,4 +1,5 @@
 """WHOOP + Withings ETL: `python etl.py` (incremental), `--since 7d`, `--full`, `status`, `connect`."""
+
 # ruff: noqa: E402 - the collector is paused before the imports below (see the comment there)
 from __future__ import annotations
 
@@ -20,21 +21,21 @@ from datetime import datetime
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from sync import resources
 from api_clients.errors import ApiError, classify_error
-from sync.lock import RunLocked, run_lock
-from configuration.logs import redact, setup_logging
-from sync.report import Reporter
-from sync.runner import ResourceResult, Runner
-from sync.plan import source_jobs
-from sync.windows import since_option
+from configuration import clock
 from configuration.invocation import command, env_file_hint, note_invocation
+from configuration.logs import redact, setup_logging
 from configuration.settings import SettingError, check_ping_url, get_settings
-from sync.healthcheck import Pinger, run_summary
+from configuration.version import __version__
 from storage.engine import DatabaseUnavailable, describe_failure, ensure_schema, make_engine
 from storage.tokens import DbTokenStore
-from configuration import clock
-from configuration.version import __version__
+from sync import resources
+from sync.healthcheck import Pinger, run_summary
+from sync.lock import RunLocked, run_lock
+from sync.plan import source_jobs
+from sync.report import Reporter
+from sync.runner import ResourceResult, Runner
+from sync.windows import since_option
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RECONNECT, EXIT_LOCKED = 0, 1, 2, 3, 75
 SOURCES = resources.SOURCES
@@ -87,8 +88,11 @@ def load_settings():
 
 def open_database(settings):
     """An engine at the current schema; DatabaseUnavailable says which database failed."""
-    engine = make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout,
-                         statement_timeout=settings.db_statement_timeout)  # DatabaseUnavailable: bad SQLite path
+    engine = make_engine(
+        settings.database_url,
+        connect_timeout=settings.db_connect_timeout,
+        statement_timeout=settings.db_statement_timeout,
+    )  # DatabaseUnavailable: bad SQLite path
     try:
         ensure_schema(engine)
     except SQLAlchemyError as exc:
@@ -116,15 +120,26 @@ def plan(settings, engine, store, sources, *, now, since, full, reporter):
             continue
         try:
             jobs += source_jobs(settings, engine, store, source, now=now, since=since, full=full)
-        except Exception as exc:  # noqa: BLE001 - any failure of one source is reported, the other goes on
+        except Exception as exc:
             message, reconnect = classify_error(exc)
             log.debug("%s: setup failed", source, exc_info=exc)
             failed.append(ResourceResult(source, "*", status="failed", error=message, reconnect=reconnect))
     return jobs, failed, skipped
 
 
-def run_complete_etl(settings=None, *, since=None, full=False, sources=SOURCES, dry_run=False,
-                     wait=0.0, reporter=None, engine=None, max_minutes=None, on_start=None) -> RunOutcome:
+def run_complete_etl(
+    settings=None,
+    *,
+    since=None,
+    full=False,
+    sources=SOURCES,
+    dry_run=False,
+    wait=0.0,
+    reporter=None,
+    engine=None,
+    max_minutes=None,
+    on_start=None,
+) -> RunOutcome:
     """The whole ETL run the menu and the CLI make: settings, database, lock, plan, run, summary.
 
     `on_start` is called once the run holds the lock. Raises RunLocked / DatabaseUnavailable.
@@ -134,24 +149,48 @@ def run_complete_etl(settings=None, *, since=None, full=False, sources=SOURCES, 
     own_engine = engine is None
     engine = engine or open_database(settings)
     try:
-        return _locked_run(settings, engine, reporter, sources=sources, since=since, full=full,
-                           dry_run=dry_run, wait=wait, max_minutes=max_minutes, on_start=on_start)
+        return _locked_run(
+            settings,
+            engine,
+            reporter,
+            sources=sources,
+            since=since,
+            full=full,
+            dry_run=dry_run,
+            wait=wait,
+            max_minutes=max_minutes,
+            on_start=on_start,
+        )
     finally:
         if own_engine:
             engine.dispose()  # no pooled connection outlives the run (menu, tests, SQLite WAL)
 
 
-def _locked_run(settings, engine, reporter, *, sources, since, full, dry_run, wait, max_minutes,
-                on_start) -> RunOutcome:
+def _locked_run(
+    settings, engine, reporter, *, sources, since, full, dry_run, wait, max_minutes, on_start
+) -> RunOutcome:
     with run_lock(engine, wait):
         if on_start is not None:
             on_start()
-        jobs, failed, skipped = plan(settings, engine, DbTokenStore(engine), sources, now=clock.utcnow(),
-                                     since=since, full=full, reporter=reporter)
+        jobs, failed, skipped = plan(
+            settings,
+            engine,
+            DbTokenStore(engine),
+            sources,
+            now=clock.utcnow(),
+            since=since,
+            full=full,
+            reporter=reporter,
+        )
         for result in failed:
             reporter.resource_finished(result)
-        runner = Runner(engine, reporter, dry_run=dry_run, max_fetchers=settings.fetch_concurrency or None,
-                        max_seconds=_max_seconds(settings, max_minutes))
+        runner = Runner(
+            engine,
+            reporter,
+            dry_run=dry_run,
+            max_fetchers=settings.fetch_concurrency or None,
+            max_seconds=_max_seconds(settings, max_minutes),
+        )
         results = failed + runner.run(jobs)
     # Nothing configured is a configuration error (exit 2): the summary says so, not "exit 0".
     code = EXIT_USAGE if len(skipped) == len(sources) else exit_code_for(results)
@@ -165,6 +204,7 @@ def _max_seconds(settings, max_minutes) -> float:
 
 # ---- command line ----------------------------------------------------------------------------
 
+
 def _ping_url(ctx, param, value):
     try:
         return check_ping_url(value, "--ping-url")
@@ -173,30 +213,55 @@ def _ping_url(ctx, param, value):
 
 
 def _no_source_configured() -> ConfigError:
-    return ConfigError("no source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
-                       f"WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in {env_file_hint()}")
+    return ConfigError(
+        "no source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
+        f"WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in {env_file_hint()}"
+    )
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="whoop-etl")
-@click.option("--since", callback=since_option, metavar="WHEN",
-              help="Fetch an explicit window: 7d, 36h, 2w or a date like 2025-01-01.")
+@click.option(
+    "--since",
+    callback=since_option,
+    metavar="WHEN",
+    help="Fetch an explicit window: 7d, 36h, 2w or a date like 2025-01-01.",
+)
 @click.option("--full", is_flag=True, help="Fetch the whole history again (slow: minutes under WHOOP's rate limit).")
-@click.option("--source", "sources", multiple=True, type=click.Choice(SOURCES),
-              help="Only this source (repeatable). Default: every configured source.")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    type=click.Choice(SOURCES),
+    help="Only this source (repeatable). Default: every configured source.",
+)
 @click.option("--dry-run", is_flag=True, help="Fetch and report what would change; write nothing.")
-@click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
-              help="Wait this long for another run to finish before giving up (exit 75).")
-@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None, metavar="MINUTES",
-              help="Stop the run cleanly after this long (committed pages are kept; exit 1). "
-                   "Default: ETL_MAX_MINUTES (120).")
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for another run to finish before giving up (exit 75).",
+)
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="MINUTES",
+    help="Stop the run cleanly after this long (committed pages are kept; exit 1). Default: ETL_MAX_MINUTES (120).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print errors only (for cron).")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging, with tracebacks.")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Also append log lines to this file (mode 0600).")
 @click.option("--json", "json_output", is_flag=True, help="Print a machine-readable JSON summary on stdout.")
-@click.option("--ping-url", callback=_ping_url, metavar="URL",
-              help="Ping this monitor when the run starts, succeeds or fails (healthchecks.io's /start and "
-                   "/fail; an Uptime Kuma push URL works too). Default: HEALTHCHECK_URL.")
+@click.option(
+    "--ping-url",
+    callback=_ping_url,
+    metavar="URL",
+    help="Ping this monitor when the run starts, succeeds or fails (healthchecks.io's /start and "
+    "/fail; an Uptime Kuma push URL works too). Default: HEALTHCHECK_URL.",
+)
 @click.pass_context
 def cli(ctx, since, full, sources, dry_run, wait, max_minutes, quiet, verbose, log_file, json_output, ping_url):
     """Sync WHOOP and Withings into the database (incremental by default).
@@ -210,18 +275,48 @@ def cli(ctx, since, full, sources, dry_run, wait, max_minutes, quiet, verbose, l
         return
     if since is not None and full:
         raise click.UsageError("--since and --full cannot be combined")
-    ctx.exit(_run_cli(since=since, full=full, sources=tuple(sources) or SOURCES, dry_run=dry_run,
-                      wait=wait, max_minutes=max_minutes, quiet=quiet, json_output=json_output, ping_url=ping_url))
+    ctx.exit(
+        _run_cli(
+            since=since,
+            full=full,
+            sources=tuple(sources) or SOURCES,
+            dry_run=dry_run,
+            wait=wait,
+            max_minutes=max_minutes,
+            quiet=quiet,
+            json_output=json_output,
+            ping_url=ping_url,
+        )
+    )
 
 
-def _run_cli(*, since: datetime | None, full: bool, sources: tuple, dry_run: bool, wait: float,
-             max_minutes: float | None, quiet: bool, json_output: bool, ping_url: str | None) -> int:
+def _run_cli(
+    *,
+    since: datetime | None,
+    full: bool,
+    sources: tuple,
+    dry_run: bool,
+    wait: float,
+    max_minutes: float | None,
+    quiet: bool,
+    json_output: bool,
+    ping_url: str | None,
+) -> int:
     settings = load_settings()  # a configuration error stops here, before the run starts: no ping
     pinger = Pinger(ping_url or settings.healthcheck_url)
     reporter = Reporter(interactive=sys.stdout.isatty(), quiet=quiet, json_output=json_output)
     try:
-        outcome = run_complete_etl(settings, since=since, full=full, sources=sources, dry_run=dry_run, wait=wait,
-                                   reporter=reporter, max_minutes=max_minutes, on_start=pinger.start)
+        outcome = run_complete_etl(
+            settings,
+            since=since,
+            full=full,
+            sources=sources,
+            dry_run=dry_run,
+            wait=wait,
+            reporter=reporter,
+            max_minutes=max_minutes,
+            on_start=pinger.start,
+        )
     except RunLocked as exc:
         # No ping: this run never started, and the run holding the lock reports its own outcome.
         # A failure ping would alert whenever cron meets `watch`; a success one would claim a sync
@@ -242,10 +337,13 @@ def _run_cli(*, since: datetime | None, full: bool, sources: tuple, dry_run: boo
 
 @cli.command()
 @click.option("--json", "json_output", is_flag=True, help="Print the status (or the check) as JSON.")
-@click.option("--check", is_flag=True,
-              help="For cron and monitors: one line per problem on stderr; exit 0 fresh, 1 stale or "
-                   "new quarantined records (or no database), 2 a setting is wrong or nothing is in use, "
-                   "3 a provider must be re-connected.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="For cron and monitors: one line per problem on stderr; exit 0 fresh, 1 stale or "
+    "new quarantined records (or no database), 2 a setting is wrong or nothing is in use, "
+    "3 a provider must be re-connected.",
+)
 @click.pass_context
 def status(ctx, json_output, check):
     """Show the last sync per resource, data freshness, token expiry and the latest weight."""
@@ -297,35 +395,70 @@ def _check(json_output: bool) -> int:
 @cli.command()
 @click.argument("provider", type=click.Choice(SOURCES))
 @click.option("--no-browser", is_flag=True, help="Print the authorization URL instead of opening a browser.")
-@click.option("--timeout", type=click.IntRange(min=10), default=300, show_default=True,
-              help="Seconds to wait for the browser to come back to the local callback.")
+@click.option(
+    "--timeout",
+    type=click.IntRange(min=10),
+    default=300,
+    show_default=True,
+    help="Seconds to wait for the browser to come back to the local callback.",
+)
 def connect(provider, no_browser, timeout):
     """Connect a WHOOP or Withings account (OAuth in the browser, callback on 127.0.0.1)."""
     from api_clients.oauth_flow import connect as oauth_connect
+
     settings = load_settings()
     provider_settings = getattr(settings, provider)
     if not provider_settings.configured:
-        raise ConfigError(f"set {provider.upper()}_CLIENT_ID and {provider.upper()}_CLIENT_SECRET "
-                          f"in {env_file_hint()} first")
+        raise ConfigError(
+            f"set {provider.upper()}_CLIENT_ID and {provider.upper()}_CLIENT_SECRET in {env_file_hint()} first"
+        )
     store = DbTokenStore(open_database(settings))
     try:
-        token = oauth_connect(provider_settings, store, scopes=resources.scopes_of(provider),
-                              open_browser=not no_browser, timeout=timeout,
-                              print_fn=click.echo)
+        token = oauth_connect(
+            provider_settings,
+            store,
+            scopes=resources.scopes_of(provider),
+            open_browser=not no_browser,
+            timeout=timeout,
+            print_fn=click.echo,
+        )
     except (ApiError, TimeoutError, ValueError) as exc:
         raise FailedError(f"{provider}: connection failed: {exc}") from None
     click.echo(f"{provider} connected (user {token.user_id}). Run `{command()}` to sync.")
 
 
 @cli.command()
-@click.option("--source", "sources", multiple=True, type=click.Choice(SOURCES),
-              help="Only this source (repeatable). Default: every configured source.")
-@click.option("--poll-withings", type=click.FloatRange(min=10), default=90, show_default=True, metavar="SECONDS",
-              help="Seconds between Withings polls (one `lastupdate` request each).")
-@click.option("--poll-whoop", type=click.FloatRange(min=60), default=600, show_default=True, metavar="SECONDS",
-              help="Seconds between WHOOP polls (recovery and sleep, one request each).")
-@click.option("--reconcile-hours", type=click.FloatRange(min=0.1), default=6, show_default=True, metavar="HOURS",
-              help="Hours between full reconciliations of the lookback (every resource).")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    type=click.Choice(SOURCES),
+    help="Only this source (repeatable). Default: every configured source.",
+)
+@click.option(
+    "--poll-withings",
+    type=click.FloatRange(min=10),
+    default=90,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between Withings polls (one `lastupdate` request each).",
+)
+@click.option(
+    "--poll-whoop",
+    type=click.FloatRange(min=60),
+    default=600,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between WHOOP polls (recovery and sleep, one request each).",
+)
+@click.option(
+    "--reconcile-hours",
+    type=click.FloatRange(min=0.1),
+    default=6,
+    show_default=True,
+    metavar="HOURS",
+    help="Hours between full reconciliations of the lookback (every resource).",
+)
 @click.option("--cycles", type=click.IntRange(min=1), default=None, help="Stop after this many cycles.")
 @click.pass_context
 def watch(ctx, sources, poll_withings, poll_whoop, reconcile_hours, cycles):
@@ -336,8 +469,9 @@ def watch(ctx, sources, poll_withings, poll_whoop, reconcile_hours, cycles):
     configured = [s for s in (sources or SOURCES) if getattr(settings, s).configured]
     if not configured:
         raise _no_source_configured()
-    schedule = Schedule(poll_seconds={"whoop": poll_whoop, "withings": poll_withings},
-                        reconcile_seconds=reconcile_hours * 3600)
+    schedule = Schedule(
+        poll_seconds={"whoop": poll_whoop, "withings": poll_withings}, reconcile_seconds=reconcile_hours * 3600
+    )
     pinger = Pinger((ctx.obj or {}).get("ping_url") or settings.healthcheck_url)
     engine = open_database(settings)
     try:
@@ -351,14 +485,14 @@ def watch(ctx, sources, poll_withings, poll_whoop, reconcile_hours, cycles):
         engine.dispose()
 
 
-from dashboard.command import dashboard  # noqa: E402 - click only; the server loads when it runs
+from dashboard.command import dashboard
 
 cli.add_command(dashboard)
 
 
-from mcp_server.command import mcp  # noqa: E402 - click only; the server loads when it runs
-from readers.commands import export  # noqa: E402 - click only; the export loads when it runs
-from readers.quarantine_command import quarantine  # noqa: E402 - click only; its work loads when it runs
+from mcp_server.command import mcp
+from readers.commands import export
+from readers.quarantine_command import quarantine
 
 cli.add_command(export)
 cli.add_command(quarantine)
@@ -383,7 +517,7 @@ def main() -> None:
         # Only finalizers of objects in reference cycles would not run; none of ours needs one.
         gc.freeze()
         raise
-    except Exception as exc:  # noqa: BLE001 - last resort: a clear line, not a traceback
+    except Exception as exc:
         if "-v" in sys.argv or "--verbose" in sys.argv:
             raise
         click.echo(f"error: {redact(str(exc)) or type(exc).__name__} (run with --verbose for details)", err=True)

@@ -1,4 +1,5 @@
 """Interactive menu: it only dispatches to the functions `etl.py` uses."""
+
 from __future__ import annotations
 
 import sys
@@ -17,7 +18,7 @@ WHOOP Data Platform
 OUTCOME_MESSAGES = {
     0: "All synced.",
     2: "No source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
-       "WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in {env_file}, then choose 4 to connect.",
+    "WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in {env_file}, then choose 4 to connect.",
     3: "A provider must be re-connected: choose 4.",
 }
 
@@ -32,8 +33,9 @@ def _run_etl(full: bool) -> None:
     from sync.report import Reporter
 
     try:
-        outcome = etl.run_complete_etl(etl.load_settings(), full=full,
-                                       reporter=Reporter(interactive=sys.stdout.isatty()))
+        outcome = etl.run_complete_etl(
+            etl.load_settings(), full=full, reporter=Reporter(interactive=sys.stdout.isatty())
+        )
     except (RunLocked, DatabaseUnavailable, click.ClickException) as exc:
         print(f"error: {exc.format_message() if isinstance(exc, click.ClickException) else exc}")
         return
@@ -72,16 +74,21 @@ def _invoke(args: list[str]) -> None:
         etl.cli.main(args=args, prog_name="etl.py", standalone_mode=False)
     except KeyboardInterrupt:
         print()
-    except Exception as exc:  # noqa: BLE001 - the menu survives any command's failure
+    except Exception as exc:
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         print(f"error: {message}")
 
 
 def main(ask=input) -> int:
     """Show the menu until `q` or end of input."""
-    actions = {"1": lambda: _run_etl(False), "2": lambda: _run_etl(True), "3": _status,
-               "4": lambda: _connect(ask), "5": _dashboard,
-               "6": lambda: _export_daily(ask)}
+    actions = {
+        "1": lambda: _run_etl(False),
+        "2": lambda: _run_etl(True),
+        "3": _status,
+        "4": lambda: _connect(ask),
+        "5": _dashboard,
+        "6": lambda: _export_daily(ask),
+    }
     while True:
         print(MENU)
         try:

@@ -4,6 +4,7 @@ requests' `timeout` bounds each socket read, not the whole answer: a server tric
 per second never trips a read timeout. The watchdog shuts the request's socket down at the
 deadline, which makes the blocked read return at once (plain HTTP and TLS alike).
 """
+
 from __future__ import annotations
 
 import socket

@@ -1,8 +1,9 @@
 """One exception family for both providers, and how a failure reads; messages never carry a token or a secret."""
+
 from __future__ import annotations
 
-from configuration.logs import redact
 from configuration.invocation import command
+from configuration.logs import redact
 
 
 def reconnect_command(provider: str) -> str:
@@ -39,8 +40,7 @@ class ReconnectRequired(ApiError):
 class RateLimited(ApiError):
     """The rate limit stays exhausted longer than the run may wait; `.retry_after` in seconds."""
 
-    def __init__(self, provider: str, message: str, status: int | None = None,
-                 retry_after: float | None = None):
+    def __init__(self, provider: str, message: str, status: int | None = None, retry_after: float | None = None):
         super().__init__(provider, message, status)
         self.retry_after = retry_after
 
@@ -74,8 +74,12 @@ class ScopeMissing(Unauthorized):
         self.command = reconnect_command(provider)
         self.scope = scope
         answered = f"; the API answered status {status}" if status is not None else ""
-        super().__init__(provider, f"re-connect {provider} to allow {what}: run `{self.command}` "
-                                   f"(the token lacks the `{scope or 'needed'}` scope{answered})", status)
+        super().__init__(
+            provider,
+            f"re-connect {provider} to allow {what}: run `{self.command}` "
+            f"(the token lacks the `{scope or 'needed'}` scope{answered})",
+            status,
+        )
 
 
 class NotConnected(RuntimeError):

@@ -1,4 +1,5 @@
 """Shared HTTP plumbing: total deadlines, bounded retries with backoff and jitter, shared rate limits."""
+
 from __future__ import annotations
 
 import logging
@@ -47,8 +48,14 @@ class RateLimiter:
 
     ANNOUNCE_SECONDS = 5.0  # a wait this long is logged once, so a long backfill never looks stuck
 
-    def __init__(self, per_minute: int, clock: Callable[[], float], sleep: Callable[[float], None],
-                 name: str = "api", max_wait: float = DEFAULT_MAX_WAIT):
+    def __init__(
+        self,
+        per_minute: int,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        name: str = "api",
+        max_wait: float = DEFAULT_MAX_WAIT,
+    ):
         self.per_minute, self.name, self.max_wait = per_minute, name, max_wait
         self.clock, self.sleep = clock, sleep
         self._sent: deque[float] = deque()
@@ -66,9 +73,13 @@ class RateLimiter:
                     self._sent.popleft()
                 blocked = self._blocked_until - now
                 if blocked > self.max_wait - spent - waited:
-                    raise RateLimited(self.name, f"rate limit: next window in {format_wait(blocked)} "
-                                      f"({self._blocked_by}; waiting at most {self.max_wait:.0f} s)",
-                                      429, retry_after=blocked)
+                    raise RateLimited(
+                        self.name,
+                        f"rate limit: next window in {format_wait(blocked)} "
+                        f"({self._blocked_by}; waiting at most {self.max_wait:.0f} s)",
+                        429,
+                        retry_after=blocked,
+                    )
                 pace = 60 - (now - self._sent[0]) if len(self._sent) >= self.per_minute else 0
                 delay = max(blocked, pace)
                 if delay <= 0:
@@ -79,8 +90,9 @@ class RateLimiter:
                     if blocked >= pace:
                         log.info("%s: rate limit (%s): waiting %s", self.name, self._blocked_by, format_wait(delay))
                     else:
-                        log.info("%s: rate limit (%d requests/minute): waiting %.0fs", self.name,
-                                 self.per_minute, delay)
+                        log.info(
+                            "%s: rate limit (%d requests/minute): waiting %.0fs", self.name, self.per_minute, delay
+                        )
             self.sleep(delay)
             waited += delay
 
@@ -119,10 +131,19 @@ class RateLimiter:
 class HttpClient:
     """requests with a total deadline per call, retries on 5xx and dropped connections, shared rate limits."""
 
-    def __init__(self, provider: str, *, timeout: float = 30.0, per_minute: int = 100, max_retries: int = 5,
-                 max_wait: float = DEFAULT_MAX_WAIT, deadline: float | None = None,
-                 session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        provider: str,
+        *,
+        timeout: float = 30.0,
+        per_minute: int = 100,
+        max_retries: int = 5,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        deadline: float | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.provider = provider
         self.timeout, self.max_retries, self.max_wait = timeout, max_retries, max_wait
         self.deadline = deadline or timeout * DEADLINE_FACTOR
@@ -140,7 +161,7 @@ class HttpClient:
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter: 1, 2, 4, 8 ... s (capped at 60 s)."""
-        return random.uniform(0.5, 1.0) * min(60.0, 2.0 ** attempt)
+        return random.uniform(0.5, 1.0) * min(60.0, 2.0**attempt)
 
     def request(self, method: str, url: str, *, check: Check | None = None, **kwargs) -> requests.Response:
         """One logical request, retried within the budgets; `check` may ask to retry a 200 (Withings)."""
@@ -155,15 +176,17 @@ class HttpClient:
                 if rate_waits > MAX_RATE_WAITS:
                     raise RateLimited(self.provider, f"{outcome.reason}; still limited after {rate_waits} waits")
                 wait = max(1.0, DEFAULT_RESET_SECONDS if outcome.wait is None else outcome.wait)
-                log.warning("%s: %s; every %s request waits %s", self.provider, outcome.reason, self.provider,
-                            format_wait(wait))
+                log.warning(
+                    "%s: %s; every %s request waits %s", self.provider, outcome.reason, self.provider, format_wait(wait)
+                )
                 self.limiter.block(wait + random.uniform(0, 1), outcome.reason)
                 continue
             delay = self.backoff(failures)
             failures += 1
             if failures > self.max_retries or waited + delay > self.max_wait:
-                raise TransientError(self.provider, f"{outcome.reason}; gave up after {failures} attempts "
-                                     f"and {waited:.0f} s")
+                raise TransientError(
+                    self.provider, f"{outcome.reason}; gave up after {failures} attempts and {waited:.0f} s"
+                )
             log.warning("%s: %s; retrying in %.1f s", self.provider, outcome.reason, delay)
             self.sleep(delay)
             waited += delay
@@ -178,8 +201,9 @@ class HttpClient:
                 return Retry(f"no complete answer within the {self.deadline:.0f} s deadline on {_path(url)}")
             return Retry(f"{type(exc).__name__} on {_path(url)}")
         self.limiter.server_limit(response.headers.get("X-RateLimit-Limit"))
-        self.limiter.server_says(response.headers.get("X-RateLimit-Remaining"),
-                                 response.headers.get("X-RateLimit-Reset"))
+        self.limiter.server_says(
+            response.headers.get("X-RateLimit-Remaining"), response.headers.get("X-RateLimit-Reset")
+        )
         if response.status_code == 429:
             return Retry(f"HTTP 429 on {_path(url)}", rate_limited=True, wait=_reset_seconds(response))
         if response.status_code in RETRY_STATUSES:

@@ -1,4 +1,5 @@
 """OAuth2 tokens: the store protocol, an in-memory store, and refresh with rotation."""
+
 from __future__ import annotations
 
 import threading
@@ -83,8 +84,13 @@ class TokenManager:
     adopted, not refreshed again. Only a refused refresh token asks the user to re-connect.
     """
 
-    def __init__(self, provider: str, store: TokenStore, refresh: Callable[[str], Token],
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+    def __init__(
+        self,
+        provider: str,
+        store: TokenStore,
+        refresh: Callable[[str], Token],
+        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ):
         self.provider, self.store, self._refresh, self._now = provider, store, refresh, now
         self._token: Token | None = None
         self._lifetime: float | None = None  # learned from our own refreshes; stored tokens lack it
@@ -157,8 +163,12 @@ class TokenManager:
                 return response
             if attempt < MAX_TOKEN_ATTEMPTS:
                 token = self.refresh(rejected=token)
-        raise ApiError(self.provider, f"the API refused {MAX_TOKEN_ATTEMPTS} access tokens in a row, each "
-                       "current when sent (the refresh token still works); try again later", 401)
+        raise ApiError(
+            self.provider,
+            f"the API refused {MAX_TOKEN_ATTEMPTS} access tokens in a row, each "
+            "current when sent (the refresh token still works); try again later",
+            401,
+        )
 
 
 class AuthorizationCode:
@@ -178,14 +188,21 @@ class AuthorizationCode:
 
     def authorization_url(self, state: str, scopes: Iterable[str] = ()) -> str:
         """The page where the user approves access (the client's scopes and every one in `scopes`)."""
-        query = {"response_type": "code", "client_id": self.settings.client_id,
-                 "redirect_uri": self.settings.redirect_uri, "scope": self.scope_text(scopes), "state": state}
+        query = {
+            "response_type": "code",
+            "client_id": self.settings.client_id,
+            "redirect_uri": self.settings.redirect_uri,
+            "scope": self.scope_text(scopes),
+            "state": state,
+        }
         return f"{self.settings.auth_base_url.rstrip('/')}{self.authorize_path}?{urlencode(query)}"
 
     def exchange_code(self, code: str) -> Token:
         """Trade an authorization code for a token pair at once (a Withings code lives 30 seconds)."""
-        return self._token_call({"grant_type": "authorization_code", "code": code,
-                                 "redirect_uri": self.settings.redirect_uri}, what="the authorization code")
+        return self._token_call(
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": self.settings.redirect_uri},
+            what="the authorization code",
+        )
 
     def _token_call(self, form: dict, what: str) -> Token:
         raise NotImplementedError

@@ -3,6 +3,7 @@
 The provider's own client builds the authorization URL, exchanges the code and finds the user
 id (api_clients/providers.py); this module only runs the local callback and stores the token.
 """
+
 from __future__ import annotations
 
 import html
@@ -56,8 +57,11 @@ class CallbackServer:
         if query.get("state") != self.state:
             # A forged or stale redirect (CSRF; any page can send one with an <img>): refused,
             # and the flow keeps waiting, so it cannot cost the user's real redirect.
-            log.warning("%s: a callback request with a %s state was refused (400); still waiting for "
-                        "the authorization", self.provider, "wrong" if query.get("state") else "missing")
+            log.warning(
+                "%s: a callback request with a %s state was refused (400); still waiting for the authorization",
+                self.provider,
+                "wrong" if query.get("state") else "missing",
+            )
             return 400, "This request does not match the authorization in progress: ignored."
         with self._lock:
             if self.done.is_set():
@@ -67,7 +71,7 @@ class CallbackServer:
                 if "code" not in query:
                     raise ApiError(self.provider, f"authorization refused: {query.get('error', 'no code')}"[:200])
                 self.token = self.complete(query["code"])
-            except Exception as exc:  # noqa: BLE001 - re-raised by wait(); the browser is told it failed
+            except Exception as exc:
                 self.error = exc
             finally:
                 self.done.set()
@@ -82,7 +86,7 @@ class CallbackServer:
         class Handler(BaseHTTPRequestHandler):
             timeout = CONNECTION_TIMEOUT  # socket timeout per connection (StreamRequestHandler)
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 url = urlsplit(self.path)
                 if url.path != outer.path:
                     return self._reply(404, "Not the callback.")
@@ -121,6 +125,7 @@ class CallbackServer:
 
 def complete_with(client, store: TokenStore) -> Callable[[str], Token]:
     """Exchange a code with `client`, find the user id, and store the token (before the browser hears)."""
+
     def complete(code: str) -> Token:
         token = client.exchange_code(code)
         if not token.refresh_token:
@@ -129,11 +134,20 @@ def complete_with(client, store: TokenStore) -> Callable[[str], Token]:
         with store.refresh_lock(client.name):
             store.save(client.name, token)
         return token
+
     return complete
 
 
-def connect(provider, store: TokenStore, *, scopes: Iterable[str] = (), open_browser: bool = True,
-            timeout: float = 300, print_fn: Callable[[str], None] = print, http_timeout: float = 30.0) -> Token:
+def connect(
+    provider,
+    store: TokenStore,
+    *,
+    scopes: Iterable[str] = (),
+    open_browser: bool = True,
+    timeout: float = 300,
+    print_fn: Callable[[str], None] = print,
+    http_timeout: float = 30.0,
+) -> Token:
     """Run the whole first-time flow for `provider` (ProviderSettings), asking for `scopes` besides the
     client's own, and store the token; returns it."""
     client = make_client(provider, store, timeout=http_timeout)

@@ -1,4 +1,5 @@
 """The one page type: what a client fetched in one response, carried unchanged to the loader."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

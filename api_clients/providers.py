@@ -1,4 +1,5 @@
 """The provider objects by name: each client class knows its own URLs, scopes, tokens and paging."""
+
 from __future__ import annotations
 
 from api_clients.oauth import TokenStore

@@ -1,4 +1,5 @@
 """WHOOP v2 client: collections as bounded page generators, profile, OAuth (refresh, code, scopes)."""
+
 from __future__ import annotations
 
 import logging
@@ -42,24 +43,49 @@ class WhoopClient(AuthorizationCode):
     token_lifetime = timedelta(hours=1)
     poll_seconds = 600.0  # `watch`: recovery and sleep, one request each a poll
 
-    def __init__(self, settings, store: TokenStore, *, timeout: float = 30.0,
-                 session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic, max_wait: float = DEFAULT_MAX_WAIT,
-                 deadline: float | None = None, max_retries: int = 5):
+    def __init__(
+        self,
+        settings,
+        store: TokenStore,
+        *,
+        timeout: float = 30.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        deadline: float | None = None,
+        max_retries: int = 5,
+    ):
         self.settings = settings
         self.base_url = settings.api_base_url.rstrip("/")
         per_minute = getattr(settings, "requests_per_minute", None) or self.requests_per_minute
-        self.http = HttpClient(PROVIDER, timeout=timeout, per_minute=per_minute, session=session, sleep=sleep,
-                               clock=clock, max_wait=max_wait, deadline=deadline, max_retries=max_retries)
+        self.http = HttpClient(
+            PROVIDER,
+            timeout=timeout,
+            per_minute=per_minute,
+            session=session,
+            sleep=sleep,
+            clock=clock,
+            max_wait=max_wait,
+            deadline=deadline,
+            max_retries=max_retries,
+        )
         self.tokens = TokenManager(PROVIDER, store, self._refresh)
 
     def __repr__(self) -> str:
         return f"WhoopClient({self.base_url!r})"
 
     # -- data ------------------------------------------------------------------------------
-    def iter_collection(self, path: str, start: datetime | None = None, end: datetime | None = None,
-                        max_pages: int | None = None, *, scope: str | None = None,
-                        what: str = "this data") -> Iterator[list[dict]]:
+    def iter_collection(
+        self,
+        path: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        max_pages: int | None = None,
+        *,
+        scope: str | None = None,
+        what: str = "this data",
+    ) -> Iterator[list[dict]]:
         """Yield one list of records per page, newest first, until `next_token` is empty.
 
         A `next_token` seen before, or more than `max_pages` pages, is an ApiError: a server
@@ -83,8 +109,9 @@ class WhoopClient(AuthorizationCode):
             if not next_token:
                 return
             if next_token in seen:
-                raise ApiError(PROVIDER, f"{path}: the API repeated a next_token after {len(seen) + 1} pages; "
-                                         "stopped paging")
+                raise ApiError(
+                    PROVIDER, f"{path}: the API repeated a next_token after {len(seen) + 1} pages; stopped paging"
+                )
             seen.add(next_token)
             params["nextToken"] = next_token
         raise ApiError(PROVIDER, f"{path}: more than {cap} pages; stopped paging")
@@ -102,11 +129,13 @@ class WhoopClient(AuthorizationCode):
         scope = self.tokens.scope
         return set(scope.split()) if scope else None
 
-    def _get(self, path: str, params: dict, token: str | None = None, *, scope: str | None = None,
-             what: str = "this data") -> dict:
+    def _get(
+        self, path: str, params: dict, token: str | None = None, *, scope: str | None = None, what: str = "this data"
+    ) -> dict:
         def send(access: str) -> requests.Response:
-            return self.http.request("GET", self.base_url + path, params=params,
-                                     headers={"Authorization": f"Bearer {access}"})
+            return self.http.request(
+                "GET", self.base_url + path, params=params, headers={"Authorization": f"Bearer {access}"}
+            )
 
         # 401: expired, revoked or replaced by a refresh elsewhere (docs/API_NOTES.md, WHOOP "Auth and tokens").
         response = send(token) if token else self.tokens.call(send, _refused)
@@ -140,14 +169,19 @@ class WhoopClient(AuthorizationCode):
 
     def _refresh(self, refresh_token: str) -> Token:
         # `scope=offline` keeps a refresh token coming back (docs/API_NOTES.md, WHOOP "Auth and tokens").
-        token = self._token_call({"grant_type": "refresh_token", "refresh_token": refresh_token,
-                                  "scope": "offline"}, what="the refresh token")
+        token = self._token_call(
+            {"grant_type": "refresh_token", "refresh_token": refresh_token, "scope": "offline"},
+            what="the refresh token",
+        )
         log.info("whoop: access token refreshed")
         return token
 
     def _token_call(self, form: dict, what: str) -> Token:
-        response = self.http.request("POST", self.base_url + TOKEN_PATH, data={
-            **form, "client_id": self.settings.client_id, "client_secret": self.settings.client_secret})
+        response = self.http.request(
+            "POST",
+            self.base_url + TOKEN_PATH,
+            data={**form, "client_id": self.settings.client_id, "client_secret": self.settings.client_secret},
+        )
         if response.status_code in (400, 401, 403):
             # invalid_grant: the code or refresh token was used, revoked or expired.
             reason = f"{what} was refused ({_error_code(response)})"

@@ -1,4 +1,5 @@
 """Withings public API client: getmeas, Measure v2 and Sleep v2 pages; every body status checked."""
+
 from __future__ import annotations
 
 import logging
@@ -8,8 +9,16 @@ from typing import Callable, Iterator
 
 import requests
 
-from api_clients.errors import (ApiError, InvalidRequest, NotImplementedByApi, RateLimited, ReconnectRequired,
-                                ScopeMissing, TransientError, Unauthorized)
+from api_clients.errors import (
+    ApiError,
+    InvalidRequest,
+    NotImplementedByApi,
+    RateLimited,
+    ReconnectRequired,
+    ScopeMissing,
+    TransientError,
+    Unauthorized,
+)
 from api_clients.http import DEFAULT_MAX_WAIT, HttpClient, Retry
 from api_clients.oauth import AuthorizationCode, Token, TokenManager, TokenStore, token_from_response
 from api_clients.pages import Page
@@ -30,8 +39,7 @@ STATUS_SCOPE_MISSING = 2555
 DEFAULT_MAX_PAGES = 10_000
 
 
-def raise_for_status(status: int, error: str, during: str, scope: str | None = None,
-                     what: str = "this data") -> None:
+def raise_for_status(status: int, error: str, during: str, scope: str | None = None, what: str = "this data") -> None:
     """Turn a non-zero body status into the typed error of its family (Withings response_status)."""
     detail = f"{during}: status {status}" + (f" ({error[:120]})" if error else "")
     if status in AUTH_FAILED:
@@ -56,8 +64,6 @@ def raise_for_status(status: int, error: str, during: str, scope: str | None = N
     raise ApiError(PROVIDER, detail, status)
 
 
-
-
 class WithingsClient(AuthorizationCode):
     """Errors come back as HTTP 200 with a non-zero `status` (docs/API_NOTES.md); none is ever ignored."""
 
@@ -69,15 +75,33 @@ class WithingsClient(AuthorizationCode):
     token_lifetime = timedelta(hours=3)
     poll_seconds = 90.0  # `watch`: one `lastupdate` request a poll
 
-    def __init__(self, settings, store: TokenStore, *, timeout: float = 30.0,
-                 session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic, max_wait: float = DEFAULT_MAX_WAIT,
-                 max_retries: int = 5, deadline: float | None = None):
+    def __init__(
+        self,
+        settings,
+        store: TokenStore,
+        *,
+        timeout: float = 30.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        max_retries: int = 5,
+        deadline: float | None = None,
+    ):
         self.settings = settings
         self.base_url = settings.api_base_url.rstrip("/")
         per_minute = getattr(settings, "requests_per_minute", None) or self.requests_per_minute
-        self.http = HttpClient(PROVIDER, timeout=timeout, per_minute=per_minute, session=session, sleep=sleep,
-                               clock=clock, max_wait=max_wait, max_retries=max_retries, deadline=deadline)
+        self.http = HttpClient(
+            PROVIDER,
+            timeout=timeout,
+            per_minute=per_minute,
+            session=session,
+            sleep=sleep,
+            clock=clock,
+            max_wait=max_wait,
+            max_retries=max_retries,
+            deadline=deadline,
+        )
         self.tokens = TokenManager(PROVIDER, store, self._refresh)
 
     def __repr__(self) -> str:
@@ -106,9 +130,17 @@ class WithingsClient(AuthorizationCode):
         return user_id
 
     # -- data ------------------------------------------------------------------------------
-    def iter_action_pages(self, path: str, action: str, params: dict, records_key: str,
-                          max_pages: int | None = None, *, scope: str | None = None,
-                          what: str = "this data") -> Iterator[Page]:
+    def iter_action_pages(
+        self,
+        path: str,
+        action: str,
+        params: dict,
+        records_key: str,
+        max_pages: int | None = None,
+        *,
+        scope: str | None = None,
+        what: str = "this data",
+    ) -> Iterator[Page]:
         """Pages of a list action that pages with `more`/`offset` (getmeas, getactivity, getsummary).
 
         An offset that does not strictly increase, or more than `max_pages` pages, is an ApiError;
@@ -122,17 +154,27 @@ class WithingsClient(AuthorizationCode):
             if not page.more:  # `more` is documented as an int; some answers use a bool
                 return
             if page.offset is None or page.offset <= last_offset:
-                raise ApiError(PROVIDER, f"{path} {action}: more=1 with offset {page.offset} after offset "
-                                         f"{last_offset}: the offset must grow; stopped paging")
+                raise ApiError(
+                    PROVIDER,
+                    f"{path} {action}: more=1 with offset {page.offset} after offset "
+                    f"{last_offset}: the offset must grow; stopped paging",
+                )
             last_offset = query["offset"] = page.offset
         raise ApiError(PROVIDER, f"{path} {action}: more than {cap} pages; stopped paging")
 
-    def iter_measure_pages(self, path: str, lastupdate: int | None = None, startdate: int | None = None,
-                           enddate: int | None = None, max_pages: int | None = None, *, scope: str | None = None,
-                           what: str = "this data") -> Iterator[Page]:
+    def iter_measure_pages(
+        self,
+        path: str,
+        lastupdate: int | None = None,
+        startdate: int | None = None,
+        enddate: int | None = None,
+        max_pages: int | None = None,
+        *,
+        scope: str | None = None,
+        what: str = "this data",
+    ) -> Iterator[Page]:
         """getmeas pages to the end; use `lastupdate` to sync (it catches edits and back-dated entries)."""
-        params: dict[str, str | int] = {"meastypes": ",".join(map(str, MEASTYPES)),
-                                        "category": CATEGORY_REAL_MEASURES}
+        params: dict[str, str | int] = {"meastypes": ",".join(map(str, MEASTYPES)), "category": CATEGORY_REAL_MEASURES}
         if lastupdate is not None:
             params["lastupdate"] = int(lastupdate)
         else:
@@ -140,8 +182,9 @@ class WithingsClient(AuthorizationCode):
         return self.iter_action_pages(path, "getmeas", params, "measuregrps", max_pages, scope=scope, what=what)
 
     def _call(self, path: str, params: dict, scope: str | None = None, what: str = "this data") -> dict:
-        data = self.tokens.call(lambda token: self._post(path, params, token),
-                                lambda answer: answer.get("status") in AUTH_FAILED)
+        data = self.tokens.call(
+            lambda token: self._post(path, params, token), lambda answer: answer.get("status") in AUTH_FAILED
+        )
         status = data.get("status")
         if status == 0:
             return data.get("body") or {}
@@ -150,8 +193,9 @@ class WithingsClient(AuthorizationCode):
 
     def _post(self, path: str, params: dict, token: str | None) -> dict:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = self.http.request("POST", self.base_url + path, data=params, headers=headers,
-                                     check=_retry_body_status)
+        response = self.http.request(
+            "POST", self.base_url + path, data=params, headers=headers, check=_retry_body_status
+        )
         if response.status_code != 200:
             raise ApiError(PROVIDER, f"HTTP {response.status_code} on {path}", response.status_code)
         data = _body(response)
@@ -169,14 +213,23 @@ class WithingsClient(AuthorizationCode):
         return token.user_id
 
     def _refresh(self, refresh_token: str) -> Token:
-        token = self._token_call({"grant_type": "refresh_token", "refresh_token": refresh_token},
-                                 what="the refresh token")
+        token = self._token_call(
+            {"grant_type": "refresh_token", "refresh_token": refresh_token}, what="the refresh token"
+        )
         log.info("withings: access token refreshed")
         return token
 
     def _token_call(self, form: dict, what: str) -> Token:
-        data = self._post(TOKEN_PATH, {"action": "requesttoken", **form, "client_id": self.settings.client_id,
-                                       "client_secret": self.settings.client_secret}, token=None)
+        data = self._post(
+            TOKEN_PATH,
+            {
+                "action": "requesttoken",
+                **form,
+                "client_id": self.settings.client_id,
+                "client_secret": self.settings.client_secret,
+            },
+            token=None,
+        )
         status = data.get("status")
         if status != 0:
             # On the token call 503 (and 401) mean the code or refresh token is dead (withings-sync #41).
@@ -208,8 +261,11 @@ def _retry_body_status(response: requests.Response) -> Retry | None:
         # (kodymallory/MMM-withings #15); without it, a rate-limit minute.
         body = data.get("body")
         wait = body.get("wait_seconds") if isinstance(body, dict) else None
-        return Retry(f"status 601 (too many requests) on {path}", rate_limited=True,
-                     wait=float(wait) if isinstance(wait, (int, float)) else None)
+        return Retry(
+            f"status 601 (too many requests) on {path}",
+            rate_limited=True,
+            wait=float(wait) if isinstance(wait, (int, float)) else None,
+        )
     return None
 
 
@@ -218,6 +274,10 @@ def _page(body: dict, records_key: str, path: str) -> Page:
     if not isinstance(records, list):
         raise ApiError(PROVIDER, f"{path}: the body has no {records_key} list")
     offset, updatetime = body.get("offset"), body.get("updatetime")
-    return Page(records=records, timezone=body.get("timezone"),
-                updatetime=int(updatetime) if isinstance(updatetime, (int, float)) else None,
-                more=bool(body.get("more")), offset=int(offset) if isinstance(offset, int) else None)
+    return Page(
+        records=records,
+        timezone=body.get("timezone"),
+        updatetime=int(updatetime) if isinstance(updatetime, (int, float)) else None,
+        more=bool(body.get("more")),
+        offset=int(offset) if isinstance(offset, int) else None,
+    )

@@ -6,6 +6,7 @@ concurrency gain, and the per-row baseline. Results go to docs/BENCHMARKS.md by 
     python bench/bench_etl.py concurrency      # resources fetched at once vs one at a time
     python bench/bench_etl.py baseline         # batched loader vs per-row loader, whole ETL
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,14 +24,20 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT))
 
-from sandbox import SandboxServer  # noqa: E402
+from sandbox import SandboxServer  # noqa: E402 - imported once the checkout is on sys.path
 
 DATA_PREFIXES = ("/developer/v2/", "/measure", "/v2/measure", "/v2/sleep", "/oauth/oauth2/token", "/v2/oauth2")
 
 
 def machine() -> str:
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {datetime.now():%Y-%m-%d}"
 
 
@@ -41,8 +48,13 @@ def sandbox(days: int, **options) -> SandboxServer:
 
 def etl(sb: SandboxServer, db_url: str, *args: str, extra_env: dict | None = None) -> tuple[float, int, int]:
     """Run `python etl.py ARGS` cold; returns (seconds, exit code, data/token requests made)."""
-    env = {**os.environ, **sb.environment(mint_tokens=False), "DATABASE_URL": db_url,
-           "WHOOP_PLATFORM_NO_DOTENV": "1", **(extra_env or {})}
+    env = {
+        **os.environ,
+        **sb.environment(mint_tokens=False),
+        "DATABASE_URL": db_url,
+        "WHOOP_PLATFORM_NO_DOTENV": "1",
+        **(extra_env or {}),
+    }
     before = len(sb.requests)
     start = time.perf_counter()
     code = subprocess.call([sys.executable, "etl.py", "--quiet", *args], cwd=PROJECT, env=env)
@@ -72,7 +84,10 @@ def bench_incremental(args) -> None:
             assert all(code == 0 for _, code, _ in runs)
             rows[years] = (statistics.median(s for s, _, _ in runs), max(n for _, _, n in runs), full, requests_full)
             sb.stop()
-    print("| history | full load (no latency) | incremental run (median of %d) | requests per incremental run |" % args.repeat)
+    print(
+        "| history | full load (no latency) | incremental run (median of %d) | requests per incremental run |"
+        % args.repeat
+    )
     print("|---|---|---|---|")
     for years, (inc, req, full, req_full) in rows.items():
         print(f"| {years} y | {full:.2f} s ({req_full} requests) | {inc:.2f} s | {req} |")
@@ -92,9 +107,11 @@ def bench_backfill(args) -> None:
             whoop = sum(1 for r in sb.requests if r["path"].startswith("/developer/v2/"))
             rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             bound = whoop / args.rate_limit * 60
-            print(f"| {years} y | exit {code} | {seconds:.0f} s | {whoop} WHOOP requests | lower bound "
-                  f"{bound:.0f} s | ratio {seconds / bound:.2f} | 429s {sum(1 for r in sb.requests if r['status'] == 429)} "
-                  f"| peak RSS so far {rss:.0f} MiB |")
+            print(
+                f"| {years} y | exit {code} | {seconds:.0f} s | {whoop} WHOOP requests | lower bound "
+                f"{bound:.0f} s | ratio {seconds / bound:.2f} | 429s {sum(1 for r in sb.requests if r['status'] == 429)} "
+                f"| peak RSS so far {rss:.0f} MiB |"
+            )
             sb.stop()
 
 
@@ -106,13 +123,14 @@ UNLIMITED_SANDBOX = {"whoop_rate_limit": 100_000}
 
 def bench_concurrency(args) -> None:
     print(f"# Concurrency: full load of {args.years[0]} y, {args.latency_ms} ms latency ({machine()})")
-    for label, workers, limits in (("one resource at a time, real rate limits", "1", {}),
-                                   ("all five at once, real rate limits", "0", {}),
-                                   ("one resource at a time, no client rate limit", "1", UNLIMITED),
-                                   ("all five at once, no client rate limit", "0", UNLIMITED)):
+    for label, workers, limits in (
+        ("one resource at a time, real rate limits", "1", {}),
+        ("all five at once, real rate limits", "0", {}),
+        ("one resource at a time, no client rate limit", "1", UNLIMITED),
+        ("all five at once, no client rate limit", "0", UNLIMITED),
+    ):
         with tempfile.TemporaryDirectory() as tmp:
-            sb = sandbox(365 * args.years[0], latency_ms=args.latency_ms,
-                         **(UNLIMITED_SANDBOX if limits else {}))
+            sb = sandbox(365 * args.years[0], latency_ms=args.latency_ms, **(UNLIMITED_SANDBOX if limits else {}))
             db_url = f"sqlite:///{tmp}/c.db"
             seed_tokens(sb, db_url)
             seconds, code, made = etl(sb, db_url, extra_env={"ETL_FETCH_CONCURRENCY": workers, **limits})
@@ -123,9 +141,9 @@ def bench_concurrency(args) -> None:
 def bench_baseline(args) -> None:
     import etl as etl_module
     from bench.naive_loader import naive_page
+    from configuration.settings import get_settings
     from sync import runner as runner_module
     from sync.report import Reporter
-    from configuration.settings import get_settings
 
     print(f"# Whole ETL, full load of {args.years[0]} y: batched vs per-row loader ({machine()})")
     urls = {"sqlite": None, "postgresql": args.postgres_url}
@@ -144,8 +162,9 @@ def bench_baseline(args) -> None:
                 if label.startswith("per-row"):
                     runner_module.load_page = naive_page
                 start = time.perf_counter()
-                outcome = etl_module.run_complete_etl(get_settings(read_dotenv=False),
-                                                      reporter=Reporter(interactive=False, quiet=True))
+                outcome = etl_module.run_complete_etl(
+                    get_settings(read_dotenv=False), reporter=Reporter(interactive=False, quiet=True)
+                )
                 seconds = time.perf_counter() - start
                 runner_module.load_page = saved
                 rows = sum(r.counts.inserted for r in outcome.results)
@@ -176,8 +195,12 @@ def main() -> None:
     args = parser.parse_args()
     defaults = {"incremental": [1, 10], "backfill": [1, 10], "concurrency": [3], "baseline": [3]}
     args.years = args.years or defaults[args.what]
-    {"incremental": bench_incremental, "backfill": bench_backfill, "concurrency": bench_concurrency,
-     "baseline": bench_baseline}[args.what](args)
+    {
+        "incremental": bench_incremental,
+        "backfill": bench_backfill,
+        "concurrency": bench_concurrency,
+        "baseline": bench_baseline,
+    }[args.what](args)
 
 
 if __name__ == "__main__":

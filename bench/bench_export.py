@@ -5,6 +5,7 @@
 Each export runs in a child process that reports its peak RSS (Linux: /proc VmHWM) after start-up and after the
 export, so the difference is what the data costs. Flat means it does not grow with the years.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,12 +19,12 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT))
 
-from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402 - imported once the checkout is on sys.path
 
-from tests.helpers import loaders  # noqa: E402
-from bench.bench_etl import _recreate_pg, machine  # noqa: E402
-from bench.bench_loader import WITHINGS_USER, history  # noqa: E402
-from storage.engine import ensure_schema, make_engine  # noqa: E402
+from bench.bench_etl import _recreate_pg, machine  # noqa: E402 - imported once the checkout is on sys.path
+from bench.bench_loader import WITHINGS_USER, history  # noqa: E402 - imported once the checkout is on sys.path
+from storage.engine import ensure_schema, make_engine  # noqa: E402 - imported once the checkout is on sys.path
+from tests.helpers import loaders  # noqa: E402 - imported once the checkout is on sys.path
 
 CHILD = """
 import json, sys, time
@@ -55,8 +56,12 @@ def fill(url: str, years: int) -> None:
     ensure_schema(engine)
     data = history(years)
     with Session(engine) as session:
-        for kind, load in (("cycles", loaders.load_cycles), ("recovery", loaders.load_recovery),
-                           ("sleep", loaders.load_sleep), ("workout", loaders.load_workout)):
+        for kind, load in (
+            ("cycles", loaders.load_cycles),
+            ("recovery", loaders.load_recovery),
+            ("sleep", loaders.load_sleep),
+            ("workout", loaders.load_workout),
+        ):
             load(session, data[kind])
         loaders.load_withings_measures(session, data["withings"], user_id=WITHINGS_USER, timezone="Europe/Paris")
         session.commit()
@@ -77,8 +82,10 @@ def main() -> None:
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
     print(machine())
-    print(f"{'database':10} {'years':>5} {'format':6} {'rows':>8} {'seconds':>8} {'start-up MiB':>12} "
-          f"{'peak MiB':>9} {'growth MiB':>10}")
+    print(
+        f"{'database':10} {'years':>5} {'format':6} {'rows':>8} {'seconds':>8} {'start-up MiB':>12} "
+        f"{'peak MiB':>9} {'growth MiB':>10}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for years in args.years:
             targets = [("sqlite", f"sqlite:///{tmp}/export-{years}.db")]
@@ -88,12 +95,16 @@ def main() -> None:
             for dialect, url in targets:
                 started = time.perf_counter()
                 fill(url, years)
-                print(f"# filled {dialect} with {years} years in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+                print(
+                    f"# filled {dialect} with {years} years in {time.perf_counter() - started:.1f} s", file=sys.stderr
+                )
                 for fmt in ("csv", "jsonl"):
                     m = measure(url, fmt, f"{tmp}/out-{dialect}-{years}-{fmt}")
-                    print(f"{dialect:10} {years:>5} {fmt:6} {m['rows']:>8} {m['seconds']:>8.2f} "
-                          f"{m['before_kb'] / 1024:>12.1f} {m['after_kb'] / 1024:>9.1f} "
-                          f"{(m['after_kb'] - m['before_kb']) / 1024:>10.1f}")
+                    print(
+                        f"{dialect:10} {years:>5} {fmt:6} {m['rows']:>8} {m['seconds']:>8.2f} "
+                        f"{m['before_kb'] / 1024:>12.1f} {m['after_kb'] / 1024:>9.1f} "
+                        f"{(m['after_kb'] - m['before_kb']) / 1024:>10.1f}"
+                    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 Measures, per database: first load, identical reload, reload with 1% changed, the pre-fix
 per-row loader (SELECT + INSERT/UPDATE + COMMIT per record) and a plain bulk INSERT floor.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,25 +20,26 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT))
 
-from sqlalchemy import event, insert  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy import event, insert  # noqa: E402 - imported once the checkout is on sys.path
+from sqlalchemy.orm import Session  # noqa: E402 - imported once the checkout is on sys.path
 
-
-from mapping import whoop as mappers  # noqa: E402
-from mapping import withings as withings_mapper  # noqa: E402
-from bench.bench_etl import _recreate_pg, machine  # noqa: E402
-from bench.naive_loader import naive_load, naive_withings  # noqa: E402
-from storage.engine import ensure_schema, make_engine  # noqa: E402
-from configuration.clock import utcnow
-from tests.helpers import factories as f  # noqa: E402
-from tests.helpers import loaders  # noqa: E402
-from storage.write import target_of  # noqa: E402
+from bench.bench_etl import _recreate_pg, machine  # noqa: E402 - imported once the checkout is on sys.path
+from bench.naive_loader import naive_load, naive_withings  # noqa: E402 - imported once the checkout is on sys.path
+from configuration.clock import utcnow  # noqa: E402 - after the checkout joins sys.path
+from mapping import whoop as mappers  # noqa: E402 - imported once the checkout is on sys.path
+from mapping import withings as withings_mapper  # noqa: E402 - imported once the checkout is on sys.path
+from storage.engine import ensure_schema, make_engine  # noqa: E402 - imported once the checkout is on sys.path
+from storage.write import target_of  # noqa: E402 - imported once the checkout is on sys.path
+from tests.helpers import factories as f  # noqa: E402 - imported once the checkout is on sys.path
+from tests.helpers import loaders  # noqa: E402 - imported once the checkout is on sys.path
 
 WITHINGS_USER = 3141592
-WHOOP_KINDS = (("cycles", loaders.load_cycles, mappers.cycle_to_row),
-               ("recovery", loaders.load_recovery, mappers.recovery_to_row),
-               ("sleep", loaders.load_sleep, mappers.sleep_to_row),
-               ("workout", loaders.load_workout, mappers.workout_to_row))
+WHOOP_KINDS = (
+    ("cycles", loaders.load_cycles, mappers.cycle_to_row),
+    ("recovery", loaders.load_recovery, mappers.recovery_to_row),
+    ("sleep", loaders.load_sleep, mappers.sleep_to_row),
+    ("workout", loaders.load_workout, mappers.workout_to_row),
+)
 
 
 def history(years: int, seed: int = 1) -> dict[str, list]:
@@ -47,9 +49,13 @@ def history(years: int, seed: int = 1) -> dict[str, list]:
     sleeps += [f.sleep(100_000 + d, nap=True) for d in rng.sample(range(days), days // 10)]
     groups = [f.weight_group(10**9 + i, grams=rng.randint(76000, 84000), day=i % days) for i in range(days)]
     groups += [f.bp_group(2 * 10**9 + i, day=i % days) for i in range(int(days * 0.37))]
-    return {"cycles": [f.cycle(d) for d in range(days)], "recovery": [f.recovery(d) for d in range(days)],
-            "sleep": sleeps, "workout": [f.workout(d) for d in rng.sample(range(days), int(days * 0.82))],
-            "withings": groups}
+    return {
+        "cycles": [f.cycle(d) for d in range(days)],
+        "recovery": [f.recovery(d) for d in range(days)],
+        "sleep": sleeps,
+        "workout": [f.workout(d) for d in rng.sample(range(days), int(days * 0.82))],
+        "withings": groups,
+    }
 
 
 def changed(data: dict[str, list], share: float = 0.01, seed: int = 2) -> dict[str, list]:
@@ -169,10 +175,14 @@ def main() -> None:
             print(f"\n## {dialect}\n| step | seconds | records/s | write statements |\n|---|---|---|---|")
             for label, (seconds, writes) in results.items():
                 print(f"| {label} | {seconds:.2f} | {total / seconds:,.0f} | {writes} |")
-            first, naive_t, bulk = (results[k][0] for k in ("first load", "per-row loader (pre-fix)", "plain bulk INSERT"))
-            print(f"\nfirst load vs per-row: {naive_t / first:.1f}x faster (target >= 20x); "
-                  f"vs plain bulk INSERT: {first / bulk:.2f}x (target <= 3x); "
-                  f"identical reload writes: {results['identical reload'][1]} (target 0)")
+            first, naive_t, bulk = (
+                results[k][0] for k in ("first load", "per-row loader (pre-fix)", "plain bulk INSERT")
+            )
+            print(
+                f"\nfirst load vs per-row: {naive_t / first:.1f}x faster (target >= 20x); "
+                f"vs plain bulk INSERT: {first / bulk:.2f}x (target <= 3x); "
+                f"identical reload writes: {results['identical reload'][1]} (target 0)"
+            )
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

@@ -5,6 +5,7 @@
 
 Runs are interleaved so that a shared machine's load drifts on both sides alike.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,14 +22,20 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT))
 
-from bench.bench_etl import machine, sandbox, seed_tokens  # noqa: E402
+from bench.bench_etl import machine, sandbox, seed_tokens  # noqa: E402 - imported once the checkout is on sys.path
 
 TOP_LEVEL = re.compile(r"import time:\s+\d+ \|\s+(\d+) \| (\S+)$", re.MULTILINE)
 
 
 def run(checkout: Path, env: dict, *flags: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *flags, "etl.py", "-q", "--since", "7d"], cwd=checkout, env=env,
-                          capture_output=True, text=True, check=True)
+    return subprocess.run(
+        [sys.executable, *flags, "etl.py", "-q", "--since", "7d"],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
 
 
 def imports(checkout: Path, env: dict, repeat: int) -> tuple[float, dict[str, float]]:
@@ -53,8 +60,12 @@ def main() -> None:
         sb = sandbox(365)
         db_url = f"sqlite:///{tmp}/startup.db"
         seed_tokens(sb, db_url)
-        env = {**os.environ, **sb.environment(mint_tokens=False), "DATABASE_URL": db_url,
-               "WHOOP_PLATFORM_NO_DOTENV": "1"}
+        env = {
+            **os.environ,
+            **sb.environment(mint_tokens=False),
+            "DATABASE_URL": db_url,
+            "WHOOP_PLATFORM_NO_DOTENV": "1",
+        }
         subprocess.run([sys.executable, "etl.py", "-q"], cwd=PROJECT, env=env, check=True)
         sb.app.faults.latency_ms = 50
         wall = defaultdict(list)
@@ -66,8 +77,10 @@ def main() -> None:
         for name, checkout in checkouts.items():
             total, per_module = imports(checkout, env, 5)
             top = ", ".join(f"{n} {ms:.0f}" for n, ms in sorted(per_module.items(), key=lambda i: -i[1])[:6])
-            print(f"| {name} ({checkout}) | median {statistics.median(wall[name]):.3f} s | min "
-                  f"{min(wall[name]):.3f} s | imports {total:.3f} s | top-level ms: {top} |")
+            print(
+                f"| {name} ({checkout}) | median {statistics.median(wall[name]):.3f} s | min "
+                f"{min(wall[name]):.3f} s | imports {total:.3f} s | top-level ms: {top} |"
+            )
         sb.stop()
 
 

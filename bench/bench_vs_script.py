@@ -10,6 +10,7 @@ warm-up run each first), interleaved with alternating order so that a shared mac
 on both alike. The peer gets the access tokens the project stored, so neither side refreshes.
 Prints the medians, the ratios project / script, the requests each side made and the 10y/2y flatness.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,13 @@ from typing import Iterator
 PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT))
 
-from bench.bench_etl import DATA_PREFIXES, UNLIMITED, UNLIMITED_SANDBOX, machine, sandbox  # noqa: E402
+from bench.bench_etl import (  # noqa: E402 - imported once the checkout is on sys.path
+    DATA_PREFIXES,
+    UNLIMITED,
+    UNLIMITED_SANDBOX,
+    machine,
+    sandbox,
+)
 
 PEER = PROJECT / "bench" / "peer_script.py"
 ROUTINE_TARGET, FIRST_LOAD_TARGET, FLAT_TARGET = 0.8, 0.2, 1.1
@@ -88,14 +95,22 @@ def interleave(sb, sides: list[Side], repeat: int) -> None:
 
 def project_env(sb, base: dict, db_path: Path) -> dict:
     """The project's environment against the sandbox, pacing lifted."""
-    return {**base, **sb.environment(mint_tokens=False), **UNLIMITED, "DATABASE_URL": f"sqlite:///{db_path}",
-            "WHOOP_PLATFORM_NO_DOTENV": "1"}
+    return {
+        **base,
+        **sb.environment(mint_tokens=False),
+        **UNLIMITED,
+        "DATABASE_URL": f"sqlite:///{db_path}",
+        "WHOOP_PLATFORM_NO_DOTENV": "1",
+    }
 
 
 def seed_project(sb, base: dict, db_path: Path, *args: str) -> None:
     """The project's first run with fresh refresh tokens, as after `connect`: tokens and history stored."""
-    env = {**project_env(sb, base, db_path), "WHOOP_REFRESH_TOKEN": sb.mint_refresh_token("whoop"),
-           "WITHINGS_REFRESH_TOKEN": sb.mint_refresh_token("withings")}
+    env = {
+        **project_env(sb, base, db_path),
+        "WHOOP_REFRESH_TOKEN": sb.mint_refresh_token("whoop"),
+        "WITHINGS_REFRESH_TOKEN": sb.mint_refresh_token("withings"),
+    }
     subprocess.run([sys.executable, "etl.py", "--quiet", *args], cwd=PROJECT, env=env, check=True)
 
 
@@ -103,7 +118,11 @@ def peer_env(base: dict, project_db: Path) -> dict:
     """The peer's environment: the access tokens the project stored (never printed)."""
     with sqlite3.connect(project_db) as conn:
         tokens = dict(conn.execute("SELECT provider, access_token FROM oauth_token").fetchall())
-    return {**base, "PEER_WHOOP_ACCESS_TOKEN": tokens["whoop"], "PEER_WITHINGS_ACCESS_TOKEN": tokens.get("withings", "")}
+    return {
+        **base,
+        "PEER_WHOOP_ACCESS_TOKEN": tokens["whoop"],
+        "PEER_WITHINGS_ACCESS_TOKEN": tokens.get("withings", ""),
+    }
 
 
 def peer_command(sb, db_path: Path, *args: str) -> list[str]:
@@ -123,8 +142,9 @@ def routine_sides(years: int, latency_ms: int, base: dict) -> Iterator[tuple[obj
             subprocess.run(peer_command(sb, peer_db, "--full"), cwd=PROJECT, env=env, check=True)
             sb.app.faults.latency_ms = latency_ms
             script = Side("script", peer_command(sb, peer_db, "--since-days", "7"), env)
-            project = Side("project", [sys.executable, "etl.py", "--quiet", "--since", "7d"],
-                           project_env(sb, base, project_db))
+            project = Side(
+                "project", [sys.executable, "etl.py", "--quiet", "--since", "7d"], project_env(sb, base, project_db)
+            )
             yield sb, script, project
         finally:
             sb.stop()
@@ -142,8 +162,12 @@ def make_template(seed_db: Path, template: Path) -> None:
     with sqlite3.connect(seed_db) as source, sqlite3.connect(template) as target:
         source.backup(target)
     with sqlite3.connect(template) as conn:
-        tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                                   "AND name NOT LIKE 'sqlite_%'")]
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
         for table in tables:
             if table not in KEPT_TABLES:
                 conn.execute(f'DELETE FROM "{table}"')
@@ -169,10 +193,18 @@ def first_load_sides(years: int, base: dict) -> Iterator[tuple[object, Side, Sid
             project_db, peer_db = Path(tmp, "project.db"), Path(tmp, "peer.db")
             seed_project(sb, base, seed_db, "--source", "whoop")
             make_template(seed_db, template)
-            script = Side("script", peer_command(sb, peer_db, "--full", "--whoop-only"), peer_env(base, seed_db),
-                          prepare=lambda: _fresh(peer_db))
-            project = Side("project", [sys.executable, "etl.py", "--quiet", "--source", "whoop"],
-                           project_env(sb, base, project_db), prepare=lambda: _fresh(project_db, template))
+            script = Side(
+                "script",
+                peer_command(sb, peer_db, "--full", "--whoop-only"),
+                peer_env(base, seed_db),
+                prepare=lambda: _fresh(peer_db),
+            )
+            project = Side(
+                "project",
+                [sys.executable, "etl.py", "--quiet", "--source", "whoop"],
+                project_env(sb, base, project_db),
+                prepare=lambda: _fresh(project_db, template),
+            )
             yield sb, script, project
         finally:
             sb.stop()
@@ -188,14 +220,18 @@ def first_load(years: int, repeat: int, base: dict) -> tuple[Side, Side]:
 def row(label: str, script: Side, project: Side, target: float) -> str:
     """One table row: medians, ratio against its target, requests per run."""
     ratio = project.median() / script.median()
-    return (f"| {label} | {script.median():.2f} s | {project.median():.2f} s | **{ratio:.2f}x** "
-            f"(target <= {target}) | {max(script.requests)} / {max(project.requests)} |")
+    return (
+        f"| {label} | {script.median():.2f} s | {project.median():.2f} s | **{ratio:.2f}x** "
+        f"(target <= {target}) | {max(script.requests)} / {max(project.requests)} |"
+    )
 
 
 def runs(label: str, script: Side, project: Side) -> str:
     """Every measured run, for the record."""
+
     def fmt(side: Side) -> str:
         return " ".join(f"{s:.2f}" for s in side.seconds)
+
     return f"- {label}: script {fmt(script)} s; project {fmt(project)} s"
 
 
@@ -226,8 +262,10 @@ def main() -> None:
     routine_rows = [(s, p) for label, s, p, _ in results if label.startswith("`--since")]
     if len(routine_rows) >= 2:
         (s_low, p_low), (s_high, p_high) = routine_rows[0], routine_rows[-1]
-        print(f"\n{args.years[-1]}y/{args.years[0]}y: script {s_high.median() / s_low.median():.2f}, "
-              f"project {p_high.median() / p_low.median():.2f} (target <= {FLAT_TARGET})")
+        print(
+            f"\n{args.years[-1]}y/{args.years[0]}y: script {s_high.median() / s_low.median():.2f}, "
+            f"project {p_high.median() / p_low.median():.2f} (target <= {FLAT_TARGET})"
+        )
     print("\nEvery run (seconds, in order):")
     for label, script, project, _ in results:
         print(runs(label, script, project))

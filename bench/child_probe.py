@@ -8,6 +8,7 @@ tracked then (what the interpreter's exit has to walk). With PROFILE_DIR, every 
 its own cProfile and leaves THREADNAME.prof there. Standard library only, imported lazily, so that
 the probe adds next to nothing to the start-up it helps to measure.
 """
+
 import sys
 import time
 
@@ -65,7 +66,7 @@ def main() -> None:
     code: object = 0
     profiles: list = []
     try:
-        _run(sys.argv[split + 1], sys.argv[split + 2:], profile_dir, profiles)
+        _run(sys.argv[split + 1], sys.argv[split + 2 :], profile_dir, profiles)
     except SystemExit as exc:  # the script's exit code is the probe's, after the marks are written
         code = exc.code
     ended = time.monotonic()

@@ -1,13 +1,14 @@
 """The pre-fix way of loading, kept only as a benchmark baseline: per row SELECT, write, COMMIT."""
+
 from __future__ import annotations
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 import db_loader
+from configuration.clock import utcnow
 from mapping import whoop as mappers
 from mapping import withings as withings_mapper
-from configuration.clock import utcnow
 from storage.write import LoadCounts, target_of
 
 

@@ -13,6 +13,7 @@ getmeas with the same meastypes, `category=1` and `lastupdate`, `more`/`offset` 
 nothing else: no body measurement, no daily Withings resources, no deletion listing, no token
 refresh (the benchmark hands it the access tokens the project stored).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,15 +86,21 @@ def whoop_records(session: requests.Session, base_url: str, path: str, start: st
 
 def whoop_row(record: dict, key_field: str) -> dict:
     """The peer's columns of one WHOOP record."""
-    return {"record_key": str(record[key_field]), "user_id": record.get("user_id"),
-            "start": record.get("start"), "end": record.get("end"), "score_state": record.get("score_state"),
-            "updated_at": record.get("updated_at"), "raw": json.dumps(record), "synced_at": _now_iso()}
+    return {
+        "record_key": str(record[key_field]),
+        "user_id": record.get("user_id"),
+        "start": record.get("start"),
+        "end": record.get("end"),
+        "score_state": record.get("score_state"),
+        "updated_at": record.get("updated_at"),
+        "raw": json.dumps(record),
+        "synced_at": _now_iso(),
+    }
 
 
 def withings_groups(session: requests.Session, base_url: str, lastupdate: int):
     """Every getmeas group changed since `lastupdate`, page after page."""
-    form: dict[str, object] = {"action": "getmeas", "meastypes": MEASTYPES, "category": 1,
-                               "lastupdate": lastupdate}
+    form: dict[str, object] = {"action": "getmeas", "meastypes": MEASTYPES, "category": 1, "lastupdate": lastupdate}
     while True:
         response = session.post(base_url + "/measure", data=form, timeout=TIMEOUT_SECONDS)
         response.raise_for_status()
@@ -109,9 +116,15 @@ def withings_groups(session: requests.Session, base_url: str, lastupdate: int):
 def withings_row(group: dict) -> dict:
     """The peer's columns of one measure group (the weight decoded, the rest kept raw)."""
     weight = next((m["value"] * 10 ** m["unit"] for m in group.get("measures", []) if m.get("type") == WEIGHT), None)
-    return {"grpid": group["grpid"], "date": group.get("date"), "modified": group.get("modified"),
-            "category": group.get("category"), "weight_kg": weight, "raw": json.dumps(group),
-            "synced_at": _now_iso()}
+    return {
+        "grpid": group["grpid"],
+        "date": group.get("date"),
+        "modified": group.get("modified"),
+        "category": group.get("category"),
+        "weight_kg": weight,
+        "raw": json.dumps(group),
+        "synced_at": _now_iso(),
+    }
 
 
 def _now_iso() -> str:
@@ -165,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         conn.close()
     if not args.quiet:
-        print(f"peer: {counts['inserted']} inserted, {counts['updated']} updated in "
-              f"{time.perf_counter() - started:.2f} s")
+        print(
+            f"peer: {counts['inserted']} inserted, {counts['updated']} updated in {time.perf_counter() - started:.2f} s"
+        )
     return 0
 
 

@@ -8,6 +8,7 @@
 Same conditions as bench/bench_vs_script.py (the same sandbox setup, pacing lifted, bytecode cached
 outside the checkout, 50 ms per answer for the routine run).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,13 +26,23 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT))
 
-from bench.bench_etl import machine  # noqa: E402
-from bench.bench_vs_script import Side, first_load_sides, measured_env, routine_sides  # noqa: E402
+from bench.bench_etl import machine  # noqa: E402 - imported once the checkout is on sys.path
+from bench.bench_vs_script import (  # noqa: E402 - imported once the checkout is on sys.path
+    Side,
+    first_load_sides,
+    measured_env,
+    routine_sides,
+)
 
 PROBE = PROJECT / "bench" / "child_probe.py"
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$", re.MULTILINE)
-PHASES = ("interpreter start-up", "imports and planning, to the first request", "network phase",
-          "after the last answer, to main's return", "interpreter exit")
+PHASES = (
+    "interpreter start-up",
+    "imports and planning, to the first request",
+    "network phase",
+    "after the last answer, to main's return",
+    "interpreter exit",
+)
 
 
 def probe_command(side: Side, marks: Path, profile_dir: Path | None = None, *flags: str) -> list[str]:
@@ -46,15 +57,21 @@ def importtime(args, base: dict) -> None:
     with routine_sides(args.years, args.latency_ms, base) as (sb, _script, project):
         _fresh_run(project)  # warms the bytecode cache
         for _ in range(args.repeat):
-            done = subprocess.run([project.command[0], "-X", "importtime", *project.command[1:]], cwd=PROJECT,
-                                  env=project.env, capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [project.command[0], "-X", "importtime", *project.command[1:]],
+                cwd=PROJECT,
+                env=project.env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             for _self_us, cumulative_us, indent, name in IMPORT_LINE.findall(done.stderr):
                 cumulative[name].append(int(cumulative_us) / 1000)
                 depth[name] = (len(indent) - 1) // 2
     top_level = sum(statistics.median(v) for n, v in cumulative.items() if depth[n] == 0)
     print(f"# -X importtime, `etl.py --since 7d`, {args.years} y (median of {args.repeat}; {machine()})")
     print(f"sum of top-level imports: {top_level:.0f} ms\n\n| module | depth | cumulative ms |\n|---|---|---|")
-    for name, values in sorted(cumulative.items(), key=lambda i: -statistics.median(i[1]))[:args.top]:
+    for name, values in sorted(cumulative.items(), key=lambda i: -statistics.median(i[1]))[: args.top]:
         print(f"| {name} | {depth[name]} | {statistics.median(values):.1f} |")
 
 
@@ -86,22 +103,26 @@ def phases(sb, side: Side, stamps: list, tmp: Path) -> list[float]:
     marks = json.loads(marks_path.read_text())
     first, last = min(a for a, _ in stamps), max(b for _, b in stamps)
     points = [spawned, marks["started"], first, last, marks["main_returned"], exited]
-    return [b - a for a, b in zip(points, points[1:])] + [marks["gc_tracked_objects"]]
+    return [b - a for a, b in zip(points, points[1:], strict=False)] + [marks["gc_tracked_objects"]]
 
 
 def timeline(args, base: dict) -> None:
     """Median phases of both sides of the routine run, interleaved."""
     measured = {"script": [], "project": []}
-    with routine_sides(args.years, args.latency_ms, base) as (sb, script, project), \
-            tempfile.TemporaryDirectory() as tmp:
+    with (
+        routine_sides(args.years, args.latency_ms, base) as (sb, script, project),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         stamps = _stamp_requests(sb)
         for side in (script, project):  # warm-up
             phases(sb, side, stamps, Path(tmp))
         for number in range(args.repeat):
             for side in (script, project) if number % 2 == 0 else (project, script):
                 measured[side.name].append(phases(sb, side, stamps, Path(tmp)))
-    print(f"# Timeline of `--since 7d`, {args.years} y, {args.latency_ms} ms per answer "
-          f"(median of {args.repeat}; {machine()})")
+    print(
+        f"# Timeline of `--since 7d`, {args.years} y, {args.latency_ms} ms per answer "
+        f"(median of {args.repeat}; {machine()})"
+    )
     print("\n| phase | script ms | project ms |\n|---|---|---|")
     for index, phase in enumerate(PHASES):
         values = [statistics.median(run[index] for run in measured[name]) * 1000 for name in ("script", "project")]
@@ -149,13 +170,16 @@ def cprofile(args, base: dict) -> None:
             project.prepare()
         profile_dir = Path(tmp)
         started = time.perf_counter()
-        subprocess.run(probe_command(project, profile_dir / "marks.json", profile_dir), cwd=PROJECT,
-                       env=project.env, check=True)
-        print(f"# cProfile of the project, {what}: {time.perf_counter() - started:.2f} s under the profiler "
-              f"({machine()})")
+        subprocess.run(
+            probe_command(project, profile_dir / "marks.json", profile_dir), cwd=PROJECT, env=project.env, check=True
+        )
+        print(
+            f"# cProfile of the project, {what}: {time.perf_counter() - started:.2f} s under the profiler ({machine()})"
+        )
         files = sorted(profile_dir.glob("*.prof"))
-        print_profile("main thread: start-up, planning, the writer", [f for f in files if "MainThread" in f.name],
-                      args.top)
+        print_profile(
+            "main thread: start-up, planning, the writer", [f for f in files if "MainThread" in f.name], args.top
+        )
         print_profile("fetch threads, merged", [f for f in files if "-fetch-" in f.name], args.top)
 
 

@@ -1,4 +1,5 @@
 """The one clock every layer reads: `utcnow()` is what tests replace to control time."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone

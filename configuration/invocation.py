@@ -1,4 +1,5 @@
 """The command the user typed and the `.env` they edit: every message that tells them what to do names these."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Logging for the three ways the ETL runs, with every known secret masked in every line."""
+
 from __future__ import annotations
 
 import logging

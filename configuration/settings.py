@@ -1,4 +1,5 @@
 """Configuration from the environment (and `.env`), range-checked once and never echoing secrets."""
+
 from __future__ import annotations
 
 import os
@@ -79,8 +80,10 @@ def check_ping_url(value: str | None, name: str = "HEALTHCHECK_URL") -> str | No
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingError(f"{name} must be an http:// or https:// URL with a host (the value is not shown: "
-                           "it holds the monitor's secret)")
+        raise SettingError(
+            f"{name} must be an http:// or https:// URL with a host (the value is not shown: "
+            "it holds the monitor's secret)"
+        )
     register_secret(value)
     register_secret(parts.path.rstrip("/"))  # an HTTP error names the path without the host
     return value
@@ -165,7 +168,7 @@ def _absolute_sqlite(url: str) -> str:
     # `sqlite:///data/whoop.db` is relative to the home folder, not to wherever cron starts us.
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        return prefix + str(home_dirs()[1] / url[len(prefix):])
+        return prefix + str(home_dirs()[1] / url[len(prefix) :])
     return url
 
 
@@ -181,16 +184,19 @@ def check_database_url(url: str) -> str:
         raise SettingError(f"DATABASE_URL is not a database URL; expected {SUPPORTED_DATABASES}") from None
     backend, driver = parsed.get_backend_name(), parsed.get_driver_name() if "+" in parsed.drivername else ""
     if driver not in _DRIVERS.get(backend, ()):
-        raise SettingError(f"DATABASE_URL: unsupported database driver {parsed.drivername!r}; "
-                           f"use {SUPPORTED_DATABASES}")
+        raise SettingError(
+            f"DATABASE_URL: unsupported database driver {parsed.drivername!r}; use {SUPPORTED_DATABASES}"
+        )
     if not parsed.database or parsed.database == ":memory:":
         # A bare postgresql:// would fall back to libpq's defaults: a database named after the OS user.
         raise SettingError(f"DATABASE_URL names no database; expected {SUPPORTED_DATABASES}")
     if backend == "sqlite":
         folder = Path(parsed.database).parent
         if not folder.is_dir() and folder != default_sqlite_path().parent:
-            raise SettingError(f"DATABASE_URL: the folder {folder} of the SQLite database does not exist; "
-                               f"create it (mkdir -p {folder}) or fix the path")
+            raise SettingError(
+                f"DATABASE_URL: the folder {folder} of the SQLite database does not exist; "
+                f"create it (mkdir -p {folder}) or fix the path"
+            )
     return url
 
 
@@ -216,7 +222,7 @@ def stale_after_overrides() -> dict[str, timedelta]:
         duration = parse_duration(raw)
         if duration is None:
             raise ValueError(f"{name} must be a duration like 36h, 7d or 2w, got {raw!r}")
-        overrides[name[len(STALE_AFTER_PREFIX):].lower()] = duration
+        overrides[name[len(STALE_AFTER_PREFIX) :].lower()] = duration
     return overrides
 
 

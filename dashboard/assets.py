@@ -1,4 +1,5 @@
 """The page's own files and the chart library's JavaScript, served by the app (never a CDN)."""
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -56,7 +57,7 @@ def resolve(path: str) -> tuple[Path, str, bool] | None:
     prefix = "/static/"
     if not path.startswith(prefix):
         return None
-    name = path[len(prefix):]
+    name = path[len(prefix) :]
     # Only plain names of files that ship in static/: no sub-paths, so no traversal.
     if "/" in name or "\\" in name or name.startswith("."):
         return None

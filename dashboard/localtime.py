@@ -1,4 +1,5 @@
 """The page's one time zone (the person's, read from the data) and the local calendar day of a record."""
+
 from __future__ import annotations
 
 import re
@@ -15,14 +16,18 @@ class PageZone:
     """The zone every time on the page is shown in, and how the page names it (once)."""
 
     tz: tzinfo
-    name: str    # "Europe/Berlin", "UTC−05:00"
+    name: str  # "Europe/Berlin", "UTC−05:00"
     source: str  # "withings", "whoop" or "computer"
 
     def label(self, now: datetime) -> str:
         """The name plus, for a named zone, its abbreviation at `now`: "Europe/Berlin (CET)"."""
         abbreviation = now.astimezone(self.tz).tzname() or ""
-        if isinstance(self.tz, ZoneInfo) and abbreviation and abbreviation != self.name \
-                and not abbreviation.startswith(("+", "-")):
+        if (
+            isinstance(self.tz, ZoneInfo)
+            and abbreviation
+            and abbreviation != self.name
+            and not abbreviation.startswith(("+", "-"))
+        ):
             return f"{self.name} ({abbreviation})"
         return self.name
 
@@ -50,7 +55,7 @@ def named_zone(name: str | None) -> ZoneInfo | None:
 
 
 def offset_name(offset: timedelta) -> str:
-    """"UTC+01:00", "UTC−05:00" (a real minus sign, as the page writes negative numbers)."""
+    """ "UTC+01:00", "UTC−05:00" (a real minus sign, as the page writes negative numbers)."""
     minutes = int(offset.total_seconds() // 60)
     sign = "−" if minutes < 0 else "+"
     return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
@@ -60,8 +65,9 @@ def choose_zone(withings_tz: str | None, whoop_offset: str | None, whoop_at: dat
     """The person's zone: Withings' named zone when WHOOP's newest offset agrees, else WHOOP's offset."""
     named = named_zone(withings_tz)
     fixed = parse_offset(whoop_offset)
-    if named is not None and (fixed is None or whoop_at is None
-                              or whoop_at.astimezone(named).utcoffset() == fixed.utcoffset(None)):
+    if named is not None and (
+        fixed is None or whoop_at is None or whoop_at.astimezone(named).utcoffset() == fixed.utcoffset(None)
+    ):
         # A named zone also gets last winter's days right; a fixed offset cannot.
         return PageZone(named, withings_tz, "withings")
     if fixed is not None:

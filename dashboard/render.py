@@ -1,4 +1,5 @@
 """Server-side HTML: every number is in the page as text, so it reads fine without the charts."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -9,9 +10,11 @@ from configuration.invocation import command
 from dashboard import assets
 
 DASH = "—"
-NO_CHARTS = ("Charts are off: the chart library (plotly.min.js from the pinned <code>plotly</code> package) "
-             "is not installed. Run <code>.venv/bin/pip install -r requirements.txt</code>. "
-             "Every number is still in the tables below.")
+NO_CHARTS = (
+    "Charts are off: the chart library (plotly.min.js from the pinned <code>plotly</code> package) "
+    "is not installed. Run <code>.venv/bin/pip install -r requirements.txt</code>. "
+    "Every number is still in the tables below."
+)
 
 
 def e(value) -> str:
@@ -24,10 +27,12 @@ def page(title: str, body: str, *, charts: bool = False, body_class: str = "") -
     scripts = ""
     if charts:
         chart_js = assets.chart_js_url()
-        scripts = (f'<script src="{e(chart_js)}" defer></script>' if chart_js else "") + \
-            f'<script src="{e(assets.url("dashboard.js"))}" defer></script>'
+        scripts = (
+            f'<script src="{e(chart_js)}" defer></script>' if chart_js else ""
+        ) + f'<script src="{e(assets.url("dashboard.js"))}" defer></script>'
     return Template(assets.template("page.html")).substitute(
-        title=e(title), css=e(assets.url("dashboard.css")), scripts=scripts, body=body, body_class=e(body_class))
+        title=e(title), css=e(assets.url("dashboard.css")), scripts=scripts, body=body, body_class=e(body_class)
+    )
 
 
 def dashboard_page(summary: dict, database: str) -> str:
@@ -36,40 +41,53 @@ def dashboard_page(summary: dict, database: str) -> str:
         return page("No data yet", _header(database) + freshness_section(summary["freshness"]) + _empty_card())
     charts_on = assets.chart_js_url() is not None
     notice = "" if charts_on else f'<p class="notice" id="charts-off">{NO_CHARTS}</p>'
-    body = (_header(database, summary["zone"]) + freshness_section(summary["freshness"]) + notice
-            + '<main class="grid">' + weight_card(summary["weight"]) + _trend_cards(summary["trends"], charts_on, summary["axis"]["bar_start"])
-            + _new_cards(summary, charts_on) + workouts_card(summary["workouts"]) + "</main>")
+    body = (
+        _header(database, summary["zone"])
+        + freshness_section(summary["freshness"])
+        + notice
+        + '<main class="grid">'
+        + weight_card(summary["weight"])
+        + _trend_cards(summary["trends"], charts_on, summary["axis"]["bar_start"])
+        + _new_cards(summary, charts_on)
+        + workouts_card(summary["workouts"])
+        + "</main>"
+    )
     return page("Dashboard", body, charts=True, body_class="" if charts_on else "no-charts")
 
 
 def error_page(message: str, database: str) -> str:
     """The page for a database that cannot be read (served with HTTP 503)."""
-    card = (f'<section class="card wide message error"><h2>The database cannot be read right now</h2>'
-            f"<p>{e(message)}</p><p>Check that the database is running and that <code>DATABASE_URL</code> "
-            "points at it, then reload this page.</p></section>")
+    card = (
+        f'<section class="card wide message error"><h2>The database cannot be read right now</h2>'
+        f"<p>{e(message)}</p><p>Check that the database is running and that <code>DATABASE_URL</code> "
+        "points at it, then reload this page.</p></section>"
+    )
     return page("Database unavailable", _header(database) + f'<main class="grid">{card}</main>')
 
 
 def _header(database: str, zone: dict | None = None) -> str:
     if zone is None:
-        updated = f'Updated {e(datetime.now().astimezone().strftime("%H:%M"))}'
+        updated = f"Updated {e(datetime.now().astimezone().strftime('%H:%M'))}"
     else:  # the one place the page names its time zone: every time and day below is in it
-        updated = (f'Times in <strong id="page-zone">{e(zone["label"])}</strong> · '
-                   f'updated {e(zone["generated_local"])}')
-    return ('<header class="top"><div><h1>WHOOP Data Platform</h1>'
-            f'<p class="sub">Read-only view of <code>{e(database)}</code></p></div>'
-            f'<p class="sub" id="updated">{updated}</p></header>')
+        updated = f'Times in <strong id="page-zone">{e(zone["label"])}</strong> · updated {e(zone["generated_local"])}'
+    return (
+        '<header class="top"><div><h1>WHOOP Data Platform</h1>'
+        f'<p class="sub">Read-only view of <code>{e(database)}</code></p></div>'
+        f'<p class="sub" id="updated">{updated}</p></header>'
+    )
 
 
 def _empty_card() -> str:
-    return ('<main class="grid"><section class="card wide message"><h2>No data yet — run the ETL</h2>'
-            "<p>This database has no WHOOP or Withings records so far. To fill it:</p><ol>"
-            f"<li>Connect your accounts: <code>{e(command('connect', 'whoop'))}</code> and "
-            f"<code>{e(command('connect', 'withings'))}</code></li>"
-            f"<li>Run the ETL: <code>{e(command())}</code></li>"
-            "<li>Reload this page.</li></ol>"
-            "<p>No account? <code>make demo</code> fills a demo database from the bundled sandbox.</p>"
-            "</section></main>")
+    return (
+        '<main class="grid"><section class="card wide message"><h2>No data yet — run the ETL</h2>'
+        "<p>This database has no WHOOP or Withings records so far. To fill it:</p><ol>"
+        f"<li>Connect your accounts: <code>{e(command('connect', 'whoop'))}</code> and "
+        f"<code>{e(command('connect', 'withings'))}</code></li>"
+        f"<li>Run the ETL: <code>{e(command())}</code></li>"
+        "<li>Reload this page.</li></ol>"
+        "<p>No account? <code>make demo</code> fills a demo database from the bundled sandbox.</p>"
+        "</section></main>"
+    )
 
 
 def freshness_section(rows: list[dict]) -> str:
@@ -84,7 +102,8 @@ def freshness_section(rows: list[dict]) -> str:
         items.append(
             f'<div class="fresh {"stale" if row["stale"] else "ok"}" data-source="{e(row["source"])}">'
             f'<span class="dot"></span><div><strong>{e(row["label"])}</strong>{detail}{warning}'
-            f'{_resource_ages(row.get("resources", ()))}{errors}</div></div>')
+            f"{_resource_ages(row.get('resources', ()))}{errors}</div></div>"
+        )
     return f'<section class="freshness" aria-label="Data freshness">{"".join(items)}</section>'
 
 
@@ -92,25 +111,30 @@ def _resource_ages(resources) -> str:
     """Each resource's own age, stale ones marked: the newest of one never hides another's."""
     items = "".join(
         f'<li class="{"stale" if r["stale"] else "ok"}" data-resource="{e(r["resource"])}">'
-        f'{"⚠ " if r["stale"] else ""}{e(r["label"])}: '
-        f'{e("newest record " + r["newest_record_ago"]) if r["newest_record_at"] else "no records yet"}</li>'
-        for r in resources)
+        f"{'⚠ ' if r['stale'] else ''}{e(r['label'])}: "
+        f"{e('newest record ' + r['newest_record_ago']) if r['newest_record_at'] else 'no records yet'}</li>"
+        for r in resources
+    )
     return f'<ul class="ages">{items}</ul>' if items else ""
 
 
 def weight_card(weight: dict | None) -> str:
     """The latest weight, when it was measured, and its 7- and 30-day change by dates."""
     if weight is None:
-        return ('<section class="card hero"><h2>Latest weight</h2>'
-                '<p class="muted">No weigh-in yet: connect Withings and run the ETL.</p></section>')
+        return (
+            '<section class="card hero"><h2>Latest weight</h2>'
+            '<p class="muted">No weigh-in yet: connect Withings and run the ETL.</p></section>'
+        )
     chips = "".join(_change_chip(c) for c in weight["changes"])
     fat = weight["fat_ratio_pct"]
     fat_line = "" if fat is None else f'<p class="extra">Body fat <strong>{e(f"{fat:.1f}")} %</strong></p>'
-    return (f'<section class="card hero"><h2>Latest weight</h2>'
-            f'<p class="big" id="latest-weight">{e(weight["display"])}</p>'
-            f'<p class="when">{e(weight["measured_local"])} · <span id="latest-ago">{e(weight["ago"])}</span>'
-            f'{"" if not weight.get("note") else " · " + e(weight["note"])}</p>'
-            f'<div class="chips">{chips}</div>{fat_line}</section>')
+    return (
+        f'<section class="card hero"><h2>Latest weight</h2>'
+        f'<p class="big" id="latest-weight">{e(weight["display"])}</p>'
+        f'<p class="when">{e(weight["measured_local"])} · <span id="latest-ago">{e(weight["ago"])}</span>'
+        f"{'' if not weight.get('note') else ' · ' + e(weight['note'])}</p>"
+        f'<div class="chips">{chips}</div>{fat_line}</section>'
+    )
 
 
 def _change_chip(change: dict) -> str:
@@ -118,29 +142,51 @@ def _change_chip(change: dict) -> str:
     if change["delta_kg"] is None:
         detail, trend = f"no weigh-in {days}+ days earlier", "flat"
     else:
-        detail = f'vs {change["baseline_kg"]:.1f} kg on {change["baseline_local"]}'
+        detail = f"vs {change['baseline_kg']:.1f} kg on {change['baseline_local']}"
         trend = "up" if change["delta_kg"] >= 0.05 else "down" if change["delta_kg"] <= -0.05 else "flat"
-    return (f'<div class="chip {trend}" id="change-{days}d"><span class="label">{days} days</span>'
-            f'<span class="value">{e(change["display"])}</span><span class="detail">{e(detail)}</span></div>')
+    return (
+        f'<div class="chip {trend}" id="change-{days}d"><span class="label">{days} days</span>'
+        f'<span class="value">{e(change["display"])}</span><span class="detail">{e(detail)}</span></div>'
+    )
 
 
 def _trend_cards(trends: dict, charts_on: bool, bar_start: str) -> str:
     weight, rec, slp = trends["weight"], trends["recovery"], trends["sleep"]
     cards = [
-        ("weight", "Weight, last 90 days", _kpi(weight["kg"], "{:.1f} kg"), (),
-         ("Measured", "kg"), zip(map(_when, weight["local"]), _fmt(weight["kg"], "{:.1f}"))),
-        ("recovery", "Recovery, last 30 days", _kpi(rec["score"], "{:.0f}%"),
-         (("green", "67–100"), ("yellow", "34–66"), ("red", "0–33")),
-         ("Woke", "Recovery %"), _daily(bar_start, rec["day"], _fmt(rec["score"], "{:.0f}"))),
-        ("heart", "HRV & resting HR, last 90 days", _kpi(rec["hrv_7d"], "{:.0f} ms"),
-         (("hrv-dot", "HRV (ms)"), ("hrv", "HRV 7-day mean"), ("rhr", "Resting HR 7-day mean (bpm)")),
-         ("Woke", "HRV ms", "7-day mean", "Resting HR bpm"),
-         _daily("", rec["day"], _fmt(rec["hrv"], "{:.1f}"), _fmt(rec["hrv_7d"], "{:.1f}"),
-                _fmt(rec["rhr"], "{:.0f}"))),
-        ("sleep", "Sleep performance, last 30 days", _kpi(slp["performance"], "{:.0f}%"),
-         (("sleep", "Performance (%)"), ("hours", "Hours asleep")),
-         ("Woke", "Performance %", "Hours asleep"),
-         _daily(bar_start, slp["day"], _fmt(slp["performance"], "{:.0f}"), _fmt(slp["hours"], "{:.1f}"))),
+        (
+            "weight",
+            "Weight, last 90 days",
+            _kpi(weight["kg"], "{:.1f} kg"),
+            (),
+            ("Measured", "kg"),
+            zip(map(_when, weight["local"]), _fmt(weight["kg"], "{:.1f}"), strict=False),
+        ),
+        (
+            "recovery",
+            "Recovery, last 30 days",
+            _kpi(rec["score"], "{:.0f}%"),
+            (("green", "67–100"), ("yellow", "34–66"), ("red", "0–33")),
+            ("Woke", "Recovery %"),
+            _daily(bar_start, rec["day"], _fmt(rec["score"], "{:.0f}")),
+        ),
+        (
+            "heart",
+            "HRV & resting HR, last 90 days",
+            _kpi(rec["hrv_7d"], "{:.0f} ms"),
+            (("hrv-dot", "HRV (ms)"), ("hrv", "HRV 7-day mean"), ("rhr", "Resting HR 7-day mean (bpm)")),
+            ("Woke", "HRV ms", "7-day mean", "Resting HR bpm"),
+            _daily(
+                "", rec["day"], _fmt(rec["hrv"], "{:.1f}"), _fmt(rec["hrv_7d"], "{:.1f}"), _fmt(rec["rhr"], "{:.0f}")
+            ),
+        ),
+        (
+            "sleep",
+            "Sleep performance, last 30 days",
+            _kpi(slp["performance"], "{:.0f}%"),
+            (("sleep", "Performance (%)"), ("hours", "Hours asleep")),
+            ("Woke", "Performance %", "Hours asleep"),
+            _daily(bar_start, slp["day"], _fmt(slp["performance"], "{:.0f}"), _fmt(slp["hours"], "{:.1f}")),
+        ),
     ]
     return "".join(_chart_card(*card, charts_on=charts_on) for card in cards)
 
@@ -150,37 +196,67 @@ def _new_cards(summary: dict, charts_on: bool) -> str:
     bp, steps, both = summary["blood_pressure"], summary["steps"], summary["sleep_compare"]
     latest, bar_start = bp["latest"], summary["axis"]["bar_start"]
     cards = [
-        ("bp", "Blood pressure, last 90 days", "",
-         (("systolic", "Systolic"), ("diastolic", "Diastolic")), ("Measured", "Systolic", "Diastolic", "Pulse"),
-         zip(map(_when, bp["local"]), _fmt(bp["systolic"], "{:.0f}"), _fmt(bp["diastolic"], "{:.0f}"),
-             _fmt(bp["pulse"], "{:.0f}")), _bp_note(latest)),
-        ("steps", "Steps, last 30 days", _kpi(steps["steps"], "{:,.0f}"), (("steps", "Steps"),),
-         ("Day", "Steps", "km"), _daily(bar_start, steps["day"], _fmt(steps["steps"], "{:,.0f}"),
-                                        _fmt(steps["km"], "{:.1f}")),
-         "" if steps["day"] else _no_data_yet("steps", "Withings activity")),
-        ("sleep-both", "Hours asleep: WHOOP and Withings", _kpi(both["withings_hours"], "{:.1f} h"),
-         (("whoop", "WHOOP hours"), ("withings", "Withings hours")),
-         ("Woke", "WHOOP h", "Withings h", "Withings score"),
-         _daily(bar_start, both["day"], _fmt(both["whoop_hours"], "{:.1f}"), _fmt(both["withings_hours"], "{:.1f}"),
-                _fmt(both["withings_score"], "{:.0f}")),
-         "" if any(v is not None for v in both["withings_hours"])
-         else _no_data_yet("sleep-withings", "Withings sleep")),
+        (
+            "bp",
+            "Blood pressure, last 90 days",
+            "",
+            (("systolic", "Systolic"), ("diastolic", "Diastolic")),
+            ("Measured", "Systolic", "Diastolic", "Pulse"),
+            zip(
+                map(_when, bp["local"]),
+                _fmt(bp["systolic"], "{:.0f}"),
+                _fmt(bp["diastolic"], "{:.0f}"),
+                _fmt(bp["pulse"], "{:.0f}"),
+                strict=False,
+            ),
+            _bp_note(latest),
+        ),
+        (
+            "steps",
+            "Steps, last 30 days",
+            _kpi(steps["steps"], "{:,.0f}"),
+            (("steps", "Steps"),),
+            ("Day", "Steps", "km"),
+            _daily(bar_start, steps["day"], _fmt(steps["steps"], "{:,.0f}"), _fmt(steps["km"], "{:.1f}")),
+            "" if steps["day"] else _no_data_yet("steps", "Withings activity"),
+        ),
+        (
+            "sleep-both",
+            "Hours asleep: WHOOP and Withings",
+            _kpi(both["withings_hours"], "{:.1f} h"),
+            (("whoop", "WHOOP hours"), ("withings", "Withings hours")),
+            ("Woke", "WHOOP h", "Withings h", "Withings score"),
+            _daily(
+                bar_start,
+                both["day"],
+                _fmt(both["whoop_hours"], "{:.1f}"),
+                _fmt(both["withings_hours"], "{:.1f}"),
+                _fmt(both["withings_score"], "{:.0f}"),
+            ),
+            ""
+            if any(v is not None for v in both["withings_hours"])
+            else _no_data_yet("sleep-withings", "Withings sleep"),
+        ),
     ]
     return "".join(_chart_card(*card[:6], charts_on=charts_on, note=card[6]) for card in cards)
 
 
 def _daily(since: str, days: list[str], *columns: list) -> list[tuple]:
     """Table rows (day, values...) of the days on or after `since` (ISO dates compare as text)."""
-    return [(_day(day), *values) for day, *values in zip(days, *columns) if day >= since]
+    return [(_day(day), *values) for day, *values in zip(days, *columns, strict=False) if day >= since]
 
 
 def _bp_note(latest: dict | None) -> str:
     if latest is None:
-        return ('<p class="muted nodata" id="nodata-bp">No blood-pressure reading yet: '
-                "measure with a Withings cuff, then run the ETL.</p>")
-    pulse = "" if latest["pulse"] is None else f' · pulse {e(latest["pulse"])} bpm'
-    return (f'<p class="reading"><strong id="latest-bp">{e(latest["systolic"])}/{e(latest["diastolic"])}</strong>'
-            f' mmHg{pulse}</p><p class="when">{e(latest["measured_local"])} · {e(latest["ago"])}</p>')
+        return (
+            '<p class="muted nodata" id="nodata-bp">No blood-pressure reading yet: '
+            "measure with a Withings cuff, then run the ETL.</p>"
+        )
+    pulse = "" if latest["pulse"] is None else f" · pulse {e(latest['pulse'])} bpm"
+    return (
+        f'<p class="reading"><strong id="latest-bp">{e(latest["systolic"])}/{e(latest["diastolic"])}</strong>'
+        f' mmHg{pulse}</p><p class="when">{e(latest["measured_local"])} · {e(latest["ago"])}</p>'
+    )
 
 
 def _no_data_yet(key: str, what: str) -> str:
@@ -201,12 +277,14 @@ def _chart_card(key, title, kpi, keys, headers, rows, *, charts_on: bool, note: 
     rows = list(rows)
     head = f'<section class="card chart-card" id="card-{key}"><div class="card-head"><h2>{e(title)}</h2>'
     if not rows and note:  # "no data yet" says it all: no empty chart, legend or table under it
-        return f'{head}</div>{note}</section>'
+        return f"{head}</div>{note}</section>"
     table = _data_table(headers, rows, open_=not charts_on)
     legend = "".join(f'<span class="key {e(cls)}">{e(text)}</span>' for cls, text in keys)
     legend = f'<div class="legend">{legend}</div>' if legend and charts_on else ""
-    return (f'{head}<span class="kpi">{e(kpi)}</span></div>{note}{legend}'
-            f'<div class="chart" id="chart-{key}" role="img" aria-label="{e(title)} chart"></div>{table}</section>')
+    return (
+        f'{head}<span class="kpi">{e(kpi)}</span></div>{note}{legend}'
+        f'<div class="chart" id="chart-{key}" role="img" aria-label="{e(title)} chart"></div>{table}</section>'
+    )
 
 
 def _data_table(headers: tuple, rows, *, open_: bool) -> str:
@@ -214,8 +292,10 @@ def _data_table(headers: tuple, rows, *, open_: bool) -> str:
     head = "".join(f"<th>{e(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{e(v)}</td>" for v in row) + "</tr>" for row in rows)
     summary = f"Data table ({len(rows)} rows)" if rows else "No data in this period"
-    return (f'<details class="data"{" open" if open_ else ""}><summary>{e(summary)}</summary>'
-            f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></details>')
+    return (
+        f'<details class="data"{" open" if open_ else ""}><summary>{e(summary)}</summary>'
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></details>'
+    )
 
 
 def workouts_card(workouts: list[dict]) -> str:
@@ -227,11 +307,15 @@ def workouts_card(workouts: list[dict]) -> str:
         f'<td class="num dur">{_duration(w["minutes"])}</td>'
         f'<td class="num strain">{e(w["strain"] if w["strain"] is not None else _pending(w["state"]))}</td>'
         f'<td class="num opt">{e(w["avg_hr"])}</td><td class="num opt">{e(w["max_hr"])}</td>'
-        f'<td class="num opt">{e(_kcal(w["kilojoule"]))}</td></tr>' for w in workouts)
-    return ('<section class="card wide"><h2>Recent workouts</h2><div class="scroll-x"><table id="workouts">'
-            '<thead><tr><th>Started</th><th>Sport</th><th class="num">Duration</th><th class="num">Strain</th>'
-            '<th class="num opt">Avg HR</th><th class="num opt">Max HR</th><th class="num opt">kcal</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table></div></section>")
+        f'<td class="num opt">{e(_kcal(w["kilojoule"]))}</td></tr>'
+        for w in workouts
+    )
+    return (
+        '<section class="card wide"><h2>Recent workouts</h2><div class="scroll-x"><table id="workouts">'
+        '<thead><tr><th>Started</th><th>Sport</th><th class="num">Duration</th><th class="num">Strain</th>'
+        '<th class="num opt">Avg HR</th><th class="num opt">Max HR</th><th class="num opt">kcal</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></div></section>"
+    )
 
 
 def _duration(minutes: int | None) -> str:

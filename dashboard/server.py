@@ -1,4 +1,5 @@
 """A read-only HTTP server on the standard library: GET and HEAD only, loopback by default."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -30,7 +31,7 @@ CONNECTION_TIMEOUT = 10.0
 SECURITY_HEADERS = {
     # Our scripts only, from this server; plotly sets inline styles on the SVG it draws.
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                               "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
@@ -50,8 +51,11 @@ class DashboardServer(ThreadingHTTPServer):
         self.any_address = ipaddress.ip_address(self.server_address[0]).is_unspecified
         self.database_label = safe_url(database_url)
         parsed = make_url(database_url)
-        self.sqlite_file = (Path(parsed.database) if parsed.get_backend_name() == "sqlite"
-                            and parsed.database not in (None, "", ":memory:") else None)
+        self.sqlite_file = (
+            Path(parsed.database)
+            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+            else None
+        )
 
     def handle_error(self, request, client_address) -> None:
         # A browser that closes the tab mid-response resets the connection: not worth a traceback.
@@ -93,8 +97,12 @@ class DashboardHandler(BaseHTTPRequestHandler):
         self._dispatch(head=True)
 
     def _not_allowed(self) -> None:
-        self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"405 Method Not Allowed: this dashboard is read-only\n",
-                   "text/plain; charset=utf-8", extra={"Allow": "GET, HEAD"})
+        self._send(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            b"405 Method Not Allowed: this dashboard is read-only\n",
+            "text/plain; charset=utf-8",
+            extra={"Allow": "GET, HEAD"},
+        )
 
     def __getattr__(self, name: str):
         # http.server looks up do_<METHOD>: every method but GET and HEAD gets a 405, not a 501.
@@ -106,13 +114,21 @@ class DashboardHandler(BaseHTTPRequestHandler):
         try:
             self._route(head)
         except (ConnectionError, TimeoutError) as exc:  # the client went away: there is no one to answer
-            log.info("dashboard client %s went away during %s (%s)", self.address_string(),
-                     urlsplit(self.path).path, type(exc).__name__)
+            log.info(
+                "dashboard client %s went away during %s (%s)",
+                self.address_string(),
+                urlsplit(self.path).path,
+                type(exc).__name__,
+            )
             self.close_connection = True
-        except Exception:  # noqa: BLE001 - a bug shows a plain 500, its traceback goes to the log only
+        except Exception:
             log.exception("dashboard request %s failed", self.path)
-            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, b"500 Internal Server Error: see the dashboard's log\n",
-                       "text/plain; charset=utf-8", head=head)
+            self._send(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                b"500 Internal Server Error: see the dashboard's log\n",
+                "text/plain; charset=utf-8",
+                head=head,
+            )
 
     def _route(self, head: bool) -> None:
         if not self._host_allowed():
@@ -158,18 +174,24 @@ class DashboardHandler(BaseHTTPRequestHandler):
         cache = "public, max-age=31536000, immutable" if immutable else "no-cache"
         self._send(HTTPStatus.OK, path.read_bytes(), content_type, head=head, extra={"Cache-Control": cache})
 
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str, *, head: bool = False,
-              extra: dict | None = None) -> None:
+    def _send(
+        self, status: HTTPStatus, body: bytes, content_type: str, *, head: bool = False, extra: dict | None = None
+    ) -> None:
         self.send_response(status)
-        headers = {"Content-Type": content_type, "Content-Length": str(len(body)), "Cache-Control": "no-store",
-                   **SECURITY_HEADERS, **(extra or {})}
+        headers = {
+            "Content-Type": content_type,
+            "Content-Length": str(len(body)),
+            "Cache-Control": "no-store",
+            **SECURITY_HEADERS,
+            **(extra or {}),
+        }
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         if not head:
             self.wfile.write(body)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
 
@@ -200,7 +222,7 @@ def host_name(header: str) -> str:
     """The name or address of a Host header, without its port or IPv6 brackets, lower case."""
     header = header.strip().lower()
     if header.startswith("["):
-        return header[1:header.find("]")] if "]" in header else header
+        return header[1 : header.find("]")] if "]" in header else header
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
@@ -228,8 +250,13 @@ def is_local_address(name: str) -> bool:
     return True
 
 
-def make_server(database_url: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-                connection_timeout: float = CONNECTION_TIMEOUT) -> DashboardServer:
+def make_server(
+    database_url: str,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    connection_timeout: float = CONNECTION_TIMEOUT,
+) -> DashboardServer:
     """A bound, not yet serving dashboard server (port 0 picks a free port); call serve_forever()."""
     engine = make_engine(database_url, read_only=True)
     host = host.strip("[]")  # [::1] as in a URL
@@ -238,21 +265,23 @@ def make_server(database_url: str, host: str = DEFAULT_HOST, port: int = DEFAULT
     except OSError as exc:
         engine.dispose()
         hint = f"; choose another one with --port, e.g. --port {port + 1}" if port else ""
-        raise DashboardUnavailable(f"the dashboard cannot listen on {host} port {port} "
-                                   f"({exc.strerror or exc}){hint}") from None
+        raise DashboardUnavailable(
+            f"the dashboard cannot listen on {host} port {port} ({exc.strerror or exc}){hint}"
+        ) from None
 
 
 def network_warning(host: str) -> str | None:
     """The warning for a bind address other machines can reach, or None for loopback."""
     if is_loopback(host):
         return None
-    return (f"warning: the dashboard has no authentication, and {host} is reachable from the network: "
-            "anyone who can reach this port can read your health data. Use --host 127.0.0.1 unless "
-            "you mean that.")
+    return (
+        f"warning: the dashboard has no authentication, and {host} is reachable from the network: "
+        "anyone who can reach this port can read your health data. Use --host 127.0.0.1 unless "
+        "you mean that."
+    )
 
 
-def serve(database_url: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-          open_browser: bool = False) -> None:
+def serve(database_url: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, open_browser: bool = False) -> None:
     """Serve the dashboard until Ctrl-C, printing its address first."""
     server = make_server(database_url, host, port)
     if (warning := network_warning(host)) is not None:

@@ -1,4 +1,5 @@
 """The dashboard's one data document: latest weight, deltas by dates, trends, per-resource freshness."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -8,13 +9,13 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from configuration import clock
 from configuration.invocation import command
-from readers import charts, daily, read_model
-from sync import resources
 from dashboard import panels
 from dashboard.localtime import PageZone, naive_local, show
-from models import SyncState
-from readers.read_model import ago
 from mapping.withings import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
+from models import SyncState
+from readers import charts, daily, read_model
+from readers.read_model import ago
+from sync import resources
 
 CHANGE_WINDOWS = (7, 30)
 SOURCES = tuple((source, resources.SOURCE_LABELS[source]) for source in resources.SOURCES)
@@ -51,13 +52,16 @@ def build_summary(conn: Connection, now: datetime | None = None) -> dict:
     """Everything the page shows, as JSON-ready values (ISO times plus display strings)."""
     now = now or clock.utcnow()
     rows = freshness(conn, now)
-    summary = {"generated_at": _iso(now), "empty": all(r["newest_record_at"] is None for r in rows),
-               "freshness": rows}
+    summary = {"generated_at": _iso(now), "empty": all(r["newest_record_at"] is None for r in rows), "freshness": rows}
     if summary["empty"]:
         return summary
     zone = panels.page_zone(conn)
-    summary["zone"] = {"name": zone.name, "label": zone.label(now), "source": zone.source,
-                       "generated_local": show(now, zone, "%H:%M")}
+    summary["zone"] = {
+        "name": zone.name,
+        "label": zone.label(now),
+        "source": zone.source,
+        "generated_local": show(now, zone, "%H:%M"),
+    }
     summary["axis"] = panels.axis(zone, now)
     latest = read_model.headline(conn, now)
     days = daily.recent(conn, charts.TREND_DAYS)
@@ -79,21 +83,36 @@ def weight_card(conn: Connection, latest: dict | None, now: datetime, zone: Page
     for days in CHANGE_WINDOWS:
         base = charts.weight_at_or_before(conn, latest["user_id"], at - timedelta(days=days))
         delta = None if base is None else kg - base["weight_kg"]
-        changes.append({
-            "days": days,
-            "delta_kg": None if delta is None else round(delta, 2),
-            "display": "n/a" if delta is None else signed_kg(delta),
-            "baseline_kg": None if base is None else round(base["weight_kg"], 2),
-            "baseline_at": None if base is None else _iso(base["measured_at"]),
-            "baseline_local": None if base is None else show(base["measured_at"], zone, "%a %d %b %Y"),
-        })
+        changes.append(
+            {
+                "days": days,
+                "delta_kg": None if delta is None else round(delta, 2),
+                "display": "n/a" if delta is None else signed_kg(delta),
+                "baseline_kg": None if base is None else round(base["weight_kg"], 2),
+                "baseline_at": None if base is None else _iso(base["measured_at"]),
+                "baseline_local": None if base is None else show(base["measured_at"], zone, "%a %d %b %Y"),
+            }
+        )
     attrib = latest["attrib"]
-    note = "manual entry" if attrib in MANUAL_ATTRIBS else \
-        "may be someone else's: confirm it in Health Mate" if attrib == AMBIGUOUS_ATTRIB else None
-    return {"kg": round(kg, 2), "display": f"{kg:.1f} kg", "measured_at": _iso(at), "attrib": attrib,
-            "manual": attrib in MANUAL_ATTRIBS, "note": note,
-            "measured_local": show(at, zone), "ago": ago(at, now),
-            "fat_ratio_pct": latest["fat_ratio_pct"], "changes": changes}
+    note = (
+        "manual entry"
+        if attrib in MANUAL_ATTRIBS
+        else "may be someone else's: confirm it in Health Mate"
+        if attrib == AMBIGUOUS_ATTRIB
+        else None
+    )
+    return {
+        "kg": round(kg, 2),
+        "display": f"{kg:.1f} kg",
+        "measured_at": _iso(at),
+        "attrib": attrib,
+        "manual": attrib in MANUAL_ATTRIBS,
+        "note": note,
+        "measured_local": show(at, zone),
+        "ago": ago(at, now),
+        "fat_ratio_pct": latest["fat_ratio_pct"],
+        "changes": changes,
+    }
 
 
 def trends(conn: Connection, weight: dict | None, days: list[dict], zone: PageZone) -> dict:
@@ -102,8 +121,11 @@ def trends(conn: Connection, weight: dict | None, days: list[dict], zone: PageZo
     if weight is not None:
         weights = charts.weight_series(conn, datetime.fromisoformat(weight["measured_at"]))
     return {
-        "weight": {"t": [_iso(r["t"]) for r in weights], "local": [naive_local(r["t"], zone) for r in weights],
-                   "kg": [_round(r["kg"], 2) for r in weights]},
+        "weight": {
+            "t": [_iso(r["t"]) for r in weights],
+            "local": [naive_local(r["t"], zone) for r in weights],
+            "kg": [_round(r["kg"], 2) for r in weights],
+        },
         "recovery": panels.recovery_days(days),
         "sleep": panels.sleep_days(days),
     }
@@ -115,8 +137,7 @@ def freshness(conn: Connection, now: datetime) -> list[dict]:
     rows = read_model.freshness(conn, now)
     held = charts.quarantine_overview(conn)
     flagged = read_model.flagged(conn)
-    out = [_freshness_row(source, label, [r for r in rows if r["source"] == source], now)
-           for source, label in SOURCES]
+    out = [_freshness_row(source, label, [r for r in rows if r["source"] == source], now) for source, label in SOURCES]
     for row in out:
         row["quarantine"] = held.get(row["source"], [])
         row["flagged"] = [read_model.flagged_note(f) for f in flagged if f["source"] == row["source"]]
@@ -133,19 +154,32 @@ def _freshness_row(source: str, label: str, rows: list[dict], now: datetime) -> 
         warning = f"{stale['label']} {stale['problem']}{hint}"
     else:
         warning = None
-    return {"source": source, "label": label, "stale": warning is not None, "warning": warning,
-            "last_success_at": _iso(success), "last_success_ago": ago(success, now),
-            "newest_record_at": _iso(_latest(r["newest_record"] for r in rows)),
-            "resources": [_resource_age(r, now) for r in rows],
-            "errors": [f"{r['resource']}: {r['error']}" for r in rows if r["status"] == "error" and r["error"]],
-            "quarantine": [], "flagged": []}
+    return {
+        "source": source,
+        "label": label,
+        "stale": warning is not None,
+        "warning": warning,
+        "last_success_at": _iso(success),
+        "last_success_ago": ago(success, now),
+        "newest_record_at": _iso(_latest(r["newest_record"] for r in rows)),
+        "resources": [_resource_age(r, now) for r in rows],
+        "errors": [f"{r['resource']}: {r['error']}" for r in rows if r["status"] == "error" and r["error"]],
+        "quarantine": [],
+        "flagged": [],
+    }
 
 
 def _resource_age(row: dict, now: datetime) -> dict:
     """One resource's own age: never the newest record of another resource."""
-    return {"resource": row["resource"], "label": row["label"], "newest_record_at": _iso(row["newest_record"]),
-            "newest_record_ago": ago(row["newest_record"], now), "synced_ago": ago(row["last_success_at"], now),
-            "stale": row["stale"], "problem": row["problem"]}
+    return {
+        "resource": row["resource"],
+        "label": row["label"],
+        "newest_record_at": _iso(row["newest_record"]),
+        "newest_record_ago": ago(row["newest_record"], now),
+        "synced_ago": ago(row["last_success_at"], now),
+        "stale": row["stale"],
+        "problem": row["problem"],
+    }
 
 
 def _latest(values) -> datetime | None:
@@ -155,9 +189,17 @@ def _latest(values) -> datetime | None:
 
 def _workout(w: dict, zone: PageZone) -> dict:
     minutes = None if w["end"] is None else round((w["end"] - w["start"]).total_seconds() / 60)
-    return {"start": _iso(w["start"]), "start_local": show(w["start"], zone, "%a %d %b, %H:%M"),
-            "sport": w["sport_name"], "strain": _round(w["strain"], 1), "minutes": minutes, "avg_hr": w["average_heart_rate"],
-            "max_hr": w["max_heart_rate"], "kilojoule": _round(w["kilojoule"], 0), "state": w["score_state"]}
+    return {
+        "start": _iso(w["start"]),
+        "start_local": show(w["start"], zone, "%a %d %b, %H:%M"),
+        "sport": w["sport_name"],
+        "strain": _round(w["strain"], 1),
+        "minutes": minutes,
+        "avg_hr": w["average_heart_rate"],
+        "max_hr": w["max_heart_rate"],
+        "kilojoule": _round(w["kilojoule"], 0),
+        "state": w["score_state"],
+    }
 
 
 def signed_kg(delta: float) -> str:
@@ -166,8 +208,6 @@ def signed_kg(delta: float) -> str:
     if shown == 0:
         return "±0.0 kg"
     return f"{'+' if shown > 0 else '−'}{abs(shown):.1f} kg"
-
-
 
 
 def _round(value: float | None, digits: int) -> float | None:

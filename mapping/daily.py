@@ -5,13 +5,28 @@ implausible value is stored as sent and named in the row's `flag`.
 
 Withings sends only the `data` fields a request names, so the lists below name every field its
 reference documents: those without a column still arrive, in `raw`."""
+
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from mapping.fields import (INT32, NON_NEGATIVE, MappingError, Plausible, boolean, check_storable,
-                            flag_of, integer, local_date, number, order_flag, parse_epoch, require, text)
+from mapping.fields import (
+    INT32,
+    NON_NEGATIVE,
+    MappingError,
+    Plausible,
+    boolean,
+    check_storable,
+    flag_of,
+    integer,
+    local_date,
+    number,
+    order_flag,
+    parse_epoch,
+    require,
+    text,
+)
 
 
 def _count(value: Any, name: str) -> int | None:
@@ -40,8 +55,11 @@ def _local_date(value: Any, name: str):
         raise MappingError(f"{name} is not a YYYY-MM-DD date: {value[:20]!r}") from None
 
 
-BODY_BOUNDS = {"height_meter": Plausible(0.3, 3.0, "m"), "weight_kilogram": Plausible(1, 500, "kg"),
-               "max_heart_rate": Plausible(20, 300, "bpm")}
+BODY_BOUNDS = {
+    "height_meter": Plausible(0.3, 3.0, "m"),
+    "weight_kilogram": Plausible(1, 500, "kg"),
+    "max_heart_rate": Plausible(20, 300, "bpm"),
+}
 
 
 def body_measurement_to_row(record: dict, user_id: int, seen_at: datetime) -> dict:
@@ -52,11 +70,20 @@ def body_measurement_to_row(record: dict, user_id: int, seen_at: datetime) -> di
     max_hr = integer(record.get("max_heart_rate"), "max_heart_rate", INT32)
     if height is None and weight is None and max_hr is None:
         raise MappingError("body measurement without height, weight or max heart rate")
-    key = "|".join("-" if v is None else f"{v:g}" for v in (
-        None if height is None else round(height, 4), None if weight is None else round(weight, 4), max_hr))
-    row = {"user_id": integer(user_id, "user_id"), "value_key": key, "height_meter": height,
-           "weight_kilogram": weight, "max_heart_rate": max_hr, "first_seen_at": seen_at,
-           "last_seen_at": seen_at, "raw": record}
+    key = "|".join(
+        "-" if v is None else f"{v:g}"
+        for v in (None if height is None else round(height, 4), None if weight is None else round(weight, 4), max_hr)
+    )
+    row = {
+        "user_id": integer(user_id, "user_id"),
+        "value_key": key,
+        "height_meter": height,
+        "weight_kilogram": weight,
+        "max_heart_rate": max_hr,
+        "first_seen_at": seen_at,
+        "last_seen_at": seen_at,
+        "raw": record,
+    }
     row["flag"] = flag_of(row, BODY_BOUNDS)
     return row
 
@@ -64,12 +91,22 @@ def body_measurement_to_row(record: dict, user_id: int, seen_at: datetime) -> di
 # getactivity field -> (column, reader): every `data_fields` entry Measure v2 - Getactivity
 # documents; durations are seconds (docs/API_NOTES.md, Withings "Activity and sleep").
 ACTIVITY_FIELDS = {
-    "steps": ("steps", _count), "distance": ("distance_m", _amount), "elevation": ("elevation_floors", _amount),
-    "soft": ("soft_s", _count), "moderate": ("moderate_s", _count), "intense": ("intense_s", _count),
-    "active": ("active_s", _count), "calories": ("calories_kcal", _amount),
-    "totalcalories": ("total_calories_kcal", _amount), "hr_average": ("hr_average", _count),
-    "hr_min": ("hr_min", _count), "hr_max": ("hr_max", _count), "hr_zone_0": ("hr_zone_0_s", _count),
-    "hr_zone_1": ("hr_zone_1_s", _count), "hr_zone_2": ("hr_zone_2_s", _count), "hr_zone_3": ("hr_zone_3_s", _count),
+    "steps": ("steps", _count),
+    "distance": ("distance_m", _amount),
+    "elevation": ("elevation_floors", _amount),
+    "soft": ("soft_s", _count),
+    "moderate": ("moderate_s", _count),
+    "intense": ("intense_s", _count),
+    "active": ("active_s", _count),
+    "calories": ("calories_kcal", _amount),
+    "totalcalories": ("total_calories_kcal", _amount),
+    "hr_average": ("hr_average", _count),
+    "hr_min": ("hr_min", _count),
+    "hr_max": ("hr_max", _count),
+    "hr_zone_0": ("hr_zone_0_s", _count),
+    "hr_zone_1": ("hr_zone_1_s", _count),
+    "hr_zone_2": ("hr_zone_2_s", _count),
+    "hr_zone_3": ("hr_zone_3_s", _count),
 }
 
 
@@ -96,28 +133,55 @@ def activity_to_row(record: dict, user_id: int) -> dict:
 
 # getsummary `data` field -> (column, reader), for the documented fields worth a column.
 SLEEP_SUMMARY_FIELDS = {
-    "total_timeinbed": ("total_timeinbed_s", _count), "total_sleep_time": ("total_sleep_time_s", _count),
-    "lightsleepduration": ("light_sleep_s", _count), "deepsleepduration": ("deep_sleep_s", _count),
-    "remsleepduration": ("rem_sleep_s", _count), "wakeupduration": ("awake_s", _count),
-    "wakeupcount": ("wakeup_count", _count), "sleep_efficiency": ("sleep_efficiency", _amount),
-    "sleep_latency": ("sleep_latency_s", _count), "sleep_score": ("sleep_score", _count),
-    "hr_average": ("hr_average", _count), "hr_min": ("hr_min", _count), "hr_max": ("hr_max", _count),
-    "rr_average": ("rr_average", _count), "rr_min": ("rr_min", _count), "rr_max": ("rr_max", _count),
-    "snoring": ("snoring_s", _count), "snoringepisodecount": ("snoring_episodes", _count),
-    "asleepduration": ("asleep_s", _count), "wakeup_latency": ("wakeup_latency_s", _count),
-    "waso": ("waso_s", _count), "nb_rem_episodes": ("rem_episodes", _count),
+    "total_timeinbed": ("total_timeinbed_s", _count),
+    "total_sleep_time": ("total_sleep_time_s", _count),
+    "lightsleepduration": ("light_sleep_s", _count),
+    "deepsleepduration": ("deep_sleep_s", _count),
+    "remsleepduration": ("rem_sleep_s", _count),
+    "wakeupduration": ("awake_s", _count),
+    "wakeupcount": ("wakeup_count", _count),
+    "sleep_efficiency": ("sleep_efficiency", _amount),
+    "sleep_latency": ("sleep_latency_s", _count),
+    "sleep_score": ("sleep_score", _count),
+    "hr_average": ("hr_average", _count),
+    "hr_min": ("hr_min", _count),
+    "hr_max": ("hr_max", _count),
+    "rr_average": ("rr_average", _count),
+    "rr_min": ("rr_min", _count),
+    "rr_max": ("rr_max", _count),
+    "snoring": ("snoring_s", _count),
+    "snoringepisodecount": ("snoring_episodes", _count),
+    "asleepduration": ("asleep_s", _count),
+    "wakeup_latency": ("wakeup_latency_s", _count),
+    "waso": ("waso_s", _count),
+    "nb_rem_episodes": ("rem_episodes", _count),
     "out_of_bed_count": ("out_of_bed_count", _count),
     "breathing_disturbances_intensity": ("breathing_disturbances_intensity", _amount),
     "apnea_hypopnea_index": ("apnea_hypopnea_index", _amount),
 }
 # The other documented getsummary fields: requested, kept in `raw` (docs/API_NOTES.md says why).
 SLEEP_SUMMARY_RAW_FIELDS = (
-    "durationtosleep", "durationtowakeup", "night_events", "withings_index", "breathing_quality_assessment",
-    "mvt_score_avg", "mvt_active_duration", "rmssd_start_avg", "rmssd_end_avg",
-    "chest_movement_rate_wellness_average", "chest_movement_rate_wellness_min", "chest_movement_rate_wellness_max",
-    "breathing_sounds", "breathing_sounds_episode_count", "chest_movement_rate_average",
-    "chest_movement_rate_min", "chest_movement_rate_max", "core_body_temperature_min",
-    "core_body_temperature_max", "core_body_temperature_avg", "core_body_temperature_status",
+    "durationtosleep",
+    "durationtowakeup",
+    "night_events",
+    "withings_index",
+    "breathing_quality_assessment",
+    "mvt_score_avg",
+    "mvt_active_duration",
+    "rmssd_start_avg",
+    "rmssd_end_avg",
+    "chest_movement_rate_wellness_average",
+    "chest_movement_rate_wellness_min",
+    "chest_movement_rate_wellness_max",
+    "breathing_sounds",
+    "breathing_sounds_episode_count",
+    "chest_movement_rate_average",
+    "chest_movement_rate_min",
+    "chest_movement_rate_max",
+    "core_body_temperature_min",
+    "core_body_temperature_max",
+    "core_body_temperature_avg",
+    "core_body_temperature_status",
 )
 ACTIVITY_DATA_FIELDS = tuple(ACTIVITY_FIELDS)
 SLEEP_DATA_FIELDS = (*SLEEP_SUMMARY_FIELDS, *SLEEP_SUMMARY_RAW_FIELDS)
@@ -144,7 +208,12 @@ def sleep_summary_to_row(record: dict, user_id: int) -> dict:
         "raw": record,
     }
     row["local_date"] = local_date(row["end"], row["timezone"])
-    row.update({column: read(data.get(field), f"data.{field}") for field, (column, read) in SLEEP_SUMMARY_FIELDS.items()})
-    row["flag"] = flag_of(row, {column: NON_NEGATIVE for column, _read in SLEEP_SUMMARY_FIELDS.values()},
-                          order_flag(row["start"], row["end"]))
+    row.update(
+        {column: read(data.get(field), f"data.{field}") for field, (column, read) in SLEEP_SUMMARY_FIELDS.items()}
+    )
+    row["flag"] = flag_of(
+        row,
+        {column: NON_NEGATIVE for column, _read in SLEEP_SUMMARY_FIELDS.values()},
+        order_flag(row["start"], row["end"]),
+    )
     return row

@@ -8,6 +8,7 @@ A value the column can hold is stored as sent, even when it is implausible (a di
 pressure of 1 typed by hand): `flag_of` names it in the row's `flag` instead, so nothing the
 API holds is withheld. MappingError is only for what cannot be stored.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,7 +59,7 @@ def _range_text(bound: Plausible) -> str:
 
 
 def implausible(name: str, value: Any, bound: Plausible) -> str | None:
-    """"diastolic blood pressure 1 mmHg below plausible 20-300 mmHg", or None when within bounds."""
+    """ "diastolic blood pressure 1 mmHg below plausible 20-300 mmHg", or None when within bounds."""
     if value is None:
         return None
     if bound.low is not None and value < bound.low:
@@ -107,8 +108,7 @@ def _bounded(value, name: str, low, high):
     return value
 
 
-def integer(value: Any, name: str, limit: int = INT64, low: int | None = None,
-            high: int | None = None) -> int | None:
+def integer(value: Any, name: str, limit: int = INT64, low: int | None = None, high: int | None = None) -> int | None:
     """An integer field; None stays None, 68.0 becomes 68, 68.5 or "68" is rejected."""
     if value is None:
         return None

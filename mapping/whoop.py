@@ -4,13 +4,28 @@ Every field is read by `mapping.fields` (integral floats accepted in integer fie
 optional field is NULL, never a default. A value outside its plausible range is stored as sent
 and named in the row's `flag` (each table's ranges are declared once, below).
 """
+
 from __future__ import annotations
 
 from typing import Any
 
-from mapping.fields import (INT32, MAX_DURATION_MILLI, NON_NEGATIVE, MappingError, Plausible, boolean,
-                            check_storable, flag_of, integer, number, order_flag, parse_timestamp, require,
-                            text, uuid_text)
+from mapping.fields import (
+    INT32,
+    MAX_DURATION_MILLI,
+    NON_NEGATIVE,
+    MappingError,
+    Plausible,
+    boolean,
+    check_storable,
+    flag_of,
+    integer,
+    number,
+    order_flag,
+    parse_timestamp,
+    require,
+    text,
+    uuid_text,
+)
 
 __all__ = ["MappingError", "cycle_to_row", "sleep_to_row", "recovery_to_row", "workout_to_row"]
 
@@ -76,8 +91,12 @@ def _flagged(row: dict, bounds: dict[str, Plausible]) -> dict:
     return row
 
 
-CYCLE_BOUNDS = {"strain": STRAIN, "kilojoule": Plausible(0, unit="kJ"),
-                "average_heart_rate": HEART_RATE, "max_heart_rate": HEART_RATE}
+CYCLE_BOUNDS = {
+    "strain": STRAIN,
+    "kilojoule": Plausible(0, unit="kJ"),
+    "average_heart_rate": HEART_RATE,
+    "max_heart_rate": HEART_RATE,
+}
 
 
 def cycle_to_row(record: dict) -> dict:
@@ -95,20 +114,25 @@ def cycle_to_row(record: dict) -> dict:
 
 
 SLEEP_STAGE_FIELDS = (
-    "total_in_bed_time_milli", "total_awake_time_milli", "total_no_data_time_milli",
-    "total_light_sleep_time_milli", "total_slow_wave_sleep_time_milli", "total_rem_sleep_time_milli",
+    "total_in_bed_time_milli",
+    "total_awake_time_milli",
+    "total_no_data_time_milli",
+    "total_light_sleep_time_milli",
+    "total_slow_wave_sleep_time_milli",
+    "total_rem_sleep_time_milli",
 )
 SLEEP_COUNT_FIELDS = ("sleep_cycle_count", "disturbance_count")
 # Sleep need: a baseline plus adjustments; a recent nap lowers the need, so that one may be negative.
 SLEEP_NEEDED_FIELDS = ("baseline_milli", "need_from_sleep_debt_milli", "need_from_recent_strain_milli")
 SLEEP_SIGNED_FIELDS = ("need_from_recent_nap_milli",)
-SLEEP_PERCENT_FIELDS = ("sleep_performance_percentage", "sleep_consistency_percentage",
-                        "sleep_efficiency_percentage")
-SLEEP_BOUNDS = {"respiratory_rate": Plausible(0, 100, "breaths/min"),
-                **{f: PERCENT for f in SLEEP_PERCENT_FIELDS},
-                **{f: DURATION for f in SLEEP_STAGE_FIELDS + SLEEP_NEEDED_FIELDS},
-                **{f: NON_NEGATIVE for f in SLEEP_COUNT_FIELDS},
-                **{f: SIGNED_DURATION for f in SLEEP_SIGNED_FIELDS}}
+SLEEP_PERCENT_FIELDS = ("sleep_performance_percentage", "sleep_consistency_percentage", "sleep_efficiency_percentage")
+SLEEP_BOUNDS = {
+    "respiratory_rate": Plausible(0, 100, "breaths/min"),
+    **{f: PERCENT for f in SLEEP_PERCENT_FIELDS},
+    **{f: DURATION for f in SLEEP_STAGE_FIELDS + SLEEP_NEEDED_FIELDS},
+    **{f: NON_NEGATIVE for f in SLEEP_COUNT_FIELDS},
+    **{f: SIGNED_DURATION for f in SLEEP_SIGNED_FIELDS},
+}
 
 
 def sleep_to_row(record: dict) -> dict:
@@ -131,9 +155,13 @@ def sleep_to_row(record: dict) -> dict:
     return _flagged(row, SLEEP_BOUNDS)
 
 
-RECOVERY_BOUNDS = {"recovery_score": PERCENT, "resting_heart_rate": HEART_RATE,
-                   "hrv_rmssd_milli": Plausible(0, 1000, "ms"), "spo2_percentage": PERCENT,
-                   "skin_temp_celsius": Plausible(0, 50, "°C")}
+RECOVERY_BOUNDS = {
+    "recovery_score": PERCENT,
+    "resting_heart_rate": HEART_RATE,
+    "hrv_rmssd_milli": Plausible(0, 1000, "ms"),
+    "spo2_percentage": PERCENT,
+    "skin_temp_celsius": Plausible(0, 50, "°C"),
+}
 
 
 def recovery_to_row(record: dict) -> dict:
@@ -150,15 +178,23 @@ def recovery_to_row(record: dict) -> dict:
 
 
 ZONE_FIELDS = (
-    "zone_zero_milli", "zone_one_milli", "zone_two_milli", "zone_three_milli",
-    "zone_four_milli", "zone_five_milli",
+    "zone_zero_milli",
+    "zone_one_milli",
+    "zone_two_milli",
+    "zone_three_milli",
+    "zone_four_milli",
+    "zone_five_milli",
 )
 DISTANCE_LIMIT_METER = 1_000_000.0
 ALTITUDE = Plausible(-20_000, 20_000, "m")
-WORKOUT_BOUNDS = {**CYCLE_BOUNDS, "percent_recorded": PERCENT,
-                  "distance_meter": Plausible(0, DISTANCE_LIMIT_METER, "m"),
-                  "altitude_gain_meter": Plausible(0, ALTITUDE.high, "m"), "altitude_change_meter": ALTITUDE,
-                  **{f: DURATION for f in ZONE_FIELDS}}
+WORKOUT_BOUNDS = {
+    **CYCLE_BOUNDS,
+    "percent_recorded": PERCENT,
+    "distance_meter": Plausible(0, DISTANCE_LIMIT_METER, "m"),
+    "altitude_gain_meter": Plausible(0, ALTITUDE.high, "m"),
+    "altitude_change_meter": ALTITUDE,
+    **{f: DURATION for f in ZONE_FIELDS},
+}
 
 
 def workout_to_row(record: dict) -> dict:
@@ -175,7 +211,16 @@ def workout_to_row(record: dict) -> dict:
         average_heart_rate=_heart_rate(score, "average_heart_rate"),
         max_heart_rate=_heart_rate(score, "max_heart_rate"),
     )
-    row.update(_numbers(score, "strain", "kilojoule", "percent_recorded", "distance_meter",
-                        "altitude_gain_meter", "altitude_change_meter"))
+    row.update(
+        _numbers(
+            score,
+            "strain",
+            "kilojoule",
+            "percent_recorded",
+            "distance_meter",
+            "altitude_gain_meter",
+            "altitude_change_meter",
+        )
+    )
     row.update({f: integer(zones.get(f), f) for f in ZONE_FIELDS})
     return _flagged(row, WORKOUT_BOUNDS)

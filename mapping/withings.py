@@ -4,14 +4,26 @@ Every measure of a group lands in `withings_measure` (exact `value x 10^unit`, r
 unit, position); the typed tables (`withings_weight`, `withings_heart_rate`) are the
 convenient view the dashboard reads. docs/WITHINGS_MEASURES.md is the table of types.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from mapping.fields import (INT32, MappingError, Plausible, check_storable, implausible, integer, local_date,
-                            number, parse_epoch, require, text)
+from mapping.fields import (
+    INT32,
+    MappingError,
+    Plausible,
+    check_storable,
+    implausible,
+    integer,
+    local_date,
+    number,
+    parse_epoch,
+    require,
+    text,
+)
 
 NO_POSITION = -1  # `withings_measure.position` when the API sent none: a NULL would not be a key
 # Withings documents `position` as "the device's position during the measure" (0 right wrist,
@@ -67,8 +79,10 @@ MEASURE_TYPES: dict[int, MeasureType] = {
     175: MeasureType("Muscle mass (segment)", "kg", None, None, 0, 500, True),
     226: MeasureType("Basal metabolic rate", "kcal/day", None, None, 0, 10000),
 }
-TYPED_COLUMNS = {W: [t.column for t in MEASURE_TYPES.values() if t.table == W],
-                 H: [t.column for t in MEASURE_TYPES.values() if t.table == H]}
+TYPED_COLUMNS = {
+    W: [t.column for t in MEASURE_TYPES.values() if t.table == W],
+    H: [t.column for t in MEASURE_TYPES.values() if t.table == H],
+}
 MANUAL_ATTRIBS = frozenset({2, 4})  # "entered manually", "entered manually during user creation"
 AMBIGUOUS_ATTRIB = 1  # "captured by a device but may belong to other users as well"
 
@@ -134,8 +148,10 @@ def _measures(group: dict) -> list[_Measure]:
         seen = by_key.get(key)
         # A real Body Scan repeats types 5 and 8 at position 7 with the same value: one measure.
         if seen is not None and (seen.value_raw, seen.unit) != (m.value_raw, m.unit):
-            raise MappingError(f"type {m.meastype} at position {m.position} appears twice with "
-                               f"different values ({seen.value} and {m.value})")
+            raise MappingError(
+                f"type {m.meastype} at position {m.position} appears twice with "
+                f"different values ({seen.value} and {m.value})"
+            )
         by_key.setdefault(key, m)
     return list(by_key.values())
 
@@ -148,8 +164,9 @@ def _typed_values(measures: list[_Measure]) -> dict[str, _Measure]:
         if info is None or info.column is None or not m.whole_body:
             continue
         if info.column in values and values[info.column].value != m.value:
-            raise MappingError(f"type {m.meastype} has two whole-body values "
-                               f"({values[info.column].value} and {m.value})")
+            raise MappingError(
+                f"type {m.meastype} has two whole-body values ({values[info.column].value} and {m.value})"
+            )
         values[info.column] = m
     return values
 
@@ -158,8 +175,7 @@ def _typed_row(common: dict, group: dict, columns: list[str], values: dict[str, 
     """One typed row: its columns' values, flagged with the reasons of the implausible ones."""
     present = [values[c] for c in columns if c in values]
     flag = "; ".join(m.flag for m in present if m.flag) or None
-    return {**common, "raw": group, **{c: values[c].value if c in values else None for c in columns},
-            "flag": flag}
+    return {**common, "raw": group, **{c: values[c].value if c in values else None for c in columns}, "flag": flag}
 
 
 def _group_common(group: dict, user_id: int, tz: str | None) -> dict:
@@ -194,10 +210,22 @@ def measure_group_to_rows(group: Any, user_id: int, tz: str | None = None) -> Gr
     common = _group_common(group, user_id, tz)
     measures = _measures(group)
     values = _typed_values(measures)
-    typed = {table: {**_typed_row(common, group, columns, values), "local_date": local_date(common["measured_at"], tz)}
-             for table, columns in TYPED_COLUMNS.items() if values.keys() & set(columns)}
-    rows = [{**common, "meastype": m.meastype,
-             "position": NO_POSITION if m.position is None else m.position,
-             "value": m.value, "value_raw": m.value_raw, "unit": m.unit, "raw": m.raw, "flag": m.flag}
-            for m in measures]
+    typed = {
+        table: {**_typed_row(common, group, columns, values), "local_date": local_date(common["measured_at"], tz)}
+        for table, columns in TYPED_COLUMNS.items()
+        if values.keys() & set(columns)
+    }
+    rows = [
+        {
+            **common,
+            "meastype": m.meastype,
+            "position": NO_POSITION if m.position is None else m.position,
+            "value": m.value,
+            "value_raw": m.value_raw,
+            "unit": m.unit,
+            "raw": m.raw,
+            "flag": m.flag,
+        }
+        for m in measures
+    ]
     return GroupRows(typed.get(W), typed.get(H), rows)

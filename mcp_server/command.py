@@ -1,10 +1,13 @@
 """The `mcp` command; etl.py registers it (the server and its SDK are imported only when it runs)."""
+
 from __future__ import annotations
 
 import click
 
-MISSING_EXTRA = ("the MCP server is an optional extra: install it with `pip install 'whoop-etl[mcp]'` "
-                 "(in a checkout: `pip install -r requirements-mcp.txt`)")
+MISSING_EXTRA = (
+    "the MCP server is an optional extra: install it with `pip install 'whoop-etl[mcp]'` "
+    "(in a checkout: `pip install -r requirements-mcp.txt`)"
+)
 
 
 class _SetupError(click.ClickException):

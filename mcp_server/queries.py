@@ -1,4 +1,5 @@
 """The fixed questions the MCP tools answer, through the read model and the metric catalog."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -7,14 +8,15 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from configuration.clock import utcnow
+from mcp_server.readonly import queryable_tables
 from readers import charts, daily, metrics, read_model
 from readers.export import iso
-from mcp_server.readonly import queryable_tables
 
 # Ranges the tools accept: wide enough for any real history, narrow enough that date arithmetic
 # (a day's bounds, "now minus days") can never overflow.
 EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2199, 12, 31)
 MAX_WORKOUT_DAYS = 100_000
+
 
 def latest_measurements(conn: Connection, now: datetime | None = None) -> dict:
     """Per catalog metric: the latest counted value, its unit and time; and which values are flagged."""
@@ -22,8 +24,9 @@ def latest_measurements(conn: Connection, now: datetime | None = None) -> dict:
     found = {}
     for metric in metrics.METRICS:
         row = metrics.latest(conn, metric.name, now)
-        found[metric.name] = None if row is None else {"value": iso(row["value"]), "unit": metric.unit,
-                                                       "at": iso(row["at"])}
+        found[metric.name] = (
+            None if row is None else {"value": iso(row["value"]), "unit": metric.unit, "at": iso(row["at"])}
+        )
     return {"metrics": found, "flagged": [read_model.flagged_note(f) for f in read_model.flagged(conn)]}
 
 
@@ -51,11 +54,20 @@ def sync_freshness(conn: Connection, now: datetime | None = None) -> list[dict]:
     out = []
     for row in read_model.freshness(conn, now):
         last = row["last_success_at"]
-        out.append({"source": row["source"], "resource": row["resource"], "status": row["status"],
-                    "last_success_at": iso(last), "newest_record": iso(row["newest_record"]),
-                    "hours_since_success": None if last is None else round((now - last).total_seconds() / 3600, 1),
-                    "stale_after_hours": row["stale_after"].total_seconds() / 3600, "stale": row["stale"],
-                    "problem": row["problem"], "error": str(row["error"]).splitlines()[0] if row["error"] else None})
+        out.append(
+            {
+                "source": row["source"],
+                "resource": row["resource"],
+                "status": row["status"],
+                "last_success_at": iso(last),
+                "newest_record": iso(row["newest_record"]),
+                "hours_since_success": None if last is None else round((now - last).total_seconds() / 3600, 1),
+                "stale_after_hours": row["stale_after"].total_seconds() / 3600,
+                "stale": row["stale"],
+                "problem": row["problem"],
+                "error": str(row["error"]).splitlines()[0] if row["error"] else None,
+            }
+        )
     return out
 
 
@@ -63,6 +75,6 @@ def list_tables(conn: Connection) -> dict:
     """Table (and view) -> column names, for writing SQL: what `query` reads (never the token table)."""
     insp = inspect(conn)
     present = set(insp.get_table_names()) | set(insp.get_view_names())
-    return {name: [c["name"] for c in insp.get_columns(name)]
-            for name in sorted(present.intersection(queryable_tables()))}
-
+    return {
+        name: [c["name"] for c in insp.get_columns(name)] for name in sorted(present.intersection(queryable_tables()))
+    }

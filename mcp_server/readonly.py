@@ -1,4 +1,5 @@
 """Read-only database access for the MCP server: no writes, no token table, bounded queries."""
+
 from __future__ import annotations
 
 import functools
@@ -14,10 +15,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from storage.engine import make_engine
 from mcp_server import sqlite_worker
 from mcp_server.sql_guard import UnsafeSql, check_postgres_sql
 from readers.export import DAILY_VIEW, declared_tables, iso
+from storage.engine import make_engine
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,17 @@ SELECT r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypass
                AND pg_has_role(r.oid, g.oid, 'MEMBER'))
 FROM pg_roles r WHERE r.rolname = current_user
 """
-_PG_ROLE_FINDINGS = ("is a superuser", "has CREATEROLE", "has CREATEDB", "has REPLICATION", "has BYPASSRLS",
-                     "can read oauth_token", "can write tables", "is a member of other roles",
-                     "is a member of a server-file or read-all role")
+_PG_ROLE_FINDINGS = (
+    "is a superuser",
+    "has CREATEROLE",
+    "has CREATEDB",
+    "has REPLICATION",
+    "has BYPASSRLS",
+    "can read oauth_token",
+    "can write tables",
+    "is a member of other roles",
+    "is a member of a server-file or read-all role",
+)
 
 
 class QueryRefused(RuntimeError):
@@ -74,20 +83,24 @@ def open_read_only(url: str) -> Engine:
 
     engine = make_engine(url, read_only=True, poolclass=NullPool)
     if engine.dialect.name == "sqlite":
+
         @event.listens_for(engine, "connect")
         def _authorize(dbapi_conn, _record):
             dbapi_conn.set_authorizer(sqlite_worker.authorizer)
+
     return engine
 
 
 def pg_sql_refusal(cursor) -> str | None:
     """Why the connected PostgreSQL role may not run free SQL, or None when it may."""
     cursor.execute(_PG_ROLE_CHECK)
-    found = [text for text, flag in zip(_PG_ROLE_FINDINGS, cursor.fetchone()) if flag]
+    found = [text for text, flag in zip(_PG_ROLE_FINDINGS, cursor.fetchone(), strict=False) if flag]
     if found:
-        return (f"the SQL tool on PostgreSQL needs MCP_DATABASE_URL set to a role that can read the "
-                f"data tables only; this role {', '.join(found)}: see README, "
-                "'Ask questions from an AI assistant'")
+        return (
+            f"the SQL tool on PostgreSQL needs MCP_DATABASE_URL set to a role that can read the "
+            f"data tables only; this role {', '.join(found)}: see README, "
+            "'Ask questions from an AI assistant'"
+        )
     return None
 
 
@@ -111,17 +124,28 @@ def run_query(engine: Engine, sql: str, limit: int = 100, timeout: float = QUERY
         except QueryRefused:
             conn.invalidate()
             raise
-    return {"columns": columns, "rows": rows, "truncated": truncated, "row_limit": limit,
-            "byte_limit": MAX_REPLY_BYTES}
+    return {"columns": columns, "rows": rows, "truncated": truncated, "row_limit": limit, "byte_limit": MAX_REPLY_BYTES}
 
 
 def _sqlite_query(_raw, wrapped: str, limit: int, timeout: float, engine: Engine):
     # SQLite checks its interrupt flag only between rows, and one row can run for minutes: the
     # query runs in a worker process, killed at the deadline (see mcp_server/sqlite_worker.py).
-    request = json.dumps({"path": _sqlite_file(engine), "sql": wrapped, "limit": limit,
-                          "max_bytes": MAX_REPLY_BYTES, "tables": queryable_tables()})
-    worker = subprocess.Popen([sys.executable, "-I", sqlite_worker.__file__], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    request = json.dumps(
+        {
+            "path": _sqlite_file(engine),
+            "sql": wrapped,
+            "limit": limit,
+            "max_bytes": MAX_REPLY_BYTES,
+            "tables": queryable_tables(),
+        }
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-I", sqlite_worker.__file__],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline, pending = clock() + timeout, request
     try:
         while True:
@@ -154,7 +178,7 @@ def _worker_answer(returncode: int, out: str, err: str):
 
 def _sqlite_file(engine: Engine) -> str:
     database = engine.url.database or ""
-    database = database[len("file:"):] if database.startswith("file:") else database
+    database = database[len("file:") :] if database.startswith("file:") else database
     if database in ("", ":memory:"):
         raise QueryRefused("the query tool reads a SQLite database file, not an in-memory database")
     return str(Path(database).resolve())
@@ -186,8 +210,7 @@ def _pg_query(raw, wrapped: str, limit: int, timeout: float, engine: Engine):
         return found
     except engine.dialect.dbapi.Error:
         if ended.fired:
-            raise QueryRefused(f"the query ran past its {timeout:g} s deadline; its connection was "
-                               "ended") from None
+            raise QueryRefused(f"the query ran past its {timeout:g} s deadline; its connection was ended") from None
         raise
     finally:
         ended.cancel()
@@ -210,8 +233,10 @@ class _BackendTerminator:
                 conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(self._pid)})")
         except SQLAlchemyError as exc:  # e.g. the role's connection limit: a cancel is what is left
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[:1]
-            log.warning("could not end the query's backend past its deadline (%s); cancelling it instead",
-                        reason[0] if reason else type(exc).__name__)
+            log.warning(
+                "could not end the query's backend past its deadline (%s); cancelling it instead",
+                reason[0] if reason else type(exc).__name__,
+            )
             self._raw.cancel()
 
     def cancel(self) -> None:

@@ -1,4 +1,5 @@
 """The MCP tools over a read-only engine; `serve_stdio` is what `whoop-etl mcp` runs."""
+
 from __future__ import annotations
 
 import os
@@ -9,14 +10,19 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from sqlalchemy.engine import Engine
 
-from mcp_server import queries
-from mcp_server.readonly import (MAX_REPLY_BYTES, MAX_ROWS, QUERY_TIMEOUT_SECONDS, QueryRefused, open_read_only,
-                                 run_query)
-from readers import metrics
 from configuration.version import __version__
+from mcp_server import queries
+from mcp_server.readonly import (
+    MAX_REPLY_BYTES,
+    MAX_ROWS,
+    QUERY_TIMEOUT_SECONDS,
+    QueryRefused,
+    open_read_only,
+    run_query,
+)
+from readers import metrics
 
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
-                            open_world_hint=False)
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 INSTRUCTIONS = (
     "Health data synced from WHOOP (cycles, recovery, sleep, workouts) and Withings (weight, body "
     "composition, blood pressure, steps, sleep) into a local database. Times are ISO 8601 in UTC; daily "
@@ -24,12 +30,16 @@ INSTRUCTIONS = (
     "left out of latest values and series. Everything is read-only; OAuth tokens are not reachable."
 )
 
-SERIES_HELP = ("A metric per local day from start_date to end_date (inclusive): the value of the day's counted "
-               "reading, from the `daily` view. Metrics: " + ", ".join(metrics.BY_NAME) + ".")
-QUERY_HELP = ("Run one read-only SELECT (or WITH) query on the database (see list_tables). "
-              f"At most {MAX_ROWS} rows (`limit`) and {MAX_REPLY_BYTES // 1_000_000} MB (`truncated` says when "
-              f"either cut the reply); stopped after {QUERY_TIMEOUT_SECONDS:g} s. One statement; only the "
-              "tables list_tables shows; writes and the OAuth token table are refused.")
+SERIES_HELP = (
+    "A metric per local day from start_date to end_date (inclusive): the value of the day's counted "
+    "reading, from the `daily` view. Metrics: " + ", ".join(metrics.BY_NAME) + "."
+)
+QUERY_HELP = (
+    "Run one read-only SELECT (or WITH) query on the database (see list_tables). "
+    f"At most {MAX_ROWS} rows (`limit`) and {MAX_REPLY_BYTES // 1_000_000} MB (`truncated` says when "
+    f"either cut the reply); stopped after {QUERY_TIMEOUT_SECONDS:g} s. One statement; only the "
+    "tables list_tables shows; writes and the OAuth token table are refused."
+)
 
 
 def build_server(engine: Engine, query_timeout: float = QUERY_TIMEOUT_SECONDS) -> MCPServer:
@@ -73,6 +83,7 @@ def build_server(engine: Engine, query_timeout: float = QUERY_TIMEOUT_SECONDS) -
             return run_query(engine, sql, limit=limit, timeout=query_timeout)
         except QueryRefused as exc:
             raise ToolError(str(exc)) from None
+
     return server
 
 

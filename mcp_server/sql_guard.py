@@ -3,6 +3,7 @@
 The check only has to be conservative: anything it cannot read for sure (an unterminated
 string, comment or quoted name) is refused, never guessed at.
 """
+
 from __future__ import annotations
 
 import re
@@ -93,9 +94,9 @@ def check_postgres_sql(sql: str) -> None:
         skipped = _skip(sql, i)
         if skipped is not None:
             if sql[i] == '"':
-                if sql[max(i - 2, 0):i].lower() == "u&":  # U&"\0061..." spells any name in escapes
+                if sql[max(i - 2, 0) : i].lower() == "u&":  # U&"\0061..." spells any name in escapes
                     raise UnsafeSql('names written with Unicode escapes (U&"...") are not accepted')
-                _check_name(sql[i + 1:skipped - 1])
+                _check_name(sql[i + 1 : skipped - 1])
             i = skipped
         elif sql[i] == ";":
             raise UnsafeSql("one statement per query: remove the `;` and what follows it")

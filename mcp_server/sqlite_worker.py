@@ -5,6 +5,7 @@ call an expensive function hundreds of times, so no in-process deadline holds. T
 (mcp_server/readonly.py) runs this file with the Python it runs on, writes one JSON request to
 its stdin, and kills it at the deadline. The standard library only: it starts in milliseconds.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,15 +19,36 @@ MAX_VALUE_BYTES = 16_000_000  # one string or blob
 
 # What a read-only connection may do, decided per operation by SQLite's authorizer, so no
 # spelling of a query (views, CTEs, subqueries) can read the token table or write.
-ALLOWED_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
-                   sqlite3.SQLITE_RECURSIVE, sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_PRAGMA}
+ALLOWED_ACTIONS = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    sqlite3.SQLITE_RECURSIVE,
+    sqlite3.SQLITE_TRANSACTION,
+    sqlite3.SQLITE_PRAGMA,
+}
 # Pragmas that only describe the schema or set connection timeouts (SQLAlchemy's reflection uses them).
-SCHEMA_PRAGMAS = {"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
-                  "foreign_key_list", "busy_timeout", "foreign_keys"}
+SCHEMA_PRAGMAS = {
+    "table_info",
+    "table_xinfo",
+    "index_list",
+    "index_info",
+    "index_xinfo",
+    "foreign_key_list",
+    "busy_timeout",
+    "foreign_keys",
+}
 DENIED_FUNCTIONS = {"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"}
 # Schema tables and pragma functions: the names and SQL of tables, never their rows.
-SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema",
-                           *(f"pragma_{name}" for name in SCHEMA_PRAGMAS)})
+SCHEMA_TABLES = frozenset(
+    {
+        "sqlite_master",
+        "sqlite_schema",
+        "sqlite_temp_master",
+        "sqlite_temp_schema",
+        *(f"pragma_{name}" for name in SCHEMA_PRAGMAS),
+    }
+)
 
 
 def authorizer(action, arg1, arg2, _dbname, _source):
@@ -53,6 +75,7 @@ def query_authorizer(readable: frozenset[str]):
         if action == sqlite3.SQLITE_READ and dbname is not None and (arg1 or "").lower() not in readable:
             return sqlite3.SQLITE_DENY
         return authorizer(action, arg1, arg2, dbname, source)
+
     return check
 
 

@@ -1,4 +1,5 @@
 """Alembic environment: runs on a connection handed in by `migrate.py`, or on DATABASE_URL."""
+
 from __future__ import annotations
 
 from logging.config import fileConfig
@@ -31,8 +32,8 @@ def run_migrations_online() -> None:
         return
     if config.config_file_name is not None:
         fileConfig(config.config_file_name, disable_existing_loggers=False)
-    from storage.engine import make_engine
     from configuration.settings import get_settings
+    from storage.engine import make_engine
 
     engine = make_engine(get_settings().database_url)
     with engine.connect() as conn:

@@ -1,4 +1,5 @@
 """Per-reading series for the dashboard's charts, from the metric catalog's counted rows."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -7,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from configuration.invocation import command
-from storage import quarantine
 from mapping.fields import latest_plausible
-from models import Cycle, Sleep, Workout, WithingsHeartRate, WithingsWeight
+from models import Cycle, Sleep, WithingsHeartRate, WithingsWeight, Workout
 from readers import metrics
+from storage import quarantine
 
 TREND_DAYS = 90
 RECENT_WORKOUTS = 10
@@ -21,9 +22,12 @@ MAX_SERIES_ROWS = 2000
 def weight_at_or_before(conn: Connection, user_id: int, when: datetime) -> dict | None:
     """The counted weigh-in of `user_id` measured last at or before `when` (a date, not a row count)."""
     query = metrics.readings("weight").subquery()
-    row = conn.execute(select(query.c.weight_kg, query.c.measured_at)
-                       .where(query.c.user_id == user_id, query.c.at <= when)
-                       .order_by(query.c.at.desc(), query.c.tie.desc()).limit(1)).first()
+    row = conn.execute(
+        select(query.c.weight_kg, query.c.measured_at)
+        .where(query.c.user_id == user_id, query.c.at <= when)
+        .order_by(query.c.at.desc(), query.c.tie.desc())
+        .limit(1)
+    ).first()
     return dict(row._mapping) if row else None
 
 
@@ -36,8 +40,10 @@ def weight_series(conn: Connection, until: datetime, days: int = TREND_DAYS) -> 
 def blood_pressure_series(conn: Connection, until: datetime, days: int = TREND_DAYS) -> list[dict]:
     """Counted blood-pressure readings of the `days` before `until`, oldest first."""
     rows = metrics.series(conn, "bp_systolic", until - timedelta(days=days), until, MAX_SERIES_ROWS)
-    return [{"t": r["at"], "systolic": r["systolic_mmhg"], "diastolic": r["diastolic_mmhg"],
-             "pulse": r["heart_rate_bpm"]} for r in rows]
+    return [
+        {"t": r["at"], "systolic": r["systolic_mmhg"], "diastolic": r["diastolic_mmhg"], "pulse": r["heart_rate_bpm"]}
+        for r in rows
+    ]
 
 
 def zone_hints(conn: Connection) -> dict:
@@ -45,30 +51,46 @@ def zone_hints(conn: Connection) -> dict:
     hints = {"withings_tz": None, "whoop_offset": None, "whoop_at": None}
     newest_tz = None
     for model in (WithingsWeight, WithingsHeartRate):
-        row = conn.execute(select(model.timezone, model.measured_at)
-                           .where(model.timezone.is_not(None), model.deleted_at.is_(None),
-                                  model.measured_at <= latest_plausible())
-                           .order_by(model.measured_at.desc()).limit(1)).first()
+        row = conn.execute(
+            select(model.timezone, model.measured_at)
+            .where(model.timezone.is_not(None), model.deleted_at.is_(None), model.measured_at <= latest_plausible())
+            .order_by(model.measured_at.desc())
+            .limit(1)
+        ).first()
         if row is not None and (newest_tz is None or row.measured_at > newest_tz):
             hints["withings_tz"], newest_tz = row.timezone, row.measured_at
     for model, column in ((Cycle, Cycle.start), (Sleep, Sleep.start)):
-        row = conn.execute(select(model.timezone_offset, column.label("at"))
-                           .where(model.deleted_at.is_(None), column <= latest_plausible())
-                           .order_by(column.desc()).limit(1)).first()
+        row = conn.execute(
+            select(model.timezone_offset, column.label("at"))
+            .where(model.deleted_at.is_(None), column <= latest_plausible())
+            .order_by(column.desc())
+            .limit(1)
+        ).first()
         if row is not None and row.timezone_offset and (hints["whoop_at"] is None or row.at > hints["whoop_at"]):
             hints["whoop_offset"], hints["whoop_at"] = row.timezone_offset, row.at
     return hints
 
 
-def recent_workouts(conn: Connection, since: datetime | None = None, limit: int = RECENT_WORKOUTS,
-                    now: datetime | None = None) -> list[dict]:
+def recent_workouts(
+    conn: Connection, since: datetime | None = None, limit: int = RECENT_WORKOUTS, now: datetime | None = None
+) -> list[dict]:
     """The newest `limit` live, unflagged workouts (started after `since`, when given), newest first."""
     live = [Workout.deleted_at.is_(None), Workout.flag.is_(None), Workout.start <= latest_plausible(now)]
     rows = conn.execute(
-        select(Workout.start, Workout.end, Workout.sport_name, Workout.strain, Workout.average_heart_rate,
-               Workout.max_heart_rate, Workout.kilojoule, Workout.distance_meter, Workout.score_state)
+        select(
+            Workout.start,
+            Workout.end,
+            Workout.sport_name,
+            Workout.strain,
+            Workout.average_heart_rate,
+            Workout.max_heart_rate,
+            Workout.kilojoule,
+            Workout.distance_meter,
+            Workout.score_state,
+        )
         .where(*live, *([Workout.start >= since] if since is not None else []))
-        .order_by(Workout.start.desc()).limit(limit)
+        .order_by(Workout.start.desc())
+        .limit(limit)
     )
     return [dict(r._mapping) for r in rows]
 
@@ -80,5 +102,6 @@ def quarantine_overview(conn: Connection) -> dict[str, list[str]]:
         count = q["count"]
         out.setdefault(q["source"], []).append(
             f"{q['resource']}: {count} record{'s' if count != 1 else ''} quarantined "
-            f"(oldest reason: {q['oldest_reason'][:120]}); {command('quarantine')} lists them")
+            f"(oldest reason: {q['oldest_reason'][:120]}); {command('quarantine')} lists them"
+        )
     return out

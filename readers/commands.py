@@ -1,6 +1,7 @@
 """The `export` command; etl.py registers it (its work is imported only when it runs).
 
 `settings()` and `open_engine()` serve the other reader commands (`quarantine`) too."""
+
 from __future__ import annotations
 
 import click
@@ -31,8 +32,10 @@ def open_engine(url: str, *, read_only: bool = True, at_head: bool = False):
         raise click.ClickException(f"{exc} (run `{command()}` once to create and fill it)") from None
     if at_head and revision != SCHEMA_HEAD:
         engine.dispose()
-        raise click.ClickException(f"the database schema is at {revision or 'nothing yet'}, this release needs "
-                                   f"{SCHEMA_HEAD}: run `{command()}` once to upgrade it")
+        raise click.ClickException(
+            f"the database schema is at {revision or 'nothing yet'}, this release needs "
+            f"{SCHEMA_HEAD}: run `{command()}` once to upgrade it"
+        )
     return engine
 
 
@@ -44,12 +47,25 @@ def _since(ctx, param, value):
 
 @click.command()
 @click.argument("table")
-@click.option("--format", "fmt", type=click.Choice(("csv", "jsonl")), default="csv", show_default=True,
-              help="CSV with a header row, or JSON Lines (one object per row).")
-@click.option("--since", callback=_since, metavar="WHEN",
-              help="Only records from then on: 7d, 36h, 2w or a date like 2025-01-01.")
-@click.option("--output", "-o", default=".", show_default=True, metavar="DIR",
-              help="Folder for <table>.<format> files; `-` writes one table to stdout.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("csv", "jsonl")),
+    default="csv",
+    show_default=True,
+    help="CSV with a header row, or JSON Lines (one object per row).",
+)
+@click.option(
+    "--since", callback=_since, metavar="WHEN", help="Only records from then on: 7d, 36h, 2w or a date like 2025-01-01."
+)
+@click.option(
+    "--output",
+    "-o",
+    default=".",
+    show_default=True,
+    metavar="DIR",
+    help="Folder for <table>.<format> files; `-` writes one table to stdout.",
+)
 @click.option("--include-deleted", is_flag=True, help="Also rows marked deleted (deleted_at set).")
 @click.option("--include-quarantined", is_flag=True, help="`all` also exports the quarantine table.")
 @click.option("--force", is_flag=True, help="Overwrite files an earlier export left in the --output folder.")
@@ -60,8 +76,7 @@ def export(table, fmt, since, output, include_deleted, include_quarantined, forc
     engine = open_engine(settings().database_url)
     try:
         tables = resolve_tables(engine, table, include_quarantined)
-        done = export_tables(engine, tables, fmt, output, since=since, include_deleted=include_deleted,
-                             force=force)
+        done = export_tables(engine, tables, fmt, output, since=since, include_deleted=include_deleted, force=force)
     except ExportError as exc:
         raise click.UsageError(str(exc)) from None
     finally:

@@ -1,4 +1,5 @@
 """The `daily` view (migration 0007): one row per local day (and person), under the catalog's names."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -46,13 +47,20 @@ def series(conn: Connection, name: str, start: date, end: date) -> dict:
     """Metric `name` per local day from `start` to `end` (inclusive): the value of the day's counted reading."""
     metric = metrics.get(name)
     days = [{"date": r["day"].isoformat(), "value": r[name]} for r in rows(conn, start, end) if r[name] is not None]
-    return {"metric": name, "unit": metric.unit, "day": metric.day, "start": start.isoformat(),
-            "end": end.isoformat(), "days": days}
+    return {
+        "metric": name,
+        "unit": metric.unit,
+        "day": metric.day,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "days": days,
+    }
 
 
 def last_with(conn: Connection, name: str) -> dict | None:
     """The newest row of the view with a value of metric `name` (last night's sleep, today's steps)."""
     view = _view(conn)
-    row = conn.execute(select(view).where(view.c[metrics.get(name).name].is_not(None))
-                       .order_by(view.c.day.desc()).limit(1)).first()
+    row = conn.execute(
+        select(view).where(view.c[metrics.get(name).name].is_not(None)).order_by(view.c.day.desc()).limit(1)
+    ).first()
     return None if row is None else dict(row._mapping) | {"day": as_date(row.day)}

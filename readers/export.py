@@ -1,4 +1,5 @@
 """`export`: tables to CSV or JSON Lines, streamed in batches, times in ISO 8601 with offsets."""
+
 from __future__ import annotations
 
 import csv
@@ -94,8 +95,9 @@ def _csv_cell(value):
     return value
 
 
-def iter_rows(conn: Connection, name: str, *, since: datetime | None = None,
-              include_deleted: bool = False) -> tuple[list[str], Iterator]:
+def iter_rows(
+    conn: Connection, name: str, *, since: datetime | None = None, include_deleted: bool = False
+) -> tuple[list[str], Iterator]:
     """(column names, rows) of one table, read through a server-side cursor in batches."""
     table = Table(name, MetaData(), autoload_with=conn)
     query = select(table)
@@ -130,7 +132,7 @@ def write_rows(columns: list[str], rows: Iterable, fmt: str, out: IO[str]) -> in
             count += 1
         return count
     for row in rows:
-        out.write(json.dumps({c: iso(v) for c, v in zip(columns, row)}, ensure_ascii=False, default=str))
+        out.write(json.dumps({c: iso(v) for c, v in zip(columns, row, strict=False)}, ensure_ascii=False, default=str))
         out.write("\n")
         count += 1
     return count
@@ -162,8 +164,9 @@ def _targets(tables: list[str], fmt: str, folder: Path, force: bool) -> dict[str
         path = folder / f"{name}.{fmt}"
         for existing in (path, _partial(path)):
             if os.path.lexists(existing) and not force:
-                raise ExportError(f"{existing} already exists: pass --force to overwrite it, or choose "
-                                  "another --output folder")
+                raise ExportError(
+                    f"{existing} already exists: pass --force to overwrite it, or choose another --output folder"
+                )
         targets[name] = path
     return targets
 
@@ -188,9 +191,16 @@ def _write_file(path: Path, columns: list[str], rows, fmt: str) -> int:
     return count
 
 
-def export_tables(engine: Engine, tables: list[str], fmt: str, output: str, *,
-                  since: datetime | None = None, include_deleted: bool = False,
-                  force: bool = False) -> list[Exported]:
+def export_tables(
+    engine: Engine,
+    tables: list[str],
+    fmt: str,
+    output: str,
+    *,
+    since: datetime | None = None,
+    include_deleted: bool = False,
+    force: bool = False,
+) -> list[Exported]:
     """Write each table to `<output>/<table>.<fmt>` (or stdout for `-` and one table)."""
     if output == "-" and len(tables) != 1:
         raise ExportError("--output - (stdout) takes one table; give a folder for several")

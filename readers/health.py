@@ -1,4 +1,5 @@
 """`status --check` for cron and monitors: the problems worth an alert, and the exit code they map to."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -6,11 +7,11 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
+from api_clients.errors import reconnect_command
+from configuration.clock import utcnow
+from configuration.invocation import command, env_file_hint
 from readers import read_model
 from sync import resources
-from configuration.clock import utcnow
-from api_clients.errors import reconnect_command
-from configuration.invocation import command, env_file_hint
 
 EXIT_OK, EXIT_STALE, EXIT_USAGE, EXIT_RECONNECT = 0, 1, 2, 3
 
@@ -38,8 +39,13 @@ def check(engine: Engine, settings, now: datetime | None = None) -> dict:
     in_use = tokens | {r["source"] for r in rows if r["last_success_at"] or r["newest_record"]}
     configured = [s for s in resources.SOURCES if getattr(settings, s).configured or s in in_use]
     if not configured:
-        return failed_check(EXIT_USAGE, "configuration", "no source is configured and the database holds none: "
-                            f"nothing to check (set WHOOP_CLIENT_ID/WITHINGS_CLIENT_ID in {env_file_hint()})", now)
+        return failed_check(
+            EXIT_USAGE,
+            "configuration",
+            "no source is configured and the database holds none: "
+            f"nothing to check (set WHOOP_CLIENT_ID/WITHINGS_CLIENT_ID in {env_file_hint()})",
+            now,
+        )
     problems = _reconnect_problems(configured, rows, tokens, settings)
     blocked = {p.source for p in problems}  # a provider that must re-connect: its stale rows add nothing
     for row in rows:
@@ -49,27 +55,45 @@ def check(engine: Engine, settings, now: datetime | None = None) -> dict:
     problems += _quarantine_problems(held)
     kinds = {p.kind for p in problems}
     code = EXIT_RECONNECT if "reconnect" in kinds else EXIT_STALE if problems else EXIT_OK
-    return {"checked_at": now, "exit_code": code, "problems": [asdict(p) for p in problems],
-            "resources": [_public(row) for row in rows if row["source"] in configured],
-            # What a monitor may show beside the verdict; flagged values are a note, never a problem.
-            "latest": latest, "flagged": flagged,
-            "quarantine": [{k: q[k] for k in ("source", "resource", "count", "new", "acknowledged")} for q in held]}
+    return {
+        "checked_at": now,
+        "exit_code": code,
+        "problems": [asdict(p) for p in problems],
+        "resources": [_public(row) for row in rows if row["source"] in configured],
+        # What a monitor may show beside the verdict; flagged values are a note, never a problem.
+        "latest": latest,
+        "flagged": flagged,
+        "quarantine": [{k: q[k] for k in ("source", "resource", "count", "new", "acknowledged")} for q in held],
+    }
 
 
 def _quarantine_problems(held: list[dict]) -> list[Problem]:
     """One problem per resource with items new since they were last acknowledged; acknowledged ones
     stay listed in the JSON and fail nothing."""
-    return [Problem(q["source"], q["resource"], "quarantine",
-                    f"{q['source']} {q['resource']}: {q['new']} new record{'' if q['new'] == 1 else 's'} "
-                    f"quarantined ({command('quarantine')} lists them)")
-            for q in held if q["new"]]
+    return [
+        Problem(
+            q["source"],
+            q["resource"],
+            "quarantine",
+            f"{q['source']} {q['resource']}: {q['new']} new record{'' if q['new'] == 1 else 's'} "
+            f"quarantined ({command('quarantine')} lists them)",
+        )
+        for q in held
+        if q["new"]
+    ]
 
 
 def failed_check(exit_code: int, kind: str, message: str, now: datetime | None = None) -> dict:
     """The check's report when it cannot judge the data (a setting, the database): the same shape, one problem."""
-    return {"checked_at": now or utcnow(), "exit_code": exit_code,
-            "problems": [asdict(Problem("*", "*", kind, message))], "resources": [],
-            "latest": {}, "flagged": {}, "quarantine": []}
+    return {
+        "checked_at": now or utcnow(),
+        "exit_code": exit_code,
+        "problems": [asdict(Problem("*", "*", kind, message))],
+        "resources": [],
+        "latest": {},
+        "flagged": {},
+        "quarantine": [],
+    }
 
 
 def _reconnect_problems(configured: list[str], rows: list[dict], tokens: set[str], settings) -> list[Problem]:
@@ -79,13 +103,22 @@ def _reconnect_problems(configured: list[str], rows: list[dict], tokens: set[str
         if failing is not None:
             problems.append(Problem(source, "*", "reconnect", f"{source}: {failing['error']}"))
         elif source not in tokens and not getattr(settings, source).seed_refresh_token:
-            problems.append(Problem(source, "*", "reconnect",
-                                    f"{source} is not connected: run `{reconnect_command(source)}`"))
+            problems.append(
+                Problem(source, "*", "reconnect", f"{source} is not connected: run `{reconnect_command(source)}`")
+            )
     return problems
 
 
 def _public(row: dict) -> dict:
-    return {"source": row["source"], "resource": row["resource"], "label": row["label"],
-            "last_success_at": row["last_success_at"], "newest_record": row["newest_record"],
-            "stale_after_hours": row["stale_after"].total_seconds() / 3600, "stale": row["stale"],
-            "problem": row["problem"], "status": row["status"], "error": row["error"]}
+    return {
+        "source": row["source"],
+        "resource": row["resource"],
+        "label": row["label"],
+        "last_success_at": row["last_success_at"],
+        "newest_record": row["newest_record"],
+        "stale_after_hours": row["stale_after"].total_seconds() / 3600,
+        "stale": row["stale"],
+        "problem": row["problem"],
+        "status": row["status"],
+        "error": row["error"],
+    }

@@ -10,6 +10,7 @@ with no other reading of that measure. Of several readings, the newest counts, t
 API id (two readings in the same minute). The `daily` view (migration 0007) files the same rows
 by local day under the same names; tests/test_readers_agree.py holds the two in step.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,12 +22,13 @@ from sqlalchemy.orm import aliased
 
 from mapping.fields import latest_plausible
 from mapping.withings import AMBIGUOUS_ATTRIB
-from models import (Cycle, Recovery, Sleep, WithingsActivity, WithingsHeartRate, WithingsSleepSummary,
-                    WithingsWeight)
+from models import Cycle, Recovery, Sleep, WithingsActivity, WithingsHeartRate, WithingsSleepSummary, WithingsWeight
 
 MS_PER_HOUR, SECONDS_PER_HOUR = 3_600_000.0, 3600.0
-WHOOP_WAKE_DAY = "the local day its cycle's sleep ended (its offset); before that sleep is stored, " \
-                 "the local date of the cycle's start plus 12 hours"
+WHOOP_WAKE_DAY = (
+    "the local day its cycle's sleep ended (its offset); before that sleep is stored, "
+    "the local date of the cycle's start plus 12 hours"
+)
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,10 @@ class Metric:
     """One metric: its name (also the `daily` view's column), where it is stored, its unit and day."""
 
     name: str
-    reading: str   # the kind of row it is read from (READINGS)
-    column: str    # the column of that row
+    reading: str  # the kind of row it is read from (READINGS)
+    column: str  # the column of that row
     unit: str
-    day: str       # which time gives its local day
+    day: str  # which time gives its local day
     meaning: str
 
 
@@ -48,28 +50,83 @@ METRICS: tuple[Metric, ...] = (
     Metric("spo2", "recovery", "spo2_percentage", "%", WHOOP_WAKE_DAY, "blood oxygen in sleep"),
     Metric("skin_temp", "recovery", "skin_temp_celsius", "°C", WHOOP_WAKE_DAY, "skin temperature in sleep"),
     Metric("strain", "strain", "strain", "WHOOP strain (0-21)", WHOOP_WAKE_DAY, "the cycle's day strain"),
-    Metric("sleep_performance", "sleep", "sleep_performance_percentage", "%",
-           "the local day the sleep ended (its offset)", "WHOOP sleep performance of the main sleep"),
-    Metric("sleep_hours", "sleep", "sleep_hours", "h", "the local day the sleep ended (its offset)",
-           "WHOOP hours asleep (in bed minus awake) of the main sleep"),
-    Metric("respiratory_rate", "sleep", "respiratory_rate", "breaths/min",
-           "the local day the sleep ended (its offset)", "WHOOP respiratory rate in sleep"),
-    Metric("withings_sleep_hours", "withings_sleep", "withings_sleep_hours", "h",
-           "the local day the night ended (its time zone)", "Withings total sleep time"),
-    Metric("sleep_score", "withings_sleep", "sleep_score", "0-100", "the local day the night ended (its time zone)",
-           "Withings sleep score"),
+    Metric(
+        "sleep_performance",
+        "sleep",
+        "sleep_performance_percentage",
+        "%",
+        "the local day the sleep ended (its offset)",
+        "WHOOP sleep performance of the main sleep",
+    ),
+    Metric(
+        "sleep_hours",
+        "sleep",
+        "sleep_hours",
+        "h",
+        "the local day the sleep ended (its offset)",
+        "WHOOP hours asleep (in bed minus awake) of the main sleep",
+    ),
+    Metric(
+        "respiratory_rate",
+        "sleep",
+        "respiratory_rate",
+        "breaths/min",
+        "the local day the sleep ended (its offset)",
+        "WHOOP respiratory rate in sleep",
+    ),
+    Metric(
+        "withings_sleep_hours",
+        "withings_sleep",
+        "withings_sleep_hours",
+        "h",
+        "the local day the night ended (its time zone)",
+        "Withings total sleep time",
+    ),
+    Metric(
+        "sleep_score",
+        "withings_sleep",
+        "sleep_score",
+        "0-100",
+        "the local day the night ended (its time zone)",
+        "Withings sleep score",
+    ),
     Metric("steps", "steps", "steps", "steps", "Withings' own local date of the activity day", "steps of the day"),
-    Metric("distance_km", "steps", "distance_km", "km", "Withings' own local date of the activity day",
-           "distance walked and run that day"),
+    Metric(
+        "distance_km",
+        "steps",
+        "distance_km",
+        "km",
+        "Withings' own local date of the activity day",
+        "distance walked and run that day",
+    ),
     Metric("weight", "weight", "weight_kg", "kg", "the local day of the weigh-in (its time zone)", "body weight"),
-    Metric("body_fat", "body_fat", "fat_ratio_pct", "%", "the local day of the weigh-in (its time zone)",
-           "body fat ratio"),
-    Metric("bp_systolic", "blood_pressure", "systolic_mmhg", "mmHg", "the local day of the reading (its time zone)",
-           "systolic blood pressure"),
-    Metric("bp_diastolic", "blood_pressure", "diastolic_mmhg", "mmHg",
-           "the local day of the reading (its time zone)", "diastolic blood pressure, of the same reading"),
-    Metric("heart_rate", "heart_rate", "heart_rate_bpm", "bpm", "the local day of the reading (its time zone)",
-           "pulse measured by a Withings scale or cuff"),
+    Metric(
+        "body_fat", "body_fat", "fat_ratio_pct", "%", "the local day of the weigh-in (its time zone)", "body fat ratio"
+    ),
+    Metric(
+        "bp_systolic",
+        "blood_pressure",
+        "systolic_mmhg",
+        "mmHg",
+        "the local day of the reading (its time zone)",
+        "systolic blood pressure",
+    ),
+    Metric(
+        "bp_diastolic",
+        "blood_pressure",
+        "diastolic_mmhg",
+        "mmHg",
+        "the local day of the reading (its time zone)",
+        "diastolic blood pressure, of the same reading",
+    ),
+    Metric(
+        "heart_rate",
+        "heart_rate",
+        "heart_rate_bpm",
+        "bpm",
+        "the local day of the reading (its time zone)",
+        "pulse measured by a Withings scale or cuff",
+    ),
 )
 BY_NAME = {m.name: m for m in METRICS}
 
@@ -86,50 +143,66 @@ def _live(model, now: datetime | None, when) -> tuple:
 
 
 def _recovery(now: datetime | None) -> Select:
-    cycle = and_(Cycle.user_id == Recovery.user_id, Cycle.whoop_id == Recovery.whoop_cycle_id,
-                 Cycle.deleted_at.is_(None))
-    return (select(*Recovery.__table__.c, Cycle.start.label("at"), Cycle.whoop_id.label("tie"))
-            .join(Cycle, cycle)
-            .where(*_live(Recovery, now, Cycle.start), Recovery.score_state == "SCORED",
-                   Recovery.recovery_score.is_not(None)))
+    cycle = and_(
+        Cycle.user_id == Recovery.user_id, Cycle.whoop_id == Recovery.whoop_cycle_id, Cycle.deleted_at.is_(None)
+    )
+    return (
+        select(*Recovery.__table__.c, Cycle.start.label("at"), Cycle.whoop_id.label("tie"))
+        .join(Cycle, cycle)
+        .where(
+            *_live(Recovery, now, Cycle.start), Recovery.score_state == "SCORED", Recovery.recovery_score.is_not(None)
+        )
+    )
 
 
 def _strain(now: datetime | None) -> Select:
-    return (select(*Cycle.__table__.c, Cycle.start.label("at"), Cycle.whoop_id.label("tie"))
-            .where(*_live(Cycle, now, Cycle.start), Cycle.score_state == "SCORED", Cycle.strain.is_not(None)))
+    return select(*Cycle.__table__.c, Cycle.start.label("at"), Cycle.whoop_id.label("tie")).where(
+        *_live(Cycle, now, Cycle.start), Cycle.score_state == "SCORED", Cycle.strain.is_not(None)
+    )
 
 
 def _sleep(now: datetime | None) -> Select:
     asleep = (Sleep.total_in_bed_time_milli - func.coalesce(Sleep.total_awake_time_milli, 0)) / MS_PER_HOUR
-    return (select(*Sleep.__table__.c, asleep.label("sleep_hours"), Sleep.end.label("at"), Sleep.whoop_id.label("tie"))
-            .where(*_live(Sleep, now, Sleep.start), Sleep.score_state == "SCORED",
-                   or_(Sleep.nap.is_(None), Sleep.nap.is_(False)), Sleep.sleep_performance_percentage.is_not(None)))
+    return select(
+        *Sleep.__table__.c, asleep.label("sleep_hours"), Sleep.end.label("at"), Sleep.whoop_id.label("tie")
+    ).where(
+        *_live(Sleep, now, Sleep.start),
+        Sleep.score_state == "SCORED",
+        or_(Sleep.nap.is_(None), Sleep.nap.is_(False)),
+        Sleep.sleep_performance_percentage.is_not(None),
+    )
 
 
 def _withings_sleep(now: datetime | None) -> Select:
     night = WithingsSleepSummary
-    return (select(*night.__table__.c, (night.total_sleep_time_s / SECONDS_PER_HOUR).label("withings_sleep_hours"),
-                   night.end.label("at"), night.withings_id.label("tie"))
-            .where(*_live(night, now, night.end), night.total_sleep_time_s.is_not(None)))
+    return select(
+        *night.__table__.c,
+        (night.total_sleep_time_s / SECONDS_PER_HOUR).label("withings_sleep_hours"),
+        night.end.label("at"),
+        night.withings_id.label("tie"),
+    ).where(*_live(night, now, night.end), night.total_sleep_time_s.is_not(None))
 
 
 def _steps(now: datetime | None) -> Select:
     day = WithingsActivity
-    return (select(*day.__table__.c, (day.distance_m / 1000.0).label("distance_km"), day.date.label("at"),
-                   day.id.label("tie"))
-            .where(day.deleted_at.is_(None), day.flag.is_(None), day.date <= latest_plausible(now).date(),
-                   day.steps.is_not(None)))
+    return select(
+        *day.__table__.c, (day.distance_m / 1000.0).label("distance_km"), day.date.label("at"), day.id.label("tie")
+    ).where(
+        day.deleted_at.is_(None), day.flag.is_(None), day.date <= latest_plausible(now).date(), day.steps.is_not(None)
+    )
 
 
 def _measured(model, column: str):
     """Counted readings of a Withings table with `column`; attrib 1 only when no other exists."""
+
     def reading(now: datetime | None) -> Select:
         other = aliased(model)
         trusted = or_(other.attrib.is_(None), other.attrib != AMBIGUOUS_ATTRIB)
         another = exists().where(other.user_id == model.user_id, *_counted(other, column, now), trusted)
-        return (select(*model.__table__.c, model.measured_at.label("at"), model.grpid.label("tie"))
-                .where(*_counted(model, column, now),
-                       or_(model.attrib.is_(None), model.attrib != AMBIGUOUS_ATTRIB, ~another)))
+        return select(*model.__table__.c, model.measured_at.label("at"), model.grpid.label("tie")).where(
+            *_counted(model, column, now), or_(model.attrib.is_(None), model.attrib != AMBIGUOUS_ATTRIB, ~another)
+        )
+
     return reading
 
 
@@ -138,8 +211,12 @@ def _counted(model, column: str, now: datetime | None) -> tuple:
 
 
 READINGS = {
-    "recovery": _recovery, "strain": _strain, "sleep": _sleep, "withings_sleep": _withings_sleep,
-    "steps": _steps, "weight": _measured(WithingsWeight, "weight_kg"),
+    "recovery": _recovery,
+    "strain": _strain,
+    "sleep": _sleep,
+    "withings_sleep": _withings_sleep,
+    "steps": _steps,
+    "weight": _measured(WithingsWeight, "weight_kg"),
     "body_fat": _measured(WithingsWeight, "fat_ratio_pct"),
     "blood_pressure": _measured(WithingsHeartRate, "systolic_mmhg"),
     "heart_rate": _measured(WithingsHeartRate, "heart_rate_bpm"),
@@ -162,8 +239,9 @@ def latest(conn: Connection, name: str, now: datetime | None = None) -> dict | N
     return found
 
 
-def series(conn: Connection, name: str, since: datetime, until: datetime | None = None,
-           limit: int = 2000) -> list[dict]:
+def series(
+    conn: Connection, name: str, since: datetime, until: datetime | None = None, limit: int = 2000
+) -> list[dict]:
     """The counted rows of metric `name` with `at` after `since` (up to `until`), oldest first."""
     query = readings(name, until).subquery()
     bounds = [query.c.at > since] + ([query.c.at <= until] if until is not None else [])

@@ -1,4 +1,5 @@
 """The quarantine as a person reviews it: every item with its state, and one item's payload."""
+
 from __future__ import annotations
 
 import json
@@ -15,10 +16,19 @@ FIELDS = ("id", "source", "resource", "key", "reason", "first_seen_at", "last_se
 
 def _item(row: Quarantine) -> dict:
     # A record without a readable API key is named by the hash of its payload.
-    return {"id": row.id, "source": row.source, "resource": row.resource, "key": row.record_key or row.fingerprint,
-            "reason": row.reason, "first_seen_at": row.first_seen_at, "last_seen_at": row.last_seen_at,
-            "attempts": row.attempts, "state": quarantine.state(row),
-            "acknowledged_at": row.acknowledged_at, "dismissed_at": row.dismissed_at}
+    return {
+        "id": row.id,
+        "source": row.source,
+        "resource": row.resource,
+        "key": row.record_key or row.fingerprint,
+        "reason": row.reason,
+        "first_seen_at": row.first_seen_at,
+        "last_seen_at": row.last_seen_at,
+        "attempts": row.attempts,
+        "state": quarantine.state(row),
+        "acknowledged_at": row.acknowledged_at,
+        "dismissed_at": row.dismissed_at,
+    }
 
 
 def list_items(session: Session, *, include_dismissed: bool = False) -> list[dict]:
@@ -45,10 +55,14 @@ def format_items(items: list[dict]) -> str:
     """The items as a table a terminal shows (times in UTC)."""
     if not items:
         return "The quarantine is empty: every record the APIs sent was stored."
-    lines = [f"{'id':>5} {'state':12} {'resource':24} {'key':24} {'first seen':16} {'last seen':16} "
-             f"{'tries':>5} reason (times in UTC)"]
+    lines = [
+        f"{'id':>5} {'state':12} {'resource':24} {'key':24} {'first seen':16} {'last seen':16} "
+        f"{'tries':>5} reason (times in UTC)"
+    ]
     for q in items:
-        lines.append(f"{q['id']:>5} {q['state']:12} {q['source'] + ' ' + q['resource']:24} {q['key'][:24]:24} "
-                     f"{_when(q['first_seen_at']):16} {_when(q['last_seen_at']):16} {q['attempts']:>5} "
-                     f"{q['reason'][:160]}")
+        lines.append(
+            f"{q['id']:>5} {q['state']:12} {q['source'] + ' ' + q['resource']:24} {q['key'][:24]:24} "
+            f"{_when(q['first_seen_at']):16} {_when(q['last_seen_at']):16} {q['attempts']:>5} "
+            f"{q['reason'][:160]}"
+        )
     return "\n".join(lines)

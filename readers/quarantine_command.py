@@ -1,5 +1,6 @@
 """The `quarantine` command: list, show, retry, acknowledge and dismiss the records that could not be
 stored; etl.py registers it (its work is imported only when it runs)."""
+
 from __future__ import annotations
 
 import json
@@ -93,8 +94,10 @@ def retry(item_id, resource_name):
                     session.commit()
                     tried += counts.fetched
                     if counts.fetched:
-                        click.echo(f"{resource.source} {resource.name}: {counts.recovered} of {counts.fetched} "
-                                   f"stored now, {counts.fetched - counts.recovered} still quarantined")
+                        click.echo(
+                            f"{resource.source} {resource.name}: {counts.recovered} of {counts.fetched} "
+                            f"stored now, {counts.fetched - counts.recovered} still quarantined"
+                        )
         except RunLocked as exc:
             raise click.ClickException(str(exc)) from None
     if not tried:
@@ -127,8 +130,11 @@ def _review(change, item_ids, done: str) -> None:
         changed = change(session, item_ids)
         session.commit()
     missed = sorted(set(item_ids or ()) - set(changed))
-    click.echo(f"{len(changed)} item{'' if len(changed) == 1 else 's'} {done}"
-               + (f" ({', '.join(map(str, changed))})" if changed else ""))
+    click.echo(
+        f"{len(changed)} item{'' if len(changed) == 1 else 's'} {done}"
+        + (f" ({', '.join(map(str, changed))})" if changed else "")
+    )
     if missed:
-        raise click.ClickException(f"not {done}: {', '.join(map(str, missed))} "
-                                   f"(no such item, or already {done} or dismissed)")
+        raise click.ClickException(
+            f"not {done}: {', '.join(map(str, missed))} (no such item, or already {done} or dismissed)"
+        )

@@ -5,6 +5,7 @@ One threshold per declared resource (`Resource.stale_after`, overridden by a
 one answer to "what is the latest weight, blood pressure, recovery and sleep" (from the metric
 catalog), so `status`, `status --check`, the dashboard, the MCP tools and `export` never disagree.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -12,13 +13,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Connection
 
-from storage import quarantine
-from sync import resources
+from configuration.settings import stale_after_overrides
 from mapping.fields import latest_plausible
 from mapping.withings import MANUAL_ATTRIBS
 from models import OAuthToken, SyncState, WithingsMeasure
-from configuration.settings import stale_after_overrides
 from readers import metrics
+from storage import quarantine
+from sync import resources
 
 
 def ago(when: datetime | None, now: datetime) -> str:
@@ -57,8 +58,9 @@ def newest(conn: Connection, column, now: datetime | None = None) -> datetime | 
     Deleted rows and dates past now + 2 days (an older release stored a weigh-in dated 9999)
     say nothing about how recent the data is: they would silence the staleness warning for ever.
     """
-    return conn.execute(select(func.max(column)).where(
-        column.class_.deleted_at.is_(None), column <= latest_plausible(now))).scalar()
+    return conn.execute(
+        select(func.max(column)).where(column.class_.deleted_at.is_(None), column <= latest_plausible(now))
+    ).scalar()
 
 
 def newest_record(conn: Connection, resource: resources.Resource, now: datetime | None = None) -> datetime | None:
@@ -72,9 +74,14 @@ def _sync_states(conn: Connection) -> dict[tuple[str, str], dict]:
     rows = sorted(conn.execute(select(SyncState)), key=lambda r: (r.last_attempt_at is not None, r.last_attempt_at))
     for row in rows:  # one row per (source, resource, user): a handful, never a data table
         state = out.setdefault((row.source, row.resource), {"last_success_at": None})
-        state.update(last_attempt_at=row.last_attempt_at, status=row.status, error=row.error,
-                     window_start=row.window_start, window_end=row.window_end,
-                     last_success_at=_max(state["last_success_at"], row.last_success_at))
+        state.update(
+            last_attempt_at=row.last_attempt_at,
+            status=row.status,
+            error=row.error,
+            window_start=row.window_start,
+            window_end=row.window_end,
+            last_success_at=_max(state["last_success_at"], row.last_success_at),
+        )
     return out
 
 
@@ -87,17 +94,31 @@ def freshness(conn: Connection, now: datetime) -> list[dict]:
         newest, threshold = newest_record(conn, resource, now), stale_after(resource)
         success = state.get("last_success_at")
         kind, problem = _staleness(success, newest, threshold, now)
-        rows.append({"source": resource.source, "resource": resource.name, "label": resource.label,
-                     "last_success_at": success, "last_attempt_at": state.get("last_attempt_at"),
-                     "window_start": state.get("window_start"), "window_end": state.get("window_end"),
-                     "status": state.get("status", "never"), "error": state.get("error"),
-                     "newest_record": newest, "stale_after": threshold, "stale": kind is not None,
-                     "stale_kind": kind, "problem": problem, "reconnect": needs_reconnect(resource.source, state.get("error"))})
+        rows.append(
+            {
+                "source": resource.source,
+                "resource": resource.name,
+                "label": resource.label,
+                "last_success_at": success,
+                "last_attempt_at": state.get("last_attempt_at"),
+                "window_start": state.get("window_start"),
+                "window_end": state.get("window_end"),
+                "status": state.get("status", "never"),
+                "error": state.get("error"),
+                "newest_record": newest,
+                "stale_after": threshold,
+                "stale": kind is not None,
+                "stale_kind": kind,
+                "problem": problem,
+                "reconnect": needs_reconnect(resource.source, state.get("error")),
+            }
+        )
     return rows
 
 
-def _staleness(success: datetime | None, newest: datetime | None, threshold: timedelta,
-               now: datetime) -> tuple[str | None, str | None]:
+def _staleness(
+    success: datetime | None, newest: datetime | None, threshold: timedelta, now: datetime
+) -> tuple[str | None, str | None]:
     """("never" | "sync" | "data", why) when stale, else (None, None)."""
     if success is None:
         return "never", "has never synced"
@@ -131,19 +152,46 @@ def headline(conn: Connection, now: datetime) -> dict:
     recovery, sleep = metrics.latest(conn, "recovery", now), metrics.latest(conn, "sleep_hours", now)
     night = metrics.latest(conn, "withings_sleep_hours", now)
     return {
-        "weight": weight and {"kg": weight["weight_kg"], "measured_at": weight["measured_at"],
-                              "attrib": weight["attrib"], "manual": weight["attrib"] in MANUAL_ATTRIBS,
-                              "fat_ratio_pct": weight["fat_ratio_pct"], "user_id": weight["user_id"],
-                              "timezone": weight["timezone"]},
-        "blood_pressure": bp and {"systolic": bp["systolic_mmhg"], "diastolic": bp["diastolic_mmhg"],
-                                  "pulse": bp["heart_rate_bpm"], "measured_at": bp["measured_at"],
-                                  "attrib": bp["attrib"], "timezone": bp["timezone"]},
-        "recovery": recovery and {"score": recovery["recovery_score"], "hrv": recovery["hrv_rmssd_milli"],
-                                  "resting_hr": recovery["resting_heart_rate"], "cycle_start": recovery["at"]},
-        "sleep": sleep and {"hours": sleep["sleep_hours"], "performance": sleep["sleep_performance_percentage"],
-                            "end": sleep["end"], "offset": sleep["timezone_offset"]},
-        "withings_sleep": night and {"hours": night["withings_sleep_hours"], "score": night["sleep_score"],
-                                     "end": night["end"], "timezone": night["timezone"]},
+        "weight": weight
+        and {
+            "kg": weight["weight_kg"],
+            "measured_at": weight["measured_at"],
+            "attrib": weight["attrib"],
+            "manual": weight["attrib"] in MANUAL_ATTRIBS,
+            "fat_ratio_pct": weight["fat_ratio_pct"],
+            "user_id": weight["user_id"],
+            "timezone": weight["timezone"],
+        },
+        "blood_pressure": bp
+        and {
+            "systolic": bp["systolic_mmhg"],
+            "diastolic": bp["diastolic_mmhg"],
+            "pulse": bp["heart_rate_bpm"],
+            "measured_at": bp["measured_at"],
+            "attrib": bp["attrib"],
+            "timezone": bp["timezone"],
+        },
+        "recovery": recovery
+        and {
+            "score": recovery["recovery_score"],
+            "hrv": recovery["hrv_rmssd_milli"],
+            "resting_hr": recovery["resting_heart_rate"],
+            "cycle_start": recovery["at"],
+        },
+        "sleep": sleep
+        and {
+            "hours": sleep["sleep_hours"],
+            "performance": sleep["sleep_performance_percentage"],
+            "end": sleep["end"],
+            "offset": sleep["timezone_offset"],
+        },
+        "withings_sleep": night
+        and {
+            "hours": night["withings_sleep_hours"],
+            "score": night["sleep_score"],
+            "end": night["end"],
+            "timezone": night["timezone"],
+        },
     }
 
 
@@ -152,20 +200,25 @@ def flagged(conn: Connection) -> list[dict]:
     out = []
     for resource in resources.RESOURCES:
         # Every measure of a flagged group is in withings_measure too: the typed tables count it once.
-        count = sum(conn.execute(select(func.count()).select_from(model)
-                                 .where(model.flag.is_not(None), model.deleted_at.is_(None))).scalar()
-                    for model in resource.tables if model is not WithingsMeasure)
+        count = sum(
+            conn.execute(
+                select(func.count()).select_from(model).where(model.flag.is_not(None), model.deleted_at.is_(None))
+            ).scalar()
+            for model in resource.tables
+            if model is not WithingsMeasure
+        )
         if count:
-            out.append({"source": resource.source, "resource": resource.name, "label": resource.label,
-                        "count": count})
+            out.append({"source": resource.source, "resource": resource.name, "label": resource.label, "count": count})
     return out
 
 
 def flagged_note(item: dict) -> str:
     """One line about a resource's flagged rows, the same in the terminal and on the page."""
     count = item["count"]
-    return (f"{item['label']}: {count} value{'s' if count != 1 else ''} flagged as implausible, kept as the API "
-            "sent them and left out of latest values and charts")
+    return (
+        f"{item['label']}: {count} value{'s' if count != 1 else ''} flagged as implausible, kept as the API "
+        "sent them and left out of latest values and charts"
+    )
 
 
 def _max(*values: datetime | None) -> datetime | None:

@@ -1,16 +1,17 @@
 """`python etl.py status`: what was synced when, how fresh the data is, the latest weight, the quarantine."""
+
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from storage import quarantine
-from readers import read_model
-from sync import resources
 from configuration.clock import utcnow
-from readers.read_model import ago as _ago
 from mapping.withings import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
+from readers import read_model
+from readers.read_model import ago as _ago
+from storage import quarantine
+from sync import resources
 
 NAME_WIDTH = max(len(f"{r.source} {r.name}") for r in resources.RESOURCES)
 
@@ -32,10 +33,18 @@ def collect_status(engine: Engine, now: datetime | None = None) -> dict:
         latest = read_model.headline(conn, now)
         flagged = read_model.flagged(conn)
         held = quarantine.summary(conn)
-    return {"now": now, "resources": rows, "tokens": tokens, "latest_weight": latest["weight"],
-            "latest_blood_pressure": latest["blood_pressure"], "latest_recovery": latest["recovery"],
-            "last_sleep": latest["sleep"], "last_withings_sleep": latest["withings_sleep"],
-            "flagged": flagged, "quarantine": held}
+    return {
+        "now": now,
+        "resources": rows,
+        "tokens": tokens,
+        "latest_weight": latest["weight"],
+        "latest_blood_pressure": latest["blood_pressure"],
+        "latest_recovery": latest["recovery"],
+        "last_sleep": latest["sleep"],
+        "last_withings_sleep": latest["withings_sleep"],
+        "flagged": flagged,
+        "quarantine": held,
+    }
 
 
 def format_status(status: dict) -> str:
@@ -45,15 +54,19 @@ def format_status(status: dict) -> str:
     for r in status["resources"]:
         start = _short(r["window_start"]) if r["window_start"] else "full history"
         window = f"{start} to {_short(r['window_end'])}" if r["last_success_at"] else "-"
-        lines.append(f"{r['source'] + ' ' + r['resource']:{NAME_WIDTH}} {_ago(r['last_success_at'], now):14} "
-                     f"{_short(r['newest_record']):16} {window}")
+        lines.append(
+            f"{r['source'] + ' ' + r['resource']:{NAME_WIDTH}} {_ago(r['last_success_at'], now):14} "
+            f"{_short(r['newest_record']):16} {window}"
+        )
         if r["status"] == "error":
             lines.append(f"    last attempt failed: {r['error']}")
         if r["stale"]:
             lines.append(f"    WARNING: {r['label']} {r['problem']}")
     for t in status["tokens"]:
-        lines.append(f"{t['provider']} token: access token expires {_fmt(t['expires_at'])}"
-                     f"{'' if t['has_refresh_token'] else ' (no refresh token: re-connect when it expires)'}")
+        lines.append(
+            f"{t['provider']} token: access token expires {_fmt(t['expires_at'])}"
+            f"{'' if t['has_refresh_token'] else ' (no refresh token: re-connect when it expires)'}"
+        )
     lines += _latest_lines(status)
     lines += [f"Flagged: {read_model.flagged_note(item)}" for item in status["flagged"]]
     lines += format_quarantine(status["quarantine"])
@@ -64,14 +77,18 @@ def _latest_lines(status: dict) -> list[str]:
     now, lines = status["now"], []
     weight = status["latest_weight"]
     if weight:
-        lines.append(f"Latest weight: {weight['kg']:.1f} kg, measured {_fmt(weight['measured_at'])} "
-                     f"({_ago(weight['measured_at'], now)}){_attrib_note(weight['attrib'])}")
+        lines.append(
+            f"Latest weight: {weight['kg']:.1f} kg, measured {_fmt(weight['measured_at'])} "
+            f"({_ago(weight['measured_at'], now)}){_attrib_note(weight['attrib'])}"
+        )
     else:
         lines.append("Latest weight: none yet (run the ETL, or connect Withings)")
     bp = status["latest_blood_pressure"]
     if bp:
-        lines.append(f"Latest blood pressure: {bp['systolic']:.0f}/{bp['diastolic']:.0f} mmHg, "
-                     f"measured {_fmt(bp['measured_at'])}{_attrib_note(bp['attrib'])}")
+        lines.append(
+            f"Latest blood pressure: {bp['systolic']:.0f}/{bp['diastolic']:.0f} mmHg, "
+            f"measured {_fmt(bp['measured_at'])}{_attrib_note(bp['attrib'])}"
+        )
     recovery = status["latest_recovery"]
     if recovery:
         lines.append(f"Latest recovery: {recovery['score']:.0f} % (cycle from {_fmt(recovery['cycle_start'])})")
@@ -93,10 +110,14 @@ def format_quarantine(held: list[dict]) -> list[str]:
     """Lines about records the platform kept but could not store (none when the quarantine is empty)."""
     if not held:
         return []
-    lines = ["Quarantine (records the APIs sent that could not be stored; retried on every run; "
-             "python etl.py quarantine lists them):"]
+    lines = [
+        "Quarantine (records the APIs sent that could not be stored; retried on every run; "
+        "python etl.py quarantine lists them):"
+    ]
     for q in held:
         acknowledged = f", {q['acknowledged']} acknowledged" if q["acknowledged"] else ""
-        lines.append(f"    {q['source']} {q['resource']}: {q['count']} record{'s' if q['count'] != 1 else ''}"
-                     f"{acknowledged} since {_fmt(q['oldest'])}; oldest reason: {q['oldest_reason'][:160]}")
+        lines.append(
+            f"    {q['source']} {q['resource']}: {q['count']} record{'s' if q['count'] != 1 else ''}"
+            f"{acknowledged} since {_fmt(q['oldest'])}; oldest reason: {q['oldest_reason'][:160]}"
+        )
     return lines

@@ -1,4 +1,5 @@
 """Admin endpoints under /_sandbox/: move the clock, mutate data, inject faults, inspect requests."""
+
 from __future__ import annotations
 
 import json
@@ -147,7 +148,7 @@ ROUTES: dict[tuple[str, str], Callable[[SandboxApp, dict], dict]] = {
 
 def handle(app: SandboxApp, req: Request) -> Response:
     """Run one admin call; a bad or missing parameter is HTTP 400 with the reason."""
-    name = req.path[len("/_sandbox/"):].strip("/")
+    name = req.path[len("/_sandbox/") :].strip("/")
     action = ROUTES.get((req.method, name))
     if action is None:
         known = sorted(f"{method} /_sandbox/{path}" for method, path in ROUTES)

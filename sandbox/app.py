@@ -1,4 +1,5 @@
 """The sandbox application: state, routing to the two stand-ins, faults, the request log, mutations."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,14 @@ from datetime import datetime
 from typing import Callable
 
 from . import admin
-from .auth import (WHOOP_CLIENT_ID, WHOOP_CLIENT_SECRET, WITHINGS_CLIENT_ID, WITHINGS_CLIENT_SECRET,
-                   TokenClock, WhoopAuth)
+from .auth import (
+    WHOOP_CLIENT_ID,
+    WHOOP_CLIENT_SECRET,
+    WITHINGS_CLIENT_ID,
+    WITHINGS_CLIENT_SECRET,
+    TokenClock,
+    WhoopAuth,
+)
 from .faults import FaultInjector, FaultRule
 from .history import History
 from .people import DEFAULT_HELD, People
@@ -53,12 +60,25 @@ class SandboxApp:
     (default: the wall clock) drives the rate windows, `whoop_daily_limit` enforces a daily one.
     """
 
-    def __init__(self, *, seed: int = 42, days: int = 1095, now: datetime | None = None,
-                 latency_ms: int = 0, fault_seed: int = 0, whoop_rate_limit: int | None = None,
-                 whoop_rate_window: int = 60, withings_rate_limit: int | None = None,
-                 withings_page_size: int = DEFAULT_PAGE_SIZE, whoop_access_ttl: float | None = None,
-                 withings_access_ttl: float | None = None, people: int = 1, held_histories: int = DEFAULT_HELD,
-                 whoop_daily_limit: int | None = None, rate_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int = 42,
+        days: int = 1095,
+        now: datetime | None = None,
+        latency_ms: int = 0,
+        fault_seed: int = 0,
+        whoop_rate_limit: int | None = None,
+        whoop_rate_window: int = 60,
+        withings_rate_limit: int | None = None,
+        withings_page_size: int = DEFAULT_PAGE_SIZE,
+        whoop_access_ttl: float | None = None,
+        withings_access_ttl: float | None = None,
+        people: int = 1,
+        held_histories: int = DEFAULT_HELD,
+        whoop_daily_limit: int | None = None,
+        rate_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.lock = threading.RLock()
         self.base_url = ""
         self.people = People(people, seed=seed, days=days, now=now, held=held_histories)
@@ -69,10 +89,12 @@ class SandboxApp:
         for provider, ttl in (("whoop", whoop_access_ttl), ("withings", withings_access_ttl)):
             if ttl is not None:
                 self.set_access_ttl(ttl, provider)
-        self.whoop = WhoopApi(self.people, self.whoop_auth, whoop_rate_limit, whoop_rate_window,
-                              whoop_daily_limit, rate_clock)
-        self.withings = WithingsApi(self.people, self.withings_auth, withings_page_size, withings_rate_limit,
-                                    rate_clock)
+        self.whoop = WhoopApi(
+            self.people, self.whoop_auth, whoop_rate_limit, whoop_rate_window, whoop_daily_limit, rate_clock
+        )
+        self.withings = WithingsApi(
+            self.people, self.withings_auth, withings_page_size, withings_rate_limit, rate_clock
+        )
         self.faults = FaultInjector(fault_seed, latency_ms)
         self._log: deque[dict] = deque(maxlen=REQUEST_LOG_SIZE)
 
@@ -92,11 +114,19 @@ class SandboxApp:
                     _alter(rule, response)
             else:
                 response = self._fault_response(rule, provider)
-            self._log.append({"provider": provider, "method": req.method, "path": req.path,
-                              "query": req.query, "form": req.form,
-                              "authorization": req.header("authorization"),
-                              "status": None if response.drop else response.status,
-                              "fault": rule.kind if rule else None, "person": response.person})
+            self._log.append(
+                {
+                    "provider": provider,
+                    "method": req.method,
+                    "path": req.path,
+                    "query": req.query,
+                    "form": req.form,
+                    "authorization": req.header("authorization"),
+                    "status": None if response.drop else response.status,
+                    "fault": rule.kind if rule else None,
+                    "person": response.person,
+                }
+            )
         return response
 
     def _fault_response(self, rule: FaultRule, provider: str) -> Response:
@@ -105,10 +135,15 @@ class SandboxApp:
         if rule.kind == "withings_status":
             return body_status(rule.status, {"wait_seconds": rule.wait_seconds} if rule.wait_seconds else None)
         if rule.kind == "rate_limit":
-            headers = {"whoop": {"X-RateLimit-Limit": self.whoop.limit_header, "X-RateLimit-Remaining": "0",
-                                 "X-RateLimit-Reset": str(rule.reset)},
-                       "no_remaining": {"X-RateLimit-Reset": str(rule.reset)},
-                       "retry_after": {"Retry-After": str(rule.reset)}}.get(rule.style, {})
+            headers = {
+                "whoop": {
+                    "X-RateLimit-Limit": self.whoop.limit_header,
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(rule.reset),
+                },
+                "no_remaining": {"X-RateLimit-Reset": str(rule.reset)},
+                "retry_after": {"Retry-After": str(rule.reset)},
+            }.get(rule.style, {})
             return json_response({"error": "too_many_requests", "message": "Rate limit exceeded"}, 429, headers)
         response = json_response({"error": "server_error", "message": f"Injected HTTP {rule.status}"}, rule.status)
         if provider == "whoop":
@@ -132,11 +167,18 @@ class SandboxApp:
         """Client id/secret, the person's user id and base URLs of one stand-in."""
         who = self.people.identity(person)
         if provider == "whoop":
-            return Credentials("whoop", WHOOP_CLIENT_ID, WHOOP_CLIENT_SECRET, who.whoop_user_id,
-                               self.base_url, self.base_url)
+            return Credentials(
+                "whoop", WHOOP_CLIENT_ID, WHOOP_CLIENT_SECRET, who.whoop_user_id, self.base_url, self.base_url
+            )
         if provider == "withings":
-            return Credentials("withings", WITHINGS_CLIENT_ID, WITHINGS_CLIENT_SECRET, who.withings_userid,
-                               self.base_url, self.base_url)
+            return Credentials(
+                "withings",
+                WITHINGS_CLIENT_ID,
+                WITHINGS_CLIENT_SECRET,
+                who.withings_userid,
+                self.base_url,
+                self.base_url,
+            )
         raise ValueError(f"unknown provider {provider!r}; use whoop or withings")
 
     def mint_refresh_token(self, provider: str, person: int = 0) -> str:
@@ -176,9 +218,15 @@ class SandboxApp:
         env: dict[str, str] = {}
         for provider in ("whoop", "withings"):
             creds, prefix = self.credentials(provider, person), provider.upper()
-            env.update({f"{prefix}_API_BASE_URL": creds.api_base_url, f"{prefix}_AUTH_BASE_URL": creds.auth_base_url,
-                        f"{prefix}_CLIENT_ID": creds.client_id, f"{prefix}_CLIENT_SECRET": creds.client_secret,
-                        f"{prefix}_REDIRECT_URI": creds.redirect_uri})
+            env.update(
+                {
+                    f"{prefix}_API_BASE_URL": creds.api_base_url,
+                    f"{prefix}_AUTH_BASE_URL": creds.auth_base_url,
+                    f"{prefix}_CLIENT_ID": creds.client_id,
+                    f"{prefix}_CLIENT_SECRET": creds.client_secret,
+                    f"{prefix}_REDIRECT_URI": creds.redirect_uri,
+                }
+            )
             if mint_tokens:
                 env[f"{prefix}_REFRESH_TOKEN"] = self.mint_refresh_token(provider, person)
         return env
@@ -208,8 +256,7 @@ class SandboxApp:
         with self.lock:
             self.people.pin(person).history.delete_group(grpid)
 
-    def add_weigh_in(self, kg: float, at: datetime | int | None = None, manual: bool = False,
-                     person: int = 0) -> int:
+    def add_weigh_in(self, kg: float, at: datetime | int | None = None, manual: bool = False, person: int = 0) -> int:
         """Add a weigh-in (scale, or manual attrib 2); returns its grpid."""
         with self.lock:
             return self.people.pin(person).history.add_weigh_in(kg, at, manual)
@@ -239,15 +286,27 @@ class SandboxApp:
         """The clock, counts, credentials and active faults."""
         with self.lock:
             who = self.people.identity(0)
-            return {**self.history.summary(), "url": self.base_url, "people": self.people.summary(),
-                    "whoop": {"client_id": WHOOP_CLIENT_ID, "client_secret": WHOOP_CLIENT_SECRET,
-                              "user_id": who.whoop_user_id},
-                    "withings": {"client_id": WITHINGS_CLIENT_ID, "client_secret": WITHINGS_CLIENT_SECRET,
-                                 "userid": who.withings_userid},
-                    "faults": self.faults.rules(), "latency_ms": self.faults.latency_ms,
-                    "token_clock_offset": self.token_clock.offset, "requests_logged": len(self._log),
-                    "refreshes": {"whoop": self.whoop_auth.refreshes, "withings": self.withings_auth.refreshes},
-                    "access_ttl": {"whoop": self.whoop_auth.access_ttl, "withings": self.withings_auth.access_ttl}}
+            return {
+                **self.history.summary(),
+                "url": self.base_url,
+                "people": self.people.summary(),
+                "whoop": {
+                    "client_id": WHOOP_CLIENT_ID,
+                    "client_secret": WHOOP_CLIENT_SECRET,
+                    "user_id": who.whoop_user_id,
+                },
+                "withings": {
+                    "client_id": WITHINGS_CLIENT_ID,
+                    "client_secret": WITHINGS_CLIENT_SECRET,
+                    "userid": who.withings_userid,
+                },
+                "faults": self.faults.rules(),
+                "latency_ms": self.faults.latency_ms,
+                "token_clock_offset": self.token_clock.offset,
+                "requests_logged": len(self._log),
+                "refreshes": {"whoop": self.whoop_auth.refreshes, "withings": self.withings_auth.refreshes},
+                "access_ttl": {"whoop": self.whoop_auth.access_ttl, "withings": self.withings_auth.access_ttl},
+            }
 
 
 def _alter(rule: FaultRule, response: Response) -> None:

@@ -1,4 +1,5 @@
 """OAuth2 for both stand-ins: fixed sandbox clients, codes, and the two providers' rotation rules."""
+
 from __future__ import annotations
 
 import secrets
@@ -10,13 +11,20 @@ WHOOP_CLIENT_ID = "sandbox-whoop-client"
 WHOOP_CLIENT_SECRET = "sandbox-whoop-secret"
 WITHINGS_CLIENT_ID = "sandbox-withings-client"
 WITHINGS_CLIENT_SECRET = "sandbox-withings-secret"
-WHOOP_SCOPES = ("offline", "read:recovery", "read:cycles", "read:workout", "read:sleep", "read:profile",
-                "read:body_measurement")
+WHOOP_SCOPES = (
+    "offline",
+    "read:recovery",
+    "read:cycles",
+    "read:workout",
+    "read:sleep",
+    "read:profile",
+    "read:body_measurement",
+)
 WITHINGS_SCOPES = ("user.info", "user.metrics", "user.activity")
-WHOOP_ACCESS_TTL = 3600          # the docs' example expires_in
-WHOOP_CODE_TTL = 600             # not documented; Ory Hydra's default is 10 minutes
-WITHINGS_ACCESS_TTL = 10800      # 3 hours
-WITHINGS_CODE_TTL = 30           # "The authorization code is valid for 30 seconds"
+WHOOP_ACCESS_TTL = 3600  # the docs' example expires_in
+WHOOP_CODE_TTL = 600  # not documented; Ory Hydra's default is 10 minutes
+WITHINGS_ACCESS_TTL = 10800  # 3 hours
+WITHINGS_CODE_TTL = 30  # "The authorization code is valid for 30 seconds"
 WITHINGS_OLD_REFRESH_GRACE = 8 * 3600  # the old refresh token dies 8 h after the new one is issued
 
 
@@ -153,4 +161,3 @@ class WhoopAuth:
 
 def _invalid_grant(description: str) -> dict:
     return {"error": "invalid_grant", "error_description": description}
-

@@ -1,4 +1,5 @@
 """Fault injection (429, 5xx, dropped connections, Withings body errors, latency) and rate windows."""
+
 from __future__ import annotations
 
 import math
@@ -8,8 +9,16 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-FAULT_KINDS = ("rate_limit", "http_error", "drop", "withings_status", "latency", "repeat_token",
-               "alternate_offset", "trickle")
+FAULT_KINDS = (
+    "rate_limit",
+    "http_error",
+    "drop",
+    "withings_status",
+    "latency",
+    "repeat_token",
+    "alternate_offset",
+    "trickle",
+)
 RATE_LIMIT_STYLES = ("whoop", "no_remaining", "retry_after", "bare", "exhausted")
 
 
@@ -63,7 +72,9 @@ class FaultInjector:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {', '.join(FAULT_KINDS)}")
         if options.get("style", "whoop") not in RATE_LIMIT_STYLES:
-            raise ValueError(f"unknown rate_limit style {options['style']!r}; use one of {', '.join(RATE_LIMIT_STYLES)}")
+            raise ValueError(
+                f"unknown rate_limit style {options['style']!r}; use one of {', '.join(RATE_LIMIT_STYLES)}"
+            )
         with self._lock:
             rule = FaultRule(kind=kind, path=path, id=self._next_id, **options)
             self._next_id += 1

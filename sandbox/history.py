@@ -1,4 +1,5 @@
 """A sandbox person's history on a virtual clock, with the mutations tests and the demo need."""
+
 from __future__ import annotations
 
 import random
@@ -8,8 +9,18 @@ from .person import Identity, Person, day_rng
 from .store import RecordCollection
 from .timeutil import UTC, epoch_ms, from_unix, iso_ms, parse_iso, unix
 from .whoop_data import WhoopDay, close_cycle, generate_whoop_day
-from .withings_data import (ATTRIB_DEVICE, ATTRIB_MANUAL, body_measures, device_id, extra_weigh_in,
-                            generate_withings_day, grpid_for, make_group, manual_measures, set_weight)
+from .withings_data import (
+    ATTRIB_DEVICE,
+    ATTRIB_MANUAL,
+    body_measures,
+    device_id,
+    extra_weigh_in,
+    generate_withings_day,
+    grpid_for,
+    make_group,
+    manual_measures,
+    set_weight,
+)
 
 WHOOP_RESOURCES = ("cycle", "recovery", "sleep", "workout")
 TICK = timedelta(seconds=60)  # each mutation moves the clock on, so `modified` always increases
@@ -24,8 +35,9 @@ class History:
     when the real next bedtime has passed (a simplification).
     """
 
-    def __init__(self, seed: int = 42, days: int = 1095, now: datetime | None = None,
-                 who: Identity | None = None) -> None:
+    def __init__(
+        self, seed: int = 42, days: int = 1095, now: datetime | None = None, who: Identity | None = None
+    ) -> None:
         self.seed = seed
         self.person = Person(seed, who) if who else Person(seed)
         self.now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
@@ -56,17 +68,20 @@ class History:
         previous = self._days.get(day - timedelta(days=1))
         if previous is not None:
             close_cycle(previous.cycle, parse_iso(whoop.cycle["start"]), day_rng(self.seed, "close", day))
-        self.collections["cycle"].add(epoch_ms(parse_iso(whoop.cycle["start"])), f"{whoop.cycle['id']:020d}",
-                                      whoop.cycle, whoop.cycle["id"])
+        self.collections["cycle"].add(
+            epoch_ms(parse_iso(whoop.cycle["start"])), f"{whoop.cycle['id']:020d}", whoop.cycle, whoop.cycle["id"]
+        )
         for sleep in whoop.sleeps:
             self.collections["sleep"].add(epoch_ms(parse_iso(sleep["start"])), sleep["id"], sleep, sleep["id"])
         # Recovery is ordered (and, here, filtered) by the start of its sleep, per WHOOP-SPEC.
         main_start = epoch_ms(parse_iso(whoop.sleeps[0]["start"]))
-        self.collections["recovery"].add(main_start, whoop.recovery["sleep_id"], whoop.recovery,
-                                         whoop.recovery["cycle_id"])
+        self.collections["recovery"].add(
+            main_start, whoop.recovery["sleep_id"], whoop.recovery, whoop.recovery["cycle_id"]
+        )
         for workout in whoop.workouts:
-            self.collections["workout"].add(epoch_ms(parse_iso(workout["start"])), workout["id"],
-                                            workout, workout["id"])
+            self.collections["workout"].add(
+                epoch_ms(parse_iso(workout["start"])), workout["id"], workout, workout["id"]
+            )
         wake = parse_iso(whoop.sleeps[0]["end"])
         groups = generate_withings_day(self.person, day, wake)
         synced_by = unix(self.person.day_end(day))
@@ -128,8 +143,13 @@ class History:
         after = max(before + timedelta(days=1), self.person.day_end(self.last_day) + timedelta(minutes=5))
         self._set_now(after)
         self._hold_scores(whoop)
-        return {"day": self.last_day.isoformat(), "now": iso_ms(self.now), "cycle_id": whoop.cycle["id"],
-                "sleeps": len(whoop.sleeps), "workouts": len(whoop.workouts)}
+        return {
+            "day": self.last_day.isoformat(),
+            "now": iso_ms(self.now),
+            "cycle_id": whoop.cycle["id"],
+            "sleeps": len(whoop.sleeps),
+            "workouts": len(whoop.workouts),
+        }
 
     def _tick(self) -> int:
         self._set_now(self.now + TICK)
@@ -202,13 +222,25 @@ class History:
             return None
         group = max(weighed, key=lambda g: (g["date"], g["grpid"]))
         measure = next(m for m in group["measures"] if m["type"] == 1)
-        return {"grpid": group["grpid"], "date": group["date"], "kg": round(measure["value"] * 10 ** measure["unit"], 4)}
+        return {
+            "grpid": group["grpid"],
+            "date": group["date"],
+            "kg": round(measure["value"] * 10 ** measure["unit"], 4),
+        }
 
     def summary(self) -> dict:
         """Counts, clock and newest day, for GET /_sandbox/state."""
-        return {"seed": self.seed, "now": iso_ms(self.now), "now_unix": unix(self.now),
-                "first_day": self.first_day.isoformat(), "last_day": self.last_day.isoformat(),
-                "counts": {**{name: len(c) for name, c in self.collections.items()},
-                           "measuregrps": len(self.groups), "unsynced_measuregrps": len(self._unsynced)},
-                "pending_cycle_id": self._days[self.last_day].cycle["id"] if self._pending else None,
-                "latest_weight": self.latest_weight()}
+        return {
+            "seed": self.seed,
+            "now": iso_ms(self.now),
+            "now_unix": unix(self.now),
+            "first_day": self.first_day.isoformat(),
+            "last_day": self.last_day.isoformat(),
+            "counts": {
+                **{name: len(c) for name, c in self.collections.items()},
+                "measuregrps": len(self.groups),
+                "unsynced_measuregrps": len(self._unsynced),
+            },
+            "pending_cycle_id": self._days[self.last_day].cycle["id"] if self._pending else None,
+            "latest_weight": self.latest_weight(),
+        }

@@ -5,6 +5,7 @@ only a bounded number of them is held and a dropped one is rebuilt identically w
 again; a history that was changed (a weigh-in, an edit) is pinned and kept for good. That keeps
 200 people with a year of history each at a few tens of MB instead of several hundred.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -30,8 +31,9 @@ class Life:
 class People:
     """`count` sandbox people sharing one start clock; person 0 is the single member of old."""
 
-    def __init__(self, count: int = 1, *, seed: int = 42, days: int = 1095, now: datetime | None = None,
-                 held: int = DEFAULT_HELD) -> None:
+    def __init__(
+        self, count: int = 1, *, seed: int = 42, days: int = 1095, now: datetime | None = None, held: int = DEFAULT_HELD
+    ) -> None:
         if count < 1:
             raise ValueError(f"people must be at least 1, not {count}")
         self.count, self.seed, self.days, self.held = count, seed, days, max(0, held)
@@ -77,11 +79,16 @@ class People:
     def advance_day(self) -> dict:
         """Add the next day to every person (one built later replays it); person 0's summary."""
         self.days_advanced += 1
-        summaries = {index: life.history.advance_day()
-                     for index, life in [*self._pinned.items(), *self._held.items()]}
+        summaries = {index: life.history.advance_day() for index, life in [*self._pinned.items(), *self._held.items()]}
         return summaries[0]
 
     def summary(self) -> dict:
         """How many people there are, and how many histories are held, pinned and were built."""
-        return {"count": self.count, "held": len(self._held), "pinned": len(self._pinned), "built": self.built,
-                "signed_in": self.signed_in, "days_advanced": self.days_advanced}
+        return {
+            "count": self.count,
+            "held": len(self._held),
+            "pinned": len(self._pinned),
+            "built": self.built,
+            "signed_in": self.signed_in,
+            "days_advanced": self.days_advanced,
+        }

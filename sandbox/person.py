@@ -1,4 +1,5 @@
 """A sandbox person: who they are to the providers, and baselines and travel as pure functions of (seed, date)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -57,8 +58,14 @@ def identity(index: int) -> Identity:
     if index == 0:
         return Identity(0, WHOOP_USER_ID, WITHINGS_USER_ID, "Sam", "Sandbox", "sam.sandbox@example.com")
     first = FIRST_NAMES[index % len(FIRST_NAMES)]
-    return Identity(index, WHOOP_USER_ID + index, WITHINGS_USER_ID + index, first, f"Sandbox{index}",
-                    f"{first.lower()}.sandbox{index}@example.com")
+    return Identity(
+        index,
+        WHOOP_USER_ID + index,
+        WITHINGS_USER_ID + index,
+        first,
+        f"Sandbox{index}",
+        f"{first.lower()}.sandbox{index}@example.com",
+    )
 
 
 def person_seed(seed: int, index: int) -> int:
@@ -86,8 +93,7 @@ class Person:
 
     def weight_kg(self, day: date) -> float:
         """The trend weight: about 80 kg, drifting a few kg over years, a little over seasons."""
-        return (80.0 + 3.0 * self._wave(day, 1130, 0) + 1.1 * self._wave(day, 365.25, 1)
-                + 0.5 * self._wave(day, 41, 2))
+        return 80.0 + 3.0 * self._wave(day, 1130, 0) + 1.1 * self._wave(day, 365.25, 1) + 0.5 * self._wave(day, 41, 2)
 
     def fat_ratio(self, day: date) -> float:
         """Fat percentage, loosely following the weight trend."""

@@ -1,4 +1,5 @@
 """SandboxServer: the sandbox on 127.0.0.1 in a background thread (port 0 picks a free port)."""
+
 from __future__ import annotations
 
 import socket
@@ -24,7 +25,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "WhoopWithingsSandbox/1.0"
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         """Every method goes through the same dispatcher."""
         self._handle()
 
@@ -81,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return  # the client gave up (its deadline): stop trickling
             time.sleep(response.trickle_ms / 1000)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 (signature of the base class)
+    def log_message(self, format: str, *args) -> None:
         """Log requests to stderr only when verbose."""
         if self.server.verbose:
             super().log_message(format, *args)
@@ -121,8 +122,9 @@ class SandboxServer:
 
     def start(self) -> SandboxServer:
         """Serve in a daemon thread; returns self."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"sandbox-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name=f"sandbox-{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -209,8 +211,7 @@ class SandboxServer:
         """Delete a Withings measure group as Health Mate does."""
         self.app.delete_group(grpid, person)
 
-    def add_weigh_in(self, kg: float, at: datetime | int | None = None, manual: bool = False,
-                     person: int = 0) -> int:
+    def add_weigh_in(self, kg: float, at: datetime | int | None = None, manual: bool = False, person: int = 0) -> int:
         """Add a weigh-in at `at` (default: now); returns its grpid."""
         return self.app.add_weigh_in(kg, at, manual, person)
 

@@ -1,4 +1,5 @@
 """In-memory record stores: sorted WHOOP collections with cursor paging, and Withings group queries."""
+
 from __future__ import annotations
 
 from bisect import bisect_left, insort
@@ -42,8 +43,9 @@ class RecordCollection:
         """The record with this id (cycle id, sleep/workout UUID), or None."""
         return self._by_id.get(record_id)
 
-    def page(self, start_ms: int | None, end_ms: int | None, limit: int,
-             before: tuple[int, str] | None) -> tuple[list[dict], tuple[int, str] | None]:
+    def page(
+        self, start_ms: int | None, end_ms: int | None, limit: int, before: tuple[int, str] | None
+    ) -> tuple[list[dict], tuple[int, str] | None]:
         """Up to `limit` records with start_ms <= key < end_ms (and below the cursor), newest first.
 
         Returns the records and the cursor of the last one when older matching records remain.
@@ -76,9 +78,15 @@ def _has_types(group: dict, types: set[int] | None) -> dict | None:
     return {**group, "measures": measures} if measures else None
 
 
-def query_groups(groups: Iterable[dict], *, lastupdate: int | None = None, startdate: int | None = None,
-                 enddate: int | None = None, meastypes: set[int] | None = None,
-                 category: int = 1) -> list[dict]:
+def query_groups(
+    groups: Iterable[dict],
+    *,
+    lastupdate: int | None = None,
+    startdate: int | None = None,
+    enddate: int | None = None,
+    meastypes: set[int] | None = None,
+    category: int = 1,
+) -> list[dict]:
     """Groups matching a getmeas query, newest `date` first (as the real captures are ordered).
 
     `lastupdate` selects groups whose `modified` >= lastupdate and, as the docs advise using it
@@ -92,8 +100,7 @@ def query_groups(groups: Iterable[dict], *, lastupdate: int | None = None, start
         if lastupdate is not None:
             if group["modified"] < lastupdate:
                 continue
-        elif (startdate is not None and group["date"] < startdate) or \
-                (enddate is not None and group["date"] > enddate):
+        elif (startdate is not None and group["date"] < startdate) or (enddate is not None and group["date"] > enddate):
             continue
         narrowed = _has_types(group, meastypes)
         if narrowed is not None:

@@ -1,4 +1,5 @@
 """Time helpers shared by the sandbox: WHOOP ISO strings, unix seconds, local wall-clock times."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone

@@ -1,4 +1,5 @@
 """The sandbox's tiny request/response model, independent of the socket server."""
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """The WHOOP v2 stand-in: collections with limit/start/end/nextToken, profile, body, OAuth, rate headers."""
+
 from __future__ import annotations
 
 import base64
@@ -15,8 +16,12 @@ from .person import Identity
 from .timeutil import epoch_ms, parse_iso
 from .web import Request, Response, json_response, redirect, text_response
 
-COLLECTIONS = {"/developer/v2/cycle": "cycle", "/developer/v2/recovery": "recovery",
-               "/developer/v2/activity/sleep": "sleep", "/developer/v2/activity/workout": "workout"}
+COLLECTIONS = {
+    "/developer/v2/cycle": "cycle",
+    "/developer/v2/recovery": "recovery",
+    "/developer/v2/activity/sleep": "sleep",
+    "/developer/v2/activity/workout": "workout",
+}
 DEFAULT_LIMIT, MAX_LIMIT = 10, 25
 # Documented limits, per client app: 100 requests a minute and 10,000 a day (developer.whoop.com
 # rate limiting). The header reads "100, 100;window=60, 10000;window=86400".
@@ -45,17 +50,22 @@ def _bad_request(message: str) -> Response:
 
 def profile(who: Identity) -> dict:
     """/v2/user/profile/basic of one sandbox person."""
-    return {"user_id": who.whoop_user_id, "email": who.email, "first_name": who.first_name,
-            "last_name": who.last_name}
+    return {"user_id": who.whoop_user_id, "email": who.email, "first_name": who.first_name, "last_name": who.last_name}
 
 
 class WhoopApi:
     """Routes /developer/* and /oauth/* requests; a bearer token picks the sandbox person, and one
     rate window (and one daily window) counts the requests of all of them, as WHOOP counts per app."""
 
-    def __init__(self, people: People, auth: WhoopAuth, rate_limit: int | None = None,
-                 rate_window: int = 60, daily_limit: int | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        people: People,
+        auth: WhoopAuth,
+        rate_limit: int | None = None,
+        rate_window: int = 60,
+        daily_limit: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.people, self.auth, self.clock = people, auth, clock
         self.denied_scopes: set[str] = set()  # scopes the sandbox user "did not grant"
         self.set_rate_limit(rate_limit, rate_window)
@@ -94,8 +104,11 @@ class WhoopApi:
 
     def rate_headers(self, remaining: int, reset: int) -> dict[str, str]:
         """The X-RateLimit-* headers WHOOP sends on every response."""
-        return {"X-RateLimit-Limit": self.limit_header, "X-RateLimit-Remaining": str(remaining),
-                "X-RateLimit-Reset": str(reset)}
+        return {
+            "X-RateLimit-Limit": self.limit_header,
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(reset),
+        }
 
     def _route(self, req: Request) -> Response:
         if req.path == "/oauth/oauth2/token" and req.method == "POST":
@@ -110,8 +123,11 @@ class WhoopApi:
             # v1 is gone: recovery and sleep return 404 (elkimek/get-based #1581); so does all of v1 here.
             return json_response({"error": "not_found", "message": f"No route for {req.path}"}, 404)
         if not self.auth.check(req.bearer()):
-            return json_response({"error": "unauthorized", "message": "Authorization was not valid"}, 401,
-                                 {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            return json_response(
+                {"error": "unauthorized", "message": "Authorization was not valid"},
+                401,
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
         person = self.auth.owner(req.bearer())
         if req.path == "/developer/v2/user/access" and req.method == "DELETE":
             self.auth.revoke(person)
@@ -128,8 +144,9 @@ class WhoopApi:
             return self._collection(history, COLLECTIONS[req.path], req.query)
         if req.path == "/developer/v2/user/measurement/body":
             if "read:body_measurement" in self.denied_scopes:  # OAuth's insufficient_scope (RFC 6750)
-                return json_response({"error": "insufficient_scope",
-                                      "message": "The token lacks read:body_measurement"}, 403)
+                return json_response(
+                    {"error": "insufficient_scope", "message": "The token lacks read:body_measurement"}, 403
+                )
             weight = history.person.weight_kg(history.last_day)
             return json_response({"height_meter": 1.83, "weight_kilogram": round(weight, 4), "max_heart_rate": 194})
         match = SINGLE.match(req.path)

@@ -1,4 +1,5 @@
 """Generate one day of WHOOP v2 records (cycle, sleeps, recovery, workouts) with the spec's field names."""
+
 from __future__ import annotations
 
 import uuid
@@ -69,17 +70,26 @@ def _sleep_score(rng, in_bed: int, nap: bool, calibrating: bool) -> dict:
     sws = int(asleep * rng.uniform(0.15, 0.26))
     rem = int(asleep * rng.uniform(0.17, 0.28)) if not nap or rng.random() < 0.5 else 0
     baseline = 0 if nap else int(rng.gauss(27_400_000, 400_000))
-    need = {"baseline_milli": baseline,
-            "need_from_sleep_debt_milli": 0 if nap else int(rng.uniform(0, 2_400_000)),
-            "need_from_recent_strain_milli": 0 if nap else int(rng.uniform(0, 1_200_000)),
-            "need_from_recent_nap_milli": -int(rng.uniform(0, 1_800_000)) if rng.random() < 0.1 else 0}
-    score = {"stage_summary": {
-        "total_in_bed_time_milli": in_bed, "total_awake_time_milli": awake,
-        "total_no_data_time_milli": no_data, "total_light_sleep_time_milli": asleep - sws - rem,
-        "total_slow_wave_sleep_time_milli": sws, "total_rem_sleep_time_milli": rem,
-        "sleep_cycle_count": max(0 if nap else 1, round(asleep / 5_400_000)),
-        "disturbance_count": rng.randrange(0, 4) if nap else rng.randrange(3, 21)},
-        "sleep_needed": need, "respiratory_rate": round(rng.gauss(15.4, 0.5), 8)}
+    need = {
+        "baseline_milli": baseline,
+        "need_from_sleep_debt_milli": 0 if nap else int(rng.uniform(0, 2_400_000)),
+        "need_from_recent_strain_milli": 0 if nap else int(rng.uniform(0, 1_200_000)),
+        "need_from_recent_nap_milli": -int(rng.uniform(0, 1_800_000)) if rng.random() < 0.1 else 0,
+    }
+    score = {
+        "stage_summary": {
+            "total_in_bed_time_milli": in_bed,
+            "total_awake_time_milli": awake,
+            "total_no_data_time_milli": no_data,
+            "total_light_sleep_time_milli": asleep - sws - rem,
+            "total_slow_wave_sleep_time_milli": sws,
+            "total_rem_sleep_time_milli": rem,
+            "sleep_cycle_count": max(0 if nap else 1, round(asleep / 5_400_000)),
+            "disturbance_count": rng.randrange(0, 4) if nap else rng.randrange(3, 21),
+        },
+        "sleep_needed": need,
+        "respiratory_rate": round(rng.gauss(15.4, 0.5), 8),
+    }
     # Performance and consistency "may not be reported" (calibration, naps); efficiency always is.
     if not nap and not calibrating:
         total_need = max(1, sum(need.values()))
@@ -89,18 +99,29 @@ def _sleep_score(rng, in_bed: int, nap: bool, calibrating: bool) -> dict:
     return score
 
 
-def _sleep(rng, cycle_id: int, start: datetime, end: datetime, zone: str, nap: bool,
-           calibrating: bool, user_id: int) -> dict:
+def _sleep(
+    rng, cycle_id: int, start: datetime, end: datetime, zone: str, nap: bool, calibrating: bool, user_id: int
+) -> dict:
     """One Sleep record (a main sleep or a nap)."""
     created, updated = _stamps(rng, end, (2, 40))
     state = "UNSCORABLE" if rng.random() < 0.012 else "SCORED"
     record = {"id": _uuid(rng), "cycle_id": cycle_id}
     if start.date() < V2_LAUNCH:
-        record["v1_id"] = 200_000_000 + _day_number(start.date()) * 500_000 + rng.randrange(250_000) \
-            + (250_000 if nap else 0)
-    record.update({"user_id": user_id, "created_at": created, "updated_at": updated,
-                   "start": iso_ms(start), "end": iso_ms(end),
-                   "timezone_offset": offset_string(start, zone), "nap": nap, "score_state": state})
+        record["v1_id"] = (
+            200_000_000 + _day_number(start.date()) * 500_000 + rng.randrange(250_000) + (250_000 if nap else 0)
+        )
+    record.update(
+        {
+            "user_id": user_id,
+            "created_at": created,
+            "updated_at": updated,
+            "start": iso_ms(start),
+            "end": iso_ms(end),
+            "timezone_offset": offset_string(start, zone),
+            "nap": nap,
+            "score_state": state,
+        }
+    )
     if state == "SCORED":
         in_bed = int((end - start).total_seconds() * 1000)
         record["score"] = _sleep_score(rng, in_bed, nap, calibrating)
@@ -111,16 +132,23 @@ def _recovery(rng, person: Person, day: date, cycle_id: int, sleep: dict, calibr
     """The Recovery of a cycle: no id of its own; keyed by cycle_id and its sleep's UUID."""
     created = with_ms(datetime.fromisoformat(sleep["created_at"]) + timedelta(seconds=rng.uniform(20, 200)), rng)
     updated = with_ms(created + timedelta(minutes=rng.uniform(1, 6)), rng)
-    record = {"cycle_id": cycle_id, "sleep_id": sleep["id"], "user_id": person.who.whoop_user_id,
-              "created_at": iso_ms(created), "updated_at": iso_ms(updated),
-              "score_state": "UNSCORABLE" if sleep["score_state"] == "UNSCORABLE" else "SCORED"}
+    record = {
+        "cycle_id": cycle_id,
+        "sleep_id": sleep["id"],
+        "user_id": person.who.whoop_user_id,
+        "created_at": iso_ms(created),
+        "updated_at": iso_ms(updated),
+        "score_state": "UNSCORABLE" if sleep["score_state"] == "UNSCORABLE" else "SCORED",
+    }
     if record["score_state"] == "SCORED":
         ratio = _clamp(rng.lognormvariate(0, 0.18), 0.45, 1.8)
         hrv = person.hrv_baseline(day) * ratio
-        score = {"user_calibrating": calibrating,
-                 "recovery_score": float(round(_clamp(58 + 95 * (ratio - 1) + rng.gauss(0, 8), 1, 99))),
-                 "resting_heart_rate": float(round(person.rhr_baseline(day) - 6 * (ratio - 1) + rng.gauss(0, 1.5))),
-                 "hrv_rmssd_milli": round(hrv, 6)}
+        score = {
+            "user_calibrating": calibrating,
+            "recovery_score": float(round(_clamp(58 + 95 * (ratio - 1) + rng.gauss(0, 8), 1, 99))),
+            "resting_heart_rate": float(round(person.rhr_baseline(day) - 6 * (ratio - 1) + rng.gauss(0, 1.5))),
+            "hrv_rmssd_milli": round(hrv, 6),
+        }
         if day >= WHOOP_4_SINCE:  # "Only present if the user is on 4.0 or greater"
             score["spo2_percentage"] = round(_clamp(rng.gauss(96.4, 0.9), 90, 100), 4)
             score["skin_temp_celsius"] = round(rng.gauss(33.9, 0.35), 2)
@@ -137,16 +165,19 @@ def _workout_score(rng, sport: tuple, minutes: float) -> dict:
     zones = [int(duration_ms * w / sum(weights)) for w in weights]
     zones[1] += duration_ms - sum(zones)
     keys = ("zero", "one", "two", "three", "four", "five")
-    score = {"strain": round(_clamp(3 + 14 * intensity * (minutes / 60) ** 0.4 + rng.gauss(0, 1), 0.5, 20.5), 6),
-             "average_heart_rate": avg_hr, "max_heart_rate": min(197, avg_hr + rng.randrange(12, 38)),
-             "kilojoule": round(minutes * (4 + 30 * intensity) * rng.uniform(0.85, 1.15), 6),
-             "percent_recorded": 100.0 if rng.random() < 0.9 else float(rng.randrange(80, 100))}
+    score = {
+        "strain": round(_clamp(3 + 14 * intensity * (minutes / 60) ** 0.4 + rng.gauss(0, 1), 0.5, 20.5), 6),
+        "average_heart_rate": avg_hr,
+        "max_heart_rate": min(197, avg_hr + rng.randrange(12, 38)),
+        "kilojoule": round(minutes * (4 + 30 * intensity) * rng.uniform(0.85, 1.15), 6),
+        "percent_recorded": 100.0 if rng.random() < 0.9 else float(rng.randrange(80, 100)),
+    }
     if pace:
         score["distance_meter"] = round(minutes * pace * rng.uniform(0.85, 1.15), 8)
     if altitude:
         score["altitude_gain_meter"] = round(minutes * rng.uniform(0.3, 4.0), 8)
         score["altitude_change_meter"] = round(rng.uniform(-3, 3), 8)
-    score["zone_durations"] = {f"zone_{key}_milli": value for key, value in zip(keys, zones)}
+    score["zone_durations"] = {f"zone_{key}_milli": value for key, value in zip(keys, zones, strict=False)}
     return score
 
 
@@ -159,9 +190,18 @@ def _workout(rng, start: datetime, minutes: float, sport: tuple, zone: str, user
     legacy = start.date() < V2_LAUNCH
     if legacy:
         record["v1_id"] = 1_000_000_000 + _day_number(start.date()) * 500_000 + rng.randrange(500_000)
-    record.update({"user_id": user_id, "created_at": created, "updated_at": updated,
-                   "start": iso_ms(start), "end": iso_ms(end), "timezone_offset": offset_string(start, zone),
-                   "sport_name": sport[0], "score_state": state})
+    record.update(
+        {
+            "user_id": user_id,
+            "created_at": created,
+            "updated_at": updated,
+            "start": iso_ms(start),
+            "end": iso_ms(end),
+            "timezone_offset": offset_string(start, zone),
+            "sport_name": sport[0],
+            "score_state": state,
+        }
+    )
     if state == "SCORED":
         record["score"] = _workout_score(rng, sport, minutes)
     if legacy:
@@ -172,12 +212,14 @@ def _workout(rng, start: datetime, minutes: float, sport: tuple, zone: str, user
 def _cycle_score(rng, workouts: list[dict]) -> dict:
     """CycleScore: day strain at least the hardest workout's, energy growing with strain."""
     strains = [w["score"]["strain"] for w in workouts if "score" in w]
-    strain = _clamp(max(strains, default=0) + rng.uniform(1.5, 4.0), 4.0, 20.9) if strains \
-        else rng.uniform(4.0, 10.5)
+    strain = _clamp(max(strains, default=0) + rng.uniform(1.5, 4.0), 4.0, 20.9) if strains else rng.uniform(4.0, 10.5)
     max_hr = max([w["score"]["max_heart_rate"] for w in workouts if "score" in w], default=0)
-    return {"strain": round(strain, 7), "kilojoule": round(7200 + 380 * strain * rng.uniform(0.9, 1.1), 3),
-            "average_heart_rate": int(rng.gauss(66 + strain / 2, 3)),
-            "max_heart_rate": max(max_hr, rng.randrange(112, 150))}
+    return {
+        "strain": round(strain, 7),
+        "kilojoule": round(7200 + 380 * strain * rng.uniform(0.9, 1.1), 3),
+        "average_heart_rate": int(rng.gauss(66 + strain / 2, 3)),
+        "max_heart_rate": max(max_hr, rng.randrange(112, 150)),
+    }
 
 
 def _place_activities(rng, wake: datetime, day_end: datetime) -> list[tuple]:
@@ -236,10 +278,15 @@ def generate_whoop_day(person: Person, day: date, first_day: date, ensure_workou
         workouts.append(_extra_workout(person, day, wake, zone))
     recovery = _recovery(rng, person, day, cycle_id, sleeps[0], calibrating)
     created = with_ms(start + timedelta(minutes=rng.uniform(1, 20)), rng)
-    cycle = {"id": cycle_id, "user_id": user_id, "created_at": iso_ms(created),
-             "updated_at": iso_ms(created), "start": iso_ms(start),
-             "timezone_offset": offset_string(start, evening_zone),
-             "score_state": "UNSCORABLE" if rng.random() < 0.005 else "SCORED"}
+    cycle = {
+        "id": cycle_id,
+        "user_id": user_id,
+        "created_at": iso_ms(created),
+        "updated_at": iso_ms(created),
+        "start": iso_ms(start),
+        "timezone_offset": offset_string(start, evening_zone),
+        "score_state": "UNSCORABLE" if rng.random() < 0.005 else "SCORED",
+    }
     if cycle["score_state"] == "SCORED":
         cycle["score"] = _cycle_score(rng, workouts)
     return WhoopDay(day, zone, cycle, sleeps, recovery, workouts)

@@ -1,4 +1,5 @@
 """The Withings stand-in: getmeas with lastupdate/startdate/enddate/offset paging, OAuth, body statuses."""
+
 from __future__ import annotations
 
 import time
@@ -15,8 +16,13 @@ from .withings_data import WITHINGS_TIMEZONE
 
 DEFAULT_PAGE_SIZE = 200  # the real page size is not documented
 RATE_LIMIT_PER_MINUTE = 120  # "limited to 120 requests per minute", for the whole application
-STATUS_TEXT = {401: INVALID_TOKEN, 503: "Invalid Params", 522: "Timeout",
-               601: "Too Many Requests", 2554: "Not implemented"}
+STATUS_TEXT = {
+    401: INVALID_TOKEN,
+    503: "Invalid Params",
+    522: "Timeout",
+    601: "Too Many Requests",
+    2554: "Not implemented",
+}
 
 
 def body_status(status: int, body: dict | None = None, error: str | None = None) -> Response:
@@ -41,8 +47,14 @@ class WithingsApi:
     """Routes /measure, /v2/oauth2 and /oauth2_user/authorize2; an access token picks the sandbox
     person, and one rate window counts the requests of all of them, as Withings counts per application."""
 
-    def __init__(self, people: People, auth: WithingsAuth, page_size: int = DEFAULT_PAGE_SIZE,
-                 rate_limit: int | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        people: People,
+        auth: WithingsAuth,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        rate_limit: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.people, self.auth, self.page_size = people, auth, page_size
         self.enforce = rate_limit is not None
         self.window = RateWindow(rate_limit or RATE_LIMIT_PER_MINUTE, 60, clock)
@@ -92,15 +104,25 @@ class WithingsApi:
         history = self.people.life(person).history
         types_text = params.get("meastypes") or params.get("meastype")
         types = {int(t) for t in types_text.split(",") if t.strip()} if types_text else None
-        groups = query_groups(history.groups, lastupdate=_int_param(params, "lastupdate"),
-                              startdate=_int_param(params, "startdate"), enddate=_int_param(params, "enddate"),
-                              meastypes=types, category=_int_param(params, "category") or 1)
+        groups = query_groups(
+            history.groups,
+            lastupdate=_int_param(params, "lastupdate"),
+            startdate=_int_param(params, "startdate"),
+            enddate=_int_param(params, "enddate"),
+            meastypes=types,
+            category=_int_param(params, "category") or 1,
+        )
         offset = _int_param(params, "offset") or 0
-        page = groups[offset:offset + self.page_size]
+        page = groups[offset : offset + self.page_size]
         more = offset + self.page_size < len(groups)
         # With more=0 the sandbox answers offset 0; what the real API puts there then is unconfirmed.
-        body = {"updatetime": unix(history.now), "timezone": WITHINGS_TIMEZONE, "measuregrps": page,
-                "more": 1 if more else 0, "offset": offset + len(page) if more else 0}
+        body = {
+            "updatetime": unix(history.now),
+            "timezone": WITHINGS_TIMEZONE,
+            "measuregrps": page,
+            "more": 1 if more else 0,
+            "offset": offset + len(page) if more else 0,
+        }
         return body_status(0, body)
 
     def _daily(self, req: Request, params: dict[str, str]) -> Response:
@@ -117,6 +139,6 @@ class WithingsApi:
         if found is None:
             return body_status(2554 if params.get("action") else 503)
         key, records = found
-        page = records[offset:offset + self.page_size]
+        page = records[offset : offset + self.page_size]
         more = offset + self.page_size < len(records)
         return body_status(0, {key: page, "more": more, "offset": offset + len(page) if more else 0})

@@ -1,10 +1,21 @@
 """Withings OAuth2: 30-second codes, 3-hour access tokens, and refresh tokens that die late."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .auth import (WITHINGS_ACCESS_TTL, WITHINGS_CLIENT_ID, WITHINGS_CLIENT_SECRET, WITHINGS_CODE_TTL,
-                   WITHINGS_OLD_REFRESH_GRACE, WITHINGS_SCOPES, TokenClock, _Code, _new, redirect_with)
+from .auth import (
+    WITHINGS_ACCESS_TTL,
+    WITHINGS_CLIENT_ID,
+    WITHINGS_CLIENT_SECRET,
+    WITHINGS_CODE_TTL,
+    WITHINGS_OLD_REFRESH_GRACE,
+    WITHINGS_SCOPES,
+    TokenClock,
+    _Code,
+    _new,
+    redirect_with,
+)
 from .person import identity
 
 INVALID_TOKEN = "XRequestID: Not provided invalid_token: The access token provided is invalid"
@@ -60,12 +71,17 @@ class WithingsAuth:
 
     def _issue(self, scope: str, predecessor: str | None, person: int) -> dict:
         access, refresh = _new("na_"), _new("nr_")
-        self._access[access] = _Access(self.clock.now() + self.access_ttl,
-                                       [predecessor] if predecessor else [], person)
+        self._access[access] = _Access(self.clock.now() + self.access_ttl, [predecessor] if predecessor else [], person)
         self._refresh[refresh] = _Refresh(scope, person=person)
-        return {"userid": str(identity(person).withings_userid), "access_token": access, "refresh_token": refresh,
-                "expires_in": self.access_ttl, "scope": scope, "csrf_token": _new(""),
-                "token_type": "Bearer"}
+        return {
+            "userid": str(identity(person).withings_userid),
+            "access_token": access,
+            "refresh_token": refresh,
+            "expires_in": self.access_ttl,
+            "scope": scope,
+            "csrf_token": _new(""),
+            "token_type": "Bearer",
+        }
 
     def requesttoken(self, form: dict[str, str]) -> tuple[int, dict, str | None]:
         """action=requesttoken: (body status, body, error). Every outcome is HTTP 200.

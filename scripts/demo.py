@@ -1,4 +1,5 @@
 """The demo: the real ETL against the bundled sandbox API into SQLite, then the dashboard."""
+
 from __future__ import annotations
 
 import os
@@ -37,9 +38,28 @@ def _yesterday() -> str:
 
 def start_sandbox(env_file: Path) -> tuple[subprocess.Popen, str]:
     """`python -m sandbox` on a free port; returns the process and its URL."""
-    proc = subprocess.Popen([PYTHON, "-m", "sandbox", "--port", "0", "--days", "1095", "--seed", "42", "--now", _yesterday(),
-                             "--whoop-rate-limit", str(SANDBOX_PER_MINUTE),
-                             "--env-file", str(env_file)], cwd=PROJECT, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "sandbox",
+            "--port",
+            "0",
+            "--days",
+            "1095",
+            "--seed",
+            "42",
+            "--now",
+            _yesterday(),
+            "--whoop-rate-limit",
+            str(SANDBOX_PER_MINUTE),
+            "--env-file",
+            str(env_file),
+        ],
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     first = proc.stdout.readline().strip()
     if "listening on" not in first:
         proc.kill()
@@ -65,8 +85,14 @@ def demo_environment(env_file: Path) -> dict[str, str]:
 
 def connect(provider: str, env: dict[str, str]) -> None:
     """Run the real OAuth connect flow; the sandbox approves at once, as a user in a browser would."""
-    proc = subprocess.Popen([PYTHON, "etl.py", "connect", provider, "--no-browser", "--timeout", "30"],
-                            cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [PYTHON, "etl.py", "connect", provider, "--no-browser", "--timeout", "30"],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     for line in proc.stdout:
         print(f"  {line.rstrip()}", flush=True)
         url = next((word for word in line.split() if word.startswith("http") and "state=" in word), None)
@@ -90,8 +116,10 @@ def _setting(name: str, default: str) -> str:
 def demo_ports() -> list[tuple[str, int, str]]:
     """(host, port, what) of every fixed port the demo needs; the sandbox takes a free one."""
     callback = urlsplit(CALLBACK_URI)
-    return [(callback.hostname, callback.port, "the OAuth callback of `etl.py connect`"),
-            (_setting("DASHBOARD_HOST", "127.0.0.1"), int(_setting("DASHBOARD_PORT", "8050")), "the dashboard")]
+    return [
+        (callback.hostname, callback.port, "the OAuth callback of `etl.py connect`"),
+        (_setting("DASHBOARD_HOST", "127.0.0.1"), int(_setting("DASHBOARD_PORT", "8050")), "the dashboard"),
+    ]
 
 
 def check_ports() -> None:
@@ -102,8 +130,10 @@ def check_ports() -> None:
             try:
                 probe.bind((host, port))
             except OSError as exc:
-                raise SystemExit(f"demo: port {port} on {host} ({what}) is not free ({exc.strerror}): "
-                                 "stop the program using it and run the demo again; nothing was changed") from None
+                raise SystemExit(
+                    f"demo: port {port} on {host} ({what}) is not free ({exc.strerror}): "
+                    "stop the program using it and run the demo again; nothing was changed"
+                ) from None
 
 
 def main() -> int:
@@ -131,8 +161,10 @@ def main() -> int:
             etl(env)
             say("Status")
             etl(env, "status")
-            say(f"Dashboard (Ctrl-C to stop; {time.monotonic() - started:.0f} s so far). Reopen it later with: "
-                f"DATABASE_URL=sqlite:///{DEMO_DB.relative_to(PROJECT)} .venv/bin/python etl.py dashboard")
+            say(
+                f"Dashboard (Ctrl-C to stop; {time.monotonic() - started:.0f} s so far). Reopen it later with: "
+                f"DATABASE_URL=sqlite:///{DEMO_DB.relative_to(PROJECT)} .venv/bin/python etl.py dashboard"
+            )
             subprocess.call([PYTHON, "etl.py", "dashboard"], cwd=PROJECT, env=env)
         except KeyboardInterrupt:
             print("\nstopped.")

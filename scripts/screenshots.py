@@ -4,6 +4,7 @@ The real ETL syncs 120 days of the sandbox person into a throwaway SQLite file; 
 served over it and photographed in Debian's Chromium at 1280 and 390 px. Needs playwright
 (requirements-dev.txt) and /usr/bin/chromium: `.venv/bin/python scripts/screenshots.py`.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,8 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT))
 
-from dashboard import make_server  # noqa: E402
-from sandbox import SandboxServer  # noqa: E402
+from dashboard import make_server  # noqa: E402 - imported once the checkout is on sys.path
+from sandbox import SandboxServer  # noqa: E402 - imported once the checkout is on sys.path
 
 DOCS = PROJECT / "docs"
 CHROMIUM = "/usr/bin/chromium"

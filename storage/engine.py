@@ -1,4 +1,5 @@
 """Engine creation and the start-up schema check (Alembic only when needed)."""
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,10 @@ def _prepare_sqlite_file(path: str) -> None:
         from configuration import settings  # the default data/ folder is the only one created for the user
 
         if db_path.parent != settings.default_sqlite_path().parent:
-            raise DatabaseUnavailable(f"the folder {db_path.parent} of the SQLite database does not exist "
-                                      "(DATABASE_URL); create it or fix the path")
+            raise DatabaseUnavailable(
+                f"the folder {db_path.parent} of the SQLite database does not exist "
+                "(DATABASE_URL); create it or fix the path"
+            )
         db_path.parent.mkdir(parents=True, mode=0o700)
     fd = os.open(db_path, os.O_CREAT | os.O_RDWR, 0o600)
     os.close(fd)
@@ -67,8 +70,9 @@ def _sqlite_engine(url: str, read_only: bool, **kwargs) -> Engine:
         try:
             _prepare_sqlite_file(parsed.database or "")
         except OSError as exc:
-            raise DatabaseUnavailable(f"cannot create the SQLite database {parsed.database} (DATABASE_URL): "
-                                      f"{exc.strerror or exc}") from None
+            raise DatabaseUnavailable(
+                f"cannot create the SQLite database {parsed.database} (DATABASE_URL): {exc.strerror or exc}"
+            ) from None
     connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
     if read_only and parsed.database not in (None, "", ":memory:"):
         # A read-only URI connection: the dashboard can never write, whatever it runs.
@@ -86,12 +90,24 @@ def postgres_connect_args(connect_timeout: int, statement_timeout: int, read_onl
     options = f"-c statement_timeout={statement_timeout * 1000}"
     if read_only:
         options += " -c default_transaction_read_only=on"
-    return {"connect_timeout": connect_timeout, "options": options, "keepalives": 1,
-            "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+    return {
+        "connect_timeout": connect_timeout,
+        "options": options,
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
 
 
-def make_engine(url: str, *, read_only: bool = False, connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
-                statement_timeout: int = DEFAULT_STATEMENT_TIMEOUT, **kwargs) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    read_only: bool = False,
+    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+    statement_timeout: int = DEFAULT_STATEMENT_TIMEOUT,
+    **kwargs,
+) -> Engine:
     """An engine for `url`: SQLite with WAL, foreign keys and a busy timeout; PostgreSQL pooled, with deadlines.
 
     SQL parameters never appear in error messages: they carry OAuth tokens.
@@ -107,8 +123,11 @@ def make_engine(url: str, *, read_only: bool = False, connect_timeout: int = DEF
 def describe_failure(url: str, exc: Exception) -> str:
     """'cannot reach DATABASE_URL (host 10.0.0.5:5432, postgresql+psycopg2://u:***@...): <first line>'."""
     parsed = make_url(url)
-    where = (f"host {parsed.host or 'local socket'}{f':{parsed.port}' if parsed.port else ''}, "
-             if parsed.get_backend_name() != "sqlite" else "")
+    where = (
+        f"host {parsed.host or 'local socket'}{f':{parsed.port}' if parsed.port else ''}, "
+        if parsed.get_backend_name() != "sqlite"
+        else ""
+    )
     lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return f"cannot use DATABASE_URL ({where}{safe_url(url)}): {lines[0] if lines else type(exc).__name__}"
 

@@ -1,4 +1,5 @@
 """Run the Alembic migrations programmatically (imported only when the schema is behind)."""
+
 from __future__ import annotations
 
 import logging

@@ -8,6 +8,7 @@ A person reviews the items: an acknowledged one stays listed but no longer fails
 --check`, until it changes (a new reason or a new payload makes it new again); a dismissed one
 is kept but never retried, listed only on request and never counted.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -64,9 +65,17 @@ def _clean(reason: str) -> str:
     return reason.replace("\x00", "\\0").encode("utf-8", "backslashreplace").decode("utf-8")[:MAX_REASON]
 
 
-def quarantine_records(session: Session, source: str, resource: str, rejected: Iterable[Rejected], *,
-                       key_field: str | None = None, user_id: int | None = None, timezone: str | None = None,
-                       now: datetime | None = None) -> int:
+def quarantine_records(
+    session: Session,
+    source: str,
+    resource: str,
+    rejected: Iterable[Rejected],
+    *,
+    key_field: str | None = None,
+    user_id: int | None = None,
+    timezone: str | None = None,
+    now: datetime | None = None,
+) -> int:
     """Store rejected records (or bump the ones already there); returns how many were written."""
     now = now or utcnow()
     latest: dict[str, Rejected] = {}
@@ -75,34 +84,59 @@ def quarantine_records(session: Session, source: str, resource: str, rejected: I
     if not latest:
         return 0
     table = Quarantine.__table__
-    known = {r.fingerprint: r for r in session.execute(
-        select(table.c.fingerprint, table.c.id, table.c.payload, table.c.reason).where(
-            table.c.source == source, table.c.resource == resource, table.c.fingerprint.in_(list(latest))))}
+    known = {
+        r.fingerprint: r
+        for r in session.execute(
+            select(table.c.fingerprint, table.c.id, table.c.payload, table.c.reason).where(
+                table.c.source == source, table.c.resource == resource, table.c.fingerprint.in_(list(latest))
+            )
+        )
+    }
     for fp, item in latest.items():
-        values = {"payload": serialise(item.record), "reason": _clean(item.reason), "last_seen_at": now,
-                  "user_id": user_id, "timezone": timezone}
+        values = {
+            "payload": serialise(item.record),
+            "reason": _clean(item.reason),
+            "last_seen_at": now,
+            "user_id": user_id,
+            "timezone": timezone,
+        }
         if fp in known:
             stored = known[fp]
             if (stored.payload, stored.reason) != (values["payload"], values["reason"]):
                 values["acknowledged_at"] = None  # changed since a person saw it: new again
-            session.execute(update(table).where(table.c.id == stored.id)
-                            .values(**values, attempts=table.c.attempts + 1))
+            session.execute(
+                update(table).where(table.c.id == stored.id).values(**values, attempts=table.c.attempts + 1)
+            )
         else:
-            session.execute(insert(table).values(
-                **values, source=source, resource=resource, fingerprint=fp,
-                record_key=record_key(key_field, item.record), first_seen_at=now, attempts=1))
+            session.execute(
+                insert(table).values(
+                    **values,
+                    source=source,
+                    resource=resource,
+                    fingerprint=fp,
+                    record_key=record_key(key_field, item.record),
+                    first_seen_at=now,
+                    attempts=1,
+                )
+            )
     return len(latest)
 
 
-def release(session: Session, source: str, resource: str, records: Iterable[Any], *,
-            key_field: str | None = None) -> int:
+def release(
+    session: Session, source: str, resource: str, records: Iterable[Any], *, key_field: str | None = None
+) -> int:
     """Remove the quarantine rows of records that were just stored; one SELECT when there are none."""
     keys = {k for k in (record_key(key_field, r) for r in records) if k}
     if not keys:
         return 0
     table = Quarantine.__table__
-    ids = list(session.scalars(select(table.c.id).where(
-        table.c.source == source, table.c.resource == resource, table.c.fingerprint.in_(list(keys)))))
+    ids = list(
+        session.scalars(
+            select(table.c.id).where(
+                table.c.source == source, table.c.resource == resource, table.c.fingerprint.in_(list(keys))
+            )
+        )
+    )
     if ids:
         session.execute(delete(table).where(table.c.id.in_(ids)))
     return len(ids)
@@ -111,8 +145,12 @@ def release(session: Session, source: str, resource: str, records: Iterable[Any]
 def waiting(conn) -> set[tuple[str, str]]:
     """The (source, resource) pairs that have records to retry (not dismissed), in one query."""
     table = Quarantine.__table__
-    return {(source, resource) for source, resource in
-            conn.execute(select(table.c.source, table.c.resource).where(table.c.dismissed_at.is_(None)).distinct())}
+    return {
+        (source, resource)
+        for source, resource in conn.execute(
+            select(table.c.source, table.c.resource).where(table.c.dismissed_at.is_(None)).distinct()
+        )
+    }
 
 
 def entries(session: Session, source: str, resource: str, ids: Iterable[int] | None = None) -> list[Quarantine]:
@@ -124,7 +162,7 @@ def entries(session: Session, source: str, resource: str, ids: Iterable[int] | N
 
 
 def state(item: Any) -> str:
-    """"new", "acknowledged" or "dismissed": what a person has done with a quarantine item."""
+    """ "new", "acknowledged" or "dismissed": what a person has done with a quarantine item."""
     if item.dismissed_at is not None:
         return "dismissed"
     return "acknowledged" if item.acknowledged_at is not None else "new"
@@ -135,17 +173,31 @@ def summary(session: Session) -> list[dict]:
     many of them are `new` (not acknowledged since they last changed), since when, the oldest reason."""
     listed = Quarantine.dismissed_at.is_(None)
     new = func.sum(case((Quarantine.acknowledged_at.is_(None), 1), else_=0))
-    rows = session.execute(select(Quarantine.source, Quarantine.resource, func.count(), new,
-                                  func.min(Quarantine.first_seen_at)).where(listed)
-                           .group_by(Quarantine.source, Quarantine.resource)
-                           .order_by(Quarantine.source, Quarantine.resource)).all()
+    rows = session.execute(
+        select(Quarantine.source, Quarantine.resource, func.count(), new, func.min(Quarantine.first_seen_at))
+        .where(listed)
+        .group_by(Quarantine.source, Quarantine.resource)
+        .order_by(Quarantine.source, Quarantine.resource)
+    ).all()
     out = []
     for source, resource, count, fresh, oldest in rows:
-        reason = session.scalar(select(Quarantine.reason).where(
-            Quarantine.source == source, Quarantine.resource == resource, listed)
-            .order_by(Quarantine.first_seen_at, Quarantine.id).limit(1))
-        out.append({"source": source, "resource": resource, "count": count, "new": int(fresh or 0),
-                    "acknowledged": count - int(fresh or 0), "oldest": oldest, "oldest_reason": reason})
+        reason = session.scalar(
+            select(Quarantine.reason)
+            .where(Quarantine.source == source, Quarantine.resource == resource, listed)
+            .order_by(Quarantine.first_seen_at, Quarantine.id)
+            .limit(1)
+        )
+        out.append(
+            {
+                "source": source,
+                "resource": resource,
+                "count": count,
+                "new": int(fresh or 0),
+                "acknowledged": count - int(fresh or 0),
+                "oldest": oldest,
+                "oldest_reason": reason,
+            }
+        )
     return out
 
 

@@ -1,4 +1,5 @@
 """Read and advance `sync_state` inside the caller's transaction (never ahead of the rows)."""
+
 from __future__ import annotations
 
 import logging
@@ -57,9 +58,17 @@ def _get_or_new(session: Session, source: str, resource: str, user_id: int) -> S
     return state
 
 
-def advance_sync_state(session: Session, source: str, resource: str, user_id: int, *, window,
-                       cursor: int | None = None, counts: dict | None = None,
-                       now: datetime | None = None) -> SyncState:
+def advance_sync_state(
+    session: Session,
+    source: str,
+    resource: str,
+    user_id: int,
+    *,
+    window,
+    cursor: int | None = None,
+    counts: dict | None = None,
+    now: datetime | None = None,
+) -> SyncState:
     """Record a successful window; call it in the transaction that wrote the window's rows.
 
     The window and cursor move only when `window.moves_cursor` (an explicit `--since` window that
@@ -88,8 +97,9 @@ def advance_sync_state(session: Session, source: str, resource: str, user_id: in
     return state
 
 
-def record_sync_failure(session: Session, source: str, resource: str, user_id: int, error: str,
-                        now: datetime | None = None) -> SyncState:
+def record_sync_failure(
+    session: Session, source: str, resource: str, user_id: int, error: str, now: datetime | None = None
+) -> SyncState:
     """Note a failed attempt; the window and cursor stay where the last success left them."""
     state = _get_or_new(session, source, resource, user_id)
     state.last_attempt_at = now or utcnow()

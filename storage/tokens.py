@@ -1,4 +1,5 @@
 """The `oauth_token` table as the TokenStore handed to the API clients."""
+
 from __future__ import annotations
 
 import threading
@@ -13,8 +14,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from api_clients.oauth import Token
 from configuration.clock import utcnow
-from models import OAuthToken
 from configuration.logs import register_secret
+from models import OAuthToken
 
 TABLE = OAuthToken.__table__
 UNKNOWN_USER = 0  # a headless seed is refreshed before the user id is known
@@ -58,29 +59,42 @@ class DbTokenStore:
         """The newest stored token of `provider`, or None."""
         with self._connection() as conn:
             row = conn.execute(
-                select(TABLE).where(TABLE.c.provider == provider)
-                .order_by(TABLE.c.updated_at.desc(), TABLE.c.id.desc()).limit(1)
+                select(TABLE)
+                .where(TABLE.c.provider == provider)
+                .order_by(TABLE.c.updated_at.desc(), TABLE.c.id.desc())
+                .limit(1)
             ).first()
         if row is None:
             return None
         _register(row.access_token, row.refresh_token)
-        return Token(access_token=row.access_token, refresh_token=row.refresh_token,
-                     expires_at=row.expires_at, scope=row.scope,
-                     user_id=None if row.user_id == UNKNOWN_USER else row.user_id)
+        return Token(
+            access_token=row.access_token,
+            refresh_token=row.refresh_token,
+            expires_at=row.expires_at,
+            scope=row.scope,
+            user_id=None if row.user_id == UNKNOWN_USER else row.user_id,
+        )
 
     def save(self, provider: str, token: Token) -> None:
         """Replace the provider's token (committed when the call, or refresh_lock, returns)."""
         _register(token.access_token, token.refresh_token)  # before the write: a failed save prints neither
         with self._connection() as conn:
-            rows = conn.execute(select(TABLE.c.id, TABLE.c.user_id).where(TABLE.c.provider == provider)
-                                .order_by(TABLE.c.id)).all()
+            rows = conn.execute(
+                select(TABLE.c.id, TABLE.c.user_id).where(TABLE.c.provider == provider).order_by(TABLE.c.id)
+            ).all()
             user_id = token.user_id or next((r.user_id for r in rows if r.user_id != UNKNOWN_USER), UNKNOWN_USER)
             keep = next((r for r in rows if r.user_id == user_id), None) or (rows[0] if rows else None)
             older = [r.id for r in rows if r is not keep]  # one person per provider: dead after rotation
             if older:
                 conn.execute(delete(TABLE).where(TABLE.c.id.in_(older)))
-            values = {"user_id": user_id, "access_token": token.access_token, "refresh_token": token.refresh_token,
-                      "expires_at": token.expires_at, "scope": token.scope, "updated_at": utcnow()}
+            values = {
+                "user_id": user_id,
+                "access_token": token.access_token,
+                "refresh_token": token.refresh_token,
+                "expires_at": token.expires_at,
+                "scope": token.scope,
+                "updated_at": utcnow(),
+            }
             if keep is None:
                 conn.execute(insert(TABLE).values(provider=provider, **values))
             else:

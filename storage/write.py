@@ -4,6 +4,7 @@ A unit is one API record and the rows it maps to (a WHOOP record: one row; a Wit
 its typed rows and one row per measure). When the database refuses a batch, each unit is
 written again in its own savepoint, so one refused record never costs its page.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -20,8 +21,18 @@ from models import Base
 
 log = logging.getLogger(__name__)
 MAX_REPORTED_ERRORS = 20
-COUNT_FIELDS = ("fetched", "inserted", "updated", "unchanged", "rejected", "skipped",
-                "quarantined", "recovered", "deleted", "restored")
+COUNT_FIELDS = (
+    "fetched",
+    "inserted",
+    "updated",
+    "unchanged",
+    "rejected",
+    "skipped",
+    "quarantined",
+    "recovered",
+    "deleted",
+    "restored",
+)
 
 
 @dataclass
@@ -79,8 +90,11 @@ def target_of(table: str | type) -> Target:
     sleep). A model declared outside `models.py` is known once it was passed here."""
     name = table if isinstance(table, str) else table.__tablename__
     if name not in _TARGETS:
-        model = table if not isinstance(table, str) else next(
-            (m.class_ for m in Base.registry.mappers if m.local_table.name == name), None)
+        model = (
+            table
+            if not isinstance(table, str)
+            else next((m.class_ for m in Base.registry.mappers if m.local_table.name == name), None)
+        )
         args = getattr(model, "__table_args__", ())
         keys = tuple(tuple(col.name for col in con.columns) for con in args if isinstance(con, UniqueConstraint))
         if not keys:
@@ -133,8 +147,9 @@ def _changed(new: dict, old: dict) -> bool:
 def plan(session: Session, units: list[Unit], now) -> None:
     """Fill each unit's ops from what the database holds: insert, update, or mark stale."""
     tables = {t for u in units for t, *_ in u.scopes}
-    stored = {t: _stored(session, t, {(uid, ident) for u in units for tt, uid, ident in u.scopes if tt == t})
-              for t in tables}
+    stored = {
+        t: _stored(session, t, {(uid, ident) for u in units for tt, uid, ident in u.scopes if tt == t}) for t in tables
+    }
     for unit in units:
         unit.ops = []
         new_keys: set[tuple] = set()
@@ -142,8 +157,10 @@ def plan(session: Session, units: list[Unit], now) -> None:
             key = target_of(table_name).key
             new_keys.add((table_name, key_of(row, key)))
             row = {**row, "deleted_at": None}  # a record that comes back is no longer deleted
-            match = next((o for o in stored[table_name].get(key_of(row, key[:2]), ())
-                          if key_of(o, key) == key_of(row, key)), None)
+            match = next(
+                (o for o in stored[table_name].get(key_of(row, key[:2]), ()) if key_of(o, key) == key_of(row, key)),
+                None,
+            )
             if match is None:
                 unit.ops.append((table_name, "insert", {**row, "synced_at": now}))
             elif _changed(row, match):
@@ -186,8 +203,11 @@ def _upsert(dialect: str, target: Target, columns: tuple[str, ...]):
 def _update(session: Session, target: Target, rows: list[dict]) -> None:
     columns = [c for c in rows[0] if c != "b_id"]
     table = target.table
-    stmt = update(table).where(table.c.id == bindparam("b_id")).values(
-        {c: bindparam(f"v_{c}") for c in columns if c not in target.key})
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values({c: bindparam(f"v_{c}") for c in columns if c not in target.key})
+    )
     params = [{("b_id" if c == "b_id" else f"v_{c}"): v for c, v in row.items()} for row in rows]
     session.execute(stmt, params)
 
@@ -211,8 +231,11 @@ def is_data_error(exc: BaseException) -> bool:
     if isinstance(exc, (IntegrityError, DataError, OverflowError)):
         return True
     # A bind-time failure (a value the driver cannot convert) has no DBAPI error behind it.
-    return isinstance(exc, StatementError) and not hasattr(exc.orig, "pgcode") and \
-        isinstance(exc.orig, (ValueError, TypeError, OverflowError))
+    return (
+        isinstance(exc, StatementError)
+        and not hasattr(exc.orig, "pgcode")
+        and isinstance(exc.orig, (ValueError, TypeError, OverflowError))
+    )
 
 
 def reason_of(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ An Uptime Kuma push URL (`.../api/push/<token>`) has one endpoint that reads `st
 and `msg` from the query string, so it gets those instead, and no start ping (Kuma has no
 "running" state: an "up" at the start would clear an alert before the run has done anything).
 """
+
 from __future__ import annotations
 
 import logging
@@ -66,8 +67,9 @@ class Pinger:
             response = requests.request(method, url, data=body, timeout=(self.timeout, self.timeout))
         except requests.RequestException as exc:
             reason = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-            log.warning("healthcheck: the %s ping failed (%s: %s); the run goes on", kind,
-                        type(exc).__name__, reason[:200])
+            log.warning(
+                "healthcheck: the %s ping failed (%s: %s); the run goes on", kind, type(exc).__name__, reason[:200]
+            )
             return False
         if not response.ok:
             log.warning("healthcheck: the %s ping was answered HTTP %d; the run goes on", kind, response.status_code)
@@ -81,6 +83,7 @@ def run_summary(results) -> str:
     for result in results:
         counts[result.status] = counts.get(result.status, 0) + 1
     line = f"{len(results)} resource{'' if len(results) == 1 else 's'}: " + ", ".join(
-        f"{n} {status}" for status, n in counts.items())
+        f"{n} {status}" for status, n in counts.items()
+    )
     trouble = [f"{r.source} {r.resource}: {r.error}" for r in results if r.status != "ok" and r.error]
     return redact(line + (f" ({'; '.join(trouble)})" if trouble else ""))

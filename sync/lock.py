@@ -1,4 +1,5 @@
 """One ETL run at a time per database: a PostgreSQL advisory lock or a lock file beside SQLite."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """Plan a run: per configured provider a client and its user, per declared resource a window."""
+
 from __future__ import annotations
 
 import logging
@@ -7,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.engine import Engine
 
 from api_clients.errors import NotConnected, reconnect_command
-from sync import resources
-from sync.runner import Job
 from configuration.settings import ProviderSettings, Settings
 from storage.sync_state import stored_states
+from sync import resources
+from sync.runner import Job
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -30,8 +31,16 @@ def ensure_token(store, provider: ProviderSettings) -> None:
     with store.refresh_lock(provider.name):
         if store.load(provider.name) is None:
             # An already-expired, empty access token: the client refreshes before its first call.
-            store.save(provider.name, Token(access_token="", refresh_token=provider.seed_refresh_token,
-                                            expires_at=EPOCH, scope=None, user_id=None))
+            store.save(
+                provider.name,
+                Token(
+                    access_token="",
+                    refresh_token=provider.seed_refresh_token,
+                    expires_at=EPOCH,
+                    scope=None,
+                    user_id=None,
+                ),
+            )
             log.info("%s: seeded from the %s_REFRESH_TOKEN setting", provider.name, provider.name.upper())
 
 
@@ -45,16 +54,34 @@ def open_client(settings: Settings, store, source: str):
     return client, client.current_user_id()
 
 
-def source_jobs(settings: Settings, engine: Engine, store, source: str, *, now: datetime,
-                since: datetime | None, full: bool) -> list[Job]:
+def source_jobs(
+    settings: Settings, engine: Engine, store, source: str, *, now: datetime, since: datetime | None, full: bool
+) -> list[Job]:
     """One job per declared resource of `source`, all sharing one client (and its rate limiter)."""
     client, user_id = open_client(settings, store, source)
-    return resource_jobs(engine, client, user_id, resources.of_source(source), now=now,
-                         lookback=timedelta(days=settings.lookback_days), since=since, full=full)
+    return resource_jobs(
+        engine,
+        client,
+        user_id,
+        resources.of_source(source),
+        now=now,
+        lookback=timedelta(days=settings.lookback_days),
+        since=since,
+        full=full,
+    )
 
 
-def resource_jobs(engine: Engine, client, user_id: int, declared, *, now: datetime, lookback: timedelta,
-                  since: datetime | None = None, full: bool = False) -> list[Job]:
+def resource_jobs(
+    engine: Engine,
+    client,
+    user_id: int,
+    declared,
+    *,
+    now: datetime,
+    lookback: timedelta,
+    since: datetime | None = None,
+    full: bool = False,
+) -> list[Job]:
     """A job per resource in `declared`, its window from sync_state; `watch` reuses its clients."""
     with engine.connect() as conn:
         stored = {source: stored_states(conn, source, user_id) for source in {r.source for r in declared}}

@@ -1,4 +1,5 @@
 """What a run prints: live progress on a terminal, timestamped lines under cron, or JSON."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ EXTRA = ("quarantined", "recovered", "deleted", "restored")  # a line under the 
 class Reporter:
     """Progress and summary output; modes: terminal (live), plain log lines, quiet, JSON."""
 
-    def __init__(self, *, interactive: bool, quiet: bool = False, json_output: bool = False,
-                 stream: TextIO | None = None):
+    def __init__(
+        self, *, interactive: bool, quiet: bool = False, json_output: bool = False, stream: TextIO | None = None
+    ):
         self.stream = stream or sys.stdout
         self.interactive = interactive and not quiet and not json_output
         self.quiet = quiet
@@ -69,9 +71,17 @@ class Reporter:
             return
         if result.status == "ok" and not self.quiet:
             c = result.counts
-            log.info("%s %s: ok fetched=%d inserted=%d updated=%d unchanged=%d rejected=%d (%.1fs)",
-                     result.source, result.resource, c.fetched, c.inserted, c.updated, c.unchanged,
-                     c.rejected, result.seconds)
+            log.info(
+                "%s %s: ok fetched=%d inserted=%d updated=%d unchanged=%d rejected=%d (%.1fs)",
+                result.source,
+                result.resource,
+                c.fetched,
+                c.inserted,
+                c.updated,
+                c.unchanged,
+                c.rejected,
+                result.seconds,
+            )
         elif result.status == "failed":
             log.error("%s %s: FAILED: %s", result.source, result.resource, result.error)
         elif result.status == "skipped":
@@ -141,12 +151,20 @@ def summary_dict(results: list[ResourceResult], exit_code: int, dry_run: bool) -
         "exit_code": exit_code,
         "dry_run": dry_run,
         "resources": [
-            {"source": r.source, "resource": r.resource, "status": r.status, "error": r.error,
-             "reconnect_required": r.reconnect, "pages": r.pages, "seconds": round(r.seconds, 3),
-             "window_start": r.window.start.isoformat() if r.window and r.window.start else None,
-             "window_end": r.window.end.isoformat() if r.window else None,
-             "window_mode": r.window.mode if r.window else None,
-             **r.counts.as_dict(), "rejections": r.counts.errors}
+            {
+                "source": r.source,
+                "resource": r.resource,
+                "status": r.status,
+                "error": r.error,
+                "reconnect_required": r.reconnect,
+                "pages": r.pages,
+                "seconds": round(r.seconds, 3),
+                "window_start": r.window.start.isoformat() if r.window and r.window.start else None,
+                "window_end": r.window.end.isoformat() if r.window else None,
+                "window_mode": r.window.mode if r.window else None,
+                **r.counts.as_dict(),
+                "rejections": r.counts.errors,
+            }
             for r in results
         ],
     }
@@ -157,12 +175,19 @@ def format_table(results: list[ResourceResult], dry_run: bool) -> str:
     names = [r.source if r.resource == "*" else f"{r.source} {r.resource}" for r in results]
     width, status_width = max([17, *map(len, names)]), max([6, *(len(r.status) for r in results)])
     # Each count column as wide as its name (counts over 9,999,999 would push the line, not break it).
-    header = f"{'resource':{width}} {'status':{status_width}} " + " ".join(f"{c:>{len(c)}}" for c in COLUMNS) + "   secs  window"
+    header = (
+        f"{'resource':{width}} {'status':{status_width}} "
+        + " ".join(f"{c:>{len(c)}}" for c in COLUMNS)
+        + "   secs  window"
+    )
     lines = [("DRY RUN: nothing was written\n" if dry_run else "") + header, "-" * len(header)]
-    for name, r in zip(names, results):
+    for name, r in zip(names, results, strict=False):
         counts = r.counts.as_dict()
-        lines.append(f"{name:{width}} {r.status:{status_width}} " + " ".join(f"{counts[c]:>{len(c)}}" for c in COLUMNS)
-                     + f" {r.seconds:6.1f}  {r.window.brief() if r.window else ''}".rstrip())
+        lines.append(
+            f"{name:{width}} {r.status:{status_width}} "
+            + " ".join(f"{counts[c]:>{len(c)}}" for c in COLUMNS)
+            + f" {r.seconds:6.1f}  {r.window.brief() if r.window else ''}".rstrip()
+        )
         if r.error:
             lines.append(f"    error: {r.error}")
         extra = ", ".join(f"{name} {counts[name]}" for name in EXTRA if counts[name])
@@ -178,5 +203,7 @@ def reject_line(result: ResourceResult) -> str:
     """One line for a resource with rejected records (cron's mail under --quiet)."""
     c = result.counts
     first = f"; first: {c.errors[0]}" if c.errors else ""
-    return (f"{result.source} {result.resource}: {c.rejected} record{'s' if c.rejected != 1 else ''} "
-            f"rejected and kept in the quarantine{first[:200]} ({command('status')})")
+    return (
+        f"{result.source} {result.resource}: {c.rejected} record{'s' if c.rejected != 1 else ''} "
+        f"rejected and kept in the quarantine{first[:200]} ({command('status')})"
+    )

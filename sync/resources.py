@@ -5,6 +5,7 @@ A declaration is the Singer SDK's "stream" in small: the runner, the loader, `sy
 resources. Adding a resource means a declaration here, a mapper, a model and one migration
 (tests/test_adding_a_resource.py adds one without touching anything else).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,8 +21,18 @@ from configuration.clock import utcnow
 from mapping import daily as daily_mappers
 from mapping import whoop as mappers
 from mapping import withings as withings_mapper
-from models import (Cycle, Recovery, Sleep, WhoopBodyMeasurement, WithingsActivity, WithingsHeartRate,
-                    WithingsMeasure, WithingsSleepSummary, WithingsWeight, Workout)
+from models import (
+    Cycle,
+    Recovery,
+    Sleep,
+    WhoopBodyMeasurement,
+    WithingsActivity,
+    WithingsHeartRate,
+    WithingsMeasure,
+    WithingsSleepSummary,
+    WithingsWeight,
+    Workout,
+)
 from sync.windows import Window, lastupdate_window, page_cap, time_window
 
 # Page caps end a server's paging loop (sync.windows.page_cap): records a day at the most
@@ -39,13 +50,13 @@ WHOOP_POLL_LOOKBACK = timedelta(days=2)
 class Resource:
     """One API collection, the table(s) it is stored in, and everything the ETL needs to know of it."""
 
-    source: str          # the provider: "whoop" or "withings"
-    name: str            # `sync_state.resource`
-    label: str           # how people read it ("WHOOP cycles")
-    path: str            # the endpoint, relative to the provider's API base URL
-    scope: str           # the OAuth scope the endpoint needs; `connect` asks for every declared one
-    what: str            # the words that name its data in a message ("re-connect to allow <what>")
-    model: type          # the table the dashboard reads; its first UNIQUE constraint is the natural key
+    source: str  # the provider: "whoop" or "withings"
+    name: str  # `sync_state.resource`
+    label: str  # how people read it ("WHOOP cycles")
+    path: str  # the endpoint, relative to the provider's API base URL
+    scope: str  # the OAuth scope the endpoint needs; `connect` asks for every declared one
+    what: str  # the words that name its data in a message ("re-connect to allow <what>")
+    model: type  # the table the dashboard reads; its first UNIQUE constraint is the natural key
     mapper: Callable[..., Any]  # record (+ `mapper_context`) -> a row, or one row (list) per table
     freshness: tuple[Any, ...]  # the (indexed) columns that say how recent the newest record is
     also_writes: tuple[type, ...] = ()  # further tables one record can land in, in the mapper's order
@@ -84,8 +95,9 @@ class Resource:
 
     def retry_loader(self) -> Callable[[Session, list, int | None, str | None], db_loader.LoadCounts]:
         """This resource's loader in the shape `db_loader.retry_quarantine` calls it."""
-        return lambda session, records, user_id, tz: db_loader.load_page(session, self, Page(records, timezone=tz),
-                                                                         user_id)
+        return lambda session, records, user_id, tz: db_loader.load_page(
+            session, self, Page(records, timezone=tz), user_id
+        )
 
     def check_scope(self, client) -> None:
         """ScopeMissing before any request when the stored token says the scope was not granted."""
@@ -115,8 +127,14 @@ class Resource:
         deleted = restored = 0
         for model in self.tables:
             marked, back = db_loader.reconcile_window(
-                session, model.__tablename__, user_id, self.reconcile_start(window), window.end, listing,
-                time_column=self.reconcile_on)
+                session,
+                model.__tablename__,
+                user_id,
+                self.reconcile_start(window),
+                window.end,
+                listing,
+                time_column=self.reconcile_on,
+            )
             deleted, restored = deleted + marked, restored + back
         return deleted, restored
 
@@ -131,8 +149,9 @@ class WhoopCollection(Resource):
         # No `end`: the API defaults it to its own "now" (docs/API_NOTES.md, WHOOP "Paging"), so
         # a record stamped a moment after our clock is not cut off; window.end is the sync point.
         cap = page_cap(window, WHOOP_RECORDS_PER_DAY, WHOOP_PAGE_SIZE)
-        for records in client.iter_collection(self.path, start=window.start, max_pages=cap,
-                                              scope=self.scope, what=self.what):
+        for records in client.iter_collection(
+            self.path, start=window.start, max_pages=cap, scope=self.scope, what=self.what
+        ):
             yield Page(records=records)
 
 
@@ -178,16 +197,23 @@ class WithingsMeasures(Resource):
         if window.start is None:
             return seen
         cap = page_cap(window, WITHINGS_RECORDS_PER_DAY, WITHINGS_MIN_PAGE_SIZE)
-        pages = client.iter_measure_pages(startdate=int(window.start.timestamp()), enddate=int(window.end.timestamp()),
-                                          max_pages=cap, path=self.path, scope=self.scope, what=self.what)
+        pages = client.iter_measure_pages(
+            startdate=int(window.start.timestamp()),
+            enddate=int(window.end.timestamp()),
+            max_pages=cap,
+            path=self.path,
+            scope=self.scope,
+            what=self.what,
+        )
         return set().union(*(self.keys(page.records) for page in pages))
 
     def pages(self, client, window: Window) -> Iterator[Page]:
         # lastupdate=0 asks for every group ever created or modified: the full history.
         lastupdate = int(window.start.timestamp()) if window.start else 0
         cap = page_cap(window, WITHINGS_RECORDS_PER_DAY, WITHINGS_MIN_PAGE_SIZE)
-        return client.iter_measure_pages(lastupdate=lastupdate, max_pages=cap, path=self.path, scope=self.scope,
-                                         what=self.what)
+        return client.iter_measure_pages(
+            lastupdate=lastupdate, max_pages=cap, path=self.path, scope=self.scope, what=self.what
+        )
 
 
 @dataclass(frozen=True)
@@ -211,45 +237,128 @@ class WithingsAction(Resource):
         # lookback subtracted from the cursor covers a skew between our clock and Withings'.
         run_start = int(window.end.timestamp())
         cap = page_cap(window, WITHINGS_RECORDS_PER_DAY, WITHINGS_MIN_PAGE_SIZE)
-        for page in client.iter_action_pages(self.path, self.action, params, self.records_key, max_pages=cap,
-                                             scope=self.scope, what=self.what):
+        for page in client.iter_action_pages(
+            self.path, self.action, params, self.records_key, max_pages=cap, scope=self.scope, what=self.what
+        ):
             page.updatetime = page.updatetime or run_start
             yield page
-
 
 
 # v1 is gone (docs/API_NOTES.md, WHOOP "Collections"): only /developer/v2 paths. The scopes are
 # WHOOP's OpenAPI securitySchemes; Withings' user.activity covers getactivity and all of Sleep v2
 # (docs/API_NOTES.md, Withings "Auth and tokens").
 RESOURCES: tuple[Resource, ...] = (
-    WhoopCollection("whoop", "cycles", "WHOOP cycles", "/developer/v2/cycle", "read:cycles", "cycles",
-                    Cycle, mappers.cycle_to_row, (Cycle.start,), quarantine_key="id", reconcile_on="start"),
-    WhoopRecovery("whoop", "recovery", "WHOOP recovery", "/developer/v2/recovery", "read:recovery", "recovery",
-                  Recovery, mappers.recovery_to_row, (Recovery.created_at,), id_field="cycle_id",
-                  quarantine_key="cycle_id", reconcile_on="created_at", poll_lookback=WHOOP_POLL_LOOKBACK),
-    WhoopCollection("whoop", "sleep", "WHOOP sleep", "/developer/v2/activity/sleep", "read:sleep", "sleep",
-                    Sleep, mappers.sleep_to_row, (Sleep.start,), quarantine_key="id",
-                    reconcile_on="start", poll_lookback=WHOOP_POLL_LOOKBACK),
-    WhoopCollection("whoop", "workout", "WHOOP workouts", "/developer/v2/activity/workout", "read:workout",
-                    "workouts", Workout, mappers.workout_to_row, (Workout.start,),
-                    quarantine_key="id", reconcile_on="start",
-                    stale_after=timedelta(days=7)),  # rest days are not an outage
-    WhoopObject("whoop", "body", "WHOOP body measurement", "/developer/v2/user/measurement/body",
-                "read:body_measurement", "WHOOP body measurements (height, weight, max heart rate)", WhoopBodyMeasurement,
-                daily_mappers.body_measurement_to_row, (WhoopBodyMeasurement.last_seen_at,)),
-    WithingsMeasures("withings", "measures", "Withings measures", "/measure", "user.metrics", "body measures",
-                     WithingsWeight, withings_mapper.measure_group_to_rows,
-                     (WithingsWeight.measured_at, WithingsHeartRate.measured_at),
-                     also_writes=(WithingsHeartRate, WithingsMeasure), id_field="grpid", quarantine_key="grpid",
-                     reconcile_on="measured_at", poll_lookback=timedelta(0)),
-    WithingsAction("withings", "activity", "Withings daily activity", "/v2/measure", "user.activity",
-                   "Withings daily activity (steps, calories)", WithingsActivity, daily_mappers.activity_to_row,
-                   (WithingsActivity.modified_at,), action="getactivity", records_key="activities",
-                   data_fields=daily_mappers.ACTIVITY_DATA_FIELDS),
-    WithingsAction("withings", "sleep_summary", "Withings sleep", "/v2/sleep", "user.activity",
-                   "Withings sleep summaries", WithingsSleepSummary, daily_mappers.sleep_summary_to_row,
-                   (WithingsSleepSummary.end,), action="getsummary", records_key="series",
-                   data_fields=daily_mappers.SLEEP_DATA_FIELDS),
+    WhoopCollection(
+        "whoop",
+        "cycles",
+        "WHOOP cycles",
+        "/developer/v2/cycle",
+        "read:cycles",
+        "cycles",
+        Cycle,
+        mappers.cycle_to_row,
+        (Cycle.start,),
+        quarantine_key="id",
+        reconcile_on="start",
+    ),
+    WhoopRecovery(
+        "whoop",
+        "recovery",
+        "WHOOP recovery",
+        "/developer/v2/recovery",
+        "read:recovery",
+        "recovery",
+        Recovery,
+        mappers.recovery_to_row,
+        (Recovery.created_at,),
+        id_field="cycle_id",
+        quarantine_key="cycle_id",
+        reconcile_on="created_at",
+        poll_lookback=WHOOP_POLL_LOOKBACK,
+    ),
+    WhoopCollection(
+        "whoop",
+        "sleep",
+        "WHOOP sleep",
+        "/developer/v2/activity/sleep",
+        "read:sleep",
+        "sleep",
+        Sleep,
+        mappers.sleep_to_row,
+        (Sleep.start,),
+        quarantine_key="id",
+        reconcile_on="start",
+        poll_lookback=WHOOP_POLL_LOOKBACK,
+    ),
+    WhoopCollection(
+        "whoop",
+        "workout",
+        "WHOOP workouts",
+        "/developer/v2/activity/workout",
+        "read:workout",
+        "workouts",
+        Workout,
+        mappers.workout_to_row,
+        (Workout.start,),
+        quarantine_key="id",
+        reconcile_on="start",
+        stale_after=timedelta(days=7),
+    ),  # rest days are not an outage
+    WhoopObject(
+        "whoop",
+        "body",
+        "WHOOP body measurement",
+        "/developer/v2/user/measurement/body",
+        "read:body_measurement",
+        "WHOOP body measurements (height, weight, max heart rate)",
+        WhoopBodyMeasurement,
+        daily_mappers.body_measurement_to_row,
+        (WhoopBodyMeasurement.last_seen_at,),
+    ),
+    WithingsMeasures(
+        "withings",
+        "measures",
+        "Withings measures",
+        "/measure",
+        "user.metrics",
+        "body measures",
+        WithingsWeight,
+        withings_mapper.measure_group_to_rows,
+        (WithingsWeight.measured_at, WithingsHeartRate.measured_at),
+        also_writes=(WithingsHeartRate, WithingsMeasure),
+        id_field="grpid",
+        quarantine_key="grpid",
+        reconcile_on="measured_at",
+        poll_lookback=timedelta(0),
+    ),
+    WithingsAction(
+        "withings",
+        "activity",
+        "Withings daily activity",
+        "/v2/measure",
+        "user.activity",
+        "Withings daily activity (steps, calories)",
+        WithingsActivity,
+        daily_mappers.activity_to_row,
+        (WithingsActivity.modified_at,),
+        action="getactivity",
+        records_key="activities",
+        data_fields=daily_mappers.ACTIVITY_DATA_FIELDS,
+    ),
+    WithingsAction(
+        "withings",
+        "sleep_summary",
+        "Withings sleep",
+        "/v2/sleep",
+        "user.activity",
+        "Withings sleep summaries",
+        WithingsSleepSummary,
+        daily_mappers.sleep_summary_to_row,
+        (WithingsSleepSummary.end,),
+        action="getsummary",
+        records_key="series",
+        data_fields=daily_mappers.SLEEP_DATA_FIELDS,
+    ),
 )
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys(r.source for r in RESOURCES))
 SOURCE_LABELS = {"whoop": "WHOOP", "withings": "Withings"}

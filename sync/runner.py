@@ -1,4 +1,5 @@
 """Fetch resources concurrently, load them on one writer thread, advance sync_state last."""
+
 from __future__ import annotations
 
 import logging
@@ -17,9 +18,9 @@ from api_clients.errors import classify_error
 from api_clients.pages import Page
 from db_loader import LoadCounts, load_page, retry_quarantine
 from storage import quarantine
-from sync.windows import Window
-from sync.resources import Resource
 from storage.sync_state import advance_sync_state, record_sync_failure
+from sync.resources import Resource
+from sync.windows import Window
 
 log = logging.getLogger(__name__)
 QUEUE_PAGES = 16  # bounded: a fast fetcher waits for the writer, so memory stays flat
@@ -94,7 +95,7 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
         listed = listing.result()
         last.listing = None if listed is None else listed | seen
         _put(out, ("page", job.key, last, True), cancel)
-    except BaseException as exc:  # noqa: BLE001 - handed to the writer thread, which reports it
+    except BaseException as exc:
         _put(out, ("error", job.key, exc, True), cancel)
 
 
@@ -108,7 +109,7 @@ def _read_listing(job: Job, seen: set) -> Future:
         future.set_running_or_notify_cancel()
         try:
             future.set_result(job.resource.listing(job.client, job.window, seen))
-        except BaseException as exc:  # noqa: BLE001 - raised again on the fetch thread, which reports it
+        except BaseException as exc:
             future.set_exception(exc)
 
     threading.Thread(target=read, name=f"list-{job.name}", daemon=True).start()
@@ -148,8 +149,16 @@ def _put(out: queue.Queue, item: tuple, cancel: threading.Event) -> bool:
 class Runner:
     """Runs jobs: one fetch thread per resource, all writes on the calling thread."""
 
-    def __init__(self, engine: Engine, reporter, *, dry_run: bool = False, max_fetchers: int | None = None,
-                 max_seconds: float | None = None, stop: threading.Event | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        reporter,
+        *,
+        dry_run: bool = False,
+        max_fetchers: int | None = None,
+        max_seconds: float | None = None,
+        stop: threading.Event | None = None,
+    ):
         self.engine = engine
         self.stop = stop  # set from a signal handler: finish the page in hand, then return
         self.max_seconds = max_seconds
@@ -218,8 +227,7 @@ class Runner:
                 counts = retry_quarantine(session, job.source, job.name, job.resource.retry_loader())
                 session.commit()
         except SQLAlchemyError as exc:  # the run goes on: they stay held, and are tried next time
-            log.error("%s %s: could not retry the quarantine: %s", job.source, job.name,
-                      str(exc).splitlines()[0])
+            log.error("%s %s: could not retry the quarantine: %s", job.source, job.name, str(exc).splitlines()[0])
             return
         result.counts.add(counts)
         if counts.recovered:
@@ -227,8 +235,12 @@ class Runner:
 
     def _start_fetchers(self, jobs: list[Job], out: queue.Queue, cancels: dict) -> list[threading.Thread]:
         slots = threading.Semaphore(self.max_fetchers or len(jobs))
-        threads = [threading.Thread(target=_fetch_worker, args=(job, out, cancels[job.key], slots),
-                                    name=f"fetch-{job.name}", daemon=True) for job in jobs]
+        threads = [
+            threading.Thread(
+                target=_fetch_worker, args=(job, out, cancels[job.key], slots), name=f"fetch-{job.name}", daemon=True
+            )
+            for job in jobs
+        ]
         for job in jobs:
             self.reporter.resource_started(job.source, job.name, job.window)
         for thread in threads:
@@ -241,9 +253,14 @@ class Runner:
         for key in sorted(pending):
             result = results[key]
             result.seconds = time.monotonic() - started
-            self._fail(by_key[key], result, RunDeadline(
-                f"stopped after {minutes:g} min (--max-minutes / ETL_MAX_MINUTES); committed pages "
-                f"are kept and the next run goes on from there"))
+            self._fail(
+                by_key[key],
+                result,
+                RunDeadline(
+                    f"stopped after {minutes:g} min (--max-minutes / ETL_MAX_MINUTES); committed pages "
+                    f"are kept and the next run goes on from there"
+                ),
+            )
             self.reporter.resource_finished(result)
         pending.clear()
 
@@ -252,11 +269,19 @@ class Runner:
             with Session(self.engine) as session:
                 counts = load_page(session, job.resource, page, job.user_id)
                 if is_last:
-                    counts.deleted, counts.restored = job.resource.reconcile(session, job.window, job.user_id,
-                                                                             page.listing)
+                    counts.deleted, counts.restored = job.resource.reconcile(
+                        session, job.window, job.user_id, page.listing
+                    )
                     total = LoadCounts().add(result.counts).add(counts)
-                    advance_sync_state(session, job.source, job.name, job.user_id, window=job.window,
-                                       cursor=page.updatetime, counts=total.as_dict())
+                    advance_sync_state(
+                        session,
+                        job.source,
+                        job.name,
+                        job.user_id,
+                        window=job.window,
+                        cursor=page.updatetime,
+                        counts=total.as_dict(),
+                    )
                 if self.dry_run:
                     session.rollback()
                 else:
@@ -285,5 +310,4 @@ class Runner:
                 record_sync_failure(session, job.source, job.name, job.user_id, message)
                 session.commit()
         except SQLAlchemyError as db_exc:
-            log.error("could not record the failure of %s %s: %s", job.source, job.name,
-                      str(db_exc).splitlines()[0])
+            log.error("could not record the failure of %s %s: %s", job.source, job.name, str(db_exc).splitlines()[0])

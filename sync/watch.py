@@ -4,6 +4,7 @@ One process, one engine and one client per provider for its whole life, so start
 and each client's per-minute rate limiter spans every cycle. Each cycle takes the same run lock as
 any run, so a cron run and `watch` never write at once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,8 +21,8 @@ from configuration.clock import utcnow
 from sync import resources
 from sync.healthcheck import Pinger, run_summary
 from sync.lock import RunLocked, run_lock
-from sync.runner import Runner
 from sync.plan import open_client, resource_jobs
+from sync.runner import Runner
 
 log = logging.getLogger("etl.watch")
 
@@ -40,7 +41,8 @@ class Schedule:
     reconciliation."""
 
     poll_seconds: dict[str, float] = field(
-        default_factory=lambda: {source: client_class(source).poll_seconds for source in resources.SOURCES})
+        default_factory=lambda: {source: client_class(source).poll_seconds for source in resources.SOURCES}
+    )
     reconcile_seconds: float = 6 * 3600.0
 
     def requests_per_day(self, source: str) -> int:
@@ -59,11 +61,14 @@ def check_budget(schedule: Schedule, sources) -> list[str]:
         client = client_class(source)
         planned, limit = schedule.requests_per_day(source), client.daily_limit
         if limit is not None and planned > limit * HEADROOM:
-            raise ValueError(f"{source}: {planned:,} requests a day planned, over half its daily limit "
-                             f"of {limit:,}: poll less often")
+            raise ValueError(
+                f"{source}: {planned:,} requests a day planned, over half its daily limit of {limit:,}: poll less often"
+            )
         allowed = f"limit {limit:,}/day" if limit else f"no daily limit documented; {client.requests_per_minute}/min"
-        lines.append(f"{source}: about {planned:,} requests a day ({allowed}); polls every "
-                     f"{schedule.poll_seconds[source]:g} s, reconciles every {schedule.reconcile_seconds / 3600:g} h")
+        lines.append(
+            f"{source}: about {planned:,} requests a day ({allowed}); polls every "
+            f"{schedule.poll_seconds[source]:g} s, reconciles every {schedule.reconcile_seconds / 3600:g} h"
+        )
     return lines
 
 
@@ -81,8 +86,17 @@ def stop_on_signals(stop: threading.Event):
 class Watcher:
     """The loop: whatever poll or reconciliation is due, each cycle under the run lock, until `stop`."""
 
-    def __init__(self, settings, engine, store, schedule: Schedule, stop: threading.Event, *,
-                 max_cycles: int | None = None, pinger: Pinger | None = None):
+    def __init__(
+        self,
+        settings,
+        engine,
+        store,
+        schedule: Schedule,
+        stop: threading.Event,
+        *,
+        max_cycles: int | None = None,
+        pinger: Pinger | None = None,
+    ):
         from sync.report import Reporter
 
         self.settings, self.engine, self.store = settings, engine, store
@@ -97,7 +111,7 @@ class Watcher:
         for source in sources:
             try:
                 self.clients[source] = open_client(self.settings, self.store, source)
-            except Exception as exc:  # noqa: BLE001 - one provider's failure never stops the other
+            except Exception as exc:
                 message, reconnect = classify_error(exc)
                 self.reconnect |= reconnect
                 log.error("watch: %s cannot start: %s", source, message)
@@ -114,8 +128,9 @@ class Watcher:
                 plan = {s: [(r, lookback) for r in resources.of_source(s)] for s in self.clients}
                 reconcile_due = now + self.schedule.reconcile_seconds
             else:
-                plan = {s: [(r, r.poll_lookback) for r in resources.polled(s)] for s in self.clients
-                        if now >= poll_due[s]}
+                plan = {
+                    s: [(r, r.poll_lookback) for r in resources.polled(s)] for s in self.clients if now >= poll_due[s]
+                }
             if plan and self._cycle(plan, kind):
                 poll_due.update({s: now + self.schedule.poll_seconds[s] for s in plan})
                 cycles += 1
@@ -139,8 +154,9 @@ class Watcher:
                     client, user_id = self.clients[source]
                     for resource, lookback in planned:
                         jobs += resource_jobs(self.engine, client, user_id, (resource,), now=now, lookback=lookback)
-                runner = Runner(self.engine, self.reporter, stop=self.stop,
-                                max_fetchers=self.settings.fetch_concurrency or None)
+                runner = Runner(
+                    self.engine, self.reporter, stop=self.stop, max_fetchers=self.settings.fetch_concurrency or None
+                )
                 results = runner.run(jobs)
         except RunLocked:
             log.info("watch: another run holds the lock; trying again shortly")
@@ -160,14 +176,23 @@ class Watcher:
                 self.reconnect = True
                 log.error("watch: %s stops until re-connected: %s", result.source, result.error)
                 del self.clients[result.source]
-        changed = [f"{r.source} {r.resource} +{r.counts.inserted}/~{r.counts.updated}" for r in results
-                   if r.counts.inserted or r.counts.updated]
-        log.info("watch: %s of %s in %.1fs: %s", kind, ", ".join(sorted({r.source for r in results})), seconds,
-                 ", ".join(changed) or "no change")
+        changed = [
+            f"{r.source} {r.resource} +{r.counts.inserted}/~{r.counts.updated}"
+            for r in results
+            if r.counts.inserted or r.counts.updated
+        ]
+        log.info(
+            "watch: %s of %s in %.1fs: %s",
+            kind,
+            ", ".join(sorted({r.source for r in results})),
+            seconds,
+            ", ".join(changed) or "no change",
+        )
 
 
-def run_watch(settings, engine, sources, schedule: Schedule, *, echo=print, max_cycles=None,
-              pinger: Pinger | None = None) -> int:
+def run_watch(
+    settings, engine, sources, schedule: Schedule, *, echo=print, max_cycles=None, pinger: Pinger | None = None
+) -> int:
     """`etl.py watch`: print the budget, open the clients once, cycle until SIGTERM/SIGINT (exit 0)."""
     from storage.tokens import DbTokenStore
 
@@ -175,8 +200,7 @@ def run_watch(settings, engine, sources, schedule: Schedule, *, echo=print, max_
         echo(f"watch: {line}")
     stop = threading.Event()
     with stop_on_signals(stop):
-        watcher = Watcher(settings, engine, DbTokenStore(engine), schedule, stop, max_cycles=max_cycles,
-                          pinger=pinger)
+        watcher = Watcher(settings, engine, DbTokenStore(engine), schedule, stop, max_cycles=max_cycles, pinger=pinger)
         watcher.open(sources)
         code = watcher.run()
     log.info("watch: stopped")

@@ -1,4 +1,5 @@
 """Which slice of history each resource fetches: full, explicit `--since`, or incremental."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,9 +18,7 @@ def parse_since(text: str, now: datetime) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(
-            f"cannot read {text!r}: use a duration like 7d, 36h, 2w or a date like 2025-01-01"
-        ) from None
+        raise ValueError(f"cannot read {text!r}: use a duration like 7d, 36h, 2w or a date like 2025-01-01") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     if parsed > now:
@@ -85,8 +84,7 @@ def page_cap(window: Window, records_per_day: int, page_size: int) -> int:
     return -(-days * records_per_day // page_size) + 10
 
 
-def time_window(state, *, now: datetime, lookback: timedelta, since: datetime | None,
-                full: bool) -> Window:
+def time_window(state, *, now: datetime, lookback: timedelta, since: datetime | None, full: bool) -> Window:
     """A time window: from the end of the last successful window minus the lookback (late scores)."""
     if full or (since is None and (state is None or state.window_end is None)):
         return Window(None, now, "full")
@@ -96,8 +94,7 @@ def time_window(state, *, now: datetime, lookback: timedelta, since: datetime | 
     return Window(state.window_end - lookback, now, "incremental")
 
 
-def lastupdate_window(state, *, now: datetime, lookback: timedelta, since: datetime | None,
-                      full: bool) -> Window:
+def lastupdate_window(state, *, now: datetime, lookback: timedelta, since: datetime | None, full: bool) -> Window:
     """A `lastupdate` cursor: the stored `updatetime` minus the lookback.
 
     `lastupdate` selects groups created *or modified* after it, so edited and back-dated

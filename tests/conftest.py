@@ -1,4 +1,5 @@
 """Shared fixtures: a migrated database on SQLite and on PostgreSQL for every data test."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,8 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR") or PROJECT_DIR.parent / "shared" / "data")
 sys.path.insert(0, str(PROJECT_DIR))
 
-from storage.engine import ensure_schema, make_engine  # noqa: E402
-from models import Base  # noqa: E402
+from models import Base  # noqa: E402 - imported once the checkout is on sys.path
+from storage.engine import ensure_schema, make_engine  # noqa: E402 - imported once the checkout is on sys.path
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/whoop_test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -62,7 +63,7 @@ def drop_pg_database(url: str) -> None:
 def _postgres_or_skip() -> str:
     try:
         create_pg_database(PG_URL)
-    except Exception as exc:  # noqa: BLE001 - any driver error means "no server here"
+    except Exception as exc:
         message = f"PostgreSQL unavailable at {make_url(PG_URL).render_as_string(hide_password=True)}: {exc}"
         if IN_CI:
             pytest.fail(f"{message} (CI=true: PostgreSQL tests must not be skipped)")
@@ -144,16 +145,23 @@ def empty_db_url(request, tmp_path) -> str:
     return request.getfixturevalue("fresh_pg_url")
 
 
-PLATFORM_ENV_PREFIXES = ("WHOOP_", "WITHINGS_", "DATABASE_URL", "ETL_", "DASHBOARD_", "HTTP_TIMEOUT", "RATE_LIMIT_",
-                         "DB_CONNECT_", "DB_STATEMENT_")
+PLATFORM_ENV_PREFIXES = (
+    "WHOOP_",
+    "WITHINGS_",
+    "DATABASE_URL",
+    "ETL_",
+    "DASHBOARD_",
+    "HTTP_TIMEOUT",
+    "RATE_LIMIT_",
+    "DB_CONNECT_",
+    "DB_STATEMENT_",
+)
 
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch):
     """Tests never read the developer's .env or inherit their WHOOP/Withings settings."""
-    from configuration import settings
-
-    from configuration import logs
+    from configuration import logs, settings
 
     monkeypatch.setattr(settings, "load_dotenv_once", lambda: None)
     monkeypatch.setattr(logs, "_secrets", set())  # each test starts with nothing registered for masking

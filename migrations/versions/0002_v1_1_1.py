@@ -8,10 +8,11 @@ The pre-fix ETL inserted blindly (one real database held 2,992 duplicate recover
 Per natural key, the row with the newest API `updated_at` (Withings: `modified_at`) is kept,
 ties broken by the newest row id; then the database itself enforces the keys.
 """
+
 import logging
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0002_v1_1_1"
@@ -30,18 +31,25 @@ NATURAL_KEYS = {
     "withings_weight": ([("user_id", "grpid")], "modified_at IS NULL, modified_at DESC, id DESC"),
     "withings_heart_rate": ([("user_id", "grpid")], "modified_at IS NULL, modified_at DESC, id DESC"),
 }
-START_INDEXES = {"cycles": "start", "sleep": "start", "workout": "start",
-                 "withings_weight": "measured_at", "withings_heart_rate": "measured_at"}
+START_INDEXES = {
+    "cycles": "start",
+    "sleep": "start",
+    "workout": "start",
+    "withings_weight": "measured_at",
+    "withings_heart_rate": "measured_at",
+}
 
 
 def _collapse(table: str, key: tuple[str, ...], order: str) -> int:
     cols = ", ".join(key)
     # Window functions: PostgreSQL, and SQLite >= 3.25.
-    result = op.get_bind().execute(sa.text(
-        f"DELETE FROM {table} WHERE id IN (SELECT id FROM ("
-        f"SELECT id, ROW_NUMBER() OVER (PARTITION BY {cols} ORDER BY {order}) AS rn "
-        f"FROM {table}) ranked WHERE rn > 1)"
-    ))
+    result = op.get_bind().execute(
+        sa.text(
+            f"DELETE FROM {table} WHERE id IN (SELECT id FROM ("
+            f"SELECT id, ROW_NUMBER() OVER (PARTITION BY {cols} ORDER BY {order}) AS rn "
+            f"FROM {table}) ranked WHERE rn > 1)"
+        )
+    )
     return result.rowcount or 0
 
 
@@ -50,8 +58,7 @@ def _ts(name, nullable=True):
 
 
 def _surrogate():
-    return sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-                     primary_key=True, autoincrement=True)
+    return sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True)
 
 
 def upgrade() -> None:
@@ -68,20 +75,24 @@ def upgrade() -> None:
             if table == "sleep":
                 batch.create_index(op.f("ix_sleep_whoop_cycle_id"), ["whoop_cycle_id"])
     op.create_table(
-        "sync_state", _surrogate(),
+        "sync_state",
+        _surrogate(),
         sa.Column("source", sa.String(16), nullable=False),
         sa.Column("resource", sa.String(32), nullable=False),
         sa.Column("user_id", sa.BigInteger(), nullable=False),
-        _ts("window_start"), _ts("window_end"),
+        _ts("window_start"),
+        _ts("window_end"),
         sa.Column("cursor", sa.String(64)),
-        _ts("last_attempt_at"), _ts("last_success_at"),
+        _ts("last_attempt_at"),
+        _ts("last_success_at"),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("error", sa.Text()),
         sa.Column("counts", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")),
         sa.UniqueConstraint("source", "resource", "user_id", name=op.f("uq_sync_state_source_resource")),
     )
     op.create_table(
-        "oauth_token", _surrogate(),
+        "oauth_token",
+        _surrogate(),
         sa.Column("provider", sa.String(16), nullable=False),
         sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column("access_token", sa.Text(), nullable=False),

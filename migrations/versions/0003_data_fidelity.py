@@ -12,8 +12,9 @@ Create Date: 2026-12-01
   stores the measures 1.1.1 dropped (SpO2, temperature, height, Body Scan composition). That
   is a few getmeas pages; WHOOP windows are untouched.
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0003_data_fidelity"
@@ -29,36 +30,40 @@ def _ts(name, nullable=True):
 
 
 def _surrogate():
-    return sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-                     primary_key=True, autoincrement=True)
+    return sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True)
 
 
 def _create_withings_measure() -> None:
     op.create_table(
-        "withings_measure", _surrogate(),
+        "withings_measure",
+        _surrogate(),
         sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column("raw", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
-        _ts("synced_at", nullable=False), _ts("deleted_at"),
+        _ts("synced_at", nullable=False),
+        _ts("deleted_at"),
         sa.Column("grpid", sa.BigInteger(), nullable=False),
         _ts("measured_at", nullable=False),
         sa.Column("timezone", sa.String(64)),
-        _ts("created_at"), _ts("modified_at"),
-        sa.Column("attrib", sa.Integer()), sa.Column("category", sa.Integer()),
-        sa.Column("device_id", sa.String(64)), sa.Column("model", sa.String(100)),
+        _ts("created_at"),
+        _ts("modified_at"),
+        sa.Column("attrib", sa.Integer()),
+        sa.Column("category", sa.Integer()),
+        sa.Column("device_id", sa.String(64)),
+        sa.Column("model", sa.String(100)),
         sa.Column("meastype", sa.Integer(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("value", sa.Float(), nullable=False),
         sa.Column("value_raw", sa.BigInteger(), nullable=False),
         sa.Column("unit", sa.Integer(), nullable=False),
-        sa.UniqueConstraint("user_id", "grpid", "meastype", "position",
-                            name=op.f("uq_withings_measure_user_id_grpid")),
+        sa.UniqueConstraint("user_id", "grpid", "meastype", "position", name=op.f("uq_withings_measure_user_id_grpid")),
     )
     op.create_index(op.f("ix_withings_measure_measured_at"), "withings_measure", ["measured_at"])
 
 
 def _create_quarantine() -> None:
     op.create_table(
-        "quarantine", _surrogate(),
+        "quarantine",
+        _surrogate(),
         sa.Column("source", sa.String(16), nullable=False),
         sa.Column("resource", sa.String(32), nullable=False),
         sa.Column("record_key", sa.String(100)),
@@ -67,7 +72,8 @@ def _create_quarantine() -> None:
         sa.Column("timezone", sa.String(64)),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
-        _ts("first_seen_at", nullable=False), _ts("last_seen_at", nullable=False),
+        _ts("first_seen_at", nullable=False),
+        _ts("last_seen_at", nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.UniqueConstraint("source", "resource", "fingerprint", name=op.f("uq_quarantine_source_resource")),
     )

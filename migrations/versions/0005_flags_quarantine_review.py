@@ -10,16 +10,27 @@ Columns are only added: every table and column that exists stays as it is.
 - `acknowledged_at` / `dismissed_at` on `quarantine`: a person has seen the item (the monitor stops
   alerting on it) or decided it will never be stored (it leaves the retry list, its payload stays).
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0005_flags_quarantine_review"
 down_revision = "0004_activity_sleep_body"
 branch_labels = None
 depends_on = None
 
-DATA_TABLES = ("cycles", "sleep", "recovery", "workout", "withings_weight", "withings_heart_rate",
-               "withings_measure", "whoop_body_measurement", "withings_activity", "withings_sleep_summary")
+DATA_TABLES = (
+    "cycles",
+    "sleep",
+    "recovery",
+    "workout",
+    "withings_weight",
+    "withings_heart_rate",
+    "withings_measure",
+    "whoop_body_measurement",
+    "withings_activity",
+    "withings_sleep_summary",
+)
 REVIEW_COLUMNS = ("acknowledged_at", "dismissed_at")
 
 

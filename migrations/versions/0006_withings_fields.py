@@ -8,8 +8,9 @@ Withings sends only the `data` fields a request names; getsummary now names ever
 one. The useful ones get a nullable column here (older nights keep NULL until Withings sends
 them again); the rest stay in `raw`. Columns are only added.
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0006_withings_fields"
 down_revision = "0005_flags_quarantine_review"
@@ -17,9 +18,13 @@ branch_labels = None
 depends_on = None
 
 SLEEP_COLUMNS = (
-    ("asleep_s", sa.Integer()), ("wakeup_latency_s", sa.Integer()), ("waso_s", sa.Integer()),
-    ("rem_episodes", sa.Integer()), ("out_of_bed_count", sa.Integer()),
-    ("breathing_disturbances_intensity", sa.Float()), ("apnea_hypopnea_index", sa.Float()),
+    ("asleep_s", sa.Integer()),
+    ("wakeup_latency_s", sa.Integer()),
+    ("waso_s", sa.Integer()),
+    ("rem_episodes", sa.Integer()),
+    ("out_of_bed_count", sa.Integer()),
+    ("breathing_disturbances_intensity", sa.Float()),
+    ("apnea_hypopnea_index", sa.Float()),
 )
 
 

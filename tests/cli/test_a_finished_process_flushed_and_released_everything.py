@@ -4,6 +4,7 @@ The CLI skips the interpreter's garbage collection on its way out; these runs ch
 the process, that nothing relied on it: piped stdout, the log file, closed database connections,
 a released run lock.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,9 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 def _etl(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "WHOOP_PLATFORM_NO_DOTENV": "1"}
-    return subprocess.run([sys.executable, "etl.py", *args], cwd=PROJECT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "etl.py", *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def _run_lock_is_free(db_url: str) -> bool:

@@ -1,4 +1,5 @@
 """docs/deploy: the systemd units verify, the launchd plist parses, the cron script alerts on a problem."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,11 @@ from sync import resources
 from tests.conftest import PROJECT_DIR
 
 DEPLOY = PROJECT_DIR / "docs" / "deploy"
-SANDBOX_LAG = {f"STALE_AFTER_{r.source.upper()}_{r.name.upper()}": "3d" for r in resources.RESOURCES
-               if r.stale_after < timedelta(days=3)}
+SANDBOX_LAG = {
+    f"STALE_AFTER_{r.source.upper()}_{r.name.upper()}": "3d"
+    for r in resources.RESOURCES
+    if r.stale_after < timedelta(days=3)
+}
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
@@ -25,8 +29,13 @@ def test_systemd_units_verify(tmp_path):
         text = (DEPLOY / name).read_text().replace("%h/whoop-data-platform", str(PROJECT_DIR))
         (tmp_path / name).write_text(text)
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
-    result = subprocess.run(["systemd-analyze", "verify", "whoop-etl.service", "whoop-etl.timer", "whoop-etl-watch.service"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "whoop-etl.service", "whoop-etl.timer", "whoop-etl-watch.service"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "whoop-etl" not in result.stderr  # no warning about either unit
 
@@ -49,11 +58,18 @@ def test_cron_script_pings_and_mails_only_on_a_problem(etl_env, db_url, tmp_path
     bin_dir.mkdir()
     for name in ("curl", "mail"):
         _fake(bin_dir, name, log)
-    env = {**os.environ, **SANDBOX_LAG, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHON": sys.executable,
-           "HEALTHCHECK_URL": "https://hc.example/uuid", "ALERT_EMAIL": "me@example.com",
-           "STALE_AFTER_WHOOP_WORKOUT": "1h" if stale else "7d"}
-    result = subprocess.run(["sh", str(DEPLOY / "sync-and-check.sh")], env=env, capture_output=True, text=True,
-                            timeout=120)
+    env = {
+        **os.environ,
+        **SANDBOX_LAG,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PYTHON": sys.executable,
+        "HEALTHCHECK_URL": "https://hc.example/uuid",
+        "ALERT_EMAIL": "me@example.com",
+        "STALE_AFTER_WHOOP_WORKOUT": "1h" if stale else "7d",
+    }
+    result = subprocess.run(
+        ["sh", str(DEPLOY / "sync-and-check.sh")], env=env, capture_output=True, text=True, timeout=120
+    )
     calls = log.read_text()
     assert result.returncode == (1 if stale else 0), result.stderr
     assert "curl -fsS -m 10 --retry 3 --data-raw" in calls and f"https://hc.example/uuid/{result.returncode}" in calls

@@ -1,4 +1,5 @@
 """run_app.py driven through piped input, as a person at the keyboard would."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,9 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def _menu(stdin: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "run_app.py"], input=stdin, text=True, capture_output=True,
-                          cwd=PROJECT, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "run_app.py"], input=stdin, text=True, capture_output=True, cwd=PROJECT, env=env, timeout=120
+    )
 
 
 @pytest.fixture
@@ -45,7 +47,10 @@ def test_option_6_exports_the_daily_table(menu_env, tmp_path):
     result = _menu(f"1\n6\n{tmp_path}\nq\n", menu_env)
     assert result.returncode == 0, result.stderr
     header = (tmp_path / "daily.csv").read_text().splitlines()[0]
-    assert header.startswith("day,whoop_user_id,withings_user_id,recovery,") and "Traceback" not in result.stdout + result.stderr
+    assert (
+        header.startswith("day,whoop_user_id,withings_user_id,recovery,")
+        and "Traceback" not in result.stdout + result.stderr
+    )
 
 
 def test_connect_with_unknown_provider(menu_env):

@@ -1,4 +1,5 @@
 """Messages agree with exit codes: no source configured, busy ports, a dashboard open to the network."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -25,7 +26,9 @@ def busy_port():
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WHOOP_", "WITHINGS_", "DATABASE_URL", "DASHBOARD_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("WHOOP_", "WITHINGS_", "DATABASE_URL", "DASHBOARD_"))
+    }
     return {**env, "WHOOP_PLATFORM_NO_DOTENV": "1", **extra}
 
 
@@ -41,8 +44,15 @@ def test_no_source_configured_json_and_log_line_carry_exit_2(tmp_path, monkeypat
 
 
 def test_menu_says_no_source_is_configured_instead_of_all_synced(tmp_path):
-    result = subprocess.run([sys.executable, "run_app.py"], input="1\nq\n", text=True, capture_output=True,
-                            cwd=PROJECT_DIR, env=_env(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}"), timeout=120)
+    result = subprocess.run(
+        [sys.executable, "run_app.py"],
+        input="1\nq\n",
+        text=True,
+        capture_output=True,
+        cwd=PROJECT_DIR,
+        env=_env(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}"),
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "No source is configured" in result.stdout and "WHOOP_CLIENT_ID" in result.stdout
     assert "All synced." not in result.stdout
@@ -53,8 +63,14 @@ def test_dashboard_on_a_busy_port_names_the_port(busy_port, db_url):
     result = CliRunner().invoke(etl.cli, ["dashboard", "--port", str(busy_port)], env={"DATABASE_URL": db_url})
     assert result.exit_code == 1
     assert f"port {busy_port}" in result.output and "attribute" not in result.output
-    module = subprocess.run([sys.executable, "-m", "dashboard", "--port", str(busy_port), "--database-url", db_url],
-                            cwd=PROJECT_DIR, env=_env(), capture_output=True, text=True, timeout=60)
+    module = subprocess.run(
+        [sys.executable, "-m", "dashboard", "--port", str(busy_port), "--database-url", db_url],
+        cwd=PROJECT_DIR,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert module.returncode == 1
     assert f"port {busy_port}" in module.stderr and "Traceback" not in module.stderr
 
@@ -63,8 +79,14 @@ def test_dashboard_on_a_busy_port_names_the_port(busy_port, db_url):
 @pytest.mark.parametrize("host, warned", [("0.0.0.0", True), ("127.0.0.1", False)])
 def test_non_loopback_host_warns_that_the_page_has_no_authentication(command, host, warned, tmp_path):
     env = _env(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
-    proc = subprocess.Popen([sys.executable, *command, "--host", host, "--port", "0"], cwd=PROJECT_DIR, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, *command, "--host", host, "--port", "0"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().startswith("Dashboard on http://")
     finally:

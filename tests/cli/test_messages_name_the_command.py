@@ -1,4 +1,5 @@
 """Messages name the command the user ran (`whoop-etl` or `python etl.py`) and the `.env` they edit."""
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,14 @@ def installed(tmp_path, monkeypatch):
     return tmp_path / "config" / "whoop-etl" / ".env"
 
 
-@pytest.mark.parametrize("argv0, expected", [("/home/me/.local/bin/whoop-etl", "whoop-etl connect whoop"),
-                                             ("C:\\venv\\Scripts\\whoop-etl.exe", "whoop-etl connect whoop"),
-                                             ("etl.py", "python etl.py connect whoop")])
+@pytest.mark.parametrize(
+    "argv0, expected",
+    [
+        ("/home/me/.local/bin/whoop-etl", "whoop-etl connect whoop"),
+        ("C:\\venv\\Scripts\\whoop-etl.exe", "whoop-etl connect whoop"),
+        ("etl.py", "python etl.py connect whoop"),
+    ],
+)
 def test_the_command_follows_how_etl_main_was_started(monkeypatch, argv0, expected):
     monkeypatch.setattr(invocation, "_program", None)
     invocation.note_invocation(argv0.replace("\\", "/"))
@@ -63,5 +69,9 @@ def test_an_installed_status_check_names_the_installed_connect_command(installed
     result = CliRunner().invoke(etl.cli, ["status", "--check", "--json"])
     report = json.loads(result.stdout)
     assert result.exit_code == 3
-    assert {"source": "whoop", "resource": "*", "kind": "reconnect",
-            "message": "whoop is not connected: run `whoop-etl connect whoop`"} in report["problems"]
+    assert {
+        "source": "whoop",
+        "resource": "*",
+        "kind": "reconnect",
+        "message": "whoop is not connected: run `whoop-etl connect whoop`",
+    } in report["problems"]

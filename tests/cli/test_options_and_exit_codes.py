@@ -1,4 +1,5 @@
 """etl.py command line: every option has help, every exit code is reachable and documented."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 import etl
-from sync import resources
 from storage.engine import make_engine
+from sync import resources
 from sync.lock import run_lock
 from tests.helpers.etl import by_resource, run_etl, table_counts
 
@@ -39,8 +40,17 @@ def test_help_documents_the_exit_codes():
         assert code in " ".join(result.output.split())
 
 
-@pytest.mark.parametrize("args", [["--since", "yesterday"], ["--since", "7d", "--full"], ["--source", "fitbit"],
-                                  ["--wait", "-1"], ["--bogus"], ["connect", "garmin"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--since", "yesterday"],
+        ["--since", "7d", "--full"],
+        ["--source", "fitbit"],
+        ["--wait", "-1"],
+        ["--bogus"],
+        ["connect", "garmin"],
+    ],
+)
 def test_usage_errors_exit_2(args, tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
     result = CliRunner().invoke(etl.cli, args)
@@ -161,5 +171,14 @@ def test_summary_json_has_per_resource_counts(etl_env):
     code, summary, _ = run_etl()
     assert code == 0
     cycles = by_resource(summary)["cycles"]
-    assert set(cycles) >= {"fetched", "inserted", "updated", "unchanged", "rejected", "window_start",
-                           "window_end", "seconds", "status"}
+    assert set(cycles) >= {
+        "fetched",
+        "inserted",
+        "updated",
+        "unchanged",
+        "rejected",
+        "window_start",
+        "window_end",
+        "seconds",
+        "status",
+    }

@@ -1,4 +1,5 @@
 """The first-time authorization-code flow against the sandbox: state checked, token stored."""
+
 from __future__ import annotations
 
 import socket
@@ -8,11 +9,11 @@ import pytest
 import requests
 
 from api_clients.errors import ApiError
-from tests.helpers.api import MemoryTokenStore
 from api_clients.oauth_flow import connect, new_state
-from sync.resources import scopes_of
 from api_clients.providers import make_client
 from configuration.settings import ProviderSettings
+from sync.resources import scopes_of
+from tests.helpers.api import MemoryTokenStore
 
 
 def _free_port() -> int:
@@ -23,8 +24,14 @@ def _free_port() -> int:
 
 def _provider(sandbox, name):
     creds = sandbox.whoop_credentials if name == "whoop" else sandbox.withings_credentials
-    return ProviderSettings(name, creds.api_base_url, creds.auth_base_url,
-                            f"http://127.0.0.1:{_free_port()}/callback", creds.client_id, creds.client_secret)
+    return ProviderSettings(
+        name,
+        creds.api_base_url,
+        creds.auth_base_url,
+        f"http://127.0.0.1:{_free_port()}/callback",
+        creds.client_id,
+        creds.client_secret,
+    )
 
 
 def _run_connect(provider, store):
@@ -32,9 +39,10 @@ def _run_connect(provider, store):
 
     def target():
         try:
-            result["token"] = connect(provider, store, scopes=scopes_of(provider.name), open_browser=False,
-                                      timeout=20, print_fn=lines.append)
-        except Exception as exc:  # noqa: BLE001 - asserted by the test
+            result["token"] = connect(
+                provider, store, scopes=scopes_of(provider.name), open_browser=False, timeout=20, print_fn=lines.append
+            )
+        except Exception as exc:
             result["error"] = exc
 
     thread = threading.Thread(target=target)
@@ -70,14 +78,21 @@ def test_state_is_eight_characters():
 
 
 def test_whoop_authorization_url_requests_offline():
-    provider = ProviderSettings("whoop", "https://api.prod.whoop.com", "https://api.prod.whoop.com",
-                                "http://127.0.0.1:8765/callback", "cid", "secret")
+    provider = ProviderSettings(
+        "whoop",
+        "https://api.prod.whoop.com",
+        "https://api.prod.whoop.com",
+        "http://127.0.0.1:8765/callback",
+        "cid",
+        "secret",
+    )
     url = make_client(provider, MemoryTokenStore()).authorization_url("abcdefgh")
     assert url.startswith("https://api.prod.whoop.com/oauth/oauth2/auth?") and "offline" in url
     assert "secret" not in url
 
 
 # ---- the callback server: concurrent, bounded, and honest about the exchange ----------------
+
 
 def test_an_idle_local_connection_does_not_block_the_redirect(sandbox):
     provider = _provider(sandbox, "withings")
@@ -94,8 +109,14 @@ def test_an_idle_local_connection_does_not_block_the_redirect(sandbox):
 
 def test_the_browser_hears_connected_only_after_the_exchange_worked(sandbox):
     provider = _provider(sandbox, "whoop")
-    provider = ProviderSettings(provider.name, provider.api_base_url, provider.auth_base_url, provider.redirect_uri,
-                                provider.client_id, "a-wrong-client-secret")
+    provider = ProviderSettings(
+        provider.name,
+        provider.api_base_url,
+        provider.auth_base_url,
+        provider.redirect_uri,
+        provider.client_id,
+        "a-wrong-client-secret",
+    )
     store = MemoryTokenStore()
     thread, lines, result = _run_connect(provider, store)
     page = requests.get(_wait_for_url(lines), timeout=10)
@@ -105,12 +126,15 @@ def test_the_browser_hears_connected_only_after_the_exchange_worked(sandbox):
     assert store.load("whoop") is None and "a-wrong-client-secret" not in page.text + str(result["error"])
 
 
-@pytest.mark.parametrize("name, token_url, answer", [
-    ("whoop", "/oauth/oauth2/token", {"body": "<html>gateway</html>", "status": 200}),
-    ("whoop", "/oauth/oauth2/token", {"json": {"token_type": "bearer"}}),
-    ("withings", "/v2/oauth2", {"json": {"status": 0, "body": {"userid": "1"}}}),
-    ("withings", "/v2/oauth2", {"json": {"status": 0, "body": "nonsense"}}),
-])
+@pytest.mark.parametrize(
+    "name, token_url, answer",
+    [
+        ("whoop", "/oauth/oauth2/token", {"body": "<html>gateway</html>", "status": 200}),
+        ("whoop", "/oauth/oauth2/token", {"json": {"token_type": "bearer"}}),
+        ("withings", "/v2/oauth2", {"json": {"status": 0, "body": {"userid": "1"}}}),
+        ("withings", "/v2/oauth2", {"json": {"status": 0, "body": "nonsense"}}),
+    ],
+)
 def test_a_bad_token_response_is_one_line_naming_the_provider(mock, name, token_url, answer):
     from tests.helpers.api import provider as api_provider
 

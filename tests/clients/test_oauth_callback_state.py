@@ -1,12 +1,13 @@
 """The OAuth callback under forged requests: each gets 400 and a log line, the real redirect still lands."""
+
 from __future__ import annotations
 
 import logging
 
 import requests
 
-from tests.helpers.api import MemoryTokenStore
 from tests.clients.test_authorization_code_flow import _provider, _run_connect, _wait_for_url
+from tests.helpers.api import MemoryTokenStore
 
 
 def test_a_wrong_or_missing_state_is_refused_and_the_flow_keeps_waiting(sandbox, caplog):

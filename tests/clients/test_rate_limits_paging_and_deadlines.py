@@ -1,4 +1,5 @@
 """Bounded clients: shared rate-limit blocks with a wait budget, paging that must advance, deadlines."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,8 @@ from responses import matchers
 from api_clients.errors import ApiError, RateLimited, ScopeMissing, TransientError, format_wait
 from api_clients.http import HttpClient
 from api_clients.whoop import WhoopClient
-from configuration.version import __version__
 from api_clients.withings import WithingsClient
+from configuration.version import __version__
 from sync.resources import scopes_of
 from tests.helpers.api import WHOOP_URL, WITHINGS_URL, NoSleep, provider, store_with
 
@@ -26,22 +27,27 @@ MEASURE_URL = f"{WITHINGS_URL}/measure"
 
 def _whoop(sleep=None, **kw):
     sleep = sleep or NoSleep()
-    return WhoopClient(provider("whoop"), store_with("whoop"), sleep=sleep, clock=getattr(sleep, "clock", time.monotonic),
-                       **kw)
+    return WhoopClient(
+        provider("whoop"), store_with("whoop"), sleep=sleep, clock=getattr(sleep, "clock", time.monotonic), **kw
+    )
 
 
 def _withings(sleep=None, **kw):
     sleep = sleep or NoSleep()
-    return WithingsClient(provider("withings"), store_with("withings", user_id=3141592), sleep=sleep,
-                          clock=sleep.clock, **kw)
+    return WithingsClient(
+        provider("withings"), store_with("withings", user_id=3141592), sleep=sleep, clock=sleep.clock, **kw
+    )
 
 
 def _ok(records, more=0, offset=0, key="measuregrps"):
-    return {"status": 0, "body": {"updatetime": 1, "timezone": "Europe/Berlin", key: records, "more": more,
-                                  "offset": offset}}
+    return {
+        "status": 0,
+        "body": {"updatetime": 1, "timezone": "Europe/Berlin", key: records, "more": more, "offset": offset},
+    }
 
 
 # ---- rate limits ---------------------------------------------------------------------------
+
 
 def test_format_wait():
     assert [format_wait(s) for s in (5, 125, 86399, 86400)] == ["5 s", "2 min", "23 h 59 min", "24 h 0 min"]
@@ -77,8 +83,11 @@ def test_a_429_with_retry_after_alone_blocks_every_thread(mock):
 
 def test_a_daily_reset_fails_at_once_without_sleeping(mock):
     sleep = NoSleep()
-    mock.get(CYCLE_URL, json={"records": [], "next_token": "MTIz"},
-             headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "86399"})
+    mock.get(
+        CYCLE_URL,
+        json={"records": [], "next_token": "MTIz"},
+        headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "86399"},
+    )
     with pytest.raises(RateLimited, match="rate limit: next window in 23 h 59 min") as err:
         list(_whoop(sleep=sleep, max_wait=300).iter_collection("/developer/v2/cycle"))
     assert sleep.calls == [] and err.value.retry_after == pytest.approx(86399)
@@ -111,6 +120,7 @@ def test_withings_601_beyond_the_budget_fails_at_once(mock):
 
 # ---- paging --------------------------------------------------------------------------------
 
+
 def test_a_repeating_next_token_stops_with_an_error(mock):
     calls = []
 
@@ -127,8 +137,9 @@ def test_a_repeating_next_token_stops_with_an_error(mock):
 
 def test_whoop_paging_stops_at_max_pages(mock):
     counter = iter(range(1000))
-    mock.add_callback(responses.GET, CYCLE_URL,
-                      callback=lambda r: (200, {}, f'{{"records": [], "next_token": "t{next(counter)}"}}'))
+    mock.add_callback(
+        responses.GET, CYCLE_URL, callback=lambda r: (200, {}, f'{{"records": [], "next_token": "t{next(counter)}"}}')
+    )
     with pytest.raises(ApiError, match="more than 5 pages"):
         list(_whoop().iter_collection("/developer/v2/cycle", max_pages=5))
     assert len(mock.calls) == 5
@@ -136,8 +147,11 @@ def test_whoop_paging_stops_at_max_pages(mock):
 
 def test_withings_offsets_that_do_not_grow_stop_with_an_error(mock):
     offsets = iter([1, 2, 1, 2, 1, 2] * 5)
-    mock.add_callback(responses.POST, MEASURE_URL,
-                      callback=lambda r: (200, {}, json.dumps(_ok([{"grpid": 1}], more=1, offset=next(offsets)))))
+    mock.add_callback(
+        responses.POST,
+        MEASURE_URL,
+        callback=lambda r: (200, {}, json.dumps(_ok([{"grpid": 1}], more=1, offset=next(offsets)))),
+    )
     with pytest.raises(ApiError, match="offset must grow"):
         list(_withings().iter_measure_pages("/measure", lastupdate=0))
     assert len(mock.calls) == 3
@@ -145,21 +159,33 @@ def test_withings_offsets_that_do_not_grow_stop_with_an_error(mock):
 
 def test_withings_paging_stops_at_max_pages(mock):
     counter = iter(range(1, 1000))
-    mock.add_callback(responses.POST, MEASURE_URL,
-                      callback=lambda r: (200, {}, json.dumps(_ok([], more=1, offset=next(counter)))))
+    mock.add_callback(
+        responses.POST, MEASURE_URL, callback=lambda r: (200, {}, json.dumps(_ok([], more=1, offset=next(counter))))
+    )
     with pytest.raises(ApiError, match="more than 4 pages"):
         list(_withings().iter_measure_pages("/measure", lastupdate=0, max_pages=4))
 
 
-@pytest.mark.parametrize("path, action, key", [("/measure", "getmeas", "measuregrps"),
-                                               ("/v2/measure", "getactivity", "activities"),
-                                               ("/v2/sleep", "getsummary", "series")])
+@pytest.mark.parametrize(
+    "path, action, key",
+    [
+        ("/measure", "getmeas", "measuregrps"),
+        ("/v2/measure", "getactivity", "activities"),
+        ("/v2/sleep", "getsummary", "series"),
+    ],
+)
 def test_generic_withings_pager(mock, path, action, key):
     url = f"{WITHINGS_URL}{path}"
-    mock.post(url, json=_ok([{"id": 1}], more=1, offset=1, key=key),
-              match=[matchers.urlencoded_params_matcher({"action": action, "lastupdate": "7"})])
-    mock.post(url, json=_ok([{"id": 2}], key=key),
-              match=[matchers.urlencoded_params_matcher({"action": action, "lastupdate": "7", "offset": "1"})])
+    mock.post(
+        url,
+        json=_ok([{"id": 1}], more=1, offset=1, key=key),
+        match=[matchers.urlencoded_params_matcher({"action": action, "lastupdate": "7"})],
+    )
+    mock.post(
+        url,
+        json=_ok([{"id": 2}], key=key),
+        match=[matchers.urlencoded_params_matcher({"action": action, "lastupdate": "7", "offset": "1"})],
+    )
     pages = list(_withings().iter_action_pages(path, action, {"lastupdate": 7}, key))
     assert [p.records for p in pages] == [[{"id": 1}], [{"id": 2}]]
     assert pages[0].timezone == "Europe/Berlin" and pages[0].more and not pages[1].more
@@ -173,6 +199,7 @@ def test_generic_whoop_collection(mock):
 
 # ---- missing scopes ------------------------------------------------------------------------
 
+
 def test_whoop_403_is_a_missing_scope(mock):
     mock.get(f"{WHOOP_URL}/developer/v2/user/measurement/body", status=403, json={"error": "forbidden"})
     with pytest.raises(ScopeMissing) as err:
@@ -183,19 +210,27 @@ def test_whoop_403_is_a_missing_scope(mock):
 def test_withings_2555_is_a_missing_scope(mock):
     mock.post(f"{WITHINGS_URL}/v2/sleep", json={"status": 2555, "body": {}, "error": "Unauthorized"})
     with pytest.raises(ScopeMissing) as err:
-        list(_withings().iter_action_pages("/v2/sleep", "getsummary", {"lastupdate": 0}, "series",
-                                           scope="user.activity"))
+        list(
+            _withings().iter_action_pages("/v2/sleep", "getsummary", {"lastupdate": 0}, "series", scope="user.activity")
+        )
     assert err.value.scope == "user.activity"
 
 
 def test_connect_asks_for_the_scopes_of_every_resource():
     assert set(WhoopClient.scope_text(scopes_of("whoop")).split()) >= {
-        "offline", "read:cycles", "read:recovery", "read:sleep", "read:workout", "read:profile",
-        "read:body_measurement"}
+        "offline",
+        "read:cycles",
+        "read:recovery",
+        "read:sleep",
+        "read:workout",
+        "read:profile",
+        "read:body_measurement",
+    }
     assert WithingsClient.scope_text(scopes_of("withings")) == "user.metrics,user.activity"
 
 
 # ---- deadlines -----------------------------------------------------------------------------
+
 
 def _trickling_server(headers_first: bool):
     """A local server that answers one byte every 0.3 s (a read timeout never fires)."""
@@ -245,19 +280,25 @@ def test_a_request_within_the_deadline_is_untouched():
 
 
 def test_every_call_sends_the_user_agent(mock):
-    mock.get(CYCLE_URL, json={"records": []},
-             match=[matchers.header_matcher({"User-Agent": f"whoop-data-platform/{__version__}"}, strict_match=False)])
+    mock.get(
+        CYCLE_URL,
+        json={"records": []},
+        match=[matchers.header_matcher({"User-Agent": f"whoop-data-platform/{__version__}"}, strict_match=False)],
+    )
     assert list(_whoop().iter_collection("/developer/v2/cycle")) == [[]]
     assert requests  # the module is what the clients use underneath
 
 
-@pytest.mark.parametrize("header, expected", [
-    ("1000, 1000;window=60, 10000;window=86400", 1000),
-    ("40, 40;window=60", 40),
-    ("10000;window=86400", 100),  # no per-minute entry: the configured pacing stays
-    ("garbage", 100),
-    (None, 100),
-])
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        ("1000, 1000;window=60, 10000;window=86400", 1000),
+        ("40, 40;window=60", 40),
+        ("10000;window=86400", 100),  # no per-minute entry: the configured pacing stays
+        ("garbage", 100),
+        (None, 100),
+    ],
+)
 def test_the_client_paces_at_the_limit_the_server_states(header, expected):
     from api_clients.http import RateLimiter
 

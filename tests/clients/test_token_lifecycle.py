@@ -1,5 +1,6 @@
 """Token lifecycle: the refresh margin scales with the lifetime; refused tokens are adopted or
 refreshed a bounded number of times; only a refused refresh token asks to re-connect."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -9,9 +10,17 @@ from responses import matchers
 
 from api_clients.errors import ApiError, ReconnectRequired, reconnect_command
 from api_clients.oauth import Token, refresh_margin
-from tests.helpers.api import MemoryTokenStore
 from api_clients.whoop import WhoopClient
-from tests.helpers.api import CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, WHOOP_URL, NoSleep, fixture, provider
+from tests.helpers.api import (
+    CLIENT_SECRET,
+    OLD_ACCESS,
+    OLD_REFRESH,
+    WHOOP_URL,
+    MemoryTokenStore,
+    NoSleep,
+    fixture,
+    provider,
+)
 
 CYCLE_URL = f"{WHOOP_URL}/developer/v2/cycle"
 TOKEN_URL = f"{WHOOP_URL}/oauth/oauth2/token"
@@ -27,9 +36,15 @@ def _auth(token):
 
 
 def _form(refresh_token):
-    return matchers.urlencoded_params_matcher({"grant_type": "refresh_token", "refresh_token": refresh_token,
-                                               "client_id": "whoop-client", "client_secret": CLIENT_SECRET,
-                                               "scope": "offline"})
+    return matchers.urlencoded_params_matcher(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": "whoop-client",
+            "client_secret": CLIENT_SECRET,
+            "scope": "offline",
+        }
+    )
 
 
 def _client(store):
@@ -38,8 +53,13 @@ def _client(store):
 
 
 def _store(access=OLD_ACCESS["whoop"], seconds_left=50.0, lifetime=60.0):
-    return MemoryTokenStore({"whoop": Token(access, OLD_REFRESH["whoop"], _now() + timedelta(seconds=seconds_left),
-                                            "scope", 10129, lifetime)})
+    return MemoryTokenStore(
+        {
+            "whoop": Token(
+                access, OLD_REFRESH["whoop"], _now() + timedelta(seconds=seconds_left), "scope", 10129, lifetime
+            )
+        }
+    )
 
 
 def test_margin_is_a_tenth_of_a_short_lifetime_and_at_most_two_minutes():
@@ -64,8 +84,9 @@ def test_a_401_on_a_token_replaced_elsewhere_adopts_the_current_one(mock):
     mock.get(CYCLE_URL, json={"records": []}, match=[_auth(OLD_ACCESS["whoop"])])
     assert list(client.iter_collection("/developer/v2/cycle")) == [[]]
     # Another process refreshes (WHOOP kills our access token) and stores a 60-second token.
-    store.save("whoop", Token("rotated-elsewhere-1", "rotated-refresh-1", _now() + timedelta(seconds=55),
-                              "scope", 10129))
+    store.save(
+        "whoop", Token("rotated-elsewhere-1", "rotated-refresh-1", _now() + timedelta(seconds=55), "scope", 10129)
+    )
     mock.replace("GET", CYCLE_URL, status=401, match=[_auth(OLD_ACCESS["whoop"])])
     mock.get(CYCLE_URL, json={"records": [{"id": 1}]}, match=[_auth("rotated-elsewhere-1")])
     assert list(client.iter_collection("/developer/v2/cycle")) == [[{"id": 1}]]

@@ -1,4 +1,5 @@
 """Token lifecycle: rotation persisted before use, serialised refreshes, nothing secret in logs."""
+
 from __future__ import annotations
 
 import logging
@@ -11,9 +12,17 @@ import responses
 
 from api_clients.errors import ReconnectRequired
 from api_clients.oauth import Token, TokenManager
-from tests.helpers.api import MemoryTokenStore
 from api_clients.whoop import WhoopClient
-from tests.helpers.api import CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, WHOOP_URL, fixture, provider, store_with
+from tests.helpers.api import (
+    CLIENT_SECRET,
+    OLD_ACCESS,
+    OLD_REFRESH,
+    WHOOP_URL,
+    MemoryTokenStore,
+    fixture,
+    provider,
+    store_with,
+)
 
 NEW = fixture("whoop/refresh_response.json")
 
@@ -68,25 +77,26 @@ def test_no_token_or_secret_in_debug_logs(caplog):
             list(WhoopClient(provider("whoop"), store).iter_collection("/developer/v2/cycle"))
     text = caplog.text + str(err.value)
     assert "refreshed" in caplog.text  # the run was logged...
-    for secret in (OLD_ACCESS["whoop"], OLD_REFRESH["whoop"], NEW["access_token"], NEW["refresh_token"],
-                   CLIENT_SECRET):
+    for secret in (OLD_ACCESS["whoop"], OLD_REFRESH["whoop"], NEW["access_token"], NEW["refresh_token"], CLIENT_SECRET):
         assert secret not in text  # ...without a single secret
 
 
 # ---- across processes, against the sandbox's real rotation, with the database store ------------
 
+
 def _refresh_in_process(db_url: str, base_url: str, start, out) -> None:
-    from storage.engine import make_engine
     from configuration.settings import ProviderSettings
+    from storage.engine import make_engine
     from storage.tokens import DbTokenStore
 
-    settings = ProviderSettings("whoop", base_url, base_url, "http://127.0.0.1:1/cb",
-                                "sandbox-whoop-client", "sandbox-whoop-secret")
+    settings = ProviderSettings(
+        "whoop", base_url, base_url, "http://127.0.0.1:1/cb", "sandbox-whoop-client", "sandbox-whoop-secret"
+    )
     engine = make_engine(db_url)
     start.wait(10)
     try:
         out.put(("ok", WhoopClient(settings, DbTokenStore(engine)).get_profile()["user_id"]))
-    except Exception as exc:  # noqa: BLE001 - the parent asserts on it
+    except Exception as exc:
         out.put(("error", str(exc)))
     finally:
         engine.dispose()

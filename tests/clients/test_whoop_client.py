@@ -1,4 +1,5 @@
 """WHOOP v2 client through `responses` (strict): paging, params, auth header, errors, refresh."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,8 @@ from responses import matchers
 
 from api_clients.errors import ApiError, InvalidRequest, RateLimited, ReconnectRequired, TransientError
 from api_clients.whoop import WhoopClient
-from tests.helpers.api import (CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, WHOOP_URL, NoSleep, fixture, provider,
-                               store_with)
 from tests.conftest import shared_data
+from tests.helpers.api import CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, WHOOP_URL, NoSleep, fixture, provider, store_with
 
 CYCLE_URL = f"{WHOOP_URL}/developer/v2/cycle"
 TOKEN_URL = f"{WHOOP_URL}/oauth/oauth2/token"
@@ -33,10 +33,16 @@ def _auth(token):
 def test_pages_to_the_end_with_the_right_parameters(mock):
     start = datetime(2025, 3, 1, tzinfo=timezone.utc)
     base = {"limit": "25", "start": "2025-03-01T00:00:00.000Z"}
-    mock.get(CYCLE_URL, json=fixture("whoop/cycles_page_1.json"),
-             match=[matchers.query_param_matcher(base), _auth(OLD_ACCESS["whoop"])])
-    mock.get(CYCLE_URL, json=fixture("whoop/cycles_page_2.json"),
-             match=[matchers.query_param_matcher({**base, "nextToken": "MTIzOjEyMzEyMw"}), _auth(OLD_ACCESS["whoop"])])
+    mock.get(
+        CYCLE_URL,
+        json=fixture("whoop/cycles_page_1.json"),
+        match=[matchers.query_param_matcher(base), _auth(OLD_ACCESS["whoop"])],
+    )
+    mock.get(
+        CYCLE_URL,
+        json=fixture("whoop/cycles_page_2.json"),
+        match=[matchers.query_param_matcher({**base, "nextToken": "MTIzOjEyMzEyMw"}), _auth(OLD_ACCESS["whoop"])],
+    )
     pages = list(_client().iter_collection("/developer/v2/cycle", start=start))
     assert [len(p) for p in pages] == [2, 1]
     assert [r["id"] for p in pages for r in p] == [93848, 93847, 93846]
@@ -44,8 +50,11 @@ def test_pages_to_the_end_with_the_right_parameters(mock):
 
 def test_end_is_sent_exclusive_in_utc(mock):
     end = datetime(2025, 3, 8, 1, 0, tzinfo=timezone.utc)
-    mock.get(f"{WHOOP_URL}/developer/v2/activity/workout", json={"records": []},
-             match=[matchers.query_param_matcher({"limit": "25", "end": "2025-03-08T01:00:00.000Z"})])
+    mock.get(
+        f"{WHOOP_URL}/developer/v2/activity/workout",
+        json={"records": []},
+        match=[matchers.query_param_matcher({"limit": "25", "end": "2025-03-08T01:00:00.000Z"})],
+    )
     assert list(_client().iter_collection("/developer/v2/activity/workout", end=end)) == [[]]
 
 
@@ -63,14 +72,27 @@ def test_openapi_examples_page_through(mock):
     mock.get(CYCLE_URL, json={"records": [record], "next_token": None})
     (page,) = list(_client().iter_collection("/developer/v2/cycle"))
     from mapping.whoop import cycle_to_row
+
     assert cycle_to_row(page[0])["whoop_id"] == record["id"]
 
 
 def test_expired_token_is_refreshed_and_saved_before_use(mock):
     store = store_with("whoop", expired=True)
-    mock.post(TOKEN_URL, json=NEW, match=[matchers.urlencoded_params_matcher({
-        "grant_type": "refresh_token", "refresh_token": OLD_REFRESH["whoop"], "client_id": "whoop-client",
-        "client_secret": CLIENT_SECRET, "scope": "offline"})])
+    mock.post(
+        TOKEN_URL,
+        json=NEW,
+        match=[
+            matchers.urlencoded_params_matcher(
+                {
+                    "grant_type": "refresh_token",
+                    "refresh_token": OLD_REFRESH["whoop"],
+                    "client_id": "whoop-client",
+                    "client_secret": CLIENT_SECRET,
+                    "scope": "offline",
+                }
+            )
+        ],
+    )
 
     def check_saved(request):
         assert store.tokens["whoop"].access_token == NEW["access_token"]  # persisted first
@@ -96,13 +118,21 @@ def test_token_expiring_mid_pagination(mock):
     mock.get(CYCLE_URL, json=fixture("whoop/cycles_page_1.json"), match=[_auth(OLD_ACCESS["whoop"])])
     mock.get(CYCLE_URL, status=401, match=[_auth(OLD_ACCESS["whoop"])])
     mock.post(TOKEN_URL, json=NEW)
-    mock.get(CYCLE_URL, json=fixture("whoop/cycles_page_2.json"),
-             match=[_auth(NEW["access_token"]), matchers.query_param_matcher({"limit": "25", "nextToken": "MTIzOjEyMzEyMw"})])
+    mock.get(
+        CYCLE_URL,
+        json=fixture("whoop/cycles_page_2.json"),
+        match=[
+            _auth(NEW["access_token"]),
+            matchers.query_param_matcher({"limit": "25", "nextToken": "MTIzOjEyMzEyMw"}),
+        ],
+    )
     assert sum(len(p) for p in _client(store).iter_collection("/developer/v2/cycle")) == 3
 
 
 def test_invalid_grant_asks_to_reconnect(mock):
-    mock.post(TOKEN_URL, status=400, json={"error": "invalid_grant", "error_description": "The refresh token is invalid"})
+    mock.post(
+        TOKEN_URL, status=400, json={"error": "invalid_grant", "error_description": "The refresh token is invalid"}
+    )
     with pytest.raises(ReconnectRequired) as err:
         list(_client(store_with("whoop", expired=True)).iter_collection("/developer/v2/cycle"))
     assert "python etl.py connect whoop" in str(err.value)
@@ -159,8 +189,10 @@ def test_non_json_body_is_an_error_not_a_crash(mock):
 
 
 def test_profile(mock):
-    mock.get(f"{WHOOP_URL}/developer/v2/user/profile/basic", json={"user_id": 10129, "email": "a@b.c",
-                                                                    "first_name": "A", "last_name": "B"})
+    mock.get(
+        f"{WHOOP_URL}/developer/v2/user/profile/basic",
+        json={"user_id": 10129, "email": "a@b.c", "first_name": "A", "last_name": "B"},
+    )
     assert _client().get_profile()["user_id"] == 10129
 
 

@@ -1,4 +1,5 @@
 """Withings v2 actions and the WHOOP body measurement through strict `responses` mocks; scopes."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -9,9 +10,9 @@ from responses import matchers
 from api_clients.errors import ApiError, ScopeMissing
 from api_clients.whoop import WhoopClient
 from api_clients.withings import WithingsClient
-from sync.windows import Window
 from sync.resources import get
-from tests.helpers.api import (OLD_ACCESS, WHOOP_URL, WITHINGS_URL, NoSleep, fixture, provider, store_with)
+from sync.windows import Window
+from tests.helpers.api import OLD_ACCESS, WHOOP_URL, WITHINGS_URL, NoSleep, fixture, provider, store_with
 
 ACTIVITY_URL = f"{WITHINGS_URL}/v2/measure"
 SLEEP_URL = f"{WITHINGS_URL}/v2/sleep"
@@ -37,16 +38,20 @@ def _auth(name):
 
 
 def _params(**extra):
-    return matchers.urlencoded_params_matcher({"action": "getactivity", "lastupdate": "1773000000",
-                                               "data_fields": FIELDS, **extra})
+    return matchers.urlencoded_params_matcher(
+        {"action": "getactivity", "lastupdate": "1773000000", "data_fields": FIELDS, **extra}
+    )
 
 
 def test_getactivity_pages_follow_more_and_offset_and_the_cursor_is_the_run_start(mock):
     last = {"status": 0, "body": {"activities": [], "more": False, "offset": 0}}
     mock.post(ACTIVITY_URL, json=fixture("withings/getactivity_page.json"), match=[_params(), _auth("withings")])
     mock.post(ACTIVITY_URL, json=last, match=[_params(offset="2"), _auth("withings")])
-    window = Window(datetime.fromtimestamp(1773000000, timezone.utc), datetime.fromtimestamp(1773600000, timezone.utc),
-                    "incremental")
+    window = Window(
+        datetime.fromtimestamp(1773000000, timezone.utc),
+        datetime.fromtimestamp(1773600000, timezone.utc),
+        "incremental",
+    )
     pages = list(get("withings", "activity").pages(_withings(), window))
     assert [len(p.records) for p in pages] == [2, 0]
     # getactivity carries no `updatetime`: the cursor is the window's end, the run's start.
@@ -54,8 +59,11 @@ def test_getactivity_pages_follow_more_and_offset_and_the_cursor_is_the_run_star
 
 
 def test_getsummary_page_shape(mock):
-    mock.post(SLEEP_URL, json=fixture("withings/getsummary_page.json"),
-              match=[matchers.urlencoded_params_matcher({"action": "getsummary", "lastupdate": "0"})])
+    mock.post(
+        SLEEP_URL,
+        json=fixture("withings/getsummary_page.json"),
+        match=[matchers.urlencoded_params_matcher({"action": "getsummary", "lastupdate": "0"})],
+    )
     pages = list(_withings().iter_action_pages("/v2/sleep", "getsummary", {"lastupdate": 0}, "series"))
     assert len(pages) == 1 and pages[0].records[0]["id"] == 2843019911 and pages[0].more is False
 
@@ -68,11 +76,18 @@ def test_more_without_a_new_offset_is_an_error_not_a_loop(mock):
 
 
 def test_withings_insufficient_scope_is_scope_missing(mock):
-    mock.post(SLEEP_URL, json={"status": 403, "body": {}, "error": "XRequestID: Not provided insufficient_scope: "
-                                                                     "The request requires higher privileges"})
+    mock.post(
+        SLEEP_URL,
+        json={
+            "status": 403,
+            "body": {},
+            "error": "XRequestID: Not provided insufficient_scope: The request requires higher privileges",
+        },
+    )
     with pytest.raises(ScopeMissing) as caught:
-        list(_withings().iter_action_pages("/v2/sleep", "getsummary", {"lastupdate": 0}, "series",
-                                           scope="user.activity"))
+        list(
+            _withings().iter_action_pages("/v2/sleep", "getsummary", {"lastupdate": 0}, "series", scope="user.activity")
+        )
     assert caught.value.scope == "user.activity" and "python etl.py connect withings" in str(caught.value)
 
 

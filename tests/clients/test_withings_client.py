@@ -1,4 +1,5 @@
 """Withings client through `responses` (strict): getmeas paging, every body status family, refresh."""
+
 from __future__ import annotations
 
 import json
@@ -8,11 +9,27 @@ import requests
 import responses
 from responses import matchers
 
-from api_clients.errors import (ApiError, InvalidRequest, NotImplementedByApi, RateLimited, ReconnectRequired,
-                                TransientError, Unauthorized)
+from api_clients.errors import (
+    ApiError,
+    InvalidRequest,
+    NotImplementedByApi,
+    RateLimited,
+    ReconnectRequired,
+    TransientError,
+    Unauthorized,
+)
 from api_clients.withings import MEASTYPES, WithingsClient
-from tests.helpers.api import CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, WITHINGS_URL, NoSleep, fixture, provider, store_with
 from tests.conftest import shared_data
+from tests.helpers.api import (
+    CLIENT_SECRET,
+    OLD_ACCESS,
+    OLD_REFRESH,
+    WITHINGS_URL,
+    NoSleep,
+    fixture,
+    provider,
+    store_with,
+)
 
 MEASURE_URL = f"{WITHINGS_URL}/measure"
 TOKEN_URL = f"{WITHINGS_URL}/v2/oauth2"
@@ -22,8 +39,9 @@ BASE_PARAMS = {"action": "getmeas", "meastypes": ",".join(map(str, MEASTYPES)), 
 
 def _client(store=None, **kw):
     sleep = kw.pop("sleep", NoSleep())
-    return WithingsClient(provider("withings"), store or store_with("withings", user_id=3141592), sleep=sleep,
-                          clock=sleep.clock, **kw)
+    return WithingsClient(
+        provider("withings"), store or store_with("withings", user_id=3141592), sleep=sleep, clock=sleep.clock, **kw
+    )
 
 
 def _auth(token=OLD_ACCESS["withings"]):
@@ -31,44 +49,74 @@ def _auth(token=OLD_ACCESS["withings"]):
 
 
 def _ok(groups, more=0, offset=0, updatetime=1741500000):
-    return {"status": 0, "body": {"updatetime": updatetime, "timezone": "Europe/Berlin", "measuregrps": groups,
-                                  "more": more, "offset": offset}}
+    return {
+        "status": 0,
+        "body": {
+            "updatetime": updatetime,
+            "timezone": "Europe/Berlin",
+            "measuregrps": groups,
+            "more": more,
+            "offset": offset,
+        },
+    }
 
 
 def test_lastupdate_sync_follows_more_and_offset(mock):
-    mock.post(MEASURE_URL, json=fixture("withings/getmeas_page_1.json"),
-              match=[matchers.urlencoded_params_matcher({**BASE_PARAMS, "lastupdate": "1741000000"}), _auth()])
-    mock.post(MEASURE_URL, json=fixture("withings/getmeas_page_2.json"),
-              match=[matchers.urlencoded_params_matcher({**BASE_PARAMS, "lastupdate": "1741000000", "offset": "2"}),
-                     _auth()])
+    mock.post(
+        MEASURE_URL,
+        json=fixture("withings/getmeas_page_1.json"),
+        match=[matchers.urlencoded_params_matcher({**BASE_PARAMS, "lastupdate": "1741000000"}), _auth()],
+    )
+    mock.post(
+        MEASURE_URL,
+        json=fixture("withings/getmeas_page_2.json"),
+        match=[matchers.urlencoded_params_matcher({**BASE_PARAMS, "lastupdate": "1741000000", "offset": "2"}), _auth()],
+    )
     pages = list(_client().iter_measure_pages("/measure", lastupdate=1741000000))
     assert [len(p.records) for p in pages] == [2, 1]
     assert pages[0].timezone == "Europe/Berlin" and pages[-1].updatetime == 1741500000
 
 
 def test_date_window_when_asked(mock):
-    mock.post(MEASURE_URL, json=_ok([]),
-              match=[matchers.urlencoded_params_matcher({**BASE_PARAMS, "startdate": "10", "enddate": "20"})])
+    mock.post(
+        MEASURE_URL,
+        json=_ok([]),
+        match=[matchers.urlencoded_params_matcher({**BASE_PARAMS, "startdate": "10", "enddate": "20"})],
+    )
     assert len(list(_client().iter_measure_pages("/measure", startdate=10, enddate=20))) == 1
 
 
 def test_real_capture_split_over_pages(mock):
     groups = json.loads(shared_data("withings_getmeas_real_2021_2023.json").read_text())
-    chunks = [groups[i:i + 500] for i in range(0, len(groups), 500)]
+    chunks = [groups[i : i + 500] for i in range(0, len(groups), 500)]
     for n, chunk in enumerate(chunks):
         more = n < len(chunks) - 1
         params = {**BASE_PARAMS, "lastupdate": "0", **({"offset": str(n * 500)} if n else {})}
-        mock.post(MEASURE_URL, json=_ok(chunk, more=True if more else False, offset=(n + 1) * 500 if more else 0),
-                  match=[matchers.urlencoded_params_matcher(params)])
+        mock.post(
+            MEASURE_URL,
+            json=_ok(chunk, more=True if more else False, offset=(n + 1) * 500 if more else 0),
+            match=[matchers.urlencoded_params_matcher(params)],
+        )
     fetched = [g for page in _client().iter_measure_pages("/measure", lastupdate=0) for g in page.records]
     assert [g["grpid"] for g in fetched] == [g["grpid"] for g in groups]
 
 
-@pytest.mark.parametrize("status, error", [
-    (100, ApiError), (200, ApiError), (201, InvalidRequest), (213, InvalidRequest),
-    (503, InvalidRequest), (214, Unauthorized), (2553, Unauthorized), (2555, Unauthorized),
-    (2554, NotImplementedByApi), (215, ApiError), (9000, ApiError),
-])
+@pytest.mark.parametrize(
+    "status, error",
+    [
+        (100, ApiError),
+        (200, ApiError),
+        (201, InvalidRequest),
+        (213, InvalidRequest),
+        (503, InvalidRequest),
+        (214, Unauthorized),
+        (2553, Unauthorized),
+        (2555, Unauthorized),
+        (2554, NotImplementedByApi),
+        (215, ApiError),
+        (9000, ApiError),
+    ],
+)
 def test_every_status_family_on_a_data_call(mock, status, error):
     if status in (100, 200):  # auth failures: one refresh, then the same status again
         mock.post(MEASURE_URL, json={"status": status, "body": {}})
@@ -106,9 +154,21 @@ def test_522_is_transient_and_retried(mock):
 def test_expired_access_token_in_a_200_body_refreshes_and_persists(mock):
     store = store_with("withings", user_id=None)
     mock.post(MEASURE_URL, json=fixture("withings/expired_access.json"), match=[_auth()])
-    mock.post(TOKEN_URL, json=fixture("withings/refresh_response.json"), match=[matchers.urlencoded_params_matcher({
-        "action": "requesttoken", "grant_type": "refresh_token", "client_id": "withings-client",
-        "client_secret": CLIENT_SECRET, "refresh_token": OLD_REFRESH["withings"]})])
+    mock.post(
+        TOKEN_URL,
+        json=fixture("withings/refresh_response.json"),
+        match=[
+            matchers.urlencoded_params_matcher(
+                {
+                    "action": "requesttoken",
+                    "grant_type": "refresh_token",
+                    "client_id": "withings-client",
+                    "client_secret": CLIENT_SECRET,
+                    "refresh_token": OLD_REFRESH["withings"],
+                }
+            )
+        ],
+    )
 
     def saved_first(request):
         assert store.tokens["withings"].refresh_token == NEW["refresh_token"]

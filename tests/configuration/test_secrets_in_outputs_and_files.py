@@ -1,4 +1,5 @@
 """Secrets stay secret: not in logs, errors, --json or status output; private files on disk."""
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,8 @@ from sqlalchemy.orm import Session
 
 import etl
 from configuration import settings
-from storage.engine import make_engine
 from models import OAuthToken
+from storage.engine import make_engine
 
 
 def _stored_tokens(url: str) -> list[str]:

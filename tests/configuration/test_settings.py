@@ -1,4 +1,5 @@
 """Every setting is checked before anything runs: a bad value exits 2 naming it and its range."""
+
 from __future__ import annotations
 
 import re
@@ -13,20 +14,23 @@ from configuration import settings
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name, value, allowed", [
-    ("ETL_LOOKBACK_DAYS", "-5", "from 0 to 3650"),  # used to invert the window silently (exit 0)
-    ("ETL_LOOKBACK_DAYS", "seven", "from 0 to 3650"),
-    ("ETL_FETCH_CONCURRENCY", "-1", "from 0 to 64"),  # used to crash (exit 1)
-    ("WHOOP_REQUESTS_PER_MINUTE", "-1", "from 1 to 100000"),
-    ("WITHINGS_REQUESTS_PER_MINUTE", "0", "from 1 to 100000"),
-    ("HTTP_TIMEOUT_SECONDS", "0", "from 1 to 600"),
-    ("RATE_LIMIT_MAX_WAIT_SECONDS", "-1", "from 0 to 86400"),
-    ("ETL_MAX_MINUTES", "0", "from 1 to 10080"),
-    ("DB_CONNECT_TIMEOUT_SECONDS", "0", "from 1 to 300"),
-    ("DB_STATEMENT_TIMEOUT_SECONDS", "1.5", "from 1 to 86400"),
-    ("DASHBOARD_PORT", "70000", "from 0 to 65535"),
-    ("WHOOP_API_BASE_URL", "api.prod.whoop.com", "http:// or https:// URL"),
-])
+@pytest.mark.parametrize(
+    "name, value, allowed",
+    [
+        ("ETL_LOOKBACK_DAYS", "-5", "from 0 to 3650"),  # used to invert the window silently (exit 0)
+        ("ETL_LOOKBACK_DAYS", "seven", "from 0 to 3650"),
+        ("ETL_FETCH_CONCURRENCY", "-1", "from 0 to 64"),  # used to crash (exit 1)
+        ("WHOOP_REQUESTS_PER_MINUTE", "-1", "from 1 to 100000"),
+        ("WITHINGS_REQUESTS_PER_MINUTE", "0", "from 1 to 100000"),
+        ("HTTP_TIMEOUT_SECONDS", "0", "from 1 to 600"),
+        ("RATE_LIMIT_MAX_WAIT_SECONDS", "-1", "from 0 to 86400"),
+        ("ETL_MAX_MINUTES", "0", "from 1 to 10080"),
+        ("DB_CONNECT_TIMEOUT_SECONDS", "0", "from 1 to 300"),
+        ("DB_STATEMENT_TIMEOUT_SECONDS", "1.5", "from 1 to 86400"),
+        ("DASHBOARD_PORT", "70000", "from 0 to 65535"),
+        ("WHOOP_API_BASE_URL", "api.prod.whoop.com", "http:// or https:// URL"),
+    ],
+)
 @pytest.mark.parametrize("command", [[], ["status"], ["dashboard"]])
 def test_out_of_range_setting_exits_2_before_anything_runs(name, value, allowed, command, tmp_path, monkeypatch):
     database = tmp_path / "whoop.db"
@@ -41,15 +45,18 @@ def test_out_of_range_setting_exits_2_before_anything_runs(name, value, allowed,
     assert not database.exists()  # nothing ran: no database was even created
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("postgresql://", "names no database"),  # used to fall back to libpq's defaults
-    ("postgresql+psycopg2://me:pw-secret@127.0.0.1:5432", "names no database"),
-    ("not a url", "is not a database URL"),
-    ("postgresql+psycopg2://me:pw-secret@127.0.0.1:notaport/db", "is not a database URL"),
-    ("mysql://me:pw-secret@127.0.0.1/db", "unsupported database driver"),
-    ("postgresql+asyncpg://me:pw-secret@127.0.0.1/db", "unsupported database driver"),
-    ("sqlite://", "names no database"),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("postgresql://", "names no database"),  # used to fall back to libpq's defaults
+        ("postgresql+psycopg2://me:pw-secret@127.0.0.1:5432", "names no database"),
+        ("not a url", "is not a database URL"),
+        ("postgresql+psycopg2://me:pw-secret@127.0.0.1:notaport/db", "is not a database URL"),
+        ("mysql://me:pw-secret@127.0.0.1/db", "unsupported database driver"),
+        ("postgresql+asyncpg://me:pw-secret@127.0.0.1/db", "unsupported database driver"),
+        ("sqlite://", "names no database"),
+    ],
+)
 def test_database_url_no_retry_can_fix_exits_2(url, expected, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", url)
     result = CliRunner().invoke(etl.cli, [])

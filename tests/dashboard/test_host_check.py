@@ -1,4 +1,5 @@
 """The dashboard answers only the names it is bound to, on every bind address, IPv6 loopback included."""
+
 from __future__ import annotations
 
 import http.client
@@ -23,11 +24,14 @@ def status(connect_to: str, port: int, host_header: str) -> int:
         conn.close()
 
 
-@pytest.mark.parametrize("bind, connect_to, own_name", [
-    ("127.0.0.1", "127.0.0.1", "localhost"),
-    ("127.0.0.2", "127.0.0.2", "127.0.0.2"),
-    ("0.0.0.0", "127.0.0.1", socket.gethostname()),
-])
+@pytest.mark.parametrize(
+    "bind, connect_to, own_name",
+    [
+        ("127.0.0.1", "127.0.0.1", "localhost"),
+        ("127.0.0.2", "127.0.0.2", "127.0.0.2"),
+        ("0.0.0.0", "127.0.0.1", socket.gethostname()),
+    ],
+)
 def test_a_foreign_host_header_gets_421_on_every_bind(tmp_path, bind, connect_to, own_name):
     with bound(tmp_path, bind) as server:
         port = server.server_address[1]

@@ -1,4 +1,5 @@
 """Dashboard connections: an idle one is dropped after its timeout; a client that leaves is one quiet line."""
+
 from __future__ import annotations
 
 import http.client
@@ -15,8 +16,7 @@ from tests.conftest import serving
 
 @pytest.fixture
 def quick_server(tmp_path):
-    with serving(make_server(f"sqlite:///{tmp_path / 'not-yet.db'}", "127.0.0.1", 0,
-                             connection_timeout=0.2)) as server:
+    with serving(make_server(f"sqlite:///{tmp_path / 'not-yet.db'}", "127.0.0.1", 0, connection_timeout=0.2)) as server:
         yield server
 
 

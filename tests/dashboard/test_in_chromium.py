@@ -1,5 +1,6 @@
 """The dashboard in real headless Chromium: newest weight, every panel and each resource's own age at desktop
 and phone widths, the flagged-value note, screenshots."""
+
 from __future__ import annotations
 
 import math
@@ -9,16 +10,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy.orm import Session
 
 from configuration import clock
-from storage.engine import make_engine
 from models import Cycle, Recovery, Sleep, WhoopBodyMeasurement, WithingsWeight, Workout
+from storage.engine import make_engine
 from sync import resources
 from tests.conftest import IN_CI
-from tests.dashboard.test_summary_and_http import (LATEST, NOW, PARIS, USER, add_blood_pressure, add_sync, add_weights,
-                                  optional_tables)  # noqa: F401 - a fixture
+from tests.dashboard.test_summary_and_http import (
+    LATEST,
+    NOW,
+    PARIS,
+    USER,
+    add_blood_pressure,
+    add_sync,
+    add_weights,
+)
 
 SPORTS = ("running", "cycling", "functional fitness", "yoga", "swimming", "hiking")
 
@@ -26,8 +33,15 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def _missing(reason: str):
@@ -54,23 +68,53 @@ def browser():
 def _whoop_day(n: int, days: int, rng: random.Random) -> list:
     """One plausible WHOOP day: a cycle, its recovery and main sleep, sometimes a workout."""
     start = NOW - timedelta(days=days - n, hours=-6)
-    common = {"user_id": USER, "raw": {}, "synced_at": NOW, "score_state": "SCORED",
-              "created_at": start, "updated_at": start}
+    common = {
+        "user_id": USER,
+        "raw": {},
+        "synced_at": NOW,
+        "score_state": "SCORED",
+        "created_at": start,
+        "updated_at": start,
+    }
     hrv = max(25.0, 62 + 10 * math.sin(n / 6) + rng.gauss(0, 7))
     in_bed = rng.uniform(6.4, 8.9) * 3_600_000
-    rows = [Cycle(whoop_id=5000 + n, start=start, end=start + timedelta(days=1), strain=rng.uniform(6, 17), **common),
-            Recovery(whoop_cycle_id=5000 + n, whoop_sleep_id=f"s-{n}", hrv_rmssd_milli=hrv,
-                     recovery_score=min(99.0, max(8.0, (hrv - 30) * 1.9 + rng.gauss(0, 8))),
-                     resting_heart_rate=round(56 - (hrv - 60) / 8 + rng.gauss(0, 1.5)), **common),
-            Sleep(whoop_id=f"s-{n}", whoop_cycle_id=5000 + n, nap=False, start=start - timedelta(hours=8),
-                  end=start, total_in_bed_time_milli=int(in_bed), total_awake_time_milli=int(in_bed * 0.07),
-                  sleep_performance_percentage=min(100.0, in_bed / 3_600_000 / 8.2 * 100 + rng.gauss(0, 4)), **common)]
+    rows = [
+        Cycle(whoop_id=5000 + n, start=start, end=start + timedelta(days=1), strain=rng.uniform(6, 17), **common),
+        Recovery(
+            whoop_cycle_id=5000 + n,
+            whoop_sleep_id=f"s-{n}",
+            hrv_rmssd_milli=hrv,
+            recovery_score=min(99.0, max(8.0, (hrv - 30) * 1.9 + rng.gauss(0, 8))),
+            resting_heart_rate=round(56 - (hrv - 60) / 8 + rng.gauss(0, 1.5)),
+            **common,
+        ),
+        Sleep(
+            whoop_id=f"s-{n}",
+            whoop_cycle_id=5000 + n,
+            nap=False,
+            start=start - timedelta(hours=8),
+            end=start,
+            total_in_bed_time_milli=int(in_bed),
+            total_awake_time_milli=int(in_bed * 0.07),
+            sleep_performance_percentage=min(100.0, in_bed / 3_600_000 / 8.2 * 100 + rng.gauss(0, 4)),
+            **common,
+        ),
+    ]
     if rng.random() < 0.6:
         minutes = rng.randint(25, 110)
-        rows.append(Workout(whoop_id=f"w-{n}", sport_name=rng.choice(SPORTS), start=start + timedelta(hours=5),
-                            end=start + timedelta(hours=5, minutes=minutes), strain=rng.uniform(5, 16),
-                            average_heart_rate=rng.randint(110, 155), max_heart_rate=rng.randint(160, 188),
-                            kilojoule=minutes * rng.uniform(30, 55), **common))
+        rows.append(
+            Workout(
+                whoop_id=f"w-{n}",
+                sport_name=rng.choice(SPORTS),
+                start=start + timedelta(hours=5),
+                end=start + timedelta(hours=5, minutes=minutes),
+                strain=rng.uniform(5, 16),
+                average_heart_rate=rng.randint(110, 155),
+                max_heart_rate=rng.randint(160, 188),
+                kilojoule=minutes * rng.uniform(30, 55),
+                **common,
+            )
+        )
     return rows
 
 
@@ -100,13 +144,27 @@ def seed_withings_days(add_optional, days: int = 120) -> None:
     steps, nights = [], []
     for n in range(days):
         day = today - timedelta(days=n)
-        steps.append({"user_id": USER, "date": day, "steps": int(rng.gauss(8500, 2500)) if n else 2140,
-                      "distance_m": rng.uniform(3000, 9000)})
+        steps.append(
+            {
+                "user_id": USER,
+                "date": day,
+                "steps": int(rng.gauss(8500, 2500)) if n else 2140,
+                "distance_m": rng.uniform(3000, 9000),
+            }
+        )
         woke = datetime.combine(day, datetime.min.time(), PARIS) + timedelta(hours=rng.uniform(6, 7.5))
         if woke < NOW:
-            nights.append({"user_id": USER, "withings_id": 90_000 + n, "start": woke - timedelta(hours=8),
-                           "end": woke, "total_sleep_time_s": int(rng.uniform(5.8, 8.2) * 3600),
-                           "sleep_score": rng.randint(55, 92), "timezone": "Europe/Paris"})
+            nights.append(
+                {
+                    "user_id": USER,
+                    "withings_id": 90_000 + n,
+                    "start": woke - timedelta(hours=8),
+                    "end": woke,
+                    "total_sleep_time_s": int(rng.uniform(5.8, 8.2) * 3600),
+                    "sleep_score": rng.randint(55, 92),
+                    "timezone": "Europe/Paris",
+                }
+            )
     add_optional("withings_activity", steps)
     add_optional("withings_sleep_summary", nights)
 
@@ -116,12 +174,31 @@ def add_stale_body_and_flagged_weight(url: str) -> None:
     engine = make_engine(url)
     seen = NOW - timedelta(days=5)
     with Session(engine) as session, session.begin():
-        session.add(WhoopBodyMeasurement(user_id=USER, value_key="1.8|80|190", height_meter=1.8, weight_kilogram=80.0,
-                                         max_heart_rate=190, first_seen_at=seen, last_seen_at=seen, raw={},
-                                         synced_at=seen))
-        session.add(WithingsWeight(user_id=USER, grpid=99_999, measured_at=NOW - timedelta(hours=1), weight_kg=250.0,
-                                   timezone="Europe/Paris", raw={}, synced_at=NOW,
-                                   flag="weight_kg 250.0 is outside 20 to 200"))
+        session.add(
+            WhoopBodyMeasurement(
+                user_id=USER,
+                value_key="1.8|80|190",
+                height_meter=1.8,
+                weight_kilogram=80.0,
+                max_heart_rate=190,
+                first_seen_at=seen,
+                last_seen_at=seen,
+                raw={},
+                synced_at=seen,
+            )
+        )
+        session.add(
+            WithingsWeight(
+                user_id=USER,
+                grpid=99_999,
+                measured_at=NOW - timedelta(hours=1),
+                weight_kg=250.0,
+                timezone="Europe/Paris",
+                raw={},
+                synced_at=NOW,
+                flag="weight_kg 250.0 is outside 20 to 200",
+            )
+        )
     engine.dispose()
 
 
@@ -197,8 +274,9 @@ OVERFLOW = """() => {
 @pytest.mark.parametrize("width", [1280, 390])
 def test_every_panel_fits_at_desktop_and_phone_width(browser, dashboard, db_url, optional_tables, width, request):
     seed_history(db_url)
-    add_blood_pressure(db_url, [(LATEST - timedelta(days=n, hours=-10), 118 + n % 9, 74 + n % 7, 60 + n % 5)
-                                for n in range(0, 100, 3)])
+    add_blood_pressure(
+        db_url, [(LATEST - timedelta(days=n, hours=-10), 118 + n % 9, 74 + n % 7, 60 + n % 5) for n in range(0, 100, 3)]
+    )
     seed_withings_days(optional_tables)
     add_stale_body_and_flagged_weight(db_url)
     page = browser.new_page(viewport={"width": width, "height": 900}, device_scale_factor=1)
@@ -234,8 +312,8 @@ def _each_resource_shows_its_own_age(page) -> None:
     assert all(ages.nth(i).is_visible() for i in range(ages.count()))
     body = page.locator('.fresh[data-source=whoop] li[data-resource="body"]')
     assert body.get_attribute("class") == "stale" and "newest record 5 days ago" in body.inner_text()
-    assert page.locator('.fresh[data-source=whoop]').get_attribute("class") == "fresh stale"
-    assert page.locator('.fresh[data-source=whoop] li.stale').count() == 1  # cycles, recovery, sleep: fresh
+    assert page.locator(".fresh[data-source=whoop]").get_attribute("class") == "fresh stale"
+    assert page.locator(".fresh[data-source=whoop] li.stale").count() == 1  # cycles, recovery, sleep: fresh
     note = page.locator(".fresh[data-source=withings] .flagged")
     assert note.is_visible() and "1 value flagged as implausible" in note.inner_text()
     assert page.inner_text("#latest-weight") == "80.4 kg"  # not the flagged 250 kg of an hour ago

@@ -1,4 +1,5 @@
 """Dashboard: the summary's numbers (deltas by dates), freshness, empty and broken databases, HTTP rules."""
+
 from __future__ import annotations
 
 import json
@@ -16,12 +17,12 @@ from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import Session
 
 from dashboard import assets, make_server
-from mapping.fields import local_date
 from dashboard.localtime import choose_zone
 from dashboard.panels import rolling_mean
 from dashboard.summary import ago, load_summary, signed_kg
+from mapping.fields import local_date
+from models import Cycle, Recovery, Sleep, SyncState, WithingsHeartRate, WithingsWeight, Workout
 from storage.engine import make_engine
-from models import Cycle, Recovery, Sleep, SyncState, Workout, WithingsHeartRate, WithingsWeight
 from tests.conftest import PROJECT_DIR
 
 USER = 4242
@@ -33,9 +34,18 @@ def add_weights(url: str, weights: list[tuple[datetime, float]], *, start_grpid:
     """Insert weigh-ins (measured_at, kg) through the ORM."""
     engine = make_engine(url)
     with Session(engine) as session, session.begin():
-        session.add_all(WithingsWeight(user_id=USER, grpid=start_grpid + i, measured_at=at, weight_kg=kg,
-                                       timezone="Europe/Paris", raw={}, synced_at=NOW)
-                        for i, (at, kg) in enumerate(weights))
+        session.add_all(
+            WithingsWeight(
+                user_id=USER,
+                grpid=start_grpid + i,
+                measured_at=at,
+                weight_kg=kg,
+                timezone="Europe/Paris",
+                raw={},
+                synced_at=NOW,
+            )
+            for i, (at, kg) in enumerate(weights)
+        )
     engine.dispose()
 
 
@@ -45,20 +55,63 @@ def add_whoop_days(url: str, days: int = 14, *, sport_name: str = "running") -> 
     with Session(engine) as session, session.begin():
         for n in range(days):
             start = NOW - timedelta(days=days - n, hours=-6)
-            common = {"user_id": USER, "raw": {}, "synced_at": NOW, "score_state": "SCORED",
-                      "created_at": start, "updated_at": start}
-            session.add(Cycle(whoop_id=1000 + n, start=start, end=start + timedelta(days=1), strain=10 + n % 5,
-                              **common))
-            session.add(Recovery(whoop_cycle_id=1000 + n, whoop_sleep_id=f"s-{n}", recovery_score=30 + 4 * n,
-                                 hrv_rmssd_milli=40 + n, resting_heart_rate=58 - n % 3, **common))
-            session.add(Sleep(whoop_id=f"s-{n}", whoop_cycle_id=1000 + n, nap=False, start=start - timedelta(hours=8),
-                              end=start, sleep_performance_percentage=80 + n % 10,
-                              total_in_bed_time_milli=8 * 3_600_000, total_awake_time_milli=1_800_000, **common))
-            session.add(Sleep(whoop_id=f"nap-{n}", nap=True, start=start + timedelta(hours=8),
-                              end=start + timedelta(hours=9), sleep_performance_percentage=5, **common))
-            session.add(Workout(whoop_id=f"w-{n}", sport_name=sport_name, start=start + timedelta(hours=4),
-                                end=start + timedelta(hours=5, minutes=5), strain=12.34, average_heart_rate=140,
-                                max_heart_rate=171, kilojoule=2092, **common))
+            common = {
+                "user_id": USER,
+                "raw": {},
+                "synced_at": NOW,
+                "score_state": "SCORED",
+                "created_at": start,
+                "updated_at": start,
+            }
+            session.add(
+                Cycle(whoop_id=1000 + n, start=start, end=start + timedelta(days=1), strain=10 + n % 5, **common)
+            )
+            session.add(
+                Recovery(
+                    whoop_cycle_id=1000 + n,
+                    whoop_sleep_id=f"s-{n}",
+                    recovery_score=30 + 4 * n,
+                    hrv_rmssd_milli=40 + n,
+                    resting_heart_rate=58 - n % 3,
+                    **common,
+                )
+            )
+            session.add(
+                Sleep(
+                    whoop_id=f"s-{n}",
+                    whoop_cycle_id=1000 + n,
+                    nap=False,
+                    start=start - timedelta(hours=8),
+                    end=start,
+                    sleep_performance_percentage=80 + n % 10,
+                    total_in_bed_time_milli=8 * 3_600_000,
+                    total_awake_time_milli=1_800_000,
+                    **common,
+                )
+            )
+            session.add(
+                Sleep(
+                    whoop_id=f"nap-{n}",
+                    nap=True,
+                    start=start + timedelta(hours=8),
+                    end=start + timedelta(hours=9),
+                    sleep_performance_percentage=5,
+                    **common,
+                )
+            )
+            session.add(
+                Workout(
+                    whoop_id=f"w-{n}",
+                    sport_name=sport_name,
+                    start=start + timedelta(hours=4),
+                    end=start + timedelta(hours=5, minutes=5),
+                    strain=12.34,
+                    average_heart_rate=140,
+                    max_heart_rate=171,
+                    kilojoule=2092,
+                    **common,
+                )
+            )
     engine.dispose()
 
 
@@ -70,9 +123,17 @@ def add_sync(url: str, source: str, last_success_at: datetime | None, *, error: 
     with Session(engine) as session, session.begin():
         for n, resource in enumerate(resources.of_source(source)):
             failed = error is not None and n == 0
-            session.add(SyncState(source=source, resource=resource.name, user_id=USER,
-                                  last_success_at=last_success_at, last_attempt_at=NOW,
-                                  status="error" if failed else "ok", error=error if failed else None))
+            session.add(
+                SyncState(
+                    source=source,
+                    resource=resource.name,
+                    user_id=USER,
+                    last_success_at=last_success_at,
+                    last_attempt_at=NOW,
+                    status="error" if failed else "ok",
+                    error=error if failed else None,
+                )
+            )
     engine.dispose()
 
 
@@ -96,14 +157,22 @@ def summary_of(url: str) -> dict:
 
 def test_weight_changes_are_computed_by_dates_not_rows(db_url):
     # Uneven spacing: five weigh-ins in the last week, then gaps; the 7th row back is not 7 days back.
-    add_weights(db_url, [
-        (LATEST, 80.0), (LATEST - timedelta(days=1), 80.2), (LATEST - timedelta(days=2), 80.4),
-        (LATEST - timedelta(days=3), 80.1), (LATEST - timedelta(days=5), 80.3),
-        (LATEST - timedelta(days=6, hours=23), 80.9),  # just inside 7 days: not the baseline
-        (LATEST - timedelta(days=7), 81.0),  # exactly 7 days before: "at or before" includes it
-        (LATEST - timedelta(days=12), 81.7), (LATEST - timedelta(days=29), 82.0),
-        (LATEST - timedelta(days=30, minutes=1), 82.5), (LATEST - timedelta(days=40), 83.0),
-    ])
+    add_weights(
+        db_url,
+        [
+            (LATEST, 80.0),
+            (LATEST - timedelta(days=1), 80.2),
+            (LATEST - timedelta(days=2), 80.4),
+            (LATEST - timedelta(days=3), 80.1),
+            (LATEST - timedelta(days=5), 80.3),
+            (LATEST - timedelta(days=6, hours=23), 80.9),  # just inside 7 days: not the baseline
+            (LATEST - timedelta(days=7), 81.0),  # exactly 7 days before: "at or before" includes it
+            (LATEST - timedelta(days=12), 81.7),
+            (LATEST - timedelta(days=29), 82.0),
+            (LATEST - timedelta(days=30, minutes=1), 82.5),
+            (LATEST - timedelta(days=40), 83.0),
+        ],
+    )
     weight = summary_of(db_url)["weight"]
     assert (weight["kg"], weight["display"], weight["ago"]) == (80.0, "80.0 kg", "3 hours ago")
     seven, thirty = weight["changes"]
@@ -135,8 +204,16 @@ def test_summary_endpoint_serves_trends_and_workouts(db_url, dashboard):
     assert data["trends"]["sleep"]["hours"][0] == 7.5
     assert len(data["workouts"]) == 10
     assert data["workouts"][0] | {"start": None, "start_local": None} == {
-        "start": None, "start_local": None, "sport": "running", "strain": 12.3, "minutes": 65, "avg_hr": 140,
-        "max_hr": 171, "kilojoule": 2092, "state": "SCORED"}
+        "start": None,
+        "start_local": None,
+        "sport": "running",
+        "strain": 12.3,
+        "minutes": 65,
+        "avg_hr": 140,
+        "max_hr": 171,
+        "kilojoule": 2092,
+        "state": "SCORED",
+    }
 
 
 def test_freshness_warns_when_stale_or_never_synced(db_url, dashboard):
@@ -231,8 +308,13 @@ def test_binds_loopback_by_default(db_url):
 def test_module_command_prints_its_address_and_serves(db_url):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "DASHBOARD_"))}
     env["WHOOP_PLATFORM_NO_DOTENV"] = "1"
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard", "--port", "0", "--database-url", db_url],
-                            cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashboard", "--port", "0", "--database-url", db_url],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("Dashboard on http://127.0.0.1:"), line
@@ -281,8 +363,16 @@ def test_signed_kg(delta, text):
     assert signed_kg(delta) == text
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(5, "just now"), (61, "1 minute ago"), (7200, "2 hours ago"),
-                                               (47 * 3600, "47 hours ago"), (3 * 86400, "3 days ago")])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (5, "just now"),
+        (61, "1 minute ago"),
+        (7200, "2 hours ago"),
+        (47 * 3600, "47 hours ago"),
+        (3 * 86400, "3 days ago"),
+    ],
+)
 def test_ago(seconds, text):
     assert ago(NOW - timedelta(seconds=seconds), NOW) == text
 
@@ -323,24 +413,60 @@ def add_night(url: str, n: int, *, woke: datetime, offset: str = "+01:00", score
     """A cycle that starts at bedtime, its main sleep ending at `woke`, and the recovery of that sleep."""
     engine = make_engine(url)
     bedtime = woke - timedelta(hours=8)
-    common = {"user_id": USER, "raw": {}, "synced_at": NOW, "score_state": "SCORED", "created_at": bedtime,
-              "updated_at": bedtime, "timezone_offset": offset}
+    common = {
+        "user_id": USER,
+        "raw": {},
+        "synced_at": NOW,
+        "score_state": "SCORED",
+        "created_at": bedtime,
+        "updated_at": bedtime,
+        "timezone_offset": offset,
+    }
     with Session(engine) as session, session.begin():
         session.add(Cycle(whoop_id=7000 + n, start=bedtime, strain=9.0, **common))
-        session.add(Sleep(whoop_id=f"n-{n}", whoop_cycle_id=7000 + n, nap=False, start=bedtime, end=woke,
-                          sleep_performance_percentage=90, total_in_bed_time_milli=8 * 3_600_000,
-                          total_awake_time_milli=0, **common))
-        session.add(Recovery(whoop_cycle_id=7000 + n, whoop_sleep_id=f"n-{n}", recovery_score=score,
-                             hrv_rmssd_milli=50.0 + n, resting_heart_rate=55.0, **common))
+        session.add(
+            Sleep(
+                whoop_id=f"n-{n}",
+                whoop_cycle_id=7000 + n,
+                nap=False,
+                start=bedtime,
+                end=woke,
+                sleep_performance_percentage=90,
+                total_in_bed_time_milli=8 * 3_600_000,
+                total_awake_time_milli=0,
+                **common,
+            )
+        )
+        session.add(
+            Recovery(
+                whoop_cycle_id=7000 + n,
+                whoop_sleep_id=f"n-{n}",
+                recovery_score=score,
+                hrv_rmssd_milli=50.0 + n,
+                resting_heart_rate=55.0,
+                **common,
+            )
+        )
     engine.dispose()
 
 
 def add_blood_pressure(url: str, readings: list[tuple[datetime, float, float, float | None]]) -> None:
     engine = make_engine(url)
     with Session(engine) as session, session.begin():
-        session.add_all(WithingsHeartRate(user_id=USER, grpid=50_000 + i, measured_at=at, systolic_mmhg=sys_,
-                                          diastolic_mmhg=dia, heart_rate_bpm=pulse, timezone="Europe/Paris",
-                                          raw={}, synced_at=NOW) for i, (at, sys_, dia, pulse) in enumerate(readings))
+        session.add_all(
+            WithingsHeartRate(
+                user_id=USER,
+                grpid=50_000 + i,
+                measured_at=at,
+                systolic_mmhg=sys_,
+                diastolic_mmhg=dia,
+                heart_rate_bpm=pulse,
+                timezone="Europe/Paris",
+                raw={},
+                synced_at=NOW,
+            )
+            for i, (at, sys_, dia, pulse) in enumerate(readings)
+        )
     engine.dispose()
 
 
@@ -362,19 +488,24 @@ def test_one_time_zone_for_hero_workouts_and_header(db_url, dashboard):
     assert summary["zone"]["name"] == "Europe/Paris" and summary["zone"]["source"] == "withings"
     assert summary["weight"]["measured_local"] == at.astimezone(PARIS).strftime("%a %d %b %Y, %H:%M")
     workout = summary["workouts"][0]
-    assert workout["start_local"] == datetime.fromisoformat(workout["start"]).astimezone(PARIS).strftime("%a %d %b, %H:%M")
+    assert workout["start_local"] == datetime.fromisoformat(workout["start"]).astimezone(PARIS).strftime(
+        "%a %d %b, %H:%M"
+    )
     html = fetch(dashboard)[2]
     abbreviation = NOW.astimezone(PARIS).tzname()
     assert f'Times in <strong id="page-zone">Europe/Paris ({abbreviation})</strong>' in html
     assert html.count("Europe/Paris") == 1 and html.count(abbreviation) == 1  # named once, not per time
 
 
-@pytest.mark.parametrize(("withings", "whoop", "expected"), [
-    ("Europe/Berlin", "+01:00", "Europe/Berlin"),  # agree (January): the named zone knows DST
-    ("Europe/Berlin", "-05:00", "UTC−05:00"),      # travelling: the strap knows where the person is
-    (None, "+05:30", "UTC+05:30"),
-    ("Not/AZone", None, None),                     # nothing usable: this computer's zone
-])
+@pytest.mark.parametrize(
+    ("withings", "whoop", "expected"),
+    [
+        ("Europe/Berlin", "+01:00", "Europe/Berlin"),  # agree (January): the named zone knows DST
+        ("Europe/Berlin", "-05:00", "UTC−05:00"),  # travelling: the strap knows where the person is
+        (None, "+05:30", "UTC+05:30"),
+        ("Not/AZone", None, None),  # nothing usable: this computer's zone
+    ],
+)
 def test_page_zone_comes_from_the_data(withings, whoop, expected):
     zone = choose_zone(withings, whoop, datetime(2026, 1, 15, 8, tzinfo=timezone.utc))
     assert zone.name == expected if expected else zone.source == "computer"
@@ -387,11 +518,22 @@ def test_hrv_rolling_mean_uses_calendar_days_not_rows():
 
 def test_blood_pressure_latest_reading_and_trend(db_url, dashboard):
     add_weights(db_url, [(LATEST, 70.0)])
-    add_blood_pressure(db_url, [(LATEST - timedelta(days=100), 150, 95, 70),  # outside the 90 days
-                                (LATEST - timedelta(days=2), 124, 81, 66), (LATEST - timedelta(hours=1), 118, 76, None)])
+    add_blood_pressure(
+        db_url,
+        [
+            (LATEST - timedelta(days=100), 150, 95, 70),  # outside the 90 days
+            (LATEST - timedelta(days=2), 124, 81, 66),
+            (LATEST - timedelta(hours=1), 118, 76, None),
+        ],
+    )
     bp = summary_of(db_url)["blood_pressure"]
-    assert bp["latest"] | {"measured_local": None} == {"systolic": 118, "diastolic": 76, "pulse": None,
-                                                       "measured_local": None, "ago": "4 hours ago"}
+    assert bp["latest"] | {"measured_local": None} == {
+        "systolic": 118,
+        "diastolic": 76,
+        "pulse": None,
+        "measured_local": None,
+        "ago": "4 hours ago",
+    }
     assert (bp["systolic"], bp["diastolic"], bp["pulse"]) == ([124, 118], [81, 76], [66, None])
     html = fetch(dashboard)[2]
     assert '<strong id="latest-bp">118/76</strong> mmHg</p>' in html and "<td>124</td><td>81</td><td>66</td>" in html
@@ -410,20 +552,43 @@ def test_new_panels_say_no_data_yet_without_their_tables_or_rows(db_url, dashboa
 def test_steps_and_withings_sleep_by_local_day(db_url, dashboard, optional_tables):
     today = NOW.astimezone(PARIS).date()
     add_weights(db_url, [(LATEST, 70.0)])
-    optional_tables(ACTIVITY, [
-        {"user_id": USER, "date": today - timedelta(days=1), "steps": 10_234, "distance_m": 7400.0},
-        {"user_id": USER, "date": today, "steps": 3120, "distance_m": None}])
+    optional_tables(
+        ACTIVITY,
+        [
+            {"user_id": USER, "date": today - timedelta(days=1), "steps": 10_234, "distance_m": 7400.0},
+            {"user_id": USER, "date": today, "steps": 3120, "distance_m": None},
+        ],
+    )
     woke = datetime.combine(today, datetime.min.time(), PARIS) + timedelta(hours=6, minutes=50)
-    optional_tables(SLEEP, [
-        {"user_id": USER, "withings_id": 1, "start": woke - timedelta(hours=8), "end": woke,
-         "total_sleep_time_s": 7 * 3600 + 1800, "sleep_score": 81, "timezone": "Europe/Paris"}])
+    optional_tables(
+        SLEEP,
+        [
+            {
+                "user_id": USER,
+                "withings_id": 1,
+                "start": woke - timedelta(hours=8),
+                "end": woke,
+                "total_sleep_time_s": 7 * 3600 + 1800,
+                "sleep_score": 81,
+                "timezone": "Europe/Paris",
+            }
+        ],
+    )
     add_night(db_url, 1, woke=woke + timedelta(minutes=5), offset=woke.strftime("%z")[:3] + ":00")
     data = summary_of(db_url)
-    assert data["steps"] == {"available": True, "day": [(today - timedelta(days=1)).isoformat(), today.isoformat()],
-                             "steps": [10_234, 3120], "km": [7.4, None]}
+    assert data["steps"] == {
+        "available": True,
+        "day": [(today - timedelta(days=1)).isoformat(), today.isoformat()],
+        "steps": [10_234, 3120],
+        "km": [7.4, None],
+    }
     assert data["sleep_compare"] | {"available": None} == {
-        "available": None, "day": [today.isoformat()], "whoop_hours": [8.0], "withings_hours": [7.5],
-        "withings_score": [81]}
+        "available": None,
+        "day": [today.isoformat()],
+        "whoop_hours": [8.0],
+        "withings_hours": [7.5],
+        "withings_score": [81],
+    }
     html = fetch(dashboard)[2]
     assert 'id="chart-steps"' in html and "<td>10,234</td><td>7.4</td>" in html
     assert "<td>8.0</td><td>7.5</td><td>81</td>" in html and "No Withings" not in html
@@ -433,6 +598,9 @@ def test_chart_axes_end_with_today_in_the_page_zone(db_url):
     add_weights(db_url, [(LATEST, 70.0)])
     axis = summary_of(db_url)["axis"]
     today = NOW.astimezone(PARIS).date()
-    assert axis == {"today": today.isoformat(), "start": (today - timedelta(days=89)).isoformat(),
-                    "bar_start": (today - timedelta(days=29)).isoformat(),
-                    "end": (today + timedelta(days=1)).isoformat()}
+    assert axis == {
+        "today": today.isoformat(),
+        "start": (today - timedelta(days=89)).isoformat(),
+        "bar_start": (today - timedelta(days=29)).isoformat(),
+        "end": (today + timedelta(days=1)).isoformat(),
+    }

@@ -1,5 +1,6 @@
 """Absurd API values (impossible dates, NaN, overflowing numbers) through the real CLI and the sandbox:
 kept aside, reported, never wedging."""
+
 from __future__ import annotations
 
 from click.testing import CliRunner
@@ -8,8 +9,8 @@ from sqlalchemy.orm import Session
 
 import etl
 from dashboard.summary import load_summary
-from storage.engine import make_engine
 from models import Quarantine, SyncState
+from storage.engine import make_engine
 from tests.helpers.etl import by_resource, run_etl
 
 YEAR_9999 = 253402214400  # 9999-12-31
@@ -42,15 +43,23 @@ def test_absurd_values_are_kept_aside_and_every_run_succeeds(etl_env, db_url, mo
     resources = by_resource(summary)
     assert all(r["status"] == "ok" for r in resources.values())
     assert {name: r["quarantined"] for name, r in resources.items()} == {
-        "cycles": 1, "recovery": 0, "sleep": 1, "workout": 1, "body": 0, "measures": 1, "activity": 0,
-        "sleep_summary": 0}
+        "cycles": 1,
+        "recovery": 0,
+        "sleep": 1,
+        "workout": 1,
+        "body": 0,
+        "measures": 1,
+        "activity": 0,
+        "sleep_summary": 0,
+    }
     held = _held(db_url)
     assert "start is not an ISO-8601" in held["cycles"][0] and "end out of bounds" in held["sleep"][0]
     assert "not a finite number" in held["workout"][0] and "date out of bounds" in held["measures"][0]
     engine = make_engine(db_url)
     with Session(engine) as session:
-        cursor = session.scalars(select(SyncState.cursor).where(SyncState.source == "withings",
-                                                                SyncState.resource == "measures")).one()
+        cursor = session.scalars(
+            select(SyncState.cursor).where(SyncState.source == "withings", SyncState.resource == "measures")
+        ).one()
     assert int(cursor) < 10**11  # the cursor did not move to 10^20
 
     code, summary, err = run_etl()  # the next run: no OverflowError, nothing wedged

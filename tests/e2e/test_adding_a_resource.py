@@ -4,6 +4,7 @@ This module declares a resource of its own (a WHOOP-style journal) and runs it e
 through the real command line, runner, loader, quarantine, reconciliation and sync_state, on
 SQLite and PostgreSQL, against the sandbox serving one extra route.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -44,14 +45,27 @@ def journal_to_row(record: dict) -> dict:
     mood = integer(require(record, "mood"), "mood")
     if not 1 <= mood <= 5:
         raise MappingError(f"mood out of bounds: {mood}")
-    return {"user_id": integer(require(record, "user_id"), "user_id"),
-            "whoop_id": integer(require(record, "id"), "id"),
-            "start": parse_timestamp(require(record, "start"), "start"), "mood": mood}
+    return {
+        "user_id": integer(require(record, "user_id"), "user_id"),
+        "whoop_id": integer(require(record, "id"), "id"),
+        "start": parse_timestamp(require(record, "start"), "start"),
+        "mood": mood,
+    }
 
 
 JOURNAL = resources.WhoopCollection(
-    "whoop", "journal", "WHOOP journal", JOURNAL_PATH, "read:journal", "journal entries",
-    JournalEntry, journal_to_row, (JournalEntry.start,), quarantine_key="id", reconcile_on="start")
+    "whoop",
+    "journal",
+    "WHOOP journal",
+    JOURNAL_PATH,
+    "read:journal",
+    "journal entries",
+    JournalEntry,
+    journal_to_row,
+    (JournalEntry.start,),
+    quarantine_key="id",
+    reconcile_on="start",
+)
 
 
 @pytest.fixture

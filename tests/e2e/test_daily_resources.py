@@ -1,5 +1,6 @@
 """The 1.2.0 resources end to end against the sandbox, on SQLite and PostgreSQL: load, reload,
 edits, more/offset paging, and a scope the user did not grant."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -8,8 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.engine import make_engine
 from models import WhoopBodyMeasurement, WithingsActivity, WithingsSleepSummary
+from storage.engine import make_engine
 from tests.helpers.etl import by_resource, run_etl, sync_states, table_counts
 
 NEW = ("body", "activity", "sleep_summary")
@@ -105,7 +106,8 @@ def test_a_scope_not_granted_skips_its_resources_and_the_run_exits_0(etl_env, db
         assert "python etl.py connect" in results[name]["error"]
     assert results["activity"]["error"].startswith("withings: re-connect withings to allow Withings daily activity")
     assert results["sleep_summary"]["error"].startswith(
-        "withings: re-connect withings to allow Withings sleep summaries")
+        "withings: re-connect withings to allow Withings sleep summaries"
+    )
     assert all(results[n]["status"] == "ok" for n in ("cycles", "recovery", "sleep", "workout", "measures"))
     counts = table_counts(db_url)
     assert counts["withings_weight"] > 0 and counts["withings_activity"] == 0
@@ -125,8 +127,14 @@ def test_every_field_the_api_holds_is_asked_for_and_arrives(etl_env, db_url):
     assert code == 0, err
     nights = _rows(db_url, WithingsSleepSummary)
     assert nights and all(set(n.raw["data"]) == set(SLEEP_MAT_FIELDS) for n in nights)
-    for column in ("wakeup_latency_s", "waso_s", "rem_episodes", "out_of_bed_count",
-                   "breathing_disturbances_intensity", "apnea_hypopnea_index"):
+    for column in (
+        "wakeup_latency_s",
+        "waso_s",
+        "rem_episodes",
+        "out_of_bed_count",
+        "breathing_disturbances_intensity",
+        "apnea_hypopnea_index",
+    ):
         assert all(getattr(n, column) is not None for n in nights), column
     assert all(n.raw["data"]["night_events"] for n in nights)  # no column: kept in raw
     days = _rows(db_url, WithingsActivity)

@@ -1,5 +1,6 @@
 """Deletions reconciled: a record the API stops listing inside a re-read window is marked, never
 hard-deleted, and restored when it comes back; failed, empty or out-of-window reads mark nothing."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -7,17 +8,20 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.engine import make_engine
 from models import Cycle, Recovery, Sleep, WithingsHeartRate, WithingsMeasure, WithingsWeight, Workout
 from sandbox.timeutil import epoch_ms, parse_iso
+from storage.engine import make_engine
 from tests.helpers.etl import by_resource, run_etl
 
 
 def _recent(sandbox, collection: str, days: float = 4, state: str = "SCORED") -> dict:
     """A record of `collection` that started inside the routine run's lookback window."""
     since = sandbox.history.now - timedelta(days=days)
-    return next(r for r in reversed(sandbox.history.collections[collection].all())
-                if parse_iso(r["start"]) > since and r["score_state"] == state)
+    return next(
+        r
+        for r in reversed(sandbox.history.collections[collection].all())
+        if parse_iso(r["start"]) > since and r["score_state"] == state
+    )
 
 
 def _deleted_at(db_url: str, model, **key):
@@ -30,8 +34,9 @@ def _deleted_at(db_url: str, model, **key):
 
 def _readd(sandbox, collection: str, record: dict, record_id) -> None:
     with sandbox.app.lock:
-        sandbox.history.collections[collection].add(epoch_ms(parse_iso(record["start"])), str(record_id), record,
-                                                    record_id)
+        sandbox.history.collections[collection].add(
+            epoch_ms(parse_iso(record["start"])), str(record_id), record, record_id
+        )
 
 
 def test_a_deleted_workout_is_marked_and_restored_when_it_comes_back(etl_env, db_url):
@@ -54,8 +59,11 @@ def test_a_deleted_workout_is_marked_and_restored_when_it_comes_back(etl_env, db
 def test_a_deleted_sleep_takes_its_recovery_with_it(etl_env, db_url):
     assert run_etl()[0] == 0
     since = etl_env.history.now - timedelta(days=5)
-    sleep = next(s for s in reversed(etl_env.history.collections["sleep"].all())
-                 if parse_iso(s["start"]) > since and not s["nap"] and s["score_state"] == "SCORED")
+    sleep = next(
+        s
+        for s in reversed(etl_env.history.collections["sleep"].all())
+        if parse_iso(s["start"]) > since and not s["nap"] and s["score_state"] == "SCORED"
+    )
     recovery = next(r for r in etl_env.history.collections["recovery"].all() if r["sleep_id"] == sleep["id"])
     etl_env.delete_record("sleep", sleep["id"])
     code, summary, _ = run_etl()
@@ -108,8 +116,11 @@ def test_an_empty_window_marks_nothing(etl_env, db_url):
 
 def test_records_outside_the_window_and_pending_scores_are_never_marked(etl_env, db_url):
     assert run_etl()[0] == 0
-    old = next(w for w in etl_env.history.collections["workout"].all()
-               if parse_iso(w["start"]) < etl_env.history.now - timedelta(days=20))
+    old = next(
+        w
+        for w in etl_env.history.collections["workout"].all()
+        if parse_iso(w["start"]) < etl_env.history.now - timedelta(days=20)
+    )
     pending = etl_env.history.collections["cycle"].newest()[0]
     assert pending["score_state"] == "PENDING_SCORE"
     etl_env.delete_record("workout", old["id"])

@@ -1,4 +1,5 @@
 """Reliability against the sandbox: transient faults, SIGKILL mid-load, concurrent runs, DB loss."""
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,14 @@ SEED = int(os.environ.get("RELIABILITY_SEED", "20261124"))
 
 def _etl_process(*args: str) -> subprocess.Popen:
     env = {**os.environ, "WHOOP_PLATFORM_NO_DOTENV": "1"}
-    return subprocess.Popen([sys.executable, "etl.py", "--json", *args], cwd=PROJECT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "etl.py", "--json", *args],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _reset_data(url: str) -> None:
@@ -144,8 +151,10 @@ def test_database_lost_mid_run_then_the_next_run_finishes(etl_env, db_url, monke
     before = len(etl_env.requests)
     proc = _etl_process()
     deadline = time.monotonic() + 30
-    while (sum(r["path"].startswith("/developer/v2/") for r in etl_env.requests[before:]) < 4
-           and time.monotonic() < deadline):  # cut once pages are being fetched and written
+    while (
+        sum(r["path"].startswith("/developer/v2/") for r in etl_env.requests[before:]) < 4
+        and time.monotonic() < deadline
+    ):  # cut once pages are being fetched and written
         time.sleep(0.02)
     proxy.cut()
     out, err = proc.communicate(timeout=120)

@@ -1,4 +1,5 @@
 """The real ETL against the sandbox API into SQLite and PostgreSQL: first run, rerun, new day."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -6,17 +7,24 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.engine import make_engine
 from models import Cycle, Recovery, WithingsWeight
+from storage.engine import make_engine
 from tests.helpers.etl import by_resource, run_etl, snapshot, sync_states, table_counts
 
-WHOOP_PATHS = {"cycles": "/developer/v2/cycle", "recovery": "/developer/v2/recovery",
-               "sleep": "/developer/v2/activity/sleep", "workout": "/developer/v2/activity/workout"}
+WHOOP_PATHS = {
+    "cycles": "/developer/v2/cycle",
+    "recovery": "/developer/v2/recovery",
+    "sleep": "/developer/v2/activity/sleep",
+    "workout": "/developer/v2/activity/workout",
+}
 
 
 def _data_requests(sandbox):
-    return [r for r in sandbox.requests
-            if r["path"].startswith("/developer/v2/") or r["path"] in ("/measure", "/v2/measure", "/v2/sleep")]
+    return [
+        r
+        for r in sandbox.requests
+        if r["path"].startswith("/developer/v2/") or r["path"] in ("/measure", "/v2/measure", "/v2/sleep")
+    ]
 
 
 def test_first_run_loads_everything_and_the_rerun_creates_nothing(etl_env, db_url):
@@ -50,8 +58,16 @@ def test_first_run_loads_everything_and_the_rerun_creates_nothing(etl_env, db_ur
     assert int(listing["startdate"]) == int(read["lastupdate"])
     # One request per declared resource (4 WHOOP pages, the body measurement, getmeas,
     # getactivity and getsummary) plus Withings' listing by date (the token is still valid).
-    assert sorted(r["path"] for r in requests) == sorted([*WHOOP_PATHS.values(), "/developer/v2/user/measurement/body",
-                                                          "/measure", "/measure", "/v2/measure", "/v2/sleep"])
+    assert sorted(r["path"] for r in requests) == sorted(
+        [
+            *WHOOP_PATHS.values(),
+            "/developer/v2/user/measurement/body",
+            "/measure",
+            "/measure",
+            "/v2/measure",
+            "/v2/sleep",
+        ]
+    )
 
 
 def test_late_score_and_edited_old_weigh_in_are_picked_up(etl_env, db_url):
@@ -59,8 +75,13 @@ def test_late_score_and_edited_old_weigh_in_are_picked_up(etl_env, db_url):
     engine = make_engine(db_url)
     with Session(engine) as session:
         pending = session.scalars(select(Cycle).where(Cycle.score_state == "PENDING_SCORE")).all()
-        old = session.scalars(select(WithingsWeight).where(WithingsWeight.weight_kg.is_not(None))
-                              .order_by(WithingsWeight.measured_at.desc()).offset(15).limit(1)).one()
+        old = session.scalars(
+            select(WithingsWeight)
+            .where(WithingsWeight.weight_kg.is_not(None))
+            .order_by(WithingsWeight.measured_at.desc())
+            .offset(15)
+            .limit(1)
+        ).one()
     assert pending, "the sandbox's newest day is PENDING_SCORE"
     assert datetime.now(timezone.utc) - old.measured_at > timedelta(days=14)
     etl_env.advance_day()  # yesterday gets scored, a new day and weigh-in arrive
@@ -70,7 +91,9 @@ def test_late_score_and_edited_old_weigh_in_are_picked_up(etl_env, db_url):
     with Session(engine) as session:
         rescored = session.get(Cycle, pending[0].id)
         assert rescored.score_state == "SCORED" and rescored.strain is not None
-        assert session.scalars(select(WithingsWeight.weight_kg).where(WithingsWeight.grpid == old.grpid)).one() == 70.123
+        assert (
+            session.scalars(select(WithingsWeight.weight_kg).where(WithingsWeight.grpid == old.grpid)).one() == 70.123
+        )
     assert by_resource(summary)["measures"]["updated"] >= 1
     assert by_resource(summary)["cycles"]["inserted"] >= 1
     engine.dispose()

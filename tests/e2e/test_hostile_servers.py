@@ -1,5 +1,6 @@
 """Hostile servers through the whole ETL: a run ends, says which resource failed, keeps the rest
 and frees the lock (issue: "every loop and wait is bounded; the exit code tells the truth")."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """No token or client secret reaches any output, whatever fails: a search of every line and file."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,8 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 import etl
-from storage.engine import make_engine
 from configuration.clock import utcnow
+from storage.engine import make_engine
 
 PROJECT = Path(__file__).resolve().parents[2]
 # The sandbox's access and refresh tokens (WHOOP wa_/wr_, Withings na_/nr_): every one it issues.
@@ -29,14 +30,20 @@ def _deny_token_writes(engine) -> None:
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
             for op in ("INSERT", "UPDATE", "DELETE"):
-                conn.exec_driver_sql(f"CREATE TRIGGER deny_{op.lower()} BEFORE {op} ON oauth_token "
-                                     "BEGIN SELECT RAISE(ABORT, 'attempt to write a readonly database'); END")
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER deny_{op.lower()} BEFORE {op} ON oauth_token "
+                    "BEGIN SELECT RAISE(ABORT, 'attempt to write a readonly database'); END"
+                )
             return
-        conn.exec_driver_sql("CREATE FUNCTION deny_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                             "RAISE EXCEPTION 'cannot execute UPDATE in a read-only transaction' "
-                             "USING ERRCODE = '25006'; END $$")
-        conn.exec_driver_sql("CREATE TRIGGER deny_write BEFORE INSERT OR UPDATE OR DELETE ON oauth_token "
-                             "FOR EACH ROW EXECUTE FUNCTION deny_write()")
+        conn.exec_driver_sql(
+            "CREATE FUNCTION deny_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'cannot execute UPDATE in a read-only transaction' "
+            "USING ERRCODE = '25006'; END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER deny_write BEFORE INSERT OR UPDATE OR DELETE ON oauth_token "
+            "FOR EACH ROW EXECUTE FUNCTION deny_write()"
+        )
 
 
 def _allow_token_writes(engine) -> None:
@@ -51,8 +58,9 @@ def _allow_token_writes(engine) -> None:
 
 def _etl(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "WHOOP_PLATFORM_NO_DOTENV": "1"}
-    return subprocess.run([sys.executable, "etl.py", *args], cwd=PROJECT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "etl.py", *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def _stored_errors(engine) -> str:
@@ -83,8 +91,14 @@ def test_failed_token_save_prints_no_token_anywhere(etl_env, db_url, tmp_path):
             assert result.returncode != 0
             outputs[f"{args} stdout"], outputs[f"{args} stderr"] = result.stdout, result.stderr
         status, status_json = _etl("status"), _etl("status", "--json")
-        outputs.update({"status": status.stdout + status.stderr, "status --json": status_json.stdout,
-                        "log file": log_file.read_text(), "sync_state.error": _stored_errors(engine)})
+        outputs.update(
+            {
+                "status": status.stdout + status.stderr,
+                "status --json": status_json.stdout,
+                "log file": log_file.read_text(),
+                "sync_state.error": _stored_errors(engine),
+            }
+        )
     finally:
         _allow_token_writes(engine)
         engine.dispose()
@@ -99,8 +113,12 @@ ACCESS = "stored-access-token-0123456789abcdef"
 
 
 def _whoop_env(monkeypatch, db_url) -> None:
-    for key, value in {"DATABASE_URL": db_url, "WHOOP_CLIENT_ID": "client-id", "WHOOP_CLIENT_SECRET": "client-secret-xyz",
-                       "WHOOP_API_BASE_URL": "https://whoop.test"}.items():
+    for key, value in {
+        "DATABASE_URL": db_url,
+        "WHOOP_CLIENT_ID": "client-id",
+        "WHOOP_CLIENT_SECRET": "client-secret-xyz",
+        "WHOOP_API_BASE_URL": "https://whoop.test",
+    }.items():
         monkeypatch.setenv(key, value)
 
 
@@ -132,9 +150,13 @@ def test_http_error_bodies_echoing_the_access_token_print_no_token(mock, db_url,
     _whoop_env(monkeypatch, db_url)
     engine = make_engine(db_url)
     with engine.begin() as conn:  # written directly: nothing in this process has registered the token
-        conn.execute(text("INSERT INTO oauth_token (provider, user_id, access_token, refresh_token, expires_at, "
-                          "updated_at) VALUES ('whoop', 10129, :a, :r, :e, :u)"),
-                     {"a": ACCESS, "r": SEED, "e": utcnow().replace(year=utcnow().year + 1), "u": utcnow()})
+        conn.execute(
+            text(
+                "INSERT INTO oauth_token (provider, user_id, access_token, refresh_token, expires_at, "
+                "updated_at) VALUES ('whoop', 10129, :a, :r, :e, :u)"
+            ),
+            {"a": ACCESS, "r": SEED, "e": utcnow().replace(year=utcnow().year + 1), "u": utcnow()},
+        )
     engine.dispose()
 
     def echo(request):

@@ -1,5 +1,6 @@
 """Full ETL runs against the sandbox with 1-second access tokens and rotation: a token that expires
 mid-run is refreshed."""
+
 from __future__ import annotations
 
 from tests.helpers.etl import run_etl

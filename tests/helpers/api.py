@@ -1,4 +1,5 @@
 """Shared pieces of the API client tests: settings, stores, fixtures, a no-wait sleep."""
+
 from __future__ import annotations
 
 import json
@@ -51,9 +52,14 @@ def fixture(path: str) -> dict:
 
 def provider(name: str) -> ProviderSettings:
     base = WHOOP_URL if name == "whoop" else WITHINGS_URL
-    return ProviderSettings(name=name, api_base_url=base, auth_base_url=base,
-                            redirect_uri="http://127.0.0.1:8765/callback", client_id=f"{name}-client",
-                            client_secret=CLIENT_SECRET)
+    return ProviderSettings(
+        name=name,
+        api_base_url=base,
+        auth_base_url=base,
+        redirect_uri="http://127.0.0.1:8765/callback",
+        client_id=f"{name}-client",
+        client_secret=CLIENT_SECRET,
+    )
 
 
 def store_with(name: str, *, expired: bool = False, user_id: int | None = 10129) -> MemoryTokenStore:

@@ -1,4 +1,5 @@
 """Run the real etl.py command line in-process and read what it did."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import etl
-from storage.engine import make_engine
 from models import SyncState
+from storage.engine import make_engine
 from sync.resources import data_tables
 
 

@@ -1,4 +1,5 @@
 """Load API-shaped records the way a run does: through a resource's declaration and db_loader.load_page."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -8,8 +9,16 @@ from api_clients.pages import Page
 from sync.resources import get
 
 
-def load(session, source: str, name: str, records, user_id: int | None = None, timezone: str | None = None,
-         batch_size: int = db_loader.BATCH_SIZE, mapper=None) -> db_loader.LoadCounts:
+def load(
+    session,
+    source: str,
+    name: str,
+    records,
+    user_id: int | None = None,
+    timezone: str | None = None,
+    batch_size: int = db_loader.BATCH_SIZE,
+    mapper=None,
+) -> db_loader.LoadCounts:
     """One page of `records` of the declared (source, name), optionally with a replacement mapper."""
     resource = get(source, name)
     if mapper is not None:
@@ -33,6 +42,7 @@ def load_workout(session, records, batch_size: int = db_loader.BATCH_SIZE) -> db
     return load(session, "whoop", "workout", records, batch_size=batch_size)
 
 
-def load_withings_measures(session, groups, user_id: int, timezone: str | None = None,
-                           batch_size: int = db_loader.BATCH_SIZE, *, mapper=None) -> db_loader.LoadCounts:
+def load_withings_measures(
+    session, groups, user_id: int, timezone: str | None = None, batch_size: int = db_loader.BATCH_SIZE, *, mapper=None
+) -> db_loader.LoadCounts:
     return load(session, "withings", "measures", groups, user_id, timezone, batch_size, mapper)

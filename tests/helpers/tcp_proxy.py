@@ -1,4 +1,5 @@
 """A TCP proxy on 127.0.0.1 that a test can cut, to lose the database mid-run."""
+
 from __future__ import annotations
 
 import socket

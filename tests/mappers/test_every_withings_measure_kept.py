@@ -1,4 +1,5 @@
 """Every Withings measure kept: Body Scan whole body and segments, SpO2, temperature, height, attrib."""
+
 from __future__ import annotations
 
 import collections
@@ -7,35 +8,74 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from mapping.withings import NO_POSITION
 from models import WithingsHeartRate, WithingsMeasure, WithingsWeight
 from readers.status import collect_status, format_status
-from tests.helpers import factories as f
 from tests.conftest import shared_data
-from mapping.withings import NO_POSITION
+from tests.helpers import factories as f
 from tests.helpers import loaders
 
 DATE = int((f.BASE + timedelta(days=3)).timestamp())
 
 
-def _group(grpid: int, measures: list[tuple], *, attrib: int = 0, model: str | None = "Body Scan",
-           date: int = DATE) -> dict:
+def _group(
+    grpid: int, measures: list[tuple], *, attrib: int = 0, model: str | None = "Body Scan", date: int = DATE
+) -> dict:
     """A getmeas group in the shape devices send; measures as (value, type, unit[, position])."""
-    return {"grpid": grpid, "attrib": attrib, "date": date, "created": date + 70, "modified": date + 70,
-            "category": 1, "deviceid": None if model is None else "0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c",
-            "hash_deviceid": None, "modelid": None, "model": model, "comment": None,
-            "measures": [{"value": m[0], "type": m[1], "unit": m[2], "algo": 0, "fm": 3,
-                          **({"position": m[3]} if len(m) > 3 else {})} for m in measures]}
+    return {
+        "grpid": grpid,
+        "attrib": attrib,
+        "date": date,
+        "created": date + 70,
+        "modified": date + 70,
+        "category": 1,
+        "deviceid": None if model is None else "0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c",
+        "hash_deviceid": None,
+        "modelid": None,
+        "model": model,
+        "comment": None,
+        "measures": [
+            {
+                "value": m[0],
+                "type": m[1],
+                "unit": m[2],
+                "algo": 0,
+                "fm": 3,
+                **({"position": m[3]} if len(m) > 3 else {}),
+            }
+            for m in measures
+        ],
+    }
 
 
 # A Body Scan weigh-in: weight without a position, whole-body composition at position 7 (the
 # scale repeats fat-free and fat mass), segments at 2/3 (arms), 10/11 (legs) and 12 (torso).
-BODY_SCAN = _group(7001, [
-    (84312, 1, -3), (6571, 5, -2, 7), (6571, 5, -2, 7), (1860, 8, -2, 7), (1860, 8, -2, 7),
-    (6244, 76, -2, 7), (4530, 77, -2, 7), (327, 88, -2, 7), (1874, 168, -2, 7), (2656, 169, -2, 7),
-    (71, 170, -1, 7), (3512, 173, -2, 12), (1204, 173, -2, 10), (1188, 173, -2, 11), (412, 173, -2, 3),
-    (429, 173, -2, 2), (1035, 174, -2, 12), (213, 174, -2, 10), (95, 174, -2, 2), (1917, 226, 0, 7),
-    (22061, 6, -3),
-])
+BODY_SCAN = _group(
+    7001,
+    [
+        (84312, 1, -3),
+        (6571, 5, -2, 7),
+        (6571, 5, -2, 7),
+        (1860, 8, -2, 7),
+        (1860, 8, -2, 7),
+        (6244, 76, -2, 7),
+        (4530, 77, -2, 7),
+        (327, 88, -2, 7),
+        (1874, 168, -2, 7),
+        (2656, 169, -2, 7),
+        (71, 170, -1, 7),
+        (3512, 173, -2, 12),
+        (1204, 173, -2, 10),
+        (1188, 173, -2, 11),
+        (412, 173, -2, 3),
+        (429, 173, -2, 2),
+        (1035, 174, -2, 12),
+        (213, 174, -2, 10),
+        (95, 174, -2, 2),
+        (1917, 226, 0, 7),
+        (22061, 6, -3),
+    ],
+)
 
 
 def _decoded(value: int, unit: int) -> float:
@@ -55,9 +95,15 @@ def test_body_scan_whole_body_and_segments_land_exactly(session):
         assert (row.grpid, row.user_id, row.attrib, row.model, row.raw) == (7001, 9, 0, "Body Scan", m)
         assert row.measured_at.timestamp() == DATE
     weight = session.scalars(select(WithingsWeight)).one()
-    assert (weight.weight_kg, weight.fat_free_mass_kg, weight.fat_mass_kg, weight.muscle_mass_kg,
-            weight.hydration_kg, weight.bone_mass_kg, weight.fat_ratio_pct) == (
-        84.312, 65.71, 18.6, 62.44, 45.3, 3.27, 22.061)
+    assert (
+        weight.weight_kg,
+        weight.fat_free_mass_kg,
+        weight.fat_mass_kg,
+        weight.muscle_mass_kg,
+        weight.hydration_kg,
+        weight.bone_mass_kg,
+        weight.fat_ratio_pct,
+    ) == (84.312, 65.71, 18.6, 62.44, 45.3, 3.27, 22.061)
     again = loaders.load_withings_measures(session, [BODY_SCAN], user_id=9, timezone="Europe/Paris")
     assert (again.unchanged, again.inserted, again.updated) == (1, 0, 0)
 
@@ -74,8 +120,15 @@ def test_groups_without_a_typed_column_are_stored(session):
     session.commit()
     assert (counts.inserted, counts.rejected, counts.skipped) == (5, 0, 0)
     rows = {(m.grpid, m.meastype): m.value for m in session.scalars(select(WithingsMeasure))}
-    assert rows == {(8001, 54): 97.0, (8002, 71): 36.712, (8003, 73): 33.45, (8004, 4): 1.78,
-                    (8005, 123): 45.6, (8005, 167): 61.0, (8005, 226): 1702.0}
+    assert rows == {
+        (8001, 54): 97.0,
+        (8002, 71): 36.712,
+        (8003, 73): 33.45,
+        (8004, 4): 1.78,
+        (8005, 123): 45.6,
+        (8005, 167): 61.0,
+        (8005, 226): 1702.0,
+    }
     assert session.scalars(select(WithingsWeight)).all() == []
 
 
@@ -123,8 +176,7 @@ def test_ambiguous_weight_is_not_the_latest_unless_alone_and_manual_is_labelled(
     loaders.load_withings_measures(session, [mine], user_id=9)
     session.commit()
     assert collect_status(engine)["latest_weight"]["kg"] == 80.1
-    manual = _group(9003, [(79900, 1, -3)], attrib=2, model=None,
-                    date=int((f.BASE + timedelta(days=3)).timestamp()))
+    manual = _group(9003, [(79900, 1, -3)], attrib=2, model=None, date=int((f.BASE + timedelta(days=3)).timestamp()))
     loaders.load_withings_measures(session, [manual], user_id=9)
     session.commit()
     status = collect_status(engine)
@@ -140,5 +192,7 @@ def test_real_capture_measures_per_type(session):
     kept = collections.Counter(session.scalars(select(WithingsMeasure.meastype)))
     assert kept == sent  # every measure of every stored group, one row each
     assert counts.quarantined == 0
-    print(f"\n[record] real capture: {len(groups)} groups, {sum(kept.values())} measures kept "
-          f"({', '.join(f'type {t}: {n}' for t, n in sorted(kept.items()))}); quarantined {counts.quarantined}")
+    print(
+        f"\n[record] real capture: {len(groups)} groups, {sum(kept.values())} measures kept "
+        f"({', '.join(f'type {t}: {n}' for t, n in sorted(kept.items()))}); quarantined {counts.quarantined}"
+    )

@@ -1,4 +1,5 @@
 """Lenient where unambiguous, strict where not: integral floats, flags for implausible values, NULL for missing fields."""
+
 from __future__ import annotations
 
 import copy
@@ -13,15 +14,28 @@ from tests.helpers import loaders
 
 # Every integer field of every WHOOP resource, as a path into the record.
 INTEGER_FIELDS = {
-    "cycles": (f.cycle, loaders.load_cycles, Cycle, [
-        ("id",), ("user_id",), ("score", "average_heart_rate"), ("score", "max_heart_rate")]),
-    "sleep": (f.sleep, loaders.load_sleep, Sleep, [("cycle_id",), ("user_id",)] + [
-        ("score", "stage_summary", name) for name in mappers.SLEEP_STAGE_FIELDS + mappers.SLEEP_COUNT_FIELDS] + [
-        ("score", "sleep_needed", name) for name in mappers.SLEEP_NEEDED_FIELDS + mappers.SLEEP_SIGNED_FIELDS]),
+    "cycles": (
+        f.cycle,
+        loaders.load_cycles,
+        Cycle,
+        [("id",), ("user_id",), ("score", "average_heart_rate"), ("score", "max_heart_rate")],
+    ),
+    "sleep": (
+        f.sleep,
+        loaders.load_sleep,
+        Sleep,
+        [("cycle_id",), ("user_id",)]
+        + [("score", "stage_summary", name) for name in mappers.SLEEP_STAGE_FIELDS + mappers.SLEEP_COUNT_FIELDS]
+        + [("score", "sleep_needed", name) for name in mappers.SLEEP_NEEDED_FIELDS + mappers.SLEEP_SIGNED_FIELDS],
+    ),
     "recovery": (f.recovery, loaders.load_recovery, Recovery, [("cycle_id",), ("user_id",)]),
-    "workout": (f.workout, loaders.load_workout, Workout, [
-        ("user_id",), ("sport_id",), ("score", "average_heart_rate"), ("score", "max_heart_rate")] + [
-        ("score", "zone_durations", name) for name in mappers.ZONE_FIELDS]),
+    "workout": (
+        f.workout,
+        loaders.load_workout,
+        Workout,
+        [("user_id",), ("sport_id",), ("score", "average_heart_rate"), ("score", "max_heart_rate")]
+        + [("score", "zone_durations", name) for name in mappers.ZONE_FIELDS],
+    ),
 }
 
 
@@ -62,8 +76,12 @@ def test_integral_floats_are_accepted_in_every_integer_field(session, kind):
     session.commit()
     assert (counts.inserted, counts.rejected) == (1, 0), counts.errors
     stored = session.scalars(select(model)).one()
-    mapper = {"cycles": mappers.cycle_to_row, "sleep": mappers.sleep_to_row,
-              "recovery": mappers.recovery_to_row, "workout": mappers.workout_to_row}[kind]
+    mapper = {
+        "cycles": mappers.cycle_to_row,
+        "sleep": mappers.sleep_to_row,
+        "recovery": mappers.recovery_to_row,
+        "workout": mappers.workout_to_row,
+    }[kind]
     expected = mapper(as_ints)
     for column, value in expected.items():
         if column != "raw":
@@ -71,14 +89,17 @@ def test_integral_floats_are_accepted_in_every_integer_field(session, kind):
     assert stored.raw == as_floats  # the payload is kept exactly as sent
 
 
-@pytest.mark.parametrize("path, value, reason", [
-    (("score", "average_heart_rate"), 68.5, "average_heart_rate must be an integer, got 68.5"),
-    (("score", "average_heart_rate"), "68", "average_heart_rate must be an integer, got str"),
-    (("score", "max_heart_rate"), 1e20, "max_heart_rate out of range"),
-    (("start",), "-1199-01-01T00:00:00Z", "start is not an ISO-8601 timestamp"),
-    (("start",), "1970-01-01T00:00:00Z", "start out of bounds: 1970-01-01"),
-    (("end",), "9999-12-31T00:00:00Z", "end out of bounds: 9999-12-31"),
-])
+@pytest.mark.parametrize(
+    "path, value, reason",
+    [
+        (("score", "average_heart_rate"), 68.5, "average_heart_rate must be an integer, got 68.5"),
+        (("score", "average_heart_rate"), "68", "average_heart_rate must be an integer, got str"),
+        (("score", "max_heart_rate"), 1e20, "max_heart_rate out of range"),
+        (("start",), "-1199-01-01T00:00:00Z", "start is not an ISO-8601 timestamp"),
+        (("start",), "1970-01-01T00:00:00Z", "start out of bounds: 1970-01-01"),
+        (("end",), "9999-12-31T00:00:00Z", "end out of bounds: 9999-12-31"),
+    ],
+)
 def test_an_impossible_value_rejects_the_record_with_its_reason(path, value, reason):
     record = f.cycle(2)
     _set(record, path, value)
@@ -87,11 +108,14 @@ def test_an_impossible_value_rejects_the_record_with_its_reason(path, value, rea
     assert reason in str(caught.value)
 
 
-@pytest.mark.parametrize("path, value, flag", [
-    (("score", "average_heart_rate"), 3, "average_heart_rate 3 bpm below plausible 20-300 bpm"),
-    (("score", "strain"), -1.0, "strain -1 below plausible 0-21"),
-    (("end",), "2025-03-01T00:00:00Z", "end 2025-03-01T00:00:00+00:00 is before start"),
-])
+@pytest.mark.parametrize(
+    "path, value, flag",
+    [
+        (("score", "average_heart_rate"), 3, "average_heart_rate 3 bpm below plausible 20-300 bpm"),
+        (("score", "strain"), -1.0, "strain -1 below plausible 0-21"),
+        (("end",), "2025-03-01T00:00:00Z", "end 2025-03-01T00:00:00+00:00 is before start"),
+    ],
+)
 def test_an_implausible_value_is_kept_as_sent_and_flagged(path, value, flag):
     record = f.cycle(2)
     _set(record, path, value)
@@ -105,10 +129,13 @@ def test_a_plausible_record_has_no_flag():
     assert mappers.sleep_to_row(f.sleep(3))["flag"] is None
 
 
-@pytest.mark.parametrize("field, value, flag", [
-    ("total_in_bed_time_milli", -3_300_000, "total_in_bed_time_milli -3300000 ms below plausible 0-604800000 ms"),
-    ("disturbance_count", -1, "disturbance_count -1 below plausible 0 or more"),
-])
+@pytest.mark.parametrize(
+    "field, value, flag",
+    [
+        ("total_in_bed_time_milli", -3_300_000, "total_in_bed_time_milli -3300000 ms below plausible 0-604800000 ms"),
+        ("disturbance_count", -1, "disturbance_count -1 below plausible 0 or more"),
+    ],
+)
 def test_negative_durations_and_counts_are_stored_and_flagged(field, value, flag):
     record = f.sleep(3)
     record["score"]["stage_summary"][field] = value

@@ -1,4 +1,5 @@
 """Malformed payloads, fuzzed from real-shaped records: stored or rejected, never a traceback."""
+
 from __future__ import annotations
 
 import copy
@@ -10,20 +11,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from mapping import whoop as mappers
-from mapping import withings as withings_mapper
 from api_clients.errors import ApiError
 from api_clients.whoop import WhoopClient
-from models import Cycle, Recovery, Sleep, Workout, WithingsWeight
+from mapping import whoop as mappers
+from mapping import withings as withings_mapper
+from models import Cycle, Recovery, Sleep, WithingsWeight, Workout
 from tests.helpers import factories as f
-from tests.helpers.api import WHOOP_URL, provider, store_with
 from tests.helpers import loaders
+from tests.helpers.api import WHOOP_URL, provider, store_with
 
 WEIRD_VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**80), max_value=2**80),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=60),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=60),
     st.sampled_from(["\x00", "\udcff", "PENDING", "SCORED", "2025-13-45T99:00:00Z", "", "𝓦𝓗𝓞𝓞𝓟" * 30]),
-    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
 )
 BUILDERS = {
     "cycles": (f.cycle, mappers.cycle_to_row),
@@ -59,7 +64,9 @@ def _paths(record: dict, prefix=()) -> list[list[str]]:
 @st.composite
 def fuzzed(draw, kind: str):
     build, _ = BUILDERS[kind]
-    record = build(draw(st.integers(0, 500)), state=draw(st.sampled_from(["SCORED", "PENDING_SCORE", "UNSCORABLE", "X"])))
+    record = build(
+        draw(st.integers(0, 500)), state=draw(st.sampled_from(["SCORED", "PENDING_SCORE", "UNSCORABLE", "X"]))
+    )
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(_paths(record)))
         record = _mutate(record, path, draw(WEIRD_VALUES), draw(st.booleans()))

@@ -1,4 +1,5 @@
 """The MCP `query` tool and the fixed tools under hostile input, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import itertools
@@ -9,9 +10,9 @@ import time
 import pytest
 from sqlalchemy.engine import make_url
 
-from storage.engine import make_engine
 from mcp_server import readonly
 from mcp_server.readonly import QueryRefused, open_read_only, run_query
+from storage.engine import make_engine
 from sync.lock import ADVISORY_KEY
 from tests.helpers.data import SECRET, fill, reader_role
 from tests.mcp.test_tools import call, error, payload
@@ -43,7 +44,7 @@ def query(url: str, sql: str, **kwargs) -> dict:
 
 BIG_ROWS = {  # 50 rows of about 100 kB: 5 MB, five times the reply cap
     "sqlite": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) "
-              "SELECT i, hex(zeroblob(50000)) AS blob FROM n",
+    "SELECT i, hex(zeroblob(50000)) AS blob FROM n",
     "postgresql": "SELECT i, repeat('x', 100000) AS blob FROM generate_series(1, 50) AS i",
 }
 
@@ -63,6 +64,7 @@ def test_one_row_larger_than_the_cap_is_withheld_and_said_so(reader):
 
 # --- SQLite -----------------------------------------------------------------------------------
 
+
 def _sqlite_only(url: str) -> None:
     if not url.startswith("sqlite"):
         pytest.skip("SQLite's authorizer and worker process")
@@ -75,8 +77,11 @@ def test_sqlite_reads_only_the_declared_tables(filled):
         conn.exec_driver_sql("CREATE TABLE notes (secret text)")
         conn.exec_driver_sql(f"INSERT INTO notes VALUES ('{SECRET}')")
     engine.dispose()
-    for sql in ("SELECT * FROM notes", "SELECT * FROM alembic_version",
-                "WITH t AS (SELECT secret FROM notes) SELECT * FROM t"):
+    for sql in (
+        "SELECT * FROM notes",
+        "SELECT * FROM alembic_version",
+        "WITH t AS (SELECT secret FROM notes) SELECT * FROM t",
+    ):
         with pytest.raises(QueryRefused, match="not authorized|prohibited") as refused:
             query(filled, sql)
         assert SECRET not in str(refused.value)
@@ -114,6 +119,7 @@ def test_sqlite_values_are_capped_in_length(filled):
 
 # --- PostgreSQL -------------------------------------------------------------------------------
 
+
 def _postgres_only(url: str) -> None:
     if not url.startswith("postgresql"):
         pytest.skip("PostgreSQL's statements, backends and roles")
@@ -147,8 +153,7 @@ def _sessions_of(url: str, role: str) -> int:
     try:
         for _ in range(100):
             with admin.connect() as conn:
-                count = conn.exec_driver_sql(
-                    f"SELECT count(*) FROM pg_stat_activity WHERE usename = '{role}'").scalar()
+                count = conn.exec_driver_sql(f"SELECT count(*) FROM pg_stat_activity WHERE usename = '{role}'").scalar()
             if not count:
                 return 0
             time.sleep(0.05)
@@ -185,28 +190,35 @@ def test_postgres_one_statement_per_call(filled, reader):
 def test_postgres_deadline_ends_a_query_that_catches_its_cancel(filled, reader):
     _postgres_only(reader)
     role = make_url(reader).username
-    _admin_run(filled, """CREATE FUNCTION outlast(seconds float) RETURNS int LANGUAGE plpgsql AS $$
+    _admin_run(
+        filled,
+        """CREATE FUNCTION outlast(seconds float) RETURNS int LANGUAGE plpgsql AS $$
         DECLARE t timestamptz := clock_timestamp(); BEGIN
           LOOP
             BEGIN PERFORM pg_sleep(0.05); EXCEPTION WHEN query_canceled THEN NULL; END;
             EXIT WHEN clock_timestamp() > t + make_interval(secs => seconds);
           END LOOP;
           RETURN 1;
-        END $$""", f"ALTER FUNCTION outlast(float) OWNER TO {role}")
+        END $$""",
+        f"ALTER FUNCTION outlast(float) OWNER TO {role}",
+    )
     # The function outlives a cancel for 8 s; the tool's own deadline is 0.3 s.
     with pytest.raises(QueryRefused, match="deadline; its connection was ended"):
         query(reader, "SELECT outlast(8)", timeout=0.3)
     assert _sessions_of(filled, role) == 0  # the backend is gone, not left running
 
 
-@pytest.mark.parametrize("sql", [
-    f"SELECT pg_advisory_lock({ADVISORY_KEY})",
-    f"SELECT pg_try_advisory_xact_lock({ADVISORY_KEY})",
-    f'SELECT "pg_advisory_lock"({ADVISORY_KEY})',
-    f'SELECT U&"pg_\\0061dvisory_lock"({ADVISORY_KEY})',
-    "SELECT query_to_xml('SELECT pg_advisory' || '_lock(' || 1 || ')', true, false, '')",
-    "SELECT * FROM ts_stat('SELECT 1')",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        f"SELECT pg_advisory_lock({ADVISORY_KEY})",
+        f"SELECT pg_try_advisory_xact_lock({ADVISORY_KEY})",
+        f'SELECT "pg_advisory_lock"({ADVISORY_KEY})',
+        f'SELECT U&"pg_\\0061dvisory_lock"({ADVISORY_KEY})',
+        "SELECT query_to_xml('SELECT pg_advisory' || '_lock(' || 1 || ')', true, false, '')",
+        "SELECT * FROM ts_stat('SELECT 1')",
+    ],
+)
 def test_postgres_readers_cannot_name_the_run_lock(filled, reader, sql):
     _postgres_only(reader)
     with pytest.raises(QueryRefused, match="not available to the query tool|not accepted"):
@@ -217,19 +229,27 @@ def test_postgres_readers_cannot_name_the_run_lock(filled, reader, sql):
 def test_postgres_a_lock_taken_indirectly_is_refused_and_released(filled, reader):
     _postgres_only(reader)
     role = make_url(reader).username
-    _admin_run(filled, f"""CREATE FUNCTION grab() RETURNS int LANGUAGE plpgsql AS $$
+    _admin_run(
+        filled,
+        f"""CREATE FUNCTION grab() RETURNS int LANGUAGE plpgsql AS $$
         BEGIN PERFORM pg_advisory_lock({ADVISORY_KEY}); RETURN 1; END $$""",
-               f"ALTER FUNCTION grab() OWNER TO {role}")
+        f"ALTER FUNCTION grab() OWNER TO {role}",
+    )
     with pytest.raises(QueryRefused, match="advisory lock"):
         query(reader, "SELECT grab()")
     assert _lock_is_free(filled)
 
 
 ESCALATIONS = {
-    "CREATEROLE": "has CREATEROLE", "CREATEDB": "has CREATEDB", "REPLICATION": "has REPLICATION",
-    "BYPASSRLS": "has BYPASSRLS", "SUPERUSER": "is a superuser",
-    "pg_execute_server_program": "server-file or read-all role", "pg_read_server_files": "server-file",
-    "pg_write_server_files": "server-file", "pg_read_all_data": "read-all role",
+    "CREATEROLE": "has CREATEROLE",
+    "CREATEDB": "has CREATEDB",
+    "REPLICATION": "has REPLICATION",
+    "BYPASSRLS": "has BYPASSRLS",
+    "SUPERUSER": "is a superuser",
+    "pg_execute_server_program": "server-file or read-all role",
+    "pg_read_server_files": "server-file",
+    "pg_write_server_files": "server-file",
+    "pg_read_all_data": "read-all role",
 }
 
 
@@ -244,13 +264,13 @@ def test_postgres_role_check_refuses_a_role_that_can_raise_itself(filled, reader
             query(reader, "SELECT count(*) FROM cycles")
         assert "MCP_DATABASE_URL" in str(refused.value)
     finally:
-        revoke = (f"REVOKE {power} FROM {role}" if power.startswith("pg_")
-                  else f"ALTER ROLE {role} NO{power}")
+        revoke = f"REVOKE {power} FROM {role}" if power.startswith("pg_") else f"ALTER ROLE {role} NO{power}"
         _admin_run(filled, revoke)
     assert query(reader, "SELECT count(*) FROM cycles")["rows"] == [[5]]  # the recipe's role still works
 
 
 # --- the fixed tools --------------------------------------------------------------------------
+
 
 def test_tools_refuse_huge_ranges_with_a_message(filled):
     _, everything, backwards, forever = call(
@@ -262,6 +282,5 @@ def test_tools_refuse_huge_ranges_with_a_message(filled):
     assert "between 1900-01-01 and 2199-12-31" in error(everything)
     assert "after end_date" in error(backwards)
     assert "days must be between 1 and 100000" in error(forever)
-    _, edge = call(filled, ("daily_series", {"metric": "strain", "start_date": "2199-12-01",
-                                              "end_date": "2199-12-31"}))
+    _, edge = call(filled, ("daily_series", {"metric": "strain", "start_date": "2199-12-01", "end_date": "2199-12-31"}))
     assert payload(edge)["days"] == []

@@ -1,4 +1,5 @@
 """The MCP server through the SDK's own client, in-process: every tool, and every refusal."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,9 +9,9 @@ import pytest
 from mcp import Client
 from sqlalchemy import text
 
-from storage.engine import make_engine
 from mcp_server.readonly import open_read_only
 from mcp_server.server import build_server
+from storage.engine import make_engine
 from sync import resources
 from tests.helpers.data import SECRET, fill, reader_role
 
@@ -19,6 +20,7 @@ TOOLS = {"latest_measurements", "daily_series", "recent_workouts", "sync_freshne
 
 def call(url: str, *calls: tuple[str, dict]) -> list:
     """Each call's result, through one client session against a server on a read-only engine."""
+
     async def run():
         engine = open_read_only(url)
         try:
@@ -27,6 +29,7 @@ def call(url: str, *calls: tuple[str, dict]) -> list:
                 return [listed] + [await client.call_tool(name, args) for name, args in calls]
         finally:
             engine.dispose()
+
     return asyncio.run(run())
 
 
@@ -80,18 +83,20 @@ def test_every_tool_answers_from_the_database(filled):
 
 
 def test_a_bad_metric_says_which_exist(filled):
-    _, result = call(filled, ("daily_series", {"metric": "mood", "start_date": "2025-03-01",
-                                               "end_date": "2025-03-02"}))
+    _, result = call(filled, ("daily_series", {"metric": "mood", "start_date": "2025-03-01", "end_date": "2025-03-02"}))
     assert "weight" in error(result) and "sleep_hours" in error(result)
 
 
-@pytest.mark.parametrize("sql", [
-    "DELETE FROM cycles",
-    "UPDATE cycles SET strain = 0",
-    "SELECT 1; DELETE FROM cycles",
-    "CREATE TABLE x (a int)",
-    "DROP TABLE cycles",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM cycles",
+        "UPDATE cycles SET strain = 0",
+        "SELECT 1; DELETE FROM cycles",
+        "CREATE TABLE x (a int)",
+        "DROP TABLE cycles",
+    ],
+)
 def test_writes_are_refused_and_nothing_changes(filled, sql):
     _, result = call(filled, ("query", {"sql": sql}))
     assert result.is_error
@@ -101,12 +106,15 @@ def test_writes_are_refused_and_nothing_changes(filled, sql):
     engine.dispose()
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT * FROM oauth_token",
-    "SELECT count(*) FROM oauth_token",
-    "WITH t AS (SELECT refresh_token FROM oauth_token) SELECT * FROM t",
-    "SELECT (SELECT access_token FROM oauth_token LIMIT 1) AS x",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM oauth_token",
+        "SELECT count(*) FROM oauth_token",
+        "WITH t AS (SELECT refresh_token FROM oauth_token) SELECT * FROM t",
+        "SELECT (SELECT access_token FROM oauth_token LIMIT 1) AS x",
+    ],
+)
 def test_the_token_table_is_out_of_reach(db_url, sql):
     if db_url.startswith("postgresql"):
         pytest.skip("PostgreSQL: see test_postgres_sql_tool_needs_a_reader_role")
@@ -122,8 +130,7 @@ def test_sqlite_queries_stop_at_the_timeout(db_url):
     from mcp_server import readonly
 
     engine = open_read_only(db_url)
-    slow = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
-            "SELECT count(*) FROM n")
+    slow = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
     with pytest.raises(readonly.QueryRefused, match="interrupted"):
         readonly.run_query(engine, slow, timeout=0.2)
     engine.dispose()

@@ -1,4 +1,5 @@
 """The shape of the code: the design card's modules at the root, packages by job, no import upwards."""
+
 from __future__ import annotations
 
 import ast
@@ -55,8 +56,9 @@ def test_the_root_holds_the_design_cards_modules_and_packages_by_job():
 def test_nothing_imports_upwards(part):
     for source in _sources(part):
         for other in _imported_parts(source) - {part}:
-            assert LAYER_OF[other] < LAYER_OF[part], \
+            assert LAYER_OF[other] < LAYER_OF[part], (
                 f"{source.relative_to(ROOT)} imports {other}, which is not below {part}"
+            )
 
 
 def test_every_package_says_what_it_is_for():
@@ -68,8 +70,16 @@ def test_every_package_says_what_it_is_for():
 def test_nothing_cites_an_issue_number():
     # A clone has no issue tracker: a comment or doc gives the reason itself.
     pattern = re.compile(r"\bissues? ?#?\d+", re.IGNORECASE)
-    paths = [p for p in ROOT.rglob("*") if p.suffix in (".py", ".md", ".sh", ".toml", ".example")
-             and not {".venv", ".git", "data"} & set(p.relative_to(ROOT).parts)]
-    citing = [f"{p.relative_to(ROOT)}:{n}" for p in paths
-              for n, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    paths = [
+        p
+        for p in ROOT.rglob("*")
+        if p.suffix in (".py", ".md", ".sh", ".toml", ".example")
+        and not {".venv", ".git", "data"} & set(p.relative_to(ROOT).parts)
+    ]
+    citing = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in paths
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
     assert not citing, citing

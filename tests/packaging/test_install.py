@@ -1,5 +1,6 @@
 """The issue's "done when": a fresh virtualenv outside the checkout, `pip install <checkout>`, then
 `whoop-etl` syncs the sandbox, reports status, exports and serves MCP from another directory."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,8 +18,21 @@ from tests.conftest import PROJECT_DIR
 from tests.packaging.test_packaging import requirement_lines
 
 # Only what a user's checkout would hold: no venv, no git, no local data or build leftovers.
-_NOT_SOURCE = shutil.ignore_patterns(".venv", ".git", "data", "__pycache__", "build", "*.egg-info", "dist",
-                                     ".pytest_cache", ".hypothesis", "tests", "bench", "logs", "*.db*")
+_NOT_SOURCE = shutil.ignore_patterns(
+    ".venv",
+    ".git",
+    "data",
+    "__pycache__",
+    "build",
+    "*.egg-info",
+    "dist",
+    ".pytest_cache",
+    ".hypothesis",
+    "tests",
+    "bench",
+    "logs",
+    "*.db*",
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +43,12 @@ def installed(tmp_path_factory) -> Path:
     shutil.copytree(PROJECT_DIR, source, ignore=_NOT_SOURCE, symlinks=True)
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                          f"{source}[mcp]"], capture_output=True, text=True, timeout=600)
+    pip = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", f"{source}[mcp]"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if pip.returncode != 0 and "Could not find a version" in pip.stderr + pip.stdout:
         pytest.skip(f"no package index reachable: {pip.stderr.strip().splitlines()[-1]}")
     assert pip.returncode == 0, pip.stderr
@@ -42,16 +60,27 @@ def installed(tmp_path_factory) -> Path:
 def user_env(installed, etl_env, db_url, tmp_path):
     """The sandbox's settings, a home of its own, no PYTHONPATH: a user's shell, in `tmp_path`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    env.update(etl_env.environment(), HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
-               XDG_DATA_HOME=str(tmp_path / "share"), PATH=f"{installed}{os.pathsep}{env.get('PATH', '')}")
+    env.update(
+        etl_env.environment(),
+        HOME=str(tmp_path),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "share"),
+        PATH=f"{installed}{os.pathsep}{env.get('PATH', '')}",
+    )
     # SQLite: a new file, so the installed copy runs its own migrations; PostgreSQL: the test database.
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'fresh.db'}" if db_url.startswith("sqlite") else db_url
     return env
 
 
 def whoop_etl(env, *args, cwd, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(env["PATH"].split(os.pathsep)[0]) / "whoop-etl"), *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(Path(env["PATH"].split(os.pathsep)[0]) / "whoop-etl"), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_installed_command_syncs_reports_exports_and_serves_mcp(installed, user_env, tmp_path):
@@ -86,20 +115,29 @@ def test_installed_command_syncs_reports_exports_and_serves_mcp(installed, user_
 
 
 def test_installed_metadata_matches_requirements_and_ships_the_assets(installed):
-    probe = ("import importlib.metadata as m, json, dashboard.assets as a; from storage import migrate;"
-             "from alembic.script import ScriptDirectory as S;"
-             "print(json.dumps({'requires': m.requires('whoop-etl'), 'version': m.version('whoop-etl'),"
-             "'head': S.from_config(migrate.alembic_config()).get_current_head(),"
-             "'static': sorted(p.name for p in a.STATIC_DIR.iterdir()),"
-             "'template': (a.TEMPLATE_DIR / 'page.html').is_file(), 'chart': a.chart_js() is not None,"
-             "'etl': __import__('etl').__file__}))")
-    out = subprocess.run([str(installed / "python"), "-c", probe], capture_output=True, text=True, cwd="/",
-                         env={"PATH": os.environ.get("PATH", "")}, check=True)
+    probe = (
+        "import importlib.metadata as m, json, dashboard.assets as a; from storage import migrate;"
+        "from alembic.script import ScriptDirectory as S;"
+        "print(json.dumps({'requires': m.requires('whoop-etl'), 'version': m.version('whoop-etl'),"
+        "'head': S.from_config(migrate.alembic_config()).get_current_head(),"
+        "'static': sorted(p.name for p in a.STATIC_DIR.iterdir()),"
+        "'template': (a.TEMPLATE_DIR / 'page.html').is_file(), 'chart': a.chart_js() is not None,"
+        "'etl': __import__('etl').__file__}))"
+    )
+    out = subprocess.run(
+        [str(installed / "python"), "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        env={"PATH": os.environ.get("PATH", "")},
+        check=True,
+    )
     found = json.loads(out.stdout)
     extra = '; extra == "mcp"'
     assert sorted(r for r in found["requires"] if extra not in r) == sorted(requirement_lines("requirements.txt"))
-    assert sorted(r.replace(extra, "") for r in found["requires"] if extra in r) == \
-        sorted(requirement_lines("requirements-mcp.txt"))
+    assert sorted(r.replace(extra, "") for r in found["requires"] if extra in r) == sorted(
+        requirement_lines("requirements-mcp.txt")
+    )
     assert found["version"] == _version()
     from storage.engine import SCHEMA_HEAD
 

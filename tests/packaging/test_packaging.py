@@ -1,17 +1,18 @@
 """Packaging: one version, one set of pins, and an installed copy's data in the user's folders."""
+
 from __future__ import annotations
 
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from click.testing import CliRunner
 
 from configuration import settings
-from etl import cli
 from configuration.version import __version__
+from etl import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)==([0-9][0-9A-Za-z.+\-]*)$")
@@ -36,7 +37,9 @@ def test_the_package_takes_its_dependencies_and_version_from_one_place_each():
 def test_every_requirement_is_pinned_exactly_once():
     runtime = requirement_lines("requirements.txt") + requirement_lines("requirements-mcp.txt")
     dev = requirement_lines("requirements-dev.txt")
-    assert {"-r requirements.txt", "-r requirements-mcp.txt"} <= set((ROOT / "requirements-dev.txt").read_text().splitlines())
+    assert {"-r requirements.txt", "-r requirements-mcp.txt"} <= set(
+        (ROOT / "requirements-dev.txt").read_text().splitlines()
+    )
     for line in runtime + dev:
         assert PIN.match(line), f"{line!r} is not pinned with =="
     names = [PIN.match(line).group(1).lower() for line in runtime + dev]
@@ -75,12 +78,16 @@ def test_an_installed_copy_uses_the_platform_folders(tmp_path, monkeypatch):
     config, data = settings.home_dirs()
     assert config == tmp_path / "config" / "whoop-etl"
     assert data == tmp_path / "share" / "whoop-etl"
-    assert settings.get_settings(read_dotenv=False).database_url == \
-        f"sqlite:///{tmp_path / 'share' / 'whoop-etl' / 'data' / 'whoop.db'}"
+    assert (
+        settings.get_settings(read_dotenv=False).database_url
+        == f"sqlite:///{tmp_path / 'share' / 'whoop-etl' / 'data' / 'whoop.db'}"
+    )
     (tmp_path / "share" / "whoop-etl" / "mine").mkdir(parents=True)  # only data/ is created for you
     monkeypatch.setenv("DATABASE_URL", "sqlite:///mine/health.db")
-    assert settings.get_settings(read_dotenv=False).database_url == \
-        f"sqlite:///{tmp_path / 'share' / 'whoop-etl' / 'mine' / 'health.db'}"
+    assert (
+        settings.get_settings(read_dotenv=False).database_url
+        == f"sqlite:///{tmp_path / 'share' / 'whoop-etl' / 'mine' / 'health.db'}"
+    )
 
 
 def test_a_cron_only_install_leaves_out_the_mcp_sdk():

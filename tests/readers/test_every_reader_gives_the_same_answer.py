@@ -1,4 +1,5 @@
 """Every reader gives the same answer: status, status --check, the dashboard, the MCP tools, export daily."""
+
 from __future__ import annotations
 
 import json
@@ -30,18 +31,37 @@ def _night(n: int, woke: datetime, offset: str, *, sleep_state: str = "SCORED", 
     """A cycle starting at bedtime, its main sleep ending at `woke` and that sleep's recovery."""
     bedtime, cycle_id = woke - timedelta(hours=8), 93845 + n
     cycle = f.cycle(n, state="SCORED" if recovery is not None else "PENDING_SCORE") | {
-        "start": f.iso(bedtime), "end": None, "timezone_offset": offset}
-    sleep = f.sleep(n, state=sleep_state) | {"start": f.iso(bedtime), "end": f.iso(woke), "timezone_offset": offset,
-                                             "cycle_id": cycle_id}
+        "start": f.iso(bedtime),
+        "end": None,
+        "timezone_offset": offset,
+    }
+    sleep = f.sleep(n, state=sleep_state) | {
+        "start": f.iso(bedtime),
+        "end": f.iso(woke),
+        "timezone_offset": offset,
+        "cycle_id": cycle_id,
+    }
     rec = f.recovery(n, state="SCORED" if recovery is not None else "PENDING_SCORE", score=recovery or 0.0) | {
-        "created_at": f.iso(woke + timedelta(minutes=5)), "updated_at": f.iso(woke + timedelta(minutes=6))}
+        "created_at": f.iso(woke + timedelta(minutes=5)),
+        "updated_at": f.iso(woke + timedelta(minutes=6)),
+    }
     return cycle, sleep, rec
 
 
 def _group(grpid: int, at: datetime, attrib: int, measures: list[dict]) -> dict:
     epoch = int(at.timestamp())
-    return {"grpid": grpid, "attrib": attrib, "date": epoch, "created": epoch + 30, "modified": epoch + 30,
-            "category": 1, "deviceid": None, "hash_deviceid": None, "measures": measures, "model": "test"}
+    return {
+        "grpid": grpid,
+        "attrib": attrib,
+        "date": epoch,
+        "created": epoch + 30,
+        "modified": epoch + 30,
+        "category": 1,
+        "deviceid": None,
+        "hash_deviceid": None,
+        "measures": measures,
+        "model": "test",
+    }
 
 
 def _kg(grpid: int, at: datetime, kg: float, attrib: int = 0) -> dict:
@@ -49,14 +69,24 @@ def _kg(grpid: int, at: datetime, kg: float, attrib: int = 0) -> dict:
 
 
 def _bp(grpid: int, at: datetime, systolic: int, diastolic: int, attrib: int = 0) -> dict:
-    return _group(grpid, at, attrib, [{"value": diastolic, "type": 9, "unit": 0},
-                                      {"value": systolic, "type": 10, "unit": 0}, {"value": 70, "type": 11, "unit": 0}])
+    return _group(
+        grpid,
+        at,
+        attrib,
+        [
+            {"value": diastolic, "type": 9, "unit": 0},
+            {"value": systolic, "type": 10, "unit": 0},
+            {"value": 70, "type": 11, "unit": 0},
+        ],
+    )
 
 
 def _whoop(session: Session) -> None:
-    nights = [_night(1, datetime(2025, 3, 8, 5, 30, tzinfo=timezone.utc), "+01:00", recovery=60.0),  # Paris
-              _night(2, datetime(2025, 3, 9, 12, 0, tzinfo=timezone.utc), "-05:00", recovery=49.0),  # New York
-              _night(3, datetime(2025, 3, 10, 11, 0, tzinfo=timezone.utc), "-05:00")]  # recovery pending
+    nights = [
+        _night(1, datetime(2025, 3, 8, 5, 30, tzinfo=timezone.utc), "+01:00", recovery=60.0),  # Paris
+        _night(2, datetime(2025, 3, 9, 12, 0, tzinfo=timezone.utc), "-05:00", recovery=49.0),  # New York
+        _night(3, datetime(2025, 3, 10, 11, 0, tzinfo=timezone.utc), "-05:00"),
+    ]  # recovery pending
     loaders.load_cycles(session, [n[0] for n in nights])
     loaders.load_sleep(session, [n[1] for n in nights])
     loaders.load_recovery(session, [n[2] for n in nights])
@@ -64,22 +94,49 @@ def _whoop(session: Session) -> None:
 
 
 def _withings(session: Session) -> None:
-    at = lambda day, hour, minute=0: datetime(2025, 3, day, hour, minute, tzinfo=timezone.utc)  # noqa: E731
-    loaders.load_withings_measures(session, [
-        _kg(1, at(7, 6), 80.0), _kg(2, at(8, 6, 10), 79.8, attrib=2), _bp(11, at(8, 19), 121, 80),
-        _kg(6, at(5, 6), 81.0, attrib=4)], USER, PARIS)
-    loaders.load_withings_measures(session, [
-        _kg(3, at(9, 12, 30), 79.5, attrib=8), _kg(4, at(9, 12, 30), 79.4),  # the same minute (and second)
-        _kg(5, at(10, 12), 95.0, attrib=1), _kg(7, at(10, 13), 78.0), _kg(8, at(10, 14), 78.1),
-        _kg(9, at(10, 14, 30), 78.2),
-        _bp(12, at(9, 16), 140, 95, attrib=1), _bp(13, at(10, 1), 118, 76, attrib=8),
-        _bp(14, at(10, 10), 120, 79, attrib=2), _bp(15, at(10, 11), 130, 85)], USER, NEW_YORK)
-    night = {"id": 501, "startdate": int(at(10, 4).timestamp()), "enddate": int(at(10, 11).timestamp()),
-             "date": "2025-03-10", "timezone": NEW_YORK, "model": 32, "data": {"total_sleep_time": 25200,
-                                                                                "sleep_score": 80}}
+    at = lambda day, hour, minute=0: datetime(2025, 3, day, hour, minute, tzinfo=timezone.utc)  # noqa: E731 - a one-line helper, named where it is used
+    loaders.load_withings_measures(
+        session,
+        [
+            _kg(1, at(7, 6), 80.0),
+            _kg(2, at(8, 6, 10), 79.8, attrib=2),
+            _bp(11, at(8, 19), 121, 80),
+            _kg(6, at(5, 6), 81.0, attrib=4),
+        ],
+        USER,
+        PARIS,
+    )
+    loaders.load_withings_measures(
+        session,
+        [
+            _kg(3, at(9, 12, 30), 79.5, attrib=8),
+            _kg(4, at(9, 12, 30), 79.4),  # the same minute (and second)
+            _kg(5, at(10, 12), 95.0, attrib=1),
+            _kg(7, at(10, 13), 78.0),
+            _kg(8, at(10, 14), 78.1),
+            _kg(9, at(10, 14, 30), 78.2),
+            _bp(12, at(9, 16), 140, 95, attrib=1),
+            _bp(13, at(10, 1), 118, 76, attrib=8),
+            _bp(14, at(10, 10), 120, 79, attrib=2),
+            _bp(15, at(10, 11), 130, 85),
+        ],
+        USER,
+        NEW_YORK,
+    )
+    night = {
+        "id": 501,
+        "startdate": int(at(10, 4).timestamp()),
+        "enddate": int(at(10, 11).timestamp()),
+        "date": "2025-03-10",
+        "timezone": NEW_YORK,
+        "model": 32,
+        "data": {"total_sleep_time": 25200, "sleep_score": 80},
+    }
     loaders.load(session, "withings", "sleep_summary", [night], USER)
-    days = [{"date": d, "timezone": NEW_YORK, "steps": s, "distance": 1000.0, "modified": int(at(10, 12).timestamp())}
-            for d, s in (("2025-03-09", 12000), ("2025-03-10", 3000))]
+    days = [
+        {"date": d, "timezone": NEW_YORK, "steps": s, "distance": 1000.0, "modified": int(at(10, 12).timestamp())}
+        for d, s in (("2025-03-09", 12000), ("2025-03-10", 3000))
+    ]
     loaders.load(session, "withings", "activity", days, USER)
 
 
@@ -88,19 +145,34 @@ def _hard_cases(session: Session) -> None:
     gone = datetime(2025, 3, 10, 14, 45, tzinfo=timezone.utc)
     session.execute(update(WithingsWeight).where(WithingsWeight.grpid == 7).values(deleted_at=gone))
     session.execute(update(WithingsHeartRate).where(WithingsHeartRate.grpid == 15).values(deleted_at=gone))
-    session.execute(update(WithingsWeight).where(WithingsWeight.grpid == 8)
-                    .values(weight_kg=250.0, flag="weight_kg 250.0 is outside 20 to 200"))
-    session.execute(update(WithingsHeartRate).where(WithingsHeartRate.grpid == 14)
-                    .values(systolic_mmhg=161.0, diastolic_mmhg=1.0, flag="diastolic 1 is below 30"))
-    session.execute(update(WithingsWeight).where(WithingsWeight.grpid == 9).values(
-        measured_at=datetime(2999, 1, 1, tzinfo=timezone.utc), local_date=date(2999, 1, 1)))
+    session.execute(
+        update(WithingsWeight)
+        .where(WithingsWeight.grpid == 8)
+        .values(weight_kg=250.0, flag="weight_kg 250.0 is outside 20 to 200")
+    )
+    session.execute(
+        update(WithingsHeartRate)
+        .where(WithingsHeartRate.grpid == 14)
+        .values(systolic_mmhg=161.0, diastolic_mmhg=1.0, flag="diastolic 1 is below 30")
+    )
+    session.execute(
+        update(WithingsWeight)
+        .where(WithingsWeight.grpid == 9)
+        .values(measured_at=datetime(2999, 1, 1, tzinfo=timezone.utc), local_date=date(2999, 1, 1))
+    )
     for resource in resources.RESOURCES:
         if resource.key == ("whoop", "body"):
             continue  # never synced
-        session.execute(insert(SyncState).values(source=resource.source, resource=resource.name,
-                                                 user_id=USER if resource.source == "withings" else f.USER_ID,
-                                                 status="ok", last_attempt_at=NOW - timedelta(hours=1),
-                                                 last_success_at=NOW - timedelta(hours=1)))
+        session.execute(
+            insert(SyncState).values(
+                source=resource.source,
+                resource=resource.name,
+                user_id=USER if resource.source == "withings" else f.USER_ID,
+                status="ok",
+                last_attempt_at=NOW - timedelta(hours=1),
+                last_success_at=NOW - timedelta(hours=1),
+            )
+        )
 
 
 @pytest.fixture
@@ -117,8 +189,9 @@ def seeded(db_url):
 
 def _readers(engine, tmp_path) -> dict:
     """What each reader answers, at NOW."""
-    settings = SimpleNamespace(**{s: SimpleNamespace(configured=True, seed_refresh_token="seed")
-                                  for s in resources.SOURCES})
+    settings = SimpleNamespace(
+        **{s: SimpleNamespace(configured=True, seed_refresh_token="seed") for s in resources.SOURCES}
+    )
     checked = json.loads(json.dumps(health.check(engine, settings, NOW), default=str))
     with engine.connect() as conn:
         page = build_summary(conn, NOW)
@@ -127,8 +200,15 @@ def _readers(engine, tmp_path) -> dict:
         series = mcp.daily_series(conn, "weight", date(2025, 3, 1), date(2025, 3, 31))
     export_tables(engine, ["daily"], "jsonl", str(tmp_path))
     exported = [json.loads(line) for line in (tmp_path / "daily.jsonl").read_text().splitlines()]
-    return {"status": collect_status(engine, NOW), "check": checked, "page": page, "mcp": latest,
-            "mcp_fresh": fresh, "mcp_series": series, "daily": exported}
+    return {
+        "status": collect_status(engine, NOW),
+        "check": checked,
+        "page": page,
+        "mcp": latest,
+        "mcp_fresh": fresh,
+        "mcp_series": series,
+        "daily": exported,
+    }
 
 
 def _last(rows: list[dict], column: str) -> dict:
@@ -140,56 +220,87 @@ def test_every_reader_gives_the_same_answers(seeded, tmp_path):
     status, check, page = r["status"], r["check"]["latest"], r["page"]
     mcp_latest, daily = r["mcp"]["metrics"], r["daily"]
     # Weight: not the deleted, flagged, 2999 or maybe-someone-else's ones; of two in the same second, the higher id.
-    weights = {status["latest_weight"]["kg"], check["weight"]["kg"], page["weight"]["kg"],
-               mcp_latest["weight"]["value"], _last(daily, "weight")["weight"], r["mcp_series"]["days"][-1]["value"]}
+    weights = {
+        status["latest_weight"]["kg"],
+        check["weight"]["kg"],
+        page["weight"]["kg"],
+        mcp_latest["weight"]["value"],
+        _last(daily, "weight")["weight"],
+        r["mcp_series"]["days"][-1]["value"],
+    }
     assert weights == {79.4}
     assert _last(daily, "weight")["day"] == "2025-03-09" and r["mcp_series"]["days"][-1]["date"] == "2025-03-09"
     # Blood pressure: the attrib-8 reading of a New York evening, filed under its local day.
     bp = _last(daily, "bp_systolic")
-    assert {(status["latest_blood_pressure"]["systolic"], status["latest_blood_pressure"]["diastolic"]),
-            (check["blood_pressure"]["systolic"], check["blood_pressure"]["diastolic"]),
-            (page["blood_pressure"]["latest"]["systolic"], page["blood_pressure"]["latest"]["diastolic"]),
-            (mcp_latest["bp_systolic"]["value"], mcp_latest["bp_diastolic"]["value"]),
-            (bp["bp_systolic"], bp["bp_diastolic"])} == {(118, 76)}
+    assert {
+        (status["latest_blood_pressure"]["systolic"], status["latest_blood_pressure"]["diastolic"]),
+        (check["blood_pressure"]["systolic"], check["blood_pressure"]["diastolic"]),
+        (page["blood_pressure"]["latest"]["systolic"], page["blood_pressure"]["latest"]["diastolic"]),
+        (mcp_latest["bp_systolic"]["value"], mcp_latest["bp_diastolic"]["value"]),
+        (bp["bp_systolic"], bp["bp_diastolic"]),
+    } == {(118, 76)}
     assert bp["day"] == "2025-03-09"
     # Recovery: the newest SCORED one; the pending one (all nulls) is nobody's latest.
-    assert {status["latest_recovery"]["score"], check["recovery"]["score"], page["trends"]["recovery"]["score"][-1],
-            mcp_latest["recovery"]["value"], _last(daily, "recovery")["recovery"]} == {49.0}
+    assert {
+        status["latest_recovery"]["score"],
+        check["recovery"]["score"],
+        page["trends"]["recovery"]["score"][-1],
+        mcp_latest["recovery"]["value"],
+        _last(daily, "recovery")["recovery"],
+    } == {49.0}
     assert _last(daily, "recovery")["day"] == page["trends"]["recovery"]["day"][-1] == "2025-03-09"
     assert [d["day"] for d in daily if d["recovery"] is not None] == ["2025-03-08", "2025-03-09"]
     # Last night's sleep: WHOOP (the pending recovery's sleep is scored) and Withings, by the New York wake-up day.
     whoop = round(_last(daily, "sleep_hours")["sleep_hours"], 3)
-    assert {round(status["last_sleep"]["hours"], 3), round(check["sleep"]["hours"], 3),
-            round(mcp_latest["sleep_hours"]["value"], 3), whoop} == {round((30272735 - 1403507) / 3_600_000, 3)}
+    assert {
+        round(status["last_sleep"]["hours"], 3),
+        round(check["sleep"]["hours"], 3),
+        round(mcp_latest["sleep_hours"]["value"], 3),
+        whoop,
+    } == {round((30272735 - 1403507) / 3_600_000, 3)}
     assert page["trends"]["sleep"]["hours"][-1] == round(whoop, 1)
     assert _last(daily, "sleep_hours")["day"] == page["trends"]["sleep"]["day"][-1] == "2025-03-10"
-    assert {status["last_withings_sleep"]["hours"], check["withings_sleep"]["hours"],
-            mcp_latest["withings_sleep_hours"]["value"], _last(daily, "withings_sleep_hours")["withings_sleep_hours"],
-            page["sleep_compare"]["withings_hours"][-1]} == {7.0}
+    assert {
+        status["last_withings_sleep"]["hours"],
+        check["withings_sleep"]["hours"],
+        mcp_latest["withings_sleep_hours"]["value"],
+        _last(daily, "withings_sleep_hours")["withings_sleep_hours"],
+        page["sleep_compare"]["withings_hours"][-1],
+    } == {7.0}
     assert [(d["day"], d["steps"]) for d in daily if d["steps"]] == [("2025-03-09", 12000), ("2025-03-10", 3000)]
     # One row a day: WHOOP's and Withings' ids for the same person side by side.
     assert len({d["day"] for d in daily}) == len(daily)
-    assert {(d["whoop_user_id"], d["withings_user_id"]) for d in daily if d["day"] == "2025-03-09"} == {(f.USER_ID, USER)}
+    assert {(d["whoop_user_id"], d["withings_user_id"]) for d in daily if d["day"] == "2025-03-09"} == {
+        (f.USER_ID, USER)
+    }
     _same_freshness(r)
     _flagged_noted(r)
 
 
 def _same_freshness(r: dict) -> None:
     """Each resource's own newest record and staleness, the same for every reader."""
+
     def stamp(value):
         return None if value is None else datetime.fromisoformat(str(value)).astimezone(timezone.utc)
+
     status = {(x["source"], x["resource"]): (stamp(x["newest_record"]), x["stale"]) for x in r["status"]["resources"]}
     check = {(x["source"], x["resource"]): (stamp(x["newest_record"]), x["stale"]) for x in r["check"]["resources"]}
-    page = {(row["source"], x["resource"]): (stamp(x["newest_record_at"]), x["stale"])
-            for row in r["page"]["freshness"] for x in row["resources"]}
+    page = {
+        (row["source"], x["resource"]): (stamp(x["newest_record_at"]), x["stale"])
+        for row in r["page"]["freshness"]
+        for x in row["resources"]
+    }
     mcp_fresh = {(x["source"], x["resource"]): (stamp(x["newest_record"]), x["stale"]) for x in r["mcp_fresh"]}
     assert status == check == page == mcp_fresh and len(status) == len(resources.RESOURCES)
     # The 2999 weigh-in says nothing about freshness; workouts, never received, are stale on every reader.
     assert status[("withings", "measures")][0] < NOW + timedelta(days=2)
     assert status[("whoop", "workout")] == (datetime(2025, 3, 1, 16, tzinfo=timezone.utc), True)
     flagged_by_check = {(p["source"], p["resource"]) for p in r["check"]["problems"] if p["kind"] == "stale"}
-    assert flagged_by_check == {key for key, (_, stale) in page.items() if stale} == {("whoop", "workout"),
-                                                                                    ("whoop", "body")}
+    assert (
+        flagged_by_check
+        == {key for key, (_, stale) in page.items() if stale}
+        == {("whoop", "workout"), ("whoop", "body")}
+    )
 
 
 def _flagged_noted(r: dict) -> None:

@@ -1,4 +1,5 @@
 """`export`: every table but the tokens, ISO 8601 times with offsets, filters, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import csv
@@ -8,9 +9,9 @@ from datetime import datetime
 import pytest
 from click.testing import CliRunner
 
-from storage.engine import make_engine
 from etl import cli
 from readers.export import iso
+from storage.engine import make_engine
 from tests.helpers.data import SECRET, fill
 
 
@@ -56,8 +57,11 @@ def test_one_table_as_json_lines_to_stdout(filled):
 
 def test_since_keeps_the_newer_records(filled):
     result = _export("cycles", "--format", "jsonl", "--output", "-", "--since", "2025-03-03")
-    assert [json.loads(line)["start"][:10] for line in result.stdout.splitlines()] == \
-        ["2025-03-03", "2025-03-04", "2025-03-05"]
+    assert [json.loads(line)["start"][:10] for line in result.stdout.splitlines()] == [
+        "2025-03-03",
+        "2025-03-04",
+        "2025-03-05",
+    ]
 
 
 def test_tokens_are_refused_even_by_name(filled, tmp_path):
@@ -84,16 +88,25 @@ def test_deleted_rows_and_quarantine_only_when_asked(filled, tmp_path):
     now = datetime.now(timezone.utc)
     with Session(engine) as session:
         session.query(Cycle).filter(Cycle.whoop_id == 93845).update({"deleted_at": now})
-        session.add(Quarantine(source="withings", resource="measures", record_key="grpid=1", fingerprint="f",
-                               payload="{}", reason="weight out of range", first_seen_at=now,
-                               last_seen_at=now, attempts=1))
+        session.add(
+            Quarantine(
+                source="withings",
+                resource="measures",
+                record_key="grpid=1",
+                fingerprint="f",
+                payload="{}",
+                reason="weight out of range",
+                first_seen_at=now,
+                last_seen_at=now,
+                attempts=1,
+            )
+        )
         session.commit()
     engine.dispose()
     assert _export("all", "--output", str(tmp_path / "a")).exit_code == 0
     assert not (tmp_path / "a" / "quarantine.csv").exists()
     assert len((tmp_path / "a" / "cycles.csv").read_text().splitlines()) == 1 + 4
-    assert _export("all", "--output", str(tmp_path / "b"), "--include-deleted",
-                   "--include-quarantined").exit_code == 0
+    assert _export("all", "--output", str(tmp_path / "b"), "--include-deleted", "--include-quarantined").exit_code == 0
     assert len((tmp_path / "b" / "cycles.csv").read_text().splitlines()) == 1 + 5
     assert "weight out of range" in (tmp_path / "b" / "quarantine.csv").read_text()
 
@@ -110,9 +123,29 @@ def test_iso_gives_naive_utc_times_an_offset():
 
 
 # The `daily` view's columns as the README documents them: people's SQL depends on them.
-DAILY_COLUMNS = ["day", "whoop_user_id", "withings_user_id", "recovery", "hrv", "resting_hr", "spo2", "skin_temp", "strain",
-                 "sleep_performance", "sleep_hours", "respiratory_rate", "withings_sleep_hours", "sleep_score",
-                 "steps", "distance_km", "weight", "body_fat", "bp_systolic", "bp_diastolic", "heart_rate"]
+DAILY_COLUMNS = [
+    "day",
+    "whoop_user_id",
+    "withings_user_id",
+    "recovery",
+    "hrv",
+    "resting_hr",
+    "spo2",
+    "skin_temp",
+    "strain",
+    "sleep_performance",
+    "sleep_hours",
+    "respiratory_rate",
+    "withings_sleep_hours",
+    "sleep_score",
+    "steps",
+    "distance_km",
+    "weight",
+    "body_fat",
+    "bp_systolic",
+    "bp_diastolic",
+    "heart_rate",
+]
 
 
 def test_daily_is_one_row_per_local_day_with_the_documented_columns(filled, tmp_path):

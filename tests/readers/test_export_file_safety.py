@@ -1,4 +1,5 @@
 """`export` against a hostile output folder: no symlink followed, nothing overwritten unasked, 0600/0700."""
+
 from __future__ import annotations
 
 import os
@@ -7,8 +8,8 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from storage.engine import make_engine
 from etl import cli
+from storage.engine import make_engine
 from tests.helpers.data import fill
 
 

@@ -1,4 +1,5 @@
 """`quarantine`: list, show, retry, acknowledge and dismiss the records that could not be stored."""
+
 from __future__ import annotations
 
 import json
@@ -25,11 +26,24 @@ def held(session, db_url, monkeypatch):
     cycle["start"] = "1970-01-01T00:00:00.000Z"
     group = f.weight_group(61)
     group["measures"][0]["value"] = 80_500.5
-    quarantine.quarantine_records(session, "whoop", "cycles", key_field="id", rejected=[quarantine.Rejected(cycle, "start out of bounds")],
-                                  now=SEEN)
-    quarantine.quarantine_records(session, "withings", "measures", key_field="grpid",
-                                  rejected=[quarantine.Rejected(group, "measures.value must be an integer")],
-                                  user_id=5, timezone="Europe/Rome", now=SEEN + timedelta(hours=1))
+    quarantine.quarantine_records(
+        session,
+        "whoop",
+        "cycles",
+        key_field="id",
+        rejected=[quarantine.Rejected(cycle, "start out of bounds")],
+        now=SEEN,
+    )
+    quarantine.quarantine_records(
+        session,
+        "withings",
+        "measures",
+        key_field="grpid",
+        rejected=[quarantine.Rejected(group, "measures.value must be an integer")],
+        user_id=5,
+        timezone="Europe/Rome",
+        now=SEEN + timedelta(hours=1),
+    )
     ids = {q.resource: q.id for q in session.scalars(select(Quarantine))}
     session.commit()
     return ids
@@ -39,10 +53,12 @@ def held(session, db_url, monkeypatch):
 def cli(session):
     """`quarantine ARGS` as a user runs it; the test's own transaction ends first (a SQLite writer
     holds its lock until then)."""
+
     def invoke(*args: str):
         session.commit()
         result = CliRunner().invoke(etl.cli, ["quarantine", *args], catch_exceptions=False)
         return result.exit_code, result.stdout, result.stderr
+
     return invoke
 
 
@@ -57,7 +73,9 @@ def test_the_list_shows_every_item_with_its_state(held, cli):
     code, out, _ = cli("--json")
     items = json.loads(out)
     assert [(i["resource"], i["key"], i["state"], i["attempts"]) for i in items] == [
-        ("cycles", "id=93846", "new", 1), ("measures", "grpid=61", "new", 1)]
+        ("cycles", "id=93846", "new", 1),
+        ("measures", "grpid=61", "new", 1),
+    ]
     assert items[0]["first_seen_at"] == items[0]["last_seen_at"] == SEEN.isoformat()
 
 
@@ -76,14 +94,28 @@ def test_acknowledged_items_stay_listed_and_come_back_when_they_change(held, ses
     states = {i["resource"]: i["state"] for i in json.loads(cli("--json")[1])}
     assert states == {"cycles": "acknowledged", "measures": "new"}
     assert {(q["resource"], q["new"], q["acknowledged"]) for q in quarantine.summary(session)} == {
-        ("cycles", 0, 1), ("measures", 1, 0)}
+        ("cycles", 0, 1),
+        ("measures", 1, 0),
+    }
     same = f.cycle(1) | {"start": "1970-01-01T00:00:00.000Z"}  # the next run's retry: same reason, same payload
-    quarantine.quarantine_records(session, "whoop", "cycles", key_field="id", rejected=[quarantine.Rejected(same, "start out of bounds")],
-                                  now=SEEN + timedelta(days=1))
+    quarantine.quarantine_records(
+        session,
+        "whoop",
+        "cycles",
+        key_field="id",
+        rejected=[quarantine.Rejected(same, "start out of bounds")],
+        now=SEEN + timedelta(days=1),
+    )
     session.commit()
     assert json.loads(cli("--json")[1])[0]["state"] == "acknowledged"
-    quarantine.quarantine_records(session, "whoop", "cycles", key_field="id",  # a new release names another reason
-                                  rejected=[quarantine.Rejected(same, "start before 2010-01-01")], now=SEEN + timedelta(days=2))
+    quarantine.quarantine_records(
+        session,
+        "whoop",
+        "cycles",
+        key_field="id",  # a new release names another reason
+        rejected=[quarantine.Rejected(same, "start before 2010-01-01")],
+        now=SEEN + timedelta(days=2),
+    )
     session.commit()
     assert json.loads(cli("--json")[1])[0]["state"] == "new"
     assert cli("ack", "--all")[1].strip() == f"2 items acknowledged ({held['cycles']}, {held['measures']})"
@@ -106,18 +138,23 @@ def test_dismissed_items_are_kept_but_not_listed_counted_or_retried(held, sessio
 def test_retry_stores_what_this_release_can_read_and_says_so(held, session, cli):
     # An older release refused a cycle this one reads: held as it would have been.
     readable = f.cycle(4)
-    quarantine.quarantine_records(session, "whoop", "cycles", key_field="id", rejected=[quarantine.Rejected(readable, "unknown field")],
-                                  now=SEEN)
+    quarantine.quarantine_records(
+        session, "whoop", "cycles", key_field="id", rejected=[quarantine.Rejected(readable, "unknown field")], now=SEEN
+    )
     session.commit()
     code, out, _ = cli("retry", "--resource", "cycles")
     assert code == 0
     assert out.strip() == "whoop cycles: 1 of 2 stored now, 1 still quarantined"
     assert session.scalars(select(Cycle.whoop_id)).all() == [readable["id"]]
     assert [q.record_key for q in session.scalars(select(Quarantine).order_by(Quarantine.id))] == [
-        "id=93846", "grpid=61"]
+        "id=93846",
+        "grpid=61",
+    ]
     code, out, _ = cli("retry")
-    assert out.splitlines() == ["whoop cycles: 0 of 1 stored now, 1 still quarantined",
-                                "withings measures: 0 of 1 stored now, 1 still quarantined"]
+    assert out.splitlines() == [
+        "whoop cycles: 0 of 1 stored now, 1 still quarantined",
+        "withings measures: 0 of 1 stored now, 1 still quarantined",
+    ]
     assert cli("retry", "--resource", "nope")[0] == 2
 
 

@@ -1,4 +1,5 @@
 """`status --check`: exit 0 fresh, 1 stale or quarantined, 3 re-connect; one stderr line per problem."""
+
 from __future__ import annotations
 
 import json
@@ -10,11 +11,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 import etl
-from sync import resources
-from storage.engine import make_engine
 from configuration.clock import utcnow
 from models import OAuthToken, Quarantine, SyncState, WithingsWeight
 from storage import quarantine
+from storage.engine import make_engine
+from sync import resources
 from tests.helpers.etl import run_etl
 
 
@@ -51,19 +52,24 @@ def test_fresh_after_a_run_exits_0_and_says_nothing(etl_env):
 
 def test_stale_resource_exits_1_with_one_line(etl_env, db_url):
     assert run_etl()[0] == 0
-    execute(db_url, update(SyncState).where(SyncState.resource == "cycles")
-            .values(last_success_at=utcnow() - timedelta(days=3)))
+    execute(
+        db_url,
+        update(SyncState).where(SyncState.resource == "cycles").values(last_success_at=utcnow() - timedelta(days=3)),
+    )
     code, out, err = check()
     assert (code, err) == (1, ["WHOOP cycles last synced 3 days ago"])
     problems = json.loads(check("--json")[1])["problems"]
-    assert problems == [{"source": "whoop", "resource": "cycles", "kind": "stale",
-                         "message": "WHOOP cycles last synced 3 days ago"}]
+    assert problems == [
+        {"source": "whoop", "resource": "cycles", "kind": "stale", "message": "WHOOP cycles last synced 3 days ago"}
+    ]
 
 
 def test_threshold_is_configurable_per_resource(etl_env, db_url, monkeypatch):
     assert run_etl()[0] == 0
-    execute(db_url, update(SyncState).where(SyncState.resource == "measures")
-            .values(last_success_at=utcnow() - timedelta(days=5)))
+    execute(
+        db_url,
+        update(SyncState).where(SyncState.resource == "measures").values(last_success_at=utcnow() - timedelta(days=5)),
+    )
     assert check()[0] == 1
     monkeypatch.setenv("STALE_AFTER_WITHINGS_MEASURES", "6d")
     assert check()[0] == 0
@@ -79,9 +85,16 @@ def test_never_synced_is_stale(etl_env):
 
 def test_reconnect_error_exits_3(etl_env, db_url):
     assert run_etl()[0] == 0
-    execute(db_url, update(SyncState).where(SyncState.source == "withings").values(
-        status="error", error="withings: the refresh token was refused (status 503); "
-                              "re-connect with `python etl.py connect withings`"))
+    execute(
+        db_url,
+        update(SyncState)
+        .where(SyncState.source == "withings")
+        .values(
+            status="error",
+            error="withings: the refresh token was refused (status 503); "
+            "re-connect with `python etl.py connect withings`",
+        ),
+    )
     code, _, err = check()
     assert code == 3 and len(err) == 1 and err[0].startswith("withings: withings: the refresh token was refused")
 
@@ -104,13 +117,17 @@ def test_unconfigured_provider_is_not_checked(etl_env, monkeypatch):
 def test_quarantined_records_exit_1(etl_env, db_url, count, expected):
     assert run_etl()[0] == 0
     for n in range(count):
-        execute(db_url, "INSERT INTO quarantine (source, resource, record_key, fingerprint, payload, reason, "
-                        f"first_seen_at, last_seen_at, attempts) VALUES ('withings', 'measures', 'grpid={n}', "
-                        f"'grpid={n}', '{{}}', 'weight out of bounds', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)")
+        execute(
+            db_url,
+            "INSERT INTO quarantine (source, resource, record_key, fingerprint, payload, reason, "
+            f"first_seen_at, last_seen_at, attempts) VALUES ('withings', 'measures', 'grpid={n}', "
+            f"'grpid={n}', '{{}}', 'weight out of bounds', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)",
+        )
     code, _, err = check()
     assert code == expected
-    assert err == ([] if not count else
-                   ["withings measures: 2 new records quarantined (python etl.py quarantine lists them)"])
+    assert err == (
+        [] if not count else ["withings measures: 2 new records quarantined (python etl.py quarantine lists them)"]
+    )
 
 
 def _no_client_ids(monkeypatch) -> None:
@@ -127,8 +144,10 @@ def test_a_monitoring_host_without_client_ids_judges_what_the_database_holds(etl
     report = json.loads(out)
     assert (code, err) == (0, []) and report["exit_code"] == 0
     assert {r["resource"] for r in report["resources"]} == {r.name for r in resources.RESOURCES}
-    execute(db_url, update(SyncState).where(SyncState.resource == "cycles")
-            .values(last_success_at=utcnow() - timedelta(days=3)))
+    execute(
+        db_url,
+        update(SyncState).where(SyncState.resource == "cycles").values(last_success_at=utcnow() - timedelta(days=3)),
+    )
     assert check() == (1, "", ["WHOOP cycles last synced 3 days ago"])
 
 
@@ -161,23 +180,32 @@ def test_json_reports_a_malformed_setting_and_an_unreachable_database(db_url, mo
 def test_only_items_new_since_acknowledged_fail_the_check(etl_env, db_url):
     assert run_etl()[0] == 0
     for n in range(3):
-        execute(db_url, "INSERT INTO quarantine (source, resource, record_key, fingerprint, payload, reason, "
-                        f"first_seen_at, last_seen_at, attempts) VALUES ('withings', 'measures', 'grpid={n}', "
-                        f"'grpid={n}', '{{\"grpid\": {n}}}', 'date out of bounds', CURRENT_TIMESTAMP, "
-                        "CURRENT_TIMESTAMP, 1)")
-    quarantine_cli = lambda *args: CliRunner().invoke(etl.cli, ["quarantine", *args])  # noqa: E731
+        execute(
+            db_url,
+            "INSERT INTO quarantine (source, resource, record_key, fingerprint, payload, reason, "
+            f"first_seen_at, last_seen_at, attempts) VALUES ('withings', 'measures', 'grpid={n}', "
+            f"'grpid={n}', '{{\"grpid\": {n}}}', 'date out of bounds', CURRENT_TIMESTAMP, "
+            "CURRENT_TIMESTAMP, 1)",
+        )
+    quarantine_cli = lambda *args: CliRunner().invoke(etl.cli, ["quarantine", *args])  # noqa: E731 - a one-line helper, named where it is used
     assert quarantine_cli("ack", "--all").exit_code == 0
     assert quarantine_cli("dismiss", "3").exit_code == 0
     code, out, err = check("--json")
     assert (code, err) == (0, [])
-    assert json.loads(out)["quarantine"] == [{"source": "withings", "resource": "measures", "count": 2,
-                                              "new": 0, "acknowledged": 2}]
+    assert json.loads(out)["quarantine"] == [
+        {"source": "withings", "resource": "measures", "count": 2, "new": 0, "acknowledged": 2}
+    ]
     assert "2 records, 2 acknowledged" in CliRunner().invoke(etl.cli, ["status"]).stdout
     # A later run's retry finds another reason for one of them: it is new again.
     engine = make_engine(db_url)
     with Session(engine) as session:
-        quarantine.quarantine_records(session, "withings", "measures", key_field="grpid",
-                                      rejected=[quarantine.Rejected({"grpid": 1}, "missing measures")])
+        quarantine.quarantine_records(
+            session,
+            "withings",
+            "measures",
+            key_field="grpid",
+            rejected=[quarantine.Rejected({"grpid": 1}, "missing measures")],
+        )
         session.commit()
     engine.dispose()
     code, _, err = check()

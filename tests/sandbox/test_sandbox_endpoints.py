@@ -1,4 +1,5 @@
 """The sandbox stand-ins, exercised with plain HTTP requests against an in-process server."""
+
 from __future__ import annotations
 
 import subprocess
@@ -16,8 +17,12 @@ from sandbox.history import History
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 3, 10, 9, 30, tzinfo=timezone.utc)
-COLLECTIONS = {"cycle": "/developer/v2/cycle", "recovery": "/developer/v2/recovery",
-               "sleep": "/developer/v2/activity/sleep", "workout": "/developer/v2/activity/workout"}
+COLLECTIONS = {
+    "cycle": "/developer/v2/cycle",
+    "recovery": "/developer/v2/recovery",
+    "sleep": "/developer/v2/activity/sleep",
+    "workout": "/developer/v2/activity/workout",
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +41,17 @@ def sb():
 
 def whoop_refresh(sb, refresh_token: str) -> requests.Response:
     creds = sb.whoop_credentials
-    return requests.post(f"{sb.url}/oauth/oauth2/token", timeout=5, data={
-        "grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": creds.client_id,
-        "client_secret": creds.client_secret, "scope": "offline"})
+    return requests.post(
+        f"{sb.url}/oauth/oauth2/token",
+        timeout=5,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "scope": "offline",
+        },
+    )
 
 
 def whoop_headers(sb) -> dict[str, str]:
@@ -48,9 +61,17 @@ def whoop_headers(sb) -> dict[str, str]:
 
 def withings_refresh(sb, refresh_token: str) -> dict:
     creds = sb.withings_credentials
-    return requests.post(f"{sb.url}/v2/oauth2", timeout=5, data={
-        "action": "requesttoken", "grant_type": "refresh_token", "refresh_token": refresh_token,
-        "client_id": creds.client_id, "client_secret": creds.client_secret}).json()
+    return requests.post(
+        f"{sb.url}/v2/oauth2",
+        timeout=5,
+        data={
+            "action": "requesttoken",
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+        },
+    ).json()
 
 
 def withings_headers(sb) -> dict[str, str]:
@@ -59,8 +80,7 @@ def withings_headers(sb) -> dict[str, str]:
 
 
 def getmeas(sb, headers, **params) -> dict:
-    response = requests.post(f"{sb.url}/measure", headers=headers, timeout=5,
-                             data={"action": "getmeas", **params})
+    response = requests.post(f"{sb.url}/measure", headers=headers, timeout=5, data={"action": "getmeas", **params})
     assert response.status_code == 200  # Withings errors are HTTP 200 too
     return response.json()
 
@@ -82,6 +102,7 @@ def record_key(record: dict):
 
 
 # ---- WHOOP collections ----
+
 
 @pytest.mark.parametrize("resource", sorted(COLLECTIONS))
 def test_whoop_paging_to_the_end_has_no_duplicates(shared, resource):
@@ -124,18 +145,26 @@ def test_whoop_recovery_filters_on_its_sleeps_start(shared):
 
 def test_whoop_record_shapes_follow_the_v2_spec(shared):
     headers = whoop_headers(shared)
-    cycle, older = requests.get(f"{shared.url}/developer/v2/cycle", headers=headers, params={"limit": 2},
-                                timeout=5).json()["records"]
+    cycle, older = requests.get(
+        f"{shared.url}/developer/v2/cycle", headers=headers, params={"limit": 2}, timeout=5
+    ).json()["records"]
     assert cycle["score_state"] == "PENDING_SCORE" and "score" not in cycle and "end" not in cycle
     assert older["score_state"] == "SCORED" and set(older["score"]) == {
-        "strain", "kilojoule", "average_heart_rate", "max_heart_rate"}
-    workout = requests.get(f"{shared.url}/developer/v2/activity/workout", headers=headers,
-                           params={"limit": 25}, timeout=5).json()["records"][-1]
+        "strain",
+        "kilojoule",
+        "average_heart_rate",
+        "max_heart_rate",
+    }
+    workout = requests.get(
+        f"{shared.url}/developer/v2/activity/workout", headers=headers, params={"limit": 25}, timeout=5
+    ).json()["records"][-1]
     assert len(workout["id"]) == 36 and isinstance(workout["sport_name"], str)
-    assert set(workout["score"]["zone_durations"]) == {f"zone_{z}_milli" for z in (
-        "zero", "one", "two", "three", "four", "five")}
-    recovery = requests.get(f"{shared.url}/developer/v2/cycle/{older['id']}/recovery", headers=headers,
-                            timeout=5).json()
+    assert set(workout["score"]["zone_durations"]) == {
+        f"zone_{z}_milli" for z in ("zero", "one", "two", "three", "four", "five")
+    }
+    recovery = requests.get(
+        f"{shared.url}/developer/v2/cycle/{older['id']}/recovery", headers=headers, timeout=5
+    ).json()
     assert "id" not in recovery and recovery["cycle_id"] == older["id"]
 
 
@@ -144,8 +173,7 @@ def test_whoop_profile_body_and_auth_errors(shared):
     profile = requests.get(f"{shared.url}/developer/v2/user/profile/basic", headers=headers, timeout=5)
     body = requests.get(f"{shared.url}/developer/v2/user/measurement/body", headers=headers, timeout=5)
     assert profile.json()["user_id"] == 10129 and 60 < body.json()["weight_kilogram"] < 100
-    unauthorized = requests.get(f"{shared.url}/developer/v2/cycle", timeout=5,
-                                headers={"Authorization": "Bearer nope"})
+    unauthorized = requests.get(f"{shared.url}/developer/v2/cycle", timeout=5, headers={"Authorization": "Bearer nope"})
     assert unauthorized.status_code == 401
     assert unauthorized.headers["X-RateLimit-Limit"] == "100, 100;window=60, 10000;window=86400"
     assert int(unauthorized.headers["X-RateLimit-Reset"]) > 0
@@ -153,6 +181,7 @@ def test_whoop_profile_body_and_auth_errors(shared):
 
 
 # ---- OAuth ----
+
 
 def test_whoop_refresh_rotation_kills_the_old_tokens(sb):
     first = whoop_refresh(sb, sb.mint_refresh_token("whoop")).json()
@@ -163,30 +192,56 @@ def test_whoop_refresh_rotation_kills_the_old_tokens(sb):
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
     url = f"{sb.url}/developer/v2/cycle"
     assert requests.get(url, headers={"Authorization": f"Bearer {first['access_token']}"}, timeout=5).status_code == 401
-    assert requests.get(url, headers={"Authorization": f"Bearer {second['access_token']}"}, timeout=5).status_code == 200
+    assert (
+        requests.get(url, headers={"Authorization": f"Bearer {second['access_token']}"}, timeout=5).status_code == 200
+    )
 
 
 def test_whoop_wrong_client_secret_is_401(sb):
-    response = requests.post(f"{sb.url}/oauth/oauth2/token", timeout=5, data={
-        "grant_type": "refresh_token", "refresh_token": sb.mint_refresh_token("whoop"),
-        "client_id": sb.whoop_credentials.client_id, "client_secret": "wrong"})
+    response = requests.post(
+        f"{sb.url}/oauth/oauth2/token",
+        timeout=5,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": sb.mint_refresh_token("whoop"),
+            "client_id": sb.whoop_credentials.client_id,
+            "client_secret": "wrong",
+        },
+    )
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
 
 
 @pytest.mark.parametrize("scope, gets_refresh_token", [("offline read:cycles", True), ("read:cycles", False)])
 def test_whoop_authorize_redirects_with_a_code(sb, scope, gets_refresh_token):
     creds = sb.whoop_credentials
-    redirect = requests.get(f"{sb.url}/oauth/oauth2/auth", allow_redirects=False, timeout=5, params={
-        "response_type": "code", "client_id": creds.client_id, "redirect_uri": creds.redirect_uri,
-        "scope": scope, "state": "abcdefgh"})
+    redirect = requests.get(
+        f"{sb.url}/oauth/oauth2/auth",
+        allow_redirects=False,
+        timeout=5,
+        params={
+            "response_type": "code",
+            "client_id": creds.client_id,
+            "redirect_uri": creds.redirect_uri,
+            "scope": scope,
+            "state": "abcdefgh",
+        },
+    )
     assert redirect.status_code == 302
     location = urlsplit(redirect.headers["Location"])
     query = parse_qs(location.query)
     assert f"{location.scheme}://{location.netloc}{location.path}" == creds.redirect_uri
     assert query["state"] == ["abcdefgh"]
-    tokens = requests.post(f"{sb.url}/oauth/oauth2/token", timeout=5, data={
-        "grant_type": "authorization_code", "code": query["code"][0], "redirect_uri": creds.redirect_uri,
-        "client_id": creds.client_id, "client_secret": creds.client_secret}).json()
+    tokens = requests.post(
+        f"{sb.url}/oauth/oauth2/token",
+        timeout=5,
+        data={
+            "grant_type": "authorization_code",
+            "code": query["code"][0],
+            "redirect_uri": creds.redirect_uri,
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+        },
+    ).json()
     assert ("refresh_token" in tokens) is gets_refresh_token and tokens["scope"] == scope
 
 
@@ -209,13 +264,27 @@ def test_withings_old_refresh_token_dies_after_eight_hours(sb):
 
 def test_withings_authorize_and_code_exchange(sb):
     creds = sb.withings_credentials
-    redirect = requests.get(f"{sb.url}/oauth2_user/authorize2", allow_redirects=False, timeout=5, params={
-        "response_type": "code", "client_id": creds.client_id, "redirect_uri": creds.redirect_uri,
-        "scope": "user.metrics,user.activity", "state": "xyz"})
+    redirect = requests.get(
+        f"{sb.url}/oauth2_user/authorize2",
+        allow_redirects=False,
+        timeout=5,
+        params={
+            "response_type": "code",
+            "client_id": creds.client_id,
+            "redirect_uri": creds.redirect_uri,
+            "scope": "user.metrics,user.activity",
+            "state": "xyz",
+        },
+    )
     code = parse_qs(urlsplit(redirect.headers["Location"]).query)["code"][0]
-    exchange = {"action": "requesttoken", "grant_type": "authorization_code", "code": code,
-                "redirect_uri": creds.redirect_uri, "client_id": creds.client_id,
-                "client_secret": creds.client_secret}
+    exchange = {
+        "action": "requesttoken",
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": creds.redirect_uri,
+        "client_id": creds.client_id,
+        "client_secret": creds.client_secret,
+    }
     first = requests.post(f"{sb.url}/v2/oauth2", data=exchange, timeout=5)
     assert first.json()["status"] == 0 and first.json()["body"]["token_type"] == "Bearer"
     again = requests.post(f"{sb.url}/v2/oauth2", data=exchange, timeout=5)
@@ -223,6 +292,7 @@ def test_withings_authorize_and_code_exchange(sb):
 
 
 # ---- Withings getmeas ----
+
 
 def test_withings_offset_paging_returns_every_group_once(sb):
     headers = withings_headers(sb)
@@ -276,6 +346,7 @@ def test_withings_generated_groups_look_real(shared):
 
 # ---- The virtual clock and mutations ----
 
+
 def test_advance_day_scores_the_pending_day_and_adds_a_new_one(sb):
     headers = whoop_headers(sb)
     url = f"{sb.url}/developer/v2/cycle"
@@ -287,8 +358,9 @@ def test_advance_day_scores_the_pending_day_and_adds_a_new_one(sb):
     assert scored["updated_at"] > pending["updated_at"] and "end" in scored
     assert newest["id"] == summary["advanced"][0]["cycle_id"] and newest["score_state"] == "PENDING_SCORE"
     assert len(sb.history.collections["sleep"]) > sleeps_before
-    recovery = requests.get(f"{sb.url}/developer/v2/recovery", headers=headers, params={"limit": 1},
-                            timeout=5).json()["records"][0]
+    recovery = requests.get(f"{sb.url}/developer/v2/recovery", headers=headers, params={"limit": 1}, timeout=5).json()[
+        "records"
+    ][0]
     assert recovery["cycle_id"] == newest["id"] and recovery["score_state"] == "PENDING_SCORE"
 
 
@@ -296,8 +368,11 @@ def test_every_advanced_day_brings_a_workout_and_a_synced_weigh_in(sb):
     for summary in sb.advance_day(days=8):
         day_end = sb.history.person.day_end(datetime.fromisoformat(summary["day"]).date())
         assert summary["workouts"] >= 1
-        assert any(g["measures"][0]["type"] == 1 and day_end - timedelta(days=1) < datetime.fromtimestamp(
-            g["date"], timezone.utc) <= day_end for g in sb.history.groups)
+        assert any(
+            g["measures"][0]["type"] == 1
+            and day_end - timedelta(days=1) < datetime.fromtimestamp(g["date"], timezone.utc) <= day_end
+            for g in sb.history.groups
+        )
     now = sb.history.now.timestamp()
     assert all(g["created"] <= now for g in sb.history.groups)  # nothing shows up before it synced
 
@@ -322,10 +397,13 @@ def test_weigh_in_and_edit_show_up_through_lastupdate(sb):
     assert [g["grpid"] for g in fresh["measuregrps"]] == [added]
     weight = next(m for m in fresh["measuregrps"][0]["measures"] if m["type"] == 1)
     assert weight["value"] * 10 ** weight["unit"] == pytest.approx(81.2)
-    old = min(sb.history.groups, key=lambda g: g["date"] if g["attrib"] == 0 and g["measures"][0]["type"] == 1
-              else float("inf"))
-    edited = requests.post(f"{sb.url}/_sandbox/edit-weigh-in", params={"grpid": old["grpid"], "kg": 77.7},
-                           timeout=5).json()
+    old = min(
+        sb.history.groups,
+        key=lambda g: g["date"] if g["attrib"] == 0 and g["measures"][0]["type"] == 1 else float("inf"),
+    )
+    edited = requests.post(
+        f"{sb.url}/_sandbox/edit-weigh-in", params={"grpid": old["grpid"], "kg": 77.7}, timeout=5
+    ).json()
     assert edited["modified"] > fresh["updatetime"]
     changed = getmeas(sb, headers, lastupdate=fresh["updatetime"] + 1)["body"]["measuregrps"]
     assert [g["grpid"] for g in changed] == [old["grpid"]] and changed[0]["modified"] > changed[0]["created"]
@@ -341,8 +419,9 @@ def test_manual_weigh_in_has_no_device(sb):
 def test_admin_refresh_token_state_and_request_log(sb):
     token = requests.post(f"{sb.url}/_sandbox/refresh-token", params={"provider": "whoop"}, timeout=5).json()
     access = whoop_refresh(sb, token["refresh_token"]).json()["access_token"]
-    requests.get(f"{sb.url}/developer/v2/cycle", params={"limit": 5}, timeout=5,
-                 headers={"Authorization": f"Bearer {access}"})
+    requests.get(
+        f"{sb.url}/developer/v2/cycle", params={"limit": 5}, timeout=5, headers={"Authorization": f"Bearer {access}"}
+    )
     log = requests.get(f"{sb.url}/_sandbox/requests", timeout=5).json()["requests"]
     assert [(e["method"], e["path"]) for e in log] == [("POST", "/oauth/oauth2/token"), ("GET", "/developer/v2/cycle")]
     assert log[1]["query"] == {"limit": "5"} and log[1]["status"] == 200
@@ -357,10 +436,14 @@ def test_admin_refresh_token_state_and_request_log(sb):
 
 # ---- Faults ----
 
+
 def test_fault_rate_limit_then_recovers(sb):
     headers = whoop_headers(sb)
-    requests.post(f"{sb.url}/_sandbox/fault", json={"kind": "rate_limit", "path": "/developer/v2/cycle",
-                                                   "times": 1, "reset": 7}, timeout=5)
+    requests.post(
+        f"{sb.url}/_sandbox/fault",
+        json={"kind": "rate_limit", "path": "/developer/v2/cycle", "times": 1, "reset": 7},
+        timeout=5,
+    )
     limited = requests.get(f"{sb.url}/developer/v2/cycle", headers=headers, timeout=5)
     assert limited.status_code == 429 and limited.headers["X-RateLimit-Reset"] == "7"
     assert limited.headers["X-RateLimit-Remaining"] == "0"
@@ -400,8 +483,7 @@ def test_fault_latency_and_probability(sb):
     assert time.monotonic() - started >= 0.15
     sb.reset_faults()
     sb.add_fault("http_error", "/developer/v2/cycle", status=500, probability=0.5)
-    codes = [requests.get(f"{sb.url}/developer/v2/cycle", headers=headers, timeout=5).status_code
-             for _ in range(40)]
+    codes = [requests.get(f"{sb.url}/developer/v2/cycle", headers=headers, timeout=5).status_code for _ in range(40)]
     assert 5 < codes.count(500) < 35 and codes.count(200) == 40 - codes.count(500)
 
 
@@ -415,10 +497,12 @@ def test_enforced_rate_limits():
 
 # ---- Determinism, speed, command line ----
 
+
 def test_same_seed_same_history_different_seed_differs():
     def fingerprint(seed):
         history = History(seed=seed, days=90, now=NOW)
         return [history.collections[name].newest(90) for name in sorted(history.collections)], history.groups
+
     assert fingerprint(5) == fingerprint(5)
     assert fingerprint(5) != fingerprint(6)
 
@@ -428,10 +512,19 @@ def test_same_seed_same_http_responses():
     for _ in range(2):
         with SandboxServer(days=30, seed=3, now=NOW) as sb:
             headers = whoop_headers(sb)
-            bodies.append((requests.get(f"{sb.url}/developer/v2/activity/sleep", headers=headers,
-                                        params={"limit": 25}, timeout=5).text,
-                           requests.post(f"{sb.url}/measure", headers=withings_headers(sb), timeout=5,
-                                         data={"action": "getmeas", "lastupdate": 0}).text))
+            bodies.append(
+                (
+                    requests.get(
+                        f"{sb.url}/developer/v2/activity/sleep", headers=headers, params={"limit": 25}, timeout=5
+                    ).text,
+                    requests.post(
+                        f"{sb.url}/measure",
+                        headers=withings_headers(sb),
+                        timeout=5,
+                        data={"action": "getmeas", "lastupdate": 0},
+                    ).text,
+                )
+            )
     assert bodies[0] == bodies[1]
 
 
@@ -442,8 +535,12 @@ def test_ten_years_of_history_hold_one_cycle_a_day():
 
 
 def test_command_line_prints_its_url_and_serves():
-    process = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", "0", "--days", "10", "--seed", "2"],
-                               cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--port", "0", "--days", "10", "--seed", "2"],
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = process.stdout.readline()
         url = line.split()[-1]

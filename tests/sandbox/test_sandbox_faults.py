@@ -1,4 +1,5 @@
 """The sandbox's hostile-server faults drive the real clients into their bounds."""
+
 from __future__ import annotations
 
 import time
@@ -8,18 +9,17 @@ import requests
 
 from api_clients.errors import ApiError, RateLimited, TransientError
 from api_clients.oauth import Token
-from tests.helpers.api import MemoryTokenStore
 from api_clients.whoop import WhoopClient
 from api_clients.withings import WithingsClient
 from configuration.settings import ProviderSettings
-from tests.helpers.api import NoSleep
-
+from tests.helpers.api import MemoryTokenStore, NoSleep
 
 
 def _client(sandbox, name, sleep=None, **kw):
     creds = sandbox.whoop_credentials if name == "whoop" else sandbox.withings_credentials
-    settings = ProviderSettings(name, creds.api_base_url, creds.auth_base_url, creds.redirect_uri,
-                                creds.client_id, creds.client_secret)
+    settings = ProviderSettings(
+        name, creds.api_base_url, creds.auth_base_url, creds.redirect_uri, creds.client_id, creds.client_secret
+    )
     store = MemoryTokenStore({name: Token("", sandbox.mint_refresh_token(name), None)})
     sleep = sleep or NoSleep()
     cls = WhoopClient if name == "whoop" else WithingsClient

@@ -1,4 +1,5 @@
 """The sandbox serves many people: each token is one person's, and the rate limits are the app's."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -11,8 +12,12 @@ from sandbox import SandboxServer
 
 NOW = datetime(2025, 3, 10, 9, 30, tzinfo=timezone.utc)
 WINDOW_START = 1_741_600_800  # a multiple of 60: a minute window opens here
-COLLECTIONS = ("/developer/v2/cycle", "/developer/v2/recovery", "/developer/v2/activity/sleep",
-               "/developer/v2/activity/workout")
+COLLECTIONS = (
+    "/developer/v2/cycle",
+    "/developer/v2/recovery",
+    "/developer/v2/activity/sleep",
+    "/developer/v2/activity/workout",
+)
 
 
 class Clock:
@@ -34,17 +39,32 @@ def crowd():
 
 def whoop_token(sb, person: int) -> str:
     creds = sb.whoop_credentials
-    body = requests.post(f"{sb.url}/oauth/oauth2/token", timeout=5, data={
-        "grant_type": "refresh_token", "refresh_token": sb.mint_refresh_token("whoop", person),
-        "client_id": creds.client_id, "client_secret": creds.client_secret}).json()
+    body = requests.post(
+        f"{sb.url}/oauth/oauth2/token",
+        timeout=5,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": sb.mint_refresh_token("whoop", person),
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+        },
+    ).json()
     return body["access_token"]
 
 
 def withings_token(sb, person: int) -> dict:
     creds = sb.withings_credentials
-    return requests.post(f"{sb.url}/v2/oauth2", timeout=5, data={
-        "action": "requesttoken", "grant_type": "refresh_token", "client_id": creds.client_id,
-        "client_secret": creds.client_secret, "refresh_token": sb.mint_refresh_token("withings", person)}).json()
+    return requests.post(
+        f"{sb.url}/v2/oauth2",
+        timeout=5,
+        data={
+            "action": "requesttoken",
+            "grant_type": "refresh_token",
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "refresh_token": sb.mint_refresh_token("withings", person),
+        },
+    ).json()
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -76,12 +96,15 @@ def whoop_fingerprint(sb, token: str) -> dict:
 
 
 def withings_fingerprint(sb, token: str) -> dict:
-    return {"groups": withings_post(sb, token, "/measure", action="getmeas", lastupdate=0)["body"]["measuregrps"],
-            "activity": withings_post(sb, token, "/v2/measure", action="getactivity", lastupdate=0)["body"],
-            "sleep": withings_post(sb, token, "/v2/sleep", action="getsummary", lastupdate=0)["body"]}
+    return {
+        "groups": withings_post(sb, token, "/measure", action="getmeas", lastupdate=0)["body"]["measuregrps"],
+        "activity": withings_post(sb, token, "/v2/measure", action="getactivity", lastupdate=0)["body"],
+        "sleep": withings_post(sb, token, "/v2/sleep", action="getsummary", lastupdate=0)["body"],
+    }
 
 
 # ---- distinct people ----
+
 
 def test_two_people_have_different_user_ids_and_records(crowd):
     alice, bob = whoop_token(crowd, 1), whoop_token(crowd, 2)
@@ -102,7 +125,8 @@ def test_one_persons_token_reads_only_that_persons_data(crowd):
     user_id = crowd.people[1].whoop_user_id
     assert all(record["user_id"] == user_id for records in mine.values() for record in records)
     assert {c["id"] for c in mine["/developer/v2/cycle"]} == {
-        c["id"] for c in crowd.history_of(1).collections["cycle"].all()}
+        c["id"] for c in crowd.history_of(1).collections["cycle"].all()
+    }
     someone_elses = crowd.history_of(0).collections["cycle"].newest(2)[1]
     assert whoop_get(crowd, whoop_token(crowd, 0), f"/developer/v2/cycle/{someone_elses['id']}").status_code == 200
     assert whoop_get(crowd, token, f"/developer/v2/cycle/{someone_elses['id']}").status_code == 404
@@ -131,13 +155,30 @@ def test_the_signed_in_person_approves_the_authorization_code():
     with SandboxServer(people=3, days=5, seed=3, now=NOW) as sb:
         sb.sign_in(2)
         creds = sb.whoop_credentials
-        redirect = requests.get(f"{sb.url}/oauth/oauth2/auth", allow_redirects=False, timeout=5, params={
-            "response_type": "code", "client_id": creds.client_id, "redirect_uri": creds.redirect_uri,
-            "scope": "offline read:profile", "state": "abcdefgh"})
+        redirect = requests.get(
+            f"{sb.url}/oauth/oauth2/auth",
+            allow_redirects=False,
+            timeout=5,
+            params={
+                "response_type": "code",
+                "client_id": creds.client_id,
+                "redirect_uri": creds.redirect_uri,
+                "scope": "offline read:profile",
+                "state": "abcdefgh",
+            },
+        )
         code = parse_qs(urlsplit(redirect.headers["Location"]).query)["code"][0]
-        tokens = requests.post(f"{sb.url}/oauth/oauth2/token", timeout=5, data={
-            "grant_type": "authorization_code", "code": code, "redirect_uri": creds.redirect_uri,
-            "client_id": creds.client_id, "client_secret": creds.client_secret}).json()
+        tokens = requests.post(
+            f"{sb.url}/oauth/oauth2/token",
+            timeout=5,
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": creds.redirect_uri,
+                "client_id": creds.client_id,
+                "client_secret": creds.client_secret,
+            },
+        ).json()
         profile = whoop_get(sb, tokens["access_token"], "/developer/v2/user/profile/basic").json()
         assert profile["user_id"] == sb.people[2].whoop_user_id == sb.credentials("whoop", 2).user_id
         assert [r["person"] for r in sb.requests if r["path"].startswith("/developer/")] == [2]
@@ -147,10 +188,12 @@ def test_the_signed_in_person_approves_the_authorization_code():
 
 # ---- one app-wide limit ----
 
+
 def test_the_per_minute_limit_counts_the_requests_of_all_people_together():
     clock = Clock(WINDOW_START - 30)
-    with SandboxServer(people=3, days=5, seed=3, now=NOW, whoop_rate_limit=5, withings_rate_limit=4,
-                       rate_clock=clock) as sb:
+    with SandboxServer(
+        people=3, days=5, seed=3, now=NOW, whoop_rate_limit=5, withings_rate_limit=4, rate_clock=clock
+    ) as sb:
         whoop = [whoop_token(sb, person) for person in range(3)]
         withings = [withings_token(sb, person)["body"]["access_token"] for person in range(3)]
         clock.now = WINDOW_START + 10  # a fresh minute for WHOOP and Withings alike
@@ -158,8 +201,9 @@ def test_the_per_minute_limit_counts_the_requests_of_all_people_together():
         assert [a.status_code for a in answers] == [200] * 5 + [429]  # no person made more than 2
         assert answers[-1].headers["X-RateLimit-Remaining"] == "0" and answers[-1].headers["X-RateLimit-Reset"] == "50"
         assert answers[0].headers["X-RateLimit-Limit"] == "5, 5;window=60, 10000;window=86400"
-        statuses = [withings_post(sb, withings[n % 3], "/measure", action="getmeas", meastype=1)["status"]
-                    for n in range(5)]
+        statuses = [
+            withings_post(sb, withings[n % 3], "/measure", action="getmeas", meastype=1)["status"] for n in range(5)
+        ]
         assert statuses == [0, 0, 0, 0, 601]
         assert [r["person"] for r in sb.requests if r["status"] == 429] == [2]
         clock.now = WINDOW_START + 60
@@ -186,18 +230,26 @@ def test_the_whoop_daily_limit_counts_all_people_and_renews_with_the_day():
 
 # ---- one person is the sandbox of old; many stay small ----
 
+
 def test_person_zero_of_a_crowd_is_the_single_member_of_old():
     def everything(**options):
         with SandboxServer(days=20, seed=5, now=NOW, **options) as sb:
             assert sb.state()["whoop"]["user_id"] == 10129 and sb.state()["withings"]["userid"] == 3141592
             whoop, withings = whoop_token(sb, 0), withings_token(sb, 0)
-            return (whoop_fingerprint(sb, whoop), withings_fingerprint(sb, withings["body"]["access_token"]),
-                    whoop_get(sb, whoop, "/developer/v2/user/profile/basic").json(), withings["body"]["userid"],
-                    [(p.whoop_user_id, p.withings_userid) for p in sb.people])
+            return (
+                whoop_fingerprint(sb, whoop),
+                withings_fingerprint(sb, withings["body"]["access_token"]),
+                whoop_get(sb, whoop, "/developer/v2/user/profile/basic").json(),
+                withings["body"]["userid"],
+                [(p.whoop_user_id, p.withings_userid) for p in sb.people],
+            )
+
     alone, crowd = everything(), everything(people=4)
     assert alone[:4] == crowd[:4]
-    assert alone[2] == {"user_id": 10129, "email": "sam.sandbox@example.com", "first_name": "Sam",
-                        "last_name": "Sandbox"} and alone[3] == "3141592"
+    assert (
+        alone[2] == {"user_id": 10129, "email": "sam.sandbox@example.com", "first_name": "Sam", "last_name": "Sandbox"}
+        and alone[3] == "3141592"
+    )
     assert alone[4] == [(10129, 3141592)] and len(crowd[4]) == 4
     with SandboxServer(days=5, seed=5, now=NOW) as sb, pytest.raises(KeyError, match="people are 0..0"):
         sb.mint_refresh_token("whoop", person=1)
@@ -205,8 +257,14 @@ def test_person_zero_of_a_crowd_is_the_single_member_of_old():
 
 def test_histories_are_built_on_first_use_and_a_dropped_one_comes_back_the_same():
     with SandboxServer(people=200, days=30, seed=9, now=NOW, held_histories=2) as sb:
-        assert sb.state()["people"] == {"count": 200, "held": 0, "pinned": 1, "built": 1, "signed_in": 0,
-                                        "days_advanced": 0}
+        assert sb.state()["people"] == {
+            "count": 200,
+            "held": 0,
+            "pinned": 1,
+            "built": 1,
+            "signed_in": 0,
+            "days_advanced": 0,
+        }
         sb.advance_day()
         first = {n: whoop_fingerprint(sb, whoop_token(sb, n)) for n in (10, 11, 12)}
         assert sb.state()["people"]["held"] == 2  # person 10 was dropped for 12
@@ -214,10 +272,17 @@ def test_histories_are_built_on_first_use_and_a_dropped_one_comes_back_the_same(
         again = {n: whoop_fingerprint(sb, whoop_token(sb, n)) for n in (10, 12, 13, 14)}
         assert again[10] == first[10] and again[12] == first[12]
         assert len(again[10]["/developer/v2/cycle"]) == 31  # the day advanced before it was built
-        assert sb.state()["people"] == {"count": 200, "held": 2, "pinned": 2, "built": 7, "signed_in": 0,
-                                        "days_advanced": 1}
-        groups = withings_post(sb, withings_token(sb, 11)["body"]["access_token"], "/measure", action="getmeas",
-                               lastupdate=0)["body"]["measuregrps"]
+        assert sb.state()["people"] == {
+            "count": 200,
+            "held": 2,
+            "pinned": 2,
+            "built": 7,
+            "signed_in": 0,
+            "days_advanced": 1,
+        }
+        groups = withings_post(
+            sb, withings_token(sb, 11)["body"]["access_token"], "/measure", action="getmeas", lastupdate=0
+        )["body"]["measuregrps"]
         assert grpid in {g["grpid"] for g in groups}
 
 
@@ -227,8 +292,16 @@ def test_admin_endpoints_name_the_person():
         assert [p["whoop_user_id"] for p in people] == [10129, 10130]
         minted = requests.post(f"{sb.url}/_sandbox/refresh-token?provider=withings&person=1", timeout=5).json()
         creds = sb.withings_credentials
-        body = requests.post(f"{sb.url}/v2/oauth2", timeout=5, data={
-            "action": "requesttoken", "grant_type": "refresh_token", "client_id": creds.client_id,
-            "client_secret": creds.client_secret, "refresh_token": minted["refresh_token"]}).json()["body"]
+        body = requests.post(
+            f"{sb.url}/v2/oauth2",
+            timeout=5,
+            data={
+                "action": "requesttoken",
+                "grant_type": "refresh_token",
+                "client_id": creds.client_id,
+                "client_secret": creds.client_secret,
+                "refresh_token": minted["refresh_token"],
+            },
+        ).json()["body"]
         assert body["userid"] == "3141593"
         assert requests.post(f"{sb.url}/_sandbox/sign-in?person=5", timeout=5).status_code == 400

@@ -1,4 +1,5 @@
 """Database deadlines and engine safety: connect and statement timeouts, hidden SQL parameters."""
+
 from __future__ import annotations
 
 import os
@@ -30,12 +31,19 @@ def silent_server():
 @pytest.mark.parametrize("command", [[], ["status"]])
 def test_silent_postgres_ends_within_its_deadline_naming_the_setting_and_host(silent_server, command):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WHOOP_", "WITHINGS_", "DATABASE_URL"))}
-    env.update({"WHOOP_PLATFORM_NO_DOTENV": "1", "DB_CONNECT_TIMEOUT_SECONDS": "2",
-                "DATABASE_URL": f"postgresql+psycopg2://etl:pw-sekrit@127.0.0.1:{silent_server}/whoop",
-                "WHOOP_CLIENT_ID": "id", "WHOOP_CLIENT_SECRET": "client-secret-value"})
+    env.update(
+        {
+            "WHOOP_PLATFORM_NO_DOTENV": "1",
+            "DB_CONNECT_TIMEOUT_SECONDS": "2",
+            "DATABASE_URL": f"postgresql+psycopg2://etl:pw-sekrit@127.0.0.1:{silent_server}/whoop",
+            "WHOOP_CLIENT_ID": "id",
+            "WHOOP_CLIENT_SECRET": "client-secret-value",
+        }
+    )
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "etl.py", *command], cwd=PROJECT, env=env, capture_output=True,
-                            text=True, timeout=60)  # before the fix: no connect timeout, a hang
+    result = subprocess.run(
+        [sys.executable, "etl.py", *command], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60
+    )  # before the fix: no connect timeout, a hang
     assert time.monotonic() - started < 60
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
@@ -72,8 +80,10 @@ def test_sql_parameters_never_appear_in_error_messages(db_url):
     from configuration.clock import utcnow
 
     engine = make_engine(db_url)
-    insert = text("INSERT INTO oauth_token (provider, user_id, access_token, refresh_token, updated_at) "
-                  "VALUES ('whoop', 1, :a, :r, :t)")
+    insert = text(
+        "INSERT INTO oauth_token (provider, user_id, access_token, refresh_token, updated_at) "
+        "VALUES ('whoop', 1, :a, :r, :t)"
+    )
     try:
         with engine.begin() as conn:
             conn.execute(insert, {"a": "first-access", "r": "first-refresh", "t": utcnow()})

@@ -1,15 +1,16 @@
 """Implausible values are kept exactly as sent and flagged with their reason; only what cannot be
 stored goes to the quarantine. A corrected value clears its flag on the next load."""
+
 from __future__ import annotations
 
 import json
 
 from sqlalchemy import func, select
 
-from tests.helpers import loaders
 from models import Cycle, Quarantine, Sleep, WithingsHeartRate, WithingsMeasure, WithingsWeight
-from tests.helpers import factories as f
 from tests.conftest import shared_data
+from tests.helpers import factories as f
+from tests.helpers import loaders
 
 TYPO_GROUP = 2920427745  # a real manual entry (attrib 2, 2021): BP 161/1, pulse 82
 
@@ -21,8 +22,11 @@ def test_the_real_capture_lands_whole_with_the_typo_flagged(session):
     cardio = {g["grpid"] for g in groups if {m["type"] for m in g["measures"]} & {9, 10, 11}}
     assert len(cardio) == 1208
     h = WithingsHeartRate
-    stored = session.scalars(select(h.grpid).where(
-        h.systolic_mmhg.is_not(None) | h.diastolic_mmhg.is_not(None) | h.heart_rate_bpm.is_not(None)))
+    stored = session.scalars(
+        select(h.grpid).where(
+            h.systolic_mmhg.is_not(None) | h.diastolic_mmhg.is_not(None) | h.heart_rate_bpm.is_not(None)
+        )
+    )
     assert set(stored) == cardio
     assert (counts.rejected, counts.quarantined) == (0, 0)
     assert session.scalar(select(func.count()).select_from(Quarantine)) == 0
@@ -31,11 +35,13 @@ def test_the_real_capture_lands_whole_with_the_typo_flagged(session):
     assert typo.flag == "diastolic blood pressure 1 mmHg below plausible 20-300 mmHg"
     flagged = session.execute(select(WithingsHeartRate.grpid).where(WithingsHeartRate.flag.is_not(None))).all()
     assert flagged == [(TYPO_GROUP,)]
-    measure = session.scalars(select(WithingsMeasure).where(
-        WithingsMeasure.grpid == TYPO_GROUP, WithingsMeasure.meastype == 9)).one()
+    measure = session.scalars(
+        select(WithingsMeasure).where(WithingsMeasure.grpid == TYPO_GROUP, WithingsMeasure.meastype == 9)
+    ).one()
     assert (measure.value, measure.value_raw, measure.flag) == (1, 1, typo.flag)
-    other = session.scalars(select(WithingsMeasure.flag).where(
-        WithingsMeasure.grpid == TYPO_GROUP, WithingsMeasure.meastype != 9)).all()
+    other = session.scalars(
+        select(WithingsMeasure.flag).where(WithingsMeasure.grpid == TYPO_GROUP, WithingsMeasure.meastype != 9)
+    ).all()
     assert other == [None, None]  # systolic 161 and pulse 82 are plausible
 
 
@@ -63,8 +69,7 @@ def test_several_reasons_are_joined_and_the_weight_table_is_flagged_too(session)
     session.commit()
     row = session.scalars(select(WithingsWeight)).one()
     assert (row.weight_kg, row.fat_ratio_pct) == (600, 210)
-    assert row.flag == ("weight 600 kg above plausible 1-500 kg; "
-                        "fat ratio 210 % above plausible 0-100 %")
+    assert row.flag == ("weight 600 kg above plausible 1-500 kg; fat ratio 210 % above plausible 0-100 %")
 
 
 def test_a_whoop_record_is_stored_flagged_and_cleared_when_whoop_corrects_it(session):

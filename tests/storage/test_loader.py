@@ -1,4 +1,5 @@
 """db_loader on real SQLite and PostgreSQL: idempotent, updates in place, rejects bad records."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,9 @@ import pytest
 from sqlalchemy import event, func, select
 
 from mapping import whoop as mappers
-from models import Cycle, Recovery, Sleep, Workout, WithingsHeartRate, WithingsMeasure, WithingsWeight
-from tests.helpers import factories as f
+from models import Cycle, Recovery, Sleep, WithingsHeartRate, WithingsMeasure, WithingsWeight, Workout
 from tests.conftest import shared_data
+from tests.helpers import factories as f
 from tests.helpers import loaders
 
 
@@ -37,27 +38,48 @@ def _load_all(session, n=30):
         "recovery": loaders.load_recovery(session, [f.recovery(i) for i in range(n)]),
         "workout": loaders.load_workout(session, [f.workout(i) for i in range(n)]),
         "withings": loaders.load_withings_measures(
-            session, [f.weight_group(1000 + i, day=i) for i in range(n)] + [f.bp_group(5000 + i, day=i) for i in range(n)],
-            user_id=3141592, timezone="Europe/Berlin"),
+            session,
+            [f.weight_group(1000 + i, day=i) for i in range(n)] + [f.bp_group(5000 + i, day=i) for i in range(n)],
+            user_id=3141592,
+            timezone="Europe/Berlin",
+        ),
     }
     session.commit()
     return counts
 
 
 def _row_counts(session):
-    return {m.__tablename__: session.scalar(select(func.count()).select_from(m))
-            for m in (Cycle, Sleep, Recovery, Workout, WithingsWeight, WithingsHeartRate, WithingsMeasure)}
+    return {
+        m.__tablename__: session.scalar(select(func.count()).select_from(m))
+        for m in (Cycle, Sleep, Recovery, Workout, WithingsWeight, WithingsHeartRate, WithingsMeasure)
+    }
 
 
 def test_loading_twice_changes_nothing_and_writes_nothing(session, engine):
     first = _load_all(session)
-    assert first["cycles"].as_dict() == {"fetched": 30, "inserted": 30, "updated": 0, "unchanged": 0,
-                                         "rejected": 0, "skipped": 0, "quarantined": 0, "recovered": 0,
-                                         "deleted": 0, "restored": 0}
+    assert first["cycles"].as_dict() == {
+        "fetched": 30,
+        "inserted": 30,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 0,
+        "skipped": 0,
+        "quarantined": 0,
+        "recovered": 0,
+        "deleted": 0,
+        "restored": 0,
+    }
     assert first["withings"].inserted == 60
     before = _row_counts(session)
-    assert before == {"cycles": 30, "sleep": 30, "recovery": 30, "workout": 30,
-                      "withings_weight": 30, "withings_heart_rate": 30, "withings_measure": 30 * 2 + 30 * 3}
+    assert before == {
+        "cycles": 30,
+        "sleep": 30,
+        "recovery": 30,
+        "workout": 30,
+        "withings_weight": 30,
+        "withings_heart_rate": 30,
+        "withings_measure": 30 * 2 + 30 * 3,
+    }
 
     with count_writes(engine) as writes:
         second = _load_all(session)
@@ -146,14 +168,17 @@ def test_real_bp_values_are_decoded(session):
         assert row.systolic_mmhg == float(f"{sys_m['value']}e{sys_m['unit']}")
 
 
-@pytest.mark.parametrize("breakage, reason", [
-    (lambda r: r.pop("id"), "missing id"),
-    (lambda r: r.update(id="93845"), "id must be an integer"),
-    (lambda r: r.update(start="yesterday"), "start is not an ISO-8601"),
-    (lambda r: r.update(id=2**70), "id out of range"),
-    (lambda r: r.update(timezone_offset="\udcff"), "not valid UTF-8"),
-    (lambda r: r.update(score_state="SCORED", score={"strain": "high"}), "strain must be a number"),
-])
+@pytest.mark.parametrize(
+    "breakage, reason",
+    [
+        (lambda r: r.pop("id"), "missing id"),
+        (lambda r: r.update(id="93845"), "id must be an integer"),
+        (lambda r: r.update(start="yesterday"), "start is not an ISO-8601"),
+        (lambda r: r.update(id=2**70), "id out of range"),
+        (lambda r: r.update(timezone_offset="\udcff"), "not valid UTF-8"),
+        (lambda r: r.update(score_state="SCORED", score={"strain": "high"}), "strain must be a number"),
+    ],
+)
 def test_one_malformed_record_does_not_poison_the_batch(session, breakage, reason):
     records = [f.cycle(i) for i in range(5)]
     breakage(records[2])

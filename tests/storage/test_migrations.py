@@ -1,4 +1,5 @@
 """Alembic migrations on SQLite and PostgreSQL: pre-fix duplicates collapse, keys enforced."""
+
 from __future__ import annotations
 
 import json
@@ -9,9 +10,9 @@ from alembic import command
 from sqlalchemy import insert, inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from models import Base
 from storage import migrate
 from storage.engine import SCHEMA_HEAD, current_revision, ensure_schema, make_engine
-from models import Base
 
 
 def _insert_rows(conn, table, rows):
@@ -21,8 +22,15 @@ def _insert_rows(conn, table, rows):
 
 def _whoop_row(**kw):
     now = datetime(2025, 1, 1, tzinfo=timezone.utc)
-    row = {"user_id": 1, "raw": json.dumps({}), "synced_at": now, "score_state": "SCORED",
-           "created_at": now, "updated_at": now, "timezone_offset": "Z"}
+    row = {
+        "user_id": 1,
+        "raw": json.dumps({}),
+        "synced_at": now,
+        "score_state": "SCORED",
+        "created_at": now,
+        "updated_at": now,
+        "timezone_offset": "Z",
+    }
     row.update(kw)
     return row
 
@@ -48,23 +56,36 @@ def test_upgrade_collapses_duplicates_keeping_the_newest(empty_db_url):
     t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
     with engine.begin() as conn:
         recovery = Base.metadata.tables["recovery"]
-        conn.execute(recovery.insert(), [
-            _whoop_row(whoop_cycle_id=7, whoop_sleep_id="s7", recovery_score=10.0, updated_at=t0),
-            _whoop_row(whoop_cycle_id=7, whoop_sleep_id="s7", recovery_score=55.0, updated_at=t0 + timedelta(hours=5)),
-            _whoop_row(whoop_cycle_id=7, whoop_sleep_id="s7", recovery_score=30.0, updated_at=t0 + timedelta(hours=1)),
-            _whoop_row(whoop_cycle_id=8, whoop_sleep_id="s8", recovery_score=60.0, updated_at=t0),
-        ])
+        conn.execute(
+            recovery.insert(),
+            [
+                _whoop_row(whoop_cycle_id=7, whoop_sleep_id="s7", recovery_score=10.0, updated_at=t0),
+                _whoop_row(
+                    whoop_cycle_id=7, whoop_sleep_id="s7", recovery_score=55.0, updated_at=t0 + timedelta(hours=5)
+                ),
+                _whoop_row(
+                    whoop_cycle_id=7, whoop_sleep_id="s7", recovery_score=30.0, updated_at=t0 + timedelta(hours=1)
+                ),
+                _whoop_row(whoop_cycle_id=8, whoop_sleep_id="s8", recovery_score=60.0, updated_at=t0),
+            ],
+        )
         cycles = Base.metadata.tables["cycles"]
-        conn.execute(cycles.insert(), [
-            _whoop_row(whoop_id=1, start=t0, strain=1.0, updated_at=t0),
-            _whoop_row(whoop_id=1, start=t0, strain=2.0, updated_at=t0),  # same updated_at: newest id wins
-        ])
+        conn.execute(
+            cycles.insert(),
+            [
+                _whoop_row(whoop_id=1, start=t0, strain=1.0, updated_at=t0),
+                _whoop_row(whoop_id=1, start=t0, strain=2.0, updated_at=t0),  # same updated_at: newest id wins
+            ],
+        )
         weight = Base.metadata.tables["withings_weight"]
         base = {"user_id": 1, "raw": json.dumps({}), "synced_at": t0, "measured_at": t0}
-        conn.execute(weight.insert(), [
-            {**base, "grpid": 5, "weight_kg": 80.0, "modified_at": t0},
-            {**base, "grpid": 5, "weight_kg": 79.0, "modified_at": t0 + timedelta(days=1)},
-        ])
+        conn.execute(
+            weight.insert(),
+            [
+                {**base, "grpid": 5, "weight_kg": 80.0, "modified_at": t0},
+                {**base, "grpid": 5, "weight_kg": 79.0, "modified_at": t0 + timedelta(days=1)},
+            ],
+        )
     assert ensure_schema(engine) is True
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT whoop_cycle_id, recovery_score FROM recovery ORDER BY whoop_cycle_id")).all()
@@ -72,8 +93,10 @@ def test_upgrade_collapses_duplicates_keeping_the_newest(empty_db_url):
         assert conn.execute(text("SELECT strain FROM cycles")).scalars().all() == [2.0]
         assert conn.execute(text("SELECT weight_kg FROM withings_weight")).scalars().all() == [79.0]
     with pytest.raises(IntegrityError), engine.begin() as conn:
-        conn.execute(Base.metadata.tables["recovery"].insert(),
-                     [_whoop_row(whoop_cycle_id=7, whoop_sleep_id="other", updated_at=t0)])
+        conn.execute(
+            Base.metadata.tables["recovery"].insert(),
+            [_whoop_row(whoop_cycle_id=7, whoop_sleep_id="other", updated_at=t0)],
+        )
     uniques = {tuple(u["column_names"]) for u in inspect(engine).get_unique_constraints("recovery")}
     assert {("user_id", "whoop_cycle_id"), ("user_id", "whoop_sleep_id")} <= uniques
     assert {"sync_state", "oauth_token"} <= set(inspect(engine).get_table_names())
@@ -126,16 +149,34 @@ def test_upgrade_from_1_1_1_adds_fidelity_tables_and_resets_the_withings_cursor(
     migrate.upgrade(engine, "0002_v1_1_1")
     t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
     with engine.begin() as conn:  # a 1.1.1 database: a sleep, a weigh-in, a poisoned cursor
-        conn.execute(text("INSERT INTO sleep (user_id, raw, synced_at, score_state, created_at, updated_at, "
-                          "whoop_id, nap, start, \"end\") VALUES (1, '{}', :t, 'SCORED', :t, :t, 's1', false, :t, :t)"),
-                     {"t": t0})
-        conn.execute(text("INSERT INTO sync_state (source, resource, user_id, cursor, status, window_end) "
-                          "VALUES ('withings', 'measures', 1, :c, 'ok', :t), ('whoop', 'sleep', 1, NULL, 'ok', :t)"),
-                     {"c": str(10**20), "t": t0})
+        conn.execute(
+            text(
+                "INSERT INTO sleep (user_id, raw, synced_at, score_state, created_at, updated_at, "
+                "whoop_id, nap, start, \"end\") VALUES (1, '{}', :t, 'SCORED', :t, :t, 's1', false, :t, :t)"
+            ),
+            {"t": t0},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sync_state (source, resource, user_id, cursor, status, window_end) "
+                "VALUES ('withings', 'measures', 1, :c, 'ok', :t), ('whoop', 'sleep', 1, NULL, 'ok', :t)"
+            ),
+            {"c": str(10**20), "t": t0},
+        )
     assert ensure_schema(engine) is True
     assert current_revision(engine) == SCHEMA_HEAD
-    columns = {t: {c["name"] for c in inspect(engine).get_columns(t)} for t in
-               ("cycles", "sleep", "recovery", "workout", "withings_weight", "withings_heart_rate", "withings_measure")}
+    columns = {
+        t: {c["name"] for c in inspect(engine).get_columns(t)}
+        for t in (
+            "cycles",
+            "sleep",
+            "recovery",
+            "workout",
+            "withings_weight",
+            "withings_heart_rate",
+            "withings_measure",
+        )
+    }
     assert all("deleted_at" in cols for cols in columns.values())
     assert {"quarantine", "withings_measure"} <= set(inspect(engine).get_table_names())
     with engine.begin() as conn:
@@ -144,8 +185,18 @@ def test_upgrade_from_1_1_1_adds_fidelity_tables_and_resets_the_withings_cursor(
         conn.execute(text("UPDATE sleep SET nap = NULL"))  # nullable now: a missing nap is unknown
         assert conn.execute(text("SELECT whoop_id FROM sleep")).scalar() == "s1"
     with pytest.raises(IntegrityError), engine.begin() as conn:  # the measure key holds with no position
-        row = {"user_id": 1, "raw": "{}", "synced_at": t0, "grpid": 5, "measured_at": t0, "meastype": 54,
-               "position": -1, "value": 97.0, "value_raw": 97, "unit": 0}
+        row = {
+            "user_id": 1,
+            "raw": "{}",
+            "synced_at": t0,
+            "grpid": 5,
+            "measured_at": t0,
+            "meastype": 54,
+            "position": -1,
+            "value": 97.0,
+            "value_raw": 97,
+            "unit": 0,
+        }
         conn.execute(Base.metadata.tables["withings_measure"].insert(), [row, row])
     engine.dispose()
 
@@ -165,9 +216,20 @@ def test_daily_view_files_existing_withings_rows_under_their_local_day(empty_db_
     migrate.upgrade(engine, "0005_flags_quarantine_review")
     evening = datetime(2025, 3, 10, 1, 0, tzinfo=timezone.utc)  # 21:00 on the 9th in New York
     with engine.begin() as conn:
-        conn.execute(Base.metadata.tables["withings_weight"].insert().values(
-            user_id=1, grpid=1, measured_at=evening, timezone="America/New_York", weight_kg=79.4, attrib=0,
-            raw=json.dumps({}), synced_at=evening))
+        conn.execute(
+            Base.metadata.tables["withings_weight"]
+            .insert()
+            .values(
+                user_id=1,
+                grpid=1,
+                measured_at=evening,
+                timezone="America/New_York",
+                weight_kg=79.4,
+                attrib=0,
+                raw=json.dumps({}),
+                synced_at=evening,
+            )
+        )
     migrate.upgrade(engine)
     with engine.connect() as conn:
         assert "daily" in inspect(conn).get_view_names()

@@ -1,4 +1,5 @@
 """Nothing thrown away: rejected records are kept, isolated from their page, retried and released."""
+
 from __future__ import annotations
 
 import copy
@@ -11,12 +12,12 @@ from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 
 import db_loader
-from sync import resources
 from mapping import whoop as mappers
 from mapping import withings as withings_mapper
 from models import Cycle, Quarantine, SyncState, WithingsMeasure, WithingsWeight
-from sync.windows import Window, lastupdate_window
 from storage.sync_state import advance_sync_state
+from sync import resources
+from sync.windows import Window, lastupdate_window
 from tests.helpers import factories as f
 from tests.helpers import loaders
 
@@ -87,8 +88,15 @@ def test_a_mapper_fixed_in_a_later_release_recovers_the_quarantined_record(sessi
     counts = loaders.load(session, "whoop", "workout", page, mapper=strict_mapper)
     session.commit()
     assert (counts.inserted, counts.quarantined) == (2, 1)
-    assert db_loader.retry_quarantine(session, "whoop", "workout", loader=lambda s, records, _u, _tz: loaders.load(
-        s, "whoop", "workout", records, mapper=strict_mapper)).recovered == 0
+    assert (
+        db_loader.retry_quarantine(
+            session,
+            "whoop",
+            "workout",
+            loader=lambda s, records, _u, _tz: loaders.load(s, "whoop", "workout", records, mapper=strict_mapper),
+        ).recovered
+        == 0
+    )
     session.commit()
     assert [q.attempts for q in _quarantined(session)] == [2]
     real = resources.get("whoop", "workout").retry_loader()  # the real mapper knows padel
@@ -107,10 +115,15 @@ def test_a_withings_group_is_retried_with_its_user_and_timezone(session):
     [held] = _quarantined(session)
     assert (held.user_id, held.timezone, held.record_key) == (5, "Europe/Rome", "grpid=61")
     assert "measures.value must be an integer, got 95000.5" in held.reason
-    lenient = lambda group, user_id, tz: withings_mapper.measure_group_to_rows(  # noqa: E731
-        {**group, "measures": [{**m, "value": int(m["value"])} for m in group["measures"]]}, user_id, tz)
-    result = db_loader.retry_quarantine(session, "withings", "measures", loader=lambda s, records, user_id, tz:
-                                        loaders.load_withings_measures(s, records, user_id, tz, mapper=lenient))
+    lenient = lambda group, user_id, tz: withings_mapper.measure_group_to_rows(  # noqa: E731 - a one-line helper, named where it is used
+        {**group, "measures": [{**m, "value": int(m["value"])} for m in group["measures"]]}, user_id, tz
+    )
+    result = db_loader.retry_quarantine(
+        session,
+        "withings",
+        "measures",
+        loader=lambda s, records, user_id, tz: loaders.load_withings_measures(s, records, user_id, tz, mapper=lenient),
+    )
     session.commit()
     assert result.recovered == 1
     row = session.scalars(select(WithingsWeight).where(WithingsWeight.grpid == 61)).one()
@@ -141,6 +154,7 @@ def test_infinity_in_an_unmapped_field_never_reaches_the_jsonb_column(session):
 
 
 # ---- cursors -------------------------------------------------------------------------------
+
 
 def test_an_absurd_updatetime_never_becomes_the_cursor(session):
     now = datetime.now(timezone.utc)
@@ -196,7 +210,7 @@ def test_any_page_stores_exactly_the_valid_records_and_a_rerun_is_a_no_op(engine
     assert held == {f"id={r['id']}" for r in records if r["id"] not in valid}
     assert (counts.inserted, counts.rejected) == (len(valid), len(records) - len(valid))
     writes: list[str] = []
-    listener = lambda *args: writes.append(args[2]) if args[2].lstrip()[:6] in ("INSERT", "UPDATE") else None  # noqa: E731
+    listener = lambda *args: writes.append(args[2]) if args[2].lstrip()[:6] in ("INSERT", "UPDATE") else None  # noqa: E731 - a one-line helper, named where it is used
     event.listen(engine, "before_cursor_execute", listener)
     try:
         again = loaders.load_cycles(session, copy.deepcopy(records))

@@ -1,4 +1,5 @@
 """reconcile_window: soft deletes inside a re-read window, restores, PENDING_SCORE kept, nothing outside."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -9,9 +10,9 @@ import db_loader
 from dashboard.summary import load_summary
 from models import Cycle, Recovery, Sleep, WithingsMeasure, WithingsWeight, Workout
 from readers.status import collect_status
+from sync.resources import get
 from tests.helpers import factories as f
 from tests.helpers import loaders
-from sync.resources import get
 
 START, END = f.BASE + timedelta(days=10), f.BASE + timedelta(days=20)
 
@@ -26,15 +27,28 @@ def test_a_deleted_workout_is_marked_and_restored_when_it_reappears(session):
     session.commit()
     returned = [f.workout(i) for i in range(10, 20) if i != 14]
     marked, restored = db_loader.reconcile_window(
-        session, "workout", f.USER_ID, START, END, [get("whoop", "workout").key_of(r) for r in returned],
-        time_column="start")
+        session,
+        "workout",
+        f.USER_ID,
+        START,
+        END,
+        [get("whoop", "workout").key_of(r) for r in returned],
+        time_column="start",
+    )
     session.commit()
     assert (marked, restored) == (1, 0)
     gone = session.scalars(select(Workout).where(Workout.whoop_id == f.workout_uuid(14))).one()
     assert gone.deleted_at is not None and gone.raw == f.workout(14)  # kept, never a hard delete
     assert len(_live(session, Workout, Workout.whoop_id)) == 19  # nothing outside the window touched
-    back = db_loader.reconcile_window(session, "workout", f.USER_ID, START, END,
-                                      [r["id"].upper() for r in returned + [f.workout(14)]], time_column="start")
+    back = db_loader.reconcile_window(
+        session,
+        "workout",
+        f.USER_ID,
+        START,
+        END,
+        [r["id"].upper() for r in returned + [f.workout(14)]],
+        time_column="start",
+    )
     assert back == (0, 1)  # an id in another letter case is the same UUID
 
 
@@ -54,10 +68,13 @@ def test_a_deleted_sleep_with_its_recovery(session):
     session.commit()
     seen_sleep = [f.sleep(i)["id"] for i in (11, 12, 14)]
     seen_recovery = [get("whoop", "recovery").key_of(f.recovery(i)) for i in (11, 12, 14)]
-    assert db_loader.reconcile_window(session, "sleep", f.USER_ID, START, END, seen_sleep,
-                                      time_column="start") == (1, 0)
-    assert db_loader.reconcile_window(session, "recovery", f.USER_ID, START, END, seen_recovery,
-                                      time_column="created_at") == (1, 0)
+    assert db_loader.reconcile_window(session, "sleep", f.USER_ID, START, END, seen_sleep, time_column="start") == (
+        1,
+        0,
+    )
+    assert db_loader.reconcile_window(
+        session, "recovery", f.USER_ID, START, END, seen_recovery, time_column="created_at"
+    ) == (1, 0)
     session.commit()
     assert f.sleep_uuid(13) not in _live(session, Sleep, Sleep.whoop_id)
     assert f.cycle(13)["id"] not in _live(session, Recovery, Recovery.whoop_cycle_id)
@@ -66,8 +83,9 @@ def test_a_deleted_sleep_with_its_recovery(session):
 def test_pending_score_records_are_never_reconciled_away(session):
     loaders.load_cycles(session, [f.cycle(15, state="PENDING_SCORE"), f.cycle(16)])
     session.commit()
-    assert db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, [f.cycle(17)["id"]],
-                                      time_column="start") == (1, 0)
+    assert db_loader.reconcile_window(
+        session, "cycles", f.USER_ID, START, END, [f.cycle(17)["id"]], time_column="start"
+    ) == (1, 0)
     session.commit()
     assert _live(session, Cycle, Cycle.whoop_id) == [f.cycle(15)["id"]]
 
@@ -76,8 +94,9 @@ def test_an_empty_response_marks_nothing_unless_confirmed(session):
     loaders.load_cycles(session, [f.cycle(12)])
     session.commit()
     assert db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, [], time_column="start") == (0, 0)
-    assert db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, [], time_column="start",
-                                      allow_empty=True) == (1, 0)
+    assert db_loader.reconcile_window(
+        session, "cycles", f.USER_ID, START, END, [], time_column="start", allow_empty=True
+    ) == (1, 0)
 
 
 def test_a_deleted_withings_group_leaves_status_and_the_dashboard(engine, session):

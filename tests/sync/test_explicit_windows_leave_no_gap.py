@@ -1,4 +1,5 @@
 """Explicit windows never create gaps: `--since` moves a cursor only when it reaches back to it."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

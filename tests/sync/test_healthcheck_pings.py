@@ -1,4 +1,5 @@
 """A run pings its monitor: start, then success or failure; a ping never fails the run nor shows its secret."""
+
 from __future__ import annotations
 
 import socket
@@ -9,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 import etl
+from storage.engine import make_engine
 from sync import healthcheck
 from sync.lock import run_lock
-from storage.engine import make_engine
 from tests.conftest import serving
 from tests.helpers.etl import run_etl
 
@@ -133,7 +134,8 @@ def test_a_monitor_answering_an_error_is_one_warning(monitor, caplog):
     assert pinger.start() is False and pinger.finish(0) is False
     assert [r.getMessage() for r in caplog.records if r.name == "etl.healthcheck"] == [
         "healthcheck: the start ping was answered HTTP 404; the run goes on",
-        "healthcheck: the success ping was answered HTTP 404; the run goes on"]
+        "healthcheck: the success ping was answered HTTP 404; the run goes on",
+    ]
 
 
 def test_the_body_is_redacted_and_small(monitor):

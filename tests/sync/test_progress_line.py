@@ -1,4 +1,5 @@
 """The live progress line on a terminal: one line that fits, and log lines that start clean."""
+
 from __future__ import annotations
 
 import io
@@ -52,10 +53,19 @@ def test_summary_table_fits_100_columns():
     from sync.windows import Window
 
     now = datetime.now(timezone.utc)
-    results = [ResourceResult("whoop", "recovery", Window(datetime(2026, 11, 18, tzinfo=timezone.utc), now, "incremental"),
-                              LoadCounts(fetched=123_456, inserted=123_456), 4939, 3001.5, "ok"),
-               ResourceResult("withings", "measures", Window(None, now, "full"), LoadCounts(fetched=5), 1, 0.1, "ok"),
-               ResourceResult("whoop", "*", None, LoadCounts(), 0, 0.0, "failed", "whoop: must be re-connected")]
+    results = [
+        ResourceResult(
+            "whoop",
+            "recovery",
+            Window(datetime(2026, 11, 18, tzinfo=timezone.utc), now, "incremental"),
+            LoadCounts(fetched=123_456, inserted=123_456),
+            4939,
+            3001.5,
+            "ok",
+        ),
+        ResourceResult("withings", "measures", Window(None, now, "full"), LoadCounts(fetched=5), 1, 0.1, "ok"),
+        ResourceResult("whoop", "*", None, LoadCounts(), 0, 0.0, "failed", "whoop: must be re-connected"),
+    ]
     table = format_table(results, dry_run=False)
     assert max(len(line) for line in table.splitlines()) <= 100
     assert "whoop recovery" in table and "from 2026-11-18" in table and "full history" in table

@@ -1,11 +1,12 @@
 """`--max-minutes`: a run that cannot finish stops cleanly, keeps what it committed and says so."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.engine import make_engine
 from models import SyncState
+from storage.engine import make_engine
 from sync.lock import run_lock
 from tests.helpers.etl import by_resource, run_etl, table_counts
 

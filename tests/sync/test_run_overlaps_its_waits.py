@@ -1,5 +1,6 @@
 """A routine run waits on the network once: the Withings listing by date goes out with the pages,
 and the quarantine retry costs one query when nothing is held, without reordering any write."""
+
 from __future__ import annotations
 
 import copy
@@ -90,22 +91,27 @@ def _spy_on_retries(monkeypatch) -> list:
     return calls
 
 
-def test_an_empty_quarantine_retries_nothing_and_a_held_record_yields_to_the_fresh_page(etl_env, db_url,
-                                                                                         monkeypatch):
+def test_an_empty_quarantine_retries_nothing_and_a_held_record_yields_to_the_fresh_page(etl_env, db_url, monkeypatch):
     retried = _spy_on_retries(monkeypatch)
     assert run_etl()[0] == 0
     assert retried == []
     engine = make_engine(db_url)
     try:
         with Session(engine) as session:
-            newest = session.scalars(select(Workout).where(Workout.strain.is_not(None))
-                                    .order_by(Workout.start.desc()).limit(1)).one()
+            newest = session.scalars(
+                select(Workout).where(Workout.strain.is_not(None)).order_by(Workout.start.desc()).limit(1)
+            ).one()
             current, user_id, whoop_id = newest.strain, newest.user_id, newest.whoop_id
             older = copy.deepcopy(newest.raw)  # as an older release rejected it, before an edit
             older["score"]["strain"] = round(current / 2, 4)
-            quarantine.quarantine_records(session, "whoop", "workout", key_field="id",
-                                          rejected=[quarantine.Rejected(older, "an older release could not read it")],
-                                          user_id=user_id)
+            quarantine.quarantine_records(
+                session,
+                "whoop",
+                "workout",
+                key_field="id",
+                rejected=[quarantine.Rejected(older, "an older release could not read it")],
+                user_id=user_id,
+            )
             session.commit()
         code, summary, err = run_etl()
         assert code == 0, err

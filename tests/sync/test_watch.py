@@ -1,4 +1,5 @@
 """`etl.py watch`: cycles against the sandbox, picks up a new weigh-in, stops cleanly on SIGTERM."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,14 @@ class Watch:
     """`python etl.py watch` in a subprocess, its stderr lines collected as they come."""
 
     def __init__(self, env: dict, *args: str):
-        self.proc = subprocess.Popen([sys.executable, "etl.py", "watch", *args], cwd=PROJECT_DIR, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "etl.py", "watch", *args],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.lines: list[str] = []
         threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")), daemon=True).start()
 

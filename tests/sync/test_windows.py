@@ -1,4 +1,5 @@
 """Window arithmetic: full on the first run, lookback afterwards, explicit --since."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -6,20 +7,23 @@ from types import SimpleNamespace
 
 import pytest
 
-from sync.windows import parse_since, time_window, lastupdate_window
+from sync.windows import lastupdate_window, parse_since, time_window
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 WEEK = timedelta(days=7)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("7d", NOW - timedelta(days=7)),
-    ("36h", NOW - timedelta(hours=36)),
-    ("2w", NOW - timedelta(weeks=2)),
-    (" 3D ", NOW - timedelta(days=3)),
-    ("2025-01-01", datetime(2025, 1, 1, tzinfo=timezone.utc)),
-    ("2025-01-01T06:00:00+02:00", datetime(2025, 1, 1, 4, tzinfo=timezone.utc)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("7d", NOW - timedelta(days=7)),
+        ("36h", NOW - timedelta(hours=36)),
+        ("2w", NOW - timedelta(weeks=2)),
+        (" 3D ", NOW - timedelta(days=3)),
+        ("2025-01-01", datetime(2025, 1, 1, tzinfo=timezone.utc)),
+        ("2025-01-01T06:00:00+02:00", datetime(2025, 1, 1, 4, tzinfo=timezone.utc)),
+    ],
+)
 def test_parse_since(text, expected):
     assert parse_since(text, NOW) == expected
 
@@ -60,5 +64,6 @@ def test_withings_uses_the_updatetime_cursor_minus_lookback():
     state = SimpleNamespace(cursor=str(int(cursor.timestamp())), window_end=NOW)
     window = lastupdate_window(state, now=NOW, lookback=WEEK, since=None, full=False)
     assert window.start == cursor - WEEK
-    assert lastupdate_window(SimpleNamespace(cursor=None), now=NOW, lookback=WEEK, since=None,
-                           full=False).mode == "full"
+    assert (
+        lastupdate_window(SimpleNamespace(cursor=None), now=NOW, lookback=WEEK, since=None, full=False).mode == "full"
+    )
