@@ -363,10 +363,6 @@ def status(ctx, json_output, check):
     click.echo(redact(json.dumps(report, default=str, indent=2) if json_output else format_status(report)))
 
 
-def _iso(value) -> str:
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
 def _check(json_output: bool) -> int:
     """`status --check`: one stderr line per problem and, with --json, the report on stdout, whatever failed."""
     from readers.health import check, failed_check
@@ -386,7 +382,9 @@ def _check(json_output: bool) -> int:
     for problem in result["problems"]:
         click.echo(redact(problem["message"]), err=True)
     if json_output:
-        click.echo(redact(json.dumps(result, default=_iso, indent=2)))
+        from readers.export import json_default
+
+        click.echo(redact(json.dumps(result, default=json_default, indent=2)))
     elif not result["problems"] and sys.stdout.isatty():
         click.echo("ok: every resource in use is fresh")
     return result["exit_code"]

@@ -84,6 +84,12 @@ def iso(value):
     return value
 
 
+def json_default(value):
+    """For `json.dumps(default=...)` in every `--json` output: `iso` where it applies, else the text."""
+    converted = iso(value)
+    return str(value) if converted is value else converted
+
+
 def _csv_cell(value):
     value = iso(value)
     if value is None:

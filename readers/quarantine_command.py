@@ -23,10 +23,6 @@ def _session(write: bool):
         engine.dispose()
 
 
-def _iso(value) -> str:
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
 @click.group(invoke_without_command=True)
 @click.option("--json", "json_output", is_flag=True, help="Print the items as JSON.")
 @click.option("--all", "show_all", is_flag=True, help="Also the dismissed items.")
@@ -40,7 +36,9 @@ def quarantine(ctx, json_output, show_all):
     with _session(write=False) as session:
         items = list_items(session, include_dismissed=show_all)
     if json_output:
-        click.echo(json.dumps([{k: q[k] for k in FIELDS} for q in items], default=_iso, indent=2))
+        from readers.export import json_default  # lazy: the command's work loads when it runs
+
+        click.echo(json.dumps([{k: q[k] for k in FIELDS} for q in items], default=json_default, indent=2))
     else:
         click.echo(format_items(items))
 
@@ -55,7 +53,9 @@ def show(item_id):
         item = get_item(session, item_id)
     if item is None:
         raise click.ClickException(f"no quarantine item {item_id} (`quarantine --all` lists them)")
-    click.echo(json.dumps(item, default=_iso, indent=2))
+    from readers.export import json_default  # lazy: the command's work loads when it runs
+
+    click.echo(json.dumps(item, default=json_default, indent=2))
 
 
 def _targets(session, item_id, resource_name):
