@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
 from sqlalchemy.orm import Session  # noqa: E402 - imported once the checkout is on sys.path

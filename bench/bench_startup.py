@@ -19,7 +19,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
 from bench.bench_etl import machine, sandbox, seed_tokens  # noqa: E402 - imported once the checkout is on sys.path

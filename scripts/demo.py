@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import requests
 from dotenv import dotenv_values
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 # The sandbox writes this redirect URI into the demo's settings (sandbox/app.py DEFAULT_REDIRECT_URI).
 CALLBACK_URI = "http://127.0.0.1:8765/callback"
