@@ -139,13 +139,18 @@ class WithingsDaily:
         record.update({k: values[k] for k in fields if k in values})
         return record
 
-    def activities(self, fields: tuple[str, ...] = ACTIVITY_DEFAULT_FIELDS) -> list[dict]:
-        """Every day from the first to the newest, then today's partial day when it has begun."""
+    def activities(self, fields: tuple[str, ...] = ACTIVITY_DEFAULT_FIELDS, since: int | None = None) -> list[dict]:
+        """Every day from the first to the newest, then today's partial day when it has begun.
+
+        With `since`, days whose `modified` is surely older are not built at all: a routine
+        `lastupdate` read then costs the same for 10 years of history as for 2."""
         history, person = self.history, self.history.person
         days = []
         day = history.first_day
         while day <= history.last_day:
-            days.append(self._activity(day, 1.0, unix(person.day_end(day)), fields))
+            ended = unix(person.day_end(day))
+            if since is None or max(ended, self.activity_edits.get(day, {}).get("modified", 0)) >= since:
+                days.append(self._activity(day, 1.0, ended, fields))
             day += timedelta(days=1)
         midnight = local_at(day, 0.0, person.zone_for(day))
         if midnight < history.now:
@@ -219,10 +224,17 @@ class WithingsDaily:
             "night_events": {"1": [0], "2": [latency], "3": [in_bed - wakeup_latency], "4": [in_bed]},
         }
 
-    def nights(self, fields: tuple[str, ...] = SLEEP_DEFAULT_FIELDS) -> list[dict]:
-        """One summary per night, the night ending on each generated day."""
+    def nights(self, fields: tuple[str, ...] = SLEEP_DEFAULT_FIELDS, since: int | None = None) -> list[dict]:
+        """One summary per night, the night ending on each generated day (with `since`, only the
+        nights whose `modified` may be that recent are built)."""
         first, last = self.history.first_day, self.history.last_day
-        return [self._night(first + timedelta(days=n), fields) for n in range((last - first).days + 1)]
+        days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+        return [self._night(day, fields) for day in days if since is None or self._may_be_modified_since(day, since)]
+
+    def _may_be_modified_since(self, day: date, since: int) -> bool:
+        # A night's `created` is at most bedtime + 10 min + 9 h in bed + 1 h (see _night).
+        latest_created = unix(self.history.person.bedtime(day)) + 600 + 9 * 3600 + 3600
+        return max(latest_created, self.sleep_edits.get(day, {}).get("modified", 0)) >= since
 
     # ---- mutations ----
     def edit_activity(self, day: date, steps: int) -> int:
@@ -248,15 +260,16 @@ class WithingsDaily:
     def query(self, path: str, params: dict[str, str]) -> tuple[str, list[dict]] | None:
         """(records key, matching records) of a getactivity/getsummary call; None for another action."""
         action = params.get("action")
-        if path == "/v2/measure" and action == "getactivity":
-            key, records = "activities", self.activities(_fields(params.get("data_fields"), ACTIVITY_DEFAULT_FIELDS))
-        elif path == "/v2/sleep" and action == "getsummary":
-            key, records = "series", self.nights(_fields(params.get("data_fields"), SLEEP_DEFAULT_FIELDS))
-        else:
+        if (path, action) not in (("/v2/measure", "getactivity"), ("/v2/sleep", "getsummary")):
             return None
-        if params.get("lastupdate") not in (None, ""):
-            # "data that were updated or created after this date"; it replaces the date params.
-            since = int(params["lastupdate"])
+        # "data that were updated or created after this date"; it replaces the date params.
+        since = int(params["lastupdate"]) if params.get("lastupdate") not in (None, "") else None
+        if action == "getactivity":
+            fields = _fields(params.get("data_fields"), ACTIVITY_DEFAULT_FIELDS)
+            key, records = "activities", self.activities(fields, since)
+        else:
+            key, records = "series", self.nights(_fields(params.get("data_fields"), SLEEP_DEFAULT_FIELDS), since)
+        if since is not None:
             records = [r for r in records if r["modified"] >= since]
         else:
             first, last = params.get("startdateymd"), params.get("enddateymd")

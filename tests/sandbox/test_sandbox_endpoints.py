@@ -549,3 +549,20 @@ def test_command_line_prints_its_url_and_serves():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_lastupdate_read_skips_only_records_it_would_filter_out():
+    # The sandbox builds only the days a `lastupdate` may select (so a routine read costs the same
+    # for 10 years as for 2); what it answers must be exactly the full list filtered.
+    from sandbox.withings_daily import WithingsDaily
+
+    daily = WithingsDaily(History(seed=5, days=90, now=NOW))
+    old = NOW.date() - timedelta(days=60)
+    daily.edit_activity(old, 4321)
+    daily.edit_sleep_score(old, 77)
+    for days_back in (0, 1, 2, 7, 30, 120):
+        since = int((NOW - timedelta(days=days_back)).timestamp())
+        for path, action, key in (("/v2/measure", "getactivity", "activities"), ("/v2/sleep", "getsummary", "series")):
+            everything = daily.query(path, {"action": action, "startdateymd": "2000-01-01", "enddateymd": "2100-01-01"})
+            expected = [r for r in everything[1] if r["modified"] >= since]
+            assert daily.query(path, {"action": action, "lastupdate": str(since)}) == (key, expected)
