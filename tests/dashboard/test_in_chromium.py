@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from configuration import clock
 from models import Cycle, Recovery, Sleep, WhoopBodyMeasurement, WithingsWeight, Workout
 from storage.engine import make_engine
 from sync import resources
@@ -202,8 +201,7 @@ def add_stale_body_and_flagged_weight(url: str) -> None:
     engine.dispose()
 
 
-def test_page_shows_newest_weight_and_follows_a_new_weighin(browser, dashboard, db_url, request, monkeypatch):
-    monkeypatch.setattr(clock, "utcnow", lambda: NOW)  # the page's clock: "5 minutes ago" at any speed
+def test_page_shows_newest_weight_and_follows_a_new_weighin(browser, dashboard, db_url, request):
     seed_history(db_url)
     page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
     problems: list[str] = []
