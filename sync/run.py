@@ -14,9 +14,10 @@ from sqlalchemy.engine import Engine
 from api_clients.errors import classify_error
 from configuration import clock
 from configuration.accounts import DEFAULT_ACCOUNT
+from storage import accounts
 from storage.tokens import DbTokenStore
 from sync import resources
-from sync.lock import run_lock
+from sync.lock import account_lock, process_lock
 from sync.plan import source_jobs
 from sync.runner import ResourceResult, Runner
 
@@ -75,8 +76,43 @@ def run_account(
     max_minutes: float | None = None,
     on_start=None,
 ) -> RunOutcome:
-    """Sync one account: hold the run lock, plan, fetch and load, report. Raises RunLocked."""
-    with run_lock(engine, wait):
+    """Sync one account in a process of its own: hold the process lock (SQLite) and the account's
+    lock, plan, fetch and load, report. Raises RunLocked."""
+    with process_lock(engine, wait):
+        return sync_account(
+            settings,
+            engine,
+            reporter,
+            account=account,
+            sources=sources,
+            since=since,
+            full=full,
+            dry_run=dry_run,
+            wait=wait,
+            max_minutes=max_minutes,
+            on_start=on_start,
+        )
+
+
+def sync_account(
+    settings,
+    engine: Engine,
+    reporter,
+    *,
+    account: str = DEFAULT_ACCOUNT,
+    sources=SOURCES,
+    since=None,
+    full: bool = False,
+    dry_run: bool = False,
+    wait: float = 0.0,
+    max_minutes: float | None = None,
+    on_start=None,
+) -> RunOutcome:
+    """Sync one account whose process already holds `process_lock` (several accounts of one
+    process overlap through this): the account's lock, plan, fetch and load, report."""
+    with engine.begin() as conn:
+        account_id = accounts.ensure(conn, account)
+    with account_lock(engine, account_id, wait, name=account):
         if on_start is not None:
             on_start()
         jobs, failed, skipped = plan(
