@@ -20,7 +20,16 @@ from models import OAuthToken
 from storage import accounts
 
 TABLE = OAuthToken.__table__
-UNKNOWN_USER = 0  # a headless seed is refreshed before the user id is known
+# A headless seed is refreshed before the user id is known: it is stored as minus the account's
+# id (0 before accounts existed), so the seeds of several accounts never meet in
+# UNIQUE(provider, user_id), and any id <= 0 reads as unknown. Provider user ids are positive.
+UNKNOWN_USER = 0
+
+
+def _known(user_id: int | None) -> bool:
+    return user_id is not None and user_id > UNKNOWN_USER
+
+
 LOCK_TIMEOUT_SECONDS = 120
 
 
@@ -79,7 +88,7 @@ class DbTokenStore:
             refresh_token=row.refresh_token,
             expires_at=row.expires_at,
             scope=row.scope,
-            user_id=None if row.user_id == UNKNOWN_USER else row.user_id,
+            user_id=row.user_id if _known(row.user_id) else None,
         )
 
     def save(self, provider: str, token: Token) -> None:
@@ -94,8 +103,8 @@ class DbTokenStore:
                 .where(TABLE.c.provider == provider, TABLE.c.account_id == account_id)
                 .order_by(TABLE.c.id)
             ).all()
-            user_id = token.user_id or next((r.user_id for r in rows if r.user_id != UNKNOWN_USER), UNKNOWN_USER)
-            if user_id != UNKNOWN_USER:
+            user_id = token.user_id or next((r.user_id for r in rows if _known(r.user_id)), -account_id)
+            if _known(user_id):
                 accounts.link(conn, account_id, provider, user_id)
             keep = next((r for r in rows if r.user_id == user_id), None) or (rows[0] if rows else None)
             older = [r.id for r in rows if r is not keep]  # one person per provider: dead after rotation

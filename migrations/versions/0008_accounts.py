@@ -48,7 +48,7 @@ def _link(select_pairs: str) -> None:
         "INSERT INTO account_provider (account_id, provider, user_id, linked_at) "
         f"SELECT DISTINCT {DEFAULT}, pairs.provider, pairs.user_id, CURRENT_TIMESTAMP "
         f"FROM ({select_pairs}) AS pairs "
-        "WHERE pairs.user_id IS NOT NULL AND pairs.user_id <> 0 AND NOT EXISTS ("
+        "WHERE pairs.user_id IS NOT NULL AND pairs.user_id > 0 AND NOT EXISTS ("
         "SELECT 1 FROM account_provider AS linked "
         "WHERE linked.provider = pairs.provider AND linked.user_id = pairs.user_id)"
     )

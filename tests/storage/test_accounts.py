@@ -148,3 +148,14 @@ def test_account_names_follow_the_rule():
     for bad in ("", "Alice", "-x", "a b", "x" * 65):
         with pytest.raises(ValueError):
             check_account_name(bad)
+
+
+def test_seeds_of_several_accounts_wait_for_their_user_ids_side_by_side(engine):
+    seed = Token(access_token="", refresh_token="seed", expires_at=T0, scope=None, user_id=None)
+    for name in ("alice", "bob"):
+        DbTokenStore(engine, name).save("whoop", seed)
+    assert DbTokenStore(engine, "alice").load("whoop").user_id is None
+    DbTokenStore(engine, "bob").save("whoop", _token(2, "bob-refresh"))  # refreshed: the id is known
+    assert DbTokenStore(engine, "bob").load("whoop").user_id == 2
+    with engine.connect() as conn:
+        assert {a.name: a.users for a in accounts.list_accounts(conn)}["bob"] == {"whoop": [2]}
