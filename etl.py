@@ -21,7 +21,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from api_clients.errors import ApiError
-from configuration.accounts import DEFAULT_ACCOUNT
+from configuration.accounts import DEFAULT_ACCOUNT, account_option
 from configuration.invocation import command, env_file_hint, note_invocation
 from configuration.logs import redact, setup_logging
 from configuration.settings import SettingError, check_ping_url, get_settings
@@ -272,28 +272,38 @@ def _run_cli(
     "new quarantined records (or no database), 2 a setting is wrong or nothing is in use, "
     "3 a provider must be re-connected.",
 )
+@account_option()
 @click.pass_context
-def status(ctx, json_output, check):
-    """Show the last sync per resource, data freshness, token expiry and the latest weight."""
+def status(ctx, json_output, check, accounts):
+    """Show the last sync per resource, data freshness, token expiry and the latest weight, per account."""
     if check:
-        ctx.exit(_check(json_output))
+        ctx.exit(_check(json_output, accounts))
+    from storage.accounts import UnknownAccount
+
     settings = load_settings()
     try:
         engine = open_database(settings)
     except DatabaseUnavailable as exc:
         raise FailedError(str(exc)) from None
     try:
-        from readers.status import collect_status, format_status
+        from readers.status import collect_statuses, format_statuses
 
-        report = collect_status(engine)
+        reports = collect_statuses(engine, accounts)
+    except UnknownAccount as exc:
+        raise ConfigError(str(exc)) from None
     finally:
         engine.dispose()
-    click.echo(redact(json.dumps(report, default=str, indent=2) if json_output else format_status(report)))
+    if json_output:  # one account: its report as it always was; several: each under `accounts`
+        document = reports[0] if len(reports) == 1 else {"accounts": reports}
+        click.echo(redact(json.dumps(document, default=str, indent=2)))
+    else:
+        click.echo(redact(format_statuses(reports)))
 
 
-def _check(json_output: bool) -> int:
+def _check(json_output: bool, accounts=()) -> int:
     """`status --check`: one stderr line per problem and, with --json, the report on stdout, whatever failed."""
-    from readers.health import check, failed_check
+    from readers.health import check_accounts, failed_check
+    from storage.accounts import UnknownAccount
 
     try:
         settings = load_settings()
@@ -304,15 +314,24 @@ def _check(json_output: bool) -> int:
         result = failed_check(EXIT_FAILED, "database", str(exc))
     else:
         try:
-            result = check(engine, settings)
+            result = check_accounts(engine, settings, accounts)
+        except UnknownAccount as exc:
+            result = failed_check(EXIT_USAGE, "configuration", str(exc))
         finally:
             engine.dispose()
+    # Several accounts (or one not called default): each line names its account.
+    named = len(result["accounts"]) > 1 or any(a["account"] not in (None, DEFAULT_ACCOUNT) for a in result["accounts"])
     for problem in result["problems"]:
-        click.echo(redact(problem["message"]), err=True)
+        prefix = f"{problem['account']}: " if named and problem.get("account") else ""
+        click.echo(redact(prefix + problem["message"]), err=True)
     if json_output:
         from readers.export import json_default
 
         click.echo(redact(json.dumps(result, default=json_default, indent=2)))
+    elif named and sys.stdout.isatty():
+        for verdict in result["accounts"]:
+            word = "ok" if verdict["exit_code"] == 0 else f"exit {verdict['exit_code']}"
+            click.echo(f"{verdict['account']}: {word} ({verdict['problems']} problem(s))")
     elif not result["problems"] and sys.stdout.isatty():
         click.echo("ok: every resource in use is fresh")
     return result["exit_code"]

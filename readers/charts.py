@@ -10,8 +10,8 @@ from sqlalchemy.engine import Connection
 from configuration.invocation import command
 from mapping.fields import latest_plausible
 from models import Cycle, Sleep, WithingsHeartRate, WithingsWeight, Workout
-from readers import metrics
-from storage import quarantine
+from readers import metrics, read_model
+from readers.read_model import owned
 
 TREND_DAYS = 90
 RECENT_WORKOUTS = 10
@@ -19,7 +19,7 @@ RECENT_WORKOUTS = 10
 MAX_SERIES_ROWS = 2000
 
 
-def weight_at_or_before(conn: Connection, user_id: int, when: datetime) -> dict | None:
+def weight_at_or_before(conn: Connection, user_id: int, when: datetime) -> dict | None:  # one user: one account
     """The counted weigh-in of `user_id` measured last at or before `when` (a date, not a row count)."""
     query = metrics.readings("weight").subquery()
     row = conn.execute(
@@ -31,29 +31,36 @@ def weight_at_or_before(conn: Connection, user_id: int, when: datetime) -> dict 
     return dict(row._mapping) if row else None
 
 
-def weight_series(conn: Connection, until: datetime, days: int = TREND_DAYS) -> list[dict]:
+def weight_series(conn: Connection, until: datetime, days: int = TREND_DAYS, account: int | None = None) -> list[dict]:
     """Counted weigh-ins of the `days` before `until`, oldest first."""
-    rows = metrics.series(conn, "weight", until - timedelta(days=days), until, MAX_SERIES_ROWS)
+    rows = metrics.series(conn, "weight", until - timedelta(days=days), until, MAX_SERIES_ROWS, account)
     return [{"t": r["at"], "kg": r["weight_kg"], "fat_pct": r["fat_ratio_pct"]} for r in rows]
 
 
-def blood_pressure_series(conn: Connection, until: datetime, days: int = TREND_DAYS) -> list[dict]:
+def blood_pressure_series(
+    conn: Connection, until: datetime, days: int = TREND_DAYS, account: int | None = None
+) -> list[dict]:
     """Counted blood-pressure readings of the `days` before `until`, oldest first."""
-    rows = metrics.series(conn, "bp_systolic", until - timedelta(days=days), until, MAX_SERIES_ROWS)
+    rows = metrics.series(conn, "bp_systolic", until - timedelta(days=days), until, MAX_SERIES_ROWS, account)
     return [
         {"t": r["at"], "systolic": r["systolic_mmhg"], "diastolic": r["diastolic_mmhg"], "pulse": r["heart_rate_bpm"]}
         for r in rows
     ]
 
 
-def zone_hints(conn: Connection) -> dict:
+def zone_hints(conn: Connection, account: int | None = None) -> dict:
     """The newest Withings `timezone` name and the newest WHOOP `timezone_offset` with its time."""
     hints = {"withings_tz": None, "whoop_offset": None, "whoop_at": None}
     newest_tz = None
     for model in (WithingsWeight, WithingsHeartRate):
         row = conn.execute(
             select(model.timezone, model.measured_at)
-            .where(model.timezone.is_not(None), model.deleted_at.is_(None), model.measured_at <= latest_plausible())
+            .where(
+                model.timezone.is_not(None),
+                model.deleted_at.is_(None),
+                model.measured_at <= latest_plausible(),
+                *owned(model, account),
+            )
             .order_by(model.measured_at.desc())
             .limit(1)
         ).first()
@@ -62,7 +69,7 @@ def zone_hints(conn: Connection) -> dict:
     for model, column in ((Cycle, Cycle.start), (Sleep, Sleep.start)):
         row = conn.execute(
             select(model.timezone_offset, column.label("at"))
-            .where(model.deleted_at.is_(None), column <= latest_plausible())
+            .where(model.deleted_at.is_(None), column <= latest_plausible(), *owned(model, account))
             .order_by(column.desc())
             .limit(1)
         ).first()
@@ -72,10 +79,19 @@ def zone_hints(conn: Connection) -> dict:
 
 
 def recent_workouts(
-    conn: Connection, since: datetime | None = None, limit: int = RECENT_WORKOUTS, now: datetime | None = None
+    conn: Connection,
+    since: datetime | None = None,
+    limit: int = RECENT_WORKOUTS,
+    now: datetime | None = None,
+    account: int | None = None,
 ) -> list[dict]:
     """The newest `limit` live, unflagged workouts (started after `since`, when given), newest first."""
-    live = [Workout.deleted_at.is_(None), Workout.flag.is_(None), Workout.start <= latest_plausible(now)]
+    live = [
+        Workout.deleted_at.is_(None),
+        Workout.flag.is_(None),
+        Workout.start <= latest_plausible(now),
+        *owned(Workout, account),
+    ]
     rows = conn.execute(
         select(
             Workout.start,
@@ -95,10 +111,10 @@ def recent_workouts(
     return [dict(r._mapping) for r in rows]
 
 
-def quarantine_overview(conn: Connection) -> dict[str, list[str]]:
+def quarantine_overview(conn: Connection, account: int | None = None) -> dict[str, list[str]]:
     """Per source, one line per resource with quarantined records (count and oldest reason)."""
     out: dict[str, list[str]] = {}
-    for q in quarantine.summary(conn):
+    for q in read_model.quarantined(conn, account):
         count = q["count"]
         out.setdefault(q["source"], []).append(
             f"{q['resource']}: {count} record{'s' if count != 1 else ''} quarantined "

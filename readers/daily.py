@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import MetaData, Table, func, select
+from sqlalchemy import MetaData, Table, func, select, union
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import FromClause
 
-from readers import metrics
+from readers import metrics, read_model
 
 VIEW = "daily"
 MAX_DAYS = 5000  # about 14 years of one person's days: a bound, never a truncation in practice
@@ -17,6 +18,43 @@ def _view(conn: Connection) -> Table:
     return Table(VIEW, MetaData(), autoload_with=conn)
 
 
+def provider_of(name: str) -> str:
+    """The provider of one of the view's metric columns (from the table its reading counts)."""
+    return read_model.PROVIDER_OF_TABLE[metrics.READING_TABLES[metrics.get(name).reading].__tablename__]
+
+
+def view_of(conn: Connection, account: int | None = None) -> FromClause:
+    """The `daily` view, or the same columns for one account's days only.
+
+    The view pairs every WHOOP user of a day with every Withings user of that day (it cannot
+    know which two ids are one person), so an account's days are not a WHERE on its rows: each
+    provider's columns are taken from the rows of the account's own user ids of that provider,
+    and paired again by day, as the view pairs a single person's."""
+    view = _view(conn)
+    if account is None:
+        return view
+    sides = {}
+    for provider in dict.fromkeys(read_model.PROVIDER_OF_TABLE.values()):
+        user = view.c[f"{provider}_user_id"]
+        columns = [c for c in view.c if c.name in metrics.BY_NAME and provider_of(c.name) == provider]
+        sides[provider] = (
+            select(view.c.day, user, *columns)
+            .where(read_model.user_of(user, provider, account))
+            .distinct()  # one row per pairing with the other provider's users: the same values
+            .subquery(provider)
+        )
+    days = union(*(select(side.c.day) for side in sides.values())).subquery("days")
+    joined = days
+    for side in sides.values():
+        joined = joined.outerjoin(side, side.c.day == days.c.day)
+    picked = {c.name: side.c[c.name] for side in sides.values() for c in side.c if c.name != "day"}
+    return (
+        select(days.c.day, *(picked[c.name].label(c.name) for c in view.c if c.name != "day"))
+        .select_from(joined)
+        .subquery(VIEW)
+    )
+
+
 def as_date(value) -> date | None:
     """A `day` as a date: SQLite hands back text, PostgreSQL a date."""
     if value is None or isinstance(value, date) and not isinstance(value, datetime):
@@ -24,9 +62,11 @@ def as_date(value) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
-def rows(conn: Connection, start: date | None = None, end: date | None = None) -> list[dict]:
+def rows(
+    conn: Connection, start: date | None = None, end: date | None = None, account: int | None = None
+) -> list[dict]:
     """The view's rows from `start` to `end` (inclusive, either open), oldest first, days as dates."""
-    view = _view(conn)
+    view = view_of(conn, account)
     # SQLite's view hands days back as ISO text, and compares them so.
     bound = (lambda d: d) if conn.dialect.name == "postgresql" else date.isoformat
     bounds = ([view.c.day >= bound(start)] if start else []) + ([view.c.day <= bound(end)] if end else [])
@@ -36,17 +76,18 @@ def rows(conn: Connection, start: date | None = None, end: date | None = None) -
     return found[::-1]
 
 
-def recent(conn: Connection, days: int) -> list[dict]:
+def recent(conn: Connection, days: int, account: int | None = None) -> list[dict]:
     """The view's rows of the `days` local days up to its newest day (none for an empty view)."""
-    view = _view(conn)
+    view = view_of(conn, account)
     newest = as_date(conn.execute(select(func.max(view.c.day))).scalar())
-    return [] if newest is None else rows(conn, start=newest - timedelta(days=days - 1))
+    return [] if newest is None else rows(conn, start=newest - timedelta(days=days - 1), account=account)
 
 
-def series(conn: Connection, name: str, start: date, end: date) -> dict:
+def series(conn: Connection, name: str, start: date, end: date, account: int | None = None) -> dict:
     """Metric `name` per local day from `start` to `end` (inclusive): the value of the day's counted reading."""
     metric = metrics.get(name)
-    days = [{"date": r["day"].isoformat(), "value": r[name]} for r in rows(conn, start, end) if r[name] is not None]
+    found = rows(conn, start, end, account)
+    days = [{"date": r["day"].isoformat(), "value": r[name]} for r in found if r[name] is not None]
     return {
         "metric": name,
         "unit": metric.unit,
@@ -57,9 +98,9 @@ def series(conn: Connection, name: str, start: date, end: date) -> dict:
     }
 
 
-def last_with(conn: Connection, name: str) -> dict | None:
+def last_with(conn: Connection, name: str, account: int | None = None) -> dict | None:
     """The newest row of the view with a value of metric `name` (last night's sleep, today's steps)."""
-    view = _view(conn)
+    view = view_of(conn, account)
     row = conn.execute(
         select(view).where(view.c[metrics.get(name).name].is_not(None)).order_by(view.c.day.desc()).limit(1)
     ).first()

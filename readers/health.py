@@ -26,18 +26,54 @@ class Problem:
     message: str
 
 
-def check(engine: Engine, settings, now: datetime | None = None) -> dict:
-    """Problems of the providers configured here or held in the database (tokens or data);
-    `exit_code` 0 fresh, 1 stale/quarantine, 2 nothing to check, 3 re-connect."""
+# The worst account's code is the check's, in the order a run uses: usage, re-connect, stale.
+SEVERITY = (EXIT_USAGE, EXIT_RECONNECT, EXIT_STALE, EXIT_OK)
+
+
+def worst(codes) -> int:
+    """The most severe of the accounts' exit codes (SEVERITY order; 0 for none)."""
+    codes = set(codes)
+    return next((code for code in SEVERITY if code in codes), EXIT_OK)
+
+
+def check_accounts(engine: Engine, settings, names=(), now: datetime | None = None) -> dict:
+    """`check` of each account named (none named: every account) in one report: the problems and
+    resources of all, each entry naming its account, per-account verdicts under `accounts`, and
+    the worst account's exit code. UnknownAccount for a name that does not exist."""
     now = now or utcnow()
     with engine.connect() as conn:
-        rows = read_model.freshness(conn, now)
-        tokens = {t["provider"] for t in read_model.stored_tokens(conn)}
-        held = read_model.quarantined(conn)
-        latest, flagged = read_model.headline(conn, now), read_model.flagged(conn)
+        chosen = read_model.scopes(conn, names)
+    reports = [check(engine, settings, now, scope) for scope in chosen]
+    combined = {"checked_at": now, "exit_code": worst(r["exit_code"] for r in reports)}
+    for key in ("problems", "resources", "flagged", "quarantine"):
+        combined[key] = [entry for r in reports for entry in r[key]]
+    if len(reports) == 1:  # one account: its latest values where they always were
+        combined["latest"] = reports[0]["latest"]
+    combined["accounts"] = [
+        {"account": r["account"], "exit_code": r["exit_code"], "problems": len(r["problems"]), "latest": r["latest"]}
+        for r in reports
+    ]
+    return combined
+
+
+def check(engine: Engine, settings, now: datetime | None = None, scope: read_model.Scope | None = None) -> dict:
+    """Problems of one account (by default the whole database) for the providers configured
+    here or held in it (tokens or data); `exit_code` 0 fresh, 1 stale/quarantine, 2 nothing to
+    check, 3 re-connect."""
+    now = now or utcnow()
+    account, name = (scope.id, scope.name) if scope else (None, None)
+    with engine.connect() as conn:
+        rows = read_model.freshness(conn, now, account)
+        tokens = {t["provider"] for t in read_model.stored_tokens(conn, account)}
+        held = read_model.quarantined(conn, account)
+        latest, flagged = read_model.headline(conn, now, account), read_model.flagged(conn, account)
     # A monitoring host may hold no client ids at all: the database says which providers are in use.
     in_use = tokens | {r["source"] for r in rows if r["last_success_at"] or r["newest_record"]}
     configured = [s for s in resources.SOURCES if getattr(settings, s).configured or s in in_use]
+    if account is not None and in_use:
+        # One of several accounts is judged on the providers it uses: a person with a WHOOP and
+        # no scale is not "not connected" to Withings because another account has one.
+        configured = [s for s in configured if s in in_use]
     if not configured:
         return failed_check(
             EXIT_USAGE,
@@ -45,6 +81,7 @@ def check(engine: Engine, settings, now: datetime | None = None) -> dict:
             "no source is configured and the database holds none: "
             f"nothing to check (set WHOOP_CLIENT_ID/WITHINGS_CLIENT_ID in {env_file_hint()})",
             now,
+            name,
         )
     problems = _reconnect_problems(configured, rows, tokens, settings)
     blocked = {p.source for p in problems}  # a provider that must re-connect: its stale rows add nothing
@@ -56,14 +93,17 @@ def check(engine: Engine, settings, now: datetime | None = None) -> dict:
     kinds = {p.kind for p in problems}
     code = EXIT_RECONNECT if "reconnect" in kinds else EXIT_STALE if problems else EXIT_OK
     return {
+        "account": name,
         "checked_at": now,
         "exit_code": code,
-        "problems": [asdict(p) for p in problems],
-        "resources": [_public(row) for row in rows if row["source"] in configured],
+        "problems": [asdict(p) | {"account": name} for p in problems],
+        "resources": [_public(row) | {"account": name} for row in rows if row["source"] in configured],
         # What a monitor may show beside the verdict; flagged values are a note, never a problem.
         "latest": latest,
-        "flagged": flagged,
-        "quarantine": [{k: q[k] for k in ("source", "resource", "count", "new", "acknowledged")} for q in held],
+        "flagged": [f | {"account": name} for f in flagged],
+        "quarantine": [
+            {k: q[k] for k in ("source", "resource", "count", "new", "acknowledged")} | {"account": name} for q in held
+        ],
     }
 
 
@@ -83,16 +123,20 @@ def _quarantine_problems(held: list[dict]) -> list[Problem]:
     ]
 
 
-def failed_check(exit_code: int, kind: str, message: str, now: datetime | None = None) -> dict:
+def failed_check(
+    exit_code: int, kind: str, message: str, now: datetime | None = None, account: str | None = None
+) -> dict:
     """The check's report when it cannot judge the data (a setting, the database): the same shape, one problem."""
     return {
+        "account": account,
         "checked_at": now or utcnow(),
         "exit_code": exit_code,
-        "problems": [asdict(Problem("*", "*", kind, message))],
+        "problems": [asdict(Problem("*", "*", kind, message)) | {"account": account}],
         "resources": [],
         "latest": {},
-        "flagged": {},
+        "flagged": [],
         "quarantine": [],
+        "accounts": [],
     }
 
 

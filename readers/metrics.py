@@ -223,14 +223,32 @@ READINGS = {
 }
 
 
-def readings(name: str, now: datetime | None = None) -> Select:
-    """The rows that count for metric `name` (every column of its table, `at` and `tie`), unordered."""
-    return READINGS[get(name).reading](now)
+# The table each kind of reading counts rows of (its provider, hence whose rows they are).
+READING_TABLES = {
+    "recovery": Recovery,
+    "strain": Cycle,
+    "sleep": Sleep,
+    "withings_sleep": WithingsSleepSummary,
+    "steps": WithingsActivity,
+    "weight": WithingsWeight,
+    "body_fat": WithingsWeight,
+    "blood_pressure": WithingsHeartRate,
+    "heart_rate": WithingsHeartRate,
+}
 
 
-def latest(conn: Connection, name: str, now: datetime | None = None) -> dict | None:
+def readings(name: str, now: datetime | None = None, account: int | None = None) -> Select:
+    """The rows that count for metric `name` (every column of its table, `at` and `tie`), unordered;
+    only the account's when one is given."""
+    from readers.read_model import owned  # the read model reads the catalog: imported when called
+
+    reading = get(name).reading
+    return READINGS[reading](now).where(*owned(READING_TABLES[reading], account))
+
+
+def latest(conn: Connection, name: str, now: datetime | None = None, account: int | None = None) -> dict | None:
     """The row that counts as metric `name`'s latest (newest `at`, then highest API id), or None."""
-    query = readings(name, now).subquery()
+    query = readings(name, now, account).subquery()
     row = conn.execute(select(query).order_by(query.c.at.desc(), query.c.tie.desc()).limit(1)).first()
     if row is None:
         return None
@@ -240,10 +258,15 @@ def latest(conn: Connection, name: str, now: datetime | None = None) -> dict | N
 
 
 def series(
-    conn: Connection, name: str, since: datetime, until: datetime | None = None, limit: int = 2000
+    conn: Connection,
+    name: str,
+    since: datetime,
+    until: datetime | None = None,
+    limit: int = 2000,
+    account: int | None = None,
 ) -> list[dict]:
     """The counted rows of metric `name` with `at` after `since` (up to `until`), oldest first."""
-    query = readings(name, until).subquery()
+    query = readings(name, until, account).subquery()
     bounds = [query.c.at > since] + ([query.c.at <= until] if until is not None else [])
     rows = conn.execute(select(query).where(*bounds).order_by(query.c.at.desc(), query.c.tie.desc()).limit(limit))
     return [dict(r._mapping) for r in rows][::-1]

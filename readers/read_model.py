@@ -4,22 +4,83 @@ One threshold per declared resource (`Resource.stale_after`, overridden by a
 `STALE_AFTER_<SOURCE>_<RESOURCE>` setting), one "time ago" format, one missing-table check and
 one answer to "what is the latest weight, blood pressure, recovery and sleep" (from the metric
 catalog), so `status`, `status --check`, the dashboard, the MCP tools and `export` never disagree.
+
+One answer too to "which rows are this account's" (`owned`): every reader takes an optional
+account id and filters through it; None reads every row, as a single-person install always has.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement, FromClause
 
+from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.settings import stale_after_overrides
 from mapping.fields import latest_plausible
 from mapping.withings import MANUAL_ATTRIBS
-from models import OAuthToken, SyncState, WithingsMeasure
+from models import Account, AccountProvider, OAuthToken, Quarantine, SyncState, WithingsMeasure
 from readers import metrics
-from storage import quarantine
+from storage import accounts, quarantine
 from sync import resources
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose data a reader reads: an account's name and id. A database holding one account (or
+    none) is read whole, id None, as before accounts existed: its rows are that person's, linked
+    or not (data loaded before any token named its user)."""
+
+    name: str | None
+    id: int | None
+
+    def label(self) -> str:
+        return self.name or DEFAULT_ACCOUNT
+
+
+def scopes(conn: Connection, names: tuple[str, ...] | list[str] = ()) -> list[Scope]:
+    """The accounts named (each once, UnknownAccount listing them all for a name that does not
+    exist), or with none named every account, in creation order."""
+    if names:
+        return [Scope(name, accounts.require(conn, name)) for name in dict.fromkeys(names)]
+    found = accounts.list_accounts(conn) if has_table(conn, Account.__tablename__) else []
+    if len(found) <= 1:
+        return [Scope(found[0].name if found else None, None)]
+    return [Scope(row.name, row.id) for row in found]
+
+
+# Which provider's user ids a data table holds, from the declarations (sync/resources.py).
+PROVIDER_OF_TABLE = {table.__tablename__: r.source for r in resources.RESOURCES for table in r.tables}
+
+
+def user_of(column, provider: str, account: int) -> ColumnElement:
+    """`column IN (SELECT user_id FROM account_provider WHERE account_id = :a AND provider = :p)`:
+    the account's user ids of one provider, current and older ones alike."""
+    link = AccountProvider.__table__
+    return column.in_(select(link.c.user_id).where(link.c.account_id == account, link.c.provider == provider))
+
+
+def owned(table, account: int | None) -> tuple[ColumnElement, ...]:
+    """The conditions that keep only `account`'s rows of `table` (a model, an alias of one, or a
+    reflected table); none when `account` is None (every row).
+
+    A data table by its provider user ids; the bookkeeping tables (tokens, sync_state,
+    quarantine) by the account_id every write files them under."""
+    if account is None:
+        return ()
+    if isinstance(table, FromClause):
+        name, column = getattr(table, "name", None), table.c.get
+    else:  # a mapped class or an alias of one: its own columns, so an alias is filtered as itself
+        name, column = inspect(table).mapper.local_table.name, lambda key: getattr(table, key, None)
+    if column("account_id") is not None:
+        return (column("account_id") == account,)
+    provider = PROVIDER_OF_TABLE.get(name)
+    if provider is None or column("user_id") is None:
+        raise ValueError(f"table {name!r} belongs to no account: it holds no provider user id")
+    return (user_of(column("user_id"), provider, account),)
 
 
 def ago(when: datetime | None, now: datetime) -> str:
@@ -52,26 +113,33 @@ def has_table(conn: Connection, name: str) -> bool:
     return inspect(conn).has_table(name)
 
 
-def newest(conn: Connection, column, now: datetime | None = None) -> datetime | None:
+def newest(conn: Connection, column, now: datetime | None = None, account: int | None = None) -> datetime | None:
     """The newest live value of a model's time `column`.
 
     Deleted rows and dates past now + 2 days (an older release stored a weigh-in dated 9999)
     say nothing about how recent the data is: they would silence the staleness warning for ever.
     """
     return conn.execute(
-        select(func.max(column)).where(column.class_.deleted_at.is_(None), column <= latest_plausible(now))
+        select(func.max(column)).where(
+            column.class_.deleted_at.is_(None), column <= latest_plausible(now), *owned(column.class_, account)
+        )
     ).scalar()
 
 
-def newest_record(conn: Connection, resource: resources.Resource, now: datetime | None = None) -> datetime | None:
+def newest_record(
+    conn: Connection, resource: resources.Resource, now: datetime | None = None, account: int | None = None
+) -> datetime | None:
     """The time of the resource's newest live record, from its declared (indexed) freshness columns."""
-    return _max(*(newest(conn, column, now) for column in resource.freshness))
+    return _max(*(newest(conn, column, now, account) for column in resource.freshness))
 
 
-def _sync_states(conn: Connection) -> dict[tuple[str, str], dict]:
-    """Per (source, resource), over every user: newest success, newest attempt and its outcome."""
+def _sync_states(conn: Connection, account: int | None = None) -> dict[tuple[str, str], dict]:
+    """Per (source, resource), over every user (of the account): newest success, newest attempt and its outcome."""
     out: dict[tuple[str, str], dict] = {}
-    rows = sorted(conn.execute(select(SyncState)), key=lambda r: (r.last_attempt_at is not None, r.last_attempt_at))
+    rows = sorted(
+        conn.execute(select(SyncState).where(*owned(SyncState, account))),
+        key=lambda r: (r.last_attempt_at is not None, r.last_attempt_at),
+    )
     for row in rows:  # one row per (source, resource, user): a handful, never a data table
         state = out.setdefault((row.source, row.resource), {"last_success_at": None})
         state.update(
@@ -85,13 +153,13 @@ def _sync_states(conn: Connection) -> dict[tuple[str, str], dict]:
     return out
 
 
-def freshness(conn: Connection, now: datetime) -> list[dict]:
+def freshness(conn: Connection, now: datetime, account: int | None = None) -> list[dict]:
     """Per declared resource: last sync, newest record, its threshold and why it is stale (or None)."""
-    states = _sync_states(conn)
+    states = _sync_states(conn, account)
     rows = []
     for resource in resources.RESOURCES:
         state = states.get(resource.key, {})
-        newest, threshold = newest_record(conn, resource, now), stale_after(resource)
+        newest, threshold = newest_record(conn, resource, now, account), stale_after(resource)
         success = state.get("last_success_at")
         kind, problem = _staleness(success, newest, threshold, now)
         rows.append(
@@ -135,22 +203,25 @@ def needs_reconnect(source: str, error: str | None) -> bool:
     return bool(error) and f"connect {source}" in error
 
 
-def stored_tokens(conn: Connection) -> list[dict]:
-    """Per stored OAuth token: its provider and expiry, never its value."""
-    rows = conn.execute(select(OAuthToken.provider, OAuthToken.expires_at, OAuthToken.refresh_token))
+def stored_tokens(conn: Connection, account: int | None = None) -> list[dict]:
+    """Per stored OAuth token (of the account): its provider and expiry, never its value."""
+    rows = conn.execute(
+        select(OAuthToken.provider, OAuthToken.expires_at, OAuthToken.refresh_token).where(*owned(OAuthToken, account))
+    )
     return [{"provider": p, "expires_at": at, "has_refresh_token": bool(refresh)} for p, at, refresh in rows]
 
 
-def quarantined(conn: Connection) -> list[dict]:
+def quarantined(conn: Connection, account: int | None = None) -> list[dict]:
     """Per (source, resource): the records held, how many are new since acknowledged (dismissed left out)."""
-    return quarantine.summary(conn)
+    return quarantine.summary(conn, where=owned(Quarantine, account))
 
 
-def headline(conn: Connection, now: datetime) -> dict:
+def headline(conn: Connection, now: datetime, account: int | None = None) -> dict:
     """The latest weight, blood pressure and scored recovery, and last night's sleep (WHOOP, Withings)."""
-    weight, bp = metrics.latest(conn, "weight", now), metrics.latest(conn, "bp_systolic", now)
-    recovery, sleep = metrics.latest(conn, "recovery", now), metrics.latest(conn, "sleep_hours", now)
-    night = metrics.latest(conn, "withings_sleep_hours", now)
+    weight, bp = metrics.latest(conn, "weight", now, account), metrics.latest(conn, "bp_systolic", now, account)
+    recovery = metrics.latest(conn, "recovery", now, account)
+    sleep = metrics.latest(conn, "sleep_hours", now, account)
+    night = metrics.latest(conn, "withings_sleep_hours", now, account)
     return {
         "weight": weight
         and {
@@ -195,14 +266,16 @@ def headline(conn: Connection, now: datetime) -> dict:
     }
 
 
-def flagged(conn: Connection) -> list[dict]:
+def flagged(conn: Connection, account: int | None = None) -> list[dict]:
     """Per declared resource with flagged rows: how many (kept as sent, left out of latest and charts)."""
     out = []
     for resource in resources.RESOURCES:
         # Every measure of a flagged group is in withings_measure too: the typed tables count it once.
         count = sum(
             conn.execute(
-                select(func.count()).select_from(model).where(model.flag.is_not(None), model.deleted_at.is_(None))
+                select(func.count())
+                .select_from(model)
+                .where(model.flag.is_not(None), model.deleted_at.is_(None), *owned(model, account))
             ).scalar()
             for model in resource.tables
             if model is not WithingsMeasure

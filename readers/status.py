@@ -6,11 +6,11 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
+from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.clock import utcnow
 from mapping.withings import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 from readers import read_model
 from readers.read_model import ago as _ago
-from storage import quarantine
 from sync import resources
 
 NAME_WIDTH = max(len(f"{r.source} {r.name}") for r in resources.RESOURCES)
@@ -24,16 +24,31 @@ def _fmt(when: datetime | None) -> str:
     return f"{_short(when)} UTC" if when else "-"
 
 
-def collect_status(engine: Engine, now: datetime | None = None) -> dict:
-    """Everything the status report shows, as plain data (no token values)."""
+def collect_statuses(engine: Engine, names=(), now: datetime | None = None) -> list[dict]:
+    """One status per account named (none named: every account); UnknownAccount for a name
+    that does not exist."""
     now = now or utcnow()
     with engine.connect() as conn:
-        rows = read_model.freshness(conn, now)
-        tokens = read_model.stored_tokens(conn)
-        latest = read_model.headline(conn, now)
-        flagged = read_model.flagged(conn)
-        held = quarantine.summary(conn)
+        chosen = read_model.scopes(conn, names)
+    return [collect_status(engine, now, scope) for scope in chosen]
+
+
+def collect_status(engine: Engine, now: datetime | None = None, scope: read_model.Scope | None = None) -> dict:
+    """Everything the status report shows of one account (by default the whole database), as
+    plain data (no token values)."""
+    now = now or utcnow()
+    account = scope.id if scope else None
+    with engine.connect() as conn:
+        rows = read_model.freshness(conn, now, account)
+        tokens = read_model.stored_tokens(conn, account)
+        latest = read_model.headline(conn, now, account)
+        flagged = read_model.flagged(conn, account)
+        held = read_model.quarantined(conn, account)
+    name = scope.name if scope else None
+    for entry in (*rows, *tokens, *flagged, *held):  # every entry says whose it is (--json)
+        entry["account"] = name
     return {
+        "account": name,
         "now": now,
         "resources": rows,
         "tokens": tokens,
@@ -45,6 +60,13 @@ def collect_status(engine: Engine, now: datetime | None = None) -> dict:
         "flagged": flagged,
         "quarantine": held,
     }
+
+
+def format_statuses(statuses: list[dict]) -> str:
+    """Every account's report; a lone `default` account's as it always read, others under their names."""
+    if len(statuses) == 1 and statuses[0]["account"] in (None, DEFAULT_ACCOUNT):
+        return format_status(statuses[0])
+    return "\n\n".join(f"Account {s['account']}:\n{format_status(s)}" for s in statuses)
 
 
 def format_status(status: dict) -> str:

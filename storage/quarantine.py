@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import and_, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from configuration.clock import utcnow
@@ -171,10 +171,11 @@ def state(item: Any) -> str:
     return "acknowledged" if item.acknowledged_at is not None else "new"
 
 
-def summary(session: Session) -> list[dict]:
+def summary(session: Session, where=()) -> list[dict]:
     """Per (source, resource), dismissed items left out: how many records are held (`count`), how
-    many of them are `new` (not acknowledged since they last changed), since when, the oldest reason."""
-    listed = Quarantine.dismissed_at.is_(None)
+    many of them are `new` (not acknowledged since they last changed), since when, the oldest reason.
+    `where`: further conditions on the items (a reader's account filter)."""
+    listed = and_(Quarantine.dismissed_at.is_(None), *where)
     new = func.sum(case((Quarantine.acknowledged_at.is_(None), 1), else_=0))
     rows = session.execute(
         select(Quarantine.source, Quarantine.resource, func.count(), new, func.min(Quarantine.first_seen_at))

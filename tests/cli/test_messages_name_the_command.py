@@ -74,4 +74,5 @@ def test_an_installed_status_check_names_the_installed_connect_command(installed
         "resource": "*",
         "kind": "reconnect",
         "message": "whoop is not connected: run `whoop-etl connect whoop`",
+        "account": "default",
     } in report["problems"]

@@ -60,7 +60,13 @@ def test_stale_resource_exits_1_with_one_line(etl_env, db_url):
     assert (code, err) == (1, ["WHOOP cycles last synced 3 days ago"])
     problems = json.loads(check("--json")[1])["problems"]
     assert problems == [
-        {"source": "whoop", "resource": "cycles", "kind": "stale", "message": "WHOOP cycles last synced 3 days ago"}
+        {
+            "source": "whoop",
+            "resource": "cycles",
+            "kind": "stale",
+            "message": "WHOOP cycles last synced 3 days ago",
+            "account": "default",  # every entry names its account
+        }
     ]
 
 
@@ -193,7 +199,7 @@ def test_only_items_new_since_acknowledged_fail_the_check(etl_env, db_url):
     code, out, err = check("--json")
     assert (code, err) == (0, [])
     assert json.loads(out)["quarantine"] == [
-        {"source": "withings", "resource": "measures", "count": 2, "new": 0, "acknowledged": 2}
+        {"source": "withings", "resource": "measures", "count": 2, "new": 0, "acknowledged": 2, "account": "default"}
     ]
     assert "2 records, 2 acknowledged" in CliRunner().invoke(etl.cli, ["status"]).stdout
     # A later run's retry finds another reason for one of them: it is new again.
