@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from configuration.accounts import account_option
+
 MISSING_EXTRA = (
     "the MCP server is an optional extra: install it with `pip install 'whoop-etl[mcp]'` "
     "(in a checkout: `pip install -r requirements-mcp.txt`)"
@@ -15,7 +17,8 @@ class _SetupError(click.ClickException):
 
 
 @click.command()
-def mcp():
+@account_option(help="Only this account (repeatable). Default: every account, each answer naming its account.")
+def mcp(accounts):
     """Serve the database read-only to an AI assistant (MCP over stdio); never calls WHOOP or Withings."""
     from configuration.settings import get_settings
 
@@ -29,4 +32,9 @@ def mcp():
         settings = get_settings()
     except ValueError as exc:
         raise _SetupError(f"configuration: {exc}") from None
-    serve_stdio(settings.database_url)
+    from storage.accounts import UnknownAccount
+
+    try:
+        serve_stdio(settings.database_url, accounts)
+    except UnknownAccount as exc:
+        raise _SetupError(str(exc)) from None

@@ -18,41 +18,44 @@ EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2199, 12, 31)
 MAX_WORKOUT_DAYS = 100_000
 
 
-def latest_measurements(conn: Connection, now: datetime | None = None) -> dict:
+def latest_measurements(conn: Connection, now: datetime | None = None, account: int | None = None) -> dict:
     """Per catalog metric: the latest counted value, its unit and time; and which values are flagged."""
     now = now or utcnow()
     found = {}
     for metric in metrics.METRICS:
-        row = metrics.latest(conn, metric.name, now)
+        row = metrics.latest(conn, metric.name, now, account)
         found[metric.name] = (
             None if row is None else {"value": iso(row["value"]), "unit": metric.unit, "at": iso(row["at"])}
         )
-    return {"metrics": found, "flagged": [read_model.flagged_note(f) for f in read_model.flagged(conn)]}
+    flagged = read_model.flagged(conn, account)
+    return {"metrics": found, "flagged": [read_model.flagged_note(f) for f in flagged]}
 
 
-def daily_series(conn: Connection, metric: str, start: date, end: date) -> dict:
+def daily_series(conn: Connection, metric: str, start: date, end: date, account: int | None = None) -> dict:
     """Per local day from `start` to `end` (inclusive): the `daily` view's value of `metric`."""
     if not (EARLIEST_DAY <= start <= LATEST_DAY and EARLIEST_DAY <= end <= LATEST_DAY):
         raise ValueError(f"start_date and end_date must lie between {EARLIEST_DAY} and {LATEST_DAY}")
     if start > end:
         raise ValueError(f"start_date {start} is after end_date {end}")
-    return daily.series(conn, metric, start, end)
+    return daily.series(conn, metric, start, end, account)
 
 
-def recent_workouts(conn: Connection, days: int = 14, limit: int = 20, now: datetime | None = None) -> list[dict]:
+def recent_workouts(
+    conn: Connection, days: int = 14, limit: int = 20, now: datetime | None = None, account: int | None = None
+) -> list[dict]:
     """Workouts that started in the last `days` days, newest first."""
     if not 1 <= days <= MAX_WORKOUT_DAYS:
         raise ValueError(f"days must be between 1 and {MAX_WORKOUT_DAYS}, not {days}")
     now = now or utcnow()
-    rows = charts.recent_workouts(conn, since=now - timedelta(days=days), limit=limit, now=now)
+    rows = charts.recent_workouts(conn, since=now - timedelta(days=days), limit=limit, now=now, account=account)
     return [{k: iso(v) for k, v in row.items()} for row in rows]
 
 
-def sync_freshness(conn: Connection, now: datetime | None = None) -> list[dict]:
+def sync_freshness(conn: Connection, now: datetime | None = None, account: int | None = None) -> list[dict]:
     """Per declared resource: last successful sync, newest record, stale or not and why, error line."""
     now = now or utcnow()
     out = []
-    for row in read_model.freshness(conn, now):
+    for row in read_model.freshness(conn, now, account):
         last = row["last_success_at"]
         out.append(
             {

@@ -17,6 +17,7 @@ from sqlalchemy.pool import NullPool
 
 from mcp_server import sqlite_worker
 from mcp_server.sql_guard import UnsafeSql, check_postgres_sql
+from models import Account, AccountProvider
 from readers.export import DAILY_VIEW, declared_tables, iso
 from storage.engine import make_engine
 
@@ -67,10 +68,15 @@ class QueryRefused(RuntimeError):
     """A query the server will not run, or that the database refused; the message says why."""
 
 
+# Who is who (account names, their provider user ids): no secret, and what an account's SQL filters on.
+ACCOUNT_TABLES = (Account.__tablename__, AccountProvider.__tablename__)
+
+
 @functools.lru_cache(maxsize=1)
 def queryable_tables() -> tuple[str, ...]:
     """The tables and views the `query` tool reads, as the code declares them (never the token table)."""
-    return (*(name for name in declared_tables() if name != TOKEN_TABLE), DAILY_VIEW)
+    # `account_provider` says whose provider user ids are whose: the SQL behind an account's question.
+    return (*(name for name in declared_tables() if name != TOKEN_TABLE), DAILY_VIEW, *ACCOUNT_TABLES)
 
 
 def open_read_only(url: str) -> Engine:

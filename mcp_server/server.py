@@ -20,14 +20,16 @@ from mcp_server.readonly import (
     open_read_only,
     run_query,
 )
-from readers import metrics
+from readers import metrics, read_model
+from storage.accounts import UnknownAccount
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 INSTRUCTIONS = (
     "Health data synced from WHOOP (cycles, recovery, sleep, workouts) and Withings (weight, body "
     "composition, blood pressure, steps, sleep) into a local database. Times are ISO 8601 in UTC; daily "
     "series read the `daily` view, one row per local day. Values flagged as implausible are "
-    "left out of latest values and series. Everything is read-only; OAuth tokens are not reachable."
+    "left out of latest values and series. Everything is read-only; OAuth tokens are not reachable. "
+    "The database may hold several people (accounts): every answer names its `account`."
 )
 
 SERIES_HELP = (
@@ -38,44 +40,62 @@ QUERY_HELP = (
     "Run one read-only SELECT (or WITH) query on the database (see list_tables). "
     f"At most {MAX_ROWS} rows (`limit`) and {MAX_REPLY_BYTES // 1_000_000} MB (`truncated` says when "
     f"either cut the reply); stopped after {QUERY_TIMEOUT_SECONDS:g} s. One statement; only the "
-    "tables list_tables shows; writes and the OAuth token table are refused."
+    "tables list_tables shows; writes and the OAuth token table are refused. It sees the raw tables "
+    "of every account, whatever the server's --account: one person's rows are those whose user_id is "
+    "in account_provider for that account and provider (join account on account_id for the name)."
 )
 
 
-def build_server(engine: Engine, query_timeout: float = QUERY_TIMEOUT_SECONDS) -> MCPServer:
-    """An MCP server whose tools only read through `engine` (which must be read-only)."""
+def build_server(
+    engine: Engine, query_timeout: float = QUERY_TIMEOUT_SECONDS, accounts: tuple[str, ...] = ()
+) -> MCPServer:
+    """An MCP server whose tools only read through `engine` (which must be read-only), for the
+    accounts named (none: every account, each answer naming its account)."""
     server = MCPServer("whoop-etl", version=__version__, instructions=INSTRUCTIONS)
 
-    def read(fn, *args):
+    def read(fn, *args) -> list[tuple[str | None, object]]:
+        """(account name, answer) per account, read on one connection."""
         try:
             with engine.connect() as conn:
-                return fn(conn, *args)
-        except ValueError as exc:  # a bad argument: the model reads why and asks again
+                chosen = read_model.scopes(conn, accounts)
+                return [(scope.name, fn(conn, *args, account=scope.id)) for scope in chosen]
+        except (ValueError, UnknownAccount) as exc:  # a bad argument: the model reads why and asks again
             raise ToolError(str(exc)) from None
+
+    def summaries(answers: list) -> dict:
+        """One account: its answer with `account`; several: each under `accounts`."""
+        if len(answers) == 1:
+            return {"account": answers[0][0], **answers[0][1]}
+        return {"accounts": [{"account": name, **answer} for name, answer in answers]}
+
+    def rows(answers: list) -> list[dict]:
+        return [{"account": name, **row} for name, found in answers for row in found]
 
     @server.tool(annotations=READ_ONLY)
     def latest_measurements() -> dict:
-        """Every metric's latest counted value (weight, recovery, hrv, steps, sleep_hours, bp_systolic, ...)."""
-        return read(queries.latest_measurements)
+        """Every metric's latest counted value (weight, recovery, hrv, steps, sleep_hours, bp_systolic, ...), per account."""
+        return summaries(read(queries.latest_measurements))
 
     @server.tool(annotations=READ_ONLY, description=SERIES_HELP)
     def daily_series(metric: str, start_date: date, end_date: date) -> dict:
-        return read(queries.daily_series, metric, start_date, end_date)
+        return summaries(read(queries.daily_series, metric, start_date, end_date))
 
     @server.tool(annotations=READ_ONLY)
     def recent_workouts(days: int = 14, limit: int = 20) -> list[dict]:
-        """Workouts that started in the last `days` days, newest first (sport, strain, heart rate, energy)."""
-        return read(queries.recent_workouts, max(1, days), max(1, min(limit, 200)))
+        """Workouts that started in the last `days` days, newest first (sport, strain, heart rate, energy), with their account."""
+        found = rows(read(queries.recent_workouts, max(1, days), max(1, min(limit, 200))))
+        return sorted(found, key=lambda w: w["start"] or "", reverse=True)[: max(1, min(limit, 200))]
 
     @server.tool(annotations=READ_ONLY)
     def sync_freshness() -> list[dict]:
-        """Per WHOOP and Withings resource: last sync, newest record, whether it is stale and why, any error."""
-        return read(queries.sync_freshness)
+        """Per account and WHOOP and Withings resource: last sync, newest record, whether it is stale and why, any error."""
+        return rows(read(queries.sync_freshness))
 
     @server.tool(annotations=READ_ONLY)
     def list_tables() -> dict:
         """Tables and their columns, for writing SQL for `query`."""
-        return read(queries.list_tables)
+        with engine.connect() as conn:  # the schema: the same for every account
+            return queries.list_tables(conn)
 
     @server.tool(annotations=READ_ONLY, description=QUERY_HELP)
     def query(sql: str, limit: int = 100) -> dict:
@@ -92,10 +112,13 @@ def database_url_for_mcp(default_url: str) -> str:
     return os.environ.get("MCP_DATABASE_URL", "").strip() or default_url
 
 
-def serve_stdio(default_url: str) -> None:
-    """Serve the tools over stdin/stdout until the client closes them."""
+def serve_stdio(default_url: str, accounts: tuple[str, ...] = ()) -> None:
+    """Serve the tools over stdin/stdout until the client closes them; UnknownAccount before
+    serving when a named account does not exist."""
     engine = open_read_only(database_url_for_mcp(default_url))
     try:
-        build_server(engine).run("stdio")
+        with engine.connect() as conn:
+            read_model.scopes(conn, accounts)
+        build_server(engine, accounts=accounts).run("stdio")
     finally:
         engine.dispose()

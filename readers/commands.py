@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from configuration.accounts import account_option
 from configuration.invocation import command
 
 
@@ -69,15 +70,30 @@ def _since(ctx, param, value):
 @click.option("--include-deleted", is_flag=True, help="Also rows marked deleted (deleted_at set).")
 @click.option("--include-quarantined", is_flag=True, help="`all` also exports the quarantine table.")
 @click.option("--force", is_flag=True, help="Overwrite files an earlier export left in the --output folder.")
-def export(table, fmt, since, output, include_deleted, include_quarantined, force):
+@account_option(multiple=False, help="Only this account's rows (by its provider user ids). Default: every row.")
+def export(table, fmt, since, output, include_deleted, include_quarantined, force, account):
     """Export TABLE (`all`, or `daily`: one row per day) to CSV or JSON Lines; OAuth tokens are never exported."""
     from readers.export import ExportError, export_tables, resolve_tables
+    from storage.accounts import UnknownAccount, require
 
     engine = open_engine(settings().database_url)
     try:
+        account_id = None
+        if account is not None:
+            with engine.connect() as conn:
+                account_id = require(conn, account)
         tables = resolve_tables(engine, table, include_quarantined)
-        done = export_tables(engine, tables, fmt, output, since=since, include_deleted=include_deleted, force=force)
-    except ExportError as exc:
+        done = export_tables(
+            engine,
+            tables,
+            fmt,
+            output,
+            since=since,
+            include_deleted=include_deleted,
+            force=force,
+            account=account_id,
+        )
+    except (ExportError, UnknownAccount) as exc:
         raise click.UsageError(str(exc)) from None
     finally:
         engine.dispose()

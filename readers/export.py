@@ -102,18 +102,30 @@ def _csv_cell(value):
 
 
 def iter_rows(
-    conn: Connection, name: str, *, since: datetime | None = None, include_deleted: bool = False
+    conn: Connection,
+    name: str,
+    *,
+    since: datetime | None = None,
+    include_deleted: bool = False,
+    account: int | None = None,
 ) -> tuple[list[str], Iterator]:
-    """(column names, rows) of one table, read through a server-side cursor in batches."""
-    table = Table(name, MetaData(), autoload_with=conn)
-    query = select(table)
+    """(column names, rows) of one table (only the account's rows when one is given), read through
+    a server-side cursor in batches."""
+    from readers import daily, read_model  # the catalog loads only when an export runs
+
+    if name == DAILY_VIEW:
+        table = daily.view_of(conn, account)
+        query = select(table)
+    else:
+        table = Table(name, MetaData(), autoload_with=conn)
+        query = select(table).where(*read_model.owned(table, account))
     if "deleted_at" in table.c and not include_deleted:
         query = query.where(table.c.deleted_at.is_(None))
     if since is not None:
         column = next((table.c[c] for c in SINCE_COLUMNS if c in table.c), None)
         if column is not None:
             query = query.where(column >= _since_value(conn, column.name, since))
-    query = query.order_by(*(table.primary_key.columns or table.c))
+    query = query.order_by(*(table.primary_key.columns or table.c) if name != DAILY_VIEW else table.c)
     # yield_per: a server-side cursor on PostgreSQL, fetchmany on SQLite: memory stays one batch.
     result = conn.execution_options(yield_per=BATCH_ROWS).execute(query)
     return list(result.keys()), iter(result)
@@ -206,6 +218,7 @@ def export_tables(
     since: datetime | None = None,
     include_deleted: bool = False,
     force: bool = False,
+    account: int | None = None,
 ) -> list[Exported]:
     """Write each table to `<output>/<table>.<fmt>` (or stdout for `-` and one table)."""
     if output == "-" and len(tables) != 1:
@@ -216,7 +229,7 @@ def export_tables(
     done = []
     with engine.connect() as conn:
         for name in tables:
-            columns, rows = iter_rows(conn, name, since=since, include_deleted=include_deleted)
+            columns, rows = iter_rows(conn, name, since=since, include_deleted=include_deleted, account=account)
             if output == "-":
                 done.append(Exported(name, "-", write_rows(columns, rows, fmt, sys.stdout)))
                 continue
