@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from configuration.accounts import account_option
+
 
 class _ConfigError(click.ClickException):
     exit_code = 2  # as etl.py: a configuration problem the user fixes in .env
@@ -24,10 +26,14 @@ class _ConfigError(click.ClickException):
     help="SQLAlchemy URL to read (default: DATABASE_URL, else the project's SQLite file).",
 )
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")
-def dashboard(host, port, database_url, open_browser):
+@account_option(
+    multiple=False, help="The account the page shows first (default: the first one); the page picks others."
+)
+def dashboard(host, port, database_url, open_browser, account):
     """Serve the read-only WHOOP and Withings dashboard on this machine."""
     from configuration.settings import get_settings
     from dashboard.server import DashboardUnavailable, serve
+    from storage.accounts import UnknownAccount
     from storage.engine import DatabaseUnavailable
 
     try:
@@ -40,6 +46,9 @@ def dashboard(host, port, database_url, open_browser):
             host or settings.dashboard_host,
             settings.dashboard_port if port is None else port,
             open_browser=open_browser,
+            account=account,
         )
     except (DashboardUnavailable, DatabaseUnavailable) as exc:  # a busy port (named), an unusable database
         raise click.ClickException(str(exc)) from None
+    except UnknownAccount as exc:  # the message lists the accounts
+        raise _ConfigError(str(exc)) from None

@@ -13,9 +13,9 @@ ROLLING_DAYS = 7
 BAR_DAYS = 30  # a daily bar stays several pixels wide, and evenly spaced, even on a phone
 
 
-def page_zone(conn: Connection) -> PageZone:
-    """The one zone the page shows times in, from the newest WHOOP and Withings records."""
-    return choose_zone(**charts.zone_hints(conn))
+def page_zone(conn: Connection, account: int | None = None) -> PageZone:
+    """The one zone the page shows times in, from the account's newest WHOOP and Withings records."""
+    return choose_zone(**charts.zone_hints(conn, account))
 
 
 def axis(zone: PageZone, now: datetime, days: int = charts.TREND_DAYS) -> dict:
@@ -68,11 +68,13 @@ def sleep_days(days: list[dict]) -> dict:
     }
 
 
-def blood_pressure(conn: Connection, latest: dict | None, zone: PageZone, now: datetime, ago) -> dict:
+def blood_pressure(
+    conn: Connection, latest: dict | None, zone: PageZone, now: datetime, ago, account: int | None = None
+) -> dict:
     """The latest counted blood-pressure reading and the readings of the 90 days before it."""
     if latest is None:
         return {"latest": None, "t": [], "local": [], "systolic": [], "diastolic": [], "pulse": []}
-    rows = charts.blood_pressure_series(conn, latest["measured_at"])
+    rows = charts.blood_pressure_series(conn, latest["measured_at"], account=account)
     return {
         "latest": {
             "systolic": _round(latest["systolic"], 0),

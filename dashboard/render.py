@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from html import escape
 from string import Template
+from urllib.parse import quote
 
 from configuration.invocation import command
 from dashboard import assets
@@ -38,11 +39,12 @@ def page(title: str, body: str, *, charts: bool = False, body_class: str = "") -
 def dashboard_page(summary: dict, database: str) -> str:
     """The data page: freshness, latest weight, trends and workouts."""
     if summary["empty"]:
-        return page("No data yet", _header(database) + freshness_section(summary["freshness"]) + _empty_card())
+        header = _header(database, picker=_picker(summary))
+        return page("No data yet", header + freshness_section(summary["freshness"]) + _empty_card())
     charts_on = assets.chart_js_url() is not None
     notice = "" if charts_on else f'<p class="notice" id="charts-off">{NO_CHARTS}</p>'
     body = (
-        _header(database, summary["zone"])
+        _header(database, summary["zone"], _picker(summary))
         + freshness_section(summary["freshness"])
         + notice
         + '<main class="grid">'
@@ -55,17 +57,37 @@ def dashboard_page(summary: dict, database: str) -> str:
     return page("Dashboard", body, charts=True, body_class="" if charts_on else "no-charts")
 
 
-def error_page(message: str, database: str) -> str:
-    """The page for a database that cannot be read (served with HTTP 503)."""
-    card = (
-        f'<section class="card wide message error"><h2>The database cannot be read right now</h2>'
-        f"<p>{e(message)}</p><p>Check that the database is running and that <code>DATABASE_URL</code> "
-        "points at it, then reload this page.</p></section>"
+def error_page(message: str, database: str, *, title: str = "Database unavailable") -> str:
+    """The page for a database that cannot be read (served with HTTP 503), or an unknown account (404)."""
+    if title == "Database unavailable":
+        card = (
+            f'<section class="card wide message error"><h2>The database cannot be read right now</h2>'
+            f"<p>{e(message)}</p><p>Check that the database is running and that <code>DATABASE_URL</code> "
+            "points at it, then reload this page.</p></section>"
+        )
+    else:
+        card = (
+            f'<section class="card wide message error"><h2>{e(title)}</h2><p>{e(message)}</p>'
+            '<p><a href="/">Show the first account</a></p></section>'
+        )
+    return page(title, _header(database) + f'<main class="grid">{card}</main>')
+
+
+def _picker(summary: dict) -> str:
+    """Links to each account's page (`?account=NAME`), the shown one marked; none for one account."""
+    names = summary.get("accounts") or []
+    if len(names) < 2:
+        return ""
+    links = "".join(
+        f'<a href="/?account={e(quote(name))}"'
+        + (' aria-current="page" class="current"' if name == summary.get("account") else "")
+        + f">{e(name)}</a>"
+        for name in names
     )
-    return page("Database unavailable", _header(database) + f'<main class="grid">{card}</main>')
+    return f'<nav class="accounts" id="accounts" aria-label="Accounts">{links}</nav>'
 
 
-def _header(database: str, zone: dict | None = None) -> str:
+def _header(database: str, zone: dict | None = None, picker: str = "") -> str:
     if zone is None:
         updated = f"Updated {e(datetime.now().astimezone().strftime('%H:%M'))}"
     else:  # the one place the page names its time zone: every time and day below is in it
@@ -73,7 +95,7 @@ def _header(database: str, zone: dict | None = None) -> str:
     return (
         '<header class="top"><div><h1>WHOOP Data Platform</h1>'
         f'<p class="sub">Read-only view of <code>{e(database)}</code></p></div>'
-        f'<p class="sub" id="updated">{updated}</p></header>'
+        f'<p class="sub" id="updated">{updated}</p></header>{picker}'
     )
 
 

@@ -12,13 +12,14 @@ import webbrowser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import assets, render
 from dashboard.summary import empty_summary, load_summary
+from storage.accounts import UnknownAccount
 from storage.engine import make_engine, safe_url
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,16 @@ class DashboardServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address, engine: Engine, database_url: str, connection_timeout: float = CONNECTION_TIMEOUT):
+    def __init__(
+        self,
+        address,
+        engine: Engine,
+        database_url: str,
+        connection_timeout: float = CONNECTION_TIMEOUT,
+        account: str | None = None,
+    ):
         self.engine = engine  # first: a failed bind calls server_close(), which disposes it
+        self.account = account  # the page's account when the address names none (None: the first)
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.connection_timeout = connection_timeout
         super().__init__(address, DashboardHandler)
@@ -62,11 +71,12 @@ class DashboardServer(ThreadingHTTPServer):
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             super().handle_error(request, client_address)
 
-    def summary(self) -> dict:
-        """The page's data; a SQLite file the ETL has not created yet is an empty database."""
+    def summary(self, account: str | None = None) -> dict:
+        """The page's data of `account` (else the server's, else the first); a SQLite file the ETL
+        has not created yet is an empty database. UnknownAccount for a name that does not exist."""
         if self.sqlite_file is not None and not self.sqlite_file.exists():
             return empty_summary()
-        return load_summary(self.engine)
+        return load_summary(self.engine, account=account or self.account)
 
     @property
     def url(self) -> str:
@@ -152,9 +162,18 @@ class DashboardHandler(BaseHTTPRequestHandler):
             return True
         return self.server.any_address and is_local_address(name)
 
+    def _account(self) -> str | None:
+        """The `account` of the address (`/?account=alice`), or None."""
+        values = parse_qs(urlsplit(self.path).query).get("account")
+        return values[-1] if values else None
+
     def _page(self, head: bool) -> None:
         try:
-            summary = self.server.summary()
+            summary = self.server.summary(self._account())
+        except UnknownAccount as exc:
+            html = render.error_page(str(exc), self.server.database_label, title="No such account")
+            self._send(HTTPStatus.NOT_FOUND, html.encode(), "text/html; charset=utf-8", head=head)
+            return
         except SQLAlchemyError as exc:
             html = render.error_page(_describe(exc), self.server.database_label)
             self._send(HTTPStatus.SERVICE_UNAVAILABLE, html.encode(), "text/html; charset=utf-8", head=head)
@@ -164,7 +183,9 @@ class DashboardHandler(BaseHTTPRequestHandler):
 
     def _summary(self, head: bool) -> None:
         try:
-            status, body = HTTPStatus.OK, self.server.summary()
+            status, body = HTTPStatus.OK, self.server.summary(self._account())
+        except UnknownAccount as exc:
+            status, body = HTTPStatus.NOT_FOUND, {"error": str(exc)}
         except SQLAlchemyError as exc:
             status, body = HTTPStatus.SERVICE_UNAVAILABLE, {"error": _describe(exc)}
         data = json.dumps(body, separators=(",", ":")).encode()
@@ -256,12 +277,14 @@ def make_server(
     port: int = DEFAULT_PORT,
     *,
     connection_timeout: float = CONNECTION_TIMEOUT,
+    account: str | None = None,
 ) -> DashboardServer:
-    """A bound, not yet serving dashboard server (port 0 picks a free port); call serve_forever()."""
+    """A bound, not yet serving dashboard server (port 0 picks a free port); call serve_forever().
+    `account`: the one the page shows first (default: the first account)."""
     engine = make_engine(database_url, read_only=True)
     host = host.strip("[]")  # [::1] as in a URL
     try:
-        return DashboardServer((host, port), engine, database_url, connection_timeout)
+        return DashboardServer((host, port), engine, database_url, connection_timeout, account)
     except OSError as exc:
         engine.dispose()
         hint = f"; choose another one with --port, e.g. --port {port + 1}" if port else ""
@@ -281,9 +304,24 @@ def network_warning(host: str) -> str | None:
     )
 
 
-def serve(database_url: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, open_browser: bool = False) -> None:
+def serve(
+    database_url: str,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    open_browser: bool = False,
+    account: str | None = None,
+) -> None:
     """Serve the dashboard until Ctrl-C, printing its address first."""
-    server = make_server(database_url, host, port)
+    server = make_server(database_url, host, port, account=account)
+    if account is not None:  # an unknown name stops here, listing the accounts, not on every page
+        try:
+            server.summary()
+        except UnknownAccount:
+            server.server_close()
+            raise
+        except SQLAlchemyError:  # the database is down: the page says so, and recovers with it
+            log.debug("dashboard: the account's data is not readable yet", exc_info=True)
     if (warning := network_warning(host)) is not None:
         print(warning, file=sys.stderr, flush=True)
     print(f"Dashboard on {server.url} (read-only: {server.database_label}); Ctrl-C to stop.", flush=True)

@@ -21,17 +21,33 @@ CHANGE_WINDOWS = (7, 30)
 SOURCES = tuple((source, resources.SOURCE_LABELS[source]) for source in resources.SOURCES)
 
 
-def load_summary(engine: Engine, now: datetime | None = None) -> dict:
-    """The summary from a read-only engine; a database without our tables counts as empty."""
+def load_summary(engine: Engine, now: datetime | None = None, account: str | None = None) -> dict:
+    """The summary of one account (by default the first) from a read-only engine, with the names
+    the picker offers; a database without our tables counts as empty. UnknownAccount for a name
+    that does not exist."""
     try:
         with engine.connect() as conn:
             if not read_model.has_table(conn, SyncState.__tablename__):
                 return empty_summary(now)
-            return build_summary(conn, now)
+            chosen = read_model.scopes(conn)
+            scope = pick(conn, chosen, account)
+            summary = build_summary(conn, now, scope)
+            summary["account"] = scope.name
+            summary["accounts"] = [s.name for s in chosen if s.name is not None]
+            return summary
     except (OperationalError, ProgrammingError) as exc:
         if not _schema_behind(exc):
             raise
         return empty_summary(now, upgrade_needed())
+
+
+def pick(conn: Connection, chosen: list[read_model.Scope], name: str | None) -> read_model.Scope:
+    """The account called `name` among those the page offers (None: the first one)."""
+    if name is None:
+        return chosen[0]
+    found = next((scope for scope in chosen if scope.name == name), None)
+    # Not offered (created since, or unknown: UnknownAccount lists the accounts).
+    return found or read_model.scopes(conn, [name])[0]
 
 
 def upgrade_needed() -> str:
@@ -48,14 +64,16 @@ def empty_summary(now: datetime | None = None, warning: str | None = None) -> di
     return {"generated_at": _iso(now), "empty": True, "zone": None, "freshness": rows}
 
 
-def build_summary(conn: Connection, now: datetime | None = None) -> dict:
-    """Everything the page shows, as JSON-ready values (ISO times plus display strings)."""
+def build_summary(conn: Connection, now: datetime | None = None, scope: read_model.Scope | None = None) -> dict:
+    """Everything the page shows of one account (by default the whole database), as JSON-ready
+    values (ISO times plus display strings)."""
     now = now or clock.utcnow()
-    rows = freshness(conn, now)
+    account = scope.id if scope else None
+    rows = freshness(conn, now, account)
     summary = {"generated_at": _iso(now), "empty": all(r["newest_record_at"] is None for r in rows), "freshness": rows}
     if summary["empty"]:
         return summary
-    zone = panels.page_zone(conn)
+    zone = panels.page_zone(conn, account)
     summary["zone"] = {
         "name": zone.name,
         "label": zone.label(now),
@@ -63,12 +81,12 @@ def build_summary(conn: Connection, now: datetime | None = None) -> dict:
         "generated_local": show(now, zone, "%H:%M"),
     }
     summary["axis"] = panels.axis(zone, now)
-    latest = read_model.headline(conn, now)
-    days = daily.recent(conn, charts.TREND_DAYS)
+    latest = read_model.headline(conn, now, account)
+    days = daily.recent(conn, charts.TREND_DAYS, account)
     summary["weight"] = weight_card(conn, latest["weight"], now, zone)
-    summary["trends"] = trends(conn, summary["weight"], days, zone)
-    summary["workouts"] = [_workout(w, zone) for w in charts.recent_workouts(conn, now=now)]
-    summary["blood_pressure"] = panels.blood_pressure(conn, latest["blood_pressure"], zone, now, ago)
+    summary["trends"] = trends(conn, summary["weight"], days, zone, account)
+    summary["workouts"] = [_workout(w, zone) for w in charts.recent_workouts(conn, now=now, account=account)]
+    summary["blood_pressure"] = panels.blood_pressure(conn, latest["blood_pressure"], zone, now, ago, account)
     summary["steps"] = panels.steps(days)
     summary["sleep_compare"] = panels.sleep_compare(days)
     return summary
@@ -115,11 +133,11 @@ def weight_card(conn: Connection, latest: dict | None, now: datetime, zone: Page
     }
 
 
-def trends(conn: Connection, weight: dict | None, days: list[dict], zone: PageZone) -> dict:
+def trends(conn: Connection, weight: dict | None, days: list[dict], zone: PageZone, account: int | None = None) -> dict:
     """Column-wise series (time or day, values) for the charts and the tables under them."""
     weights = []
     if weight is not None:
-        weights = charts.weight_series(conn, datetime.fromisoformat(weight["measured_at"]))
+        weights = charts.weight_series(conn, datetime.fromisoformat(weight["measured_at"]), account=account)
     return {
         "weight": {
             "t": [_iso(r["t"]) for r in weights],
@@ -131,12 +149,12 @@ def trends(conn: Connection, weight: dict | None, days: list[dict], zone: PageZo
     }
 
 
-def freshness(conn: Connection, now: datetime) -> list[dict]:
+def freshness(conn: Connection, now: datetime, account: int | None = None) -> list[dict]:
     """Per source: its last successful sync, each resource's own newest record and staleness (the
     very rows `status --check` judges), its flagged values and its quarantined records."""
-    rows = read_model.freshness(conn, now)
-    held = charts.quarantine_overview(conn)
-    flagged = read_model.flagged(conn)
+    rows = read_model.freshness(conn, now, account)
+    held = charts.quarantine_overview(conn, account)
+    flagged = read_model.flagged(conn, account)
     out = [_freshness_row(source, label, [r for r in rows if r["source"] == source], now) for source, label in SOURCES]
     for row in out:
         row["quarantine"] = held.get(row["source"], [])

@@ -111,6 +111,9 @@ function chartsUnavailable(reason) {
   if (grid) grid.parentNode.insertBefore(note, grid);
 }
 
+// The page's account (`?account=alice`) is the data's: the address's query goes to the API as is.
+const SUMMARY_URL = "/api/summary" + window.location.search;
+
 async function draw() {
   if (!document.getElementById("chart-weight")) return;  // the empty or error page
   if (typeof window.Plotly === "undefined") {
@@ -119,7 +122,7 @@ async function draw() {
   }
   let summary;
   try {
-    const response = await fetch("/api/summary", { headers: { Accept: "application/json" } });
+    const response = await fetch(SUMMARY_URL, { headers: { Accept: "application/json" } });
     if (!response.ok) throw new Error("HTTP " + response.status);
     summary = await response.json();
   } catch (err) {
@@ -153,7 +156,7 @@ function shownData(s) {
 }
 
 async function followChanges() {
-  const read = async () => shownData(await (await fetch("/api/summary", { cache: "no-store" })).json());
+  const read = async () => shownData(await (await fetch(SUMMARY_URL, { cache: "no-store" })).json());
   let shown;
   try { shown = await read(); } catch (err) { shown = null; }
   setInterval(async () => {
