@@ -405,9 +405,11 @@ def connect(provider, no_browser, timeout):
     help="Hours between full reconciliations of the lookback (every resource).",
 )
 @click.option("--cycles", type=click.IntRange(min=1), default=None, help="Stop after this many cycles.")
+@account_option()
 @click.pass_context
-def watch(ctx, sources, poll_withings, poll_whoop, reconcile_hours, cycles):
+def watch(ctx, sources, poll_withings, poll_whoop, reconcile_hours, cycles, accounts):
     """Keep syncing until stopped (SIGTERM or Ctrl-C): new data within minutes, within each provider's budget."""
+    from storage.accounts import UnknownAccount
     from sync.watch import Schedule, run_watch
 
     settings = load_settings()
@@ -420,11 +422,20 @@ def watch(ctx, sources, poll_withings, poll_whoop, reconcile_hours, cycles):
     pinger = Pinger((ctx.obj or {}).get("ping_url") or settings.healthcheck_url)
     engine = open_database(settings)
     try:
-        code = run_watch(settings, engine, configured, schedule, echo=click.echo, max_cycles=cycles, pinger=pinger)
+        code = run_watch(
+            settings,
+            engine,
+            configured,
+            schedule,
+            echo=click.echo,
+            max_cycles=cycles,
+            pinger=pinger,
+            accounts=accounts,
+        )
         if code:  # every provider stopped (re-connect): the monitor hears it now, not after a missed ping
             pinger.finish(code, "watch stopped: no provider can sync")
         ctx.exit(code)
-    except ValueError as exc:  # a schedule over a provider's daily budget
+    except (ValueError, UnknownAccount) as exc:  # a schedule over a provider's daily budget, an unknown account
         raise ConfigError(str(exc)) from None
     finally:
         engine.dispose()

@@ -1,8 +1,10 @@
 """`python etl.py watch`: keep syncing until stopped, with cheap polls often and the full lookback now and then.
 
-One process, one engine and one client per provider for its whole life, so start-up is paid once
-and each client's per-minute rate limiter spans every cycle. Each cycle takes the same run lock as
-any run, so a cron run and `watch` never write at once.
+One process, one engine and one client per provider and account for its whole life, so start-up
+is paid once and each provider's per-minute rate limiter spans every cycle. Each account's cycle
+takes the locks any run of that account takes (sync/lock.py: the lock file on SQLite, the
+account's advisory lock on PostgreSQL), so a cron run and `watch` never write one account at
+once, while on PostgreSQL the accounts' cycles overlap (one thread per account).
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from datetime import timedelta
 
 from api_clients.errors import classify_error
 from api_clients.providers import client_class
+from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.clock import utcnow
 from sync import resources
 from sync.healthcheck import Pinger, run_summary
-from sync.lock import RunLocked, run_lock
+from sync.lock import RunLocked, account_lock, process_lock
 from sync.plan import open_client, resource_jobs
 from sync.runner import Runner
 
@@ -54,19 +57,21 @@ class Schedule:
         return round(polls + reconciles + refreshes)
 
 
-def check_budget(schedule: Schedule, sources) -> list[str]:
-    """One line per provider: requests a day it will use; ValueError when over a daily limit's headroom."""
+def check_budget(schedule: Schedule, sources, accounts: int = 1) -> list[str]:
+    """One line per provider: requests a day it will use for `accounts` accounts (a daily limit is
+    the app's, shared by all); ValueError when over a daily limit's headroom."""
     lines = []
     for source in sources:
         client = client_class(source)
-        planned, limit = schedule.requests_per_day(source), client.daily_limit
+        planned, limit = schedule.requests_per_day(source) * accounts, client.daily_limit
         if limit is not None and planned > limit * HEADROOM:
             raise ValueError(
                 f"{source}: {planned:,} requests a day planned, over half its daily limit of {limit:,}: poll less often"
             )
         allowed = f"limit {limit:,}/day" if limit else f"no daily limit documented; {client.requests_per_minute}/min"
+        many = f" for {accounts} accounts" if accounts != 1 else ""
         lines.append(
-            f"{source}: about {planned:,} requests a day ({allowed}); polls every "
+            f"{source}: about {planned:,} requests a day{many} ({allowed}); polls every "
             f"{schedule.poll_seconds[source]:g} s, reconciles every {schedule.reconcile_seconds / 3600:g} h"
         )
     return lines
@@ -84,7 +89,8 @@ def stop_on_signals(stop: threading.Event):
 
 
 class Watcher:
-    """The loop: whatever poll or reconciliation is due, each cycle under the run lock, until `stop`."""
+    """One account's loop: whatever poll or reconciliation is due, each cycle under the account's
+    locks, until `stop`."""
 
     def __init__(
         self,
@@ -96,9 +102,14 @@ class Watcher:
         *,
         max_cycles: int | None = None,
         pinger: Pinger | None = None,
+        account: tuple[str, int | None] = (DEFAULT_ACCOUNT, None),
+        named: bool = False,
     ):
         from sync.report import Reporter
 
+        # (name, id); the id is None only for a database with no account row (the lock is then the file's).
+        self.account, self.account_id = account
+        self.named = named  # several accounts: each log line names its own
         self.settings, self.engine, self.store = settings, engine, store
         self.schedule, self.stop, self.max_cycles = schedule, stop, max_cycles
         self.pinger = pinger or Pinger(None)
@@ -114,7 +125,7 @@ class Watcher:
             except Exception as exc:
                 message, reconnect = classify_error(exc)
                 self.reconnect |= reconnect
-                log.error("watch: %s cannot start: %s", source, message)
+                log.error("watch: %s cannot start%s: %s", source, self._whose(), message)
 
     def run(self) -> int:
         """Cycle until stopped; 0 after a signal, 3 once every provider needs re-connecting."""
@@ -146,7 +157,7 @@ class Watcher:
         """One run of the planned resources under the run lock; False when another run holds it."""
         started = time.monotonic()
         try:
-            with run_lock(self.engine, LOCK_WAIT_SECONDS):
+            with self._locks():
                 if kind == "reconcile":
                     self.pinger.start()
                 jobs, now = [], utcnow()
@@ -159,7 +170,7 @@ class Watcher:
                 )
                 results = runner.run(jobs)
         except RunLocked:
-            log.info("watch: another run holds the lock; trying again shortly")
+            log.info("watch: another run holds the lock%s; trying again shortly", self._whose())
             time.sleep(1.0)
             return False
         self._log(kind, results, time.monotonic() - started)
@@ -170,11 +181,25 @@ class Watcher:
             self.pinger.finish(1 if failed else 0, run_summary(results))
         return True
 
+    @contextmanager
+    def _locks(self):
+        """SQLite: the database's lock file (one process writes at a time, as any run). PostgreSQL:
+        the account's lock (a run of another account, or another account's cycle, goes on)."""
+        with process_lock(self.engine, LOCK_WAIT_SECONDS):
+            if self.account_id is None:
+                yield
+                return
+            with account_lock(self.engine, self.account_id, LOCK_WAIT_SECONDS, name=self.account):
+                yield
+
+    def _whose(self) -> str:
+        return f" (account {self.account})" if self.named else ""
+
     def _log(self, kind: str, results: list, seconds: float) -> None:
         for result in results:
             if result.reconnect and result.source in self.clients:
                 self.reconnect = True
-                log.error("watch: %s stops until re-connected: %s", result.source, result.error)
+                log.error("watch: %s stops until re-connected%s: %s", result.source, self._whose(), result.error)
                 del self.clients[result.source]
         changed = [
             f"{r.source} {r.resource} +{r.counts.inserted}/~{r.counts.updated}"
@@ -182,26 +207,85 @@ class Watcher:
             if r.counts.inserted or r.counts.updated
         ]
         log.info(
-            "watch: %s of %s in %.1fs: %s",
+            "watch: %s of %s%s in %.1fs: %s",
             kind,
             ", ".join(sorted({r.source for r in results})),
+            self._whose(),
             seconds,
             ", ".join(changed) or "no change",
         )
 
 
+def watched_accounts(engine, names=()) -> list[tuple[str, int | None]]:
+    """(name, id) of the accounts named (UnknownAccount for one that does not exist), or of every
+    account; a database with none watches `default`, as before accounts existed."""
+    from storage import accounts
+
+    with engine.connect() as conn:
+        if names:
+            return [(name, accounts.require(conn, name)) for name in dict.fromkeys(names)]
+        found = [(row.name, row.id) for row in accounts.list_accounts(conn)]
+    return found or [(DEFAULT_ACCOUNT, None)]
+
+
 def run_watch(
-    settings, engine, sources, schedule: Schedule, *, echo=print, max_cycles=None, pinger: Pinger | None = None
+    settings,
+    engine,
+    sources,
+    schedule: Schedule,
+    *,
+    echo=print,
+    max_cycles=None,
+    pinger: Pinger | None = None,
+    accounts=(),
 ) -> int:
-    """`etl.py watch`: print the budget, open the clients once, cycle until SIGTERM/SIGINT (exit 0)."""
+    """`etl.py watch`: print the budget, open the clients once, cycle until SIGTERM/SIGINT (exit 0).
+
+    One loop per account, each in a thread of its own; one account that must re-connect stops
+    alone, and the watch exits non-zero only once every account has stopped."""
     from storage.tokens import DbTokenStore
 
-    for line in check_budget(schedule, sources):
+    chosen = watched_accounts(engine, accounts)
+    for line in check_budget(schedule, sources, len(chosen)):
         echo(f"watch: {line}")
+    named = len(chosen) > 1 or chosen[0][0] != DEFAULT_ACCOUNT
     stop = threading.Event()
-    with stop_on_signals(stop):
-        watcher = Watcher(settings, engine, DbTokenStore(engine), schedule, stop, max_cycles=max_cycles, pinger=pinger)
-        watcher.open(sources)
-        code = watcher.run()
+    with stop_on_signals(stop):  # signals reach the main thread only: it waits for the others
+        watchers = [
+            Watcher(
+                settings,
+                engine,
+                DbTokenStore(engine, name),
+                schedule,
+                stop,
+                max_cycles=max_cycles,
+                pinger=pinger,
+                account=(name, account_id),
+                named=named,
+            )
+            for name, account_id in chosen
+        ]
+        for watcher in watchers:
+            watcher.open(sources)
+        codes = _run_all(watchers, stop)
     log.info("watch: stopped")
-    return code
+    return max(codes) if all(codes) else 0
+
+
+def _run_all(watchers: list[Watcher], stop: threading.Event) -> list[int]:
+    """Each watcher's exit code; one watcher runs in this thread, several in threads of their own."""
+    if len(watchers) == 1:
+        return [watchers[0].run()]
+    codes = [0] * len(watchers)
+
+    def run(index: int) -> None:
+        codes[index] = watchers[index].run()
+
+    threads = [threading.Thread(target=run, args=(i,), name=f"watch-{w.account}") for i, w in enumerate(watchers)]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        # join() with a timeout: the main thread stays free to run the signal handlers.
+        for thread in threads:
+            thread.join(timeout=0.5)
+    return codes
