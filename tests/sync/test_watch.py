@@ -104,3 +104,48 @@ def test_a_cycle_waits_for_the_run_lock_so_cron_and_watch_never_write_at_once(wa
         if watch.proc.poll() is None:
             watch.terminate()
     assert len(sync_states(db_url)) == len(resources.RESOURCES)
+
+
+@pytest.fixture
+def two_accounts(db_url, monkeypatch):
+    from tests.helpers.accounts import sync_two_accounts, two_people
+
+    with two_people() as sb:
+        sync_two_accounts(sb, db_url, monkeypatch)
+        yield {**os.environ, "WHOOP_PLATFORM_NO_DOTENV": "1"}
+
+
+def test_watch_cycles_every_account_and_one_held_account_never_stops_the_other(two_accounts, db_url):
+    from sqlalchemy import select
+
+    from models import SyncState
+    from storage import accounts
+    from storage.engine import make_engine
+    from sync.lock import account_lock
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        alice = accounts.require(conn, "alice")
+        synced = dict(conn.execute(select(SyncState.id, SyncState.last_attempt_at)).all())
+    try:
+        # A run of alice in progress: on PostgreSQL bob's cycle goes on meanwhile; on SQLite
+        # (one writing process at a time) nothing is held here and both cycle at once.
+        with account_lock(engine, alice):
+            watch = Watch(two_accounts, "--cycles", "1")
+            watch.wait_for("(account bob)")
+            assert "for 2 accounts" in "".join(watch.lines)
+            if engine.dialect.name == "postgresql":
+                time.sleep(1)
+                assert "(account alice)" not in "".join(watch.lines)
+        assert watch.proc.wait(timeout=90) == 0, "".join(watch.lines)
+        assert "reconcile of whoop, withings (account alice)" in "".join(watch.lines)
+        with engine.connect() as conn:
+            after = dict(conn.execute(select(SyncState.id, SyncState.last_attempt_at)).all())
+        assert all(after[key] > synced[key] for key in synced)  # every resource of both accounts
+        only = Watch(two_accounts, "--cycles", "1", "--account", "bob")
+        assert only.proc.wait(timeout=90) == 0, "".join(only.lines)
+        assert "(account bob)" in "".join(only.lines) and "(account alice)" not in "".join(only.lines)
+        unknown = Watch(two_accounts, "--account", "carol")
+        assert unknown.proc.wait(timeout=30) == 2 and "alice, bob" in "".join(unknown.lines)
+    finally:
+        engine.dispose()

@@ -1,0 +1,62 @@
+"""Two accounts, alice and bob, filled by the real ETL with two sandbox people's histories."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Iterator
+
+import pytest
+
+from api_clients.oauth import Token
+from storage import accounts
+from storage.engine import make_engine
+from storage.tokens import DbTokenStore
+
+ACCOUNTS = {"alice": 0, "bob": 1}  # account -> sandbox person
+WHOOP_USER = {name: 10129 + person for name, person in ACCOUNTS.items()}
+WITHINGS_USER = {name: 3141592 + person for name, person in ACCOUNTS.items()}
+
+
+def fill_two_accounts(db_url: str, monkeypatch: pytest.MonkeyPatch, days: int = 20) -> None:
+    """alice (sandbox person 0) and bob (person 1), each with WHOOP and Withings, synced by the
+    real ETL under their own tokens; the migration's empty `default` account is removed, so the
+    database holds exactly these two."""
+    with two_people(days) as sb:
+        sync_two_accounts(sb, db_url, monkeypatch)
+
+
+@contextmanager
+def two_people(days: int = 20) -> Iterator:
+    """A sandbox serving two people, its clock a day behind ours."""
+    from sandbox import SandboxServer
+
+    now = datetime.now(timezone.utc) - timedelta(days=1)
+    with SandboxServer(days=days, seed=7, now=now, people=len(ACCOUNTS)) as sb:
+        yield sb
+
+
+def sync_two_accounts(sb, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment of `sb`'s apps (no seed token), and alice's and bob's first runs."""
+    import etl
+    from sync.report import Reporter
+
+    for key, value in sb.environment(mint_tokens=False).items():  # the apps; tokens per account below
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    engine = make_engine(db_url)
+    try:
+        etl.open_database(etl.load_settings()).dispose()  # the schema at head
+        for name, person in ACCOUNTS.items():
+            store = DbTokenStore(engine, name)
+            for provider in ("whoop", "withings"):
+                seed = sb.mint_refresh_token(provider, person=person)
+                expired = datetime.now(timezone.utc) - timedelta(hours=1)
+                store.save(provider, Token(access_token="", refresh_token=seed, expires_at=expired, scope=None))
+            reporter = Reporter(interactive=False, quiet=True)
+            outcome = etl.run_complete_etl(account=name, engine=engine, reporter=reporter)
+            assert outcome.exit_code == 0, outcome.results
+        with engine.begin() as conn:
+            accounts.remove(conn, accounts.require(conn, "default"))
+    finally:
+        engine.dispose()
