@@ -47,6 +47,11 @@ def scopes(conn: Connection, names: tuple[str, ...] | list[str] = ()) -> list[Sc
     if names:
         return [Scope(name, accounts.require(conn, name)) for name in dict.fromkeys(names)]
     found = accounts.list_accounts(conn) if has_table(conn, Account.__tablename__) else []
+    if len(found) > 1:
+        # The migration creates `default` for every database; next to named accounts, an empty
+        # one (no provider user, no token) is nobody: it is not reported "not connected" for ever.
+        tokens = set(conn.execute(select(OAuthToken.account_id).distinct()).scalars())
+        found = [a for a in found if a.name != DEFAULT_ACCOUNT or a.users or a.id in tokens]
     if len(found) <= 1:
         return [Scope(found[0].name if found else None, None)]
     return [Scope(row.name, row.id) for row in found]

@@ -126,3 +126,13 @@ def test_the_daily_export_of_an_account_pairs_its_own_two_providers(two, tmp_pat
             if r["whoop_user_id"] == str(WHOOP_USER[name]) and r["withings_user_id"] == str(WITHINGS_USER[name])
         }
         assert {(r["day"], r["recovery"], r["weight"]) for r in paired} == same
+
+
+def test_an_empty_default_account_beside_named_ones_is_left_out(two):
+    engine = make_engine(two)
+    with engine.begin() as conn:
+        accounts.ensure(conn, "default")  # as the migration leaves it: no provider user, no token
+    engine.dispose()
+    code, out, _ = cli("status", "--check", "--json")
+    assert code == 0 and [a["account"] for a in json.loads(out)["accounts"]] == ["alice", "bob"]
+    assert cli("status", "--check", "--account", "default")[0] == 3  # named, it is judged: not connected
