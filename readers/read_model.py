@@ -49,9 +49,9 @@ def scopes(conn: Connection, names: tuple[str, ...] | list[str] = ()) -> list[Sc
     found = accounts.list_accounts(conn) if has_table(conn, Account.__tablename__) else []
     if len(found) > 1:
         # The migration creates `default` for every database; next to named accounts, an empty
-        # one (no provider user, no token) is nobody: it is not reported "not connected" for ever.
-        tokens = set(conn.execute(select(OAuthToken.account_id).distinct()).scalars())
-        found = [a for a in found if a.name != DEFAULT_ACCOUNT or a.users or a.id in tokens]
+        # one (no provider user linked) is nobody: it is not reported "not connected" for ever.
+        # (Not its tokens: the MCP server's SQLite engine may not read the token table at all.)
+        found = [a for a in found if a.name != DEFAULT_ACCOUNT or a.users]
     if len(found) <= 1:
         return [Scope(found[0].name if found else None, None)]
     return [Scope(row.name, row.id) for row in found]

@@ -13,6 +13,7 @@ import etl
 from mcp_server.readonly import open_read_only
 from mcp_server.server import build_server
 from models import WithingsWeight
+from storage import accounts
 from storage.engine import make_engine
 from sync import resources
 from tests.helpers.accounts import WITHINGS_USER, fill_two_accounts
@@ -22,6 +23,10 @@ from tests.mcp.test_tools import error, payload
 @pytest.fixture
 def two(db_url, monkeypatch):
     fill_two_accounts(db_url, monkeypatch)
+    engine = make_engine(db_url)
+    with engine.begin() as conn:  # an empty default beside them, as the migration leaves it: not listed
+        accounts.ensure(conn, "default")
+    engine.dispose()
     return db_url
 
 
