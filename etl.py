@@ -324,6 +324,41 @@ def _accounts_to_run(engine, settings, chosen: tuple) -> list[str]:
     return names or [DEFAULT_ACCOUNT]
 
 
+def run_every_account(settings=None, *, full: bool = False, interactive: bool = False) -> list[RunOutcome]:
+    """The menu's run: every account (as `whoop-etl` with no --account), one outcome each. One
+    account prints its table as before; several print their plain lines, and the caller sums up
+    (`account_line`). Raises RunLocked / DatabaseUnavailable / ConfigError."""
+    from sync.report import AccountReporter
+
+    settings = settings or load_settings()
+    engine = open_database(settings)
+    try:
+        names = _accounts_to_run(engine, settings, ())
+        if len(names) == 1:
+            reporter = Reporter(interactive=interactive)
+            return [run_complete_etl(settings, full=full, reporter=reporter, engine=engine, account=names[0])]
+        return run_accounts(settings, engine, names, lambda name: AccountReporter(name), full=full)
+    finally:
+        engine.dispose()
+
+
+def account_lines(outcomes: list[RunOutcome]) -> list[str]:
+    """One line per account of a run of several (what `whoop-etl` prints), freshness read now."""
+    from configuration import clock
+    from storage import accounts
+    from sync.report import account_line
+
+    settings = load_settings()
+    engine = open_database(settings)
+    try:
+        with engine.connect() as conn:
+            fresh = {o.account: accounts.freshness(conn, accounts.find(conn, o.account) or -1) for o in outcomes}
+    finally:
+        engine.dispose()
+    now, width = clock.utcnow(), max(len(o.account) for o in outcomes)
+    return [account_line(o, fresh[o.account], now, width) for o in outcomes]
+
+
 def _run_several(engine, settings, names, pinger, quiet, json_output, **options) -> int:
     """Several accounts at once: one line each at the end (or one JSON document), the worst exit code."""
     from configuration import clock

@@ -235,3 +235,59 @@ def test_connect_under_another_account_of_a_held_person_exits_2_and_saves_nothin
     assert result.exit_code == 0, result.output
     assert "under account 'alice'" in result.stdout
     assert opened
+
+
+def test_an_account_another_process_syncs_is_busy_and_only_all_busy_exits_75(two):
+    sb, engine = two
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite: one process syncs the whole database (the lock file exits 75 as before)")
+    from sync.lock import account_lock
+
+    with engine.connect() as conn:
+        ids = {name: accounts.find(conn, name) for name in PEOPLE}
+    with account_lock(engine, ids["bob"], name="bob"):  # another process is syncing bob
+        result = cli("--json")
+        assert result.exit_code == 0, result.output
+        status = {a["account"]: a["status"] for a in json.loads(result.stdout)["accounts"]}
+        assert status == {"alice": "ok", "bob": "busy"}
+        with account_lock(engine, ids["alice"], name="alice"):
+            result = cli("--json")
+            assert result.exit_code == 75, result.output
+            assert "every account" in result.stderr
+    assert user_ids_by_table(engine)["cycles"][1] == {expected_ids(sb, "alice")["whoop"]}
+
+
+def test_the_healthcheck_ping_reports_the_overall_outcome(two, monkeypatch):
+    from tests.conftest import serving
+    from tests.sync.test_healthcheck_pings import SECRET, Monitor
+
+    sb, engine = two
+    with engine.begin() as conn:  # bob's WHOOP must re-connect
+        conn.execute(
+            OAuthToken.__table__.update()
+            .where(OAuthToken.account_id == accounts.find(conn, "bob"), OAuthToken.provider == "whoop")
+            .values(refresh_token="revoked-long-ago")
+        )
+    with serving(Monitor()) as monitor:
+        result = cli("--ping-url", monitor.url)
+    assert result.exit_code == 3, result.output
+    pings = [(p[1].replace(SECRET, "UUID"), p[3]) for p in monitor.pings]
+    assert [p[0] for p in pings] == ["/UUID/start", "/UUID/fail"]  # one start, one finish for the whole run
+    assert "alice ok" in pings[1][1] and "bob re-connect" in pings[1][1]
+
+
+def test_the_menu_runs_every_account(two, capsys):
+    import run_app
+
+    sb, engine = two
+    answers = iter(["1", "q"])
+    assert run_app.main(ask=lambda prompt: next(answers)) == 0
+    out = capsys.readouterr().out
+    assert "All synced." in out
+    assert [line.split()[:2] for line in out.splitlines() if line.startswith(("alice", "bob"))] == [
+        ["alice", "ok"],
+        ["bob", "ok"],
+    ]
+    for table, (provider, ids) in user_ids_by_table(engine).items():
+        if ids:
+            assert ids == {expected_ids(sb, n)[provider] for n in PEOPLE}, table
