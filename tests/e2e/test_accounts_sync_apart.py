@@ -291,3 +291,15 @@ def test_the_menu_runs_every_account(two, capsys):
     for table, (provider, ids) in user_ids_by_table(engine).items():
         if ids:
             assert ids == {expected_ids(sb, n)[provider] for n in PEOPLE}, table
+
+
+def test_a_refresh_token_setting_seeds_the_default_account_only(two, monkeypatch):
+    sb, engine = two
+    monkeypatch.setenv("WHOOP_REFRESH_TOKEN", sb.mint_refresh_token("whoop", person=0))
+    assert cli("accounts", "add", "carol").exit_code == 0
+    result = cli("--json", "--account", "carol", "--source", "whoop")
+    assert result.exit_code == 3, result.output
+    assert "--account carol" in json.loads(result.stdout)["resources"][0]["error"]
+    with engine.connect() as conn:
+        carol = accounts.find(conn, "carol")
+        assert conn.execute(select(OAuthToken.id).where(OAuthToken.account_id == carol)).all() == []
