@@ -19,6 +19,12 @@ class UsageFailure(click.ClickException):
     exit_code = EXIT_USAGE
 
 
+class Busy(click.ClickException):
+    """A run holds the account (exit 75, as a run that meets another)."""
+
+    exit_code = 75
+
+
 def _name(ctx, param, value):
     try:
         return check_account_name(value)
@@ -79,21 +85,26 @@ def remove(name, purge, yes):
     default; its rows stay in every table, owned by no account). --purge deletes its data too."""
     from readers.accounts import data_tables
     from storage import accounts as store
+    from sync.lock import RunLocked, account_lock, process_lock
 
     engine = open_engine(settings().database_url, read_only=False, at_head=True)
     try:
-        with engine.begin() as conn:
+        with engine.connect() as conn:
             try:
                 account_id = store.require(conn, name)
             except store.UnknownAccount as exc:
                 raise UsageFailure(str(exc)) from None
-            if purge and not yes:
-                click.confirm(
-                    f"Delete every row of account {name!r} from every data table? This cannot be undone",
-                    abort=True,
-                )
-            deleted = store.purge(conn, account_id, data_tables()) if purge else {}
-            store.remove(conn, account_id)
+        if purge and not yes:
+            click.confirm(
+                f"Delete every row of account {name!r} from every data table? This cannot be undone",
+                abort=True,
+            )
+        try:  # not while a run syncs it (its next page would file rows under a removed account)
+            with process_lock(engine, 0), account_lock(engine, account_id, 0, name=name), engine.begin() as conn:
+                deleted = store.purge(conn, account_id, data_tables()) if purge else {}
+                store.remove(conn, account_id)
+        except RunLocked as exc:
+            raise Busy(str(exc)) from None
     finally:
         engine.dispose()
     if purge:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from api_clients.errors import classify_error
+from api_clients.errors import classify_error, reconnect_command
 from configuration import clock
 from configuration.accounts import DEFAULT_ACCOUNT
 from storage import accounts
@@ -228,10 +228,21 @@ def sync_account(
             max_seconds=max_seconds(settings, max_minutes),
         )
         results = failed + runner.run(jobs)
+    if account != DEFAULT_ACCOUNT:
+        _name_account_in_reconnects(results, account)
     # Nothing configured is a configuration error (exit 2): the summary says so, not "exit 0".
     code = EXIT_USAGE if len(skipped) == len(sources) else exit_code_for(results)
     reporter.summary(results, code, dry_run)
     return RunOutcome(results, code, skipped, account)
+
+
+def _name_account_in_reconnects(results, account: str) -> None:
+    """`connect whoop` fixes the default account only: another account's re-connect message names it."""
+    for result in results:
+        if result.reconnect and result.error:
+            command = reconnect_command(result.source) if result.source in SOURCES else None
+            if command and command in result.error and f"{command} --account" not in result.error:
+                result.error = result.error.replace(command, f"{command} --account {account}")
 
 
 def max_seconds(settings, max_minutes) -> float:

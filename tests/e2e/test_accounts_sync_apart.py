@@ -149,7 +149,7 @@ def test_an_account_that_must_reconnect_exits_3_and_the_other_is_stored(two):
     assert listed["bob"]["tokens"] == {"whoop": "must re-connect", "withings": "connected"}
     assert listed["alice"]["tokens"] == {"whoop": "connected", "withings": "connected"}
     lines = cli().stdout  # the line names the account and its error
-    assert "bob" in lines and "re-connect" in lines and "connect whoop" in lines
+    assert "bob" in lines and "re-connect" in lines and "connect whoop --account bob" in lines
 
 
 def count_rows(engine, table_name: str, user_id: int) -> int:
@@ -250,6 +250,8 @@ def test_an_account_another_process_syncs_is_busy_and_only_all_busy_exits_75(two
         assert result.exit_code == 0, result.output
         status = {a["account"]: a["status"] for a in json.loads(result.stdout)["accounts"]}
         assert status == {"alice": "ok", "bob": "busy"}
+        removed = cli("accounts", "remove", "bob")  # not while it syncs
+        assert removed.exit_code == 75 and "bob" in links(engine)
         with account_lock(engine, ids["alice"], name="alice"):
             result = cli("--json")
             assert result.exit_code == 75, result.output
