@@ -24,6 +24,7 @@ RANGES = {
     "ETL_LOOKBACK_DAYS": (7, 0, 3650),
     "ETL_FETCH_CONCURRENCY": (0, 0, 64),
     "ETL_MAX_MINUTES": (120, 1, 10080),
+    "ETL_ACCOUNT_INTERVAL_MINUTES": (60, 1, 10080),
     "HTTP_TIMEOUT_SECONDS": (30, 1, 600),
     "RATE_LIMIT_MAX_WAIT_SECONDS": (300, 0, 86400),
     "DB_CONNECT_TIMEOUT_SECONDS": (10, 1, 300),
@@ -121,6 +122,7 @@ class Settings:
     fetch_concurrency: int = 0  # resources fetched at once; 0 = all (each client keeps its rate limit)
     rate_limit_max_wait: float = 300.0  # longest wait for a rate-limit window; beyond it the resource fails
     max_minutes: float = 120.0  # overall run deadline
+    account_interval_minutes: int = 60  # `worker`: an account is due again this long after its run
     db_connect_timeout: int = 10
     db_statement_timeout: int = 300
     healthcheck_url: str | None = field(default=None, repr=False)  # the monitor pinged by each run
@@ -260,6 +262,7 @@ def get_settings(read_dotenv: bool = True) -> Settings:
         fetch_concurrency=_env_int("ETL_FETCH_CONCURRENCY"),
         rate_limit_max_wait=float(_env_int("RATE_LIMIT_MAX_WAIT_SECONDS")),
         max_minutes=float(_env_int("ETL_MAX_MINUTES")),
+        account_interval_minutes=_env_int("ETL_ACCOUNT_INTERVAL_MINUTES"),
         db_connect_timeout=_env_int("DB_CONNECT_TIMEOUT_SECONDS"),
         db_statement_timeout=_env_int("DB_STATEMENT_TIMEOUT_SECONDS"),
         healthcheck_url=check_ping_url(_env("HEALTHCHECK_URL")),
