@@ -176,6 +176,8 @@ def run(args, workers: int, url: str, logs: Path) -> dict:
                 runs[r["person"]] = runs.get(r["person"], 0) + 1
         with engine.connect() as conn:
             statuses = dict(conn.execute(select(ACCOUNT.c.name, ACCOUNT.c.last_status)).all())
+            ids = dict(conn.execute(select(ACCOUNT.c.id, ACCOUNT.c.name)).all())
+        interrupted = {int(ids[i][1:]) for i in killed_held}  # p007 -> person 7
         left_locked = held_accounts(engine)
         missing = None
         if killed_held:  # a full re-read of each account the kill interrupted: a lost row comes back now
@@ -199,9 +201,12 @@ def run(args, workers: int, url: str, logs: Path) -> dict:
             "whoop_busiest_minute": meter.busiest_minute(1),
             "withings_busiest_minute": meter.busiest_minute(2),
             "whoop_429": sum(1 for r in log if r["provider"] == "whoop" and r["status"] == 429),
-            "accounts_synced_twice": sum(1 for n in runs.values() if n > 1),
+            # A second body request of an account the kill interrupted is its resumed run, not a duplicate.
+            "accounts_synced_twice": sum(1 for p, n in runs.items() if n > 1 and p not in interrupted),
+            "interrupted_accounts_resumed": sum(1 for p in interrupted if runs.get(p, 0) >= 1),
             "accounts_not_synced": len(names) - len(runs),
             "statuses": {s: list(statuses.values()).count(s) for s in set(statuses.values())},
+            "must_reconnect": sorted(n for n, s in statuses.items() if s == "reconnect"),
             "cross_account_rows": cross_account_rows(engine),
             "left_locked": len(left_locked),
             "kill": kill_note,

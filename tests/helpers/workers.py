@@ -69,7 +69,9 @@ def held_accounts(engine) -> list[int]:
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND classid = :ns AND granted"
+                "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND classid = :ns "
+                # pg_locks shows the whole cluster: other databases' workers are not ours
+                "AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
             {"ns": ACCOUNT_NS & 0xFFFFFFFF},
         )
