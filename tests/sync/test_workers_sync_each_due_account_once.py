@@ -181,3 +181,20 @@ def test_sigterm_lets_the_worker_finish_the_account_in_hand_then_exit_0(pg_engin
     assert statuses[held[0]] == "ok"  # the account in hand was finished and filed
     assert list(statuses.values()).count("ok") < len(names)  # and no new one was started
     assert held_accounts(pg_engine) == []
+
+
+def test_worker_sessions_ask_the_server_to_notice_a_vanished_host_within_a_minute(pg_engine, db_url):
+    from storage.engine import make_engine
+
+    if not pg_engine.url.host:
+        pytest.skip("a Unix socket has no TCP keepalives")
+    engine = make_engine(db_url, server_keepalives=True)
+    try:
+        with engine.connect() as conn:
+            settings = [
+                conn.exec_driver_sql(f"SHOW {name}").scalar()
+                for name in ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count")
+            ]
+    finally:
+        engine.dispose()
+    assert settings == ["30", "10", "3"]
