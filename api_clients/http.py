@@ -8,9 +8,8 @@ import random
 import threading
 import time
 from collections import deque
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable
 
 import requests
 
@@ -129,36 +128,34 @@ class RateLimiter:
             self.block(reset_s, "X-RateLimit-Remaining: 0")
 
 
-# provider -> the limiter every client of this process uses, while `shared_rate_limits` is on.
-_PROCESS_LIMITERS: dict[str, RateLimiter] | None = None
-_PROCESS_LIMITERS_LOCK = threading.Lock()
+_LIMITERS: dict[tuple, RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
 
 
-@contextmanager
-def shared_rate_limits(
-    per_minute: dict[str, int], max_wait: float = DEFAULT_MAX_WAIT, clock=time.monotonic, sleep=time.sleep
-) -> Iterator[dict[str, RateLimiter]]:
-    """Within the block, every client of a provider in `per_minute` uses one RateLimiter.
-
-    A run makes one client per provider and account; a process that syncs account after account
-    (a worker) or several at once would otherwise start each with a fresh window and send up to
-    the per-minute limit again at every account switch. One limiter per provider and process
-    paces them all together, and a 429 told to one account holds back the next.
-    """
-    global _PROCESS_LIMITERS
-    limiters = {name: RateLimiter(rate, clock, sleep, name, max_wait) for name, rate in per_minute.items()}
-    with _PROCESS_LIMITERS_LOCK:
-        previous, _PROCESS_LIMITERS = _PROCESS_LIMITERS, limiters
-    try:
-        yield limiters
-    finally:
-        with _PROCESS_LIMITERS_LOCK:
-            _PROCESS_LIMITERS = previous
+def shared_limiter(
+    provider: str,
+    per_minute: int,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    max_wait: float = DEFAULT_MAX_WAIT,
+) -> RateLimiter:
+    """The process's one limiter of `provider`: the limit is the app's, not a client's, so every
+    client of the process (each account has its own) takes its slots from the same window. Keyed
+    by the clock and the sleep too, so a test's fake clock gets a limiter of its own."""
+    key = (provider, clock, sleep)
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get(key)
+        if limiter is None:
+            limiter = _LIMITERS[key] = RateLimiter(per_minute, clock, sleep, provider, max_wait)
+        else:  # the latest client's settings win (one process has one configuration)
+            limiter.per_minute, limiter.max_wait = per_minute, max_wait
+        return limiter
 
 
-def _process_limiter(provider: str) -> RateLimiter | None:
-    shared = _PROCESS_LIMITERS
-    return None if shared is None else shared.get(provider)
+def reset_limiters() -> None:
+    """Forget every shared limiter (tests: each starts with empty windows)."""
+    with _LIMITERS_LOCK:
+        _LIMITERS.clear()
 
 
 class HttpClient:
@@ -181,7 +178,7 @@ class HttpClient:
         self.timeout, self.max_retries, self.max_wait = timeout, max_retries, max_wait
         self.deadline = deadline or timeout * DEADLINE_FACTOR
         self.sleep, self.clock = sleep, clock
-        self.limiter = _process_limiter(provider) or RateLimiter(per_minute, clock, sleep, provider, max_wait)
+        self.limiter = shared_limiter(provider, per_minute, clock, sleep, max_wait)
         self._shared_session = session
         self._local = threading.local()  # a requests.Session is not thread-safe: one per thread
 

@@ -8,9 +8,9 @@ Any number of workers on any number of hosts share one database (docs/SCALE.md, 
   between the read and the claim, and a second sync in the same due time is skipped;
 - `due_at` moves only after the run (`ETL_ACCOUNT_INTERVAL_MINUTES` later), never at claim
   time, so the account of a worker killed mid-run is due again as soon as its lock is gone.
-The accounts of one process share one rate limiter per provider (`shared_rate_limits`); several
-processes together rely on the server's answers (429, `X-RateLimit-Remaining: 0`), which every
-client already obeys.
+The accounts of one process share one rate limiter per provider (`api_clients.http.shared_limiter`);
+several processes together rely on the server's answers (429, `X-RateLimit-Remaining: 0`), which
+every client already obeys.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from typing import Callable
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
 
-from api_clients.http import shared_rate_limits
-from api_clients.providers import client_class
 from configuration import clock
 from storage import accounts
 from sync.lock import RunLocked
@@ -78,12 +76,6 @@ def _still_due(engine: Engine, account_id: int) -> None:
         raise _NoLongerDue
 
 
-def _per_minute(settings) -> dict[str, int]:
-    return {
-        name: getattr(settings, name).requests_per_minute or client_class(name).requests_per_minute for name in SOURCES
-    }
-
-
 class Worker:
     """The claim loop of one worker process; `stop()` (a signal handler) ends it after the account in hand."""
 
@@ -113,20 +105,19 @@ class Worker:
 
     def run(self) -> int:
         """Claim and sync due accounts until stopped (or, with `until_idle`, until none is due)."""
-        with shared_rate_limits(_per_minute(self.settings), max_wait=self.settings.rate_limit_max_wait):
-            while not self._stop.is_set():
-                with self.engine.connect() as conn:
-                    candidates = due_accounts(conn, clock.utcnow())
-                    earliest = None if candidates else next_due_at(conn)
-                if not candidates:
-                    if self.until_idle:
-                        break
-                    self._idle(earliest)
-                    continue
-                if not self._claim_and_sync(candidates):
-                    # Every due account is held by another worker: its lock may die with it, so look again soon.
-                    self.stats.skipped_busy += 1
-                    self._stop.wait(BUSY_POLL_SECONDS)
+        while not self._stop.is_set():
+            with self.engine.connect() as conn:
+                candidates = due_accounts(conn, clock.utcnow())
+                earliest = None if candidates else next_due_at(conn)
+            if not candidates:
+                if self.until_idle:
+                    break
+                self._idle(earliest)
+                continue
+            if not self._claim_and_sync(candidates):
+                # Every due account is held by another worker: its lock may die with it, so look again soon.
+                self.stats.skipped_busy += 1
+                self._stop.wait(BUSY_POLL_SECONDS)
         return EXIT_OK
 
     def _idle(self, earliest) -> None:
