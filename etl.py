@@ -74,12 +74,13 @@ def load_settings():
         raise ConfigError(f"configuration: {exc}") from None
 
 
-def open_database(settings):
+def open_database(settings, **options):
     """An engine at the current schema; DatabaseUnavailable says which database failed."""
     engine = make_engine(
         settings.database_url,
         connect_timeout=settings.db_connect_timeout,
         statement_timeout=settings.db_statement_timeout,
+        **options,
     )  # DatabaseUnavailable: bad SQLite path
     try:
         ensure_schema(engine)
@@ -589,6 +590,68 @@ def watch(ctx, sources, poll_withings, poll_whoop, reconcile_hours, cycles, acco
         raise ConfigError(str(exc)) from None
     finally:
         engine.dispose()
+
+
+@cli.command()
+@click.option("--until-idle", is_flag=True, help="Exit once no account is due (a batch, tests, benchmarks).")
+@click.option(
+    "--interval-minutes",
+    type=click.IntRange(1, 10080),
+    default=None,
+    metavar="MINUTES",
+    help="An account is due again this long after its run (default: ETL_ACCOUNT_INTERVAL_MINUTES, 60).",
+)
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    type=click.Choice(SOURCES),
+    help="Only this source (repeatable). Default: every configured source.",
+)
+@click.pass_context
+def worker(ctx, until_idle, interval_minutes, sources):
+    """Sync due accounts until stopped (SIGTERM or Ctrl-C finish the account in hand), on PostgreSQL.
+
+    Start any number of workers on any number of hosts against one PostgreSQL database: each claims
+    the next due account (an advisory lock per account), syncs it and schedules it again.
+    """
+    from datetime import timedelta
+
+    from sqlalchemy.engine import make_url
+
+    from sync.worker import Worker
+
+    settings = load_settings()
+    if make_url(settings.database_url).get_backend_name() != "postgresql":
+        raise ConfigError(
+            "workers need PostgreSQL (DATABASE_URL=postgresql+psycopg2://...): with SQLite one process syncs "
+            f"at a time; run `{command()}` from cron instead"
+        )
+    configured = [s for s in (sources or SOURCES) if getattr(settings, s).configured]
+    if not configured:
+        raise _no_source_configured()
+    minutes = interval_minutes or settings.account_interval_minutes
+    try:
+        engine = open_database(settings, server_keepalives=True)
+    except DatabaseUnavailable as exc:
+        raise FailedError(str(exc)) from None
+    loop = Worker(
+        settings,
+        engine,
+        interval=timedelta(minutes=minutes),
+        until_idle=until_idle,
+        sources=tuple(configured),
+        echo=click.echo,
+        quiet=logging.getLogger().getEffectiveLevel() > logging.INFO,
+    )
+    loop.install_signal_handlers()
+    try:
+        code = loop.run()
+    finally:
+        engine.dispose()
+    stats = loop.stats
+    click.echo(f"worker stopped: {len(stats.synced)} accounts synced, {len(stats.failed)} failed", err=True)
+    ctx.exit(code)
 
 
 from dashboard.command import dashboard

@@ -82,14 +82,25 @@ def _sqlite_engine(url: str, read_only: bool, **kwargs) -> Engine:
     return engine
 
 
-def postgres_connect_args(connect_timeout: int, statement_timeout: int, read_only: bool) -> dict:
-    """libpq options: a connect deadline, a per-statement deadline, dead-peer detection."""
+# The server's side of dead-peer detection (user-settable parameters): a session whose host
+# vanished without closing its socket (power loss) ends within about a minute instead of the
+# operating system's two hours, and with it the advisory locks it held (docs/SCALE.md, section 6).
+SERVER_KEEPALIVES = " -c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
+
+
+def postgres_connect_args(
+    connect_timeout: int, statement_timeout: int, read_only: bool, server_keepalives: bool = False
+) -> dict:
+    """libpq options: a connect deadline, a per-statement deadline, dead-peer detection (the
+    server's side too with `server_keepalives`, for sessions that hold account locks)."""
     # Startup options, not SET after connecting: a SET runs inside the pool's first transaction
     # and its rollback undoes it. (A PgBouncer in transaction mode rejects `options`: point
     # DATABASE_URL at PostgreSQL itself or at a session-mode pool.)
     options = f"-c statement_timeout={statement_timeout * 1000}"
     if read_only:
         options += " -c default_transaction_read_only=on"
+    if server_keepalives:
+        options += SERVER_KEEPALIVES
     return {
         "connect_timeout": connect_timeout,
         "options": options,
@@ -106,6 +117,7 @@ def make_engine(
     read_only: bool = False,
     connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
     statement_timeout: int = DEFAULT_STATEMENT_TIMEOUT,
+    server_keepalives: bool = False,
     **kwargs,
 ) -> Engine:
     """An engine for `url`: SQLite with WAL, foreign keys and a busy timeout; PostgreSQL pooled, with deadlines.
@@ -116,7 +128,7 @@ def make_engine(
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, read_only, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
-    connect_args = postgres_connect_args(connect_timeout, statement_timeout, read_only)
+    connect_args = postgres_connect_args(connect_timeout, statement_timeout, read_only, server_keepalives)
     return create_engine(url, connect_args={**connect_args, **kwargs.pop("connect_args", {})}, **kwargs)
 
 

@@ -200,9 +200,11 @@ def sync_account(
     wait: float = 0.0,
     max_minutes: float | None = None,
     on_start=None,
+    on_finish=None,
 ) -> RunOutcome:
     """Sync one account whose process already holds `process_lock` (several accounts of one
-    process overlap through this): the account's lock, plan, fetch and load, report."""
+    process overlap through this): the account's lock, plan, fetch and load, report.
+    `on_start()` runs once the lock is held, `on_finish(account_id, outcome)` before it is let go."""
     with engine.begin() as conn:
         account_id = accounts.ensure(conn, account)
     with account_lock(engine, account_id, wait, name=account):
@@ -228,12 +230,15 @@ def sync_account(
             max_seconds=max_seconds(settings, max_minutes),
         )
         results = failed + runner.run(jobs)
-    if account != DEFAULT_ACCOUNT:
-        _name_account_in_reconnects(results, account)
-    # Nothing configured is a configuration error (exit 2): the summary says so, not "exit 0".
-    code = EXIT_USAGE if len(skipped) == len(sources) else exit_code_for(results)
+        if account != DEFAULT_ACCOUNT:
+            _name_account_in_reconnects(results, account)
+        # Nothing configured is a configuration error (exit 2): the summary says so, not "exit 0".
+        code = EXIT_USAGE if len(skipped) == len(sources) else exit_code_for(results)
+        outcome = RunOutcome(results, code, skipped, account)
+        if on_finish is not None:
+            on_finish(account_id, outcome)  # still under the lock: a worker files the next due time
     reporter.summary(results, code, dry_run)
-    return RunOutcome(results, code, skipped, account)
+    return outcome
 
 
 def _name_account_in_reconnects(results, account: str) -> None:

@@ -1,0 +1,171 @@
+"""`whoop-etl worker`: on PostgreSQL, claim the next due account, sync it, release it, repeat.
+
+Any number of workers on any number of hosts share one database (docs/SCALE.md, section 6):
+- an account is due when its `due_at` is NULL or past; a worker reads the first due ones and
+  claims the first whose advisory lock it gets (`sync.lock.account_lock`, taken by
+  `sync.run.sync_account` itself, so a cron run, `watch` and the workers exclude each other);
+- once it holds the lock it reads `due_at` again: another worker may have synced the account
+  between the read and the claim, and a second sync in the same due time is skipped;
+- `due_at` moves only after the run (`ETL_ACCOUNT_INTERVAL_MINUTES` later), never at claim
+  time, so the account of a worker killed mid-run is due again as soon as its lock is gone.
+The accounts of one process share one rate limiter per provider (`api_clients.http.shared_limiter`);
+several processes together rely on the server's answers (429, `X-RateLimit-Remaining: 0`), which
+every client already obeys.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Callable
+
+from sqlalchemy import or_, select
+from sqlalchemy.engine import Engine
+
+from configuration import clock
+from storage import accounts
+from sync.lock import RunLocked
+from sync.report import Reporter
+from sync.run import EXIT_FAILED, EXIT_OK, EXIT_RECONNECT, EXIT_USAGE, SOURCES, sync_account
+
+log = logging.getLogger("etl")
+CANDIDATES = 16  # due accounts read per claim: enough to skip the ones other workers hold
+MAX_IDLE_SECONDS = 60.0  # nothing due: sleep until the earliest due_at, re-reading it at least this often
+BUSY_POLL_SECONDS = 2.0  # every due account is held by another worker: try again this soon
+STATUS = {EXIT_OK: "ok", EXIT_FAILED: "failed", EXIT_RECONNECT: "reconnect", EXIT_USAGE: "usage"}
+
+
+class _NoLongerDue(Exception):
+    """The claimed account was synced by another worker since it was read as due."""
+
+
+@dataclass
+class WorkerStats:
+    """What one worker did, for its last line and the tests."""
+
+    synced: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    skipped_busy: int = 0
+
+
+def due_accounts(conn, now, limit: int = CANDIDATES) -> list[tuple[int, str]]:
+    """(id, name) of the accounts due at `now`, never-synced first, then the longest overdue."""
+    table = accounts.ACCOUNT
+    rows = conn.execute(
+        select(table.c.id, table.c.name)
+        .where(or_(table.c.due_at.is_(None), table.c.due_at <= now))
+        .order_by(table.c.due_at.asc().nulls_first(), table.c.id)
+        .limit(limit)
+    )
+    return [(row.id, row.name) for row in rows]
+
+
+def next_due_at(conn):
+    """The earliest `due_at` of any account (None when there is no account or none is scheduled)."""
+    return conn.execute(select(accounts.ACCOUNT.c.due_at).order_by(accounts.ACCOUNT.c.due_at).limit(1)).scalar()
+
+
+def _still_due(engine: Engine, account_id: int) -> None:
+    with engine.connect() as conn:
+        due = conn.execute(select(accounts.ACCOUNT.c.due_at).where(accounts.ACCOUNT.c.id == account_id)).scalar()
+    if due is not None and due > clock.utcnow():
+        raise _NoLongerDue
+
+
+class Worker:
+    """The claim loop of one worker process; `stop()` (a signal handler) ends it after the account in hand."""
+
+    def __init__(
+        self,
+        settings,
+        engine: Engine,
+        *,
+        interval: timedelta,
+        until_idle: bool = False,
+        sources=SOURCES,
+        echo: Callable[[str], None] = print,
+        quiet: bool = False,
+    ):
+        self.settings, self.engine, self.interval = settings, engine, interval
+        self.until_idle, self.sources, self.echo, self.quiet = until_idle, sources, echo, quiet
+        self.stats = WorkerStats()
+        self._stop = threading.Event()
+
+    def stop(self, *_signal) -> None:
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        # SIGTERM (systemd, docker stop) and Ctrl-C both let the account in hand finish.
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def run(self) -> int:
+        """Claim and sync due accounts until stopped (or, with `until_idle`, until none is due)."""
+        while not self._stop.is_set():
+            with self.engine.connect() as conn:
+                candidates = due_accounts(conn, clock.utcnow())
+                earliest = None if candidates else next_due_at(conn)
+            if not candidates:
+                if self.until_idle:
+                    break
+                self._idle(earliest)
+                continue
+            if not self._claim_and_sync(candidates):
+                # Every due account is held by another worker: its lock may die with it, so look again soon.
+                self.stats.skipped_busy += 1
+                self._stop.wait(BUSY_POLL_SECONDS)
+        return EXIT_OK
+
+    def _idle(self, earliest) -> None:
+        wait = MAX_IDLE_SECONDS
+        if earliest is not None:
+            wait = min(wait, max((earliest - clock.utcnow()).total_seconds(), 0.0))
+        self._stop.wait(max(wait, 0.1))
+
+    def _claim_and_sync(self, candidates) -> bool:
+        for account_id, name in candidates:
+            if self._stop.is_set():
+                return True
+            try:
+                self._sync(account_id, name)
+            except (RunLocked, _NoLongerDue):
+                continue  # another worker holds it, or has just synced it
+            return True
+        return False
+
+    def _sync(self, account_id: int, name: str) -> None:
+        started = time.monotonic()
+        reporter = Reporter(interactive=False, quiet=self.quiet)
+        try:
+            outcome = sync_account(
+                self.settings,
+                self.engine,
+                reporter,
+                account=name,
+                sources=self.sources,
+                on_start=lambda: _still_due(self.engine, account_id),
+                on_finish=lambda _id, outcome: self._file(account_id, outcome.exit_code),
+            )
+            code = outcome.exit_code
+            detail = f"{sum(r.counts.inserted for r in outcome.results)} new"
+        except (RunLocked, _NoLongerDue):
+            raise
+        except Exception as exc:  # one account's failure never stops the worker; it is filed and retried later
+            log.error("account %r: %s", name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            code, detail = EXIT_FAILED, type(exc).__name__
+            self._file(account_id, code)
+        (self.stats.synced if code == EXIT_OK else self.stats.failed).append(name)
+        self.echo(f"{name}  {STATUS.get(code, 'failed')}  {detail}  ({time.monotonic() - started:.1f} s)")
+
+    def _file(self, account_id: int, code: int) -> None:
+        # Under the account's lock (on_finish): a worker that takes the lock next sees the new
+        # due time and skips the account, so it is synced once per due time.
+        finished = clock.utcnow()
+        with self.engine.begin() as conn:
+            accounts.set_outcome(
+                conn, account_id, status=STATUS.get(code, "failed"), ran_at=finished, due_at=finished + self.interval
+            )
