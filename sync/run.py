@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from api_clients.errors import classify_error
+from api_clients.errors import DailyBudgetReached, classify_error
 from configuration import clock
 from configuration.accounts import DEFAULT_ACCOUNT
-from storage import accounts
+from storage import accounts, rate_budget
 from storage.tokens import DbTokenStore
 from sync import resources
 from sync.lock import account_lock, process_lock
@@ -34,13 +35,17 @@ class RunOutcome:
     exit_code: int
     skipped: list
     account: str = DEFAULT_ACCOUNT
+    # The daily request budget was spent: the deferred resources go on from this time (the next
+    # day window; the account's `due_at` says the same for workers). None: nothing deferred.
+    deferred_until: datetime | None = None
 
 
 def exit_code_for(results) -> int:
     if any(r.reconnect for r in results):
         return EXIT_RECONNECT
-    # A skipped resource (a scope the user did not grant) is reported, and is not a failure.
-    return EXIT_FAILED if any(r.status not in ("ok", "skipped") for r in results) else EXIT_OK
+    # A skipped resource (a scope the user did not grant) is reported, and is not a failure; nor
+    # is one deferred to the next day window because the daily request budget is spent.
+    return EXIT_FAILED if any(r.status not in ("ok", "skipped", "deferred") for r in results) else EXIT_OK
 
 
 def plan(settings, engine, store, sources, *, now, since, full, reporter):
@@ -55,6 +60,8 @@ def plan(settings, engine, store, sources, *, now, since, full, reporter):
             continue
         try:
             jobs += source_jobs(settings, engine, store, source, now=now, since=since, full=full)
+        except DailyBudgetReached as exc:  # spent before this source's first page: all of it waits
+            failed.append(ResourceResult(source, "*", status="deferred", error=exc.reason))
         except Exception as exc:
             message, reconnect = classify_error(exc)
             log.debug("%s: setup failed", source, exc_info=exc)
@@ -135,10 +142,24 @@ def sync_account(
             max_seconds=max_seconds(settings, max_minutes),
         )
         results = failed + runner.run(jobs)
+        until = _defer(engine, account_id, results, dry_run)
     # Nothing configured is a configuration error (exit 2): the summary says so, not "exit 0".
     code = EXIT_USAGE if len(skipped) == len(sources) else exit_code_for(results)
     reporter.summary(results, code, dry_run)
-    return RunOutcome(results, code, skipped, account)
+    if until is not None:
+        reporter.deferred(next(r.error for r in results if r.status == "deferred"))
+    return RunOutcome(results, code, skipped, account, until)
+
+
+def _defer(engine: Engine, account_id: int, results, dry_run: bool) -> datetime | None:
+    """When a resource was deferred: the next day window, which becomes the account's due time."""
+    if not any(r.status == "deferred" for r in results):
+        return None
+    until = rate_budget.next_window(rate_budget.DAY, clock.utcnow())
+    if not dry_run:
+        with engine.begin() as conn:
+            accounts.defer(conn, account_id, until)
+    return until
 
 
 def max_seconds(settings, max_minutes) -> float:
