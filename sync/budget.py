@@ -25,8 +25,8 @@ JITTER_SECONDS = 0.5  # processes waiting for the same minute do not all ask at 
 
 
 class DbBudget:
-    """`take()` before each request: a slot of the shared minute window (waiting for the next
-    window when it is full) and then of the day's budget (DailyBudgetReached when it is spent)."""
+    """`take()` before each request: a slot of the day's budget (DailyBudgetReached when it is
+    spent) and of the shared minute window (waiting for the next one when it is full)."""
 
     def __init__(
         self,
@@ -45,12 +45,20 @@ class DbBudget:
         return f"DbBudget({self.provider!r}, per_day={self.per_day})"
 
     def take(self, per_minute: int, max_wait: float) -> float:
-        """Wait for a slot of this minute and take one of today's; the seconds waited."""
+        """Take a slot of today's budget and of this minute (waiting for the next minute when
+        this one is full), both in one statement; the seconds waited."""
         self.per_minute, waited = per_minute, 0.0
+        day_taken = self.per_day is None
         while True:
             now = clock.utcnow()
-            if rate_budget.take(self.engine, self.provider, MINUTE, per_minute, now) is not None:
-                break
+            budgets = {MINUTE: per_minute, **({} if day_taken else {DAY: self.per_day})}
+            granted = rate_budget.take_slots(self.engine, self.provider, budgets, now)
+            if not day_taken:
+                if granted[DAY] is None:
+                    self._day_spent(now)
+                day_taken = True  # kept while this request waits for a minute slot
+            if granted[MINUTE] is not None:
+                return waited
             delay = (rate_budget.next_window(MINUTE, now) - now).total_seconds() + random.uniform(0, JITTER_SECONDS)
             if waited + delay > max_wait:
                 raise RateLimited(
@@ -69,9 +77,6 @@ class DbBudget:
                 )
             self.sleep(delay)
             waited += delay
-        if self.per_day is not None and rate_budget.take(self.engine, self.provider, DAY, self.per_day, now) is None:
-            self._day_spent(now)
-        return waited
 
     def exhausted(self, reset: float | None) -> None:
         """The server said a window is spent: mark it spent for every process (a reset beyond a
