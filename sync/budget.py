@@ -21,6 +21,7 @@ from storage.rate_budget import DAY, MINUTE
 
 log = logging.getLogger(__name__)
 MINUTE_SECONDS = 60.0
+RESET_SLACK_SECONDS = 5.0
 JITTER_SECONDS = 0.5  # processes waiting for the same minute do not all ask at its first instant
 
 
@@ -80,13 +81,22 @@ class DbBudget:
 
     def exhausted(self, reset: float | None) -> None:
         """The server said a window is spent: mark it spent for every process (a reset beyond a
-        minute is the day's, when this provider has a daily budget)."""
+        minute is the day's, when this provider has a daily budget; a shorter one, this minute's
+        when it lasts about as long as the minute has left)."""
         now = clock.utcnow()
         if self.per_day is not None and reset is not None and reset > MINUTE_SECONDS:
             log.warning("%s: the server says the daily limit is spent; every process stops for today", self.provider)
             rate_budget.exhaust(self.engine, self.provider, DAY, now, self.per_day)
-        elif self.per_minute:
+        elif self.per_minute and self._reaches_the_minutes_end(reset, now):
             rate_budget.exhaust(self.engine, self.provider, MINUTE, now, self.per_minute)
+
+    @staticmethod
+    def _reaches_the_minutes_end(reset: float | None, now) -> bool:
+        # The shared minute is marked spent only as far as the server's reset reaches: a 429 that
+        # resets in a second (a burst, another app's window) must not hold every process back
+        # until the minute ends. The slack absorbs a few seconds of skew between the two clocks.
+        left = (rate_budget.next_window(MINUTE, now) - now).total_seconds()
+        return reset is None or reset + RESET_SLACK_SECONDS >= left
 
     def _day_spent(self, now) -> None:
         with self.engine.connect() as conn:

@@ -47,7 +47,7 @@ def _client(engine, time: FakeTime, *, per_day: int | None = 9500, max_wait: flo
 
 
 def test_a_429_exhausts_the_shared_minute_window_and_another_process_waits_for_the_next(engine, mock, fake_time):
-    mock.get(URL, status=429, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "20"})
+    mock.get(URL, status=429, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "29"})  # at 14:20:30
     told = _client(engine, fake_time, max_wait=10)  # too short to wait for the next minute: it gives up
     with pytest.raises(RateLimited, match="shared minute window is full"):
         told.request("GET", URL)
@@ -97,8 +97,17 @@ def test_a_429_with_a_reset_beyond_the_minute_spends_the_day(engine, mock, fake_
         assert rate_budget.usage(conn, "whoop", MINUTE, NOW) == (2, 100)
 
 
+def test_a_429_that_resets_before_the_minute_ends_holds_back_only_the_process_told(engine, mock, fake_time):
+    mock.get(URL, status=429, headers={"X-RateLimit-Reset": "2"})  # 28 s before the shared minute ends
+    mock.get(URL, json={"records": []})
+    _client(engine, fake_time).request("GET", URL)
+    assert 2 <= sum(fake_time.slept) <= 3  # its own limiter waited out the reset, plus jitter
+    with engine.connect() as conn:
+        assert rate_budget.usage(conn, "whoop", MINUTE, NOW) == (2, 100)  # not marked spent
+
+
 def test_without_a_daily_budget_only_the_minute_is_shared(engine, mock, fake_time):
-    mock.get(URL, status=429, headers={"X-RateLimit-Reset": "20"})  # e.g. Withings: no daily cap
+    mock.get(URL, status=429, headers={"X-RateLimit-Reset": "30"})  # e.g. Withings: no daily cap
     mock.get(URL, json={"records": []})
     _client(engine, fake_time, per_day=None).request("GET", URL)
     with engine.connect() as conn:
