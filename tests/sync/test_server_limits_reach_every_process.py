@@ -22,15 +22,18 @@ class FakeTime:
 
     def __init__(self, now: datetime):
         self.now, self.slept = now, []
+        self.seconds = 0.0  # kept as a float: a datetime rounds a sleep to microseconds, and the
+        # limiter, which sleeps exactly until its block ends, would then never get there
 
     def utcnow(self) -> datetime:
         return self.now
 
     def monotonic(self) -> float:
-        return self.now.timestamp()
+        return self.seconds
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
+        self.seconds += seconds
         self.now += timedelta(seconds=seconds)
 
 
