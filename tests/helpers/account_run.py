@@ -1,5 +1,5 @@
-"""`python -m tests.helpers.account_run ACCOUNT WHEN`: one account's WHOOP run in a process of its own,
-as `etl.py` makes it (etl.run_complete_etl), on a clock frozen at WHEN (ISO-8601, UTC).
+"""`python -m tests.helpers.account_run ACCOUNT WHEN`: `etl.py --json --source whoop --account ACCOUNT
+--wait 120` in a process of its own, on a clock frozen at WHEN (ISO-8601, UTC).
 
 The clock is replaced before anything reads it, so the run's rate windows are the test's, whatever
 the time of day. Prints the JSON summary; exits with the run's exit code.
@@ -11,19 +11,16 @@ import sys
 from datetime import datetime
 
 
-def main(account: str, when: str) -> int:
+def main(account: str, when: str) -> None:
     from configuration import clock
 
     frozen = datetime.fromisoformat(when)
     clock.utcnow = lambda: frozen  # before etl imports the layers that read it
 
     import etl
-    from sync.report import Reporter
 
-    reporter = Reporter(interactive=False, json_output=True)
-    outcome = etl.run_complete_etl(account=account, sources=("whoop",), wait=120, reporter=reporter)
-    return outcome.exit_code
+    etl.cli.main(["--json", "--source", "whoop", "--account", account, "--wait", "120"], prog_name="etl.py")
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    main(*sys.argv[1:3])
