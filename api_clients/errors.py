@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from configuration.invocation import command
 from configuration.logs import redact
 
@@ -43,6 +45,21 @@ class RateLimited(ApiError):
     def __init__(self, provider: str, message: str, status: int | None = None, retry_after: float | None = None):
         super().__init__(provider, message, status)
         self.retry_after = retry_after
+
+
+class DailyBudgetReached(ApiError):
+    """The provider's daily request budget, shared by every process of the install, is spent.
+
+    Not a failure: the resource stops at a page boundary, keeps what it committed and is
+    deferred to `.until` (the next day window); `.reason` is the line the run reports.
+    """
+
+    defers_resource = True  # the runner reports the resource as deferred, not failed
+
+    def __init__(self, provider: str, label: str, used: int, budget: int, until: datetime):
+        self.used, self.budget, self.until = used, budget, until
+        self.reason = f"{label} daily budget reached ({used:,} of {budget:,}): deferred to {until:%H:%M} UTC"
+        super().__init__(provider, self.reason, 429)
 
 
 class TransientError(ApiError):

@@ -9,7 +9,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 import requests
 
@@ -37,6 +37,21 @@ class Retry:
 
 
 Check = Callable[[requests.Response], "Retry | None"]
+
+
+class Budget(Protocol):
+    """Request slots shared beyond this process (sync/budget.py counts them in the database).
+
+    The client stays free of storage: it asks for a slot before every attempt and passes on
+    what the server said about its limits; the budget decides how that is shared.
+    """
+
+    def take(self, per_minute: int, max_wait: float) -> float:
+        """Wait for a slot (at most `max_wait` s, else RateLimited); the seconds waited.
+        DailyBudgetReached when the day's budget is spent."""
+
+    def exhausted(self, reset: float | None) -> None:
+        """The server said a window is spent; `reset` is its wait in seconds (None: unsaid)."""
 
 
 class RateLimiter:
@@ -173,8 +188,10 @@ class HttpClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        budget: Budget | None = None,
     ):
         self.provider = provider
+        self.budget = budget  # None: this process's limiter alone paces
         self.timeout, self.max_retries, self.max_wait = timeout, max_retries, max_wait
         self.deadline = deadline or timeout * DEADLINE_FACTOR
         self.sleep, self.clock = sleep, clock
@@ -197,6 +214,8 @@ class HttpClient:
         """One logical request, retried within the budgets; `check` may ask to retry a 200 (Withings)."""
         waited, failures, rate_waits = 0.0, 0, 0
         while True:
+            if self.budget is not None:  # the app's limits, shared with every process using the database
+                waited += self.budget.take(self.limiter.per_minute, self.max_wait - waited)
             waited += self.limiter.acquire(spent=waited)
             outcome = self._attempt(method, url, check, kwargs)
             if isinstance(outcome, requests.Response):
@@ -205,6 +224,8 @@ class HttpClient:
                 rate_waits += 1
                 if rate_waits > MAX_RATE_WAITS:
                     raise RateLimited(self.provider, f"{outcome.reason}; still limited after {rate_waits} waits")
+                if self.budget is not None:
+                    self.budget.exhausted(outcome.wait)
                 wait = max(1.0, DEFAULT_RESET_SECONDS if outcome.wait is None else outcome.wait)
                 log.warning(
                     "%s: %s; every %s request waits %s", self.provider, outcome.reason, self.provider, format_wait(wait)
@@ -231,14 +252,26 @@ class HttpClient:
                 return Retry(f"no complete answer within the {self.deadline:.0f} s deadline on {_path(url)}")
             return Retry(f"{type(exc).__name__} on {_path(url)}")
         self.limiter.server_limit(response.headers.get("X-RateLimit-Limit"))
-        self.limiter.server_says(
-            response.headers.get("X-RateLimit-Remaining"), response.headers.get("X-RateLimit-Reset")
-        )
+        remaining, reset = response.headers.get("X-RateLimit-Remaining"), response.headers.get("X-RateLimit-Reset")
+        self.limiter.server_says(remaining, reset)
+        if self.budget is not None and response.status_code != 429:
+            _spent_beyond_the_minute(self.budget, remaining, reset)
         if response.status_code == 429:
             return Retry(f"HTTP 429 on {_path(url)}", rate_limited=True, wait=_reset_seconds(response))
         if response.status_code in RETRY_STATUSES:
             return Retry(f"HTTP {response.status_code} on {_path(url)}")
         return (check(response) if check else None) or response
+
+
+def _spent_beyond_the_minute(budget: Budget, remaining: str | None, reset: str | None) -> None:
+    # No request left until a reset beyond this minute: the daily window is spent (WHOOP's headers
+    # speak of the window nearest to exhaustion, docs/API_NOTES.md, WHOOP "Rate limits").
+    try:
+        left, reset_s = int(remaining), float(reset)
+    except (TypeError, ValueError):
+        return
+    if left <= 0 and math.isfinite(reset_s) and reset_s > DEFAULT_RESET_SECONDS:
+        budget.exhausted(reset_s)
 
 
 def _reset_seconds(response: requests.Response) -> float | None:

@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 import requests
 
 from api_clients.errors import ApiError, InvalidRequest, ReconnectRequired, ScopeMissing, TransientError
-from api_clients.http import DEFAULT_MAX_WAIT, HttpClient
+from api_clients.http import DEFAULT_MAX_WAIT, Budget, HttpClient
 from api_clients.oauth import AuthorizationCode, Token, TokenManager, TokenStore, token_from_response
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class WhoopClient(AuthorizationCode):
         max_wait: float = DEFAULT_MAX_WAIT,
         deadline: float | None = None,
         max_retries: int = 5,
+        budget: Budget | None = None,
     ):
         self.settings = settings
         self.base_url = settings.api_base_url.rstrip("/")
@@ -69,6 +70,7 @@ class WhoopClient(AuthorizationCode):
             max_wait=max_wait,
             deadline=deadline,
             max_retries=max_retries,
+            budget=budget,
         )
         self.tokens = TokenManager(PROVIDER, store, self._refresh)
 

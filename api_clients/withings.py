@@ -19,7 +19,7 @@ from api_clients.errors import (
     TransientError,
     Unauthorized,
 )
-from api_clients.http import DEFAULT_MAX_WAIT, HttpClient, Retry
+from api_clients.http import DEFAULT_MAX_WAIT, Budget, HttpClient, Retry
 from api_clients.oauth import AuthorizationCode, Token, TokenManager, TokenStore, token_from_response
 from api_clients.pages import Page
 
@@ -87,6 +87,7 @@ class WithingsClient(AuthorizationCode):
         max_wait: float = DEFAULT_MAX_WAIT,
         max_retries: int = 5,
         deadline: float | None = None,
+        budget: Budget | None = None,
     ):
         self.settings = settings
         self.base_url = settings.api_base_url.rstrip("/")
@@ -101,6 +102,7 @@ class WithingsClient(AuthorizationCode):
             max_wait=max_wait,
             max_retries=max_retries,
             deadline=deadline,
+            budget=budget,
         )
         self.tokens = TokenManager(PROVIDER, store, self._refresh)
 

@@ -32,6 +32,7 @@ RANGES = {
     "DB_STATEMENT_TIMEOUT_SECONDS": (300, 1, 86400),
     "DASHBOARD_PORT": (8050, 0, 65535),
     "WHOOP_REQUESTS_PER_MINUTE": (None, 1, 100000),
+    "WHOOP_REQUESTS_PER_DAY": (9500, 1, 10000000),
     "WITHINGS_REQUESTS_PER_MINUTE": (None, 1, 100000),
 }
 SUPPORTED_DATABASES = "sqlite:///path/to/file.db or postgresql+psycopg2://user@host/dbname"
@@ -103,6 +104,8 @@ class ProviderSettings:
     client_secret: str | None = field(default=None, repr=False)
     seed_refresh_token: str | None = field(default=None, repr=False)
     requests_per_minute: int | None = None  # None: the provider's documented default limit
+    # The app's daily budget, shared by every process using the database; None: no daily limit.
+    requests_per_day: int | None = None
 
     @property
     def configured(self) -> bool:
@@ -242,6 +245,7 @@ def _provider(name: str, default_base: str, auth_default: str | None) -> Provide
         client_secret=_env(f"{prefix}_CLIENT_SECRET"),
         seed_refresh_token=_env(f"{prefix}_REFRESH_TOKEN"),
         requests_per_minute=_env_int(f"{prefix}_REQUESTS_PER_MINUTE"),
+        requests_per_day=_env_int(f"{prefix}_REQUESTS_PER_DAY") if f"{prefix}_REQUESTS_PER_DAY" in RANGES else None,
     )
     register_secret(provider.client_secret)  # masked in every line from now on, even a traceback's
     register_secret(provider.seed_refresh_token)

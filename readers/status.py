@@ -11,6 +11,7 @@ from configuration.clock import utcnow
 from mapping.withings import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 from readers import read_model
 from readers.read_model import ago as _ago
+from storage import rate_budget
 from sync import resources
 
 NAME_WIDTH = max(len(f"{r.source} {r.name}") for r in resources.RESOURCES)
@@ -44,6 +45,8 @@ def collect_status(engine: Engine, now: datetime | None = None, scope: read_mode
         latest = read_model.headline(conn, now, account)
         flagged = read_model.flagged(conn, account)
         held = read_model.quarantined(conn, account)
+        # The app's daily budget is shared by every account: the same line in each.
+        whoop_today = rate_budget.usage(conn, "whoop", rate_budget.DAY, now)
     name = scope.name if scope else None
     for entry in (*rows, *tokens, *flagged, *held):  # every entry says whose it is (--json)
         entry["account"] = name
@@ -59,6 +62,7 @@ def collect_status(engine: Engine, now: datetime | None = None, scope: read_mode
         "last_withings_sleep": latest["withings_sleep"],
         "flagged": flagged,
         "quarantine": held,
+        "whoop_today": None if whoop_today is None else {"used": whoop_today[0], "budget": whoop_today[1]},
     }
 
 
@@ -89,6 +93,8 @@ def format_status(status: dict) -> str:
             f"{t['provider']} token: access token expires {_fmt(t['expires_at'])}"
             f"{'' if t['has_refresh_token'] else ' (no refresh token: re-connect when it expires)'}"
         )
+    if status.get("whoop_today"):  # requests of every process today, against WHOOP_REQUESTS_PER_DAY
+        lines.append(f"WHOOP today: {status['whoop_today']['used']:,} of {status['whoop_today']['budget']:,}")
     lines += _latest_lines(status)
     lines += [f"Flagged: {read_model.flagged_note(item)}" for item in status["flagged"]]
     lines += format_quarantine(status["quarantine"])

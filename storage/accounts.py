@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -207,4 +207,14 @@ def set_outcome(conn: Connection, account_id: int, *, status: str, ran_at: datet
         update(ACCOUNT)
         .where(ACCOUNT.c.id == account_id)
         .values(last_run_at=ran_at, last_status=status[:16], due_at=due_at)
+    )
+
+
+def defer(conn: Connection, account_id: int, until: datetime) -> None:
+    """The daily request budget is spent: the account is due again at `until` (the next day
+    window) unless it is already due later."""
+    conn.execute(
+        update(ACCOUNT)
+        .where(ACCOUNT.c.id == account_id, or_(ACCOUNT.c.due_at.is_(None), ACCOUNT.c.due_at < until))
+        .values(due_at=until)
     )

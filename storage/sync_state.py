@@ -111,3 +111,16 @@ def record_sync_failure(
     state.error = error[:MAX_ERROR_LENGTH]
     session.flush()
     return state
+
+
+def record_sync_deferral(
+    session: Session, source: str, resource: str, user_id: int, now: datetime | None = None
+) -> SyncState:
+    """Note an attempt deferred to the next day window (the daily request budget is spent): not
+    an error; the window and cursor stay where the last success left them."""
+    state = _get_or_new(session, source, resource, user_id)
+    state.last_attempt_at = now or utcnow()
+    state.status = "deferred"
+    state.error = None
+    session.flush()
+    return state

@@ -12,6 +12,7 @@ from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.settings import ProviderSettings, Settings
 from storage.sync_state import stored_states
 from sync import resources
+from sync.budget import db_budget
 from sync.runner import Job
 
 log = logging.getLogger(__name__)
@@ -53,13 +54,20 @@ def ensure_token(store, provider: ProviderSettings) -> None:
             log.info("%s: seeded from the %s_REFRESH_TOKEN setting", provider.name, provider.name.upper())
 
 
-def open_client(settings: Settings, store, source: str):
-    """The API client of `source` and the user it syncs (one client per provider per run)."""
+def open_client(settings: Settings, store, source: str, engine: Engine | None = None):
+    """The API client of `source` and the user it syncs (one client per provider per run).
+
+    With `engine`, the client takes its requests from the budget every process using that
+    database shares (sync/budget.py); DailyBudgetReached when WHOOP's day is spent already.
+    """
     from api_clients.providers import make_client
 
     provider = getattr(settings, source)
     ensure_token(store, provider)
-    client = make_client(provider, store, timeout=settings.http_timeout, max_wait=settings.rate_limit_max_wait)
+    budget = None if engine is None else db_budget(engine, provider, resources.SOURCE_LABELS[source])
+    client = make_client(
+        provider, store, timeout=settings.http_timeout, max_wait=settings.rate_limit_max_wait, budget=budget
+    )
     return client, client.current_user_id()
 
 
@@ -67,7 +75,7 @@ def source_jobs(
     settings: Settings, engine: Engine, store, source: str, *, now: datetime, since: datetime | None, full: bool
 ) -> list[Job]:
     """One job per declared resource of `source`, all sharing one client (and its rate limiter)."""
-    client, user_id = open_client(settings, store, source)
+    client, user_id = open_client(settings, store, source, engine)
     return resource_jobs(
         engine,
         client,

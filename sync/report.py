@@ -18,6 +18,9 @@ log = logging.getLogger("etl")
 # lines pass at WARNING whatever the root level (they propagate to the same handlers).
 reject_log = logging.getLogger("etl.rejects")
 reject_log.setLevel(logging.WARNING)
+# So does a deferral (the daily request budget is spent): not a failure, but the data is late.
+notice_log = logging.getLogger("etl.notices")
+notice_log.setLevel(logging.WARNING)
 COLUMNS = ("fetched", "inserted", "updated", "unchanged", "rejected")
 EXTRA = ("quarantined", "recovered", "deleted", "restored")  # a line under the row when not zero
 
@@ -68,7 +71,9 @@ class Reporter:
     def resource_finished(self, result: ResourceResult) -> None:
         name = f"{result.source}/{result.resource}"
         if self.interactive:
-            self._progress[name] = {"ok": "done", "skipped": "skipped"}.get(result.status, "FAILED")
+            self._progress[name] = {"ok": "done", "skipped": "skipped", "deferred": "deferred"}.get(
+                result.status, "FAILED"
+            )
             self._draw()
             return
         if result.status == "ok" and not self.quiet:
@@ -87,6 +92,8 @@ class Reporter:
             )
         elif result.status == "failed":
             log.error("%s%s %s: FAILED: %s", self.label, result.source, result.resource, result.error)
+        elif result.status == "deferred" and not self.quiet:
+            log.info("%s%s %s: deferred (%d pages kept)", self.label, result.source, result.resource, result.pages)
         elif result.status == "skipped":
             # It needs the user (a re-connect), so it reaches cron's mail under --quiet too.
             reject_log.warning("%s%s %s: skipped: %s", self.label, result.source, result.resource, result.error)
@@ -115,6 +122,13 @@ class Reporter:
     def _detach(self) -> None:
         for handler in logging.getLogger().handlers:
             handler.removeFilter(self._log_filter)
+
+    def deferred(self, message: str) -> None:
+        """One line after the summary: the daily budget is spent and the rest waits for the next day."""
+        if self.interactive:
+            print(redact(f"{self.label}{message}"), file=self.stream)
+        else:
+            notice_log.warning("%s%s", self.label, message)
 
     # -- summary -----------------------------------------------------------------------------
     def summary(self, results: list[ResourceResult], exit_code: int, dry_run: bool) -> None:

@@ -10,13 +10,14 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from api_clients.errors import classify_error, reconnect_command
+from api_clients.errors import DailyBudgetReached, classify_error, reconnect_command
 from configuration import clock
 from configuration.accounts import DEFAULT_ACCOUNT
-from storage import accounts
+from storage import accounts, rate_budget
 from storage.tokens import DbTokenStore
 from sync import resources
 from sync.lock import RunLocked, account_lock, process_lock
@@ -37,12 +38,17 @@ class RunOutcome:
     skipped: list
     account: str = DEFAULT_ACCOUNT
     busy: bool = False  # another process was syncing this account: not run, and not a failure
+    # The daily request budget was spent: the deferred resources go on from this time (the next
+    # day window; the account's `due_at` says the same for workers). None: nothing deferred.
+    deferred_until: datetime | None = None
 
     @property
     def status(self) -> str:
-        """One word for the account's line: ok, failed, re-connect, not configured or busy."""
+        """One word for the account's line: ok, deferred, failed, re-connect, not configured or busy."""
         if self.busy:
             return "busy"
+        if self.exit_code == EXIT_OK and self.deferred_until is not None:
+            return "deferred"
         return {EXIT_OK: "ok", EXIT_RECONNECT: "re-connect", EXIT_USAGE: "not configured"}.get(self.exit_code, "failed")
 
 
@@ -62,8 +68,9 @@ def overall_exit(outcomes: list[RunOutcome]) -> int:
 def exit_code_for(results) -> int:
     if any(r.reconnect for r in results):
         return EXIT_RECONNECT
-    # A skipped resource (a scope the user did not grant) is reported, and is not a failure.
-    return EXIT_FAILED if any(r.status not in ("ok", "skipped") for r in results) else EXIT_OK
+    # A skipped resource (a scope the user did not grant) is reported, and is not a failure; nor
+    # is one deferred to the next day window because the daily request budget is spent.
+    return EXIT_FAILED if any(r.status not in ("ok", "skipped", "deferred") for r in results) else EXIT_OK
 
 
 def plan(settings, engine, store, sources, *, now, since, full, reporter):
@@ -78,6 +85,8 @@ def plan(settings, engine, store, sources, *, now, since, full, reporter):
             continue
         try:
             jobs += source_jobs(settings, engine, store, source, now=now, since=since, full=full)
+        except DailyBudgetReached as exc:  # spent before this source's first page: all of it waits
+            failed.append(ResourceResult(source, "*", status="deferred", error=exc.reason))
         except Exception as exc:
             message, reconnect = classify_error(exc)
             log.debug("%s: setup failed", source, exc_info=exc)
@@ -230,15 +239,29 @@ def sync_account(
             max_seconds=max_seconds(settings, max_minutes),
         )
         results = failed + runner.run(jobs)
+        until = _defer(engine, account_id, results, dry_run)
         if account != DEFAULT_ACCOUNT:
             _name_account_in_reconnects(results, account)
         # Nothing configured is a configuration error (exit 2): the summary says so, not "exit 0".
         code = EXIT_USAGE if len(skipped) == len(sources) else exit_code_for(results)
-        outcome = RunOutcome(results, code, skipped, account)
+        outcome = RunOutcome(results, code, skipped, account, deferred_until=until)
         if on_finish is not None:
             on_finish(account_id, outcome)  # still under the lock: a worker files the next due time
     reporter.summary(results, code, dry_run)
+    if until is not None:
+        reporter.deferred(next(r.error for r in results if r.status == "deferred"))
     return outcome
+
+
+def _defer(engine: Engine, account_id: int, results, dry_run: bool) -> datetime | None:
+    """When a resource was deferred: the next day window, which becomes the account's due time."""
+    if not any(r.status == "deferred" for r in results):
+        return None
+    until = rate_budget.next_window(rate_budget.DAY, clock.utcnow())
+    if not dry_run:
+        with engine.begin() as conn:
+            accounts.defer(conn, account_id, until)
+    return until
 
 
 def _name_account_in_reconnects(results, account: str) -> None:

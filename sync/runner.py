@@ -18,7 +18,7 @@ from api_clients.errors import classify_error
 from api_clients.pages import Page
 from db_loader import LoadCounts, load_page, retry_quarantine
 from storage import quarantine
-from storage.sync_state import advance_sync_state, record_sync_failure
+from storage.sync_state import advance_sync_state, record_sync_deferral, record_sync_failure
 from sync.resources import Resource
 from sync.windows import Window
 
@@ -60,7 +60,7 @@ class ResourceResult:
     counts: LoadCounts = field(default_factory=LoadCounts)
     pages: int = 0
     seconds: float = 0.0
-    status: str = "running"  # ok | failed | skipped | stopped | running
+    status: str = "running"  # ok | failed | skipped | deferred | stopped | running
     error: str | None = None
     reconnect: bool = False
 
@@ -73,8 +73,8 @@ def _fetch_worker(job: Job, out: queue.Queue, cancel: threading.Event, slots: th
 def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
     # Hold each page until the next one arrives, so the writer knows which page is the last
     # and can advance sync_state in that page's transaction.
+    held: Page | None = None
     try:
-        held: Page | None = None
         newest_update: int | None = None
         seen: set = set()  # filled page by page; complete once the pages end
         listing = _read_listing(job, seen)
@@ -96,6 +96,10 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
         last.listing = None if listed is None else listed | seen
         _put(out, ("page", job.key, last, True), cancel)
     except BaseException as exc:
+        if getattr(exc, "defers_resource", False) and held is not None:
+            # Deferred (the day's budget is spent): the resource stops at this page boundary and
+            # keeps every page it fetched. Not the last page: sync_state stays behind them.
+            _put(out, ("page", job.key, held, False), cancel)
         _put(out, ("error", job.key, exc, True), cancel)
 
 
@@ -303,13 +307,20 @@ class Runner:
             # In the declaration's words: the client raised it with the declaration's `what`.
             result.status, result.error = "skipped", str(exc).splitlines()[0]
             return
-        result.status, result.error, result.reconnect = "failed", message, reconnect
-        log.debug("%s %s failed", job.source, job.name, exc_info=exc)
+        deferred = getattr(exc, "defers_resource", False)  # the day's budget is spent: not a failure
+        if deferred:
+            result.status, result.error = "deferred", exc.reason
+        else:
+            result.status, result.error, result.reconnect = "failed", message, reconnect
+            log.debug("%s %s failed", job.source, job.name, exc_info=exc)
         if self.dry_run:
             return
         try:
             with Session(self.engine) as session:
-                record_sync_failure(session, job.source, job.name, job.user_id, message)
+                if deferred:
+                    record_sync_deferral(session, job.source, job.name, job.user_id)
+                else:
+                    record_sync_failure(session, job.source, job.name, job.user_id, message)
                 session.commit()
         except SQLAlchemyError as db_exc:
             log.error("could not record the failure of %s %s: %s", job.source, job.name, str(db_exc).splitlines()[0])

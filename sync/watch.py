@@ -121,7 +121,7 @@ class Watcher:
         """One client per provider for the whole watch; a provider that cannot start is logged and left out."""
         for source in sources:
             try:
-                self.clients[source] = open_client(self.settings, self.store, source)
+                self.clients[source] = open_client(self.settings, self.store, source, self.engine)
             except Exception as exc:
                 message, reconnect = classify_error(exc)
                 self.reconnect |= reconnect
@@ -177,7 +177,7 @@ class Watcher:
         # One ping per reconciliation, none per poll: a monitor's period is then the reconcile
         # interval (6 h by default), not 90 s. A cycle cut short by a stop signal reports nothing.
         if kind == "reconcile" and not self.stop.is_set():
-            failed = any(r.status not in ("ok", "skipped") for r in results)
+            failed = any(r.status not in ("ok", "skipped", "deferred") for r in results)
             self.pinger.finish(1 if failed else 0, run_summary(results))
         return True
 

@@ -148,7 +148,7 @@ class Worker:
                 account=name,
                 sources=self.sources,
                 on_start=lambda: _still_due(self.engine, account_id),
-                on_finish=lambda _id, outcome: self._file(account_id, outcome.exit_code),
+                on_finish=lambda _id, outcome: self._file(account_id, outcome.exit_code, outcome.deferred_until),
             )
             code = outcome.exit_code
             detail = f"{sum(r.counts.inserted for r in outcome.results)} new"
@@ -161,11 +161,13 @@ class Worker:
         (self.stats.synced if code == EXIT_OK else self.stats.failed).append(name)
         self.echo(f"{name}  {STATUS.get(code, 'failed')}  {detail}  ({time.monotonic() - started:.1f} s)")
 
-    def _file(self, account_id: int, code: int) -> None:
+    def _file(self, account_id: int, code: int, deferred_until=None) -> None:
         # Under the account's lock (on_finish): a worker that takes the lock next sees the new
-        # due time and skips the account, so it is synced once per due time.
+        # due time and skips the account, so it is synced once per due time. A run deferred by
+        # the daily budget is due when the next day window opens, not sooner.
         finished = clock.utcnow()
+        due = finished + self.interval
+        if deferred_until is not None and deferred_until > due:
+            due = deferred_until
         with self.engine.begin() as conn:
-            accounts.set_outcome(
-                conn, account_id, status=STATUS.get(code, "failed"), ran_at=finished, due_at=finished + self.interval
-            )
+            accounts.set_outcome(conn, account_id, status=STATUS.get(code, "failed"), ran_at=finished, due_at=due)

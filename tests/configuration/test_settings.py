@@ -22,6 +22,7 @@ PROJECT = Path(__file__).resolve().parents[2]
         ("ETL_FETCH_CONCURRENCY", "-1", "from 0 to 64"),  # used to crash (exit 1)
         ("WHOOP_REQUESTS_PER_MINUTE", "-1", "from 1 to 100000"),
         ("WITHINGS_REQUESTS_PER_MINUTE", "0", "from 1 to 100000"),
+        ("WHOOP_REQUESTS_PER_DAY", "0", "from 1 to 10000000"),
         ("HTTP_TIMEOUT_SECONDS", "0", "from 1 to 600"),
         ("RATE_LIMIT_MAX_WAIT_SECONDS", "-1", "from 0 to 86400"),
         ("ETL_MAX_MINUTES", "0", "from 1 to 10080"),
@@ -90,6 +91,7 @@ def test_defaults_of_the_new_settings():
     assert (current.rate_limit_max_wait, current.max_minutes) == (300.0, 120.0)
     assert (current.db_connect_timeout, current.db_statement_timeout) == (10, 300)
     assert current.whoop.requests_per_minute is None  # unset: the provider's documented default
+    assert (current.whoop.requests_per_day, current.withings.requests_per_day) == (9500, None)
 
 
 def test_values_at_the_ends_of_each_range_are_accepted(monkeypatch):

@@ -42,14 +42,15 @@ def test_alternating_withings_offsets_fail_measures_only(etl_env, db_url):
     assert _lock_is_free(db_url)
 
 
-def test_a_daily_rate_limit_fails_at_once_and_the_other_provider_goes_on(etl_env, db_url):
+def test_a_spent_daily_limit_defers_at_once_and_the_other_provider_goes_on(etl_env, db_url):
     etl_env.add_fault("rate_limit", "/developer/v2/", style="exhausted", reset=86400)
     started = time.monotonic()
     code, summary, _ = run_etl()
     assert time.monotonic() - started < 60  # no 24-hour sleep holding the lock
     resources = by_resource(summary)
-    assert code == 1
-    whoop_errors = [r["error"] for r in summary["resources"] if r["source"] == "whoop" and r["status"] == "failed"]
-    assert whoop_errors and all("next window in" in e for e in whoop_errors)
+    assert code == 0  # deferred to the next day window: not a failure
+    whoop = [r for r in summary["resources"] if r["source"] == "whoop"]
+    assert whoop and all(r["status"] == "deferred" for r in whoop)
+    assert all(r["error"].startswith("WHOOP daily budget reached (9,500 of 9,500)") for r in whoop)
     assert resources["measures"]["status"] == "ok" and table_counts(db_url)["withings_weight"] > 0
     assert _lock_is_free(db_url)

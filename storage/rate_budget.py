@@ -1,0 +1,114 @@
+"""Requests taken from a provider's app-wide limits, counted in the `rate_budget` table.
+
+Every process using the database, on any host, takes its slot with one atomic upsert (docs/SCALE.md,
+section 5): the `WHERE` re-checks `used < budget` under the row lock, so concurrent takers never
+get more than `budget` slots between them. Each call is a short transaction of its own, so the row
+lock lasts one statement. Windows are fixed: a UTC minute, a UTC day.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Connection, Engine
+
+from models import RateBudget
+
+TABLE = RateBudget.__table__
+MINUTE, DAY = "minute", "day"
+WINDOWS = {MINUTE: timedelta(minutes=1), DAY: timedelta(days=1)}
+KEEP = timedelta(days=2)  # older windows are deleted when a new day window opens
+
+
+def window_start(kind: str, now: datetime) -> datetime:
+    """The start of the fixed `kind` window holding `now` (UTC)."""
+    now = now.astimezone(timezone.utc)
+    if kind == MINUTE:
+        return now.replace(second=0, microsecond=0)
+    if kind == DAY:
+        return now.replace(hour=0, minute=0, second=0, microsecond=0)
+    raise ValueError(f"unknown window kind {kind!r}")
+
+
+def next_window(kind: str, now: datetime) -> datetime:
+    """The start of the `kind` window after the one holding `now`."""
+    return window_start(kind, now) + WINDOWS[kind]
+
+
+def _insert(dialect: str):
+    # The dialects' own INSERT ... ON CONFLICT; each imported only where it runs (the PostgreSQL
+    # dialect costs a SQLite run's start-up about 40 ms, docs/BENCHMARKS.md section 6).
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(TABLE)
+
+
+def take(engine: Engine, provider: str, kind: str, budget: int, now: datetime) -> int | None:
+    """Take one slot of the `kind` window holding `now`: the slots used with it, or None when it is full."""
+    return take_slots(engine, provider, {kind: budget}, now)[kind]
+
+
+def take_slots(engine: Engine, provider: str, budgets: dict[str, int], now: datetime) -> dict[str, int | None]:
+    """Take one slot of each window in `budgets` ({kind: budget}) holding `now`, in one statement:
+    {kind: the slots used with it, or None when that window is full}.
+
+    INSERT ... ON CONFLICT (provider, window_kind, window_start) DO UPDATE SET used = used + 1
+    WHERE used < budget RETURNING window_kind, used: a row comes back only for a granted slot.
+    The budget is the taker's (every process of one install has the same settings); the row
+    keeps the latest one for `status`.
+    """
+    starts = {kind: window_start(kind, now) for kind in budgets}
+    insert = _insert(engine.dialect.name).values(
+        [
+            {"provider": provider, "window_kind": kind, "window_start": starts[kind], "used": 1, "budget": budget}
+            for kind, budget in budgets.items()
+        ]
+    )
+    stmt = insert.on_conflict_do_update(
+        index_elements=[TABLE.c.provider, TABLE.c.window_kind, TABLE.c.window_start],
+        set_={"used": TABLE.c.used + 1, "budget": insert.excluded.budget},
+        where=TABLE.c.used < insert.excluded.budget,
+    ).returning(TABLE.c.window_kind, TABLE.c.used)
+    with engine.begin() as conn:
+        _commit_without_waiting(conn)
+        granted = dict(conn.execute(stmt).all())
+        if granted.get(DAY) == 1:  # this call opened the day: forget windows nobody reads again
+            conn.execute(delete(TABLE).where(TABLE.c.window_start < starts[DAY] - KEEP))
+    return {kind: granted.get(kind) for kind in budgets}
+
+
+def _commit_without_waiting(conn: Connection) -> None:
+    # A slot is taken before every request, so its commit must not wait for the WAL flush (about
+    # half the statement's time on PostgreSQL). A server crash can forget the last few counts
+    # (under a second of them, PostgreSQL's synchronous_commit); the daily headroom absorbs that.
+    # SQLite already commits so in WAL mode with synchronous=NORMAL (storage/engine.py).
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+
+
+def exhaust(engine: Engine, provider: str, kind: str, now: datetime, budget: int) -> None:
+    """Mark the window holding `now` as spent (the server said so: a 429, or no requests left
+    until a reset beyond this minute), so every process stops, not only the one that was told."""
+    start = window_start(kind, now)
+    insert = _insert(engine.dialect.name).values(
+        provider=provider, window_kind=kind, window_start=start, used=budget, budget=budget
+    )
+    stmt = insert.on_conflict_do_update(
+        index_elements=[TABLE.c.provider, TABLE.c.window_kind, TABLE.c.window_start],
+        set_={"used": TABLE.c.budget},
+    )
+    with engine.begin() as conn:
+        conn.execute(stmt)
+
+
+def usage(conn: Connection, provider: str, kind: str, now: datetime) -> tuple[int, int] | None:
+    """(used, budget) of the window holding `now`, or None when nothing was taken in it."""
+    row = conn.execute(
+        select(TABLE.c.used, TABLE.c.budget).where(
+            TABLE.c.provider == provider, TABLE.c.window_kind == kind, TABLE.c.window_start == window_start(kind, now)
+        )
+    ).first()
+    return None if row is None else (row.used, row.budget)
