@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    ForeignKey,
     Integer,
     MetaData,
     String,
@@ -264,6 +265,8 @@ class Quarantine(Base):
     # record_key, or "sha256:<hash of the payload>" for a record without a readable key.
     fingerprint: Mapped[str] = mapped_column(String(100))
     user_id: Mapped[int | None] = mapped_column(BigInteger)
+    # As on sync_state: the account of the provider user, NULL when no account holds it.
+    account_id: Mapped[int | None] = mapped_column(SurrogateKey, ForeignKey("account.id"), index=True)
     timezone: Mapped[str | None] = mapped_column(String(64))  # Withings: the response's timezone
     # JSON text, ASCII-escaped and with NaN/Infinity kept, so that any payload survives.
     payload: Mapped[str] = mapped_column(Text)
@@ -379,6 +382,9 @@ class SyncState(Base):
     source: Mapped[str] = mapped_column(String(16))
     resource: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[int] = mapped_column(BigInteger)
+    # The account the provider user is linked to (account_provider), set on every write; NULL
+    # only for a user no account holds (data kept after its account was removed).
+    account_id: Mapped[int | None] = mapped_column(SurrogateKey, ForeignKey("account.id"), index=True)
     window_start: Mapped[datetime | None]  # last successful window (None: from the beginning)
     window_end: Mapped[datetime | None]
     cursor: Mapped[str | None] = mapped_column(String(64))  # Withings: the body's `updatetime`
@@ -393,9 +399,11 @@ class OAuthToken(Base):
     """The current OAuth pair per provider and user; refresh tokens rotate, so it is rewritten."""
 
     __tablename__ = "oauth_token"
-    __table_args__ = (UniqueConstraint("provider", "user_id"),)
+    __table_args__ = (UniqueConstraint("provider", "user_id"), UniqueConstraint("account_id", "provider"))
 
     id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    # Whose token: one current token per account and provider.
+    account_id: Mapped[int] = mapped_column(SurrogateKey, ForeignKey("account.id"))
     provider: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[int] = mapped_column(BigInteger)
     access_token: Mapped[str] = mapped_column(Text)
@@ -406,3 +414,46 @@ class OAuthToken(Base):
 
     def __repr__(self) -> str:  # tokens never reach a log or a traceback
         return f"OAuthToken(provider={self.provider!r}, user_id={self.user_id!r}, expires_at={self.expires_at!r})"
+
+
+class Account(Base):
+    """A named person whose WHOOP and Withings data this install syncs ("default" for one person)."""
+
+    __tablename__ = "account"
+    __table_args__ = (UniqueConstraint("name", name="uq_account_name"),)
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))  # [a-z0-9][a-z0-9_-]*, configuration/accounts.py
+    created_at: Mapped[datetime]
+    # When a worker should sync it next (NULL: due now); moved only after a run, never at claim.
+    due_at: Mapped[datetime | None]
+    last_run_at: Mapped[datetime | None]
+    last_status: Mapped[str | None] = mapped_column(String(16))
+
+
+class AccountProvider(Base):
+    """Which provider user ids belong to which account: one provider user belongs to one account,
+    so two accounts never mix rows. Kept apart from the tokens: removing a token must not forget
+    whose rows are whose."""
+
+    __tablename__ = "account_provider"
+    __table_args__ = (UniqueConstraint("provider", "user_id"),)
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(SurrogateKey, ForeignKey("account.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    linked_at: Mapped[datetime]
+
+
+class RateBudget(Base):
+    """Requests taken from a provider's app-wide limit per fixed window, shared by every process
+    using the database: one atomic upsert takes a slot (docs/SCALE.md, section 5)."""
+
+    __tablename__ = "rate_budget"
+
+    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
+    window_kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # minute | day
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    used: Mapped[int] = mapped_column(Integer)
+    budget: Mapped[int] = mapped_column(Integer)

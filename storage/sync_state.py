@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from configuration.clock import utcnow
 from models import SyncState
+from storage.accounts import owner_of
 
 log = logging.getLogger(__name__)
 MAX_ERROR_LENGTH = 2000
@@ -55,6 +56,9 @@ def _get_or_new(session: Session, source: str, resource: str, user_id: int) -> S
     if state is None:
         state = SyncState(source=source, resource=resource, user_id=user_id, status="never")
         session.add(state)
+    # Filed under the provider user's account on every write, in the same statement: a link
+    # made after the row (a re-connect under another name) moves it along.
+    state.account_id = owner_of(source, user_id)
     return state
 
 
