@@ -156,9 +156,14 @@ def waiting(conn) -> set[tuple[str, str]]:
     }
 
 
-def entries(session: Session, source: str, resource: str, ids: Iterable[int] | None = None) -> list[Quarantine]:
-    """The quarantined records of one resource still to retry (not dismissed; only `ids` if given), oldest first."""
+def entries(
+    session: Session, source: str, resource: str, ids: Iterable[int] | None = None, user_id: int | None = None
+) -> list[Quarantine]:
+    """The quarantined records of one resource still to retry (not dismissed; only `ids` if given,
+    only the provider user's if `user_id` is given), oldest first."""
     where = [Quarantine.source == source, Quarantine.resource == resource, Quarantine.dismissed_at.is_(None)]
+    if user_id is not None:  # a run touches only its own user's items: accounts run side by side
+        where.append(Quarantine.user_id == user_id)
     if ids is not None:
         where.append(Quarantine.id.in_(list(ids)))
     return list(session.scalars(select(Quarantine).where(*where).order_by(Quarantine.first_seen_at, Quarantine.id)))

@@ -328,7 +328,9 @@ class Runner:
         """Records held back by an earlier run get another try with this release's mappers."""
         try:
             with Session(self.engine) as session:
-                counts = retry_quarantine(session, job.source, job.name, job.resource.retry_loader())
+                counts = retry_quarantine(
+                    session, job.source, job.name, job.resource.retry_loader(), user_id=job.user_id
+                )
                 session.commit()
         except SQLAlchemyError as exc:  # the run goes on: they stay held, and are tried next time
             log.error("%s %s: could not retry the quarantine: %s", job.source, job.name, str(exc).splitlines()[0])
