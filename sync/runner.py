@@ -9,7 +9,6 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -230,15 +229,31 @@ def _put(out: queue.Queue, item: tuple, cancel: threading.Event) -> bool:
     return False
 
 
-@contextmanager
-def _fewer_collections():
-    """The garbage collector's young generation collected every RUN_GC_THRESHOLD allocations."""
-    previous = gc.get_threshold()
-    gc.set_threshold(max(previous[0], RUN_GC_THRESHOLD), *previous[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*previous)
+class _FewerCollections:
+    """While any run goes (accounts' runs overlap in one process), the collector's young
+    generation is collected every RUN_GC_THRESHOLD allocations; the last run to end restores
+    the setting the first one found."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs = 0
+        self._before: tuple[int, ...] = ()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._runs == 0:
+                self._before = gc.get_threshold()
+                gc.set_threshold(max(self._before[0], RUN_GC_THRESHOLD), *self._before[1:])
+            self._runs += 1
+
+    def __exit__(self, *exc_info) -> None:
+        with self._lock:
+            self._runs -= 1
+            if self._runs == 0:
+                gc.set_threshold(*self._before)
+
+
+_fewer_collections = _FewerCollections()
 
 
 class Runner:
@@ -263,7 +278,7 @@ class Runner:
 
     def run(self, jobs: list[Job]) -> list[ResourceResult]:
         """Fetch every job's pages concurrently and load them here, until all end or time runs out."""
-        with _fewer_collections():
+        with _fewer_collections:
             return self._run(jobs)
 
     def _run(self, jobs: list[Job]) -> list[ResourceResult]:

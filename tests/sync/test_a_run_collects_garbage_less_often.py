@@ -27,3 +27,18 @@ def test_pages_load_with_fewer_collections_and_the_setting_comes_back(etl_env, d
         assert gc.get_threshold() == (700, *before[1:])
     finally:
         gc.set_threshold(*before)
+
+
+def test_overlapping_runs_give_the_setting_back_when_the_last_one_ends():
+    before = gc.get_threshold()
+    gc.set_threshold(700, *before[1:])
+    try:
+        collections = runner._FewerCollections()  # the runner's is one for the process
+        collections.__enter__()  # an account's run starts
+        collections.__enter__()  # another account's run starts meanwhile
+        collections.__exit__(None, None, None)  # the first one ends: the other still loads
+        assert gc.get_threshold()[0] == runner.RUN_GC_THRESHOLD
+        collections.__exit__(None, None, None)
+        assert gc.get_threshold() == (700, *before[1:])
+    finally:
+        gc.set_threshold(*before)
