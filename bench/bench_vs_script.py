@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -53,10 +54,16 @@ class Side:
     prepare: object = None  # called before every run (a fresh database for a first load)
     seconds: list[float] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # user + system seconds of the side's process
+    load: list[float] = field(default_factory=list)  # the machine's 1-minute load average after each run
 
     def median(self) -> float:
         """Median wall time of the measured runs."""
         return statistics.median(self.seconds)
+
+    def median_cpu(self) -> float:
+        """Median CPU time of the measured runs: steadier than the wall time on a shared machine."""
+        return statistics.median(self.cpu)
 
 
 def measured_env(pycache: str) -> dict:
@@ -68,18 +75,27 @@ def measured_env(pycache: str) -> dict:
     return env
 
 
-def run_once(sb, side: Side) -> tuple[float, int]:
-    """One cold run of a side: (seconds, data and token requests); a failing run stops the benchmark."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(sb, side: Side) -> tuple[float, int, float]:
+    """One cold run of a side: (seconds, data and token requests, CPU seconds of its process); a
+    failing run stops the benchmark. The sandbox runs in this process, so the child's CPU time is
+    the side's own work alone."""
     if side.prepare:
         side.prepare()
     sb.clear_requests()
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(side.command, cwd=PROJECT, env=side.env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
     if done.returncode != 0:
         raise SystemExit(f"{side.name} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
     made = sum(1 for r in sb.requests if r["path"].startswith(DATA_PREFIXES))
-    return seconds, made
+    return seconds, made, cpu
 
 
 def interleave(sb, sides: list[Side], repeat: int) -> None:
@@ -88,9 +104,11 @@ def interleave(sb, sides: list[Side], repeat: int) -> None:
         run_once(sb, side)
     for round_number in range(repeat):
         for side in sides if round_number % 2 == 0 else sides[::-1]:
-            seconds, made = run_once(sb, side)
+            seconds, made, cpu = run_once(sb, side)
             side.seconds.append(seconds)
             side.requests.append(made)
+            side.cpu.append(cpu)
+            side.load.append(os.getloadavg()[0])
 
 
 def project_env(sb, base: dict, db_path: Path) -> dict:
@@ -222,7 +240,8 @@ def row(label: str, script: Side, project: Side, target: float) -> str:
     ratio = project.median() / script.median()
     return (
         f"| {label} | {script.median():.2f} s | {project.median():.2f} s | **{ratio:.2f}x** "
-        f"(target <= {target}) | {max(script.requests)} / {max(project.requests)} |"
+        f"(target <= {target}) | {script.median_cpu():.2f} s | {project.median_cpu():.2f} s "
+        f"| {max(script.requests)} / {max(project.requests)} |"
     )
 
 
@@ -232,7 +251,14 @@ def runs(label: str, script: Side, project: Side) -> str:
     def fmt(side: Side) -> str:
         return " ".join(f"{s:.2f}" for s in side.seconds)
 
-    return f"- {label}: script {fmt(script)} s; project {fmt(project)} s"
+    def cpu(side: Side) -> str:
+        return " ".join(f"{s:.2f}" for s in side.cpu)
+
+    loads = " ".join(f"{v:.1f}" for v in script.load + project.load)
+    return (
+        f"- {label}: script {fmt(script)} s; project {fmt(project)} s\n"
+        f"  CPU: script {cpu(script)} s; project {cpu(project)} s; load average after each run: {loads}"
+    )
 
 
 def main() -> None:
@@ -255,8 +281,11 @@ def main() -> None:
         if args.what in ("first-load", "all"):
             label = f"first load, {args.first_load_years} y of WHOOP, no latency"
             results.append((label, *first_load(args.first_load_years, args.repeat, base), FIRST_LOAD_TARGET))
-    print(f"\n| run (median of {args.repeat}) | script | project | project / script | requests script / project |")
-    print("|---|---|---|---|---|")
+    print(
+        f"\n| run (median of {args.repeat}) | script | project | project / script "
+        "| CPU script | CPU project | requests script / project |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for label, script, project, target in results:
         print(row(label, script, project, target))
     routine_rows = [(s, p) for label, s, p, _ in results if label.startswith("`--since")]

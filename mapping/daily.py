@@ -42,8 +42,7 @@ def _amount(value: Any, name: str) -> float | None:
 def _object(record: Any, what: str) -> dict:
     if not isinstance(record, dict):
         raise MappingError(f"{what} must be an object, got {type(record).__name__}")
-    check_storable(record)
-    return record
+    return check_storable(record)
 
 
 def _local_date(value: Any, name: str):

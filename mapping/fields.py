@@ -210,17 +210,32 @@ def order_flag(start: datetime | None, end: datetime | None) -> str | None:
     return None
 
 
-def check_storable(record: Any) -> None:
+class CheckedRecord(dict):
+    """A record `check_storable` passed, and the JSON text it made of it (`json_text`).
+
+    The mappers store it as the row's `raw`: it equals the record, and the database write sends
+    this text instead of encoding the record a second time (storage.engine's JSON serializer).
+    """
+
+    __slots__ = ("json_text",)
+
+
+def check_storable(record: Any) -> Any:
     """Reject what a database refuses in text or JSONB: NUL, lone surrogates, NaN and infinities.
 
     One C-speed pass over the serialised record clears almost every record; only a bad one is
-    walked to name the offending field.
+    walked to name the offending field. Returns what to store as `raw`: an object record as a
+    CheckedRecord carrying that pass's text, anything else as it came.
     """
     try:
         serialised = json.dumps(record, ensure_ascii=False, allow_nan=False)
         if "\x00" not in serialised:
             serialised.encode("utf-8")
-            return
+            if not isinstance(record, dict):
+                return record
+            checked = CheckedRecord(record)
+            checked.json_text = serialised
+            return checked
     except (UnicodeEncodeError, TypeError, ValueError):
         pass  # the walk below names the field
     _find_unstorable(record)

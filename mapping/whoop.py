@@ -68,14 +68,14 @@ def _numbers(score: dict, *names: str) -> dict[str, float | None]:
 def _whoop_common(record: Any) -> dict:
     if not isinstance(record, dict):
         raise MappingError(f"record must be an object, got {type(record).__name__}")
-    check_storable(record)
+    raw = check_storable(record)
     return {
         "user_id": integer(require(record, "user_id"), "user_id"),
         "score_state": text(require(record, "score_state"), "score_state", 32),
         "created_at": parse_timestamp(require(record, "created_at"), "created_at"),
         "updated_at": parse_timestamp(require(record, "updated_at"), "updated_at"),
         "timezone_offset": text(record.get("timezone_offset"), "timezone_offset", 8),
-        "raw": record,
+        "raw": raw,
     }
 
 

@@ -204,14 +204,14 @@ def measure_group_to_rows(group: Any, user_id: int, tz: str | None = None) -> Gr
     """
     if not isinstance(group, dict):
         raise MappingError(f"measure group must be an object, got {type(group).__name__}")
-    check_storable(group)
+    raw = check_storable(group)
     if group.get("category") == 2:
         raise MappingError("category 2 is a user objective, not a measurement")
     common = _group_common(group, user_id, tz)
     measures = _measures(group)
     values = _typed_values(measures)
     typed = {
-        table: {**_typed_row(common, group, columns, values), "local_date": local_date(common["measured_at"], tz)}
+        table: {**_typed_row(common, raw, columns, values), "local_date": local_date(common["measured_at"], tz)}
         for table, columns in TYPED_COLUMNS.items()
         if values.keys() & set(columns)
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -111,6 +112,13 @@ def postgres_connect_args(
     }
 
 
+def json_text(value) -> str:
+    """A JSON column's text: the text a mapper's storability check already made of a record
+    (mapping.fields.CheckedRecord, the same JSON, non-ASCII unescaped), else json.dumps."""
+    text = getattr(value, "json_text", None)
+    return json.dumps(value) if text is None else text
+
+
 def make_engine(
     url: str,
     *,
@@ -125,6 +133,7 @@ def make_engine(
     SQL parameters never appear in error messages: they carry OAuth tokens.
     """
     kwargs.setdefault("hide_parameters", True)
+    kwargs.setdefault("json_serializer", json_text)  # each record's `raw` is encoded once, by its mapper
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, read_only, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
