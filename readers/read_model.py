@@ -53,13 +53,13 @@ def has_table(conn: Connection, name: str) -> bool:
 
 
 def newest(conn: Connection, column, now: datetime | None = None) -> datetime | None:
-    """The newest live value of a model's time `column`.
+    """The newest live value of a table's time `column`.
 
     Deleted rows and dates past now + 2 days (an older release stored a weigh-in dated 9999)
     say nothing about how recent the data is: they would silence the staleness warning for ever.
     """
     return conn.execute(
-        select(func.max(column)).where(column.class_.deleted_at.is_(None), column <= latest_plausible(now))
+        select(func.max(column)).where(column.table.c.deleted_at.is_(None), column <= latest_plausible(now))
     ).scalar()
 
 
@@ -202,10 +202,10 @@ def flagged(conn: Connection) -> list[dict]:
         # Every measure of a flagged group is in withings_measure too: the typed tables count it once.
         count = sum(
             conn.execute(
-                select(func.count()).select_from(model).where(model.flag.is_not(None), model.deleted_at.is_(None))
+                select(func.count()).select_from(table).where(table.c.flag.is_not(None), table.c.deleted_at.is_(None))
             ).scalar()
-            for model in resource.tables
-            if model is not WithingsMeasure
+            for table in resource.tables
+            if table is not WithingsMeasure.__table__
         )
         if count:
             out.append({"source": resource.source, "resource": resource.name, "label": resource.label, "count": count})

@@ -19,10 +19,10 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from sqlalchemy import case, delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection, Row
 
+import models
 from configuration.clock import utcnow
-from models import Quarantine
 
 MAX_KEY_TEXT = 64
 MAX_REASON = 2000
@@ -66,7 +66,7 @@ def _clean(reason: str) -> str:
 
 
 def quarantine_records(
-    session: Session,
+    session: Connection,
     source: str,
     resource: str,
     rejected: Iterable[Rejected],
@@ -83,7 +83,7 @@ def quarantine_records(
         latest[fingerprint(key_field, item.record)] = item
     if not latest:
         return 0
-    table = Quarantine.__table__
+    table = models.quarantine
     known = {
         r.fingerprint: r
         for r in session.execute(
@@ -123,13 +123,13 @@ def quarantine_records(
 
 
 def release(
-    session: Session, source: str, resource: str, records: Iterable[Any], *, key_field: str | None = None
+    session: Connection, source: str, resource: str, records: Iterable[Any], *, key_field: str | None = None
 ) -> int:
     """Remove the quarantine rows of records that were just stored; one SELECT when there are none."""
     keys = {k for k in (record_key(key_field, r) for r in records) if k}
     if not keys:
         return 0
-    table = Quarantine.__table__
+    table = models.quarantine
     ids = list(
         session.scalars(
             select(table.c.id).where(
@@ -144,7 +144,7 @@ def release(
 
 def waiting(conn) -> set[tuple[str, str]]:
     """The (source, resource) pairs that have records to retry (not dismissed), in one query."""
-    table = Quarantine.__table__
+    table = models.quarantine
     return {
         (source, resource)
         for source, resource in conn.execute(
@@ -153,12 +153,15 @@ def waiting(conn) -> set[tuple[str, str]]:
     }
 
 
-def entries(session: Session, source: str, resource: str, ids: Iterable[int] | None = None) -> list[Quarantine]:
-    """The quarantined records of one resource still to retry (not dismissed; only `ids` if given), oldest first."""
-    where = [Quarantine.source == source, Quarantine.resource == resource, Quarantine.dismissed_at.is_(None)]
+def entries(session: Connection, source: str, resource: str, ids: Iterable[int] | None = None) -> list[Row]:
+    """The quarantined records of one resource still to retry (not dismissed; only `ids` if given), oldest first.
+
+    Rows of the `quarantine` table (they read like the ORM's Quarantine: `item.payload`)."""
+    table = models.quarantine
+    where = [table.c.source == source, table.c.resource == resource, table.c.dismissed_at.is_(None)]
     if ids is not None:
-        where.append(Quarantine.id.in_(list(ids)))
-    return list(session.scalars(select(Quarantine).where(*where).order_by(Quarantine.first_seen_at, Quarantine.id)))
+        where.append(table.c.id.in_(list(ids)))
+    return list(session.execute(select(table).where(*where).order_by(table.c.first_seen_at, table.c.id)))
 
 
 def state(item: Any) -> str:
@@ -168,23 +171,24 @@ def state(item: Any) -> str:
     return "acknowledged" if item.acknowledged_at is not None else "new"
 
 
-def summary(session: Session) -> list[dict]:
+def summary(session: Connection) -> list[dict]:
     """Per (source, resource), dismissed items left out: how many records are held (`count`), how
     many of them are `new` (not acknowledged since they last changed), since when, the oldest reason."""
-    listed = Quarantine.dismissed_at.is_(None)
-    new = func.sum(case((Quarantine.acknowledged_at.is_(None), 1), else_=0))
+    q = models.quarantine.c
+    listed = q.dismissed_at.is_(None)
+    new = func.sum(case((q.acknowledged_at.is_(None), 1), else_=0))
     rows = session.execute(
-        select(Quarantine.source, Quarantine.resource, func.count(), new, func.min(Quarantine.first_seen_at))
+        select(q.source, q.resource, func.count(), new, func.min(q.first_seen_at))
         .where(listed)
-        .group_by(Quarantine.source, Quarantine.resource)
-        .order_by(Quarantine.source, Quarantine.resource)
+        .group_by(q.source, q.resource)
+        .order_by(q.source, q.resource)
     ).all()
     out = []
     for source, resource, count, fresh, oldest in rows:
         reason = session.scalar(
-            select(Quarantine.reason)
-            .where(Quarantine.source == source, Quarantine.resource == resource, listed)
-            .order_by(Quarantine.first_seen_at, Quarantine.id)
+            select(q.reason)
+            .where(q.source == source, q.resource == resource, listed)
+            .order_by(q.first_seen_at, q.id)
             .limit(1)
         )
         out.append(
@@ -201,9 +205,9 @@ def summary(session: Session) -> list[dict]:
     return out
 
 
-def _review(session: Session, column: str, ids: Iterable[int] | None, now: datetime | None) -> list[int]:
+def _review(session: Connection, column: str, ids: Iterable[int] | None, now: datetime | None) -> list[int]:
     """Set `column` to now on the listed items (None: every new one); returns the ids changed."""
-    table = Quarantine.__table__
+    table = models.quarantine
     where = [table.c.dismissed_at.is_(None), table.c[column].is_(None)]
     if ids is not None:
         where.append(table.c.id.in_(list(ids)))
@@ -213,11 +217,11 @@ def _review(session: Session, column: str, ids: Iterable[int] | None, now: datet
     return changed
 
 
-def acknowledge(session: Session, ids: Iterable[int] | None = None, now: datetime | None = None) -> list[int]:
+def acknowledge(session: Connection, ids: Iterable[int] | None = None, now: datetime | None = None) -> list[int]:
     """Mark items as seen (None: every new one): they stay listed and stop failing `status --check`."""
     return _review(session, "acknowledged_at", ids, now)
 
 
-def dismiss(session: Session, ids: Iterable[int], now: datetime | None = None) -> list[int]:
+def dismiss(session: Connection, ids: Iterable[int], now: datetime | None = None) -> list[int]:
     """Mark items as never to be stored: kept, but not retried, not listed by default, not counted."""
     return _review(session, "dismissed_at", ids, now)
