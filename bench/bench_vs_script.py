@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -53,6 +54,8 @@ class Side:
     prepare: object = None  # called before every run (a fresh database for a first load)
     seconds: list[float] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)
+    # CPU time of the measured process (user + system): steadier than the wall time on a shared machine.
+    cpu: list[float] = field(default_factory=list)
 
     def median(self) -> float:
         """Median wall time of the measured runs."""
@@ -68,18 +71,26 @@ def measured_env(pycache: str) -> dict:
     return env
 
 
-def run_once(sb, side: Side) -> tuple[float, int]:
-    """One cold run of a side: (seconds, data and token requests); a failing run stops the benchmark."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(sb, side: Side) -> tuple[float, int, float]:
+    """One cold run of a side: (seconds, data and token requests, CPU seconds of the process); a
+    failing run stops the benchmark."""
     if side.prepare:
         side.prepare()
     sb.clear_requests()
+    cpu = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(side.command, cwd=PROJECT, env=side.env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    cpu = _children_cpu() - cpu  # the sandbox runs in this process: only the child's own time
     if done.returncode != 0:
         raise SystemExit(f"{side.name} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
     made = sum(1 for r in sb.requests if r["path"].startswith(DATA_PREFIXES))
-    return seconds, made
+    return seconds, made, cpu
 
 
 def interleave(sb, sides: list[Side], repeat: int) -> None:
@@ -88,9 +99,10 @@ def interleave(sb, sides: list[Side], repeat: int) -> None:
         run_once(sb, side)
     for round_number in range(repeat):
         for side in sides if round_number % 2 == 0 else sides[::-1]:
-            seconds, made = run_once(sb, side)
+            seconds, made, cpu = run_once(sb, side)
             side.seconds.append(seconds)
             side.requests.append(made)
+            side.cpu.append(cpu)
 
 
 def project_env(sb, base: dict, db_path: Path) -> dict:
@@ -232,7 +244,13 @@ def runs(label: str, script: Side, project: Side) -> str:
     def fmt(side: Side) -> str:
         return " ".join(f"{s:.2f}" for s in side.seconds)
 
-    return f"- {label}: script {fmt(script)} s; project {fmt(project)} s"
+    def cpu(side: Side) -> str:
+        return f"{statistics.median(side.cpu) * 1000:.0f} ms"
+
+    return (
+        f"- {label}: script {fmt(script)} s; project {fmt(project)} s; "
+        f"CPU time (median): script {cpu(script)}, project {cpu(project)}"
+    )
 
 
 def main() -> None:
@@ -244,7 +262,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--latency-ms", type=int, default=50)
     args = parser.parse_args()
-    print(f"# Side by side with a per-row script ({machine()})")
+    print(f"# Side by side with a per-row script ({machine()}; load average {os.getloadavg()[0]:.1f})")
     results = []
     with tempfile.TemporaryDirectory(prefix="pycache-") as pycache:
         base = measured_env(pycache)
@@ -266,7 +284,7 @@ def main() -> None:
             f"\n{args.years[-1]}y/{args.years[0]}y: script {s_high.median() / s_low.median():.2f}, "
             f"project {p_high.median() / p_low.median():.2f} (target <= {FLAT_TARGET})"
         )
-    print("\nEvery run (seconds, in order):")
+    print(f"\nEvery run (seconds, in order; load average at the end {os.getloadavg()[0]:.1f}):")
     for label, script, project, _ in results:
         print(runs(label, script, project))
 
