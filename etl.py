@@ -15,14 +15,13 @@ gc.disable()
 import json
 import logging
 import sys
-from dataclasses import dataclass
 from datetime import datetime
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from api_clients.errors import ApiError, classify_error
-from configuration import clock
+from api_clients.errors import ApiError
+from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.invocation import command, env_file_hint, note_invocation
 from configuration.logs import redact, setup_logging
 from configuration.settings import SettingError, check_ping_url, get_settings
@@ -31,13 +30,11 @@ from storage.engine import DatabaseUnavailable, describe_failure, ensure_schema,
 from storage.tokens import DbTokenStore
 from sync import resources
 from sync.healthcheck import Pinger, run_summary
-from sync.lock import RunLocked, run_lock
-from sync.plan import source_jobs
+from sync.lock import RunLocked
 from sync.report import Reporter
-from sync.runner import ResourceResult, Runner
+from sync.run import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, RunOutcome, run_account
 from sync.windows import since_option
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RECONNECT, EXIT_LOCKED = 0, 1, 2, 3, 75
 SOURCES = resources.SOURCES
 log = logging.getLogger("etl")
 
@@ -73,15 +70,6 @@ class FailedError(_Redacted):
     exit_code = EXIT_FAILED
 
 
-@dataclass
-class RunOutcome:
-    """Per-resource results of one run and its exit code."""
-
-    results: list
-    exit_code: int
-    skipped: list
-
-
 def load_settings():
     """Settings from the environment; a malformed value is a ConfigError (exit 2)."""
     try:
@@ -105,32 +93,6 @@ def open_database(settings):
     return engine
 
 
-def exit_code_for(results) -> int:
-    if any(r.reconnect for r in results):
-        return EXIT_RECONNECT
-    # A skipped resource (a scope the user did not grant) is reported, and is not a failure.
-    return EXIT_FAILED if any(r.status not in ("ok", "skipped") for r in results) else EXIT_OK
-
-
-def plan(settings, engine, store, sources, *, now, since, full, reporter):
-    """Jobs for every declared resource of each configured source; a source that cannot start is
-    reported as failed (or skipped when it is not configured) and the others go on."""
-    jobs, failed, skipped = [], [], []
-    for source in sources:
-        if not getattr(settings, source).configured:
-            reason = f"{source.upper()}_CLIENT_ID / {source.upper()}_CLIENT_SECRET not set"
-            skipped.append((source, reason))
-            reporter.skipped(source, reason)
-            continue
-        try:
-            jobs += source_jobs(settings, engine, store, source, now=now, since=since, full=full)
-        except Exception as exc:
-            message, reconnect = classify_error(exc)
-            log.debug("%s: setup failed", source, exc_info=exc)
-            failed.append(ResourceResult(source, "*", status="failed", error=message, reconnect=reconnect))
-    return jobs, failed, skipped
-
-
 def run_complete_etl(
     settings=None,
     *,
@@ -143,6 +105,7 @@ def run_complete_etl(
     engine=None,
     max_minutes=None,
     on_start=None,
+    account=DEFAULT_ACCOUNT,
 ) -> RunOutcome:
     """The whole ETL run the menu and the CLI make: settings, database, lock, plan, run, summary.
 
@@ -153,10 +116,11 @@ def run_complete_etl(
     own_engine = engine is None
     engine = engine or open_database(settings)
     try:
-        return _locked_run(
+        return run_account(
             settings,
             engine,
             reporter,
+            account=account,
             sources=sources,
             since=since,
             full=full,
@@ -168,42 +132,6 @@ def run_complete_etl(
     finally:
         if own_engine:
             engine.dispose()  # no pooled connection outlives the run (menu, tests, SQLite WAL)
-
-
-def _locked_run(
-    settings, engine, reporter, *, sources, since, full, dry_run, wait, max_minutes, on_start
-) -> RunOutcome:
-    with run_lock(engine, wait):
-        if on_start is not None:
-            on_start()
-        jobs, failed, skipped = plan(
-            settings,
-            engine,
-            DbTokenStore(engine),
-            sources,
-            now=clock.utcnow(),
-            since=since,
-            full=full,
-            reporter=reporter,
-        )
-        for result in failed:
-            reporter.resource_finished(result)
-        runner = Runner(
-            engine,
-            reporter,
-            dry_run=dry_run,
-            max_fetchers=settings.fetch_concurrency or None,
-            max_seconds=_max_seconds(settings, max_minutes),
-        )
-        results = failed + runner.run(jobs)
-    # Nothing configured is a configuration error (exit 2): the summary says so, not "exit 0".
-    code = EXIT_USAGE if len(skipped) == len(sources) else exit_code_for(results)
-    reporter.summary(results, code, dry_run)
-    return RunOutcome(results, code, skipped)
-
-
-def _max_seconds(settings, max_minutes) -> float:
-    return 60.0 * (max_minutes if max_minutes is not None else settings.max_minutes)
 
 
 # ---- command line ----------------------------------------------------------------------------

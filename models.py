@@ -20,6 +20,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    ForeignKey,
     Integer,
     MetaData,
     String,
@@ -285,6 +286,8 @@ quarantine = Table(
     # record_key, or "sha256:<hash of the payload>" for a record without a readable key.
     Column("fingerprint", String(100), nullable=False),
     Column("user_id", BigInteger),
+    # As on sync_state: the account of the provider user, NULL when no account holds it.
+    Column("account_id", SurrogateKey, ForeignKey("account.id"), index=True),
     Column("timezone", String(64)),  # Withings: the response's timezone
     # JSON text, ASCII-escaped and with NaN/Infinity kept, so that any payload survives.
     Column("payload", Text, nullable=False),
@@ -399,6 +402,9 @@ sync_state = Table(
     Column("source", String(16), nullable=False),
     Column("resource", String(32), nullable=False),
     Column("user_id", BigInteger, nullable=False),
+    # The account the provider user is linked to (account_provider), set on every write; NULL
+    # only for a user no account holds (data kept after its account was removed).
+    Column("account_id", SurrogateKey, ForeignKey("account.id"), index=True),
     _at("window_start"),  # last successful window (None: from the beginning)
     _at("window_end"),
     Column("cursor", String(64)),  # Withings: the body's `updatetime`
@@ -415,6 +421,8 @@ oauth_token = Table(
     "oauth_token",
     metadata,
     _id(),
+    # Whose token: one current token per account and provider.
+    Column("account_id", SurrogateKey, ForeignKey("account.id"), nullable=False),
     Column("provider", String(16), nullable=False),
     Column("user_id", BigInteger, nullable=False),
     Column("access_token", Text, nullable=False),
@@ -423,6 +431,47 @@ oauth_token = Table(
     Column("scope", Text),
     _at("updated_at", nullable=False),
     UniqueConstraint("provider", "user_id"),
+    UniqueConstraint("account_id", "provider"),
+)
+
+# A named person whose WHOOP and Withings data this install syncs ("default" for one person).
+account = Table(
+    "account",
+    metadata,
+    _id(),
+    Column("name", String(64), nullable=False),  # [a-z0-9][a-z0-9_-]*, configuration/accounts.py
+    _at("created_at", nullable=False),
+    # When a worker should sync it next (NULL: due now); moved only after a run, never at claim.
+    _at("due_at"),
+    _at("last_run_at"),
+    Column("last_status", String(16)),
+    UniqueConstraint("name", name="uq_account_name"),
+)
+
+# Which provider user ids belong to which account: one provider user belongs to one account, so
+# two accounts never mix rows. Kept apart from the tokens: removing a token must not forget whose
+# rows are whose.
+account_provider = Table(
+    "account_provider",
+    metadata,
+    _id(),
+    Column("account_id", SurrogateKey, ForeignKey("account.id"), nullable=False, index=True),
+    Column("provider", String(16), nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    _at("linked_at", nullable=False),
+    UniqueConstraint("provider", "user_id"),
+)
+
+# Requests taken from a provider's app-wide limit per fixed window, shared by every process using
+# the database: one atomic upsert takes a slot (docs/SCALE.md, section 5).
+rate_budget = Table(
+    "rate_budget",
+    metadata,
+    Column("provider", String(16), primary_key=True),
+    Column("window_kind", String(8), primary_key=True),  # minute | day
+    _at("window_start", nullable=False, primary_key=True),
+    Column("used", Integer, nullable=False),
+    Column("budget", Integer, nullable=False),
 )
 
 
@@ -445,6 +494,9 @@ _ORM_NAMES = (
     "WithingsSleepSummary",
     "SyncState",
     "OAuthToken",
+    "Account",
+    "AccountProvider",
+    "RateBudget",
 )
 _orm_lock = threading.Lock()
 
@@ -497,6 +549,15 @@ def _map_orm_classes() -> dict[str, Any]:
 
         def __repr__(self) -> str:  # tokens never reach a log or a traceback
             return f"OAuthToken(provider={self.provider!r}, user_id={self.user_id!r}, expires_at={self.expires_at!r})"
+
+    class Account(Base):
+        __table__ = account
+
+    class AccountProvider(Base):
+        __table__ = account_provider
+
+    class RateBudget(Base):
+        __table__ = rate_budget
 
     classes = {name: cls for name, cls in locals().items() if name in _ORM_NAMES}
     for cls in classes.values():

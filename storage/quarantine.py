@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Row
 
 import models
 from configuration.clock import utcnow
+from storage.accounts import owner_of
 
 MAX_KEY_TEXT = 64
 MAX_REASON = 2000
@@ -99,6 +100,8 @@ def quarantine_records(
             "last_seen_at": now,
             "user_id": user_id,
             "timezone": timezone,
+            # The provider user's account, in the same statement (NULL when no account holds it).
+            "account_id": None if user_id is None else owner_of(source, user_id),
         }
         if fp in known:
             stored = known[fp]

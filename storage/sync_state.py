@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection, Row
 
 import models
 from configuration.clock import utcnow
+from storage.accounts import owner_of
 
 log = logging.getLogger(__name__)
 MAX_ERROR_LENGTH = 2000
@@ -50,6 +51,9 @@ def stored_states(conn: Connection, source: str, user_id: int) -> dict[str, Row]
 def _write(session: Connection, source: str, resource: str, user_id: int, values: dict) -> None:
     """Update the (source, resource, user) row with `values`, or insert it: one statement once it exists."""
     table = models.sync_state
+    # Filed under the provider user's account on every write, in the same statement: a link
+    # made after the row (a re-connect under another name) moves it along.
+    values = {**values, "account_id": owner_of(source, user_id)}
     where = (table.c.source == source, table.c.resource == resource, table.c.user_id == user_id)
     if session.execute(update(table).where(*where).values(**values)).rowcount == 0:
         session.execute(insert(table).values(source=source, resource=resource, user_id=user_id, **values))

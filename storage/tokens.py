@@ -13,12 +13,23 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from api_clients.oauth import Token
+from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.clock import utcnow
 from configuration.logs import register_secret
 from models import oauth_token
+from storage import accounts
 
 TABLE = oauth_token
-UNKNOWN_USER = 0  # a headless seed is refreshed before the user id is known
+# A headless seed is refreshed before the user id is known: it is stored as minus the account's
+# id (0 before accounts existed), so the seeds of several accounts never meet in
+# UNIQUE(provider, user_id), and any id <= 0 reads as unknown. Provider user ids are positive.
+UNKNOWN_USER = 0
+
+
+def _known(user_id: int | None) -> bool:
+    return user_id is not None and user_id > UNKNOWN_USER
+
+
 LOCK_TIMEOUT_SECONDS = 120
 
 
@@ -28,20 +39,21 @@ def _register(*tokens: str | None) -> None:
 
 
 class DbTokenStore:
-    """One current token per provider; refreshes serialised across threads and processes.
+    """One account's current token per provider; refreshes serialised across threads and processes.
 
     Both providers rotate refresh tokens and kill the old one (docs/API_NOTES.md, "Auth and tokens"), so two
     processes refreshing at once would burn each other's token: on PostgreSQL a transaction-level
     advisory lock guards the refresh, on SQLite a lock file beside the database.
     """
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, account: str = DEFAULT_ACCOUNT):
         self.engine = engine
+        self.account = account
         self._local = threading.local()
         self._thread_locks: dict[str, threading.Lock] = {p: threading.Lock() for p in ("whoop", "withings")}
 
     def __repr__(self) -> str:
-        return f"DbTokenStore({self.engine.url.render_as_string(hide_password=True)!r})"
+        return f"DbTokenStore({self.engine.url.render_as_string(hide_password=True)!r}, account={self.account!r})"
 
     # -- reads and writes -------------------------------------------------------------------
     # On Core connections, as the whole run: it plans with these reads before its first request.
@@ -54,12 +66,16 @@ class DbTokenStore:
         with self.engine.begin() as conn:
             yield conn
 
+    def _mine(self):
+        """This account's rows, in the same statement (no round trip to look its id up)."""
+        return TABLE.c.account_id == accounts.id_of(self.account)
+
     def load(self, provider: str) -> Token | None:
-        """The newest stored token of `provider`, or None."""
+        """The newest stored token of `provider` for this account, or None."""
         with self._connection() as conn:
             row = conn.execute(
                 select(TABLE)
-                .where(TABLE.c.provider == provider)
+                .where(TABLE.c.provider == provider, self._mine())
                 .order_by(TABLE.c.updated_at.desc(), TABLE.c.id.desc())
                 .limit(1)
             ).first()
@@ -71,17 +87,24 @@ class DbTokenStore:
             refresh_token=row.refresh_token,
             expires_at=row.expires_at,
             scope=row.scope,
-            user_id=None if row.user_id == UNKNOWN_USER else row.user_id,
+            user_id=row.user_id if _known(row.user_id) else None,
         )
 
     def save(self, provider: str, token: Token) -> None:
-        """Replace the provider's token (committed when the call, or refresh_lock, returns)."""
+        """Replace the provider's token of this account (committed when the call, or refresh_lock,
+        returns). The account is created if needed and the provider user linked to it:
+        AccountConflict, and nothing saved, when the user belongs to another account."""
         _register(token.access_token, token.refresh_token)  # before the write: a failed save prints neither
         with self._connection() as conn:
+            account_id = accounts.ensure(conn, self.account)
             rows = conn.execute(
-                select(TABLE.c.id, TABLE.c.user_id).where(TABLE.c.provider == provider).order_by(TABLE.c.id)
+                select(TABLE.c.id, TABLE.c.user_id)
+                .where(TABLE.c.provider == provider, TABLE.c.account_id == account_id)
+                .order_by(TABLE.c.id)
             ).all()
-            user_id = token.user_id or next((r.user_id for r in rows if r.user_id != UNKNOWN_USER), UNKNOWN_USER)
+            user_id = token.user_id or next((r.user_id for r in rows if _known(r.user_id)), -account_id)
+            if _known(user_id):
+                accounts.link(conn, account_id, provider, user_id)
             keep = next((r for r in rows if r.user_id == user_id), None) or (rows[0] if rows else None)
             older = [r.id for r in rows if r is not keep]  # one person per provider: dead after rotation
             if older:
@@ -95,20 +118,20 @@ class DbTokenStore:
                 "updated_at": utcnow(),
             }
             if keep is None:
-                conn.execute(insert(TABLE).values(provider=provider, **values))
+                conn.execute(insert(TABLE).values(provider=provider, account_id=account_id, **values))
             else:
                 conn.execute(update(TABLE).where(TABLE.c.id == keep.id).values(**values))
 
     def delete(self, provider: str) -> None:
-        """Forget the provider's token (disconnect)."""
+        """Forget this account's token of the provider (disconnect)."""
         with self._connection() as conn:
-            conn.execute(delete(TABLE).where(TABLE.c.provider == provider))
+            conn.execute(delete(TABLE).where(TABLE.c.provider == provider, self._mine()))
 
     # -- the refresh lock -------------------------------------------------------------------
     @contextmanager
     def refresh_lock(self, provider: str) -> Iterator[None]:
         """Serialise refreshes of `provider`; what is saved inside commits before the exit."""
-        with self._thread_locks.setdefault(provider, threading.Lock()):
+        with self._thread_locks.setdefault(provider, threading.Lock()):  # per store: one account
             if self.engine.dialect.name == "postgresql":
                 with self._pg_lock(provider):
                     yield
@@ -116,9 +139,14 @@ class DbTokenStore:
                 with self._file_lock(provider):
                     yield
 
+    def _lock_name(self, provider: str) -> str:
+        # The default account keeps the name it had before accounts existed, so a process of the
+        # previous release and one of this release still exclude each other during an upgrade.
+        return provider if self.account == DEFAULT_ACCOUNT else f"{self.account}.{provider}"
+
     @contextmanager
     def _pg_lock(self, provider: str) -> Iterator[None]:
-        key = zlib.crc32(f"oauth-refresh:{provider}".encode())
+        key = zlib.crc32(f"oauth-refresh:{self._lock_name(provider)}".encode())
         with self.engine.connect() as conn, conn.begin():
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({key})")
             self._local.conn = conn
@@ -133,6 +161,6 @@ class DbTokenStore:
         if not database or database == ":memory:":
             yield
             return
-        lock_path = Path(database).with_name(f"{Path(database).name}.{provider}-refresh.lock")
+        lock_path = Path(database).with_name(f"{Path(database).name}.{self._lock_name(provider)}-refresh.lock")
         with FileLock(str(lock_path), timeout=LOCK_TIMEOUT_SECONDS, mode=0o600):
             yield

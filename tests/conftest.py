@@ -98,6 +98,8 @@ def _truncate_all(url: str) -> None:
     names = ", ".join(t.name for t in metadata.sorted_tables)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
+        # As a freshly migrated database has it (the accounts migration creates it).
+        conn.exec_driver_sql("INSERT INTO account (name, created_at) VALUES ('default', CURRENT_TIMESTAMP)")
     engine.dispose()
 
 

@@ -152,8 +152,8 @@ def test_http_error_bodies_echoing_the_access_token_print_no_token(mock, db_url,
     with engine.begin() as conn:  # written directly: nothing in this process has registered the token
         conn.execute(
             text(
-                "INSERT INTO oauth_token (provider, user_id, access_token, refresh_token, expires_at, "
-                "updated_at) VALUES ('whoop', 10129, :a, :r, :e, :u)"
+                "INSERT INTO oauth_token (account_id, provider, user_id, access_token, refresh_token, expires_at, "
+                "updated_at) VALUES ((SELECT id FROM account WHERE name = 'default'), 'whoop', 10129, :a, :r, :e, :u)"
             ),
             {"a": ACCESS, "r": SEED, "e": utcnow().replace(year=utcnow().year + 1), "u": utcnow()},
         )

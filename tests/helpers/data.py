@@ -7,12 +7,12 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Iterator
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from configuration.clock import utcnow
-from models import OAuthToken
+from models import Account, OAuthToken
 from storage.engine import make_engine
 from tests.helpers import factories as f
 from tests.helpers import loaders
@@ -36,6 +36,7 @@ def fill(url: str, days: int = 5) -> None:
         )
         session.execute(
             insert(OAuthToken).values(
+                account_id=select(Account.id).where(Account.name == "default").scalar_subquery(),
                 provider="whoop",
                 user_id=f.USER_ID,
                 access_token=SECRET,

@@ -81,8 +81,8 @@ def test_sql_parameters_never_appear_in_error_messages(db_url):
 
     engine = make_engine(db_url)
     insert = text(
-        "INSERT INTO oauth_token (provider, user_id, access_token, refresh_token, updated_at) "
-        "VALUES ('whoop', 1, :a, :r, :t)"
+        "INSERT INTO oauth_token (account_id, provider, user_id, access_token, refresh_token, updated_at) "
+        "VALUES ((SELECT id FROM account WHERE name = 'default'), 'whoop', 1, :a, :r, :t)"
     )
     try:
         with engine.begin() as conn:

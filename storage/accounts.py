@@ -1,0 +1,172 @@
+"""Accounts and whose provider users they hold: the `account` and `account_provider` tables.
+
+One provider user belongs to one account (UNIQUE(provider, user_id) on account_provider): a
+token of a user linked to another account is refused, so two accounts never mix rows. Every
+function runs inside the caller's transaction (a Core Connection).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+import models
+from configuration.accounts import DEFAULT_ACCOUNT, check_account_name
+from configuration.clock import utcnow
+
+ACCOUNT = models.account
+LINK = models.account_provider
+
+
+class UnknownAccount(LookupError):
+    """No account has that name (a usage error: the message lists the accounts)."""
+
+
+class AccountConflict(ValueError):
+    """A provider user already belongs to another account."""
+
+
+@dataclass
+class AccountRow:
+    """One account with its provider user ids, as `accounts` lists it."""
+
+    id: int
+    name: str
+    created_at: datetime
+    due_at: datetime | None = None
+    last_run_at: datetime | None = None
+    last_status: str | None = None
+    users: dict[str, list[int]] = field(default_factory=dict)  # provider -> user ids, oldest link first
+
+
+def find(conn: Connection, name: str) -> int | None:
+    """The id of the account called `name`, or None."""
+    return conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.name == name)).scalar()
+
+
+def ensure(conn: Connection, name: str = DEFAULT_ACCOUNT) -> int:
+    """The id of the account called `name`, created if it does not exist (safe against a
+    concurrent create: the unique name decides, inside a savepoint)."""
+    found = find(conn, name)
+    if found is not None:
+        return found
+    check_account_name(name)
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(ACCOUNT).values(name=name, created_at=utcnow()))
+    except IntegrityError:  # another process created it between the SELECT and the INSERT
+        pass
+    return find(conn, name)
+
+
+def require(conn: Connection, name: str) -> int:
+    """The id of an existing account; UnknownAccount (listing the accounts) otherwise."""
+    found = find(conn, name)
+    if found is None:
+        known = ", ".join(names(conn)) or "none"
+        raise UnknownAccount(f"no account is called {name!r} (accounts: {known})")
+    return found
+
+
+def names(conn: Connection) -> list[str]:
+    """Every account name, in creation order."""
+    return list(conn.execute(select(ACCOUNT.c.name).order_by(ACCOUNT.c.id)).scalars())
+
+
+def owner(conn: Connection, provider: str, user_id: int) -> tuple[int, str] | None:
+    """(account id, name) that holds the provider user, or None."""
+    row = conn.execute(
+        select(ACCOUNT.c.id, ACCOUNT.c.name)
+        .join(LINK, LINK.c.account_id == ACCOUNT.c.id)
+        .where(LINK.c.provider == provider, LINK.c.user_id == user_id)
+    ).first()
+    return None if row is None else (row.id, row.name)
+
+
+def id_of(name: str):
+    """The id of the account called `name` as a SQL expression (NULL when there is none)."""
+    return select(ACCOUNT.c.id).where(ACCOUNT.c.name == name).scalar_subquery()
+
+
+def owner_of(provider, user_id):
+    """The account id of a provider user as a SQL expression (NULL when no account holds it), for
+    writes that file a row under its account without a round trip of their own."""
+    return (
+        select(LINK.c.account_id)
+        .where(LINK.c.provider == provider, LINK.c.user_id == user_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def link(conn: Connection, account_id: int, provider: str, user_id: int) -> None:
+    """Record that the provider user belongs to the account; AccountConflict when another holds it."""
+    held = owner(conn, provider, user_id)
+    if held is not None:
+        if held[0] == account_id:
+            return
+        raise AccountConflict(
+            f"{provider} user {user_id} belongs to account {held[1]!r}; "
+            f"remove it there first (`accounts remove {held[1]}`) or connect under that account"
+        )
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(LINK).values(account_id=account_id, provider=provider, user_id=user_id, linked_at=utcnow())
+            )
+    except IntegrityError:  # linked meanwhile by another process: decide again on what it wrote
+        held = owner(conn, provider, user_id)
+        if held is None or held[0] != account_id:
+            raise AccountConflict(
+                f"{provider} user {user_id} belongs to account {held[1] if held else '?'!r}"
+            ) from None
+
+
+def user_ids(conn: Connection, account_id: int, provider: str) -> list[int]:
+    """The provider user ids that belong to the account (current and older), oldest link first."""
+    return list(
+        conn.execute(
+            select(LINK.c.user_id)
+            .where(LINK.c.account_id == account_id, LINK.c.provider == provider)
+            .order_by(LINK.c.id)
+        ).scalars()
+    )
+
+
+def list_accounts(conn: Connection, only: list[str] | tuple[str, ...] = ()) -> list[AccountRow]:
+    """Every account (or those named in `only`) with its provider user ids, in creation order."""
+    stmt = select(ACCOUNT).order_by(ACCOUNT.c.id)
+    if only:
+        stmt = stmt.where(ACCOUNT.c.name.in_(list(only)))
+    accounts = {
+        row.id: AccountRow(row.id, row.name, row.created_at, row.due_at, row.last_run_at, row.last_status)
+        for row in conn.execute(stmt)
+    }
+    for row in conn.execute(select(LINK).order_by(LINK.c.id)):
+        if row.account_id in accounts:
+            accounts[row.account_id].users.setdefault(row.provider, []).append(row.user_id)
+    return list(accounts.values())
+
+
+def remove(conn: Connection, account_id: int) -> None:
+    """Delete the account, its tokens and its links. Its sync_state and quarantine rows are kept
+    and no longer filed under it (account_id NULL); its data rows are the caller's decision
+    (kept by default; a purge deletes them first, while the links still say whose they are)."""
+    for table in (models.sync_state, models.quarantine):
+        conn.execute(update(table).where(table.c.account_id == account_id).values(account_id=None))
+    conn.execute(delete(models.oauth_token).where(models.oauth_token.c.account_id == account_id))
+    conn.execute(delete(LINK).where(LINK.c.account_id == account_id))
+    conn.execute(delete(ACCOUNT).where(ACCOUNT.c.id == account_id))
+
+
+def set_outcome(conn: Connection, account_id: int, *, status: str, ran_at: datetime, due_at: datetime | None) -> None:
+    """After a run: when it ran, how it ended, and when it is due again (workers read `due_at`)."""
+    conn.execute(
+        update(ACCOUNT)
+        .where(ACCOUNT.c.id == account_id)
+        .values(last_run_at=ran_at, last_status=status[:16], due_at=due_at)
+    )
