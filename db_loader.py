@@ -188,15 +188,21 @@ RetryLoader = Callable[[Connection, list, "int | None", "str | None"], LoadCount
 
 
 def retry_quarantine(
-    session: Connection, source: str, resource: str, loader: RetryLoader, ids: list[int] | None = None
+    session: Connection,
+    source: str,
+    resource: str,
+    loader: RetryLoader,
+    ids: list[int] | None = None,
+    user_id: int | None = None,
 ) -> LoadCounts:
     """Load every quarantined record of one resource (or those of `ids`) again with today's mappers.
 
     A record that is stored now leaves the quarantine (`recovered`); one still rejected stays,
     with its new reason and one more attempt. `loader(session, records, user_id, timezone)`
-    is the resource's own loader (its declaration's). The caller commits.
+    is the resource's own loader (its declaration's). The caller commits. A run passes its
+    `user_id`, so two accounts' runs never update the same rows at once.
     """
-    waiting = quarantine.entries(session, source, resource, ids)
+    waiting = quarantine.entries(session, source, resource, ids, user_id)
     attempts = {q.id: q.attempts for q in waiting}
     total = LoadCounts()
     by_context: dict[tuple, list] = {}

@@ -21,7 +21,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from api_clients.errors import ApiError
-from configuration.accounts import DEFAULT_ACCOUNT
+from configuration.accounts import DEFAULT_ACCOUNT, account_option
 from configuration.invocation import command, env_file_hint, note_invocation
 from configuration.logs import redact, setup_logging
 from configuration.settings import SettingError, check_ping_url, get_settings
@@ -32,7 +32,7 @@ from sync import resources
 from sync.healthcheck import Pinger, run_summary
 from sync.lock import RunLocked
 from sync.report import Reporter
-from sync.run import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, RunOutcome, run_account
+from sync.run import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, RunOutcome, overall_exit, run_account, run_accounts
 from sync.windows import since_option
 
 SOURCES = resources.SOURCES
@@ -183,6 +183,7 @@ def _no_source_configured() -> ConfigError:
     metavar="MINUTES",
     help="Stop the run cleanly after this long (committed pages are kept; exit 1). Default: ETL_MAX_MINUTES (120).",
 )
+@account_option(help="Sync only this account (repeatable). Default: every account, several at once.")
 @click.option("--quiet", "-q", is_flag=True, help="Print errors only (for cron).")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging, with tracebacks.")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Also append log lines to this file (mode 0600).")
@@ -195,11 +196,15 @@ def _no_source_configured() -> ConfigError:
     "/fail; an Uptime Kuma push URL works too). Default: HEALTHCHECK_URL.",
 )
 @click.pass_context
-def cli(ctx, since, full, sources, dry_run, wait, max_minutes, quiet, verbose, log_file, json_output, ping_url):
+def cli(
+    ctx, since, full, sources, dry_run, wait, max_minutes, accounts, quiet, verbose, log_file, json_output, ping_url
+):
     """Sync WHOOP and Withings into the database (incremental by default).
 
     Exit codes: 0 all synced, 1 some resource failed, 2 usage or configuration error,
-    3 a provider must be re-connected, 75 another run holds the lock.
+    3 a provider must be re-connected, 75 another run holds the lock. With several
+    accounts: one line each, and the worst account's code (an account another process
+    is syncing is `busy`, not a failure; 75 only when every account is busy).
     """
     setup_logging(verbose=verbose, quiet=quiet, log_file=log_file)
     ctx.obj = {"verbose": verbose, "ping_url": ping_url}
@@ -218,6 +223,7 @@ def cli(ctx, since, full, sources, dry_run, wait, max_minutes, quiet, verbose, l
             quiet=quiet,
             json_output=json_output,
             ping_url=ping_url,
+            accounts=tuple(accounts),
         )
     )
 
@@ -233,38 +239,169 @@ def _run_cli(
     quiet: bool,
     json_output: bool,
     ping_url: str | None,
+    accounts: tuple = (),
 ) -> int:
     settings = load_settings()  # a configuration error stops here, before the run starts: no ping
     pinger = Pinger(ping_url or settings.healthcheck_url)
-    reporter = Reporter(interactive=sys.stdout.isatty(), quiet=quiet, json_output=json_output)
     try:
-        outcome = run_complete_etl(
-            settings,
-            since=since,
-            full=full,
-            sources=sources,
-            dry_run=dry_run,
-            wait=wait,
-            reporter=reporter,
-            max_minutes=max_minutes,
-            on_start=pinger.start,
-        )
-    except RunLocked as exc:
-        # No ping: this run never started, and the run holding the lock reports its own outcome.
-        # A failure ping would alert whenever cron meets `watch`; a success one would claim a sync
-        # nobody made. A lock held for ever still shows: the monitor's pings stop.
-        raise LockedError(str(exc)) from None
+        engine = open_database(settings)
     except DatabaseUnavailable as exc:
         pinger.finish(EXIT_FAILED, str(exc))
         raise FailedError(str(exc)) from None
-    except Exception as exc:
-        pinger.finish(EXIT_FAILED, type(exc).__name__)  # main() prints it as one line, exit 1
-        raise
+    try:
+        names = _accounts_to_run(engine, settings, accounts)  # an unknown name: exit 2, no ping
+        if len(names) > 1:
+            return _run_several(
+                engine,
+                settings,
+                names,
+                pinger,
+                quiet,
+                json_output,
+                sources=sources,
+                since=since,
+                full=full,
+                dry_run=dry_run,
+                wait=wait,
+                max_minutes=max_minutes,
+            )
+        reporter = Reporter(interactive=sys.stdout.isatty(), quiet=quiet, json_output=json_output)
+        try:
+            outcome = run_complete_etl(
+                settings,
+                since=since,
+                full=full,
+                sources=sources,
+                dry_run=dry_run,
+                wait=wait,
+                reporter=reporter,
+                engine=engine,
+                max_minutes=max_minutes,
+                on_start=pinger.start,
+                account=names[0],
+            )
+        except RunLocked as exc:
+            # No ping: this run never started, and the run holding the lock reports its own outcome.
+            # A failure ping would alert whenever cron meets `watch`; a success one would claim a sync
+            # nobody made. A lock held for ever still shows: the monitor's pings stop.
+            raise LockedError(str(exc)) from None
+        except DatabaseUnavailable as exc:
+            pinger.finish(EXIT_FAILED, str(exc))
+            raise FailedError(str(exc)) from None
+        except Exception as exc:
+            pinger.finish(EXIT_FAILED, type(exc).__name__)  # main() prints it as one line, exit 1
+            raise
+    finally:
+        engine.dispose()  # no pooled connection outlives the run (menu, tests, SQLite WAL)
     if len(outcome.skipped) == len(sources):
         pinger.finish(EXIT_USAGE, "no source is configured")
         raise _no_source_configured()
     pinger.finish(outcome.exit_code, run_summary(outcome.results))
     return outcome.exit_code
+
+
+def _accounts_to_run(engine, settings, chosen: tuple) -> list[str]:
+    """The accounts a run syncs: those named (an unknown one is a ConfigError listing the accounts),
+    else every account. With no name given, `default` is left out when other accounts exist and it
+    holds nothing (no token, no provider user, no WHOOP_/WITHINGS_REFRESH_TOKEN seed): an install
+    that only ever connected `--account alice` does not fail on the empty account every database has."""
+    from storage import accounts
+
+    with engine.begin() as conn:
+        if chosen:
+            try:
+                for name in chosen:
+                    accounts.require(conn, name)
+            except accounts.UnknownAccount as exc:
+                raise ConfigError(str(exc)) from None
+            return list(dict.fromkeys(chosen))
+        rows = accounts.list_accounts(conn)
+        if not rows:
+            return [DEFAULT_ACCOUNT]
+        seeded = any(getattr(settings, s).seed_refresh_token for s in SOURCES)
+        held = accounts.holding_tokens(conn)
+    names = [
+        r.name
+        for r in rows
+        if not (r.name == DEFAULT_ACCOUNT and len(rows) > 1 and not r.users and r.id not in held and not seeded)
+    ]
+    return names or [DEFAULT_ACCOUNT]
+
+
+def run_every_account(settings=None, *, full: bool = False, interactive: bool = False) -> list[RunOutcome]:
+    """The menu's run: every account (as `whoop-etl` with no --account), one outcome each. One
+    account prints its table as before; several print their plain lines, and the caller sums up
+    (`account_line`). Raises RunLocked / DatabaseUnavailable / ConfigError."""
+    from sync.report import AccountReporter
+
+    settings = settings or load_settings()
+    engine = open_database(settings)
+    try:
+        names = _accounts_to_run(engine, settings, ())
+        if len(names) == 1:
+            reporter = Reporter(interactive=interactive)
+            return [run_complete_etl(settings, full=full, reporter=reporter, engine=engine, account=names[0])]
+        return run_accounts(settings, engine, names, lambda name: AccountReporter(name), full=full)
+    finally:
+        engine.dispose()
+
+
+def account_lines(outcomes: list[RunOutcome]) -> list[str]:
+    """One line per account of a run of several (what `whoop-etl` prints), freshness read now."""
+    from configuration import clock
+    from storage import accounts
+    from sync.report import account_line
+
+    settings = load_settings()
+    engine = open_database(settings)
+    try:
+        with engine.connect() as conn:
+            fresh = {o.account: accounts.freshness(conn, accounts.find(conn, o.account) or -1) for o in outcomes}
+    finally:
+        engine.dispose()
+    now, width = clock.utcnow(), max(len(o.account) for o in outcomes)
+    return [account_line(o, fresh[o.account], now, width) for o in outcomes]
+
+
+def _run_several(engine, settings, names, pinger, quiet, json_output, **options) -> int:
+    """Several accounts at once: one line each at the end (or one JSON document), the worst exit code."""
+    from configuration import clock
+    from storage import accounts
+    from sync.report import AccountReporter, account_line, accounts_dict
+
+    try:
+        outcomes = run_accounts(
+            settings,
+            engine,
+            names,
+            lambda name: AccountReporter(name, quiet=quiet),
+            on_start=pinger.start,
+            **options,
+        )
+    except RunLocked as exc:  # SQLite: another process holds the database (no ping, as for one account)
+        raise LockedError(str(exc)) from None
+    ran = [o for o in outcomes if not o.busy]
+    if ran and all(len(o.skipped) == len(options["sources"]) for o in ran):
+        pinger.finish(EXIT_USAGE, "no source is configured")
+        raise _no_source_configured()
+    code = overall_exit(outcomes)
+    if code == EXIT_LOCKED:
+        raise LockedError(f"every account is being synced by another process ({', '.join(names)})")
+    if json_output:
+        from readers.export import json_default
+
+        click.echo(
+            redact(json.dumps(accounts_dict(outcomes, code, options["dry_run"]), default=json_default, indent=2))
+        )
+    else:
+        with engine.connect() as conn:
+            fresh = {o.account: accounts.freshness(conn, accounts.find(conn, o.account) or -1) for o in outcomes}
+        now, width = clock.utcnow(), max(len(n) for n in names)
+        for outcome in outcomes:
+            if not quiet or outcome.status not in ("ok", "busy"):
+                click.echo(redact(account_line(outcome, fresh[outcome.account], now, width)))
+    pinger.finish(code, ", ".join(f"{o.account} {o.status}" for o in outcomes))
+    return code
 
 
 @cli.command()
@@ -332,9 +469,15 @@ def _check(json_output: bool) -> int:
     show_default=True,
     help="Seconds to wait for the browser to come back to the local callback.",
 )
-def connect(provider, no_browser, timeout):
+@account_option(
+    multiple=False,
+    help=f"Store the token under this account, created if needed (default: {DEFAULT_ACCOUNT}). "
+    "A provider user already connected under another account is refused (exit 2).",
+)
+def connect(provider, no_browser, timeout, account):
     """Connect a WHOOP or Withings account (OAuth in the browser, callback on 127.0.0.1)."""
     from api_clients.oauth_flow import connect as oauth_connect
+    from storage.accounts import AccountConflict
 
     settings = load_settings()
     provider_settings = getattr(settings, provider)
@@ -342,7 +485,9 @@ def connect(provider, no_browser, timeout):
         raise ConfigError(
             f"set {provider.upper()}_CLIENT_ID and {provider.upper()}_CLIENT_SECRET in {env_file_hint()} first"
         )
-    store = DbTokenStore(open_database(settings))
+    account = account or DEFAULT_ACCOUNT
+    engine = open_database(settings)
+    store = DbTokenStore(engine, account)
     try:
         token = oauth_connect(
             provider_settings,
@@ -352,9 +497,14 @@ def connect(provider, no_browser, timeout):
             timeout=timeout,
             print_fn=click.echo,
         )
+    except AccountConflict as exc:  # nothing was saved: the account's transaction rolled back
+        raise ConfigError(f"{provider}: not connected: {exc}") from None
     except (ApiError, TimeoutError, ValueError) as exc:
         raise FailedError(f"{provider}: connection failed: {exc}") from None
-    click.echo(f"{provider} connected (user {token.user_id}). Run `{command()}` to sync.")
+    finally:
+        engine.dispose()
+    under = "" if account == DEFAULT_ACCOUNT else f" under account {account!r}"
+    click.echo(f"{provider} connected (user {token.user_id}){under}. Run `{command()}` to sync.")
 
 
 @cli.command()
@@ -421,9 +571,11 @@ cli.add_command(dashboard)
 
 
 from mcp_server.command import mcp
+from readers.accounts_command import accounts
 from readers.commands import export
 from readers.quarantine_command import quarantine
 
+cli.add_command(accounts)
 cli.add_command(export)
 cli.add_command(quarantine)
 cli.add_command(mcp)

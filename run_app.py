@@ -6,7 +6,7 @@ import sys
 
 MENU = """
 WHOOP Data Platform
-  1  Run the ETL (incremental)
+  1  Run the ETL (incremental, every account)
   2  Full reload (whole history)
   3  Status
   4  Connect WHOOP / Withings
@@ -20,6 +20,7 @@ OUTCOME_MESSAGES = {
     2: "No source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
     "WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in {env_file}, then choose 4 to connect.",
     3: "A provider must be re-connected: choose 4.",
+    75: "Every account is being synced by another process; try again later.",
 }
 
 
@@ -30,18 +31,20 @@ def _run_etl(full: bool) -> None:
     from configuration.invocation import env_file_hint
     from storage.engine import DatabaseUnavailable
     from sync.lock import RunLocked
-    from sync.report import Reporter
+    from sync.run import overall_exit
 
-    try:
-        outcome = etl.run_complete_etl(
-            etl.load_settings(), full=full, reporter=Reporter(interactive=sys.stdout.isatty())
-        )
+    try:  # every account, as `whoop-etl` with no --account
+        outcomes = etl.run_every_account(full=full, interactive=sys.stdout.isatty())
+        lines = etl.account_lines(outcomes) if len(outcomes) > 1 else []
     except (RunLocked, DatabaseUnavailable, click.ClickException) as exc:
         print(f"error: {exc.format_message() if isinstance(exc, click.ClickException) else exc}")
         return
-    for source, reason in outcome.skipped:
+    for source, reason in outcomes[0].skipped:  # the same settings for every account
         print(f"{source} skipped: {reason}")
-    message = OUTCOME_MESSAGES.get(outcome.exit_code, "Some resources failed; the next run finishes them.")
+    for line in lines:
+        print(line)
+    code = overall_exit(outcomes)
+    message = OUTCOME_MESSAGES.get(code, "Some resources failed; the next run finishes them.")
     print(message.format(env_file=env_file_hint()))
 
 
@@ -54,7 +57,8 @@ def _connect(ask) -> None:
     if choice not in ("whoop", "withings"):
         print(f"unknown provider {choice!r}: type whoop or withings")
         return
-    _invoke(["connect", choice])
+    account = ask("Under which account? [default]: ").strip() or "default"
+    _invoke(["connect", choice, "--account", account])
 
 
 def _dashboard() -> None:

@@ -128,6 +128,36 @@ class RateLimiter:
             self.block(reset_s, "X-RateLimit-Remaining: 0")
 
 
+_LIMITERS: dict[tuple, RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(
+    provider: str,
+    per_minute: int,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    max_wait: float = DEFAULT_MAX_WAIT,
+) -> RateLimiter:
+    """The process's one limiter of `provider`: the limit is the app's, not a client's, so every
+    client of the process (each account has its own) takes its slots from the same window. Keyed
+    by the clock and the sleep too, so a test's fake clock gets a limiter of its own."""
+    key = (provider, clock, sleep)
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get(key)
+        if limiter is None:
+            limiter = _LIMITERS[key] = RateLimiter(per_minute, clock, sleep, provider, max_wait)
+        else:  # the latest client's settings win (one process has one configuration)
+            limiter.per_minute, limiter.max_wait = per_minute, max_wait
+        return limiter
+
+
+def reset_limiters() -> None:
+    """Forget every shared limiter (tests: each starts with empty windows)."""
+    with _LIMITERS_LOCK:
+        _LIMITERS.clear()
+
+
 class HttpClient:
     """requests with a total deadline per call, retries on 5xx and dropped connections, shared rate limits."""
 
@@ -148,7 +178,7 @@ class HttpClient:
         self.timeout, self.max_retries, self.max_wait = timeout, max_retries, max_wait
         self.deadline = deadline or timeout * DEADLINE_FACTOR
         self.sleep, self.clock = sleep, clock
-        self.limiter = RateLimiter(per_minute, clock, sleep, provider, max_wait)
+        self.limiter = shared_limiter(provider, per_minute, clock, sleep, max_wait)
         self._shared_session = session
         self._local = threading.local()  # a requests.Session is not thread-safe: one per thread
 

@@ -23,6 +23,7 @@ DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 RANGES = {
     "ETL_LOOKBACK_DAYS": (7, 0, 3650),
     "ETL_FETCH_CONCURRENCY": (0, 0, 64),
+    "ETL_ACCOUNT_CONCURRENCY": (4, 1, 64),
     "ETL_MAX_MINUTES": (120, 1, 10080),
     "HTTP_TIMEOUT_SECONDS": (30, 1, 600),
     "RATE_LIMIT_MAX_WAIT_SECONDS": (300, 0, 86400),
@@ -119,6 +120,7 @@ class Settings:
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8050
     fetch_concurrency: int = 0  # resources fetched at once; 0 = all (each client keeps its rate limit)
+    account_concurrency: int = 4  # accounts synced at once by one run (the providers' limits are shared)
     rate_limit_max_wait: float = 300.0  # longest wait for a rate-limit window; beyond it the resource fails
     max_minutes: float = 120.0  # overall run deadline
     db_connect_timeout: int = 10
@@ -258,6 +260,7 @@ def get_settings(read_dotenv: bool = True) -> Settings:
         dashboard_host=_env("DASHBOARD_HOST", "127.0.0.1"),
         dashboard_port=_env_int("DASHBOARD_PORT"),
         fetch_concurrency=_env_int("ETL_FETCH_CONCURRENCY"),
+        account_concurrency=_env_int("ETL_ACCOUNT_CONCURRENCY"),
         rate_limit_max_wait=float(_env_int("RATE_LIMIT_MAX_WAIT_SECONDS")),
         max_minutes=float(_env_int("ETL_MAX_MINUTES")),
         db_connect_timeout=_env_int("DB_CONNECT_TIMEOUT_SECONDS"),

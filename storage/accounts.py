@@ -152,6 +152,44 @@ def list_accounts(conn: Connection, only: list[str] | tuple[str, ...] = ()) -> l
     return list(accounts.values())
 
 
+def holding_tokens(conn: Connection) -> set[int]:
+    """The ids of the accounts that hold at least one token."""
+    table = models.oauth_token
+    return set(conn.execute(select(table.c.account_id).distinct()).scalars())
+
+
+def freshness(conn: Connection, account_id: int) -> dict[str, datetime | None]:
+    """Per source the account has synced: the oldest `last_success_at` of its resources (None when
+    one has never succeeded), so a single stale resource shows."""
+    table = models.sync_state
+    out: dict[str, datetime | None] = {}
+    rows = conn.execute(
+        select(table.c.source, table.c.last_success_at).where(table.c.account_id == account_id).order_by(table.c.source)
+    )
+    for source, success in rows:
+        if source not in out:
+            out[source] = success
+        elif out[source] is not None:
+            out[source] = None if success is None else min(out[source], success)
+    return out
+
+
+def purge(conn: Connection, account_id: int, tables: dict[str, list]) -> dict[str, int]:
+    """Delete the account's data: per provider, the rows of `tables[provider]` (Core tables; the
+    caller names them from the resource declarations) whose user_id belongs to the account, and
+    the account's sync_state and quarantine rows (a later connect of the same user then fetches
+    the whole history again, not from a cursor past what was deleted). Rows deleted per table."""
+    deleted: dict[str, int] = {}
+    for provider, provider_tables in tables.items():
+        ids = user_ids(conn, account_id, provider)
+        for table in provider_tables:
+            count = conn.execute(delete(table).where(table.c.user_id.in_(ids))).rowcount if ids else 0
+            deleted[table.name] = deleted.get(table.name, 0) + count
+    for table in (models.sync_state, models.quarantine):
+        deleted[table.name] = conn.execute(delete(table).where(table.c.account_id == account_id)).rowcount
+    return deleted
+
+
 def remove(conn: Connection, account_id: int) -> None:
     """Delete the account, its tokens and its links. Its sync_state and quarantine rows are kept
     and no longer filed under it (account_id NULL); its data rows are the caller's decision

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.engine import Engine
 
 from api_clients.errors import NotConnected, reconnect_command
+from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.settings import ProviderSettings, Settings
 from storage.sync_state import stored_states
 from sync import resources
@@ -18,12 +19,20 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def ensure_token(store, provider: ProviderSettings) -> None:
-    """Seed the store from WHOOP_/WITHINGS_REFRESH_TOKEN once; later the rotated token is used."""
+    """Seed the store from WHOOP_/WITHINGS_REFRESH_TOKEN once; later the rotated token is used.
+
+    The setting is one person's token: it seeds the `default` account only, never another."""
     from api_clients.oauth import Token
 
     if store.load(provider.name) is not None:
         return
-    if not provider.seed_refresh_token:
+    account = getattr(store, "account", DEFAULT_ACCOUNT)
+    if not provider.seed_refresh_token or account != DEFAULT_ACCOUNT:
+        if account != DEFAULT_ACCOUNT:
+            raise NotConnected(
+                f"{provider.name} is not connected for account {account!r}: "
+                f"run `{reconnect_command(provider.name)} --account {account}`"
+            )
         raise NotConnected(
             f"{provider.name} is not connected: run `{reconnect_command(provider.name)}` "
             f"(or set {provider.name.upper()}_REFRESH_TOKEN for a headless setup)"

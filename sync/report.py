@@ -6,6 +6,7 @@ import json
 import logging
 import shutil
 import sys
+from datetime import datetime, timezone
 from typing import TextIO
 
 from configuration.invocation import command
@@ -33,6 +34,7 @@ class Reporter:
         self.json_output = json_output
         self._progress: dict[str, str] = {}
         self._drawn = False
+        self.label = ""  # "alice: " in a run of several accounts, so each line names its account
         self._log_filter = _ClearProgressLine(self)
         if self.interactive:  # a log line (a rate-limit wait, a retry) starts on a clean line
             for handler in logging.getLogger().handlers:
@@ -43,7 +45,7 @@ class Reporter:
         if self.interactive:
             print(redact(message), file=self.stream)
         elif not self.quiet:
-            log.info(message)
+            log.info("%s%s", self.label, message)
 
     def skipped(self, source: str, reason: str) -> None:
         self.note(f"{source}: skipped ({reason})")
@@ -51,7 +53,7 @@ class Reporter:
     def resource_started(self, source: str, resource: str, window) -> None:
         if not self.interactive:
             if not self.quiet:
-                log.info("%s %s: fetching %s", source, resource, window.describe())
+                log.info("%s%s %s: fetching %s", self.label, source, resource, window.describe())
             return
         self._progress[f"{source}/{resource}"] = "0"
         self._draw()
@@ -61,7 +63,7 @@ class Reporter:
             self._progress[f"{result.source}/{result.resource}"] = f"{result.counts.fetched} ({result.pages}p)"
             self._draw()
         elif not self.quiet:
-            log.debug("%s %s: page %d, %d records", result.source, result.resource, result.pages, records)
+            log.debug("%s%s %s: page %d, %d records", self.label, result.source, result.resource, result.pages, records)
 
     def resource_finished(self, result: ResourceResult) -> None:
         name = f"{result.source}/{result.resource}"
@@ -72,7 +74,8 @@ class Reporter:
         if result.status == "ok" and not self.quiet:
             c = result.counts
             log.info(
-                "%s %s: ok fetched=%d inserted=%d updated=%d unchanged=%d rejected=%d (%.1fs)",
+                "%s%s %s: ok fetched=%d inserted=%d updated=%d unchanged=%d rejected=%d (%.1fs)",
+                self.label,
                 result.source,
                 result.resource,
                 c.fetched,
@@ -83,16 +86,16 @@ class Reporter:
                 result.seconds,
             )
         elif result.status == "failed":
-            log.error("%s %s: FAILED: %s", result.source, result.resource, result.error)
+            log.error("%s%s %s: FAILED: %s", self.label, result.source, result.resource, result.error)
         elif result.status == "skipped":
             # It needs the user (a re-connect), so it reaches cron's mail under --quiet too.
-            reject_log.warning("%s %s: skipped: %s", result.source, result.resource, result.error)
+            reject_log.warning("%s%s %s: skipped: %s", self.label, result.source, result.resource, result.error)
         if self.quiet:
             if result.counts.rejected:
-                reject_log.warning("%s", reject_line(result))
+                reject_log.warning("%s%s", self.label, reject_line(result))
             return
         for error in result.counts.errors:
-            log.warning("%s %s: rejected %s", result.source, result.resource, error)
+            log.warning("%s%s %s: rejected %s", self.label, result.source, result.resource, error)
 
     def _draw(self) -> None:
         # One line, cut to the terminal's width: a wrapped line cannot be redrawn with \r.
@@ -125,6 +128,64 @@ class Reporter:
             return
         print("\n", file=self.stream)
         print(redact(format_table(results, dry_run)), file=self.stream)
+
+
+class AccountReporter(Reporter):
+    """One account's reporter in a run of several accounts: plain lines that name the account,
+    and no table of its own (the run prints one line per account at the end: `account_line`)."""
+
+    def __init__(self, account: str, *, quiet: bool = False, stream: TextIO | None = None):
+        super().__init__(interactive=False, quiet=quiet, json_output=False, stream=stream)
+        self.label = f"{account}: "
+
+    def summary(self, results: list[ResourceResult], exit_code: int, dry_run: bool) -> None:
+        self._detach()
+
+
+PROVIDER_LABELS = {"whoop": "WHOOP", "withings": "Withings"}
+
+
+def account_line(outcome, freshness: dict, now: datetime, width: int = 0) -> str:
+    """`alice  ok  12 new  WHOOP 2 min ago, Withings 5 min ago`: one account of a run of several,
+    with the first error when it did not succeed. `freshness`: per source, the oldest
+    last_success_at of its resources (what `accounts` shows too)."""
+    new = sum(r.counts.inserted for r in outcome.results)
+    fresh = ", ".join(f"{PROVIDER_LABELS.get(src, src)} {_ago(at, now)}" for src, at in sorted(freshness.items()))
+    line = f"{outcome.account:{width}}  {outcome.status:10}  {new} new" + (f"  {fresh}" if fresh else "")
+    error = next((r for r in outcome.results if r.error and r.status != "ok"), None)
+    if error is not None and outcome.status != "ok":
+        where = error.source if error.resource == "*" else f"{error.source} {error.resource}"
+        line += f"\n    {'error' if error.source == '*' else where}: {error.error}"
+    return line
+
+
+def accounts_dict(outcomes: list, exit_code: int, dry_run: bool) -> dict:
+    """The machine-readable summary of a run of several accounts: the overall exit code, and per
+    account its status and the summary a single run prints."""
+    return {
+        "exit_code": exit_code,
+        "dry_run": dry_run,
+        "accounts": [
+            {"account": o.account, "status": o.status, **summary_dict(o.results, o.exit_code, dry_run)}
+            for o in outcomes
+        ],
+    }
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    """ "just now", "5 min ago", "3 h ago", "2 days ago", "never"."""
+    if when is None:
+        return "never"
+    if when.tzinfo is None:  # SQLite hands back naive UTC
+        when = when.replace(tzinfo=timezone.utc)
+    seconds = (now - when).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 48 * 3600:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 86400)} days ago"
 
 
 def _short(name: str) -> str:

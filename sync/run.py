@@ -7,17 +7,19 @@ so a cron run, `watch` and a worker sync one account the same way and never at o
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from api_clients.errors import classify_error
+from api_clients.errors import classify_error, reconnect_command
 from configuration import clock
 from configuration.accounts import DEFAULT_ACCOUNT
 from storage import accounts
 from storage.tokens import DbTokenStore
 from sync import resources
-from sync.lock import account_lock, process_lock
+from sync.lock import RunLocked, account_lock, process_lock
 from sync.plan import source_jobs
 from sync.runner import ResourceResult, Runner
 
@@ -34,6 +36,27 @@ class RunOutcome:
     exit_code: int
     skipped: list
     account: str = DEFAULT_ACCOUNT
+    busy: bool = False  # another process was syncing this account: not run, and not a failure
+
+    @property
+    def status(self) -> str:
+        """One word for the account's line: ok, failed, re-connect, not configured or busy."""
+        if self.busy:
+            return "busy"
+        return {EXIT_OK: "ok", EXIT_RECONNECT: "re-connect", EXIT_USAGE: "not configured"}.get(self.exit_code, "failed")
+
+
+# The worst account decides the exit code of a run of several, in the order one run already
+# uses: usage, then re-connect, then failure, then success (docs/SCALE.md, section 3).
+SEVERITY = {EXIT_OK: 0, EXIT_FAILED: 1, EXIT_RECONNECT: 2, EXIT_USAGE: 3}
+
+
+def overall_exit(outcomes: list[RunOutcome]) -> int:
+    """The exit code of a run of several accounts: the worst account's; a busy account counts as a
+    success, and only a run whose every account was busy exits 75."""
+    if outcomes and all(o.busy for o in outcomes):
+        return EXIT_LOCKED
+    return max((o.exit_code for o in outcomes if not o.busy), key=lambda c: SEVERITY.get(c, 1), default=EXIT_OK)
 
 
 def exit_code_for(results) -> int:
@@ -94,6 +117,76 @@ def run_account(
         )
 
 
+def run_accounts(
+    settings,
+    engine: Engine,
+    names: list[str],
+    reporter_for,
+    *,
+    sources=SOURCES,
+    since=None,
+    full: bool = False,
+    dry_run: bool = False,
+    wait: float = 0.0,
+    max_minutes: float | None = None,
+    on_start=None,
+) -> list[RunOutcome]:
+    """Sync several accounts side by side in this process (ETL_ACCOUNT_CONCURRENCY at once), one
+    outcome each, in the order of `names`. `reporter_for(name)` gives each account its reporter.
+
+    One process lock for them all (SQLite: RunLocked when another process runs), and each account
+    under its own lock: an account another process is syncing is `busy`. Each account is its own
+    job: one that fails or must re-connect never stops the others. `on_start` is called once, when
+    the first account starts."""
+    started = _once(on_start)
+
+    def one(name: str) -> RunOutcome:
+        reporter = reporter_for(name)
+        try:
+            return sync_account(
+                settings,
+                engine,
+                reporter,
+                account=name,
+                sources=sources,
+                since=since,
+                full=full,
+                dry_run=dry_run,
+                wait=wait,
+                max_minutes=max_minutes,
+                on_start=started,
+            )
+        except RunLocked as exc:
+            log.info("%s: busy: %s", name, exc)
+            return RunOutcome([], EXIT_OK, [], name, busy=True)
+        except Exception as exc:  # reported as this account's failure; the others go on
+            message, reconnect = classify_error(exc)
+            log.error("%s: FAILED: %s", name, message)
+            log.debug("%s: run failed", name, exc_info=exc)
+            result = ResourceResult("*", "*", status="failed", error=message, reconnect=reconnect)
+            return RunOutcome([result], exit_code_for([result]), [], name)
+
+    with process_lock(engine, wait):
+        workers = max(1, min(settings.account_concurrency or 1, len(names)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="account") as pool:
+            return list(pool.map(one, names))
+
+
+def _once(callback):
+    """`callback` wrapped to run at most once, whichever thread calls first."""
+    if callback is None:
+        return None
+    lock, done = threading.Lock(), []
+
+    def call():
+        with lock:
+            if not done:
+                done.append(True)
+                callback()
+
+    return call
+
+
 def sync_account(
     settings,
     engine: Engine,
@@ -135,10 +228,21 @@ def sync_account(
             max_seconds=max_seconds(settings, max_minutes),
         )
         results = failed + runner.run(jobs)
+    if account != DEFAULT_ACCOUNT:
+        _name_account_in_reconnects(results, account)
     # Nothing configured is a configuration error (exit 2): the summary says so, not "exit 0".
     code = EXIT_USAGE if len(skipped) == len(sources) else exit_code_for(results)
     reporter.summary(results, code, dry_run)
     return RunOutcome(results, code, skipped, account)
+
+
+def _name_account_in_reconnects(results, account: str) -> None:
+    """`connect whoop` fixes the default account only: another account's re-connect message names it."""
+    for result in results:
+        if result.reconnect and result.error:
+            command = reconnect_command(result.source) if result.source in SOURCES else None
+            if command and command in result.error and f"{command} --account" not in result.error:
+                result.error = result.error.replace(command, f"{command} --account {account}")
 
 
 def max_seconds(settings, max_minutes) -> float:

@@ -223,7 +223,7 @@ class Runner:
         """Records held back by an earlier run get another try with this release's mappers."""
         try:
             with self.engine.begin() as conn:
-                counts = retry_quarantine(conn, job.source, job.name, job.resource.retry_loader())
+                counts = retry_quarantine(conn, job.source, job.name, job.resource.retry_loader(), user_id=job.user_id)
         except SQLAlchemyError as exc:  # the run goes on: they stay held, and are tried next time
             log.error("%s %s: could not retry the quarantine: %s", job.source, job.name, str(exc).splitlines()[0])
             return

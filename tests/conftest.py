@@ -163,8 +163,10 @@ PLATFORM_ENV_PREFIXES = (
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch):
     """Tests never read the developer's .env or inherit their WHOOP/Withings settings."""
+    from api_clients.http import reset_limiters
     from configuration import logs, settings
 
+    reset_limiters()  # the providers' limiters are per process: each test starts with empty windows
     monkeypatch.setattr(settings, "load_dotenv_once", lambda: None)
     monkeypatch.setattr(logs, "_secrets", set())  # each test starts with nothing registered for masking
     for name in list(os.environ):

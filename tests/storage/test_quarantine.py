@@ -227,3 +227,22 @@ def test_withings_measures_survive_a_quarantined_neighbour(session):
     assert (counts.inserted, counts.quarantined) == (2, 1)
     assert sorted(set(session.scalars(select(WithingsMeasure.grpid)))) == [81, 83]
     assert "date out of bounds: 253402214400" in _quarantined(session)[0].reason
+
+
+def test_a_run_retries_only_its_own_users_records(session):
+    """Two accounts' runs retry side by side: each touches only its own provider user's items."""
+    for user_id, grpid in ((5, 71), (6, 72)):
+        bad = f.weight_group(grpid, grams=95_000)
+        bad["measures"][0]["value"] = 95_000.5
+        loaders.load_withings_measures(session, [bad], user_id=user_id, timezone="Europe/Rome")
+    session.commit()
+    seen = []
+
+    def loader(s, records, user_id, tz):
+        seen.append(user_id)
+        return loaders.load_withings_measures(s, records, user_id, tz)
+
+    result = db_loader.retry_quarantine(session, "withings", "measures", loader=loader, user_id=6)
+    session.commit()
+    assert seen == [6] and result.fetched == 1
+    assert sorted((q.user_id, q.attempts) for q in _quarantined(session)) == [(5, 1), (6, 2)]

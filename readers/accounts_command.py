@@ -1,0 +1,114 @@
+"""The `accounts` command: list the accounts, add one, remove one (keeping its data unless
+`--purge`); etl.py registers it (its work is imported only when it runs)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from configuration.accounts import check_account_name
+from readers.commands import open_engine, settings
+
+EXIT_USAGE = 2
+
+
+class UsageFailure(click.ClickException):
+    """A usage error (exit 2) that is not about the command line's shape: an unknown account."""
+
+    exit_code = EXIT_USAGE
+
+
+class Busy(click.ClickException):
+    """A run holds the account (exit 75, as a run that meets another)."""
+
+    exit_code = 75
+
+
+def _name(ctx, param, value):
+    try:
+        return check_account_name(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.group(invoke_without_command=True)
+@click.option("--json", "json_output", is_flag=True, help="Print the accounts as JSON.")
+@click.pass_context
+def accounts(ctx, json_output):
+    """List the accounts: providers, provider user ids, token state and freshness (add, remove: see --help)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from configuration.clock import utcnow
+    from readers.accounts import format_accounts, list_accounts
+
+    engine = open_engine(settings().database_url, at_head=True)
+    try:
+        with engine.connect() as conn:
+            items = list_accounts(conn)
+    finally:
+        engine.dispose()
+    if json_output:
+        from readers.export import json_default  # lazy: the command's work loads when it runs
+
+        click.echo(json.dumps(items, default=json_default, indent=2))
+    else:
+        click.echo(format_accounts(items, utcnow()))
+
+
+@accounts.command()
+@click.argument("name", callback=_name)
+def add(name):
+    """Create an empty account NAME (`connect whoop --account NAME` also creates it)."""
+    from storage import accounts as store
+
+    engine = open_engine(settings().database_url, read_only=False, at_head=True)
+    try:
+        with engine.begin() as conn:
+            existed = store.find(conn, name) is not None
+            store.ensure(conn, name)
+    finally:
+        engine.dispose()
+    click.echo(f"account {name!r} {'exists already' if existed else 'created'}")
+
+
+@accounts.command()
+@click.argument("name", callback=_name)
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Also delete the account's rows from every data table (asks first unless --yes).",
+)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before --purge deletes data.")
+def remove(name, purge, yes):
+    """Remove account NAME: its tokens and provider links are deleted, and its data is KEPT (the
+    default; its rows stay in every table, owned by no account). --purge deletes its data too."""
+    from readers.accounts import data_tables
+    from storage import accounts as store
+    from sync.lock import RunLocked, account_lock, process_lock
+
+    engine = open_engine(settings().database_url, read_only=False, at_head=True)
+    try:
+        with engine.connect() as conn:
+            try:
+                account_id = store.require(conn, name)
+            except store.UnknownAccount as exc:
+                raise UsageFailure(str(exc)) from None
+        if purge and not yes:
+            click.confirm(
+                f"Delete every row of account {name!r} from every data table? This cannot be undone",
+                abort=True,
+            )
+        try:  # not while a run syncs it (its next page would file rows under a removed account)
+            with process_lock(engine, 0), account_lock(engine, account_id, 0, name=name), engine.begin() as conn:
+                deleted = store.purge(conn, account_id, data_tables()) if purge else {}
+                store.remove(conn, account_id)
+        except RunLocked as exc:
+            raise Busy(str(exc)) from None
+    finally:
+        engine.dispose()
+    if purge:
+        rows = sum(deleted.values())
+        click.echo(f"account {name!r} removed with its tokens and {rows} row{'s' if rows != 1 else ''} of data")
+    else:
+        click.echo(f"account {name!r} removed (its tokens and links); its data is kept")
