@@ -13,12 +13,12 @@ from datetime import datetime
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import ColumnElement, Integer, delete, false, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Integer, Table, delete, false, insert, select, update
+from sqlalchemy.engine import Connection
 
+import models
 from configuration.clock import utcnow
 from mapping.fields import MappingError
-from models import Quarantine
 from storage import quarantine
 from storage import write as db_write
 from storage.write import LoadCounts, Unit, target_of
@@ -52,7 +52,7 @@ def _dedupe(units: list[Unit], counts: LoadCounts) -> list[Unit]:
 
 
 def _write_units(
-    session: Session, units: list[Unit], counts: LoadCounts, rejects: list[quarantine.Rejected]
+    session: Connection, units: list[Unit], counts: LoadCounts, rejects: list[quarantine.Rejected]
 ) -> list[Unit]:
     """Write one batch; returns the units stored. A refused batch is retried unit by unit."""
     units = _dedupe(units, counts)
@@ -102,7 +102,7 @@ def _mapped(
 
 
 def _load_units(
-    session: Session,
+    session: Connection,
     records: Iterable[Any],
     to_unit: Callable[[Any], Unit | None],
     *,
@@ -139,16 +139,16 @@ def _table_rows(tables: tuple, mapped: Any) -> list[tuple[str, dict]]:
     """A mapper's output as (table, row) pairs: one row, or one row (or list of rows) per table in order."""
     outputs = mapped if isinstance(mapped, tuple) else (mapped,)
     rows = []
-    for model, output in zip(tables, outputs, strict=False):
-        rows += [(model.__tablename__, row) for row in (output if isinstance(output, list) else [output]) if row]
+    for table, output in zip(tables, outputs, strict=False):
+        rows += [(table.name, row) for row in (output if isinstance(output, list) else [output]) if row]
     return rows
 
 
 def _unit_maker(resource, context: dict) -> Callable[[Any], Unit | None]:
     """A record -> its Unit: the declared mapper's rows, and the rows' API id in every declared table."""
     arguments = [context[name] for name in resource.mapper_context]
-    for model in resource.tables:
-        target_of(model)  # a table declared outside models.py becomes known by its name
+    for table in resource.tables:
+        target_of(table)  # a table declared outside models.py becomes known by its name
 
     def to_unit(record: Any) -> Unit | None:
         rows = _table_rows(resource.tables, resource.mapper(record, *arguments))
@@ -156,12 +156,12 @@ def _unit_maker(resource, context: dict) -> Callable[[Any], Unit | None]:
             return None
         owner_table, owner = rows[0]
         user_col, id_col = target_of(owner_table).key[:2]
-        return Unit(record, rows, [(t.__tablename__, owner[user_col], owner[id_col]) for t in resource.tables])
+        return Unit(record, rows, [(t.name, owner[user_col], owner[id_col]) for t in resource.tables])
 
     return to_unit
 
 
-def load_page(session: Session, resource, page, user_id: int, batch_size: int = BATCH_SIZE) -> LoadCounts:
+def load_page(session: Connection, resource, page, user_id: int, batch_size: int = BATCH_SIZE) -> LoadCounts:
     """Map a page's records with the declared mapper and write every row to the declared tables.
 
     `resource` is the declaration (sync.resources) and `page` the client's page. A record is
@@ -184,11 +184,11 @@ def load_page(session: Session, resource, page, user_id: int, batch_size: int = 
     )
 
 
-RetryLoader = Callable[[Session, list, "int | None", "str | None"], LoadCounts]
+RetryLoader = Callable[[Connection, list, "int | None", "str | None"], LoadCounts]
 
 
 def retry_quarantine(
-    session: Session,
+    session: Connection,
     source: str,
     resource: str,
     loader: RetryLoader,
@@ -210,7 +210,7 @@ def retry_quarantine(
         by_context.setdefault((q.user_id, q.timezone), []).append(q)
     for (user_id, tz), group in by_context.items():
         total.add(loader(session, [json.loads(q.payload) for q in group], user_id, tz))
-    table = Quarantine.__table__
+    table = models.quarantine
     still = dict(session.execute(select(table.c.id, table.c.attempts).where(table.c.id.in_(list(attempts)))).all())
     stored = [i for i, n in still.items() if n == attempts[i]]  # not rejected again
     if stored:
@@ -228,9 +228,9 @@ _DEFAULT = object()
 UPDATE_CHUNK = 500
 
 
-def normalise_key(table: str | type, value: Any) -> Any:
-    """An API id in the form its table (a model or a table name) stores it, None if unreadable: a
-    text key column holds a canonical UUID, an integer one an int (the id's kind is the model's)."""
+def normalise_key(table: str | Table, value: Any) -> Any:
+    """An API id in the form its table (a Table or a table name) stores it, None if unreadable: a
+    text key column holds a canonical UUID, an integer one an int (the id's kind is the table's)."""
     target = target_of(table)
     try:
         if not isinstance(target.table.c[target.key[1]].type, Integer):
@@ -249,7 +249,7 @@ def _pending_kept(table) -> ColumnElement | None:
 
 
 def reconcile_window(
-    session: Session,
+    session: Connection,
     table_name: str,
     user_id: int,
     start: datetime | None,
@@ -293,7 +293,7 @@ def reconcile_window(
 
 
 def load_observations(
-    session: Session, resource, records: Iterable[Any], to_unit: Callable[[Any], Unit | None]
+    session: Connection, resource, records: Iterable[Any], to_unit: Callable[[Any], Unit | None]
 ) -> LoadCounts:
     """Rows of a value the API keeps no history of (WHOOP's body measurement).
 

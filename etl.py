@@ -39,10 +39,14 @@ SOURCES = resources.SOURCES
 log = logging.getLogger("etl")
 
 # Start-up time: everything a run needs is imported above (the declarations already load the
-# database layer). Deferred, each by the one command that uses it, is what a routine run never
-# touches: the OAuth callback server (`connect`), `status` and its check, `watch`, the dashboard
-# and the export/MCP commands (at the end of this file), and Alembic (ensure_schema imports it
-# only when the schema is behind). The HTTP clients load when a provider is opened.
+# database layer: SQLAlchemy Core and `models`' tables; the ORM is never imported by a run, its
+# classes are mapped when a reader first asks for one). Deferred, each by the one command that
+# uses it, is what a routine run never touches: the OAuth callback server (`connect`), `status`
+# and its check, `watch`, the dashboard and the export/MCP commands (at the end of this file),
+# and Alembic (ensure_schema imports it only when the schema is behind). The HTTP clients load
+# when a provider is opened. What else loads is needed, or loaded by what is: click parses the
+# command line, filelock holds a SQLite run's lock, and SQLAlchemy itself imports asyncio and
+# importlib.metadata (its greenlet support reads asyncio at import: no lazy module helps).
 
 
 class _Redacted(click.ClickException):

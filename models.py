@@ -1,14 +1,22 @@
-"""SQLAlchemy models: one table per API collection, each with its natural key from the API."""
+"""The schema: one table per API collection, each with its natural key from the API.
+
+The tables are SQLAlchemy Core `Table`s: the ETL's run path (loader, write path, sync state,
+quarantine, tokens) works on them with connections and never loads the ORM. The ORM classes the
+dashboard, the readers and the tests use (`models.Cycle`, ...) are mapped onto these same Table
+objects the first time one of them is asked for (`__getattr__` at the end of this module).
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+import threading
+from datetime import timezone
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     Date,
     DateTime,
     Float,
@@ -16,10 +24,10 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 # Surrogate keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
@@ -74,386 +82,499 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: RawJSON}
+def _at(name: str, nullable: bool = True, **kw: Any) -> Column:
+    """A timestamp column (UTC, timezone-aware on every dialect)."""
+    return Column(name, UTCDateTime(), nullable=nullable, **kw)
 
 
-class _Row:
+def _id() -> Column:
+    return Column("id", SurrogateKey, primary_key=True, autoincrement=True)
+
+
+# Column order is the one the declarative models had (a table's own columns first, then the
+# shared ones), so `SELECT *`, the CSV export and the schema read exactly as before.
+def _row_columns() -> list[Column]:
     """Columns every data table has: surrogate key, owner, the raw API record, write time."""
+    return [
+        _id(),
+        Column("user_id", BigInteger, nullable=False),
+        Column("raw", RawJSON, nullable=False),
+        # When this row was last inserted or changed by the ETL (not an API field).
+        _at("synced_at", nullable=False),
+        # Set when the API stopped returning the record inside a window it re-read in full; the row
+        # is kept (never a hard delete) and cleared when the record comes back.
+        _at("deleted_at"),
+        # Why the values look implausible (the API sent them so); NULL when nothing does. The row is
+        # kept exactly as sent, and readers leave it out of charts and "latest" with a visible note.
+        Column("flag", Text),
+    ]
 
-    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
-    user_id: Mapped[int] = mapped_column(BigInteger)
-    raw: Mapped[dict[str, Any]]
-    # When this row was last inserted or changed by the ETL (not an API field).
-    synced_at: Mapped[datetime]
-    # Set when the API stopped returning the record inside a window it re-read in full; the row
-    # is kept (never a hard delete) and cleared when the record comes back.
-    deleted_at: Mapped[datetime | None]
-    # Why the values look implausible (the API sent them so); NULL when nothing does. The row is
-    # kept exactly as sent, and readers leave it out of charts and "latest" with a visible note.
-    flag: Mapped[str | None] = mapped_column(Text)
 
-
-class _WhoopRow(_Row):
+def _whoop_columns() -> list[Column]:
     """WHOOP fields shared by every collection; a score exists only when SCORED."""
-
-    score_state: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
-    timezone_offset: Mapped[str | None] = mapped_column(String(8))
-
-
-class Cycle(_WhoopRow, Base):
-    __tablename__ = "cycles"
-    __table_args__ = (UniqueConstraint("user_id", "whoop_id"),)
-
-    whoop_id: Mapped[int] = mapped_column(BigInteger)
-    start: Mapped[datetime] = mapped_column(index=True)
-    end: Mapped[datetime | None]  # absent while the user is in this cycle
-    strain: Mapped[float | None] = mapped_column(Float)
-    kilojoule: Mapped[float | None] = mapped_column(Float)
-    average_heart_rate: Mapped[int | None] = mapped_column(Integer)
-    max_heart_rate: Mapped[int | None] = mapped_column(Integer)
+    return [
+        Column("score_state", String(32), nullable=False),
+        _at("created_at", nullable=False),
+        _at("updated_at", nullable=False),
+        Column("timezone_offset", String(8)),
+        *_row_columns(),
+    ]
 
 
-class Sleep(_WhoopRow, Base):
-    __tablename__ = "sleep"
-    __table_args__ = (UniqueConstraint("user_id", "whoop_id"),)
-
-    whoop_id: Mapped[str] = mapped_column(String(36))  # a UUID since v2
-    whoop_cycle_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    v1_id: Mapped[int | None] = mapped_column(BigInteger)  # legacy, gone after 2025-09-01
-    nap: Mapped[bool | None] = mapped_column(Boolean)  # NULL: the API did not say
-    start: Mapped[datetime] = mapped_column(index=True)
-    end: Mapped[datetime]
-    respiratory_rate: Mapped[float | None] = mapped_column(Float)
-    sleep_performance_percentage: Mapped[float | None] = mapped_column(Float)
-    sleep_consistency_percentage: Mapped[float | None] = mapped_column(Float)
-    sleep_efficiency_percentage: Mapped[float | None] = mapped_column(Float)
-    total_in_bed_time_milli: Mapped[int | None] = mapped_column(BigInteger)
-    total_awake_time_milli: Mapped[int | None] = mapped_column(BigInteger)
-    total_no_data_time_milli: Mapped[int | None] = mapped_column(BigInteger)
-    total_light_sleep_time_milli: Mapped[int | None] = mapped_column(BigInteger)
-    total_slow_wave_sleep_time_milli: Mapped[int | None] = mapped_column(BigInteger)
-    total_rem_sleep_time_milli: Mapped[int | None] = mapped_column(BigInteger)
-    sleep_cycle_count: Mapped[int | None] = mapped_column(Integer)
-    disturbance_count: Mapped[int | None] = mapped_column(Integer)
-    baseline_milli: Mapped[int | None] = mapped_column(BigInteger)
-    need_from_sleep_debt_milli: Mapped[int | None] = mapped_column(BigInteger)
-    need_from_recent_strain_milli: Mapped[int | None] = mapped_column(BigInteger)
-    need_from_recent_nap_milli: Mapped[int | None] = mapped_column(BigInteger)
-
-
-class Recovery(_WhoopRow, Base):
-    """A recovery has no id of its own: it is keyed by its cycle, and its sleep is unique too."""
-
-    __tablename__ = "recovery"
-    __table_args__ = (
-        UniqueConstraint("user_id", "whoop_cycle_id"),
-        UniqueConstraint("user_id", "whoop_sleep_id"),
-    )
-
-    whoop_cycle_id: Mapped[int] = mapped_column(BigInteger)
-    whoop_sleep_id: Mapped[str] = mapped_column(String(36))
-    user_calibrating: Mapped[bool | None] = mapped_column(Boolean)
-    recovery_score: Mapped[float | None] = mapped_column(Float)
-    resting_heart_rate: Mapped[float | None] = mapped_column(Float)
-    hrv_rmssd_milli: Mapped[float | None] = mapped_column(Float)
-    spo2_percentage: Mapped[float | None] = mapped_column(Float)
-    skin_temp_celsius: Mapped[float | None] = mapped_column(Float)
-
-
-class Workout(_WhoopRow, Base):
-    __tablename__ = "workout"
-    __table_args__ = (UniqueConstraint("user_id", "whoop_id"),)
-
-    whoop_id: Mapped[str] = mapped_column(String(36))
-    v1_id: Mapped[int | None] = mapped_column(BigInteger)
-    sport_name: Mapped[str | None] = mapped_column(String(100))
-    sport_id: Mapped[int | None] = mapped_column(Integer)
-    start: Mapped[datetime] = mapped_column(index=True)
-    end: Mapped[datetime]
-    strain: Mapped[float | None] = mapped_column(Float)
-    average_heart_rate: Mapped[int | None] = mapped_column(Integer)
-    max_heart_rate: Mapped[int | None] = mapped_column(Integer)
-    kilojoule: Mapped[float | None] = mapped_column(Float)
-    percent_recorded: Mapped[float | None] = mapped_column(Float)
-    distance_meter: Mapped[float | None] = mapped_column(Float)
-    altitude_gain_meter: Mapped[float | None] = mapped_column(Float)
-    altitude_change_meter: Mapped[float | None] = mapped_column(Float)
-    zone_zero_milli: Mapped[int | None] = mapped_column(BigInteger)
-    zone_one_milli: Mapped[int | None] = mapped_column(BigInteger)
-    zone_two_milli: Mapped[int | None] = mapped_column(BigInteger)
-    zone_three_milli: Mapped[int | None] = mapped_column(BigInteger)
-    zone_four_milli: Mapped[int | None] = mapped_column(BigInteger)
-    zone_five_milli: Mapped[int | None] = mapped_column(BigInteger)
-
-
-class _WithingsRow(_Row):
+def _withings_columns() -> list[Column]:
     """One Withings measure group: `grpid` is its id; `modified` moves on every edit."""
+    return [
+        Column("grpid", BigInteger, nullable=False),
+        _at("measured_at", nullable=False, index=True),
+        Column("timezone", String(64)),  # IANA name from the response body
+        _at("created_at"),
+        _at("modified_at"),
+        Column("attrib", Integer),
+        Column("category", Integer),
+        Column("device_id", String(64)),
+        Column("model", String(100)),
+        *_row_columns(),
+    ]
 
-    grpid: Mapped[int] = mapped_column(BigInteger)
-    measured_at: Mapped[datetime] = mapped_column(index=True)
-    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name from the response body
-    created_at: Mapped[datetime | None]
-    modified_at: Mapped[datetime | None]
-    attrib: Mapped[int | None] = mapped_column(Integer)
-    category: Mapped[int | None] = mapped_column(Integer)
-    device_id: Mapped[str | None] = mapped_column(String(64))
-    model: Mapped[str | None] = mapped_column(String(100))
 
+# A table's first UNIQUE constraint is its natural key (storage.write.target_of reads them in
+# declaration order).
+cycles = Table(
+    "cycles",
+    metadata,
+    Column("whoop_id", BigInteger, nullable=False),
+    _at("start", nullable=False, index=True),
+    _at("end"),  # absent while the user is in this cycle
+    Column("strain", Float),
+    Column("kilojoule", Float),
+    Column("average_heart_rate", Integer),
+    Column("max_heart_rate", Integer),
+    *_whoop_columns(),
+    UniqueConstraint("user_id", "whoop_id"),
+)
 
-class WithingsWeight(_WithingsRow, Base):
-    __tablename__ = "withings_weight"
-    __table_args__ = (UniqueConstraint("user_id", "grpid"),)
+sleep = Table(
+    "sleep",
+    metadata,
+    Column("whoop_id", String(36), nullable=False),  # a UUID since v2
+    Column("whoop_cycle_id", BigInteger, index=True),
+    Column("v1_id", BigInteger),  # legacy, gone after 2025-09-01
+    Column("nap", Boolean),  # NULL: the API did not say
+    _at("start", nullable=False, index=True),
+    _at("end", nullable=False),
+    Column("respiratory_rate", Float),
+    Column("sleep_performance_percentage", Float),
+    Column("sleep_consistency_percentage", Float),
+    Column("sleep_efficiency_percentage", Float),
+    Column("total_in_bed_time_milli", BigInteger),
+    Column("total_awake_time_milli", BigInteger),
+    Column("total_no_data_time_milli", BigInteger),
+    Column("total_light_sleep_time_milli", BigInteger),
+    Column("total_slow_wave_sleep_time_milli", BigInteger),
+    Column("total_rem_sleep_time_milli", BigInteger),
+    Column("sleep_cycle_count", Integer),
+    Column("disturbance_count", Integer),
+    Column("baseline_milli", BigInteger),
+    Column("need_from_sleep_debt_milli", BigInteger),
+    Column("need_from_recent_strain_milli", BigInteger),
+    Column("need_from_recent_nap_milli", BigInteger),
+    *_whoop_columns(),
+    UniqueConstraint("user_id", "whoop_id"),
+)
 
+# A recovery has no id of its own: it is keyed by its cycle, and its sleep is unique too.
+recovery = Table(
+    "recovery",
+    metadata,
+    Column("whoop_cycle_id", BigInteger, nullable=False),
+    Column("whoop_sleep_id", String(36), nullable=False),
+    Column("user_calibrating", Boolean),
+    Column("recovery_score", Float),
+    Column("resting_heart_rate", Float),
+    Column("hrv_rmssd_milli", Float),
+    Column("spo2_percentage", Float),
+    Column("skin_temp_celsius", Float),
+    *_whoop_columns(),
+    UniqueConstraint("user_id", "whoop_cycle_id"),
+    UniqueConstraint("user_id", "whoop_sleep_id"),
+)
+
+workout = Table(
+    "workout",
+    metadata,
+    Column("whoop_id", String(36), nullable=False),
+    Column("v1_id", BigInteger),
+    Column("sport_name", String(100)),
+    Column("sport_id", Integer),
+    _at("start", nullable=False, index=True),
+    _at("end", nullable=False),
+    Column("strain", Float),
+    Column("average_heart_rate", Integer),
+    Column("max_heart_rate", Integer),
+    Column("kilojoule", Float),
+    Column("percent_recorded", Float),
+    Column("distance_meter", Float),
+    Column("altitude_gain_meter", Float),
+    Column("altitude_change_meter", Float),
+    Column("zone_zero_milli", BigInteger),
+    Column("zone_one_milli", BigInteger),
+    Column("zone_two_milli", BigInteger),
+    Column("zone_three_milli", BigInteger),
+    Column("zone_four_milli", BigInteger),
+    Column("zone_five_milli", BigInteger),
+    *_whoop_columns(),
+    UniqueConstraint("user_id", "whoop_id"),
+)
+
+withings_weight = Table(
+    "withings_weight",
+    metadata,
     # The day of measured_at in `timezone` (migration 0007): the `daily` view's day, which SQLite
     # could not compute from an IANA name.
-    local_date: Mapped[date | None] = mapped_column(Date)
-    weight_kg: Mapped[float | None] = mapped_column(Float)
-    fat_free_mass_kg: Mapped[float | None] = mapped_column(Float)
-    fat_ratio_pct: Mapped[float | None] = mapped_column(Float)
-    fat_mass_kg: Mapped[float | None] = mapped_column(Float)
-    muscle_mass_kg: Mapped[float | None] = mapped_column(Float)
-    hydration_kg: Mapped[float | None] = mapped_column(Float)
-    bone_mass_kg: Mapped[float | None] = mapped_column(Float)
+    Column("local_date", Date),
+    Column("weight_kg", Float),
+    Column("fat_free_mass_kg", Float),
+    Column("fat_ratio_pct", Float),
+    Column("fat_mass_kg", Float),
+    Column("muscle_mass_kg", Float),
+    Column("hydration_kg", Float),
+    Column("bone_mass_kg", Float),
+    *_withings_columns(),
+    UniqueConstraint("user_id", "grpid"),
+)
 
+withings_heart_rate = Table(
+    "withings_heart_rate",
+    metadata,
+    Column("local_date", Date),  # as on withings_weight
+    Column("heart_rate_bpm", Float),
+    Column("systolic_mmhg", Float),
+    Column("diastolic_mmhg", Float),
+    Column("pulse_wave_velocity_m_s", Float),
+    Column("vascular_age", Float),
+    *_withings_columns(),
+    UniqueConstraint("user_id", "grpid"),
+)
 
-class WithingsHeartRate(_WithingsRow, Base):
-    __tablename__ = "withings_heart_rate"
-    __table_args__ = (UniqueConstraint("user_id", "grpid"),)
+# One measure of a group: every type Withings sends, whole body or one body segment. `value` is
+# `value_raw x 10^unit` (the nearest double of the exact decimal); `position` is the API's, or -1
+# when it sent none (docs/WITHINGS_MEASURES.md); `raw` is the measure object.
+withings_measure = Table(
+    "withings_measure",
+    metadata,
+    Column("meastype", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("value_raw", BigInteger, nullable=False),
+    Column("unit", Integer, nullable=False),
+    *_withings_columns(),
+    UniqueConstraint("user_id", "grpid", "meastype", "position"),
+)
 
-    local_date: Mapped[date | None] = mapped_column(Date)  # as on withings_weight
-    heart_rate_bpm: Mapped[float | None] = mapped_column(Float)
-    systolic_mmhg: Mapped[float | None] = mapped_column(Float)
-    diastolic_mmhg: Mapped[float | None] = mapped_column(Float)
-    pulse_wave_velocity_m_s: Mapped[float | None] = mapped_column(Float)
-    vascular_age: Mapped[float | None] = mapped_column(Float)
-
-
-class WithingsMeasure(_WithingsRow, Base):
-    """One measure of a group: every type Withings sends, whole body or one body segment.
-
-    `value` is `value_raw x 10^unit` (the nearest double of the exact decimal); `position` is
-    the API's, or -1 when it sent none (docs/WITHINGS_MEASURES.md); `raw` is the measure object.
-    """
-
-    __tablename__ = "withings_measure"
-    __table_args__ = (UniqueConstraint("user_id", "grpid", "meastype", "position"),)
-
-    meastype: Mapped[int] = mapped_column(Integer)
-    position: Mapped[int] = mapped_column(Integer)
-    value: Mapped[float] = mapped_column(Float)
-    value_raw: Mapped[int] = mapped_column(BigInteger)
-    unit: Mapped[int] = mapped_column(Integer)
-
-
-class Quarantine(Base):
-    """An API record the platform could not store, kept verbatim with its reason and retried."""
-
-    __tablename__ = "quarantine"
-    __table_args__ = (UniqueConstraint("source", "resource", "fingerprint"),)
-
-    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
-    source: Mapped[str] = mapped_column(String(16))
-    resource: Mapped[str] = mapped_column(String(32))
+# An API record the platform could not store, kept verbatim with its reason and retried.
+quarantine = Table(
+    "quarantine",
+    metadata,
+    _id(),
+    Column("source", String(16), nullable=False),
+    Column("resource", String(32), nullable=False),
     # The record's API key when it has a readable one ("id=93845", "grpid=51"), else NULL.
-    record_key: Mapped[str | None] = mapped_column(String(100))
+    Column("record_key", String(100)),
     # record_key, or "sha256:<hash of the payload>" for a record without a readable key.
-    fingerprint: Mapped[str] = mapped_column(String(100))
-    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    Column("fingerprint", String(100), nullable=False),
+    Column("user_id", BigInteger),
     # As on sync_state: the account of the provider user, NULL when no account holds it.
-    account_id: Mapped[int | None] = mapped_column(SurrogateKey, ForeignKey("account.id"), index=True)
-    timezone: Mapped[str | None] = mapped_column(String(64))  # Withings: the response's timezone
+    Column("account_id", SurrogateKey, ForeignKey("account.id"), index=True),
+    Column("timezone", String(64)),  # Withings: the response's timezone
     # JSON text, ASCII-escaped and with NaN/Infinity kept, so that any payload survives.
-    payload: Mapped[str] = mapped_column(Text)
-    reason: Mapped[str] = mapped_column(Text)
-    first_seen_at: Mapped[datetime]
-    last_seen_at: Mapped[datetime]
-    attempts: Mapped[int] = mapped_column(Integer)
+    Column("payload", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    _at("first_seen_at", nullable=False),
+    _at("last_seen_at", nullable=False),
+    Column("attempts", Integer, nullable=False),
     # A person has seen the item: `status --check` no longer alerts on it (until it changes).
-    acknowledged_at: Mapped[datetime | None]
+    _at("acknowledged_at"),
     # A person decided the record will never be stored: not retried, not listed by default.
-    dismissed_at: Mapped[datetime | None]
+    _at("dismissed_at"),
+    UniqueConstraint("source", "resource", "fingerprint"),
+)
 
+# WHOOP's body measurement has no history of its own: one row per distinct value, with when the
+# ETL first and last saw it (the newest `last_seen_at` is the current value).
+whoop_body_measurement = Table(
+    "whoop_body_measurement",
+    metadata,
+    Column("value_key", String(64), nullable=False),  # the three values, canonical: the natural key
+    Column("height_meter", Float),
+    Column("weight_kilogram", Float),
+    Column("max_heart_rate", Integer),
+    _at("first_seen_at", nullable=False),
+    _at("last_seen_at", nullable=False, index=True),
+    *_row_columns(),
+    UniqueConstraint("user_id", "value_key"),
+)
 
-class WhoopBodyMeasurement(_Row, Base):
-    """WHOOP's body measurement has no history of its own: one row per distinct value, with when
-    the ETL first and last saw it (the newest `last_seen_at` is the current value)."""
+# Withings getactivity: one row per local date; today's partial day is updated in place.
+withings_activity = Table(
+    "withings_activity",
+    metadata,
+    Column("date", Date, nullable=False),  # the local calendar day, in `timezone`
+    Column("timezone", String(64)),
+    _at("modified_at", index=True),
+    Column("device_id", String(64)),
+    Column("model", String(100)),
+    Column("model_id", Integer),
+    Column("brand", Integer),  # 1 Withings, 18 external
+    Column("is_tracker", Boolean),
+    Column("steps", Integer),
+    Column("distance_m", Float),
+    Column("elevation_floors", Float),
+    Column("soft_s", Integer),
+    Column("moderate_s", Integer),
+    Column("intense_s", Integer),
+    Column("active_s", Integer),
+    Column("calories_kcal", Float),
+    Column("total_calories_kcal", Float),
+    Column("hr_average", Integer),
+    Column("hr_min", Integer),
+    Column("hr_max", Integer),
+    Column("hr_zone_0_s", Integer),
+    Column("hr_zone_1_s", Integer),
+    Column("hr_zone_2_s", Integer),
+    Column("hr_zone_3_s", Integer),
+    *_row_columns(),
+    UniqueConstraint("user_id", "date"),
+)
 
-    __tablename__ = "whoop_body_measurement"
-    __table_args__ = (UniqueConstraint("user_id", "value_key"),)
-
-    value_key: Mapped[str] = mapped_column(String(64))  # the three values, canonical: the natural key
-    height_meter: Mapped[float | None] = mapped_column(Float)
-    weight_kilogram: Mapped[float | None] = mapped_column(Float)
-    max_heart_rate: Mapped[int | None] = mapped_column(Integer)
-    first_seen_at: Mapped[datetime]
-    last_seen_at: Mapped[datetime] = mapped_column(index=True)
-
-
-class WithingsActivity(_Row, Base):
-    """Withings getactivity: one row per local date; today's partial day is updated in place."""
-
-    __tablename__ = "withings_activity"
-    __table_args__ = (UniqueConstraint("user_id", "date"),)
-
-    date: Mapped[date] = mapped_column(Date)  # the local calendar day, in `timezone`
-    timezone: Mapped[str | None] = mapped_column(String(64))
-    modified_at: Mapped[datetime | None] = mapped_column(index=True)
-    device_id: Mapped[str | None] = mapped_column(String(64))
-    model: Mapped[str | None] = mapped_column(String(100))
-    model_id: Mapped[int | None] = mapped_column(Integer)
-    brand: Mapped[int | None] = mapped_column(Integer)  # 1 Withings, 18 external
-    is_tracker: Mapped[bool | None] = mapped_column(Boolean)
-    steps: Mapped[int | None] = mapped_column(Integer)
-    distance_m: Mapped[float | None] = mapped_column(Float)
-    elevation_floors: Mapped[float | None] = mapped_column(Float)
-    soft_s: Mapped[int | None] = mapped_column(Integer)
-    moderate_s: Mapped[int | None] = mapped_column(Integer)
-    intense_s: Mapped[int | None] = mapped_column(Integer)
-    active_s: Mapped[int | None] = mapped_column(Integer)
-    calories_kcal: Mapped[float | None] = mapped_column(Float)
-    total_calories_kcal: Mapped[float | None] = mapped_column(Float)
-    hr_average: Mapped[int | None] = mapped_column(Integer)
-    hr_min: Mapped[int | None] = mapped_column(Integer)
-    hr_max: Mapped[int | None] = mapped_column(Integer)
-    hr_zone_0_s: Mapped[int | None] = mapped_column(Integer)
-    hr_zone_1_s: Mapped[int | None] = mapped_column(Integer)
-    hr_zone_2_s: Mapped[int | None] = mapped_column(Integer)
-    hr_zone_3_s: Mapped[int | None] = mapped_column(Integer)
-
-
-class WithingsSleepSummary(_Row, Base):
-    """Withings Sleep v2 getsummary: one row per night, keyed by Withings' own id."""
-
-    __tablename__ = "withings_sleep_summary"
-    __table_args__ = (UniqueConstraint("user_id", "withings_id"),)
-
-    withings_id: Mapped[int] = mapped_column(BigInteger)
-    start: Mapped[datetime] = mapped_column(index=True)
-    end: Mapped[datetime] = mapped_column(index=True)
-    date: Mapped[date | None] = mapped_column(Date)  # the night's local date, as Withings gives it
-    timezone: Mapped[str | None] = mapped_column(String(64))
+# Withings Sleep v2 getsummary: one row per night, keyed by Withings' own id.
+withings_sleep_summary = Table(
+    "withings_sleep_summary",
+    metadata,
+    Column("withings_id", BigInteger, nullable=False),
+    _at("start", nullable=False, index=True),
+    _at("end", nullable=False, index=True),
+    Column("date", Date),  # the night's local date, as Withings gives it
+    Column("timezone", String(64)),
     # The day `end` fell on in `timezone`: the wake-up day the `daily` view files the night under.
-    local_date: Mapped[date | None] = mapped_column(Date)
-    created_at: Mapped[datetime | None]
-    modified_at: Mapped[datetime | None]
-    model: Mapped[int | None] = mapped_column(Integer)  # 16 tracker, 32 sleep monitor
-    model_id: Mapped[int | None] = mapped_column(Integer)
-    device_id: Mapped[str | None] = mapped_column(String(64))
-    total_timeinbed_s: Mapped[int | None] = mapped_column(Integer)
-    total_sleep_time_s: Mapped[int | None] = mapped_column(Integer)
-    light_sleep_s: Mapped[int | None] = mapped_column(Integer)
-    deep_sleep_s: Mapped[int | None] = mapped_column(Integer)
-    rem_sleep_s: Mapped[int | None] = mapped_column(Integer)
-    awake_s: Mapped[int | None] = mapped_column(Integer)
-    wakeup_count: Mapped[int | None] = mapped_column(Integer)
-    sleep_efficiency: Mapped[float | None] = mapped_column(Float)
-    sleep_latency_s: Mapped[int | None] = mapped_column(Integer)
-    sleep_score: Mapped[int | None] = mapped_column(Integer)
-    hr_average: Mapped[int | None] = mapped_column(Integer)
-    hr_min: Mapped[int | None] = mapped_column(Integer)
-    hr_max: Mapped[int | None] = mapped_column(Integer)
-    rr_average: Mapped[int | None] = mapped_column(Integer)
-    rr_min: Mapped[int | None] = mapped_column(Integer)
-    rr_max: Mapped[int | None] = mapped_column(Integer)
-    snoring_s: Mapped[int | None] = mapped_column(Integer)
-    snoring_episodes: Mapped[int | None] = mapped_column(Integer)
-    asleep_s: Mapped[int | None] = mapped_column(Integer)  # nights from an external source (no stages)
-    wakeup_latency_s: Mapped[int | None] = mapped_column(Integer)  # in bed after waking up
-    waso_s: Mapped[int | None] = mapped_column(Integer)  # awake in bed after first falling asleep
-    rem_episodes: Mapped[int | None] = mapped_column(Integer)
-    out_of_bed_count: Mapped[int | None] = mapped_column(Integer)
-    breathing_disturbances_intensity: Mapped[float | None] = mapped_column(Float)
-    apnea_hypopnea_index: Mapped[float | None] = mapped_column(Float)  # events an hour; EU/AU devices only
+    Column("local_date", Date),
+    _at("created_at"),
+    _at("modified_at"),
+    Column("model", Integer),  # 16 tracker, 32 sleep monitor
+    Column("model_id", Integer),
+    Column("device_id", String(64)),
+    Column("total_timeinbed_s", Integer),
+    Column("total_sleep_time_s", Integer),
+    Column("light_sleep_s", Integer),
+    Column("deep_sleep_s", Integer),
+    Column("rem_sleep_s", Integer),
+    Column("awake_s", Integer),
+    Column("wakeup_count", Integer),
+    Column("sleep_efficiency", Float),
+    Column("sleep_latency_s", Integer),
+    Column("sleep_score", Integer),
+    Column("hr_average", Integer),
+    Column("hr_min", Integer),
+    Column("hr_max", Integer),
+    Column("rr_average", Integer),
+    Column("rr_min", Integer),
+    Column("rr_max", Integer),
+    Column("snoring_s", Integer),
+    Column("snoring_episodes", Integer),
+    Column("asleep_s", Integer),  # nights from an external source (no stages)
+    Column("wakeup_latency_s", Integer),  # in bed after waking up
+    Column("waso_s", Integer),  # awake in bed after first falling asleep
+    Column("rem_episodes", Integer),
+    Column("out_of_bed_count", Integer),
+    Column("breathing_disturbances_intensity", Float),
+    Column("apnea_hypopnea_index", Float),  # events an hour; EU/AU devices only
+    *_row_columns(),
+    UniqueConstraint("user_id", "withings_id"),
+)
 
-
-class SyncState(Base):
-    """What was synced, per (source, resource, user): the cursor never passes uncommitted rows."""
-
-    __tablename__ = "sync_state"
-    __table_args__ = (UniqueConstraint("source", "resource", "user_id"),)
-
-    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
-    source: Mapped[str] = mapped_column(String(16))
-    resource: Mapped[str] = mapped_column(String(32))
-    user_id: Mapped[int] = mapped_column(BigInteger)
+# What was synced, per (source, resource, user): the cursor never passes uncommitted rows.
+sync_state = Table(
+    "sync_state",
+    metadata,
+    _id(),
+    Column("source", String(16), nullable=False),
+    Column("resource", String(32), nullable=False),
+    Column("user_id", BigInteger, nullable=False),
     # The account the provider user is linked to (account_provider), set on every write; NULL
     # only for a user no account holds (data kept after its account was removed).
-    account_id: Mapped[int | None] = mapped_column(SurrogateKey, ForeignKey("account.id"), index=True)
-    window_start: Mapped[datetime | None]  # last successful window (None: from the beginning)
-    window_end: Mapped[datetime | None]
-    cursor: Mapped[str | None] = mapped_column(String(64))  # Withings: the body's `updatetime`
-    last_attempt_at: Mapped[datetime | None]
-    last_success_at: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(String(16), default="never")
-    error: Mapped[str | None] = mapped_column(Text)
-    counts: Mapped[dict[str, Any] | None]
+    Column("account_id", SurrogateKey, ForeignKey("account.id"), index=True),
+    _at("window_start"),  # last successful window (None: from the beginning)
+    _at("window_end"),
+    Column("cursor", String(64)),  # Withings: the body's `updatetime`
+    _at("last_attempt_at"),
+    _at("last_success_at"),
+    Column("status", String(16), nullable=False, default="never"),
+    Column("error", Text),
+    Column("counts", RawJSON),
+    UniqueConstraint("source", "resource", "user_id"),
+)
 
-
-class OAuthToken(Base):
-    """The current OAuth pair per provider and user; refresh tokens rotate, so it is rewritten."""
-
-    __tablename__ = "oauth_token"
-    __table_args__ = (UniqueConstraint("provider", "user_id"), UniqueConstraint("account_id", "provider"))
-
-    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+# The current OAuth pair per provider and user; refresh tokens rotate, so it is rewritten.
+oauth_token = Table(
+    "oauth_token",
+    metadata,
+    _id(),
     # Whose token: one current token per account and provider.
-    account_id: Mapped[int] = mapped_column(SurrogateKey, ForeignKey("account.id"))
-    provider: Mapped[str] = mapped_column(String(16))
-    user_id: Mapped[int] = mapped_column(BigInteger)
-    access_token: Mapped[str] = mapped_column(Text)
-    refresh_token: Mapped[str | None] = mapped_column(Text)
-    expires_at: Mapped[datetime | None]
-    scope: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime]
+    Column("account_id", SurrogateKey, ForeignKey("account.id"), nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("access_token", Text, nullable=False),
+    Column("refresh_token", Text),
+    _at("expires_at"),
+    Column("scope", Text),
+    _at("updated_at", nullable=False),
+    UniqueConstraint("provider", "user_id"),
+    UniqueConstraint("account_id", "provider"),
+)
 
-    def __repr__(self) -> str:  # tokens never reach a log or a traceback
-        return f"OAuthToken(provider={self.provider!r}, user_id={self.user_id!r}, expires_at={self.expires_at!r})"
-
-
-class Account(Base):
-    """A named person whose WHOOP and Withings data this install syncs ("default" for one person)."""
-
-    __tablename__ = "account"
-    __table_args__ = (UniqueConstraint("name", name="uq_account_name"),)
-
-    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(64))  # [a-z0-9][a-z0-9_-]*, configuration/accounts.py
-    created_at: Mapped[datetime]
+# A named person whose WHOOP and Withings data this install syncs ("default" for one person).
+account = Table(
+    "account",
+    metadata,
+    _id(),
+    Column("name", String(64), nullable=False),  # [a-z0-9][a-z0-9_-]*, configuration/accounts.py
+    _at("created_at", nullable=False),
     # When a worker should sync it next (NULL: due now); moved only after a run, never at claim.
-    due_at: Mapped[datetime | None]
-    last_run_at: Mapped[datetime | None]
-    last_status: Mapped[str | None] = mapped_column(String(16))
+    _at("due_at"),
+    _at("last_run_at"),
+    Column("last_status", String(16)),
+    UniqueConstraint("name", name="uq_account_name"),
+)
+
+# Which provider user ids belong to which account: one provider user belongs to one account, so
+# two accounts never mix rows. Kept apart from the tokens: removing a token must not forget whose
+# rows are whose.
+account_provider = Table(
+    "account_provider",
+    metadata,
+    _id(),
+    Column("account_id", SurrogateKey, ForeignKey("account.id"), nullable=False, index=True),
+    Column("provider", String(16), nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    _at("linked_at", nullable=False),
+    UniqueConstraint("provider", "user_id"),
+)
+
+# Requests taken from a provider's app-wide limit per fixed window, shared by every process using
+# the database: one atomic upsert takes a slot (docs/SCALE.md, section 5).
+rate_budget = Table(
+    "rate_budget",
+    metadata,
+    Column("provider", String(16), primary_key=True),
+    Column("window_kind", String(8), primary_key=True),  # minute | day
+    _at("window_start", nullable=False, primary_key=True),
+    Column("used", Integer, nullable=False),
+    Column("budget", Integer, nullable=False),
+)
 
 
-class AccountProvider(Base):
-    """Which provider user ids belong to which account: one provider user belongs to one account,
-    so two accounts never mix rows. Kept apart from the tokens: removing a token must not forget
-    whose rows are whose."""
+# ---- ORM classes, mapped on first use ---------------------------------------------------------
+# The ORM (sqlalchemy.orm and the mapper set-up, about 85 ms at start-up) loads only when one of
+# these names is read: the dashboard, the readers and the tests use them; the ETL's run never
+# does. `from models import Cycle` works as before (a module __getattr__).
+_ORM_NAMES = (
+    "Base",
+    "Cycle",
+    "Sleep",
+    "Recovery",
+    "Workout",
+    "WithingsWeight",
+    "WithingsHeartRate",
+    "WithingsMeasure",
+    "Quarantine",
+    "WhoopBodyMeasurement",
+    "WithingsActivity",
+    "WithingsSleepSummary",
+    "SyncState",
+    "OAuthToken",
+    "Account",
+    "AccountProvider",
+    "RateBudget",
+)
+_orm_lock = threading.Lock()
 
-    __tablename__ = "account_provider"
-    __table_args__ = (UniqueConstraint("provider", "user_id"),)
 
-    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
-    account_id: Mapped[int] = mapped_column(SurrogateKey, ForeignKey("account.id"), index=True)
-    provider: Mapped[str] = mapped_column(String(16))
-    user_id: Mapped[int] = mapped_column(BigInteger)
-    linked_at: Mapped[datetime]
+def _map_orm_classes() -> dict[str, Any]:
+    """The declarative classes, each mapped onto its Table above (so one schema, one metadata)."""
+    from sqlalchemy.orm import DeclarativeBase
+
+    class Base(DeclarativeBase):
+        metadata = metadata
+
+    class Cycle(Base):
+        __table__ = cycles
+
+    class Sleep(Base):
+        __table__ = sleep
+
+    class Recovery(Base):
+        __table__ = recovery
+
+    class Workout(Base):
+        __table__ = workout
+
+    class WithingsWeight(Base):
+        __table__ = withings_weight
+
+    class WithingsHeartRate(Base):
+        __table__ = withings_heart_rate
+
+    class WithingsMeasure(Base):
+        __table__ = withings_measure
+
+    class Quarantine(Base):
+        __table__ = quarantine
+
+    class WhoopBodyMeasurement(Base):
+        __table__ = whoop_body_measurement
+
+    class WithingsActivity(Base):
+        __table__ = withings_activity
+
+    class WithingsSleepSummary(Base):
+        __table__ = withings_sleep_summary
+
+    class SyncState(Base):
+        __table__ = sync_state
+
+    class OAuthToken(Base):
+        __table__ = oauth_token
+
+        def __repr__(self) -> str:  # tokens never reach a log or a traceback
+            return f"OAuthToken(provider={self.provider!r}, user_id={self.user_id!r}, expires_at={self.expires_at!r})"
+
+    class Account(Base):
+        __table__ = account
+
+    class AccountProvider(Base):
+        __table__ = account_provider
+
+    class RateBudget(Base):
+        __table__ = rate_budget
+
+    classes = {name: cls for name, cls in locals().items() if name in _ORM_NAMES}
+    for cls in classes.values():
+        cls.__module__, cls.__qualname__ = __name__, cls.__name__  # they read as models.Cycle, ...
+        if cls is not Base:
+            cls.__tablename__ = cls.__table__.name  # as a declarative class has it
+    return classes
 
 
-class RateBudget(Base):
-    """Requests taken from a provider's app-wide limit per fixed window, shared by every process
-    using the database: one atomic upsert takes a slot (docs/SCALE.md, section 5)."""
+def __getattr__(name: str) -> Any:
+    if name not in _ORM_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    with _orm_lock:  # two threads asking at once map the classes once
+        if name not in globals():
+            globals().update(_map_orm_classes())
+    return globals()[name]
 
-    __tablename__ = "rate_budget"
 
-    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
-    window_kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # minute | day
-    window_start: Mapped[datetime] = mapped_column(primary_key=True)
-    used: Mapped[int] = mapped_column(Integer)
-    budget: Mapped[int] = mapped_column(Integer)
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_ORM_NAMES])

@@ -270,7 +270,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--latency-ms", type=int, default=50)
     args = parser.parse_args()
-    print(f"# Side by side with a per-row script ({machine()})")
+    print(f"# Side by side with a per-row script ({machine()}; load average {os.getloadavg()[0]:.1f})")
     results = []
     with tempfile.TemporaryDirectory(prefix="pycache-") as pycache:
         base = measured_env(pycache)
@@ -295,7 +295,7 @@ def main() -> None:
             f"\n{args.years[-1]}y/{args.years[0]}y: script {s_high.median() / s_low.median():.2f}, "
             f"project {p_high.median() / p_low.median():.2f} (target <= {FLAT_TARGET})"
         )
-    print("\nEvery run (seconds, in order):")
+    print(f"\nEvery run (seconds, in order; load average at the end {os.getloadavg()[0]:.1f}):")
     for label, script, project, _ in results:
         print(runs(label, script, project))
 

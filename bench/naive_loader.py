@@ -64,5 +64,5 @@ def naive_page(session: Session, resource, page, user_id: int, batch_size=None) 
     if resource.name == "measures":
         return naive_withings(session, page.records, user_id, page.timezone)
     if resource.keeps_history and not resource.mapper_context:
-        return naive_load(session, resource.model.__tablename__, page.records, resource.mapper)
+        return naive_load(session, resource.model.name, page.records, resource.mapper)
     return db_loader.load_page(session, resource, page, user_id)

@@ -9,7 +9,7 @@ from alembic import context
 import models
 
 config = context.config
-target_metadata = models.Base.metadata
+target_metadata = models.metadata
 
 
 def _run(connection) -> None:

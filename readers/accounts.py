@@ -93,9 +93,9 @@ def data_tables() -> dict[str, list]:
     """Per provider, every table its declared resources write (sync/resources.py lists them)."""
     tables: dict[str, list] = {}
     for resource in resources.RESOURCES:
-        for model in resource.tables:
-            if model.__table__ not in tables.setdefault(resource.source, []):
-                tables[resource.source].append(model.__table__)
+        for table in resource.tables:
+            if table not in tables.setdefault(resource.source, []):
+                tables[resource.source].append(table)
     return tables
 
 

@@ -44,7 +44,7 @@ def declared_tables() -> tuple[str, ...]:
     from models import Quarantine, SyncState
     from sync.resources import RESOURCES
 
-    names = [t.__tablename__ for r in RESOURCES for t in r.tables]
+    names = [t.name for r in RESOURCES for t in r.tables]
     return tuple(dict.fromkeys([*names, SyncState.__tablename__, Quarantine.__tablename__]))
 
 

@@ -58,7 +58,7 @@ def scopes(conn: Connection, names: tuple[str, ...] | list[str] = ()) -> list[Sc
 
 
 # Which provider's user ids a data table holds, from the declarations (sync/resources.py).
-PROVIDER_OF_TABLE = {table.__tablename__: r.source for r in resources.RESOURCES for table in r.tables}
+PROVIDER_OF_TABLE = {table.name: r.source for r in resources.RESOURCES for table in r.tables}
 
 
 def user_of(column, provider: str, account: int) -> ColumnElement:
@@ -119,14 +119,14 @@ def has_table(conn: Connection, name: str) -> bool:
 
 
 def newest(conn: Connection, column, now: datetime | None = None, account: int | None = None) -> datetime | None:
-    """The newest live value of a model's time `column`.
+    """The newest live value of a table's time `column`.
 
     Deleted rows and dates past now + 2 days (an older release stored a weigh-in dated 9999)
     say nothing about how recent the data is: they would silence the staleness warning for ever.
     """
     return conn.execute(
         select(func.max(column)).where(
-            column.class_.deleted_at.is_(None), column <= latest_plausible(now), *owned(column.class_, account)
+            column.table.c.deleted_at.is_(None), column <= latest_plausible(now), *owned(column.table, account)
         )
     ).scalar()
 
@@ -279,11 +279,11 @@ def flagged(conn: Connection, account: int | None = None) -> list[dict]:
         count = sum(
             conn.execute(
                 select(func.count())
-                .select_from(model)
-                .where(model.flag.is_not(None), model.deleted_at.is_(None), *owned(model, account))
+                .select_from(table)
+                .where(table.c.flag.is_not(None), table.c.deleted_at.is_(None), *owned(table, account))
             ).scalar()
-            for model in resource.tables
-            if model is not WithingsMeasure
+            for table in resource.tables
+            if table is not WithingsMeasure.__table__
         )
         if count:
             out.append({"source": resource.source, "resource": resource.name, "label": resource.label, "count": count})

@@ -14,12 +14,12 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+import models
 from configuration.accounts import DEFAULT_ACCOUNT, check_account_name
 from configuration.clock import utcnow
-from models import Account, AccountProvider, OAuthToken, Quarantine, SyncState
 
-ACCOUNT = Account.__table__
-LINK = AccountProvider.__table__
+ACCOUNT = models.account
+LINK = models.account_provider
 
 
 class UnknownAccount(LookupError):
@@ -154,14 +154,14 @@ def list_accounts(conn: Connection, only: list[str] | tuple[str, ...] = ()) -> l
 
 def holding_tokens(conn: Connection) -> set[int]:
     """The ids of the accounts that hold at least one token."""
-    table = OAuthToken.__table__
+    table = models.oauth_token
     return set(conn.execute(select(table.c.account_id).distinct()).scalars())
 
 
 def freshness(conn: Connection, account_id: int) -> dict[str, datetime | None]:
     """Per source the account has synced: the oldest `last_success_at` of its resources (None when
     one has never succeeded), so a single stale resource shows."""
-    table = SyncState.__table__
+    table = models.sync_state
     out: dict[str, datetime | None] = {}
     rows = conn.execute(
         select(table.c.source, table.c.last_success_at).where(table.c.account_id == account_id).order_by(table.c.source)
@@ -185,7 +185,7 @@ def purge(conn: Connection, account_id: int, tables: dict[str, list]) -> dict[st
         for table in provider_tables:
             count = conn.execute(delete(table).where(table.c.user_id.in_(ids))).rowcount if ids else 0
             deleted[table.name] = deleted.get(table.name, 0) + count
-    for table in (SyncState.__table__, Quarantine.__table__):
+    for table in (models.sync_state, models.quarantine):
         deleted[table.name] = conn.execute(delete(table).where(table.c.account_id == account_id)).rowcount
     return deleted
 
@@ -194,9 +194,9 @@ def remove(conn: Connection, account_id: int) -> None:
     """Delete the account, its tokens and its links. Its sync_state and quarantine rows are kept
     and no longer filed under it (account_id NULL); its data rows are the caller's decision
     (kept by default; a purge deletes them first, while the links still say whose they are)."""
-    for table in (SyncState.__table__, Quarantine.__table__):
+    for table in (models.sync_state, models.quarantine):
         conn.execute(update(table).where(table.c.account_id == account_id).values(account_id=None))
-    conn.execute(delete(OAuthToken.__table__).where(OAuthToken.__table__.c.account_id == account_id))
+    conn.execute(delete(models.oauth_token).where(models.oauth_token.c.account_id == account_id))
     conn.execute(delete(LINK).where(LINK.c.account_id == account_id))
     conn.execute(delete(ACCOUNT).where(ACCOUNT.c.id == account_id))
 

@@ -19,10 +19,10 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from sqlalchemy import and_, case, delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection, Row
 
+import models
 from configuration.clock import utcnow
-from models import Quarantine
 from storage.accounts import owner_of
 
 MAX_KEY_TEXT = 64
@@ -67,7 +67,7 @@ def _clean(reason: str) -> str:
 
 
 def quarantine_records(
-    session: Session,
+    session: Connection,
     source: str,
     resource: str,
     rejected: Iterable[Rejected],
@@ -84,7 +84,7 @@ def quarantine_records(
         latest[fingerprint(key_field, item.record)] = item
     if not latest:
         return 0
-    table = Quarantine.__table__
+    table = models.quarantine
     known = {
         r.fingerprint: r
         for r in session.execute(
@@ -126,13 +126,13 @@ def quarantine_records(
 
 
 def release(
-    session: Session, source: str, resource: str, records: Iterable[Any], *, key_field: str | None = None
+    session: Connection, source: str, resource: str, records: Iterable[Any], *, key_field: str | None = None
 ) -> int:
     """Remove the quarantine rows of records that were just stored; one SELECT when there are none."""
     keys = {k for k in (record_key(key_field, r) for r in records) if k}
     if not keys:
         return 0
-    table = Quarantine.__table__
+    table = models.quarantine
     ids = list(
         session.scalars(
             select(table.c.id).where(
@@ -147,7 +147,7 @@ def release(
 
 def waiting(conn) -> set[tuple[str, str]]:
     """The (source, resource) pairs that have records to retry (not dismissed), in one query."""
-    table = Quarantine.__table__
+    table = models.quarantine
     return {
         (source, resource)
         for source, resource in conn.execute(
@@ -157,16 +157,19 @@ def waiting(conn) -> set[tuple[str, str]]:
 
 
 def entries(
-    session: Session, source: str, resource: str, ids: Iterable[int] | None = None, user_id: int | None = None
-) -> list[Quarantine]:
+    session: Connection, source: str, resource: str, ids: Iterable[int] | None = None, user_id: int | None = None
+) -> list[Row]:
     """The quarantined records of one resource still to retry (not dismissed; only `ids` if given,
-    only the provider user's if `user_id` is given), oldest first."""
-    where = [Quarantine.source == source, Quarantine.resource == resource, Quarantine.dismissed_at.is_(None)]
+    only the provider user's if `user_id` is given), oldest first.
+
+    Rows of the `quarantine` table (they read like the ORM's Quarantine: `item.payload`)."""
+    table = models.quarantine
+    where = [table.c.source == source, table.c.resource == resource, table.c.dismissed_at.is_(None)]
     if user_id is not None:  # a run touches only its own user's items: accounts run side by side
-        where.append(Quarantine.user_id == user_id)
+        where.append(table.c.user_id == user_id)
     if ids is not None:
-        where.append(Quarantine.id.in_(list(ids)))
-    return list(session.scalars(select(Quarantine).where(*where).order_by(Quarantine.first_seen_at, Quarantine.id)))
+        where.append(table.c.id.in_(list(ids)))
+    return list(session.execute(select(table).where(*where).order_by(table.c.first_seen_at, table.c.id)))
 
 
 def state(item: Any) -> str:
@@ -176,24 +179,25 @@ def state(item: Any) -> str:
     return "acknowledged" if item.acknowledged_at is not None else "new"
 
 
-def summary(session: Session, where=()) -> list[dict]:
+def summary(session: Connection, where=()) -> list[dict]:
     """Per (source, resource), dismissed items left out: how many records are held (`count`), how
     many of them are `new` (not acknowledged since they last changed), since when, the oldest reason.
     `where`: further conditions on the items (a reader's account filter)."""
-    listed = and_(Quarantine.dismissed_at.is_(None), *where)
-    new = func.sum(case((Quarantine.acknowledged_at.is_(None), 1), else_=0))
+    q = models.quarantine.c
+    listed = and_(q.dismissed_at.is_(None), *where)
+    new = func.sum(case((q.acknowledged_at.is_(None), 1), else_=0))
     rows = session.execute(
-        select(Quarantine.source, Quarantine.resource, func.count(), new, func.min(Quarantine.first_seen_at))
+        select(q.source, q.resource, func.count(), new, func.min(q.first_seen_at))
         .where(listed)
-        .group_by(Quarantine.source, Quarantine.resource)
-        .order_by(Quarantine.source, Quarantine.resource)
+        .group_by(q.source, q.resource)
+        .order_by(q.source, q.resource)
     ).all()
     out = []
     for source, resource, count, fresh, oldest in rows:
         reason = session.scalar(
-            select(Quarantine.reason)
-            .where(Quarantine.source == source, Quarantine.resource == resource, listed)
-            .order_by(Quarantine.first_seen_at, Quarantine.id)
+            select(q.reason)
+            .where(q.source == source, q.resource == resource, listed)
+            .order_by(q.first_seen_at, q.id)
             .limit(1)
         )
         out.append(
@@ -210,9 +214,9 @@ def summary(session: Session, where=()) -> list[dict]:
     return out
 
 
-def _review(session: Session, column: str, ids: Iterable[int] | None, now: datetime | None) -> list[int]:
+def _review(session: Connection, column: str, ids: Iterable[int] | None, now: datetime | None) -> list[int]:
     """Set `column` to now on the listed items (None: every new one); returns the ids changed."""
-    table = Quarantine.__table__
+    table = models.quarantine
     where = [table.c.dismissed_at.is_(None), table.c[column].is_(None)]
     if ids is not None:
         where.append(table.c.id.in_(list(ids)))
@@ -222,11 +226,11 @@ def _review(session: Session, column: str, ids: Iterable[int] | None, now: datet
     return changed
 
 
-def acknowledge(session: Session, ids: Iterable[int] | None = None, now: datetime | None = None) -> list[int]:
+def acknowledge(session: Connection, ids: Iterable[int] | None = None, now: datetime | None = None) -> list[int]:
     """Mark items as seen (None: every new one): they stay listed and stop failing `status --check`."""
     return _review(session, "acknowledged_at", ids, now)
 
 
-def dismiss(session: Session, ids: Iterable[int], now: datetime | None = None) -> list[int]:
+def dismiss(session: Connection, ids: Iterable[int], now: datetime | None = None) -> list[int]:
     """Mark items as never to be stored: kept, but not retried, not listed by default, not counted."""
     return _review(session, "dismissed_at", ids, now)

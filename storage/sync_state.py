@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.orm import Session
 
+import models
 from configuration.clock import utcnow
-from models import SyncState
 from storage.accounts import owner_of
 
 log = logging.getLogger(__name__)
@@ -32,38 +31,36 @@ def cursor_time(cursor: str | None, now: datetime) -> datetime | None:
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
-def get_sync_state(session: Session, source: str, resource: str, user_id: int) -> SyncState | None:
-    """The sync state of one (source, resource, user), or None before the first successful run."""
-    stmt = select(SyncState).where(
-        SyncState.source == source, SyncState.resource == resource, SyncState.user_id == user_id
-    )
-    return session.execute(stmt).scalar_one_or_none()
+def get_sync_state(session: Connection, source: str, resource: str, user_id: int) -> Row | None:
+    """The sync state of one (source, resource, user), or None before the first successful run.
+
+    A row of `sync_state` (it reads like the ORM's SyncState: `state.cursor`)."""
+    table = models.sync_state
+    stmt = select(table).where(table.c.source == source, table.c.resource == resource, table.c.user_id == user_id)
+    return session.execute(stmt).first()
 
 
 def stored_states(conn: Connection, source: str, user_id: int) -> dict[str, Row]:
-    """Every sync_state row of one provider's user, by resource, in one query.
-
-    On Core: a run plans its windows with it before the first request, and the ORM's first use
-    (configuring every mapper) would cost that wait about 20 ms. The rows read like SyncState.
-    """
-    table = SyncState.__table__
+    """Every sync_state row of one provider's user, by resource, in one query: a run plans its
+    windows with it before the first request."""
+    table = models.sync_state
     rows = conn.execute(select(table).where(table.c.source == source, table.c.user_id == user_id))
     return {row.resource: row for row in rows}
 
 
-def _get_or_new(session: Session, source: str, resource: str, user_id: int) -> SyncState:
-    state = get_sync_state(session, source, resource, user_id)
-    if state is None:
-        state = SyncState(source=source, resource=resource, user_id=user_id, status="never")
-        session.add(state)
+def _write(session: Connection, source: str, resource: str, user_id: int, values: dict) -> None:
+    """Update the (source, resource, user) row with `values`, or insert it: one statement once it exists."""
+    table = models.sync_state
     # Filed under the provider user's account on every write, in the same statement: a link
     # made after the row (a re-connect under another name) moves it along.
-    state.account_id = owner_of(source, user_id)
-    return state
+    values = {**values, "account_id": owner_of(source, user_id)}
+    where = (table.c.source == source, table.c.resource == resource, table.c.user_id == user_id)
+    if session.execute(update(table).where(*where).values(**values)).rowcount == 0:
+        session.execute(insert(table).values(source=source, resource=resource, user_id=user_id, **values))
 
 
 def advance_sync_state(
-    session: Session,
+    session: Connection,
     source: str,
     resource: str,
     user_id: int,
@@ -72,55 +69,42 @@ def advance_sync_state(
     cursor: int | None = None,
     counts: dict | None = None,
     now: datetime | None = None,
-) -> SyncState:
+) -> None:
     """Record a successful window; call it in the transaction that wrote the window's rows.
 
     The window and cursor move only when `window.moves_cursor` (an explicit `--since` window that
     starts after the stored cursor must not hide the gap before it from the next plain run).
     """
     now = now or utcnow()
-    state = _get_or_new(session, source, resource, user_id)
+    values: dict = {"last_attempt_at": now, "last_success_at": now, "status": "ok", "error": None, "counts": counts}
     if window.moves_cursor:
-        state.window_start = window.start
-        state.window_end = window.end
+        values.update(window_start=window.start, window_end=window.end)
         if cursor is not None:
             if cursor_time(cursor, now) is not None:
-                state.cursor = str(cursor)
+                values["cursor"] = str(cursor)
             else:
                 # Keep a cursor that is behind rather than move to an impossible one: the next run
                 # re-reads a little more. Without a previous one, the run's own start stands in.
                 log.warning("%s %s: ignoring an implausible cursor %.40s", source, resource, cursor)
-                if cursor_time(state.cursor, now) is None:
-                    state.cursor = str(int(window.end.timestamp()))
-    state.last_attempt_at = now
-    state.last_success_at = now
-    state.status = "ok"
-    state.error = None
-    state.counts = counts
-    session.flush()
-    return state
+                state = get_sync_state(session, source, resource, user_id)
+                if cursor_time(state.cursor if state is not None else None, now) is None:
+                    values["cursor"] = str(int(window.end.timestamp()))
+    _write(session, source, resource, user_id, values)
 
 
 def record_sync_failure(
-    session: Session, source: str, resource: str, user_id: int, error: str, now: datetime | None = None
-) -> SyncState:
+    session: Connection, source: str, resource: str, user_id: int, error: str, now: datetime | None = None
+) -> None:
     """Note a failed attempt; the window and cursor stay where the last success left them."""
-    state = _get_or_new(session, source, resource, user_id)
-    state.last_attempt_at = now or utcnow()
-    state.status = "error"
-    state.error = error[:MAX_ERROR_LENGTH]
-    session.flush()
-    return state
+    values = {"last_attempt_at": now or utcnow(), "status": "error", "error": error[:MAX_ERROR_LENGTH]}
+    _write(session, source, resource, user_id, values)
 
 
 def record_sync_deferral(
-    session: Session, source: str, resource: str, user_id: int, now: datetime | None = None
-) -> SyncState:
+    session: Connection, source: str, resource: str, user_id: int, now: datetime | None = None
+) -> None:
     """Note an attempt deferred to the next day window (the daily request budget is spent): not
     an error; the window and cursor stay where the last success left them."""
-    state = _get_or_new(session, source, resource, user_id)
-    state.last_attempt_at = now or utcnow()
-    state.status = "deferred"
-    state.error = None
-    session.flush()
-    return state
+    _write(
+        session, source, resource, user_id, {"last_attempt_at": now or utcnow(), "status": "deferred", "error": None}
+    )

@@ -3,6 +3,9 @@
 A unit is one API record and the rows it maps to (a WHOOP record: one row; a Withings group:
 its typed rows and one row per measure). When the database refuses a batch, each unit is
 written again in its own savepoint, so one refused record never costs its page.
+
+`session` is the run's Connection (Core only: the run never loads the ORM); a Session, as the
+readers' commands and the tests hold, runs the same statements.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table, UniqueConstraint, bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
-from sqlalchemy.orm import Session
 
-from models import Base
+import models
 
 log = logging.getLogger(__name__)
 MAX_REPORTED_ERRORS = 20
@@ -84,22 +87,24 @@ class Target:
 _TARGETS: dict[str, Target] = {}  # by table name, filled on first use
 
 
-def target_of(table: str | type) -> Target:
-    """The write target of a model, or of a table by name, from the model's UNIQUE constraints in
+def target_of(table: str | Table) -> Target:
+    """The write target of a table, or of a table by name, from its UNIQUE constraints in
     declaration order (the first is the lookup key: recovery is unique by its cycle and by its
-    sleep). A model declared outside `models.py` is known once it was passed here."""
-    name = table if isinstance(table, str) else table.__tablename__
+    sleep). A table declared outside `models.py` is known once it was passed here."""
+    name = table if isinstance(table, str) else table.name
     if name not in _TARGETS:
-        model = (
-            table
-            if not isinstance(table, str)
-            else next((m.class_ for m in Base.registry.mappers if m.local_table.name == name), None)
+        found = models.metadata.tables.get(name) if isinstance(table, str) else table
+        if found is None:
+            raise LookupError(f"no table {name} is declared")
+        # Table.constraints is a set: SQLAlchemy numbers every constraint as it is made, which
+        # gives back the order of the Table(...) arguments (its own DDL sorts them the same way).
+        uniques = sorted(
+            (c for c in found.constraints if isinstance(c, UniqueConstraint)), key=lambda c: c._creation_order
         )
-        args = getattr(model, "__table_args__", ())
-        keys = tuple(tuple(col.name for col in con.columns) for con in args if isinstance(con, UniqueConstraint))
+        keys = tuple(tuple(col.name for col in con.columns) for con in uniques)
         if not keys:
             raise LookupError(f"{name} declares no natural key")
-        _TARGETS[name] = Target(model.__table__, keys)
+        _TARGETS[name] = Target(found, keys)
     return _TARGETS[name]
 
 
@@ -125,7 +130,7 @@ def key_of(row: dict, key: tuple[str, ...]) -> tuple:
     return tuple(row[c] for c in key)
 
 
-def _stored(session: Session, table_name: str, scopes: set[tuple[Any, Any]]) -> dict[tuple, list[dict]]:
+def _stored(session: Connection, table_name: str, scopes: set[tuple[Any, Any]]) -> dict[tuple, list[dict]]:
     """One SELECT per user: the stored rows of these (user_id, id) scopes."""
     target = target_of(table_name)
     table, (user_col, id_col) = target.table, target.key[:2]
@@ -144,7 +149,7 @@ def _changed(new: dict, old: dict) -> bool:
     return any(old.get(col) != value for col, value in new.items())
 
 
-def plan(session: Session, units: list[Unit], now) -> None:
+def plan(session: Connection, units: list[Unit], now) -> None:
     """Fill each unit's ops from what the database holds: insert, update, or mark stale."""
     tables = {t for u in units for t, *_ in u.scopes}
     stored = {
@@ -179,9 +184,10 @@ def outcome(unit: Unit) -> str:
     return "inserted" if all(kind == "insert" for _t, kind, _r in unit.ops) else "updated"
 
 
-def _upsert_statement(session: Session, target: Target, columns: list[str]):
+def _upsert_statement(session: Connection, target: Target, columns: list[str]):
     """INSERT ... ON CONFLICT (natural key) DO UPDATE: a writer that raced us in wins nothing twice."""
-    dialect = session.get_bind().dialect.name
+    # A Session (the readers' commands and the tests hold one) runs these Core statements too.
+    dialect = (session if isinstance(session, Connection) else session.get_bind()).dialect.name
     if dialect not in ("postgresql", "sqlite"):
         return insert(target.table)
     return _upsert(dialect, target, tuple(columns))
@@ -200,7 +206,7 @@ def _upsert(dialect: str, target: Target, columns: tuple[str, ...]):
     return stmt.returning(target.table.c.id)
 
 
-def _update(session: Session, target: Target, rows: list[dict]) -> None:
+def _update(session: Connection, target: Target, rows: list[dict]) -> None:
     columns = [c for c in rows[0] if c != "b_id"]
     table = target.table
     stmt = (
@@ -212,7 +218,7 @@ def _update(session: Session, target: Target, rows: list[dict]) -> None:
     session.execute(stmt, params)
 
 
-def execute(session: Session, units: list[Unit]) -> None:
+def execute(session: Connection, units: list[Unit]) -> None:
     """Send the units' ops: one multi-row statement per table and kind."""
     grouped: dict[tuple[str, str], list[dict]] = {}
     for unit in units:

@@ -12,27 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, ClassVar, Iterator
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection
 
 import db_loader
+import models
 from api_clients.errors import ScopeMissing
 from api_clients.pages import Page
 from configuration.clock import utcnow
 from mapping import daily as daily_mappers
 from mapping import whoop as mappers
 from mapping import withings as withings_mapper
-from models import (
-    Cycle,
-    Recovery,
-    Sleep,
-    WhoopBodyMeasurement,
-    WithingsActivity,
-    WithingsHeartRate,
-    WithingsMeasure,
-    WithingsSleepSummary,
-    WithingsWeight,
-    Workout,
-)
 from sync.windows import Window, lastupdate_window, page_cap, time_window
 
 # Page caps end a server's paging loop (sync.windows.page_cap): records a day at the most
@@ -56,11 +46,11 @@ class Resource:
     path: str  # the endpoint, relative to the provider's API base URL
     scope: str  # the OAuth scope the endpoint needs; `connect` asks for every declared one
     what: str  # the words that name its data in a message ("re-connect to allow <what>")
-    model: type  # the table the dashboard reads; its first UNIQUE constraint is the natural key
+    model: Table  # the table the dashboard reads; its first UNIQUE constraint is the natural key
     mapper: Callable[..., Any]  # record (+ `mapper_context`) -> a row, or one row (list) per table
     freshness: tuple[Any, ...]  # the (indexed) columns that say how recent the newest record is
-    also_writes: tuple[type, ...] = ()  # further tables one record can land in, in the mapper's order
-    # The field of a raw record that holds its API id; its kind (int or UUID text) is the model's key column's.
+    also_writes: tuple[Table, ...] = ()  # further tables one record can land in, in the mapper's order
+    # The field of a raw record that holds its API id; its kind (int or UUID text) is the table's key column's.
     id_field: str = "id"
     # The field that names a quarantined record (`id=93845`); None: its payload's hash names it.
     quarantine_key: str | None = None
@@ -82,7 +72,7 @@ class Resource:
         return (self.source, self.name)
 
     @property
-    def tables(self) -> tuple[type, ...]:
+    def tables(self) -> tuple[Table, ...]:
         return (self.model, *self.also_writes)
 
     def key_of(self, record: Any) -> Any:
@@ -93,7 +83,7 @@ class Resource:
     def pages(self, client, window: Window) -> Iterator[Page]:
         raise NotImplementedError
 
-    def retry_loader(self) -> Callable[[Session, list, int | None, str | None], db_loader.LoadCounts]:
+    def retry_loader(self) -> Callable[[Connection, list, int | None, str | None], db_loader.LoadCounts]:
         """This resource's loader in the shape `db_loader.retry_quarantine` calls it."""
         return lambda session, records, user_id, tz: db_loader.load_page(
             session, self, Page(records, timezone=tz), user_id
@@ -116,7 +106,7 @@ class Resource:
         By default the window's own pages list it completely (WHOOP reads `start` to now)."""
         return seen if self.reconcile_on else None
 
-    def reconcile(self, session: Session, window: Window, user_id: int, listing: set | None) -> tuple[int, int]:
+    def reconcile(self, session: Connection, window: Window, user_id: int, listing: set | None) -> tuple[int, int]:
         """Mark rows of the window the API no longer lists as deleted, restore listed ones.
 
         Only for a window fetched to its end (the runner calls this in its last page's
@@ -125,10 +115,10 @@ class Resource:
         if listing is None or not self.reconcile_on:
             return 0, 0
         deleted = restored = 0
-        for model in self.tables:
+        for table in self.tables:
             marked, back = db_loader.reconcile_window(
                 session,
-                model.__tablename__,
+                table.name,
                 user_id,
                 self.reconcile_start(window),
                 window.end,
@@ -255,9 +245,9 @@ RESOURCES: tuple[Resource, ...] = (
         "/developer/v2/cycle",
         "read:cycles",
         "cycles",
-        Cycle,
+        models.cycles,
         mappers.cycle_to_row,
-        (Cycle.start,),
+        (models.cycles.c.start,),
         quarantine_key="id",
         reconcile_on="start",
     ),
@@ -268,9 +258,9 @@ RESOURCES: tuple[Resource, ...] = (
         "/developer/v2/recovery",
         "read:recovery",
         "recovery",
-        Recovery,
+        models.recovery,
         mappers.recovery_to_row,
-        (Recovery.created_at,),
+        (models.recovery.c.created_at,),
         id_field="cycle_id",
         quarantine_key="cycle_id",
         reconcile_on="created_at",
@@ -283,9 +273,9 @@ RESOURCES: tuple[Resource, ...] = (
         "/developer/v2/activity/sleep",
         "read:sleep",
         "sleep",
-        Sleep,
+        models.sleep,
         mappers.sleep_to_row,
-        (Sleep.start,),
+        (models.sleep.c.start,),
         quarantine_key="id",
         reconcile_on="start",
         poll_lookback=WHOOP_POLL_LOOKBACK,
@@ -297,9 +287,9 @@ RESOURCES: tuple[Resource, ...] = (
         "/developer/v2/activity/workout",
         "read:workout",
         "workouts",
-        Workout,
+        models.workout,
         mappers.workout_to_row,
-        (Workout.start,),
+        (models.workout.c.start,),
         quarantine_key="id",
         reconcile_on="start",
         stale_after=timedelta(days=7),
@@ -311,9 +301,9 @@ RESOURCES: tuple[Resource, ...] = (
         "/developer/v2/user/measurement/body",
         "read:body_measurement",
         "WHOOP body measurements (height, weight, max heart rate)",
-        WhoopBodyMeasurement,
+        models.whoop_body_measurement,
         daily_mappers.body_measurement_to_row,
-        (WhoopBodyMeasurement.last_seen_at,),
+        (models.whoop_body_measurement.c.last_seen_at,),
     ),
     WithingsMeasures(
         "withings",
@@ -322,10 +312,10 @@ RESOURCES: tuple[Resource, ...] = (
         "/measure",
         "user.metrics",
         "body measures",
-        WithingsWeight,
+        models.withings_weight,
         withings_mapper.measure_group_to_rows,
-        (WithingsWeight.measured_at, WithingsHeartRate.measured_at),
-        also_writes=(WithingsHeartRate, WithingsMeasure),
+        (models.withings_weight.c.measured_at, models.withings_heart_rate.c.measured_at),
+        also_writes=(models.withings_heart_rate, models.withings_measure),
         id_field="grpid",
         quarantine_key="grpid",
         reconcile_on="measured_at",
@@ -338,9 +328,9 @@ RESOURCES: tuple[Resource, ...] = (
         "/v2/measure",
         "user.activity",
         "Withings daily activity (steps, calories)",
-        WithingsActivity,
+        models.withings_activity,
         daily_mappers.activity_to_row,
-        (WithingsActivity.modified_at,),
+        (models.withings_activity.c.modified_at,),
         action="getactivity",
         records_key="activities",
         data_fields=daily_mappers.ACTIVITY_DATA_FIELDS,
@@ -352,9 +342,9 @@ RESOURCES: tuple[Resource, ...] = (
         "/v2/sleep",
         "user.activity",
         "Withings sleep summaries",
-        WithingsSleepSummary,
+        models.withings_sleep_summary,
         daily_mappers.sleep_summary_to_row,
-        (WithingsSleepSummary.end,),
+        (models.withings_sleep_summary.c.end,),
         action="getsummary",
         records_key="series",
         data_fields=daily_mappers.SLEEP_DATA_FIELDS,
@@ -379,7 +369,7 @@ def scopes_of(source: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(r.scope for r in of_source(source)))
 
 
-def data_tables() -> tuple[type, ...]:
+def data_tables() -> tuple[Table, ...]:
     """Every table a declared resource writes, each once, in declaration order."""
     return tuple(dict.fromkeys(t for r in RESOURCES for t in r.tables))
 

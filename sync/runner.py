@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from api_clients.errors import classify_error
 from api_clients.pages import Page
@@ -346,11 +345,8 @@ class Runner:
     def _retry_quarantine(self, job: Job, result: ResourceResult) -> None:
         """Records held back by an earlier run get another try with this release's mappers."""
         try:
-            with Session(self.engine) as session:
-                counts = retry_quarantine(
-                    session, job.source, job.name, job.resource.retry_loader(), user_id=job.user_id
-                )
-                session.commit()
+            with self.engine.begin() as conn:
+                counts = retry_quarantine(conn, job.source, job.name, job.resource.retry_loader(), user_id=job.user_id)
         except SQLAlchemyError as exc:  # the run goes on: they stay held, and are tried next time
             log.error("%s %s: could not retry the quarantine: %s", job.source, job.name, str(exc).splitlines()[0])
             return
@@ -391,15 +387,15 @@ class Runner:
 
     def _load_page(self, job: Job, result: ResourceResult, page: Page, is_last: bool) -> None:
         try:
-            with Session(self.engine) as session:
-                counts = load_page(session, job.resource, page, job.user_id)
+            with self.engine.connect() as conn:
+                counts = load_page(conn, job.resource, page, job.user_id)
                 if is_last:
                     counts.deleted, counts.restored = job.resource.reconcile(
-                        session, job.window, job.user_id, page.listing
+                        conn, job.window, job.user_id, page.listing
                     )
                     total = LoadCounts().add(result.counts).add(counts)
                     advance_sync_state(
-                        session,
+                        conn,
                         job.source,
                         job.name,
                         job.user_id,
@@ -408,9 +404,9 @@ class Runner:
                         counts=total.as_dict(),
                     )
                 if self.dry_run:
-                    session.rollback()
+                    conn.rollback()
                 else:
-                    session.commit()
+                    conn.commit()
         except SQLAlchemyError as exc:
             self._fail(job, result, exc)
             return
@@ -435,11 +431,10 @@ class Runner:
         if self.dry_run:
             return
         try:
-            with Session(self.engine) as session:
+            with self.engine.begin() as conn:
                 if deferred:
-                    record_sync_deferral(session, job.source, job.name, job.user_id)
+                    record_sync_deferral(conn, job.source, job.name, job.user_id)
                 else:
-                    record_sync_failure(session, job.source, job.name, job.user_id, message)
-                session.commit()
+                    record_sync_failure(conn, job.source, job.name, job.user_id, message)
         except SQLAlchemyError as db_exc:
             log.error("could not record the failure of %s %s: %s", job.source, job.name, str(db_exc).splitlines()[0])

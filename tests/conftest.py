@@ -19,7 +19,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR") or PROJECT_DIR.parent / "shared" / "data")
 sys.path.insert(0, str(PROJECT_DIR))
 
-from models import Base  # noqa: E402 - imported once the checkout is on sys.path
+from models import metadata  # noqa: E402 - imported once the checkout is on sys.path
 from storage.engine import ensure_schema, make_engine  # noqa: E402 - imported once the checkout is on sys.path
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/whoop_test")
@@ -95,7 +95,7 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 def _truncate_all(url: str) -> None:
     engine = make_engine(url)
-    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    names = ", ".join(t.name for t in metadata.sorted_tables)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
         # As a freshly migrated database has it (the accounts migration creates it).

@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import BigInteger, DateTime, Integer, UniqueConstraint, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, Table, UniqueConstraint, select
 
 from mapping.fields import MappingError, integer, parse_timestamp, require
 from sandbox.web import json_response
@@ -23,21 +22,19 @@ from tests.helpers.etl import by_resource, run_etl, sync_states
 JOURNAL_PATH = "/developer/v2/test/journal"
 
 
-class _TestBase(DeclarativeBase):
-    """Its own metadata: the project's schema (and its migration check) never sees this table."""
-
-
-class JournalEntry(_TestBase):
-    __tablename__ = "test_journal_entry"
-    __table_args__ = (UniqueConstraint("user_id", "whoop_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    user_id: Mapped[int] = mapped_column(BigInteger)
-    whoop_id: Mapped[int] = mapped_column(BigInteger)
-    start: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    mood: Mapped[int] = mapped_column(Integer)
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+# Its own metadata: the project's schema (and its migration check) never sees this table.
+JOURNAL_TABLE = Table(
+    "test_journal_entry",
+    MetaData(),
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("whoop_id", BigInteger, nullable=False),
+    Column("start", DateTime(timezone=True), nullable=False, index=True),
+    Column("mood", Integer, nullable=False),
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
+    Column("synced_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("user_id", "whoop_id"),
+)
 
 
 def journal_to_row(record: dict) -> dict:
@@ -60,9 +57,9 @@ JOURNAL = resources.WhoopCollection(
     JOURNAL_PATH,
     "read:journal",
     "journal entries",
-    JournalEntry,
+    JOURNAL_TABLE,
     journal_to_row,
-    (JournalEntry.start,),
+    (JOURNAL_TABLE.c.start,),
     quarantine_key="id",
     reconcile_on="start",
 )
@@ -72,7 +69,7 @@ JOURNAL = resources.WhoopCollection(
 def journal(etl_env, db_url, monkeypatch):
     """The declaration added to the list, its table created, its route served by the sandbox."""
     engine = make_engine(db_url)
-    JournalEntry.__table__.create(engine)
+    JOURNAL_TABLE.create(engine)
     monkeypatch.setattr(resources, "RESOURCES", (*resources.RESOURCES, JOURNAL))
     entries: list[dict] = []
     whoop = etl_env.app.whoop
@@ -85,7 +82,7 @@ def journal(etl_env, db_url, monkeypatch):
 
     monkeypatch.setattr(whoop, "_get", with_journal)
     yield entries
-    JournalEntry.__table__.drop(engine)
+    JOURNAL_TABLE.drop(engine)
     engine.dispose()
 
 
@@ -95,9 +92,9 @@ def _entry(ident: int, mood: int, when: datetime) -> dict:
 
 def _stored(db_url) -> dict[int, tuple]:
     engine = make_engine(db_url)
-    with Session(engine) as session:
-        rows = {r.whoop_id: (r.mood, r.deleted_at is not None) for r in session.scalars(select(JournalEntry))}
-        held = [q.record_key for q in quarantine.entries(session, "whoop", "journal")]
+    with engine.connect() as conn:
+        rows = {r.whoop_id: (r.mood, r.deleted_at is not None) for r in conn.execute(select(JOURNAL_TABLE))}
+        held = [q.record_key for q in quarantine.entries(conn, "whoop", "journal")]
     engine.dispose()
     return {"rows": rows, "quarantined": held}
 

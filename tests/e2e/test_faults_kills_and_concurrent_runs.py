@@ -41,7 +41,7 @@ def _reset_data(url: str) -> None:
     """Empty the data tables and sync_state; keep the stored tokens."""
     engine = make_engine(url)
     with engine.begin() as conn:
-        for table in [*(m.__tablename__ for m in data_tables()), "sync_state"]:
+        for table in [*(t.name for t in data_tables()), "sync_state"]:
             conn.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
 

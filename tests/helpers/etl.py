@@ -31,7 +31,7 @@ def by_resource(summary: dict) -> dict[str, dict]:
 def table_counts(url: str) -> dict[str, int]:
     engine = make_engine(url)
     with Session(engine) as session:
-        counts = {m.__tablename__: session.scalar(select(func.count()).select_from(m)) for m in data_tables()}
+        counts = {t.name: session.scalar(select(func.count()).select_from(t)) for t in data_tables()}
     engine.dispose()
     return counts
 
@@ -51,8 +51,7 @@ def snapshot(url: str) -> dict[str, list]:
     engine = make_engine(url)
     out = {}
     with engine.connect() as conn:
-        for model in data_tables():
-            table = model.__table__
+        for table in data_tables():
             # Write times are not data; nor are the times a value without history was seen.
             cols = [c for c in table.c if c.name not in ("id", "synced_at", "first_seen_at", "last_seen_at")]
             rows = conn.execute(select(*cols)).mappings().all()

@@ -34,7 +34,7 @@ def test_all_as_csv_writes_every_data_table_and_never_the_tokens(filled, tmp_pat
     names = sorted(p.name for p in tmp_path.iterdir())
     from sync.resources import data_tables
 
-    assert names == sorted([f"{m.__tablename__}.csv" for m in data_tables()] + ["sync_state.csv"])
+    assert names == sorted([f"{t.name}.csv" for t in data_tables()] + ["sync_state.csv"])
     for path in tmp_path.iterdir():
         assert SECRET not in path.read_text()
         assert path.stat().st_mode & 0o077 == 0  # health data: the user's alone

@@ -14,8 +14,8 @@ from sqlalchemy import event, func, select
 import db_loader
 from mapping import whoop as mappers
 from mapping import withings as withings_mapper
-from models import Cycle, Quarantine, SyncState, WithingsMeasure, WithingsWeight
-from storage.sync_state import advance_sync_state
+from models import Cycle, Quarantine, WithingsMeasure, WithingsWeight
+from storage.sync_state import advance_sync_state, get_sync_state
 from sync import resources
 from sync.windows import Window, lastupdate_window
 from tests.helpers import factories as f
@@ -160,12 +160,11 @@ def test_an_absurd_updatetime_never_becomes_the_cursor(session):
     now = datetime.now(timezone.utc)
     window = Window(None, now, "full")
     advance_sync_state(session, "withings", "measures", 1, window=window, cursor=str(10**20))
-    state = session.scalars(select(SyncState)).one()
-    assert state.cursor == str(int(now.timestamp()))  # the run's start stands in
+    assert get_sync_state(session, "withings", "measures", 1).cursor == str(int(now.timestamp()))  # the run's start
     good = str(int(now.timestamp()) - 60)
     advance_sync_state(session, "withings", "measures", 1, window=window, cursor=good)
     advance_sync_state(session, "withings", "measures", 1, window=window, cursor="-99999999999")
-    assert state.cursor == good
+    assert get_sync_state(session, "withings", "measures", 1).cursor == good
     session.rollback()
 
 
