@@ -13,9 +13,9 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection, Engine
 
-from models import RateBudget
+import models
 
-TABLE = RateBudget.__table__
+TABLE = models.rate_budget
 MINUTE, DAY = "minute", "day"
 WINDOWS = {MINUTE: timedelta(minutes=1), DAY: timedelta(days=1)}
 KEEP = timedelta(days=2)  # older windows are deleted when a new day window opens
