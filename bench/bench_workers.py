@@ -109,8 +109,7 @@ def cross_account_rows(engine) -> int:
     link = AccountProvider.__table__
     total = 0
     with engine.connect() as conn:
-        for model in data_tables():
-            table = model.__table__
+        for table in data_tables():
             total += conn.execute(
                 select(func.count()).select_from(table).where(table.c.user_id.not_in(select(link.c.user_id)))
             ).scalar()
@@ -120,8 +119,7 @@ def cross_account_rows(engine) -> int:
 def rows_by_user(engine) -> dict[tuple[str, int], int]:
     out = {}
     with engine.connect() as conn:
-        for model in data_tables():
-            table = model.__table__
+        for table in data_tables():
             for user_id, count in conn.execute(select(table.c.user_id, func.count()).group_by(table.c.user_id)):
                 out[table.name, user_id] = count
     return out

@@ -98,8 +98,8 @@ def test_export_of_one_account_holds_only_its_provider_user_ids(two, tmp_path):
         mine = {str(WHOOP_USER[name]), str(WITHINGS_USER[name])}
         for resource in resources.RESOURCES:
             for table in resource.tables:
-                rows = read_csv(folder / f"{table.__tablename__}.csv")
-                assert rows and {r["user_id"] for r in rows} <= mine, table.__tablename__
+                rows = read_csv(folder / f"{table.name}.csv")
+                assert rows and {r["user_id"] for r in rows} <= mine, table.name
         states = read_csv(folder / "sync_state.csv")
         assert len(states) == len(resources.RESOURCES) and {r["user_id"] for r in states} <= mine
     code, _, _ = cli("export", "cycles", "--output", str(tmp_path / "all"))

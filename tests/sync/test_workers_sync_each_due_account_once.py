@@ -66,8 +66,7 @@ def _rows_by_user(engine) -> dict[str, dict[int, int]]:
     """table -> user id -> rows."""
     out = {}
     with engine.connect() as conn:
-        for model in data_tables():
-            table = model.__table__
+        for table in data_tables():
             rows = conn.execute(select(table.c.user_id, func.count()).group_by(table.c.user_id))
             out[table.name] = dict(rows.all())
     return out
