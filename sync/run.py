@@ -94,36 +94,12 @@ def plan(settings, engine, store, sources, *, now, since, full, reporter):
     return jobs, failed, skipped
 
 
-def run_account(
-    settings,
-    engine: Engine,
-    reporter,
-    *,
-    account: str = DEFAULT_ACCOUNT,
-    sources=SOURCES,
-    since=None,
-    full: bool = False,
-    dry_run: bool = False,
-    wait: float = 0.0,
-    max_minutes: float | None = None,
-    on_start=None,
-) -> RunOutcome:
-    """Sync one account in a process of its own: hold the process lock (SQLite) and the account's
-    lock, plan, fetch and load, report. Raises RunLocked."""
+def run_account(settings, engine: Engine, reporter, *, wait: float = 0.0, **options) -> RunOutcome:
+    """Sync one account in a process of its own: hold the process lock (SQLite), then
+    `sync_account` with the same options (the account's lock, plan, fetch and load, report).
+    Raises RunLocked."""
     with process_lock(engine, wait):
-        return sync_account(
-            settings,
-            engine,
-            reporter,
-            account=account,
-            sources=sources,
-            since=since,
-            full=full,
-            dry_run=dry_run,
-            wait=wait,
-            max_minutes=max_minutes,
-            on_start=on_start,
-        )
+        return sync_account(settings, engine, reporter, wait=wait, **options)
 
 
 def run_accounts(
