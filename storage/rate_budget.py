@@ -4,13 +4,17 @@ Every process using the database, on any host, takes its slot with one atomic up
 section 5): the `WHERE` re-checks `used < budget` under the row lock, so concurrent takers never
 get more than `budget` slots between them. Each call is a short transaction of its own, so the row
 lock lasts one statement. Windows are fixed: a UTC minute, a UTC day.
+
+On SQLite a process reserves its slots in blocks instead (`reserve`, then `give_back` of what it did
+not use): one process syncs there at a time, and each slot's own transaction would queue behind the
+writer filling the same file (docs/BENCHMARKS.md, section 15).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import models
@@ -61,23 +65,73 @@ def take_slots(engine: Engine, provider: str, budgets: dict[str, int], now: date
     keeps the latest one for `status`.
     """
     starts = {kind: window_start(kind, now) for kind in budgets}
-    insert = _insert(engine.dialect.name).values(
-        [
-            {"provider": provider, "window_kind": kind, "window_start": starts[kind], "used": 1, "budget": budget}
-            for kind, budget in budgets.items()
-        ]
-    )
-    stmt = insert.on_conflict_do_update(
-        index_elements=[TABLE.c.provider, TABLE.c.window_kind, TABLE.c.window_start],
-        set_={"used": TABLE.c.used + 1, "budget": insert.excluded.budget},
-        where=TABLE.c.used < insert.excluded.budget,
-    ).returning(TABLE.c.window_kind, TABLE.c.used)
+    stmt = _add(engine.dialect.name, provider, {kind: (starts[kind], 1, budget) for kind, budget in budgets.items()})
     with engine.begin() as conn:
         _commit_without_waiting(conn)
         granted = dict(conn.execute(stmt).all())
         if granted.get(DAY) == 1:  # this call opened the day: forget windows nobody reads again
-            conn.execute(delete(TABLE).where(TABLE.c.window_start < starts[DAY] - KEEP))
+            _forget_old_windows(conn, starts[DAY])
     return {kind: granted.get(kind) for kind in budgets}
+
+
+def reserve(engine: Engine, provider: str, budgets: dict[str, int], now: datetime, count: int) -> dict[str, int]:
+    """Up to `count` slots of each window in `budgets` holding `now`, in one transaction: {kind:
+    the slots granted, 0 when that window is full}. What the taker does not use goes back with
+    `give_back`; a taker that dies first leaves them counted, so a window is never overrun.
+
+    SQLite only, where the read and the write are one step for every process: its writers hold
+    the whole database from BEGIN IMMEDIATE (storage/engine.py). PostgreSQL's takers use
+    `take_slots`, whose row lock lasts one statement.
+    """
+    if engine.dialect.name != "sqlite":
+        raise ValueError("slots are reserved in blocks on SQLite only; PostgreSQL takes them one by one")
+    starts = {kind: window_start(kind, now) for kind in budgets}
+    with engine.begin() as conn:
+        held = conn.execute(
+            select(TABLE.c.window_kind, TABLE.c.used).where(
+                TABLE.c.provider == provider,
+                or_(*(and_(TABLE.c.window_kind == kind, TABLE.c.window_start == start) for kind, start in starts.items())),
+            )
+        ).all()
+        used = {kind: n for kind, n in held}
+        granted = {kind: max(0, min(count, budget - used.get(kind, 0))) for kind, budget in budgets.items()}
+        adding = {kind: (starts[kind], n, budgets[kind]) for kind, n in granted.items() if n}
+        if adding:
+            conn.execute(_add(engine.dialect.name, provider, adding))
+        if DAY in adding and DAY not in used:  # this call opened the day
+            _forget_old_windows(conn, starts[DAY])
+    return granted
+
+
+def give_back(engine: Engine, provider: str, unused: dict[str, tuple[datetime, int]]) -> None:
+    """Return the slots a `reserve` granted and nobody used: {kind: (window start, slots)}."""
+    with engine.begin() as conn:
+        for kind, (start, slots) in unused.items():
+            conn.execute(
+                update(TABLE)
+                .where(TABLE.c.provider == provider, TABLE.c.window_kind == kind, TABLE.c.window_start == start)
+                .values(used=case((TABLE.c.used > slots, TABLE.c.used - slots), else_=0))
+            )
+
+
+def _add(dialect: str, provider: str, rows: dict[str, tuple[datetime, int, int]]):
+    """INSERT ... ON CONFLICT DO UPDATE adding `slots` to each window of `rows` ({kind: (start,
+    slots, budget)}) unless that would pass its budget; RETURNING the windows added to."""
+    insert = _insert(dialect).values(
+        [
+            {"provider": provider, "window_kind": kind, "window_start": start, "used": slots, "budget": budget}
+            for kind, (start, slots, budget) in rows.items()
+        ]
+    )
+    return insert.on_conflict_do_update(
+        index_elements=[TABLE.c.provider, TABLE.c.window_kind, TABLE.c.window_start],
+        set_={"used": TABLE.c.used + insert.excluded.used, "budget": insert.excluded.budget},
+        where=TABLE.c.used + insert.excluded.used <= insert.excluded.budget,
+    ).returning(TABLE.c.window_kind, TABLE.c.used)
+
+
+def _forget_old_windows(conn: Connection, today: datetime) -> None:
+    conn.execute(delete(TABLE).where(TABLE.c.window_start < today - KEEP))
 
 
 def _commit_without_waiting(conn: Connection) -> None:

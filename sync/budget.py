@@ -3,16 +3,24 @@ requests from one per-minute window per provider and from WHOOP's daily budget.
 
 The clients' own limiter still paces the threads of one process; this makes processes share
 (docs/SCALE.md, section 5). The windows come from `configuration.clock`, which tests control.
+
+On SQLite the slots are reserved in blocks and what a run did not use goes back when it ends
+(`release`): only one process syncs a SQLite file at a time (sync/lock.py), so nobody else waits
+for them, and a slot of its own per request was a write transaction queued behind the writer's (about
+2 s of a 10-year first load, docs/BENCHMARKS.md section 15). On PostgreSQL, where workers run side
+by side, each request takes its own slot: a block held by one worker would starve the others.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from typing import Callable
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from api_clients.errors import DailyBudgetReached, RateLimited, format_wait
 from configuration import clock
@@ -23,6 +31,7 @@ log = logging.getLogger(__name__)
 MINUTE_SECONDS = 60.0
 RESET_SLACK_SECONDS = 5.0
 JITTER_SECONDS = 0.5  # processes waiting for the same minute do not all ask at its first instant
+SQLITE_BLOCK = 25  # slots a SQLite process reserves at once: 23 transactions for a 10-year first load, 1 for a day's run
 
 
 class DbBudget:
@@ -37,10 +46,13 @@ class DbBudget:
         *,
         per_day: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        block: int = 1,
     ):
         self.engine, self.provider, self.label = engine, provider, label
-        self.per_day, self.sleep = per_day, sleep
+        self.per_day, self.sleep, self.block = per_day, sleep, block
         self.per_minute = 0  # the last rate the client paced at: what an exhausted minute is set to
+        self._held: dict[str, list] = {}  # kind: [window start, reserved slots not used yet] (block > 1)
+        self._holding = threading.Lock()  # the client's threads share one reservation
 
     def __repr__(self) -> str:
         return f"DbBudget({self.provider!r}, per_day={self.per_day})"
@@ -53,12 +65,12 @@ class DbBudget:
         while True:
             now = clock.utcnow()
             budgets = {MINUTE: per_minute, **({} if day_taken else {DAY: self.per_day})}
-            granted = rate_budget.take_slots(self.engine, self.provider, budgets, now)
+            granted = self._grant(budgets, now)
             if not day_taken:
-                if granted[DAY] is None:
+                if not granted[DAY]:
                     self._day_spent(now)
                 day_taken = True  # kept while this request waits for a minute slot
-            if granted[MINUTE] is not None:
+            if granted[MINUTE]:
                 return waited
             delay = (rate_budget.next_window(MINUTE, now) - now).total_seconds() + random.uniform(0, JITTER_SECONDS)
             if waited + delay > max_wait:
@@ -79,6 +91,42 @@ class DbBudget:
             self.sleep(delay)
             waited += delay
 
+    def _grant(self, budgets: dict[str, int], now) -> dict[str, bool]:
+        """One slot of each window in `budgets`: {kind: granted}."""
+        if self.block == 1:
+            taken = rate_budget.take_slots(self.engine, self.provider, budgets, now)
+            return {kind: used is not None for kind, used in taken.items()}
+        with self._holding:
+            starts = {kind: rate_budget.window_start(kind, now) for kind in budgets}
+            wanted = {
+                kind: budget
+                for kind, budget in budgets.items()
+                if self._held.get(kind, [None, 0])[0] != starts[kind] or not self._held[kind][1]
+            }
+            if wanted:  # a slot of a window gone by was counted in that window: nothing to return
+                reserved = rate_budget.reserve(self.engine, self.provider, wanted, now, self.block)
+                self._held.update({kind: [starts[kind], slots] for kind, slots in reserved.items()})
+            granted = {}
+            for kind in budgets:
+                held = self._held[kind]
+                granted[kind] = held[1] > 0
+                if granted[kind]:
+                    held[1] -= 1
+            return granted
+
+    def release(self) -> None:
+        """Give back the reserved slots nobody used (the run has ended); the next request reserves anew."""
+        with self._holding:
+            now = clock.utcnow()
+            unused = {
+                kind: (start, slots)
+                for kind, (start, slots) in self._held.items()
+                if slots and start == rate_budget.window_start(kind, now)
+            }
+            self._held.clear()
+        if unused:
+            rate_budget.give_back(self.engine, self.provider, unused)
+
     def exhausted(self, reset: float | None) -> None:
         """The server said a window is spent: mark it spent for every process (a reset beyond a
         minute is the day's, when this provider has a daily budget; a shorter one, this minute's
@@ -86,9 +134,16 @@ class DbBudget:
         now = clock.utcnow()
         if self.per_day is not None and reset is not None and reset > MINUTE_SECONDS:
             log.warning("%s: the server says the daily limit is spent; every process stops for today", self.provider)
+            self._drop(DAY)
             rate_budget.exhaust(self.engine, self.provider, DAY, now, self.per_day)
         elif self.per_minute and self._reaches_the_minutes_end(reset, now):
+            self._drop(MINUTE)
             rate_budget.exhaust(self.engine, self.provider, MINUTE, now, self.per_minute)
+
+    def _drop(self, kind: str) -> None:
+        # The server says the window is spent: what is still reserved in it is not used, nor given back.
+        with self._holding:
+            self._held.pop(kind, None)
 
     @staticmethod
     def _reaches_the_minutes_end(reset: float | None, now) -> bool:
@@ -105,5 +160,19 @@ class DbBudget:
 
 
 def db_budget(engine: Engine, provider_settings, label: str) -> DbBudget:
-    """The shared budget of one provider from its settings (WHOOP: WHOOP_REQUESTS_PER_DAY)."""
-    return DbBudget(engine, provider_settings.name, label, per_day=provider_settings.requests_per_day)
+    """The shared budget of one provider from its settings (WHOOP: WHOOP_REQUESTS_PER_DAY), in
+    blocks on SQLite (see the top of this module)."""
+    block = SQLITE_BLOCK if engine.dialect.name == "sqlite" else 1
+    return DbBudget(engine, provider_settings.name, label, per_day=provider_settings.requests_per_day, block=block)
+
+
+def give_back_unused(clients) -> None:
+    """At the end of a run: give back what the clients' budgets reserved and did not use. A
+    failure leaves those slots counted as spent (the day is never overrun) and is logged; it never
+    fails the run."""
+    held = (getattr(getattr(client, "http", None), "budget", None) for client in clients)
+    for budget in {id(b): b for b in held if isinstance(b, DbBudget)}.values():
+        try:
+            budget.release()
+        except SQLAlchemyError as exc:
+            log.warning("%s: could not give back unused request slots: %s", budget.provider, str(exc).splitlines()[0])

@@ -20,6 +20,7 @@ from configuration.accounts import DEFAULT_ACCOUNT
 from storage import accounts, rate_budget
 from storage.tokens import DbTokenStore
 from sync import resources
+from sync.budget import give_back_unused
 from sync.lock import RunLocked, account_lock, process_lock
 from sync.plan import source_jobs
 from sync.runner import ResourceResult, Runner
@@ -214,7 +215,10 @@ def sync_account(
             max_fetchers=settings.fetch_concurrency or None,
             max_seconds=max_seconds(settings, max_minutes),
         )
-        results = failed + runner.run(jobs)
+        try:
+            results = failed + runner.run(jobs)
+        finally:
+            give_back_unused(job.client for job in jobs)
         until = _defer(engine, account_id, results, dry_run)
         if account != DEFAULT_ACCOUNT:
             _name_account_in_reconnects(results, account)

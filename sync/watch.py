@@ -22,6 +22,7 @@ from api_clients.providers import client_class
 from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.clock import utcnow
 from sync import resources
+from sync.budget import give_back_unused
 from sync.healthcheck import Pinger, run_summary
 from sync.lock import RunLocked, account_lock, process_lock
 from sync.plan import open_client, resource_jobs
@@ -168,7 +169,10 @@ class Watcher:
                 runner = Runner(
                     self.engine, self.reporter, stop=self.stop, max_fetchers=self.settings.fetch_concurrency or None
                 )
-                results = runner.run(jobs)
+                try:
+                    results = runner.run(jobs)
+                finally:  # between cycles another process may sync: it finds no slot held for nothing
+                    give_back_unused(client for client, _user in self.clients.values())
         except RunLocked:
             log.info("watch: another run holds the lock%s; trying again shortly", self._whose())
             time.sleep(1.0)
