@@ -21,6 +21,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -154,6 +155,7 @@ cycles = Table(
     Column("max_heart_rate", Integer),
     *_whoop_columns(),
     UniqueConstraint("user_id", "whoop_id"),
+    Index("ix_cycles_user_id_start", "user_id", "start"),  # a user's window, not their whole history
 )
 
 sleep = Table(
@@ -183,6 +185,7 @@ sleep = Table(
     Column("need_from_recent_nap_milli", BigInteger),
     *_whoop_columns(),
     UniqueConstraint("user_id", "whoop_id"),
+    Index("ix_sleep_user_id_start", "user_id", "start"),  # a user's window, not their whole history
 )
 
 # A recovery has no id of its own: it is keyed by its cycle, and its sleep is unique too.
@@ -200,6 +203,7 @@ recovery = Table(
     *_whoop_columns(),
     UniqueConstraint("user_id", "whoop_cycle_id"),
     UniqueConstraint("user_id", "whoop_sleep_id"),
+    Index("ix_recovery_user_id_created_at", "user_id", "created_at"),  # a user's window, not their whole history
 )
 
 workout = Table(
@@ -227,6 +231,7 @@ workout = Table(
     Column("zone_five_milli", BigInteger),
     *_whoop_columns(),
     UniqueConstraint("user_id", "whoop_id"),
+    Index("ix_workout_user_id_start", "user_id", "start"),  # a user's window, not their whole history
 )
 
 withings_weight = Table(
@@ -244,6 +249,7 @@ withings_weight = Table(
     Column("bone_mass_kg", Float),
     *_withings_columns(),
     UniqueConstraint("user_id", "grpid"),
+    Index("ix_withings_weight_user_id_measured_at", "user_id", "measured_at"),  # a user's window, not their whole history
 )
 
 withings_heart_rate = Table(
@@ -257,6 +263,7 @@ withings_heart_rate = Table(
     Column("vascular_age", Float),
     *_withings_columns(),
     UniqueConstraint("user_id", "grpid"),
+    Index("ix_withings_heart_rate_user_id_measured_at", "user_id", "measured_at"),  # a user's window, not their whole history
 )
 
 # One measure of a group: every type Withings sends, whole body or one body segment. `value` is
@@ -272,6 +279,7 @@ withings_measure = Table(
     Column("unit", Integer, nullable=False),
     *_withings_columns(),
     UniqueConstraint("user_id", "grpid", "meastype", "position"),
+    Index("ix_withings_measure_user_id_measured_at", "user_id", "measured_at"),  # a user's window, not their whole history
 )
 
 # An API record the platform could not store, kept verbatim with its reason and retried.
