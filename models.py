@@ -249,7 +249,9 @@ withings_weight = Table(
     Column("bone_mass_kg", Float),
     *_withings_columns(),
     UniqueConstraint("user_id", "grpid"),
-    Index("ix_withings_weight_user_id_measured_at", "user_id", "measured_at"),  # a user's window, not their whole history
+    Index(
+        "ix_withings_weight_user_id_measured_at", "user_id", "measured_at"
+    ),  # a user's window, not their whole history
 )
 
 withings_heart_rate = Table(
@@ -263,7 +265,9 @@ withings_heart_rate = Table(
     Column("vascular_age", Float),
     *_withings_columns(),
     UniqueConstraint("user_id", "grpid"),
-    Index("ix_withings_heart_rate_user_id_measured_at", "user_id", "measured_at"),  # a user's window, not their whole history
+    Index(
+        "ix_withings_heart_rate_user_id_measured_at", "user_id", "measured_at"
+    ),  # a user's window, not their whole history
 )
 
 # One measure of a group: every type Withings sends, whole body or one body segment. `value` is
@@ -279,7 +283,9 @@ withings_measure = Table(
     Column("unit", Integer, nullable=False),
     *_withings_columns(),
     UniqueConstraint("user_id", "grpid", "meastype", "position"),
-    Index("ix_withings_measure_user_id_measured_at", "user_id", "measured_at"),  # a user's window, not their whole history
+    Index(
+        "ix_withings_measure_user_id_measured_at", "user_id", "measured_at"
+    ),  # a user's window, not their whole history
 )
 
 # An API record the platform could not store, kept verbatim with its reason and retried.

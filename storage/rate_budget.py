@@ -90,7 +90,12 @@ def reserve(engine: Engine, provider: str, budgets: dict[str, int], now: datetim
         held = conn.execute(
             select(TABLE.c.window_kind, TABLE.c.used).where(
                 TABLE.c.provider == provider,
-                or_(*(and_(TABLE.c.window_kind == kind, TABLE.c.window_start == start) for kind, start in starts.items())),
+                or_(
+                    *(
+                        and_(TABLE.c.window_kind == kind, TABLE.c.window_start == start)
+                        for kind, start in starts.items()
+                    )
+                ),
             )
         ).all()
         used = {kind: n for kind, n in held}

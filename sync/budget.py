@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 MINUTE_SECONDS = 60.0
 RESET_SLACK_SECONDS = 5.0
 JITTER_SECONDS = 0.5  # processes waiting for the same minute do not all ask at its first instant
-SQLITE_BLOCK = 25  # slots a SQLite process reserves at once: 23 transactions for a 10-year first load, 1 for a day's run
+SQLITE_BLOCK = (
+    25  # slots a SQLite process reserves at once: 23 transactions for a 10-year first load, 1 for a day's run
+)
 
 
 class DbBudget:
