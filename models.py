@@ -155,7 +155,6 @@ cycles = Table(
     Column("max_heart_rate", Integer),
     *_whoop_columns(),
     UniqueConstraint("user_id", "whoop_id"),
-    Index("ix_cycles_user_id_start", "user_id", "start"),  # a user's window, not their whole history
 )
 
 sleep = Table(
@@ -185,7 +184,6 @@ sleep = Table(
     Column("need_from_recent_nap_milli", BigInteger),
     *_whoop_columns(),
     UniqueConstraint("user_id", "whoop_id"),
-    Index("ix_sleep_user_id_start", "user_id", "start"),  # a user's window, not their whole history
 )
 
 # A recovery has no id of its own: it is keyed by its cycle, and its sleep is unique too.
@@ -203,7 +201,6 @@ recovery = Table(
     *_whoop_columns(),
     UniqueConstraint("user_id", "whoop_cycle_id"),
     UniqueConstraint("user_id", "whoop_sleep_id"),
-    Index("ix_recovery_user_id_created_at", "user_id", "created_at"),  # a user's window, not their whole history
 )
 
 workout = Table(
@@ -231,7 +228,6 @@ workout = Table(
     Column("zone_five_milli", BigInteger),
     *_whoop_columns(),
     UniqueConstraint("user_id", "whoop_id"),
-    Index("ix_workout_user_id_start", "user_id", "start"),  # a user's window, not their whole history
 )
 
 withings_weight = Table(
@@ -249,9 +245,6 @@ withings_weight = Table(
     Column("bone_mass_kg", Float),
     *_withings_columns(),
     UniqueConstraint("user_id", "grpid"),
-    Index(
-        "ix_withings_weight_user_id_measured_at", "user_id", "measured_at"
-    ),  # a user's window, not their whole history
 )
 
 withings_heart_rate = Table(
@@ -265,9 +258,6 @@ withings_heart_rate = Table(
     Column("vascular_age", Float),
     *_withings_columns(),
     UniqueConstraint("user_id", "grpid"),
-    Index(
-        "ix_withings_heart_rate_user_id_measured_at", "user_id", "measured_at"
-    ),  # a user's window, not their whole history
 )
 
 # One measure of a group: every type Withings sends, whole body or one body segment. `value` is
@@ -283,10 +273,22 @@ withings_measure = Table(
     Column("unit", Integer, nullable=False),
     *_withings_columns(),
     UniqueConstraint("user_id", "grpid", "meastype", "position"),
-    Index(
-        "ix_withings_measure_user_id_measured_at", "user_id", "measured_at"
-    ),  # a user's window, not their whole history
 )
+
+# A run reads one user's last days of each table it reconciles (db_loader.reconcile_window), and
+# the readers read a user's days: with only the unique (user_id, API id) key to start from, SQLite
+# read that user's whole history each time (migration 0009_user_time_indexes, which adds these).
+for _table, _column in (
+    (cycles, "start"),
+    (sleep, "start"),
+    (recovery, "created_at"),
+    (workout, "start"),
+    (withings_weight, "measured_at"),
+    (withings_heart_rate, "measured_at"),
+    (withings_measure, "measured_at"),
+):
+    Index(f"ix_{_table.name}_user_id_{_column}", _table.c.user_id, _table.c[_column])
+del _table, _column
 
 # An API record the platform could not store, kept verbatim with its reason and retried.
 quarantine = Table(
