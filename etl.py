@@ -37,6 +37,14 @@ from sync.windows import since_option
 
 SOURCES = resources.SOURCES
 log = logging.getLogger("etl")
+# `--source` of the run, `watch` and `worker`: one declaration, so the three commands take the same names.
+SOURCE_OPTION = click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    type=click.Choice(SOURCES),
+    help="Only this source (repeatable). Default: every configured source.",
+)
 
 # Start-up time: everything a run needs is imported above (the declarations already load the
 # database layer: SQLAlchemy Core and `models`' tables; the ORM is never imported by a run, its
@@ -161,13 +169,7 @@ def _no_source_configured() -> ConfigError:
     help="Fetch an explicit window: 7d, 36h, 2w or a date like 2025-01-01.",
 )
 @click.option("--full", is_flag=True, help="Fetch the whole history again (slow: minutes under WHOOP's rate limit).")
-@click.option(
-    "--source",
-    "sources",
-    multiple=True,
-    type=click.Choice(SOURCES),
-    help="Only this source (repeatable). Default: every configured source.",
-)
+@SOURCE_OPTION
 @click.option("--dry-run", is_flag=True, help="Fetch and report what would change; write nothing.")
 @click.option(
     "--wait",
@@ -528,13 +530,7 @@ def connect(provider, no_browser, timeout, account):
 
 
 @cli.command()
-@click.option(
-    "--source",
-    "sources",
-    multiple=True,
-    type=click.Choice(SOURCES),
-    help="Only this source (repeatable). Default: every configured source.",
-)
+@SOURCE_OPTION
 @click.option(
     "--poll-withings",
     type=click.FloatRange(min=10),
@@ -605,13 +601,7 @@ def watch(ctx, sources, poll_withings, poll_whoop, reconcile_hours, cycles, acco
     metavar="MINUTES",
     help="An account is due again this long after its run (default: ETL_ACCOUNT_INTERVAL_MINUTES, 60).",
 )
-@click.option(
-    "--source",
-    "sources",
-    multiple=True,
-    type=click.Choice(SOURCES),
-    help="Only this source (repeatable). Default: every configured source.",
-)
+@SOURCE_OPTION
 @click.pass_context
 def worker(ctx, until_idle, interval_minutes, sources):
     """Sync due accounts until stopped (SIGTERM or Ctrl-C finish the account in hand), on PostgreSQL.

@@ -5,7 +5,7 @@ The clients' own limiter still paces the threads of one process; this makes proc
 (docs/SCALE.md, section 5). The windows come from `configuration.clock`, which tests control.
 
 On SQLite the slots are reserved in blocks and what a run did not use goes back when it ends
-(`release`): only one process syncs a SQLite file at a time (sync/lock.py), so nobody else waits
+(`DbBudget.release`): only one process syncs a SQLite file at a time (sync/lock.py), so nobody else waits
 for them, and a slot of its own per request was a write transaction queued behind the writer's (about
 2 s of a 10-year first load, docs/BENCHMARKS.md section 15). On PostgreSQL, where workers run side
 by side, each request takes its own slot: a block held by one worker would starve the others.
@@ -31,9 +31,8 @@ log = logging.getLogger(__name__)
 MINUTE_SECONDS = 60.0
 RESET_SLACK_SECONDS = 5.0
 JITTER_SECONDS = 0.5  # processes waiting for the same minute do not all ask at its first instant
-SQLITE_BLOCK = (
-    25  # slots a SQLite process reserves at once: 23 transactions for a 10-year first load, 1 for a day's run
-)
+# Slots a SQLite client reserves at once: 23 reservations for a 10-year first load, one per provider a day.
+SQLITE_BLOCK = 25
 
 
 class DbBudget:
@@ -61,7 +60,7 @@ class DbBudget:
 
     def take(self, per_minute: int, max_wait: float) -> float:
         """Take a slot of today's budget and of this minute (waiting for the next minute when
-        this one is full), both in one statement; the seconds waited."""
+        this one is full), both at once; the seconds waited."""
         self.per_minute, waited = per_minute, 0.0
         day_taken = self.per_day is None
         while True:
