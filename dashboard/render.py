@@ -7,6 +7,7 @@ from html import escape
 from string import Template
 from urllib.parse import quote
 
+from configuration import clock
 from configuration.invocation import command
 from dashboard import assets
 
@@ -89,7 +90,7 @@ def _picker(summary: dict) -> str:
 
 def _header(database: str, zone: dict | None = None, picker: str = "") -> str:
     if zone is None:
-        updated = f"Updated {e(datetime.now().astimezone().strftime('%H:%M'))}"
+        updated = f"Updated {e(clock.utcnow().astimezone().strftime('%H:%M'))}"
     else:  # the one place the page names its time zone: every time and day below is in it
         updated = f'Times in <strong id="page-zone">{e(zone["label"])}</strong> · updated {e(zone["generated_local"])}'
     return (

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from configuration.clock import utcnow
+from configuration import clock
 from mcp_server.readonly import queryable_tables
 from readers import charts, daily, metrics, read_model
 from readers.export import iso
@@ -20,7 +20,7 @@ MAX_WORKOUT_DAYS = 100_000
 
 def latest_measurements(conn: Connection, now: datetime | None = None, account: int | None = None) -> dict:
     """Per catalog metric: the latest counted value, its unit and time; and which values are flagged."""
-    now = now or utcnow()
+    now = now or clock.utcnow()
     found = {}
     for metric in metrics.METRICS:
         row = metrics.latest(conn, metric.name, now, account)
@@ -46,14 +46,14 @@ def recent_workouts(
     """Workouts that started in the last `days` days, newest first."""
     if not 1 <= days <= MAX_WORKOUT_DAYS:
         raise ValueError(f"days must be between 1 and {MAX_WORKOUT_DAYS}, not {days}")
-    now = now or utcnow()
+    now = now or clock.utcnow()
     rows = charts.recent_workouts(conn, since=now - timedelta(days=days), limit=limit, now=now, account=account)
     return [{k: iso(v) for k, v in row.items()} for row in rows]
 
 
 def sync_freshness(conn: Connection, now: datetime | None = None, account: int | None = None) -> list[dict]:
     """Per declared resource: last successful sync, newest record, stale or not and why, error line."""
-    now = now or utcnow()
+    now = now or clock.utcnow()
     out = []
     for row in read_model.freshness(conn, now, account):
         last = row["last_success_at"]

@@ -39,7 +39,7 @@ def accounts(ctx, json_output):
     """List the accounts: providers, provider user ids, token state and freshness (add, remove: see --help)."""
     if ctx.invoked_subcommand is not None:
         return
-    from configuration.clock import utcnow
+    from configuration import clock
     from readers.accounts import format_accounts, list_accounts
 
     engine = open_engine(settings().database_url, at_head=True)
@@ -53,7 +53,7 @@ def accounts(ctx, json_output):
 
         click.echo(json.dumps(items, default=json_default, indent=2))
     else:
-        click.echo(format_accounts(items, utcnow()))
+        click.echo(format_accounts(items, clock.utcnow()))
 
 
 @accounts.command()

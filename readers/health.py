@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from api_clients.errors import reconnect_command
-from configuration.clock import utcnow
+from configuration import clock
 from configuration.invocation import command, env_file_hint
 from readers import read_model
 from sync import resources
@@ -40,7 +40,7 @@ def check_accounts(engine: Engine, settings, names=(), now: datetime | None = No
     """`check` of each account named (none named: every account) in one report: the problems and
     resources of all, each entry naming its account, per-account verdicts under `accounts`, and
     the worst account's exit code. UnknownAccount for a name that does not exist."""
-    now = now or utcnow()
+    now = now or clock.utcnow()
     with engine.connect() as conn:
         chosen = read_model.scopes(conn, names)
     reports = [check(engine, settings, now, scope) for scope in chosen]
@@ -60,7 +60,7 @@ def check(engine: Engine, settings, now: datetime | None = None, scope: read_mod
     """Problems of one account (by default the whole database) for the providers configured
     here or held in it (tokens or data); `exit_code` 0 fresh, 1 stale/quarantine, 2 nothing to
     check, 3 re-connect."""
-    now = now or utcnow()
+    now = now or clock.utcnow()
     account, name = (scope.id, scope.name) if scope else (None, None)
     with engine.connect() as conn:
         rows = read_model.freshness(conn, now, account)
@@ -129,7 +129,7 @@ def failed_check(
     """The check's report when it cannot judge the data (a setting, the database): the same shape, one problem."""
     return {
         "account": account,
-        "checked_at": now or utcnow(),
+        "checked_at": now or clock.utcnow(),
         "exit_code": exit_code,
         "problems": [asdict(Problem("*", "*", kind, message)) | {"account": account}],
         "resources": [],

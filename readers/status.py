@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
+from configuration import clock
 from configuration.accounts import DEFAULT_ACCOUNT
-from configuration.clock import utcnow
 from mapping.withings import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 from readers import read_model
 from readers.read_model import ago as _ago
@@ -28,7 +28,7 @@ def _fmt(when: datetime | None) -> str:
 def collect_statuses(engine: Engine, names=(), now: datetime | None = None) -> list[dict]:
     """One status per account named (none named: every account); UnknownAccount for a name
     that does not exist."""
-    now = now or utcnow()
+    now = now or clock.utcnow()
     with engine.connect() as conn:
         chosen = read_model.scopes(conn, names)
     return [collect_status(engine, now, scope) for scope in chosen]
@@ -37,7 +37,7 @@ def collect_statuses(engine: Engine, names=(), now: datetime | None = None) -> l
 def collect_status(engine: Engine, now: datetime | None = None, scope: read_model.Scope | None = None) -> dict:
     """Everything the status report shows of one account (by default the whole database), as
     plain data (no token values)."""
-    now = now or utcnow()
+    now = now or clock.utcnow()
     account = scope.id if scope else None
     with engine.connect() as conn:
         rows = read_model.freshness(conn, now, account)

@@ -15,8 +15,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 import models
+from configuration import clock
 from configuration.accounts import DEFAULT_ACCOUNT, check_account_name
-from configuration.clock import utcnow
 
 ACCOUNT = models.account
 LINK = models.account_provider
@@ -57,7 +57,7 @@ def ensure(conn: Connection, name: str = DEFAULT_ACCOUNT) -> int:
     check_account_name(name)
     try:
         with conn.begin_nested():
-            conn.execute(insert(ACCOUNT).values(name=name, created_at=utcnow()))
+            conn.execute(insert(ACCOUNT).values(name=name, created_at=clock.utcnow()))
     except IntegrityError:  # another process created it between the SELECT and the INSERT
         pass
     return find(conn, name)
@@ -116,7 +116,7 @@ def link(conn: Connection, account_id: int, provider: str, user_id: int) -> None
     try:
         with conn.begin_nested():
             conn.execute(
-                insert(LINK).values(account_id=account_id, provider=provider, user_id=user_id, linked_at=utcnow())
+                insert(LINK).values(account_id=account_id, provider=provider, user_id=user_id, linked_at=clock.utcnow())
             )
     except IntegrityError:  # linked meanwhile by another process: decide again on what it wrote
         held = owner(conn, provider, user_id)

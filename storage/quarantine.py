@@ -22,7 +22,7 @@ from sqlalchemy import and_, case, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 import models
-from configuration.clock import utcnow
+from configuration import clock
 from storage.accounts import owner_of
 
 MAX_KEY_TEXT = 64
@@ -78,7 +78,7 @@ def quarantine_records(
     now: datetime | None = None,
 ) -> int:
     """Store rejected records (or bump the ones already there); returns how many were written."""
-    now = now or utcnow()
+    now = now or clock.utcnow()
     latest: dict[str, Rejected] = {}
     for item in rejected:  # the same record twice in a page: one row, the later copy
         latest[fingerprint(key_field, item.record)] = item
@@ -222,7 +222,7 @@ def _review(session: Connection, column: str, ids: Iterable[int] | None, now: da
         where.append(table.c.id.in_(list(ids)))
     changed = list(session.scalars(select(table.c.id).where(*where).order_by(table.c.id)))
     if changed:
-        session.execute(update(table).where(table.c.id.in_(changed)).values({column: now or utcnow()}))
+        session.execute(update(table).where(table.c.id.in_(changed)).values({column: now or clock.utcnow()}))
     return changed
 
 

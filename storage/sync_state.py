@@ -9,7 +9,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 import models
-from configuration.clock import utcnow
+from configuration import clock
 from storage.accounts import owner_of
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def advance_sync_state(
     The window and cursor move only when `window.moves_cursor` (an explicit `--since` window that
     starts after the stored cursor must not hide the gap before it from the next plain run).
     """
-    now = now or utcnow()
+    now = now or clock.utcnow()
     values: dict = {"last_attempt_at": now, "last_success_at": now, "status": "ok", "error": None, "counts": counts}
     if window.moves_cursor:
         values.update(window_start=window.start, window_end=window.end)
@@ -96,7 +96,7 @@ def record_sync_failure(
     session: Connection, source: str, resource: str, user_id: int, error: str, now: datetime | None = None
 ) -> None:
     """Note a failed attempt; the window and cursor stay where the last success left them."""
-    values = {"last_attempt_at": now or utcnow(), "status": "error", "error": error[:MAX_ERROR_LENGTH]}
+    values = {"last_attempt_at": now or clock.utcnow(), "status": "error", "error": error[:MAX_ERROR_LENGTH]}
     _write(session, source, resource, user_id, values)
 
 
@@ -106,5 +106,9 @@ def record_sync_deferral(
     """Note an attempt deferred to the next day window (the daily request budget is spent): not
     an error; the window and cursor stay where the last success left them."""
     _write(
-        session, source, resource, user_id, {"last_attempt_at": now or utcnow(), "status": "deferred", "error": None}
+        session,
+        source,
+        resource,
+        user_id,
+        {"last_attempt_at": now or clock.utcnow(), "status": "deferred", "error": None},
     )

@@ -13,8 +13,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from api_clients.oauth import Token
+from configuration import clock
 from configuration.accounts import DEFAULT_ACCOUNT
-from configuration.clock import utcnow
 from configuration.logs import register_secret
 from models import oauth_token
 from storage import accounts
@@ -115,7 +115,7 @@ class DbTokenStore:
                 "refresh_token": token.refresh_token,
                 "expires_at": token.expires_at,
                 "scope": token.scope,
-                "updated_at": utcnow(),
+                "updated_at": clock.utcnow(),
             }
             if keep is None:
                 conn.execute(insert(TABLE).values(provider=provider, account_id=account_id, **values))

@@ -30,12 +30,12 @@ def since_option(ctx, param, value: str | None) -> datetime | None:
     """The click callback of every `--since` option: None, or an aware UTC datetime."""
     import click
 
-    from configuration.clock import utcnow
+    from configuration import clock
 
     if value is None:
         return None
     try:
-        return parse_since(value, utcnow())
+        return parse_since(value, clock.utcnow())
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 

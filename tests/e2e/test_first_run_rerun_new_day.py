@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from configuration import clock
 from models import Cycle, Recovery, WithingsWeight
 from storage.engine import make_engine
 from tests.helpers.etl import by_resource, run_etl, snapshot, sync_states, table_counts
@@ -114,8 +115,8 @@ def test_a_month_without_runs_leaves_no_gap(etl_env, db_url, monkeypatch):
     assert run_etl()[0] == 0
     before = table_counts(db_url)
     etl_env.advance_day(30)
-    # The sandbox's clock is now a month ahead of this machine's; the date bounds follow it.
-    monkeypatch.setattr("mapping.fields.utcnow", lambda: datetime.now(timezone.utc) + timedelta(days=30))
+    # The sandbox's clock is now a month ahead of this machine's; the ETL's clock follows it.
+    monkeypatch.setattr(clock, "utcnow", lambda: datetime.now(timezone.utc) + timedelta(days=30))
     assert run_etl()[0] == 0
     after = table_counts(db_url)
     assert after["cycles"] - before["cycles"] == 30

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 import etl
-from configuration.clock import utcnow
+from configuration import clock
 from storage.engine import make_engine
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -155,7 +155,7 @@ def test_http_error_bodies_echoing_the_access_token_print_no_token(mock, db_url,
                 "INSERT INTO oauth_token (account_id, provider, user_id, access_token, refresh_token, expires_at, "
                 "updated_at) VALUES ((SELECT id FROM account WHERE name = 'default'), 'whoop', 10129, :a, :r, :e, :u)"
             ),
-            {"a": ACCESS, "r": SEED, "e": utcnow().replace(year=utcnow().year + 1), "u": utcnow()},
+            {"a": ACCESS, "r": SEED, "e": clock.utcnow().replace(year=clock.utcnow().year + 1), "u": clock.utcnow()},
         )
     engine.dispose()
 

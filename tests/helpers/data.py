@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from configuration.clock import utcnow
+from configuration import clock
 from models import Account, OAuthToken
 from storage.engine import make_engine
 from tests.helpers import factories as f
@@ -41,9 +41,9 @@ def fill(url: str, days: int = 5) -> None:
                 user_id=f.USER_ID,
                 access_token=SECRET,
                 refresh_token=SECRET,
-                expires_at=utcnow() + timedelta(hours=1),
+                expires_at=clock.utcnow() + timedelta(hours=1),
                 scope="read:cycles",
-                updated_at=utcnow(),
+                updated_at=clock.utcnow(),
             )
         )
         session.commit()

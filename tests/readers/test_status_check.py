@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 import etl
-from configuration.clock import utcnow
+from configuration import clock
 from models import OAuthToken, Quarantine, SyncState, WithingsWeight
 from storage import quarantine
 from storage.engine import make_engine
@@ -54,7 +54,9 @@ def test_stale_resource_exits_1_with_one_line(etl_env, db_url):
     assert run_etl()[0] == 0
     execute(
         db_url,
-        update(SyncState).where(SyncState.resource == "cycles").values(last_success_at=utcnow() - timedelta(days=3)),
+        update(SyncState)
+        .where(SyncState.resource == "cycles")
+        .values(last_success_at=clock.utcnow() - timedelta(days=3)),
     )
     code, out, err = check()
     assert (code, err) == (1, ["WHOOP cycles last synced 3 days ago"])
@@ -74,7 +76,9 @@ def test_threshold_is_configurable_per_resource(etl_env, db_url, monkeypatch):
     assert run_etl()[0] == 0
     execute(
         db_url,
-        update(SyncState).where(SyncState.resource == "measures").values(last_success_at=utcnow() - timedelta(days=5)),
+        update(SyncState)
+        .where(SyncState.resource == "measures")
+        .values(last_success_at=clock.utcnow() - timedelta(days=5)),
     )
     assert check()[0] == 1
     monkeypatch.setenv("STALE_AFTER_WITHINGS_MEASURES", "6d")
@@ -152,7 +156,9 @@ def test_a_monitoring_host_without_client_ids_judges_what_the_database_holds(etl
     assert {r["resource"] for r in report["resources"]} == {r.name for r in resources.RESOURCES}
     execute(
         db_url,
-        update(SyncState).where(SyncState.resource == "cycles").values(last_success_at=utcnow() - timedelta(days=3)),
+        update(SyncState)
+        .where(SyncState.resource == "cycles")
+        .values(last_success_at=clock.utcnow() - timedelta(days=3)),
     )
     assert check() == (1, "", ["WHOOP cycles last synced 3 days ago"])
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 import etl
-from configuration.clock import utcnow
+from configuration import clock
 from models import SyncState
 from storage import accounts
 from storage.engine import make_engine
@@ -74,7 +74,7 @@ def test_check_names_the_account_of_each_problem_and_exits_with_the_worst(two):
         conn.execute(
             update(SyncState)
             .where(SyncState.account_id == bob, SyncState.resource == "cycles")
-            .values(last_success_at=utcnow() - timedelta(days=5))
+            .values(last_success_at=clock.utcnow() - timedelta(days=5))
         )
     engine.dispose()
     code, out, err = cli("status", "--check")

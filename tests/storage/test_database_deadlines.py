@@ -77,7 +77,7 @@ def test_statement_timeout_on_postgres_busy_timeout_on_sqlite(db_url):
 
 
 def test_sql_parameters_never_appear_in_error_messages(db_url):
-    from configuration.clock import utcnow
+    from configuration import clock
 
     engine = make_engine(db_url)
     insert = text(
@@ -86,9 +86,11 @@ def test_sql_parameters_never_appear_in_error_messages(db_url):
     )
     try:
         with engine.begin() as conn:
-            conn.execute(insert, {"a": "first-access", "r": "first-refresh", "t": utcnow()})
+            conn.execute(insert, {"a": "first-access", "r": "first-refresh", "t": clock.utcnow()})
         with pytest.raises(DBAPIError) as raised, engine.begin() as conn:  # a duplicate (provider, user_id)
-            conn.execute(insert, {"a": "access-token-in-a-parameter", "r": "refresh-in-a-parameter", "t": utcnow()})
+            conn.execute(
+                insert, {"a": "access-token-in-a-parameter", "r": "refresh-in-a-parameter", "t": clock.utcnow()}
+            )
         assert "in-a-parameter" not in str(raised.value)
         assert "SQL parameters hidden" in str(raised.value)
     finally:
