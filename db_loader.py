@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from datetime import datetime
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import ColumnElement, Integer, Table, delete, false, insert, select, update
+from sqlalchemy import ColumnElement, Table, delete, false, select, update
 from sqlalchemy.engine import Connection
 
 import models
-from configuration.clock import utcnow
-from mapping.fields import MappingError
+from api_clients.pages import Page
+from configuration import clock
+from mapping.fields import MappingError, RowsByTable
 from storage import quarantine
 from storage import write as db_write
 from storage.write import LoadCounts, Unit, target_of
@@ -52,12 +52,16 @@ def _dedupe(units: list[Unit], counts: LoadCounts) -> list[Unit]:
 
 
 def _write_units(
-    session: Connection, units: list[Unit], counts: LoadCounts, rejects: list[quarantine.Rejected]
+    session: Connection,
+    units: list[Unit],
+    counts: LoadCounts,
+    rejects: list[quarantine.Rejected],
+    planner: Callable[[Connection, list[Unit], datetime], None],
+    now: datetime,
 ) -> list[Unit]:
-    """Write one batch; returns the units stored. A refused batch is retried unit by unit."""
+    """Write one batch planned by `planner`; returns the units stored. A refused batch is retried unit by unit."""
     units = _dedupe(units, counts)
-    now = utcnow()
-    db_write.plan(session, units, now)
+    planner(session, units, now)
     try:
         with session.begin_nested():
             db_write.execute(session, units)
@@ -102,32 +106,26 @@ def _mapped(
 
 
 def _load_units(
-    session: Connection,
-    records: Iterable[Any],
-    to_unit: Callable[[Any], Unit | None],
-    *,
-    resource,
-    batch_size: int,
-    user_id: int | None = None,
-    timezone: str | None = None,
+    session: Connection, resource, records: Iterable[Any], to_unit: Callable[[Any], Unit | None], context: dict
 ) -> LoadCounts:
     counts = LoadCounts()
-    for chunk in _batches(records, batch_size):
+    planner = db_write.plan if resource.keeps_history else db_write.plan_observations
+    for chunk in _batches(records, context["batch_size"]):
         units, rejects = [], []
         for unit in _mapped(chunk, to_unit, counts, rejects):
             if unit is None or not unit.rows:
                 counts.skipped += 1
             else:
                 units.append(unit)
-        stored = _write_units(session, units, counts, rejects) if units else []
+        stored = _write_units(session, units, counts, rejects, planner, context["now"]) if units else []
         counts.quarantined += quarantine.quarantine_records(
             session,
             resource.source,
             resource.name,
             rejects,
             key_field=resource.quarantine_key,
-            user_id=user_id,
-            timezone=timezone,
+            user_id=context["user_id"] if "user_id" in resource.mapper_context else None,
+            timezone=context["timezone"] if "timezone" in resource.mapper_context else None,
         )
         counts.recovered += quarantine.release(
             session, resource.source, resource.name, [u.record for u in stored], key_field=resource.quarantine_key
@@ -135,28 +133,29 @@ def _load_units(
     return counts
 
 
-def _table_rows(tables: tuple, mapped: Any) -> list[tuple[str, dict]]:
-    """A mapper's output as (table, row) pairs: one row, or one row (or list of rows) per table in order."""
-    outputs = mapped if isinstance(mapped, tuple) else (mapped,)
-    rows = []
-    for table, output in zip(tables, outputs, strict=False):
-        rows += [(table.name, row) for row in (output if isinstance(output, list) else [output]) if row]
-    return rows
+def _rows_by_table(resource, mapped: Any) -> list[tuple[Table, dict]]:
+    """A mapper's output as (table, row) pairs in the declaration's table order: the row of the
+    resource's own table, or RowsByTable naming each row's table."""
+    if not isinstance(mapped, RowsByTable):
+        return [(resource.model, mapped)] if mapped else []
+    declared = {table.name: table for table in resource.tables}
+    unknown = mapped.keys() - declared.keys()
+    if unknown:
+        raise LookupError(f"{resource.name}'s mapper wrote to {sorted(unknown)}, which it does not declare")
+    return [(table, row) for table in resource.tables for row in mapped.get(table.name, ()) if row]
 
 
 def _unit_maker(resource, context: dict) -> Callable[[Any], Unit | None]:
     """A record -> its Unit: the declared mapper's rows, and the rows' API id in every declared table."""
     arguments = [context[name] for name in resource.mapper_context]
-    for table in resource.tables:
-        target_of(table)  # a table declared outside models.py becomes known by its name
 
     def to_unit(record: Any) -> Unit | None:
-        rows = _table_rows(resource.tables, resource.mapper(record, *arguments))
+        rows = _rows_by_table(resource, resource.mapper(record, *arguments, now=context["now"]))
         if not rows:
             return None
         owner_table, owner = rows[0]
         user_col, id_col = target_of(owner_table).key[:2]
-        return Unit(record, rows, [(t.name, owner[user_col], owner[id_col]) for t in resource.tables])
+        return Unit(record, rows, [(t, owner[user_col], owner[id_col]) for t in resource.tables])
 
     return to_unit
 
@@ -166,50 +165,35 @@ def load_page(session: Connection, resource, page, user_id: int, batch_size: int
 
     `resource` is the declaration (sync.resources) and `page` the client's page. A record is
     counted once, whatever the number of rows and tables it maps to: a record that is new is
-    `inserted`, one with any row written or marked is `updated`. Rejects are quarantined with
-    what the mapper needs to try them again (the user and the page's time zone).
+    `inserted`, one with any row written or marked is `updated`. A resource that keeps no
+    history (`keeps_history`) stores each distinct value once: a value seen again only moves
+    its `last_seen_at`, and counts as unchanged. Rejects are quarantined with what the mapper
+    needs to try them again (the user and the page's time zone).
     """
-    context = {"user_id": user_id, "timezone": page.timezone, "fetched_at": page.fetched_at or utcnow()}
-    to_unit = _unit_maker(resource, context)
-    if not resource.keeps_history:
-        return load_observations(session, resource, page.records, to_unit)
-    return _load_units(
-        session,
-        page.records,
-        to_unit,
-        resource=resource,
-        batch_size=batch_size,
-        user_id=user_id if "user_id" in resource.mapper_context else None,
-        timezone=page.timezone if "timezone" in resource.mapper_context else None,
-    )
-
-
-RetryLoader = Callable[[Connection, list, "int | None", "str | None"], LoadCounts]
+    # The instant the mappers check dates against and an object without history was seen at.
+    now = page.fetched_at or clock.utcnow()
+    context = {"user_id": user_id, "timezone": page.timezone, "now": now, "batch_size": batch_size}
+    return _load_units(session, resource, page.records, _unit_maker(resource, context), context)
 
 
 def retry_quarantine(
-    session: Connection,
-    source: str,
-    resource: str,
-    loader: RetryLoader,
-    ids: list[int] | None = None,
-    user_id: int | None = None,
+    session: Connection, resource, ids: list[int] | None = None, user_id: int | None = None
 ) -> LoadCounts:
-    """Load every quarantined record of one resource (or those of `ids`) again with today's mappers.
+    """Load every quarantined record of `resource` (or those of `ids`) again with today's mappers.
 
     A record that is stored now leaves the quarantine (`recovered`); one still rejected stays,
-    with its new reason and one more attempt. `loader(session, records, user_id, timezone)`
-    is the resource's own loader (its declaration's). The caller commits. A run passes its
-    `user_id`, so two accounts' runs never update the same rows at once.
+    with its new reason and one more attempt. The records are loaded as a page of the resource
+    (load_page) with the user and time zone they were held with. The caller commits. A run
+    passes its `user_id`, so two accounts' runs never update the same rows at once.
     """
-    waiting = quarantine.entries(session, source, resource, ids, user_id)
+    waiting = quarantine.entries(session, resource.source, resource.name, ids, user_id)
     attempts = {q.id: q.attempts for q in waiting}
     total = LoadCounts()
     by_context: dict[tuple, list] = {}
     for q in waiting:
         by_context.setdefault((q.user_id, q.timezone), []).append(q)
     for (user_id, tz), group in by_context.items():
-        total.add(loader(session, [json.loads(q.payload) for q in group], user_id, tz))
+        total.add(load_page(session, resource, Page([json.loads(q.payload) for q in group], timezone=tz), user_id))
     table = models.quarantine
     still = dict(session.execute(select(table.c.id, table.c.attempts).where(table.c.id.in_(list(attempts)))).all())
     stored = [i for i, n in still.items() if n == attempts[i]]  # not rejected again
@@ -224,25 +208,10 @@ def retry_quarantine(
 
 # ---- deletions -----------------------------------------------------------------------------
 
-_DEFAULT = object()
 UPDATE_CHUNK = 500
 
 
-def normalise_key(table: str | Table, value: Any) -> Any:
-    """An API id in the form its table (a Table or a table name) stores it, None if unreadable: a
-    text key column holds a canonical UUID, an integer one an int (the id's kind is the table's)."""
-    target = target_of(table)
-    try:
-        if not isinstance(target.table.c[target.key[1]].type, Integer):
-            return str(uuid.UUID(value)) if isinstance(value, str) else None
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-    except (ValueError, OverflowError):
-        return None
-
-
-def _pending_kept(table) -> ColumnElement | None:
+def _pending_kept(table: Table) -> ColumnElement | None:
     # A WHOOP record waiting for its score can drop out of a listing and come back scored: never
     # reconciled away.
     return table.c.score_state == "PENDING_SCORE" if "score_state" in table.c else None
@@ -250,34 +219,32 @@ def _pending_kept(table) -> ColumnElement | None:
 
 def reconcile_window(
     session: Connection,
-    table_name: str,
+    table: Table,
     user_id: int,
     start: datetime | None,
     end: datetime,
     seen_keys: Iterable[Any],
     *,
     time_column: str,
-    keep: Any = _DEFAULT,
     allow_empty: bool = False,
-    now: datetime | None = None,
 ) -> tuple[int, int]:
     """Mark rows in [start, end) whose key the API no longer returned as deleted; restore seen ones.
 
-    Only for a window the run fetched completely. `time_column` is the column the window is
-    compared on (the declaration's `reconcile_on`). Never a hard delete, never a row outside the
-    window; `keep` (an SQL condition; default: WHOOP's PENDING_SCORE) protects rows. An empty
-    `seen_keys` marks nothing unless `allow_empty` (the caller confirmed the window is empty).
-    Returns (marked_deleted, restored); the caller commits.
+    Only for a window the run fetched completely. `seen_keys` are API ids as the table stores
+    them (Resource.keys normalises them); `time_column` is the column the window is compared on
+    (the declaration's `reconcile_on`). Never a hard delete, never a row outside the window; a
+    WHOOP record still PENDING_SCORE is kept. An empty `seen_keys` marks nothing unless
+    `allow_empty` (the caller confirmed the window is empty). Returns (marked_deleted,
+    restored); the caller commits.
     """
-    table = target_of(table_name).table
-    id_col = table.c[target_of(table_name).key[1]]
+    id_col = table.c[target_of(table).key[1]]
     when = table.c[time_column]
-    seen = {k for k in (normalise_key(table_name, v) for v in seen_keys) if k is not None}
+    seen = set(seen_keys)
     if not seen and not allow_empty:
-        log.warning("%s: empty response for %s..%s: nothing reconciled", table_name, start, end)
+        log.warning("%s: empty response for %s..%s: nothing reconciled", table.name, start, end)
         return 0, 0
     where = [table.c.user_id == user_id, when < end] + ([when >= start] if start is not None else [])
-    keep = _pending_kept(table) if keep is _DEFAULT else keep
+    keep = _pending_kept(table)
     rows = session.execute(
         select(table.c.id, id_col, table.c.deleted_at, (keep if keep is not None else false()).label("kept")).where(
             *where
@@ -285,39 +252,32 @@ def reconcile_window(
     ).all()
     gone = [r.id for r in rows if r[1] not in seen and r.deleted_at is None and not r.kept]
     back = [r.id for r in rows if r[1] in seen and r.deleted_at is not None]
-    now = now or utcnow()
+    now = clock.utcnow()
     for ids, value in ((gone, now), (back, None)):
         for chunk in _batches(ids, UPDATE_CHUNK):
             session.execute(update(table).where(table.c.id.in_(chunk)).values(deleted_at=value, synced_at=now))
     return len(gone), len(back)
 
 
-def load_observations(
-    session: Connection, resource, records: Iterable[Any], to_unit: Callable[[Any], Unit | None]
-) -> LoadCounts:
-    """Rows of a value the API keeps no history of (WHOOP's body measurement).
+def reconcile(session: Connection, resource, window, user_id: int, listing: set | None) -> tuple[int, int]:
+    """Mark rows of `resource`'s tables in `window` the API no longer lists as deleted, restore listed ones.
 
-    A new value is inserted (first and last seen now); a value seen before only moves its
-    `last_seen_at`, which counts as unchanged. A record that cannot be read is quarantined.
+    Only for a window fetched to its end (the runner calls this in its last page's
+    transaction); None (the listing cannot be known) or a resource without `reconcile_on`
+    changes nothing. Returns (marked_deleted, restored).
     """
-    counts, rejects = LoadCounts(), []
-    for unit in _mapped(records, to_unit, counts, rejects):
-        if unit is None:
-            counts.skipped += 1
-            continue
-        for table_name, row in unit.rows:
-            target = target_of(table_name)
-            table = target.table
-            where = [table.c[c] == row[c] for c in target.key]
-            stored = session.execute(select(table.c.id, table.c.last_seen_at).where(*where)).first()
-            if stored is None:
-                session.execute(insert(table).values({**row, "synced_at": utcnow()}))
-                counts.inserted += 1
-                continue
-            counts.unchanged += 1
-            if stored.last_seen_at < row["last_seen_at"]:
-                session.execute(update(table).where(table.c.id == stored.id).values(last_seen_at=row["last_seen_at"]))
-    counts.quarantined += quarantine.quarantine_records(
-        session, resource.source, resource.name, rejects, key_field=resource.quarantine_key
-    )
-    return counts
+    if listing is None or not resource.reconcile_on:
+        return 0, 0
+    deleted = restored = 0
+    for table in resource.tables:
+        marked, back = reconcile_window(
+            session,
+            table,
+            user_id,
+            resource.reconcile_start(window),
+            window.end,
+            listing,
+            time_column=resource.reconcile_on,
+        )
+        deleted, restored = deleted + marked, restored + back
+    return deleted, restored

@@ -176,7 +176,7 @@ def reset_limiters() -> None:
 class HttpClient:
     """requests with a total deadline per call, retries on 5xx and dropped connections, shared rate limits."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only: each is a setting or a test's fake, named at every call
         self,
         provider: str,
         *,

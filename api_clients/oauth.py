@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable, ContextManager, Iterable, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from api_clients.errors import ApiError, ReconnectRequired
+from api_clients.http import HttpClient
+from configuration import clock
 
 MAX_MARGIN_SECONDS = 120.0  # refresh a little early: a request must not expire in flight...
 MARGIN_FRACTION = 0.1  # ...but a short-lived token is used for most of its life
@@ -41,14 +43,14 @@ class Token:
         if self.expires_at is None:
             return False
         margin = refresh_margin(self.lifetime if self.lifetime is not None else lifetime)
-        return (now or datetime.now(timezone.utc)) >= self.expires_at - margin
+        return (now or clock.utcnow()) >= self.expires_at - margin
 
 
 def token_from_response(body: object, provider: str = "oauth", now: datetime | None = None) -> Token:
     """A Token from a token endpoint's JSON (`expires_in` seconds from now); ApiError when malformed."""
     if not isinstance(body, dict) or not isinstance(body.get("access_token"), str) or not body["access_token"]:
         raise ApiError(provider, "the token endpoint answered without an access token")
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.utcnow()
     user_id = body.get("userid", body.get("user_id"))
     try:
         expires_in = float(body["expires_in"]) if body.get("expires_in") is not None else None
@@ -89,7 +91,7 @@ class TokenManager:
         provider: str,
         store: TokenStore,
         refresh: Callable[[str], Token],
-        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        now: Callable[[], datetime] = lambda: clock.utcnow(),
     ):
         self.provider, self.store, self._refresh, self._now = provider, store, refresh, now
         self._token: Token | None = None
@@ -172,14 +174,28 @@ class TokenManager:
 
 
 class AuthorizationCode:
-    """The first-connect half every provider client shares: its authorization page and the code
-    exchange. A client sets `authorize_path`, `base_scopes` and `scope_separator` and implements
-    `_token_call`."""
+    """What every provider client shares: its constructor, its authorization page and the code
+    exchange. A client sets `name`, `requests_per_minute`, `authorize_path`, `base_scopes` and
+    `scope_separator` and implements `_token_call` and `_refresh`."""
 
+    name: str
+    requests_per_minute: int
     authorize_path: str
     base_scopes: tuple[str, ...] = ()  # what the client itself needs, besides the resources' scopes
     scope_separator: str
-    settings: object
+
+    def __init__(self, settings, store: TokenStore, **http_options) -> None:
+        """A client of the API `settings` names, its tokens kept in `store`. `http_options` are
+        HttpClient's keywords (timeout, session, sleep, clock, max_wait, deadline, max_retries,
+        budget); the settings' `requests_per_minute`, when set, overrides the client's own."""
+        self.settings = settings
+        self.base_url = settings.api_base_url.rstrip("/")
+        per_minute = getattr(settings, "requests_per_minute", None) or self.requests_per_minute
+        self.http = HttpClient(self.name, per_minute=per_minute, **http_options)
+        self.tokens = TokenManager(self.name, store, self._refresh)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
 
     @classmethod
     def scope_text(cls, scopes: Iterable[str]) -> str:
@@ -205,4 +221,7 @@ class AuthorizationCode:
         )
 
     def _token_call(self, form: dict, what: str) -> Token:
+        raise NotImplementedError
+
+    def _refresh(self, refresh_token: str) -> Token:
         raise NotImplementedError

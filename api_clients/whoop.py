@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator
+from typing import Iterator
 
 import requests
 
 from api_clients.errors import ApiError, InvalidRequest, ReconnectRequired, ScopeMissing, TransientError
-from api_clients.http import DEFAULT_MAX_WAIT, Budget, HttpClient
-from api_clients.oauth import AuthorizationCode, Token, TokenManager, TokenStore, token_from_response
+from api_clients.oauth import AuthorizationCode, Token, token_from_response
 
 log = logging.getLogger(__name__)
 PROVIDER = "whoop"
@@ -42,40 +40,6 @@ class WhoopClient(AuthorizationCode):
     daily_limit = 10_000  # requests a day per app (the same section)
     token_lifetime = timedelta(hours=1)
     poll_seconds = 600.0  # `watch`: recovery and sleep, one request each a poll
-
-    def __init__(
-        self,
-        settings,
-        store: TokenStore,
-        *,
-        timeout: float = 30.0,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        max_wait: float = DEFAULT_MAX_WAIT,
-        deadline: float | None = None,
-        max_retries: int = 5,
-        budget: Budget | None = None,
-    ):
-        self.settings = settings
-        self.base_url = settings.api_base_url.rstrip("/")
-        per_minute = getattr(settings, "requests_per_minute", None) or self.requests_per_minute
-        self.http = HttpClient(
-            PROVIDER,
-            timeout=timeout,
-            per_minute=per_minute,
-            session=session,
-            sleep=sleep,
-            clock=clock,
-            max_wait=max_wait,
-            deadline=deadline,
-            max_retries=max_retries,
-            budget=budget,
-        )
-        self.tokens = TokenManager(PROVIDER, store, self._refresh)
-
-    def __repr__(self) -> str:
-        return f"WhoopClient({self.base_url!r})"
 
     # -- data ------------------------------------------------------------------------------
     def iter_collection(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
-from typing import Callable, Iterator
+from typing import Iterator
 
 import requests
 
@@ -19,8 +18,8 @@ from api_clients.errors import (
     TransientError,
     Unauthorized,
 )
-from api_clients.http import DEFAULT_MAX_WAIT, Budget, HttpClient, Retry
-from api_clients.oauth import AuthorizationCode, Token, TokenManager, TokenStore, token_from_response
+from api_clients.http import Retry
+from api_clients.oauth import AuthorizationCode, Token, token_from_response
 from api_clients.pages import Page
 
 log = logging.getLogger(__name__)
@@ -74,40 +73,6 @@ class WithingsClient(AuthorizationCode):
     daily_limit = None  # Withings documents none
     token_lifetime = timedelta(hours=3)
     poll_seconds = 90.0  # `watch`: one `lastupdate` request a poll
-
-    def __init__(
-        self,
-        settings,
-        store: TokenStore,
-        *,
-        timeout: float = 30.0,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        max_wait: float = DEFAULT_MAX_WAIT,
-        max_retries: int = 5,
-        deadline: float | None = None,
-        budget: Budget | None = None,
-    ):
-        self.settings = settings
-        self.base_url = settings.api_base_url.rstrip("/")
-        per_minute = getattr(settings, "requests_per_minute", None) or self.requests_per_minute
-        self.http = HttpClient(
-            PROVIDER,
-            timeout=timeout,
-            per_minute=per_minute,
-            session=session,
-            sleep=sleep,
-            clock=clock,
-            max_wait=max_wait,
-            max_retries=max_retries,
-            deadline=deadline,
-            budget=budget,
-        )
-        self.tokens = TokenManager(PROVIDER, store, self._refresh)
-
-    def __repr__(self) -> str:
-        return f"WithingsClient({self.base_url!r})"
 
     @property
     def user_id(self) -> int | None:

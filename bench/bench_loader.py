@@ -23,13 +23,13 @@ sys.path.insert(0, str(PROJECT))
 from sqlalchemy import event, insert  # noqa: E402 - imported once the checkout is on sys.path
 from sqlalchemy.orm import Session  # noqa: E402 - imported once the checkout is on sys.path
 
+import models  # noqa: E402 - imported once the checkout is on sys.path
 from bench.bench_etl import _recreate_pg, machine  # noqa: E402 - imported once the checkout is on sys.path
 from bench.naive_loader import naive_load, naive_withings  # noqa: E402 - imported once the checkout is on sys.path
-from configuration.clock import utcnow  # noqa: E402 - after the checkout joins sys.path
+from configuration import clock  # noqa: E402 - imported once the checkout is on sys.path
 from mapping import whoop as mappers  # noqa: E402 - imported once the checkout is on sys.path
 from mapping import withings as withings_mapper  # noqa: E402 - imported once the checkout is on sys.path
 from storage.engine import ensure_schema, make_engine  # noqa: E402 - imported once the checkout is on sys.path
-from storage.write import target_of  # noqa: E402 - imported once the checkout is on sys.path
 from tests.helpers import factories as f  # noqa: E402 - imported once the checkout is on sys.path
 from tests.helpers import loaders  # noqa: E402 - imported once the checkout is on sys.path
 
@@ -68,7 +68,7 @@ def changed(data: dict[str, list], share: float = 0.01, seed: int = 2) -> dict[s
                 record["measures"][0]["value"] += 100
                 record["modified"] += 3600
             else:
-                record["updated_at"] = f.iso(utcnow())
+                record["updated_at"] = f.iso(clock.utcnow())
     return out
 
 
@@ -99,26 +99,25 @@ def project_load(engine, data) -> None:
 def naive(engine, data) -> None:
     with Session(engine) as session:
         for kind, _, mapper in WHOOP_KINDS:
-            naive_load(session, kind, data[kind], mapper)
+            naive_load(session, models.metadata.tables[kind], data[kind], mapper)
         naive_withings(session, data["withings"], WITHINGS_USER, "Europe/Berlin")
 
 
 def bulk_insert(engine, data) -> None:
     """The floor: the same mapped rows in one plain executemany INSERT per table."""
-    now = utcnow()
+    now = clock.utcnow()
     with Session(engine) as session:
         for kind, _, mapper in WHOOP_KINDS:
-            rows = [{**mapper(r), "synced_at": now} for r in data[kind]]
-            session.execute(insert(target_of(kind).table), rows)
-        weights, hearts, measures = [], [], []
+            rows = [{**mapper(r, now=now), "synced_at": now} for r in data[kind]]
+            session.execute(insert(models.metadata.tables[kind]), rows)
+        by_table: dict[str, list[dict]] = {}
         for group in data["withings"]:
-            w, h, ms = withings_mapper.measure_group_to_rows(group, WITHINGS_USER, "Europe/Berlin")
-            weights += [{**w, "synced_at": now}] if w else []
-            hearts += [{**h, "synced_at": now}] if h else []
-            measures += [{**m, "synced_at": now} for m in ms]
-        session.execute(insert(target_of("withings_weight").table), weights)
-        session.execute(insert(target_of("withings_heart_rate").table), hearts)
-        session.execute(insert(target_of("withings_measure").table), measures)
+            for name, rows in withings_mapper.measure_group_to_rows(
+                group, WITHINGS_USER, "Europe/Berlin", now=now
+            ).items():
+                by_table.setdefault(name, []).extend({**row, "synced_at": now} for row in rows)
+        for name, rows in by_table.items():
+            session.execute(insert(models.metadata.tables[name]), rows)
         session.commit()
 
 

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 import db_loader
-from configuration.clock import utcnow
+import models
+from configuration import clock
 from mapping import whoop as mappers
 from mapping import withings as withings_mapper
 from storage.write import LoadCounts, target_of
 
 
-def _one(session: Session, table_name: str, row: dict, counts: LoadCounts) -> None:
-    target = target_of(table_name)
-    table = target.table
+def _one(session: Session, table: Table, row: dict, counts: LoadCounts) -> None:
+    target = target_of(table)
     where = [table.c[c] == row[c] for c in target.key]
     existing = session.execute(select(table.c.id).where(*where)).scalar()
-    values = {**row, "synced_at": utcnow()}
+    values = {**row, "synced_at": clock.utcnow()}
     if existing is None:
         session.execute(insert(table).values(values))
         counts.inserted += 1
@@ -27,18 +27,18 @@ def _one(session: Session, table_name: str, row: dict, counts: LoadCounts) -> No
     session.commit()
 
 
-def naive_load(session: Session, table_name: str, records, mapper, **_quarantine) -> LoadCounts:
+def naive_load(session: Session, table: Table, records, mapper, **_quarantine) -> LoadCounts:
     """GarminDB-style: one SELECT, one INSERT or UPDATE and one COMMIT per record (no quarantine)."""
     counts = LoadCounts()
     for record in records:
         counts.fetched += 1
         try:
-            row = mapper(record)
+            row = mapper(record, now=clock.utcnow())
         except mappers.MappingError:
             counts.rejected += 1
             continue
         if row is not None:
-            _one(session, table_name, row, counts)
+            _one(session, table, row, counts)
     return counts
 
 
@@ -48,14 +48,13 @@ def naive_withings(session: Session, groups, user_id: int, timezone=None) -> Loa
     for group in groups:
         counts.fetched += 1
         try:
-            weight, heart, measures = withings_mapper.measure_group_to_rows(group, user_id, timezone)
+            rows = withings_mapper.measure_group_to_rows(group, user_id, timezone, now=clock.utcnow())
         except mappers.MappingError:
             counts.rejected += 1
             continue
-        rows = [("withings_weight", weight), ("withings_heart_rate", heart)]
-        for table, row in rows + [("withings_measure", m) for m in measures]:
-            if row is not None:
-                _one(session, table, row, counts)
+        for name, table_rows in rows.items():
+            for row in table_rows:
+                _one(session, models.metadata.tables[name], row, counts)
     return counts
 
 
@@ -64,5 +63,5 @@ def naive_page(session: Session, resource, page, user_id: int, batch_size=None) 
     if resource.name == "measures":
         return naive_withings(session, page.records, user_id, page.timezone)
     if resource.keeps_history and not resource.mapper_context:
-        return naive_load(session, resource.model.name, page.records, resource.mapper)
+        return naive_load(session, resource.model, page.records, resource.mapper)
     return db_loader.load_page(session, resource, page, user_id)

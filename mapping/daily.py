@@ -61,8 +61,8 @@ BODY_BOUNDS = {
 }
 
 
-def body_measurement_to_row(record: dict, user_id: int, seen_at: datetime) -> dict:
-    """WHOOP's current body measurement -> a `whoop_body_measurement` row first and last seen now."""
+def body_measurement_to_row(record: dict, user_id: int, *, now: datetime) -> dict:
+    """WHOOP's current body measurement -> a `whoop_body_measurement` row first and last seen `now`."""
     record = _object(record, "body measurement")
     height = number(record.get("height_meter"), "height_meter")
     weight = number(record.get("weight_kilogram"), "weight_kilogram")
@@ -79,8 +79,8 @@ def body_measurement_to_row(record: dict, user_id: int, seen_at: datetime) -> di
         "height_meter": height,
         "weight_kilogram": weight,
         "max_heart_rate": max_hr,
-        "first_seen_at": seen_at,
-        "last_seen_at": seen_at,
+        "first_seen_at": now,
+        "last_seen_at": now,
         "raw": record,
     }
     row["flag"] = flag_of(row, BODY_BOUNDS)
@@ -109,7 +109,7 @@ ACTIVITY_FIELDS = {
 }
 
 
-def activity_to_row(record: dict, user_id: int) -> dict:
+def activity_to_row(record: dict, user_id: int, *, now: datetime) -> dict:
     """A Withings getactivity day -> a `withings_activity` row keyed by (user_id, local date)."""
     record = _object(record, "activity")
     model = record.get("model")
@@ -117,7 +117,7 @@ def activity_to_row(record: dict, user_id: int) -> dict:
         "user_id": integer(user_id, "user_id"),
         "date": _local_date(require(record, "date"), "date"),
         "timezone": text(record.get("timezone"), "timezone", 64),
-        "modified_at": parse_epoch(record.get("modified"), "modified"),
+        "modified_at": parse_epoch(record.get("modified"), "modified", now),
         "device_id": text(record.get("deviceid") or record.get("hash_deviceid"), "deviceid", 64),
         "model": text(str(model) if isinstance(model, (int, str)) else None, "model", 100),
         "model_id": integer(record.get("modelid"), "modelid", INT32),
@@ -186,7 +186,7 @@ ACTIVITY_DATA_FIELDS = tuple(ACTIVITY_FIELDS)
 SLEEP_DATA_FIELDS = (*SLEEP_SUMMARY_FIELDS, *SLEEP_SUMMARY_RAW_FIELDS)
 
 
-def sleep_summary_to_row(record: dict, user_id: int) -> dict:
+def sleep_summary_to_row(record: dict, user_id: int, *, now: datetime) -> dict:
     """A Withings Sleep v2 getsummary night -> a `withings_sleep_summary` row keyed by its `id`."""
     record = _object(record, "sleep summary")
     data = record.get("data") or {}
@@ -195,12 +195,12 @@ def sleep_summary_to_row(record: dict, user_id: int) -> dict:
     row = {
         "user_id": integer(user_id, "user_id"),
         "withings_id": integer(require(record, "id"), "id"),
-        "start": parse_epoch(require(record, "startdate"), "startdate"),
-        "end": parse_epoch(require(record, "enddate"), "enddate"),
+        "start": parse_epoch(require(record, "startdate"), "startdate", now),
+        "end": parse_epoch(require(record, "enddate"), "enddate", now),
         "date": _local_date(record["date"], "date") if record.get("date") is not None else None,
         "timezone": text(record.get("timezone"), "timezone", 64),
-        "created_at": parse_epoch(record.get("created"), "created"),
-        "modified_at": parse_epoch(record.get("modified"), "modified"),
+        "created_at": parse_epoch(record.get("created"), "created", now),
+        "modified_at": parse_epoch(record.get("modified"), "modified", now),
         "model": integer(record.get("model"), "model", INT32),
         "model_id": integer(record.get("model_id"), "model_id", INT32),
         "device_id": text(record.get("hash_deviceid"), "hash_deviceid", 64),

@@ -7,6 +7,9 @@ accepted in an integer field, a fractional one (68.5) is not.
 A value the column can hold is stored as sent, even when it is implausible (a diastolic
 pressure of 1 typed by hand): `flag_of` names it in the row's `flag` instead, so nothing the
 API holds is withheld. MappingError is only for what cannot be stored.
+
+Nothing here reads the clock: a date's upper bound is checked against the `now` the caller
+passes in (the loader's instant), so a mapper's output depends on its arguments alone.
 """
 
 from __future__ import annotations
@@ -18,11 +21,9 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from configuration.clock import utcnow  # the clock the date bounds are checked against (tests move it)
-
 INT32 = 2**31 - 1
 INT64 = 2**63 - 1
-# Plausibility bounds for every date an API sends (the issue's "2010-01-01 to now + 2 days"):
+# Plausibility bounds for every date an API sends (2010-01-01 to now + 2 days):
 # WHOOP and Withings devices did not exist before, and a clock a day ahead is tolerated.
 EARLIEST_DATE = datetime(2010, 1, 1, tzinfo=timezone.utc)
 FUTURE_SLACK = timedelta(days=2)
@@ -31,6 +32,13 @@ MAX_DURATION_MILLI = 7 * 24 * 3600 * 1000  # no WHOOP sleep, zone or need lasts 
 
 class MappingError(ValueError):
     """An API record that cannot become a row; the message is the reason."""
+
+
+class RowsByTable(dict):
+    """What a record that fills several tables maps to: table name -> that table's rows.
+
+    A mapper of one table returns its row itself; one of several names where each row goes, so
+    the loader never decides it by position."""
 
 
 class Plausible(NamedTuple):
@@ -78,9 +86,9 @@ def flag_of(row: dict, bounds: dict[str, Plausible], *reasons: str | None) -> st
     return "; ".join(r for r in (*found, *reasons) if r) or None
 
 
-def latest_plausible(now: datetime | None = None) -> datetime:
-    """The newest date a record may carry: now plus a clock-skew slack."""
-    return (now or utcnow()) + FUTURE_SLACK
+def latest_plausible(now: datetime) -> datetime:
+    """The newest date a record may carry: `now` plus a clock-skew slack."""
+    return now + FUTURE_SLACK
 
 
 def local_date(when: datetime | None, tz_name: str | None) -> date | None:
@@ -168,14 +176,14 @@ def uuid_text(value: Any, name: str) -> str:
         raise MappingError(f"{name} is not a UUID") from None
 
 
-def check_date(when: datetime, name: str, now: datetime | None = None) -> datetime:
+def check_date(when: datetime, name: str, now: datetime) -> datetime:
     """`when` if it lies between 2010-01-01 and now + 2 days."""
     if not EARLIEST_DATE <= when <= latest_plausible(now):
         raise MappingError(f"{name} out of bounds: {when.isoformat()} (expected 2010-01-01 to now + 2 days)")
     return when
 
 
-def parse_timestamp(value: Any, name: str, now: datetime | None = None) -> datetime | None:
+def parse_timestamp(value: Any, name: str, now: datetime) -> datetime | None:
     """ISO-8601 (WHOOP, `Z` or an offset) -> aware UTC datetime within the date bounds."""
     if value is None:
         return None
@@ -192,7 +200,7 @@ def parse_timestamp(value: Any, name: str, now: datetime | None = None) -> datet
     return check_date(parsed, name, now)
 
 
-def parse_epoch(value: Any, name: str, now: datetime | None = None) -> datetime | None:
+def parse_epoch(value: Any, name: str, now: datetime) -> datetime | None:
     """Unix seconds (Withings) -> aware UTC datetime within the date bounds; epochs are UTC."""
     seconds = integer(value, name)
     if seconds is None:

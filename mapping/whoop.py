@@ -7,6 +7,7 @@ and named in the row's `flag` (each table's ranges are declared once, below).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from mapping.fields import (
@@ -65,23 +66,23 @@ def _numbers(score: dict, *names: str) -> dict[str, float | None]:
     return {name: number(score.get(name), name) for name in names}
 
 
-def _whoop_common(record: Any) -> dict:
+def _whoop_common(record: Any, now: datetime) -> dict:
     if not isinstance(record, dict):
         raise MappingError(f"record must be an object, got {type(record).__name__}")
     raw = check_storable(record)
     return {
         "user_id": integer(require(record, "user_id"), "user_id"),
         "score_state": text(require(record, "score_state"), "score_state", 32),
-        "created_at": parse_timestamp(require(record, "created_at"), "created_at"),
-        "updated_at": parse_timestamp(require(record, "updated_at"), "updated_at"),
+        "created_at": parse_timestamp(require(record, "created_at"), "created_at", now),
+        "updated_at": parse_timestamp(require(record, "updated_at"), "updated_at", now),
         "timezone_offset": text(record.get("timezone_offset"), "timezone_offset", 8),
         "raw": raw,
     }
 
 
-def _span(record: dict, end_required: bool) -> dict:
-    start = parse_timestamp(require(record, "start"), "start")
-    end = parse_timestamp(require(record, "end") if end_required else record.get("end"), "end")
+def _span(record: dict, end_required: bool, now: datetime) -> dict:
+    start = parse_timestamp(require(record, "start"), "start", now)
+    end = parse_timestamp(require(record, "end") if end_required else record.get("end"), "end", now)
     return {"start": start, "end": end}
 
 
@@ -99,11 +100,11 @@ CYCLE_BOUNDS = {
 }
 
 
-def cycle_to_row(record: dict) -> dict:
+def cycle_to_row(record: dict, *, now: datetime) -> dict:
     """A WHOOP v2 Cycle -> a `cycles` row."""
-    row = _whoop_common(record)
+    row = _whoop_common(record, now)
     score = _score(record)
-    row.update(_span(record, end_required=False))  # no `end` while the cycle is ongoing
+    row.update(_span(record, end_required=False, now=now))  # no `end` while the cycle is ongoing
     row.update(
         whoop_id=integer(require(record, "id"), "id"),
         average_heart_rate=_heart_rate(score, "average_heart_rate"),
@@ -135,12 +136,12 @@ SLEEP_BOUNDS = {
 }
 
 
-def sleep_to_row(record: dict) -> dict:
+def sleep_to_row(record: dict, *, now: datetime) -> dict:
     """A WHOOP v2 Sleep (UUID id) -> a `sleep` row; a missing `nap` is NULL (unknown)."""
-    row = _whoop_common(record)
+    row = _whoop_common(record, now)
     score = _score(record)
     stages, needed = _sub(score, "stage_summary"), _sub(score, "sleep_needed")
-    row.update(_span(record, end_required=True))
+    row.update(_span(record, end_required=True, now=now))
     row.update(
         whoop_id=uuid_text(require(record, "id"), "id"),
         whoop_cycle_id=integer(record.get("cycle_id"), "cycle_id"),
@@ -164,9 +165,9 @@ RECOVERY_BOUNDS = {
 }
 
 
-def recovery_to_row(record: dict) -> dict:
+def recovery_to_row(record: dict, *, now: datetime) -> dict:
     """A WHOOP v2 Recovery (no id: keyed by cycle_id, sleep_id unique too) -> a `recovery` row."""
-    row = _whoop_common(record)
+    row = _whoop_common(record, now)
     score = _score(record)
     row.update(
         whoop_cycle_id=integer(require(record, "cycle_id"), "cycle_id"),
@@ -197,12 +198,12 @@ WORKOUT_BOUNDS = {
 }
 
 
-def workout_to_row(record: dict) -> dict:
+def workout_to_row(record: dict, *, now: datetime) -> dict:
     """A WHOOP v2 WorkoutV2 (UUID id) -> a `workout` row."""
-    row = _whoop_common(record)
+    row = _whoop_common(record, now)
     score = _score(record)
     zones = _sub(score, "zone_durations")
-    row.update(_span(record, end_required=True))
+    row.update(_span(record, end_required=True, now=now))
     row.update(
         whoop_id=uuid_text(require(record, "id"), "id"),
         v1_id=integer(record.get("v1_id"), "v1_id"),

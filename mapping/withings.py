@@ -8,6 +8,7 @@ convenient view the dashboard reads. docs/WITHINGS_MEASURES.md is the table of t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -15,6 +16,7 @@ from mapping.fields import (
     INT32,
     MappingError,
     Plausible,
+    RowsByTable,
     check_storable,
     implausible,
     integer,
@@ -51,6 +53,7 @@ class MeasureType(NamedTuple):
 
 
 W, H = "withings_weight", "withings_heart_rate"
+MEASURE_TABLE = "withings_measure"
 MEASURE_TYPES: dict[int, MeasureType] = {
     1: MeasureType("Weight", "kg", W, "weight_kg", 1, 500),
     4: MeasureType("Height", "m", None, None, 0.2, 3),
@@ -85,14 +88,6 @@ TYPED_COLUMNS = {
 }
 MANUAL_ATTRIBS = frozenset({2, 4})  # "entered manually", "entered manually during user creation"
 AMBIGUOUS_ATTRIB = 1  # "captured by a device but may belong to other users as well"
-
-
-class GroupRows(NamedTuple):
-    """What one measure group becomes: a weight row, a heart-rate row (or None), measure rows."""
-
-    weight: dict | None
-    heart: dict | None
-    measures: list[dict]
 
 
 @dataclass
@@ -178,16 +173,16 @@ def _typed_row(common: dict, group: dict, columns: list[str], values: dict[str, 
     return {**common, "raw": group, **{c: values[c].value if c in values else None for c in columns}, "flag": flag}
 
 
-def _group_common(group: dict, user_id: int, tz: str | None) -> dict:
+def _group_common(group: dict, user_id: int, tz: str | None, now: datetime) -> dict:
     model = group.get("model")
-    measured_at = parse_epoch(require(group, "date"), "date")
+    measured_at = parse_epoch(require(group, "date"), "date", now)
     return {
         "user_id": integer(user_id, "user_id"),
         "grpid": integer(require(group, "grpid"), "grpid"),
         "measured_at": measured_at,
         "timezone": text(tz, "timezone", 64),
-        "created_at": parse_epoch(group.get("created"), "created"),
-        "modified_at": parse_epoch(group.get("modified"), "modified"),
+        "created_at": parse_epoch(group.get("created"), "created", now),
+        "modified_at": parse_epoch(group.get("modified"), "modified", now),
         "attrib": integer(group.get("attrib"), "attrib", INT32),  # 17 is undocumented: kept as is
         "category": integer(group.get("category"), "category", INT32),
         "device_id": text(group.get("deviceid"), "deviceid", 64),  # null on manual entries
@@ -195,8 +190,8 @@ def _group_common(group: dict, user_id: int, tz: str | None) -> dict:
     }
 
 
-def measure_group_to_rows(group: Any, user_id: int, tz: str | None = None) -> GroupRows:
-    """A Withings measure group -> GroupRows(weight row or None, heart-rate row or None, measure rows).
+def measure_group_to_rows(group: Any, user_id: int, tz: str | None = None, *, now: datetime) -> RowsByTable:
+    """A Withings measure group -> its rows by table: a weight row, a heart-rate row, measure rows.
 
     A group with body-composition types fills the weight table, one with BP/pulse types the
     heart-rate table (a group may fill both); every measure, whatever its type, is a
@@ -207,7 +202,7 @@ def measure_group_to_rows(group: Any, user_id: int, tz: str | None = None) -> Gr
     raw = check_storable(group)
     if group.get("category") == 2:
         raise MappingError("category 2 is a user objective, not a measurement")
-    common = _group_common(group, user_id, tz)
+    common = _group_common(group, user_id, tz, now)
     measures = _measures(group)
     values = _typed_values(measures)
     typed = {
@@ -228,4 +223,4 @@ def measure_group_to_rows(group: Any, user_id: int, tz: str | None = None) -> Gr
         }
         for m in measures
     ]
-    return GroupRows(typed.get(W), typed.get(H), rows)
+    return RowsByTable({**{table: [row] for table, row in typed.items()}, MEASURE_TABLE: rows})

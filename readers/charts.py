@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from configuration import clock
 from configuration.invocation import command
 from mapping.fields import latest_plausible
 from models import Cycle, Sleep, WithingsHeartRate, WithingsWeight, Workout
@@ -58,7 +59,7 @@ def zone_hints(conn: Connection, account: int | None = None) -> dict:
             .where(
                 model.timezone.is_not(None),
                 model.deleted_at.is_(None),
-                model.measured_at <= latest_plausible(),
+                model.measured_at <= latest_plausible(clock.utcnow()),
                 *owned(model, account),
             )
             .order_by(model.measured_at.desc())
@@ -69,7 +70,7 @@ def zone_hints(conn: Connection, account: int | None = None) -> dict:
     for model, column in ((Cycle, Cycle.start), (Sleep, Sleep.start)):
         row = conn.execute(
             select(model.timezone_offset, column.label("at"))
-            .where(model.deleted_at.is_(None), column <= latest_plausible(), *owned(model, account))
+            .where(model.deleted_at.is_(None), column <= latest_plausible(clock.utcnow()), *owned(model, account))
             .order_by(column.desc())
             .limit(1)
         ).first()
@@ -89,7 +90,7 @@ def recent_workouts(
     live = [
         Workout.deleted_at.is_(None),
         Workout.flag.is_(None),
-        Workout.start <= latest_plausible(now),
+        Workout.start <= latest_plausible(now or clock.utcnow()),
         *owned(Workout, account),
     ]
     rows = conn.execute(

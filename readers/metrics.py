@@ -8,7 +8,8 @@ looks implausible), not dated after now + 2 days (an older release stored a weig
 naps), and a Withings reading marked as possibly someone else's (attrib 1) only for a person
 with no other reading of that measure. Of several readings, the newest counts, then the highest
 API id (two readings in the same minute). The `daily` view (migration 0007) files the same rows
-by local day under the same names; tests/test_readers_agree.py holds the two in step.
+by local day under the same names; tests/readers/test_every_reader_gives_the_same_answer.py
+holds the two in step.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
+from configuration import clock
 from mapping.fields import latest_plausible
 from mapping.withings import AMBIGUOUS_ATTRIB
 from models import Cycle, Recovery, Sleep, WithingsActivity, WithingsHeartRate, WithingsSleepSummary, WithingsWeight
@@ -139,7 +141,7 @@ def get(name: str) -> Metric:
 
 
 def _live(model, now: datetime | None, when) -> tuple:
-    return (model.deleted_at.is_(None), model.flag.is_(None), when <= latest_plausible(now))
+    return (model.deleted_at.is_(None), model.flag.is_(None), when <= latest_plausible(now or clock.utcnow()))
 
 
 def _recovery(now: datetime | None) -> Select:
@@ -188,7 +190,10 @@ def _steps(now: datetime | None) -> Select:
     return select(
         *day.__table__.c, (day.distance_m / 1000.0).label("distance_km"), day.date.label("at"), day.id.label("tie")
     ).where(
-        day.deleted_at.is_(None), day.flag.is_(None), day.date <= latest_plausible(now).date(), day.steps.is_not(None)
+        day.deleted_at.is_(None),
+        day.flag.is_(None),
+        day.date <= latest_plausible(now or clock.utcnow()).date(),
+        day.steps.is_not(None),
     )
 
 

@@ -90,7 +90,7 @@ def retry(item_id, resource_name):
         try:
             with run_lock(session.get_bind()):  # not while a run writes the same rows
                 for resource, ids in _targets(session, item_id, resource_name):
-                    counts = retry_quarantine(session, resource.source, resource.name, resource.retry_loader(), ids)
+                    counts = retry_quarantine(session, resource, ids)
                     session.commit()
                     tried += counts.fetched
                     if counts.fetched:

@@ -18,6 +18,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, FromClause
 
+from configuration import clock
 from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.settings import stale_after_overrides
 from mapping.fields import latest_plausible
@@ -126,7 +127,9 @@ def newest(conn: Connection, column, now: datetime | None = None, account: int |
     """
     return conn.execute(
         select(func.max(column)).where(
-            column.table.c.deleted_at.is_(None), column <= latest_plausible(now), *owned(column.table, account)
+            column.table.c.deleted_at.is_(None),
+            column <= latest_plausible(now or clock.utcnow()),
+            *owned(column.table, account),
         )
     ).scalar()
 

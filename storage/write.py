@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, UniqueConstraint, bindparam, insert, select, update
+from sqlalchemy import Integer, Table, UniqueConstraint, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
-
-import models
 
 log = logging.getLogger(__name__)
 MAX_REPORTED_ERRORS = 20
@@ -84,28 +83,31 @@ class Target:
         return self.keys[0]
 
 
-_TARGETS: dict[str, Target] = {}  # by table name, filled on first use
+@lru_cache(maxsize=None)
+def target_of(table: Table) -> Target:
+    """The write target of a table, from its UNIQUE constraints in declaration order (the first
+    is the lookup key: recovery is unique by its cycle and by its sleep)."""
+    # Table.constraints is a set: SQLAlchemy numbers every constraint as it is made, which
+    # gives back the order of the Table(...) arguments (its own DDL sorts them the same way).
+    uniques = sorted((c for c in table.constraints if isinstance(c, UniqueConstraint)), key=lambda c: c._creation_order)
+    keys = tuple(tuple(col.name for col in con.columns) for con in uniques)
+    if not keys:
+        raise LookupError(f"{table.name} declares no natural key")
+    return Target(table, keys)
 
 
-def target_of(table: str | Table) -> Target:
-    """The write target of a table, or of a table by name, from its UNIQUE constraints in
-    declaration order (the first is the lookup key: recovery is unique by its cycle and by its
-    sleep). A table declared outside `models.py` is known once it was passed here."""
-    name = table if isinstance(table, str) else table.name
-    if name not in _TARGETS:
-        found = models.metadata.tables.get(name) if isinstance(table, str) else table
-        if found is None:
-            raise LookupError(f"no table {name} is declared")
-        # Table.constraints is a set: SQLAlchemy numbers every constraint as it is made, which
-        # gives back the order of the Table(...) arguments (its own DDL sorts them the same way).
-        uniques = sorted(
-            (c for c in found.constraints if isinstance(c, UniqueConstraint)), key=lambda c: c._creation_order
-        )
-        keys = tuple(tuple(col.name for col in con.columns) for con in uniques)
-        if not keys:
-            raise LookupError(f"{name} declares no natural key")
-        _TARGETS[name] = Target(found, keys)
-    return _TARGETS[name]
+def normalise_key(table: Table, value: Any) -> Any:
+    """An API id in the form `table` stores it, None if unreadable: a text key column holds a
+    canonical UUID, an integer one an int (the id's kind is the table's)."""
+    target = target_of(table)
+    try:
+        if not isinstance(table.c[target.key[1]].type, Integer):
+            return str(uuid.UUID(value)) if isinstance(value, str) else None
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    except (ValueError, OverflowError):
+        return None
 
 
 @dataclass
@@ -117,9 +119,9 @@ class Unit:
     """
 
     record: Any
-    rows: list[tuple[str, dict]]
-    scopes: list[tuple[str, Any, Any]]
-    ops: list[tuple[str, str, dict]] = field(default_factory=list)  # (table, insert|update|stale, row)
+    rows: list[tuple[Table, dict]]
+    scopes: list[tuple[Table, Any, Any]]
+    ops: list[tuple[Table, str, dict]] = field(default_factory=list)  # (table, insert|update|stale|seen, row)
 
     @property
     def key(self) -> tuple:
@@ -130,10 +132,9 @@ def key_of(row: dict, key: tuple[str, ...]) -> tuple:
     return tuple(row[c] for c in key)
 
 
-def _stored(session: Connection, table_name: str, scopes: set[tuple[Any, Any]]) -> dict[tuple, list[dict]]:
+def _stored(session: Connection, table: Table, scopes: set[tuple[Any, Any]]) -> dict[tuple, list[dict]]:
     """One SELECT per user: the stored rows of these (user_id, id) scopes."""
-    target = target_of(table_name)
-    table, (user_col, id_col) = target.table, target.key[:2]
+    user_col, id_col = target_of(table).key[:2]
     by_user: dict[Any, set] = {}
     for user_id, ident in scopes:  # a plain IN list per user uses the (user_id, id) key's index
         by_user.setdefault(user_id, set()).add(ident)
@@ -149,37 +150,58 @@ def _changed(new: dict, old: dict) -> bool:
     return any(old.get(col) != value for col, value in new.items())
 
 
-def plan(session: Connection, units: list[Unit], now) -> None:
-    """Fill each unit's ops from what the database holds: insert, update, or mark stale."""
+def _stored_by_table(session: Connection, units: list[Unit]) -> dict[Table, dict[tuple, list[dict]]]:
     tables = {t for u in units for t, *_ in u.scopes}
-    stored = {
+    return {
         t: _stored(session, t, {(uid, ident) for u in units for tt, uid, ident in u.scopes if tt == t}) for t in tables
     }
+
+
+def _match(stored: dict[tuple, list[dict]], row: dict, key: tuple[str, ...]) -> dict | None:
+    """The stored row with `row`'s natural key, or None."""
+    return next((o for o in stored.get(key_of(row, key[:2]), ()) if key_of(o, key) == key_of(row, key)), None)
+
+
+def plan(session: Connection, units: list[Unit], now) -> None:
+    """Fill each unit's ops from what the database holds: insert, update, or mark stale."""
+    stored = _stored_by_table(session, units)
     for unit in units:
         unit.ops = []
         new_keys: set[tuple] = set()
-        for table_name, row in unit.rows:
-            key = target_of(table_name).key
-            new_keys.add((table_name, key_of(row, key)))
+        for table, row in unit.rows:
+            key = target_of(table).key
+            new_keys.add((table, key_of(row, key)))
             row = {**row, "deleted_at": None}  # a record that comes back is no longer deleted
-            match = next(
-                (o for o in stored[table_name].get(key_of(row, key[:2]), ()) if key_of(o, key) == key_of(row, key)),
-                None,
-            )
+            match = _match(stored[table], row, key)
             if match is None:
-                unit.ops.append((table_name, "insert", {**row, "synced_at": now}))
+                unit.ops.append((table, "insert", {**row, "synced_at": now}))
             elif _changed(row, match):
-                unit.ops.append((table_name, "update", {**row, "synced_at": now, "b_id": match["id"]}))
-        for table_name, uid, ident in unit.scopes:
-            key = target_of(table_name).key
-            for old in stored[table_name].get((uid, ident), ()):
-                if (table_name, key_of(old, key)) not in new_keys and old["deleted_at"] is None:
-                    unit.ops.append((table_name, "stale", {"b_id": old["id"], "deleted_at": now, "synced_at": now}))
+                unit.ops.append((table, "update", {**row, "synced_at": now, "b_id": match["id"]}))
+        for table, uid, ident in unit.scopes:
+            key = target_of(table).key
+            for old in stored[table].get((uid, ident), ()):
+                if (table, key_of(old, key)) not in new_keys and old["deleted_at"] is None:
+                    unit.ops.append((table, "stale", {"b_id": old["id"], "deleted_at": now, "synced_at": now}))
+
+
+def plan_observations(session: Connection, units: list[Unit], now) -> None:
+    """Fill each unit's ops for a value the API keeps no history of: a new value is inserted
+    (first and last seen now); one seen before only moves its `last_seen_at` forward ("seen"),
+    which leaves the record unchanged. Nothing is ever marked stale: old values are the history."""
+    stored = _stored_by_table(session, units)
+    for unit in units:
+        unit.ops = []
+        for table, row in unit.rows:
+            match = _match(stored[table], row, target_of(table).key)
+            if match is None:
+                unit.ops.append((table, "insert", {**row, "synced_at": now}))
+            elif match["last_seen_at"] < row["last_seen_at"]:
+                unit.ops.append((table, "seen", {"b_id": match["id"], "last_seen_at": row["last_seen_at"]}))
 
 
 def outcome(unit: Unit) -> str:
-    """inserted (every row new), unchanged (nothing to write) or updated."""
-    if not unit.ops:
+    """inserted (every row new), unchanged (nothing to write, or an observation seen again) or updated."""
+    if all(kind == "seen" for _t, kind, _r in unit.ops):
         return "unchanged"
     return "inserted" if all(kind == "insert" for _t, kind, _r in unit.ops) else "updated"
 
@@ -195,9 +217,9 @@ def _upsert_statement(session: Connection, target: Target, columns: list[str]):
 
 @lru_cache(maxsize=128)
 def _upsert(dialect: str, target: Target, columns: tuple[str, ...]):
-    # Built once per table and column list (the `excluded` alias cost about half a millisecond a
-    # page). The engine has already loaded its own dialect; importing the other one would cost a
-    # SQLite run 40 ms of start-up.
+    # Built once per table and column list: building the `excluded` alias is not free, and a page
+    # needs the same statement as the last. The engine has already loaded its own dialect;
+    # importing the other one would lengthen a SQLite run's start-up.
     stmt = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert(target.table)
     updates = {c: stmt.excluded[c] for c in columns if c not in target.key}
     stmt = stmt.on_conflict_do_update(index_elements=list(target.key), set_=updates)
@@ -220,12 +242,12 @@ def _update(session: Connection, target: Target, rows: list[dict]) -> None:
 
 def execute(session: Connection, units: list[Unit]) -> None:
     """Send the units' ops: one multi-row statement per table and kind."""
-    grouped: dict[tuple[str, str], list[dict]] = {}
+    grouped: dict[tuple[Table, str], list[dict]] = {}
     for unit in units:
-        for table_name, kind, row in unit.ops:
-            grouped.setdefault((table_name, kind), []).append(row)
-    for (table_name, kind), rows in grouped.items():
-        target = target_of(table_name)
+        for table, kind, row in unit.ops:
+            grouped.setdefault((table, kind), []).append(row)
+    for (table, kind), rows in grouped.items():
+        target = target_of(table)
         if kind == "insert":
             session.execute(_upsert_statement(session, target, list(rows[0])), rows).close()
         else:

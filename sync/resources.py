@@ -3,7 +3,7 @@
 A declaration is the Singer SDK's "stream" in small: the runner, the loader, `sync_state`,
 `status`, `watch`, the dashboard's freshness and `--source` read these and nothing else lists
 resources. Adding a resource means a declaration here, a mapper, a model and one migration
-(tests/test_adding_a_resource.py adds one without touching anything else).
+(tests/e2e/test_adding_a_resource.py adds one without touching anything else).
 """
 
 from __future__ import annotations
@@ -13,16 +13,15 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, ClassVar, Iterator
 
 from sqlalchemy import Table
-from sqlalchemy.engine import Connection
 
-import db_loader
 import models
 from api_clients.errors import ScopeMissing
 from api_clients.pages import Page
-from configuration.clock import utcnow
+from configuration import clock
 from mapping import daily as daily_mappers
 from mapping import whoop as mappers
 from mapping import withings as withings_mapper
+from storage.write import normalise_key
 from sync.windows import Window, lastupdate_window, page_cap, time_window
 
 # Page caps end a server's paging loop (sync.windows.page_cap): records a day at the most
@@ -36,7 +35,7 @@ WITHINGS_RECORDS_PER_DAY, WITHINGS_MIN_PAGE_SIZE = 50, 10
 WHOOP_POLL_LOOKBACK = timedelta(days=2)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Resource:
     """One API collection, the table(s) it is stored in, and everything the ETL needs to know of it."""
 
@@ -47,9 +46,11 @@ class Resource:
     scope: str  # the OAuth scope the endpoint needs; `connect` asks for every declared one
     what: str  # the words that name its data in a message ("re-connect to allow <what>")
     model: Table  # the table the dashboard reads; its first UNIQUE constraint is the natural key
-    mapper: Callable[..., Any]  # record (+ `mapper_context`) -> a row, or one row (list) per table
+    # record (+ `mapper_context`, and `now=` the loader's instant) -> a row of `model`, or
+    # mapping.fields.RowsByTable naming each row's table
+    mapper: Callable[..., Any]
     freshness: tuple[Any, ...]  # the (indexed) columns that say how recent the newest record is
-    also_writes: tuple[Table, ...] = ()  # further tables one record can land in, in the mapper's order
+    also_writes: tuple[Table, ...] = ()  # further tables one record can land in (RowsByTable names them)
     # The field of a raw record that holds its API id; its kind (int or UUID text) is the table's key column's.
     id_field: str = "id"
     # The field that names a quarantined record (`id=93845`); None: its payload's hash names it.
@@ -63,9 +64,9 @@ class Resource:
 
     # What the window is: a time window (`start`/`end`) or a `lastupdate` cursor.
     window: ClassVar[Callable[..., Window]] = staticmethod(time_window)
-    # What the mapper needs besides the record, by name: user_id, timezone, fetched_at.
+    # What the mapper needs besides the record and the instant, by name: user_id, timezone.
     mapper_context: ClassVar[tuple[str, ...]] = ()
-    keeps_history: ClassVar[bool] = True  # False: one row per distinct value seen (db_loader.load_observations)
+    keeps_history: ClassVar[bool] = True  # False: one row per distinct value seen (storage.write.plan_observations)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -78,16 +79,10 @@ class Resource:
     def key_of(self, record: Any) -> Any:
         """The API id of a raw record in the form its table stores it, or None when it has no readable one."""
         value = record.get(self.id_field) if isinstance(record, dict) else None
-        return db_loader.normalise_key(self.model, value)
+        return normalise_key(self.model, value)
 
     def pages(self, client, window: Window) -> Iterator[Page]:
         raise NotImplementedError
-
-    def retry_loader(self) -> Callable[[Connection, list, int | None, str | None], db_loader.LoadCounts]:
-        """This resource's loader in the shape `db_loader.retry_quarantine` calls it."""
-        return lambda session, records, user_id, tz: db_loader.load_page(
-            session, self, Page(records, timezone=tz), user_id
-        )
 
     def check_scope(self, client) -> None:
         """ScopeMissing before any request when the stored token says the scope was not granted."""
@@ -106,29 +101,8 @@ class Resource:
         By default the window's own pages list it completely (WHOOP reads `start` to now)."""
         return seen if self.reconcile_on else None
 
-    def reconcile(self, session: Connection, window: Window, user_id: int, listing: set | None) -> tuple[int, int]:
-        """Mark rows of the window the API no longer lists as deleted, restore listed ones.
-
-        Only for a window fetched to its end (the runner calls this in its last page's
-        transaction); an empty listing marks nothing (db_loader.reconcile_window).
-        """
-        if listing is None or not self.reconcile_on:
-            return 0, 0
-        deleted = restored = 0
-        for table in self.tables:
-            marked, back = db_loader.reconcile_window(
-                session,
-                table.name,
-                user_id,
-                self.reconcile_start(window),
-                window.end,
-                listing,
-                time_column=self.reconcile_on,
-            )
-            deleted, restored = deleted + marked, restored + back
-        return deleted, restored
-
     def reconcile_start(self, window: Window) -> datetime | None:
+        """Where the rows compared with a listing of `window` begin (db_loader.reconcile)."""
         return window.start
 
 
@@ -162,13 +136,13 @@ class WhoopRecovery(WhoopCollection):
 class WhoopObject(Resource):
     """A WHOOP v2 object without history (the body measurement): one row per distinct value seen."""
 
-    mapper_context: ClassVar[tuple[str, ...]] = ("user_id", "fetched_at")
+    mapper_context: ClassVar[tuple[str, ...]] = ("user_id",)
     keeps_history: ClassVar[bool] = False
 
     def pages(self, client, window: Window) -> Iterator[Page]:
         self.check_scope(client)
         record = client.get_object(self.path, scope=self.scope, what=self.what)
-        yield Page(records=[record], fetched_at=utcnow())
+        yield Page(records=[record], fetched_at=clock.utcnow())
 
 
 class WithingsMeasures(Resource):
@@ -206,7 +180,7 @@ class WithingsMeasures(Resource):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WithingsAction(Resource):
     """A Withings v2 action (getactivity, getsummary): `lastupdate` cursor, `more`/`offset` paging."""
 
@@ -239,82 +213,82 @@ class WithingsAction(Resource):
 # (docs/API_NOTES.md, Withings "Auth and tokens").
 RESOURCES: tuple[Resource, ...] = (
     WhoopCollection(
-        "whoop",
-        "cycles",
-        "WHOOP cycles",
-        "/developer/v2/cycle",
-        "read:cycles",
-        "cycles",
-        models.cycles,
-        mappers.cycle_to_row,
-        (models.cycles.c.start,),
+        source="whoop",
+        name="cycles",
+        label="WHOOP cycles",
+        path="/developer/v2/cycle",
+        scope="read:cycles",
+        what="cycles",
+        model=models.cycles,
+        mapper=mappers.cycle_to_row,
+        freshness=(models.cycles.c.start,),
         quarantine_key="id",
         reconcile_on="start",
     ),
     WhoopRecovery(
-        "whoop",
-        "recovery",
-        "WHOOP recovery",
-        "/developer/v2/recovery",
-        "read:recovery",
-        "recovery",
-        models.recovery,
-        mappers.recovery_to_row,
-        (models.recovery.c.created_at,),
+        source="whoop",
+        name="recovery",
+        label="WHOOP recovery",
+        path="/developer/v2/recovery",
+        scope="read:recovery",
+        what="recovery",
+        model=models.recovery,
+        mapper=mappers.recovery_to_row,
+        freshness=(models.recovery.c.created_at,),
         id_field="cycle_id",
         quarantine_key="cycle_id",
         reconcile_on="created_at",
         poll_lookback=WHOOP_POLL_LOOKBACK,
     ),
     WhoopCollection(
-        "whoop",
-        "sleep",
-        "WHOOP sleep",
-        "/developer/v2/activity/sleep",
-        "read:sleep",
-        "sleep",
-        models.sleep,
-        mappers.sleep_to_row,
-        (models.sleep.c.start,),
+        source="whoop",
+        name="sleep",
+        label="WHOOP sleep",
+        path="/developer/v2/activity/sleep",
+        scope="read:sleep",
+        what="sleep",
+        model=models.sleep,
+        mapper=mappers.sleep_to_row,
+        freshness=(models.sleep.c.start,),
         quarantine_key="id",
         reconcile_on="start",
         poll_lookback=WHOOP_POLL_LOOKBACK,
     ),
     WhoopCollection(
-        "whoop",
-        "workout",
-        "WHOOP workouts",
-        "/developer/v2/activity/workout",
-        "read:workout",
-        "workouts",
-        models.workout,
-        mappers.workout_to_row,
-        (models.workout.c.start,),
+        source="whoop",
+        name="workout",
+        label="WHOOP workouts",
+        path="/developer/v2/activity/workout",
+        scope="read:workout",
+        what="workouts",
+        model=models.workout,
+        mapper=mappers.workout_to_row,
+        freshness=(models.workout.c.start,),
         quarantine_key="id",
         reconcile_on="start",
         stale_after=timedelta(days=7),
     ),  # rest days are not an outage
     WhoopObject(
-        "whoop",
-        "body",
-        "WHOOP body measurement",
-        "/developer/v2/user/measurement/body",
-        "read:body_measurement",
-        "WHOOP body measurements (height, weight, max heart rate)",
-        models.whoop_body_measurement,
-        daily_mappers.body_measurement_to_row,
-        (models.whoop_body_measurement.c.last_seen_at,),
+        source="whoop",
+        name="body",
+        label="WHOOP body measurement",
+        path="/developer/v2/user/measurement/body",
+        scope="read:body_measurement",
+        what="WHOOP body measurements (height, weight, max heart rate)",
+        model=models.whoop_body_measurement,
+        mapper=daily_mappers.body_measurement_to_row,
+        freshness=(models.whoop_body_measurement.c.last_seen_at,),
     ),
     WithingsMeasures(
-        "withings",
-        "measures",
-        "Withings measures",
-        "/measure",
-        "user.metrics",
-        "body measures",
-        models.withings_weight,
-        withings_mapper.measure_group_to_rows,
-        (models.withings_weight.c.measured_at, models.withings_heart_rate.c.measured_at),
+        source="withings",
+        name="measures",
+        label="Withings measures",
+        path="/measure",
+        scope="user.metrics",
+        what="body measures",
+        model=models.withings_weight,
+        mapper=withings_mapper.measure_group_to_rows,
+        freshness=(models.withings_weight.c.measured_at, models.withings_heart_rate.c.measured_at),
         also_writes=(models.withings_heart_rate, models.withings_measure),
         id_field="grpid",
         quarantine_key="grpid",
@@ -322,29 +296,29 @@ RESOURCES: tuple[Resource, ...] = (
         poll_lookback=timedelta(0),
     ),
     WithingsAction(
-        "withings",
-        "activity",
-        "Withings daily activity",
-        "/v2/measure",
-        "user.activity",
-        "Withings daily activity (steps, calories)",
-        models.withings_activity,
-        daily_mappers.activity_to_row,
-        (models.withings_activity.c.modified_at,),
+        source="withings",
+        name="activity",
+        label="Withings daily activity",
+        path="/v2/measure",
+        scope="user.activity",
+        what="Withings daily activity (steps, calories)",
+        model=models.withings_activity,
+        mapper=daily_mappers.activity_to_row,
+        freshness=(models.withings_activity.c.modified_at,),
         action="getactivity",
         records_key="activities",
         data_fields=daily_mappers.ACTIVITY_DATA_FIELDS,
     ),
     WithingsAction(
-        "withings",
-        "sleep_summary",
-        "Withings sleep",
-        "/v2/sleep",
-        "user.activity",
-        "Withings sleep summaries",
-        models.withings_sleep_summary,
-        daily_mappers.sleep_summary_to_row,
-        (models.withings_sleep_summary.c.end,),
+        source="withings",
+        name="sleep_summary",
+        label="Withings sleep",
+        path="/v2/sleep",
+        scope="user.activity",
+        what="Withings sleep summaries",
+        model=models.withings_sleep_summary,
+        mapper=daily_mappers.sleep_summary_to_row,
+        freshness=(models.withings_sleep_summary.c.end,),
         action="getsummary",
         records_key="series",
         data_fields=daily_mappers.SLEEP_DATA_FIELDS,

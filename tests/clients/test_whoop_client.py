@@ -15,6 +15,7 @@ from api_clients.errors import ApiError, InvalidRequest, RateLimited, ReconnectR
 from api_clients.whoop import WhoopClient
 from tests.conftest import shared_data
 from tests.helpers.api import CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, WHOOP_URL, NoSleep, fixture, provider, store_with
+from tests.helpers.factories import MAPPED_AT as NOW
 
 CYCLE_URL = f"{WHOOP_URL}/developer/v2/cycle"
 TOKEN_URL = f"{WHOOP_URL}/oauth/oauth2/token"
@@ -73,7 +74,7 @@ def test_openapi_examples_page_through(mock):
     (page,) = list(_client().iter_collection("/developer/v2/cycle"))
     from mapping.whoop import cycle_to_row
 
-    assert cycle_to_row(page[0])["whoop_id"] == record["id"]
+    assert cycle_to_row(page[0], now=NOW)["whoop_id"] == record["id"]
 
 
 def test_expired_token_is_refreshed_and_saved_before_use(mock):

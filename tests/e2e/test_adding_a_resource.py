@@ -37,7 +37,7 @@ JOURNAL_TABLE = Table(
 )
 
 
-def journal_to_row(record: dict) -> dict:
+def journal_to_row(record: dict, *, now: datetime) -> dict:
     """A journal entry -> a `test_journal_entry` row; a mood outside 1..5 is a MappingError."""
     mood = integer(require(record, "mood"), "mood")
     if not 1 <= mood <= 5:
@@ -45,21 +45,21 @@ def journal_to_row(record: dict) -> dict:
     return {
         "user_id": integer(require(record, "user_id"), "user_id"),
         "whoop_id": integer(require(record, "id"), "id"),
-        "start": parse_timestamp(require(record, "start"), "start"),
+        "start": parse_timestamp(require(record, "start"), "start", now),
         "mood": mood,
     }
 
 
 JOURNAL = resources.WhoopCollection(
-    "whoop",
-    "journal",
-    "WHOOP journal",
-    JOURNAL_PATH,
-    "read:journal",
-    "journal entries",
-    JOURNAL_TABLE,
-    journal_to_row,
-    (JOURNAL_TABLE.c.start,),
+    source="whoop",
+    name="journal",
+    label="WHOOP journal",
+    path=JOURNAL_PATH,
+    scope="read:journal",
+    what="journal entries",
+    model=JOURNAL_TABLE,
+    mapper=journal_to_row,
+    freshness=(JOURNAL_TABLE.c.start,),
     quarantine_key="id",
     reconcile_on="start",
 )

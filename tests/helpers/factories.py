@@ -8,6 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 USER_ID = 10129
 BASE = datetime(2025, 3, 1, 6, 0, tzinfo=timezone.utc)
+# The instant a test hands the mappers (`now=`): their dates are checked against it, and it lies
+# after every date the factories and the recorded fixtures hold.
+MAPPED_AT = datetime(2026, 6, 1, tzinfo=timezone.utc)
 
 
 def iso(dt: datetime) -> str:

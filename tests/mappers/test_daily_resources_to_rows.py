@@ -9,6 +9,7 @@ import pytest
 from mapping import daily as daily_mappers
 from mapping import whoop as mappers
 from tests.helpers.api import fixture
+from tests.helpers.factories import MAPPED_AT as NOW
 
 SEEN = datetime(2026, 3, 15, 6, 0, tzinfo=timezone.utc)
 
@@ -19,7 +20,7 @@ def _utc(seconds: int) -> datetime:
 
 def test_whoop_body_measurement_row():
     record = fixture("whoop/body_measurement.json")
-    assert daily_mappers.body_measurement_to_row(record, 10129, SEEN) == {
+    assert daily_mappers.body_measurement_to_row(record, 10129, now=SEEN) == {
         "user_id": 10129,
         "flag": None,
         "value_key": "1.8288|90.7185|200",
@@ -34,7 +35,7 @@ def test_whoop_body_measurement_row():
 
 def test_withings_activity_rows():
     records = fixture("withings/getactivity_page.json")["body"]["activities"]
-    assert [daily_mappers.activity_to_row(r, 3141592) for r in records] == [
+    assert [daily_mappers.activity_to_row(r, 3141592, now=NOW) for r in records] == [
         {
             "user_id": 3141592,
             "flag": None,
@@ -99,7 +100,7 @@ def test_withings_activity_rows():
 
 def test_withings_sleep_summary_row():
     records = fixture("withings/getsummary_page.json")["body"]["series"]
-    assert [daily_mappers.sleep_summary_to_row(r, 3141592) for r in records] == [
+    assert [daily_mappers.sleep_summary_to_row(r, 3141592, now=NOW) for r in records] == [
         {
             "user_id": 3141592,
             "flag": None,
@@ -147,15 +148,23 @@ def test_withings_sleep_summary_row():
 @pytest.mark.parametrize(
     "mapper, record, reason",
     [
-        (lambda r: daily_mappers.activity_to_row(r, 1), {"steps": 5}, "missing date"),
-        (lambda r: daily_mappers.activity_to_row(r, 1), {"date": "14/03/2026"}, "not a YYYY-MM-DD date"),
+        (lambda r: daily_mappers.activity_to_row(r, 1, now=NOW), {"steps": 5}, "missing date"),
+        (lambda r: daily_mappers.activity_to_row(r, 1, now=NOW), {"date": "14/03/2026"}, "not a YYYY-MM-DD date"),
         (
-            lambda r: daily_mappers.activity_to_row(r, 1),
+            lambda r: daily_mappers.activity_to_row(r, 1, now=NOW),
             {"date": "2026-03-14", "steps": 10.5},
             "steps must be an integer",
         ),
-        (lambda r: daily_mappers.sleep_summary_to_row(r, 1), {"id": 1, "startdate": 1_760_000_000}, "missing enddate"),
-        (lambda r: daily_mappers.body_measurement_to_row(r, 1, SEEN), {}, "without height, weight or max heart rate"),
+        (
+            lambda r: daily_mappers.sleep_summary_to_row(r, 1, now=NOW),
+            {"id": 1, "startdate": 1_760_000_000},
+            "missing enddate",
+        ),
+        (
+            lambda r: daily_mappers.body_measurement_to_row(r, 1, now=SEEN),
+            {},
+            "without height, weight or max heart rate",
+        ),
     ],
 )
 def test_bad_records_are_rejected_with_the_reason(mapper, record, reason):
@@ -166,7 +175,7 @@ def test_bad_records_are_rejected_with_the_reason(mapper, record, reason):
 def test_a_sleep_monitor_page_maps_every_night_exactly():
     """The Sleep Analyzer page (tests/fixtures/README.md): every `data` field lands in its column."""
     records = fixture("withings/sleep_getsummary_page.json")["body"]["series"]
-    rows = [daily_mappers.sleep_summary_to_row(r, 3141592) for r in records]
+    rows = [daily_mappers.sleep_summary_to_row(r, 3141592, now=NOW) for r in records]
     assert len(rows) == len(records) == 3
     for record, row in zip(records, rows, strict=False):
         assert row["withings_id"] == record["id"] and row["model"] == record["model"]

@@ -11,6 +11,7 @@ from mapping import whoop as mappers
 from models import Cycle, Recovery, Sleep, Workout
 from tests.helpers import factories as f
 from tests.helpers import loaders
+from tests.helpers.factories import MAPPED_AT as NOW
 
 # Every integer field of every WHOOP resource, as a path into the record.
 INTEGER_FIELDS = {
@@ -82,7 +83,7 @@ def test_integral_floats_are_accepted_in_every_integer_field(session, kind):
         "recovery": mappers.recovery_to_row,
         "workout": mappers.workout_to_row,
     }[kind]
-    expected = mapper(as_ints)
+    expected = mapper(as_ints, now=NOW)
     for column, value in expected.items():
         if column != "raw":
             assert getattr(stored, column) == value and type(getattr(stored, column)) is type(value), column
@@ -104,7 +105,7 @@ def test_an_impossible_value_rejects_the_record_with_its_reason(path, value, rea
     record = f.cycle(2)
     _set(record, path, value)
     with pytest.raises(mappers.MappingError, match=None) as caught:
-        mappers.cycle_to_row(record)
+        mappers.cycle_to_row(record, now=NOW)
     assert reason in str(caught.value)
 
 
@@ -119,14 +120,14 @@ def test_an_impossible_value_rejects_the_record_with_its_reason(path, value, rea
 def test_an_implausible_value_is_kept_as_sent_and_flagged(path, value, flag):
     record = f.cycle(2)
     _set(record, path, value)
-    row = mappers.cycle_to_row(record)
+    row = mappers.cycle_to_row(record, now=NOW)
     assert flag in row["flag"]
     assert row["raw"] == record
 
 
 def test_a_plausible_record_has_no_flag():
-    assert mappers.cycle_to_row(f.cycle(2))["flag"] is None
-    assert mappers.sleep_to_row(f.sleep(3))["flag"] is None
+    assert mappers.cycle_to_row(f.cycle(2), now=NOW)["flag"] is None
+    assert mappers.sleep_to_row(f.sleep(3), now=NOW)["flag"] is None
 
 
 @pytest.mark.parametrize(
@@ -139,7 +140,7 @@ def test_a_plausible_record_has_no_flag():
 def test_negative_durations_and_counts_are_stored_and_flagged(field, value, flag):
     record = f.sleep(3)
     record["score"]["stage_summary"][field] = value
-    row = mappers.sleep_to_row(record)
+    row = mappers.sleep_to_row(record, now=NOW)
     assert row[field] == value and flag in row["flag"]
 
 
@@ -147,18 +148,18 @@ def test_a_fractional_count_is_rejected():
     record = f.sleep(3)
     record["score"]["stage_summary"]["sleep_cycle_count"] = 2.5
     with pytest.raises(mappers.MappingError, match="sleep_cycle_count"):
-        mappers.sleep_to_row(record)
+        mappers.sleep_to_row(record, now=NOW)
 
 
 def test_a_recent_nap_may_lower_the_sleep_need():
-    assert mappers.sleep_to_row(f.sleep(3))["need_from_recent_nap_milli"] == -12312
+    assert mappers.sleep_to_row(f.sleep(3), now=NOW)["need_from_recent_nap_milli"] == -12312
 
 
 def test_a_missing_optional_field_is_null_never_a_default():
     record = f.sleep(4)
     del record["nap"]
-    assert mappers.sleep_to_row(record)["nap"] is None
+    assert mappers.sleep_to_row(record, now=NOW)["nap"] is None
     workout = f.workout(4)
     del workout["score"]["zone_durations"]
-    row = mappers.workout_to_row(workout)
+    row = mappers.workout_to_row(workout, now=NOW)
     assert all(row[name] is None for name in mappers.ZONE_FIELDS)

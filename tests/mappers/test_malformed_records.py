@@ -19,6 +19,7 @@ from models import Cycle, Recovery, Sleep, WithingsWeight, Workout
 from tests.helpers import factories as f
 from tests.helpers import loaders
 from tests.helpers.api import WHOOP_URL, provider, store_with
+from tests.helpers.factories import MAPPED_AT as NOW
 
 WEIRD_VALUES = st.one_of(
     st.none(),
@@ -79,7 +80,7 @@ def fuzzed(draw, kind: str):
 def test_mappers_return_a_row_or_a_mapping_error(kind, data):
     record = data.draw(fuzzed(kind))
     try:
-        row = BUILDERS[kind][1](record)
+        row = BUILDERS[kind][1](record, now=NOW)
     except mappers.MappingError as exc:
         assert str(exc)
     else:
@@ -103,7 +104,7 @@ def fuzzed_group(draw):
 @given(group=fuzzed_group())
 def test_withings_mapper_returns_rows_or_a_mapping_error(group):
     try:
-        withings_mapper.measure_group_to_rows(group, 1, "Europe/Berlin")
+        withings_mapper.measure_group_to_rows(group, 1, "Europe/Berlin", now=NOW)
     except mappers.MappingError:
         pass  # a rejection with its reason is the expected outcome for a broken group
 

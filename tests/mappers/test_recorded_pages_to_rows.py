@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from mapping import whoop as mappers
 from mapping import withings as withings_mapper
 from tests.helpers.api import fixture
+from tests.helpers.factories import MAPPED_AT as NOW
 
 USER = 20417
 SLEEP_IDS = {n: f"3f0c2b8e-6d1a-4c55-9b1e-7a2f4e9d1c0{n}" for n in range(1, 6)}
@@ -89,12 +90,12 @@ def expected_cycles() -> list[dict]:
 
 
 def test_cycles_page_maps_to_these_rows():
-    assert [mappers.cycle_to_row(r) for r in accepted("cycles_page.json")] == expected_cycles()
+    assert [mappers.cycle_to_row(r, now=NOW) for r in accepted("cycles_page.json")] == expected_cycles()
 
 
 def test_cycle_with_integral_floats_maps_to_ints():
     record = by_id("cycles_page.json", 1287652)
-    row = mappers.cycle_to_row(record)
+    row = mappers.cycle_to_row(record, now=NOW)
     assert row == {
         "user_id": USER,
         "flag": None,
@@ -221,12 +222,12 @@ def expected_sleep() -> list[dict]:
 
 
 def test_sleep_page_maps_to_these_rows():
-    assert [mappers.sleep_to_row(r) for r in accepted("sleep_page.json")] == expected_sleep()
+    assert [mappers.sleep_to_row(r, now=NOW) for r in accepted("sleep_page.json")] == expected_sleep()
 
 
 def test_sleep_with_integral_floats_maps_to_ints():
     record = by_id("sleep_page.json", SLEEP_IDS[4])
-    row = mappers.sleep_to_row(record)
+    row = mappers.sleep_to_row(record, now=NOW)
     assert row == {
         "user_id": USER,
         "flag": None,
@@ -334,7 +335,7 @@ def test_recovery_page_maps_to_these_rows():
             **no_score,
         },
     ]
-    assert [mappers.recovery_to_row(r) for r in raw] == expected
+    assert [mappers.recovery_to_row(r, now=NOW) for r in raw] == expected
 
 
 # ---- workout --------------------------------------------------------------------------------
@@ -425,12 +426,12 @@ def expected_workouts() -> list[dict]:
 
 
 def test_workout_page_maps_to_these_rows():
-    assert [mappers.workout_to_row(r) for r in accepted("workout_page.json")] == expected_workouts()
+    assert [mappers.workout_to_row(r, now=NOW) for r in accepted("workout_page.json")] == expected_workouts()
 
 
 def test_workout_with_integral_floats_maps_to_ints():
     record = by_id("workout_page.json", WORKOUT_IDS[2])
-    row = mappers.workout_to_row(record)
+    row = mappers.workout_to_row(record, now=NOW)
     assert row == {
         "user_id": USER,
         "flag": None,
@@ -483,8 +484,9 @@ def test_the_fixture_pages_hold_every_case_they_claim():
 def test_body_scan_whole_body_values_reach_the_weight_row():
     groups = fixture("withings/getmeas_devices_page.json")["body"]["measuregrps"]
     scan = next(g for g in groups if g["grpid"] == 6120031207)
-    weight, heart, _ = withings_mapper.measure_group_to_rows(scan, USER, "Europe/Berlin")
-    assert heart is None
+    rows = withings_mapper.measure_group_to_rows(scan, USER, "Europe/Berlin", now=NOW)
+    assert "withings_heart_rate" not in rows
+    [weight] = rows["withings_weight"]
     expected = {
         "weight_kg": 83.412,
         "fat_free_mass_kg": 65.91,

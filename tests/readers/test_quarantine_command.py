@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -13,6 +14,7 @@ import db_loader
 import etl
 from models import Cycle, Quarantine
 from storage import quarantine
+from sync import resources
 from tests.helpers import factories as f
 
 SEEN = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)  # the clock these tests control
@@ -167,5 +169,6 @@ def test_an_empty_quarantine_says_so(db_url, monkeypatch, cli):
 def test_the_run_retries_only_what_is_not_dismissed(held, session):
     quarantine.dismiss(session, [held["measures"]], now=SEEN)
     session.commit()
-    counts = db_loader.retry_quarantine(session, "withings", "measures", loader=lambda *a: pytest.fail("retried"))
+    measures = dataclasses.replace(resources.get("withings", "measures"), mapper=lambda *a, **k: pytest.fail("retried"))
+    counts = db_loader.retry_quarantine(session, measures)
     assert counts.recovered == 0

@@ -227,5 +227,5 @@ def test_timestamps_are_aware_utc(session):
     session.commit()
     row = session.scalars(select(Cycle)).one()
     assert row.start.utcoffset().total_seconds() == 0
-    assert row.start == mappers.parse_timestamp(f.cycle(1)["start"], "start")
+    assert row.start == mappers.parse_timestamp(f.cycle(1)["start"], "start", f.MAPPED_AT)
     assert row.timezone_offset == "-05:00"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -22,7 +23,8 @@ from tests.helpers import factories as f
 from tests.helpers import loaders
 
 # Values no column can hold, each in a record of an otherwise valid page. (An implausible value a
-# column can hold, such as an end before the start, is stored and flagged: test_flagged_values.py.)
+# column can hold, such as an end before the start, is stored and flagged:
+# test_implausible_values_stored_and_flagged.py.)
 ABSURD = {
     "year -1199": (lambda r: r.update(start="-1199-03-01T06:00:00.000Z"), "start is not an ISO-8601"),
     "1970 date": (lambda r: r.update(start="1970-01-01T00:00:00.000Z"), "start out of bounds"),
@@ -79,28 +81,20 @@ def test_a_record_sent_again_in_valid_form_leaves_the_quarantine(session):
 
 
 def test_a_mapper_fixed_in_a_later_release_recovers_the_quarantined_record(session):
-    def strict_mapper(record):  # today's release: does not know this sport yet
+    def strict_mapper(record, *, now):  # today's release: does not know this sport yet
         if record.get("sport_name") == "padel":
             raise mappers.MappingError("unknown sport padel")
-        return mappers.workout_to_row(record)
+        return mappers.workout_to_row(record, now=now)
 
     page = [f.workout(1), f.workout(2, sport="padel"), f.workout(3)]
     counts = loaders.load(session, "whoop", "workout", page, mapper=strict_mapper)
     session.commit()
     assert (counts.inserted, counts.quarantined) == (2, 1)
-    assert (
-        db_loader.retry_quarantine(
-            session,
-            "whoop",
-            "workout",
-            loader=lambda s, records, _u, _tz: loaders.load(s, "whoop", "workout", records, mapper=strict_mapper),
-        ).recovered
-        == 0
-    )
+    workout = resources.get("whoop", "workout")
+    assert db_loader.retry_quarantine(session, dataclasses.replace(workout, mapper=strict_mapper)).recovered == 0
     session.commit()
     assert [q.attempts for q in _quarantined(session)] == [2]
-    real = resources.get("whoop", "workout").retry_loader()  # the real mapper knows padel
-    fixed = db_loader.retry_quarantine(session, "whoop", "workout", loader=real)
+    fixed = db_loader.retry_quarantine(session, workout)  # the real mapper knows padel
     session.commit()
     assert (fixed.recovered, fixed.inserted, fixed.rejected) == (1, 1, 0)
     assert _quarantined(session) == []
@@ -115,15 +109,13 @@ def test_a_withings_group_is_retried_with_its_user_and_timezone(session):
     [held] = _quarantined(session)
     assert (held.user_id, held.timezone, held.record_key) == (5, "Europe/Rome", "grpid=61")
     assert "measures.value must be an integer, got 95000.5" in held.reason
-    lenient = lambda group, user_id, tz: withings_mapper.measure_group_to_rows(  # noqa: E731 - a one-line helper, named where it is used
-        {**group, "measures": [{**m, "value": int(m["value"])} for m in group["measures"]]}, user_id, tz
-    )
-    result = db_loader.retry_quarantine(
-        session,
-        "withings",
-        "measures",
-        loader=lambda s, records, user_id, tz: loaders.load_withings_measures(s, records, user_id, tz, mapper=lenient),
-    )
+
+    def lenient(group, user_id, tz, *, now):
+        whole = {**group, "measures": [{**m, "value": int(m["value"])} for m in group["measures"]]}
+        return withings_mapper.measure_group_to_rows(whole, user_id, tz, now=now)
+
+    measures = resources.get("withings", "measures")
+    result = db_loader.retry_quarantine(session, dataclasses.replace(measures, mapper=lenient))
     session.commit()
     assert result.recovered == 1
     row = session.scalars(select(WithingsWeight).where(WithingsWeight.grpid == 61)).one()
@@ -131,8 +123,8 @@ def test_a_withings_group_is_retried_with_its_user_and_timezone(session):
 
 
 def test_a_value_the_database_refuses_isolates_one_record(session):
-    def permissive(record):  # a mapper bug: lets a value through that no column can hold
-        row = mappers.cycle_to_row({k: v for k, v in record.items() if k != "huge"})
+    def permissive(record, *, now):  # a mapper bug: lets a value through that no column can hold
+        row = mappers.cycle_to_row({k: v for k, v in record.items() if k != "huge"}, now=now)
         return {**row, "max_heart_rate": record["huge"], "raw": record} if "huge" in record else row
 
     page = [f.cycle(i) for i in range(4)]
@@ -238,11 +230,13 @@ def test_a_run_retries_only_its_own_users_records(session):
     session.commit()
     seen = []
 
-    def loader(s, records, user_id, tz):
-        seen.append(user_id)
-        return loaders.load_withings_measures(s, records, user_id, tz)
+    measures = resources.get("withings", "measures")
 
-    result = db_loader.retry_quarantine(session, "withings", "measures", loader=loader, user_id=6)
+    def mapper(group, user_id, tz, *, now):
+        seen.append(user_id)
+        return measures.mapper(group, user_id, tz, now=now)
+
+    result = db_loader.retry_quarantine(session, dataclasses.replace(measures, mapper=mapper), user_id=6)
     session.commit()
     assert seen == [6] and result.fetched == 1
     assert sorted((q.user_id, q.attempts) for q in _quarantined(session)) == [(5, 1), (6, 2)]

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 import db_loader
+import models
 from dashboard.summary import load_summary
 from models import Cycle, Recovery, Sleep, WithingsMeasure, WithingsWeight, Workout
 from readers.status import collect_status
@@ -28,7 +29,7 @@ def test_a_deleted_workout_is_marked_and_restored_when_it_reappears(session):
     returned = [f.workout(i) for i in range(10, 20) if i != 14]
     marked, restored = db_loader.reconcile_window(
         session,
-        "workout",
+        models.workout,
         f.USER_ID,
         START,
         END,
@@ -42,11 +43,11 @@ def test_a_deleted_workout_is_marked_and_restored_when_it_reappears(session):
     assert len(_live(session, Workout, Workout.whoop_id)) == 19  # nothing outside the window touched
     back = db_loader.reconcile_window(
         session,
-        "workout",
+        models.workout,
         f.USER_ID,
         START,
         END,
-        [r["id"].upper() for r in returned + [f.workout(14)]],
+        get("whoop", "workout").keys([{**r, "id": r["id"].upper()} for r in returned + [f.workout(14)]]),
         time_column="start",
     )
     assert back == (0, 1)  # an id in another letter case is the same UUID
@@ -54,7 +55,7 @@ def test_a_deleted_workout_is_marked_and_restored_when_it_reappears(session):
 
 def test_the_upsert_clears_deleted_at_when_the_record_comes_back(session):
     loaders.load_cycles(session, [f.cycle(12)])
-    db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, [f.cycle(13)["id"]], time_column="start")
+    db_loader.reconcile_window(session, models.cycles, f.USER_ID, START, END, [f.cycle(13)["id"]], time_column="start")
     session.commit()
     assert _live(session, Cycle, Cycle.whoop_id) == []
     counts = loaders.load_cycles(session, [f.cycle(12)])
@@ -68,12 +69,14 @@ def test_a_deleted_sleep_with_its_recovery(session):
     session.commit()
     seen_sleep = [f.sleep(i)["id"] for i in (11, 12, 14)]
     seen_recovery = [get("whoop", "recovery").key_of(f.recovery(i)) for i in (11, 12, 14)]
-    assert db_loader.reconcile_window(session, "sleep", f.USER_ID, START, END, seen_sleep, time_column="start") == (
+    assert db_loader.reconcile_window(
+        session, models.sleep, f.USER_ID, START, END, seen_sleep, time_column="start"
+    ) == (
         1,
         0,
     )
     assert db_loader.reconcile_window(
-        session, "recovery", f.USER_ID, START, END, seen_recovery, time_column="created_at"
+        session, models.recovery, f.USER_ID, START, END, seen_recovery, time_column="created_at"
     ) == (1, 0)
     session.commit()
     assert f.sleep_uuid(13) not in _live(session, Sleep, Sleep.whoop_id)
@@ -84,7 +87,7 @@ def test_pending_score_records_are_never_reconciled_away(session):
     loaders.load_cycles(session, [f.cycle(15, state="PENDING_SCORE"), f.cycle(16)])
     session.commit()
     assert db_loader.reconcile_window(
-        session, "cycles", f.USER_ID, START, END, [f.cycle(17)["id"]], time_column="start"
+        session, models.cycles, f.USER_ID, START, END, [f.cycle(17)["id"]], time_column="start"
     ) == (1, 0)
     session.commit()
     assert _live(session, Cycle, Cycle.whoop_id) == [f.cycle(15)["id"]]
@@ -93,9 +96,9 @@ def test_pending_score_records_are_never_reconciled_away(session):
 def test_an_empty_response_marks_nothing_unless_confirmed(session):
     loaders.load_cycles(session, [f.cycle(12)])
     session.commit()
-    assert db_loader.reconcile_window(session, "cycles", f.USER_ID, START, END, [], time_column="start") == (0, 0)
+    assert db_loader.reconcile_window(session, models.cycles, f.USER_ID, START, END, [], time_column="start") == (0, 0)
     assert db_loader.reconcile_window(
-        session, "cycles", f.USER_ID, START, END, [], time_column="start", allow_empty=True
+        session, models.cycles, f.USER_ID, START, END, [], time_column="start", allow_empty=True
     ) == (1, 0)
 
 
@@ -105,7 +108,7 @@ def test_a_deleted_withings_group_leaves_status_and_the_dashboard(engine, sessio
     session.commit()
     newest = groups[-1]
     seen = [g["grpid"] for g in groups if g is not newest]
-    for table in ("withings_weight", "withings_heart_rate", "withings_measure"):
+    for table in (models.withings_weight, models.withings_heart_rate, models.withings_measure):
         db_loader.reconcile_window(session, table, 7, START, END, seen, time_column="measured_at")
     session.commit()
     assert newest["grpid"] not in _live(session, WithingsWeight, WithingsWeight.grpid)

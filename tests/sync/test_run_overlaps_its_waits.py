@@ -83,9 +83,9 @@ def _spy_on_retries(monkeypatch) -> list:
     calls = []
     real = runner.retry_quarantine
 
-    def spy(session, source, resource, loader, user_id=None):
-        calls.append((source, resource))
-        return real(session, source, resource, loader, user_id=user_id)
+    def spy(session, resource, ids=None, user_id=None):
+        calls.append(resource.key)
+        return real(session, resource, ids, user_id=user_id)
 
     monkeypatch.setattr(runner, "retry_quarantine", spy)
     return calls
