@@ -62,34 +62,48 @@ def build_server(
         except (ValueError, UnknownAccount) as exc:  # a bad argument: the model reads why and asks again
             raise ToolError(str(exc)) from None
 
-    def summaries(answers: list) -> dict:
-        """One account: its answer with `account`; several: each under `accounts`."""
-        if len(answers) == 1:
-            return {"account": answers[0][0], **answers[0][1]}
-        return {"accounts": [{"account": name, **answer} for name, answer in answers]}
+    _add_read_model_tools(server, read)
+    _add_sql_tools(server, engine, query_timeout)
+    return server
 
-    def rows(answers: list) -> list[dict]:
-        return [{"account": name, **row} for name, found in answers for row in found]
+
+def _summaries(answers: list) -> dict:
+    """One account: its answer with `account`; several: each under `accounts`."""
+    if len(answers) == 1:
+        return {"account": answers[0][0], **answers[0][1]}
+    return {"accounts": [{"account": name, **answer} for name, answer in answers]}
+
+
+def _rows(answers: list) -> list[dict]:
+    return [{"account": name, **row} for name, found in answers for row in found]
+
+
+def _add_read_model_tools(server: MCPServer, read) -> None:
+    """The tools that answer from the read model, per account (`read` runs a query for each)."""
 
     @server.tool(annotations=READ_ONLY)
     def latest_measurements() -> dict:
         """Every metric's latest counted value (weight, recovery, hrv, steps, sleep_hours, bp_systolic, ...), per account."""
-        return summaries(read(queries.latest_measurements))
+        return _summaries(read(queries.latest_measurements))
 
     @server.tool(annotations=READ_ONLY, description=SERIES_HELP)
     def daily_series(metric: str, start_date: date, end_date: date) -> dict:
-        return summaries(read(queries.daily_series, metric, start_date, end_date))
+        return _summaries(read(queries.daily_series, metric, start_date, end_date))
 
     @server.tool(annotations=READ_ONLY)
     def recent_workouts(days: int = 14, limit: int = 20) -> list[dict]:
         """Workouts that started in the last `days` days, newest first (sport, strain, heart rate, energy), with their account."""
-        found = rows(read(queries.recent_workouts, max(1, days), max(1, min(limit, 200))))
+        found = _rows(read(queries.recent_workouts, max(1, days), max(1, min(limit, 200))))
         return sorted(found, key=lambda w: w["start"] or "", reverse=True)[: max(1, min(limit, 200))]
 
     @server.tool(annotations=READ_ONLY)
     def sync_freshness() -> list[dict]:
         """Per account and WHOOP and Withings resource: last sync, newest record, whether it is stale and why, any error."""
-        return rows(read(queries.sync_freshness))
+        return _rows(read(queries.sync_freshness))
+
+
+def _add_sql_tools(server: MCPServer, engine: Engine, query_timeout: float) -> None:
+    """The tools that show the schema and run a read-only query on it (every account's rows)."""
 
     @server.tool(annotations=READ_ONLY)
     def list_tables() -> dict:
@@ -103,8 +117,6 @@ def build_server(
             return run_query(engine, sql, limit=limit, timeout=query_timeout)
         except QueryRefused as exc:
             raise ToolError(str(exc)) from None
-
-    return server
 
 
 def database_url_for_mcp(default_url: str) -> str:

@@ -47,6 +47,32 @@ class Credentials:
     redirect_uri: str = DEFAULT_REDIRECT_URI
 
 
+@dataclass(frozen=True)
+class SandboxOptions:
+    """How a sandbox behaves: its people and their history, latency and faults, rate limits, token lifetimes.
+
+    `people` sandbox persons share the two client apps and their rate limits; person 0 is the
+    single member of old (`history`). `rate_clock` (default: the wall clock) drives the rate
+    windows, `whoop_daily_limit` enforces a daily one.
+    """
+
+    seed: int = 42
+    days: int = 1095
+    now: datetime | None = None
+    latency_ms: int = 0
+    fault_seed: int = 0
+    whoop_rate_limit: int | None = None
+    whoop_rate_window: int = 60
+    withings_rate_limit: int | None = None
+    withings_page_size: int = DEFAULT_PAGE_SIZE
+    whoop_access_ttl: float | None = None
+    withings_access_ttl: float | None = None
+    people: int = 1
+    held_histories: int = DEFAULT_HELD
+    whoop_daily_limit: int | None = None
+    rate_clock: Callable[[], float] = time.time
+
+
 def provider_for(path: str) -> str:
     """'whoop' or 'withings', by path (both share one port)."""
     return "whoop" if path.startswith(WHOOP_PREFIXES) else "withings"
@@ -55,47 +81,28 @@ def provider_for(path: str) -> str:
 class SandboxApp:
     """Everything but the socket; one lock serialises state access (latency sleeps outside it).
 
-    `people` sandbox persons share the two client apps and their rate limits; person 0 is the
-    single member of old (`history`), and every `person` argument defaults to it. `rate_clock`
-    (default: the wall clock) drives the rate windows, `whoop_daily_limit` enforces a daily one.
+    Every `person` argument defaults to person 0 (SandboxOptions says who the people are).
     """
 
-    def __init__(
-        self,
-        *,
-        seed: int = 42,
-        days: int = 1095,
-        now: datetime | None = None,
-        latency_ms: int = 0,
-        fault_seed: int = 0,
-        whoop_rate_limit: int | None = None,
-        whoop_rate_window: int = 60,
-        withings_rate_limit: int | None = None,
-        withings_page_size: int = DEFAULT_PAGE_SIZE,
-        whoop_access_ttl: float | None = None,
-        withings_access_ttl: float | None = None,
-        people: int = 1,
-        held_histories: int = DEFAULT_HELD,
-        whoop_daily_limit: int | None = None,
-        rate_clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, options: SandboxOptions | None = None) -> None:
+        o = options or SandboxOptions()
         self.lock = threading.RLock()
         self.base_url = ""
-        self.people = People(people, seed=seed, days=days, now=now, held=held_histories)
+        self.people = People(o.people, seed=o.seed, days=o.days, now=o.now, held=o.held_histories)
         self.history: History = self.people.life(0).history
         self.token_clock = TokenClock()
         self.whoop_auth = WhoopAuth(self.token_clock)
         self.withings_auth = WithingsAuth(self.token_clock)
-        for provider, ttl in (("whoop", whoop_access_ttl), ("withings", withings_access_ttl)):
+        for provider, ttl in (("whoop", o.whoop_access_ttl), ("withings", o.withings_access_ttl)):
             if ttl is not None:
                 self.set_access_ttl(ttl, provider)
         self.whoop = WhoopApi(
-            self.people, self.whoop_auth, whoop_rate_limit, whoop_rate_window, whoop_daily_limit, rate_clock
+            self.people, self.whoop_auth, o.whoop_rate_limit, o.whoop_rate_window, o.whoop_daily_limit, o.rate_clock
         )
         self.withings = WithingsApi(
-            self.people, self.withings_auth, withings_page_size, withings_rate_limit, rate_clock
+            self.people, self.withings_auth, o.withings_page_size, o.withings_rate_limit, o.rate_clock
         )
-        self.faults = FaultInjector(fault_seed, latency_ms)
+        self.faults = FaultInjector(o.fault_seed, o.latency_ms)
         self._log: deque[dict] = deque(maxlen=REQUEST_LOG_SIZE)
 
     def dispatch(self, req: Request) -> Response:

@@ -11,7 +11,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from .app import Credentials, SandboxApp
+from .app import Credentials, SandboxApp, SandboxOptions
 from .faults import FaultRule
 from .history import History
 from .person import Identity
@@ -21,7 +21,7 @@ from .web import Request, json_response, parse_pairs
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real APIs; every answer has a Content-Length
     # Headers and body go out in two writes: with Nagle's algorithm on, the body waits for the
-    # client's delayed ACK, about 40 ms per keep-alive request (docs/BENCHMARKS.md section 6).
+    # client's delayed ACK on every keep-alive request, which would time the sandbox, not the client.
     disable_nagle_algorithm = True
     server_version = "WhoopWithingsSandbox/1.0"
 
@@ -108,12 +108,12 @@ class SandboxServer:
 
     Options (all keyword): seed, days, now, latency_ms, fault_seed, whoop_rate_limit,
     whoop_rate_window, withings_rate_limit, withings_page_size, whoop_access_ttl,
-    withings_access_ttl, people, held_histories, whoop_daily_limit, rate_clock (see SandboxApp),
+    withings_access_ttl, people, held_histories, whoop_daily_limit, rate_clock (see SandboxOptions),
     plus host/port. With `people=N`, methods that take `person` act for that person (default 0).
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, verbose: bool = False, **options) -> None:
-        self.app = SandboxApp(**options)
+        self.app = SandboxApp(SandboxOptions(**options))
         self._httpd = _HTTPServer((host, port), self.app, verbose)
         self.host, self.port = self._httpd.server_address[:2]
         self.url = f"http://{self.host}:{self.port}"

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api_clients.errors import classify_error
 from api_clients.pages import Page
-from db_loader import BATCH_SIZE, LoadCounts, load_page, retry_quarantine
+from db_loader import BATCH_SIZE, LoadCounts, load_page, reconcile, retry_quarantine
 from storage import quarantine
 from storage.sync_state import advance_sync_state, record_sync_deferral, record_sync_failure
 from sync.resources import Resource
@@ -30,7 +30,7 @@ THREAD_JOIN_SECONDS = 2.0  # fetchers are daemons: one stuck in a request cannot
 # Pages of one resource already queued behind each other are loaded in one transaction, up to
 # one loader batch of records: on a first load the writer is the bottleneck, and a transaction
 # per 25-record page cost it most of its statements (BEGIN, the lookup, the savepoint, the
-# quarantine check, COMMIT) and a wait for the GIL after each (docs/BENCHMARKS.md section 13).
+# quarantine check, COMMIT) and a wait for the GIL after each.
 GROUP_RECORDS = BATCH_SIZE
 # The writer makes and drops some twenty containers per record (the record's dicts, its rows, the
 # statement's parameters), nearly all freed at once by reference counting: at Python's default
@@ -176,7 +176,26 @@ def _group(out: queue.Queue, backlog: deque, resource: Resource, page: Page, is_
             break
     if is_last or not backlog:
         return page, is_last, 1
-    pages, records = [page], len(page.records)
+    pages, is_last = _take_followers(backlog, resource, page)
+    if len(pages) == 1:
+        return page, is_last, 1
+    final = pages[-1]
+    grouped = Page(
+        records=[record for p in pages for record in p.records],
+        timezone=page.timezone,
+        updatetime=final.updatetime,
+        more=final.more,
+        offset=final.offset,
+        fetched_at=page.fetched_at,
+        listing=final.listing,
+    )
+    return grouped, is_last, len(pages)
+
+
+def _take_followers(backlog: deque, resource: Resource, page: Page) -> tuple[list[Page], bool]:
+    """`page` and the pages of its resource `_group` may join to it, taken out of `backlog`; and
+    whether the last of them is the resource's last page."""
+    pages, records, is_last = [page], len(page.records), False
     ids = _distinct_ids(resource, page)
     taken: list[int] = []
     for index, (kind, key, payload, last) in enumerate(backlog):
@@ -196,19 +215,7 @@ def _group(out: queue.Queue, backlog: deque, resource: Resource, page: Page, is_
             break
     for index in reversed(taken):
         del backlog[index]
-    if len(pages) == 1:
-        return page, is_last, 1
-    final = pages[-1]
-    grouped = Page(
-        records=[record for p in pages for record in p.records],
-        timezone=page.timezone,
-        updatetime=final.updatetime,
-        more=final.more,
-        offset=final.offset,
-        fetched_at=page.fetched_at,
-        listing=final.listing,
-    )
-    return grouped, is_last, len(pages)
+    return pages, is_last
 
 
 def _groups_with(first: Page, other: Page) -> bool:
@@ -296,16 +303,23 @@ class Runner:
         threads = self._start_fetchers(jobs, out, cancels)
         if not self.dry_run:  # while the first requests are out, and before any page is written
             self._retry_quarantined(jobs, results)
+        self._write(out, by_key, results, cancels, started, deadline)
+        for key in cancels:
+            cancels[key].set()
+        for thread in threads:
+            thread.join(timeout=THREAD_JOIN_SECONDS)
+        return [results[job.key] for job in jobs]
+
+    def _write(
+        self, out: queue.Queue, by_key: dict, results: dict, cancels: dict, started: float, deadline: float | None
+    ) -> None:
+        """Load the queued pages here until every resource ends, the run is stopped or time runs out."""
         pending = set(by_key)
         backlog: deque = deque()  # items taken off the queue while grouping pages, in order
         while pending:
             item = _take(out, backlog, deadline, self.stop)
-            if item is None and self.stop is not None and self.stop.is_set():
-                for key in pending:  # committed pages stay; sync_state is untouched, no error recorded
-                    results[key].status = "stopped"
-                break
             if item is None:
-                self._out_of_time(by_key, results, pending, started)
+                self._ended_early(by_key, results, pending, started)
                 break
             kind, key, payload, is_last = item
             if key not in pending:
@@ -314,21 +328,30 @@ class Runner:
             if kind == "error":
                 self._fail(by_key[key], result, payload)
             else:
-                payload, is_last, pages = _group(out, backlog, by_key[key].resource, payload, is_last)
-                result.pages += pages - 1  # `pages` counts the API's pages, not the transactions
-                self._load_page(by_key[key], result, payload, is_last)
-                if result.status == "failed":
-                    result.pages -= pages - 1
+                is_last = self._load_grouped(out, backlog, by_key[key], result, payload, is_last)
             if is_last or result.status == "failed":
                 result.seconds = time.monotonic() - started
                 cancels[key].set()
                 pending.discard(key)
                 self.reporter.resource_finished(result)
-        for key in cancels:
-            cancels[key].set()
-        for thread in threads:
-            thread.join(timeout=THREAD_JOIN_SECONDS)
-        return [results[job.key] for job in jobs]
+
+    def _ended_early(self, by_key: dict, results: dict, pending: set, started: float) -> None:
+        if self.stop is not None and self.stop.is_set():
+            for key in pending:  # committed pages stay; sync_state is untouched, no error recorded
+                results[key].status = "stopped"
+        else:
+            self._out_of_time(by_key, results, pending, started)
+
+    def _load_grouped(
+        self, out: queue.Queue, backlog: deque, job: Job, result: ResourceResult, page: Page, is_last: bool
+    ) -> bool:
+        """Load `page` with the pages grouped behind it (`_group`); whether it was the resource's last."""
+        page, is_last, pages = _group(out, backlog, job.resource, page, is_last)
+        result.pages += pages - 1  # `pages` counts the API's pages, not the transactions
+        self._load_page(job, result, page, is_last)
+        if result.status == "failed":
+            result.pages -= pages - 1
+        return is_last
 
     def _retry_quarantined(self, jobs: list[Job], results: dict) -> None:
         """Retry the resources with quarantined records; one query when there are none."""
@@ -346,7 +369,7 @@ class Runner:
         """Records held back by an earlier run get another try with this release's mappers."""
         try:
             with self.engine.begin() as conn:
-                counts = retry_quarantine(conn, job.source, job.name, job.resource.retry_loader(), user_id=job.user_id)
+                counts = retry_quarantine(conn, job.resource, user_id=job.user_id)
         except SQLAlchemyError as exc:  # the run goes on: they stay held, and are tried next time
             log.error("%s %s: could not retry the quarantine: %s", job.source, job.name, str(exc).splitlines()[0])
             return
@@ -390,8 +413,8 @@ class Runner:
             with self.engine.connect() as conn:
                 counts = load_page(conn, job.resource, page, job.user_id)
                 if is_last:
-                    counts.deleted, counts.restored = job.resource.reconcile(
-                        conn, job.window, job.user_id, page.listing
+                    counts.deleted, counts.restored = reconcile(
+                        conn, job.resource, job.window, job.user_id, page.listing
                     )
                     total = LoadCounts().add(result.counts).add(counts)
                     advance_sync_state(

@@ -19,8 +19,8 @@ from datetime import timedelta
 
 from api_clients.errors import classify_error
 from api_clients.providers import client_class
+from configuration import clock
 from configuration.accounts import DEFAULT_ACCOUNT
-from configuration.clock import utcnow
 from sync import resources
 from sync.budget import give_back_unused
 from sync.healthcheck import Pinger, run_summary
@@ -97,7 +97,6 @@ class Watcher:
         self,
         settings,
         engine,
-        store,
         schedule: Schedule,
         stop: threading.Event,
         *,
@@ -106,12 +105,13 @@ class Watcher:
         account: tuple[str, int | None] = (DEFAULT_ACCOUNT, None),
         named: bool = False,
     ):
+        from storage.tokens import DbTokenStore
         from sync.report import Reporter
 
         # (name, id); the id is None only for a database with no account row (the lock is then the file's).
         self.account, self.account_id = account
         self.named = named  # several accounts: each log line names its own
-        self.settings, self.engine, self.store = settings, engine, store
+        self.settings, self.engine, self.store = settings, engine, DbTokenStore(engine, self.account)
         self.schedule, self.stop, self.max_cycles = schedule, stop, max_cycles
         self.pinger = pinger or Pinger(None)
         self.reporter = Reporter(interactive=False, quiet=True)  # failures only; one line per cycle here
@@ -161,7 +161,7 @@ class Watcher:
             with self._locks():
                 if kind == "reconcile":
                     self.pinger.start()
-                jobs, now = [], utcnow()
+                jobs, now = [], clock.utcnow()
                 for source, planned in plan.items():
                     client, user_id = self.clients[source]
                     for resource, lookback in planned:
@@ -247,8 +247,6 @@ def run_watch(
 
     One loop per account, each in a thread of its own; one account that must re-connect stops
     alone, and the watch exits non-zero only once every account has stopped."""
-    from storage.tokens import DbTokenStore
-
     chosen = watched_accounts(engine, accounts)
     for line in check_budget(schedule, sources, len(chosen)):
         echo(f"watch: {line}")
@@ -259,7 +257,6 @@ def run_watch(
             Watcher(
                 settings,
                 engine,
-                DbTokenStore(engine, name),
                 schedule,
                 stop,
                 max_cycles=max_cycles,
