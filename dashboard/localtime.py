@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from configuration import clock
 
 # WHOOP's `timezone_offset` is "+hh:mm" / "-hh:mm" (docs/API_NOTES.md, WHOOP "Collections").
 OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
@@ -73,18 +75,8 @@ def choose_zone(withings_tz: str | None, whoop_offset: str | None, whoop_at: dat
     if fixed is not None:
         # Travelling: the WHOOP strap knows where the person woke up, the scale at home does not.
         return PageZone(fixed, offset_name(fixed.utcoffset(None)), "whoop")
-    machine = datetime.now().astimezone().tzinfo
-    return PageZone(machine, offset_name(datetime.now(machine).utcoffset() or timedelta(0)), "computer")
-
-
-def local_day(when: datetime, zone: tzinfo) -> date:
-    """The calendar day `when` falls on in `zone`."""
-    return when.astimezone(zone).date()
-
-
-def record_zone(page: PageZone, offset: str | None = None, tz_name: str | None = None) -> tzinfo:
-    """A record's own zone (WHOOP offset or Withings name) when it has one, else the page's."""
-    return parse_offset(offset) or named_zone(tz_name) or page.tz
+    now = clock.utcnow().astimezone()
+    return PageZone(now.tzinfo, offset_name(now.utcoffset() or timedelta(0)), "computer")
 
 
 def show(when: datetime | None, page: PageZone, fmt: str = "%a %d %b %Y, %H:%M") -> str | None:
