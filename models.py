@@ -36,8 +36,8 @@ SurrogateKey = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class _RawJSON(TypeDecorator):
-    """JSON; JSONB on PostgreSQL. The PostgreSQL dialect is imported only there (about 40 ms a
-    SQLite run would otherwise pay at start-up, docs/BENCHMARKS.md section 6)."""
+    """JSON; JSONB on PostgreSQL. The PostgreSQL dialect is imported only there (a SQLite run
+    would otherwise pay for that import at start-up)."""
 
     impl = JSON
     cache_ok = True
@@ -479,7 +479,7 @@ account_provider = Table(
 )
 
 # Requests taken from a provider's app-wide limit per fixed window, shared by every process using
-# the database: one atomic upsert takes a slot (docs/SCALE.md, section 5).
+# the database: one atomic upsert takes a slot (docs/SCALE.md).
 rate_budget = Table(
     "rate_budget",
     metadata,
@@ -492,7 +492,7 @@ rate_budget = Table(
 
 
 # ---- ORM classes, mapped on first use ---------------------------------------------------------
-# The ORM (sqlalchemy.orm and the mapper set-up, about 85 ms at start-up) loads only when one of
+# The ORM (sqlalchemy.orm and the mapper set-up, a large share of start-up) loads only when one of
 # these names is read: the dashboard, the readers and the tests use them; the ETL's run never
 # does. `from models import Cycle` works as before (a module __getattr__).
 _ORM_NAMES = (

@@ -4,8 +4,8 @@ requests' `timeout` bounds each socket read, not the whole answer: a server tric
 per second never trips a read timeout. The watchdog shuts the request's socket down at the
 deadline, which makes the blocked read return at once (plain HTTP and TLS alike).
 
-One daemon thread watches every request of the process: a timer thread per request cost each
-request a thread start, and the wait for that thread to run (docs/BENCHMARKS.md section 13).
+One daemon thread watches every request of the process: a timer thread per request would cost
+each request a thread start, and the wait for that thread to run.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-# The newest Alembic revision; `tests/test_migrations.py` keeps it equal to the script head.
+# The newest Alembic revision; `tests/storage/test_migrations.py` keeps it equal to the script head.
 SCHEMA_HEAD = "0009_user_time_indexes"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 DEFAULT_CONNECT_TIMEOUT = 10  # seconds; settings.DB_CONNECT_TIMEOUT_SECONDS
@@ -85,7 +85,7 @@ def _sqlite_engine(url: str, read_only: bool, **kwargs) -> Engine:
 
 # The server's side of dead-peer detection (user-settable parameters): a session whose host
 # vanished without closing its socket (power loss) ends within about a minute instead of the
-# operating system's two hours, and with it the advisory locks it held (docs/SCALE.md, section 6).
+# operating system's two hours, and with it the advisory locks it held (docs/SCALE.md).
 SERVER_KEEPALIVES = " -c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
 
 

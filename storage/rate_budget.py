@@ -1,13 +1,13 @@
 """Requests taken from a provider's app-wide limits, counted in the `rate_budget` table.
 
-Every process using the database, on any host, takes its slot with one atomic upsert (docs/SCALE.md,
-section 5): the `WHERE` re-checks `used < budget` under the row lock, so concurrent takers never
+Every process using the database, on any host, takes its slot with one atomic upsert
+(docs/SCALE.md): the `WHERE` re-checks `used < budget` under the row lock, so concurrent takers never
 get more than `budget` slots between them. Each call is a short transaction of its own, so the row
 lock lasts one statement. Windows are fixed: a UTC minute, a UTC day.
 
 On SQLite a process reserves its slots in blocks instead (`reserve`, then `give_back` of what it did
 not use): one process syncs there at a time, and each slot's own transaction would queue behind the
-writer filling the same file (docs/BENCHMARKS.md, section 15).
+writer filling the same file.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def next_window(kind: str, now: datetime) -> datetime:
 
 
 def _insert(dialect: str):
-    # The dialects' own INSERT ... ON CONFLICT; each imported only where it runs (the PostgreSQL
-    # dialect costs a SQLite run's start-up about 40 ms, docs/BENCHMARKS.md section 6).
+    # The dialects' own INSERT ... ON CONFLICT; each imported only where it runs (importing the
+    # PostgreSQL dialect would lengthen a SQLite run's start-up).
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:

@@ -2,12 +2,12 @@
 requests from one per-minute window per provider and from WHOOP's daily budget.
 
 The clients' own limiter still paces the threads of one process; this makes processes share
-(docs/SCALE.md, section 5). The windows come from `configuration.clock`, which tests control.
+(docs/SCALE.md). The windows come from `configuration.clock`, which tests control.
 
 On SQLite the slots are reserved in blocks and what a run did not use goes back when it ends
 (`DbBudget.release`): only one process syncs a SQLite file at a time (sync/lock.py), so nobody else waits
-for them, and a slot of its own per request was a write transaction queued behind the writer's (about
-2 s of a 10-year first load, docs/BENCHMARKS.md section 15). On PostgreSQL, where workers run side
+for them, and a slot of its own per request would be a write transaction queued behind the writer's
+(docs/BENCHMARKS.md has the figure). On PostgreSQL, where workers run side
 by side, each request takes its own slot: a block held by one worker would starve the others.
 """
 

@@ -54,7 +54,7 @@ class RunOutcome:
 
 
 # The worst account decides the exit code of a run of several, in the order one run already
-# uses: usage, then re-connect, then failure, then success (docs/SCALE.md, section 3).
+# uses: usage, then re-connect, then failure, then success (docs/SCALE.md).
 SEVERITY = {EXIT_OK: 0, EXIT_FAILED: 1, EXIT_RECONNECT: 2, EXIT_USAGE: 3}
 
 

@@ -1,6 +1,6 @@
 """`whoop-etl worker`: on PostgreSQL, claim the next due account, sync it, release it, repeat.
 
-Any number of workers on any number of hosts share one database (docs/SCALE.md, section 6):
+Any number of workers on any number of hosts share one database (docs/SCALE.md):
 - an account is due when its `due_at` is NULL or past; a worker reads the first due ones and
   claims the first whose advisory lock it gets (`sync.lock.account_lock`, taken by
   `sync.run.sync_account` itself, so a cron run, `watch` and the workers exclude each other);

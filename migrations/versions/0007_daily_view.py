@@ -11,7 +11,7 @@ Columns are only added, and the view is new: every table and column that exists 
   existing rows are filled here. A missing or unknown zone name files the UTC day.
 - WHOOP rows carry a fixed `timezone_offset` ("+02:00"), which both dialects add in SQL.
 
-The view applies the metric catalog's row rules (readers/metrics.py; tests/test_readers_agree.py
+The view applies the metric catalog's row rules (readers/metrics.py; tests/readers/test_every_reader_gives_the_same_answer.py
 holds the two in step): live (deleted_at IS NULL), not flagged, WHOOP scores SCORED, nothing
 dated after the database's now + 2 days, WHOOP sleeps that are not naps, and a Withings reading
 Withings marks as possibly someone else's (attrib 1) only for a person with no other reading

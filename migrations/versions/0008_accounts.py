@@ -13,7 +13,7 @@ data tables are untouched (their natural keys already hold the provider's user i
   `quarantine` (nullable: set from the provider user's link on every write, NULL only for a user
   no account holds, such as data kept after its account was removed).
 - `rate_budget`: requests taken per provider and fixed window, counted in the database so that
-  every process sharing it stays inside the app's limits together (docs/SCALE.md, section 5).
+  every process sharing it stays inside the app's limits together (docs/SCALE.md).
 
 The same statements run on SQLite and PostgreSQL; SQLite adds the NOT NULL, the foreign keys and
 the unique key through Alembic's batch table copy (these tables hold tens of rows per account).

@@ -7,8 +7,8 @@ Create Date: 2026-12-03
 A routine run reads each resource's last 7 days of one user (`db_loader.reconcile_window`), and
 the readers read a user's days the same way. With only the unique (user_id, API id) index and the
 single-column time index to choose from, SQLite picks the first, which matches every row the user
-ever had, so each of those reads grew with the years of history (5-15 ms a table at 10 years,
-docs/BENCHMARKS.md section 15). These indexes are only added: every table and column stays.
+ever had, so each of those reads grew with the years of history (docs/BENCHMARKS.md has the
+figures). These indexes are only added: every table and column stays.
 """
 
 from alembic import op

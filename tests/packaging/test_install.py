@@ -1,4 +1,4 @@
-"""The issue's "done when": a fresh virtualenv outside the checkout, `pip install <checkout>`, then
+"""Installed as a user would: a fresh virtualenv outside the checkout, `pip install <checkout>`, then
 `whoop-etl` syncs the sandbox, reports status, exports and serves MCP from another directory."""
 
 from __future__ import annotations
