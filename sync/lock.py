@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import zlib
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from configuration.settings import PROJECT_DIR
 
+log = logging.getLogger(__name__)
 ADVISORY_KEY = zlib.crc32(b"whoop-data-platform:etl-run")
 # The two-int form pg_try_advisory_lock(ACCOUNT_NS, account id); int4, hence the fold.
 ACCOUNT_NS = zlib.crc32(b"whoop-data-platform:account") - 2**31
@@ -48,11 +50,21 @@ def run_lock(engine: Engine, wait: float = 0.0) -> Iterator[None]:
         return
     path = _sqlite_lock_path(engine)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock = FileLock(str(path), mode=0o600)
     try:
-        with FileLock(str(path), timeout=max(wait, 0), mode=0o600):
-            yield
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if wait <= 0:
+                raise
+            _waiting("the run lock", wait)
+            lock.acquire(timeout=wait)
     except Timeout:
         raise RunLocked(_message(wait)) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @contextmanager
@@ -74,7 +86,7 @@ def account_lock(engine: Engine, account_id: int, wait: float = 0.0, *, name: st
         return
     keys = (f"pg_try_advisory_lock_shared({ADVISORY_KEY})", f"pg_try_advisory_lock({ACCOUNT_NS}, {int(account_id)})")
     unlock = (f"pg_advisory_unlock_shared({ADVISORY_KEY})", f"pg_advisory_unlock({ACCOUNT_NS}, {int(account_id)})")
-    with _advisory_lock(engine, wait, keys, unlock, _message(wait, name)):
+    with _advisory_lock(engine, wait, keys, unlock, _message(wait, name), f"account {name or account_id}'s lock"):
         yield
 
 
@@ -85,11 +97,13 @@ def _advisory_lock(
     take: tuple[str, ...] = (f"pg_try_advisory_lock({ADVISORY_KEY})",),
     release: tuple[str, ...] = (f"pg_advisory_unlock({ADVISORY_KEY})",),
     message: str | None = None,
+    what: str = "the run lock",
 ) -> Iterator[None]:
     # Session-level locks on a connection of their own: released when it closes, even if the
     # process dies, so a crashed run never leaves the database or an account locked.
     with engine.connect() as conn:
         deadline = time.monotonic() + max(wait, 0)
+        refused = False
         while True:
             held = conn.exec_driver_sql(f"SELECT {', '.join(take)}").one()
             if all(held):
@@ -100,6 +114,9 @@ def _advisory_lock(
             conn.rollback()
             if time.monotonic() >= deadline:
                 raise RunLocked(message or _message(wait))
+            if not refused:
+                refused = True
+                _waiting(what, wait)
             time.sleep(POLL_SECONDS)
         conn.commit()
         try:
@@ -107,6 +124,11 @@ def _advisory_lock(
         finally:
             conn.exec_driver_sql(f"SELECT {', '.join(release)}")
             conn.commit()
+
+
+def _waiting(what: str, wait: float) -> None:
+    # Debug only: a test (or a puzzled operator with --verbose) sees the wait begin.
+    log.debug("%s is held by another run: waiting up to %gs for it", what, wait)
 
 
 def _message(wait: float, account: str = "") -> str:

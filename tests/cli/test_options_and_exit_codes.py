@@ -6,7 +6,6 @@ import json
 import os
 import stat
 import threading
-import time
 
 import click
 import pytest
@@ -14,7 +13,7 @@ from click.testing import CliRunner
 
 import etl
 from storage.engine import make_engine
-from sync import resources
+from sync import lock, resources
 from sync.lock import run_lock
 from tests.helpers.etl import by_resource, run_etl, table_counts
 
@@ -115,21 +114,28 @@ def test_second_run_exits_75_while_the_lock_is_held(etl_env, db_url):
     engine.dispose()
 
 
-def test_wait_runs_after_the_first_run_releases_the_lock(etl_env, db_url):
+def test_wait_runs_after_the_first_run_releases_the_lock(etl_env, db_url, monkeypatch):
     engine = make_engine(db_url)
-    released = threading.Event()
+    held, waiting = threading.Event(), threading.Event()
+    announce = lock._waiting
+
+    def waits(what, wait):  # the run found the lock held and starts to wait for it
+        announce(what, wait)
+        waiting.set()
+
+    monkeypatch.setattr(lock, "_waiting", waits)
 
     def hold():
         with run_lock(engine):
-            time.sleep(1.5)
-        released.set()
+            held.set()
+            waiting.wait(timeout=60)  # released only once the run waits for it
 
     holder = threading.Thread(target=hold)
     holder.start()
-    time.sleep(0.3)
-    code, _, _ = run_etl("--wait", "30")
+    assert held.wait(timeout=30)
+    code, _, err = run_etl("--wait", "30")
     holder.join()
-    assert released.is_set() and code == 0
+    assert waiting.is_set() and code == 0, err
     engine.dispose()
 
 

@@ -1,4 +1,7 @@
-"""`etl.py watch`: cycles against the sandbox, picks up a new weigh-in, stops cleanly on SIGTERM."""
+"""`etl.py watch`: cycles against the sandbox, picks up a new weigh-in, stops cleanly on SIGTERM.
+
+Every wait here is for an event: a line the watch prints, or a request reaching the sandbox.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +21,14 @@ from tests.helpers.etl import table_counts
 
 
 class Watch:
-    """`python etl.py watch` in a subprocess, its stderr lines collected as they come."""
+    """`python etl.py watch` in a subprocess, its stderr lines collected as they come.
 
-    def __init__(self, env: dict, *args: str):
+    `verbose` adds the debug lines, among them the one a lock's taker prints when it starts
+    waiting for another run (sync.lock)."""
+
+    def __init__(self, env: dict, *args: str, verbose: bool = False):
         self.proc = subprocess.Popen(
-            [sys.executable, "etl.py", "watch", *args],
+            [sys.executable, "etl.py", *(["--verbose"] if verbose else []), "watch", *args],
             cwd=PROJECT_DIR,
             env=env,
             stdout=subprocess.PIPE,
@@ -30,14 +36,27 @@ class Watch:
             text=True,
         )
         self.lines: list[str] = []
-        threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")), daemon=True).start()
+        self._ended = False
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in iter(self.proc.stdout.readline, ""):
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def _seen(self, text: str) -> int:
+        return sum(text in line for line in self.lines)
 
     def wait_for(self, text: str, count: int = 1, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while sum(text in line for line in self.lines) < count:
-            assert self.proc.poll() is None, "".join(self.lines)
-            assert time.monotonic() < deadline, f"no {text!r} after {timeout}s:\n" + "".join(self.lines)
-            time.sleep(0.1)
+        """Return once `count` lines hold `text`; fail when the watch ends first, or after `timeout`."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._ended or self._seen(text) >= count, timeout)
+            assert self._seen(text) >= count, f"no {text!r} (ended: {self._ended}):\n" + "".join(self.lines)
 
     def terminate(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
@@ -65,12 +84,29 @@ def test_two_cycles_pick_up_a_new_weighin_and_sigterm_exits_0(watch_env, db_url,
     assert "watch: stopped" in "".join(watch.lines) and "Traceback" not in "".join(watch.lines)
 
 
+def _pages_served(sandbox, count: int) -> threading.Event:
+    """Set once the sandbox has answered `count` requests for data pages (a cycle is under way)."""
+    served, answered = threading.Event(), []
+    dispatch = sandbox.app.dispatch
+
+    def counting(req):
+        response = dispatch(req)
+        if req.path.startswith(("/developer/v2/cycle", "/developer/v2/recovery", "/developer/v2/activity/", "/measure")):
+            answered.append(req.path)
+            if len(answered) >= count:
+                served.set()
+        return response
+
+    sandbox.app.dispatch = counting
+    return served
+
+
 def test_sigterm_in_the_middle_of_a_cycle_stops_between_pages(watch_env, sandbox):
     sandbox.app.faults.latency_ms = 400  # a full load of 60 days: many pages, each slow
+    mid_cycle = _pages_served(sandbox, 3)
     watch = Watch(watch_env)
     try:
-        watch.wait_for("requests a day")
-        time.sleep(1.5)
+        assert mid_cycle.wait(timeout=60), "".join(watch.lines)
     finally:
         started = time.monotonic()
         code = watch.terminate()
@@ -94,10 +130,9 @@ def test_a_cycle_waits_for_the_run_lock_so_cron_and_watch_never_write_at_once(wa
     engine = make_engine(db_url)
     try:
         with run_lock(engine):  # a cron run in progress
-            watch = Watch(watch_env, "--cycles", "1")
-            watch.wait_for("requests a day")
-            time.sleep(2)
-            assert sync_states(db_url) == {}  # nothing written while the lock is held
+            watch = Watch(watch_env, "--cycles", "1", verbose=True)
+            watch.wait_for("is held by another run: waiting")  # the cycle waits for the lock...
+            assert sync_states(db_url) == {}  # ...having written nothing
         assert watch.proc.wait(timeout=60) == 0, "".join(watch.lines)
     finally:
         engine.dispose()
@@ -131,11 +166,11 @@ def test_watch_cycles_every_account_and_one_held_account_never_stops_the_other(t
         # A run of alice in progress: on PostgreSQL bob's cycle goes on meanwhile; on SQLite
         # (one writing process at a time) nothing is held here and both cycle at once.
         with account_lock(engine, alice):
-            watch = Watch(two_accounts, "--cycles", "1")
+            watch = Watch(two_accounts, "--cycles", "1", verbose=True)
             watch.wait_for("(account bob)")
             assert "for 2 accounts" in "".join(watch.lines)
             if engine.dialect.name == "postgresql":
-                time.sleep(1)
+                watch.wait_for("account alice's lock is held by another run: waiting")
                 assert "(account alice)" not in "".join(watch.lines)
         assert watch.proc.wait(timeout=90) == 0, "".join(watch.lines)
         assert "reconcile of whoop, withings (account alice)" in "".join(watch.lines)
