@@ -34,8 +34,30 @@ def _provider(sandbox, name):
     )
 
 
+class _Printed:
+    """What `connect` prints, line by line; `url()` waits for the line with the authorization URL."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+
+    def append(self, line: str) -> None:
+        with self._changed:
+            self.lines.append(line)
+            self._changed.notify_all()
+
+    def url(self, timeout: float = 20) -> str:
+        def found():
+            return next((line for line in self.lines if line.startswith("http")), None)
+
+        with self._changed:
+            self._changed.wait_for(found, timeout)
+            assert found(), "connect printed no URL"
+            return found()
+
+
 def _run_connect(provider, store):
-    lines, result = [], {}
+    lines, result = _Printed(), {}
 
     def target():
         try:
@@ -50,15 +72,8 @@ def _run_connect(provider, store):
     return thread, lines, result
 
 
-def _wait_for_url(lines):
-    import time
-
-    for _ in range(200):
-        url = next((line for line in lines if line.startswith("http")), None)
-        if url:
-            return url
-        time.sleep(0.02)
-    raise AssertionError("connect printed no URL")
+def _wait_for_url(lines: _Printed) -> str:
+    return lines.url()
 
 
 @pytest.mark.parametrize("name, user_id", [("whoop", 10129), ("withings", 3141592)])

@@ -12,6 +12,7 @@ import requests
 import responses
 from responses import matchers
 
+from api_clients import deadline
 from api_clients.errors import ApiError, RateLimited, ScopeMissing, TransientError, format_wait
 from api_clients.http import HttpClient
 from api_clients.whoop import WhoopClient
@@ -272,11 +273,28 @@ def test_a_trickling_server_ends_within_the_deadline(headers_first):
     assert time.monotonic() - started < 10
 
 
-def test_a_request_within_the_deadline_is_untouched():
+def test_a_request_within_the_deadline_is_untouched(monkeypatch):
+    ours, fired, done_when_fired = [], threading.Event(), []
+    enter, fire = deadline.Watchdog.__enter__, deadline.Watchdog._fire
+
+    def armed(watchdog):
+        ours.append(watchdog)
+        return enter(watchdog)
+
+    def watched_fire(watchdog):
+        if watchdog not in ours:  # another test's request
+            return fire(watchdog)
+        done_when_fired.append(watchdog._done)
+        fire(watchdog)
+        fired.set()
+
+    monkeypatch.setattr(deadline.Watchdog, "__enter__", armed)
+    monkeypatch.setattr(deadline.Watchdog, "_fire", watched_fire)
     with responses.RequestsMock() as mock:
         mock.get(CYCLE_URL, json={"records": []})
         assert HttpClient("whoop", timeout=1.0, deadline=0.5).request("GET", CYCLE_URL).status_code == 200
-    time.sleep(0.6)  # the disarmed watchdog must not fire later on a reused connection
+    # Its deadline comes after the answer: the watchdog fires disarmed and shuts nothing down.
+    assert fired.wait(timeout=30) and done_when_fired == [True]
 
 
 def test_every_call_sends_the_user_agent(mock):

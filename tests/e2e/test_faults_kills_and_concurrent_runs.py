@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from storage.engine import make_engine
 from sync.resources import data_tables
+from tests.helpers.api import requests_served
 from tests.helpers.etl import by_resource, run_etl, snapshot, table_counts
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -150,14 +151,9 @@ def test_database_lost_mid_run_then_the_next_run_finishes(etl_env, db_url, monke
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     monkeypatch.setenv("DATABASE_URL", proxied)
     etl_env.app.faults.latency_ms = 150  # about 2 s of fetching: room to cut mid-run
-    before = len(etl_env.requests)
+    fetching = requests_served(etl_env, 4, ("/developer/v2/",))
     proc = _etl_process()
-    deadline = time.monotonic() + 30
-    while (
-        sum(r["path"].startswith("/developer/v2/") for r in etl_env.requests[before:]) < 4
-        and time.monotonic() < deadline
-    ):  # cut once pages are being fetched and written
-        time.sleep(0.02)
+    fetching.wait(timeout=30)  # cut once pages are being fetched and written
     proxy.cut()
     out, err = proc.communicate(timeout=120)
     assert proc.returncode != 0

@@ -80,3 +80,21 @@ class NoSleep:
 
     def clock(self) -> float:
         return self.now
+
+
+def requests_served(server, count: int, prefixes: tuple[str, ...]) -> threading.Event:
+    """An event set once the sandbox `server` has answered `count` requests whose path starts
+    with one of `prefixes`: what a test waits on to act in the middle of a run."""
+    served, answered = threading.Event(), []
+    dispatch = server.app.dispatch
+
+    def counting(req):
+        response = dispatch(req)
+        if req.path.startswith(prefixes):
+            answered.append(req.path)
+            if len(answered) >= count:
+                served.set()
+        return response
+
+    server.app.dispatch = counting
+    return served

@@ -17,6 +17,7 @@ import pytest
 from sync import resources
 from sync.watch import Schedule, check_budget
 from tests.conftest import PROJECT_DIR
+from tests.helpers.api import requests_served
 from tests.helpers.etl import table_counts
 
 
@@ -84,26 +85,10 @@ def test_two_cycles_pick_up_a_new_weighin_and_sigterm_exits_0(watch_env, db_url,
     assert "watch: stopped" in "".join(watch.lines) and "Traceback" not in "".join(watch.lines)
 
 
-def _pages_served(sandbox, count: int) -> threading.Event:
-    """Set once the sandbox has answered `count` requests for data pages (a cycle is under way)."""
-    served, answered = threading.Event(), []
-    dispatch = sandbox.app.dispatch
-
-    def counting(req):
-        response = dispatch(req)
-        if req.path.startswith(("/developer/v2/cycle", "/developer/v2/recovery", "/developer/v2/activity/", "/measure")):
-            answered.append(req.path)
-            if len(answered) >= count:
-                served.set()
-        return response
-
-    sandbox.app.dispatch = counting
-    return served
-
-
 def test_sigterm_in_the_middle_of_a_cycle_stops_between_pages(watch_env, sandbox):
     sandbox.app.faults.latency_ms = 400  # a full load of 60 days: many pages, each slow
-    mid_cycle = _pages_served(sandbox, 3)
+    data = ("/developer/v2/cycle", "/developer/v2/recovery", "/developer/v2/activity/", "/measure")
+    mid_cycle = requests_served(sandbox, 3, data)  # a cycle is under way
     watch = Watch(watch_env)
     try:
         assert mid_cycle.wait(timeout=60), "".join(watch.lines)
