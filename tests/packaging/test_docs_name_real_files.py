@@ -14,6 +14,9 @@ TOP_LEVEL = {p.name for p in ROOT.iterdir() if p.is_dir() and p.name not in SKIP
 # its file name; not a URL, a home or system path, nor a shell variable's expansion.
 PATH = re.compile(r"(?<![\w/.:~$-])((?:[\w.-]+/)+[\w.-]*|test_\w+\.py)")
 MARKDOWN_LINK = re.compile(r"\]\(([^)#\s]+)")
+# A path right after another project's name (joostlek/python-withings `tests/fixtures/device.json`)
+# is that project's.
+OTHER_PROJECT = re.compile(r"\b[\w.-]+/[\w.-]+\s+`$")
 
 
 def _files(pattern: str) -> list[Path]:
@@ -29,13 +32,13 @@ def _docs() -> list[Path]:
 
 
 def _prose_of_python(path: Path) -> list[tuple[int, str]]:
-    """Every comment and docstring-like string of a module, line by line."""
-    lines = []
+    """Every comment and docstring-like string of a module, with the line it starts on."""
+    found = []
     for token in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
         is_docstring = token.type == tokenize.STRING and token.string.lstrip("rbuRBU").startswith(('"""', "'''"))
         if token.type == tokenize.COMMENT or is_docstring:
-            lines += [(token.start[0] + i, line) for i, line in enumerate(token.string.splitlines())]
-    return lines
+            found.append((token.start[0], token.string))
+    return found
 
 
 def _missing(name: str) -> bool:
@@ -49,18 +52,24 @@ def _missing(name: str) -> bool:
     return not (attribute.isidentifier() and (ROOT / f"{module}.py").exists())
 
 
-def _named(text_lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    return [(n, m.group(1).rstrip(".")) for n, line in text_lines for m in PATH.finditer(line)]
+def _named(texts: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """(line, path) for every path a text names; each text is given with the line it starts on."""
+    return [
+        (first + text.count("\n", 0, m.start()), m.group(1).rstrip("."))
+        for first, text in texts
+        for m in PATH.finditer(text)
+        if not OTHER_PROJECT.search(text, 0, m.start())
+    ]
 
 
 def test_every_file_a_doc_names_exists():
     missing = []
     for doc in _docs():
-        lines = list(enumerate(doc.read_text().splitlines(), 1))
-        for n, name in _named(lines):
+        text = doc.read_text()
+        for n, name in _named([(1, text)]):
             if _missing(name):
                 missing.append(f"{doc.relative_to(ROOT)}:{n}: {name}")
-        for n, line in lines:  # a relative link is relative to its own document
+        for n, line in enumerate(text.splitlines(), 1):  # a relative link is relative to its own document
             for link in MARKDOWN_LINK.findall(line):
                 if "://" not in link and not link.startswith("mailto:") and not (doc.parent / link).exists():
                     missing.append(f"{doc.relative_to(ROOT)}:{n}: {link}")
@@ -85,3 +94,5 @@ def test_a_moved_file_is_caught():
     assert _missing("tests/test_readers_agree.py") and _missing("test_flagged_values.py")
     assert not _missing("tests/storage/test_loader.py") and not _missing("test_loader.py")
     assert _named([(1, "https://developer.whoop.com/docs/x.md, ~/.config/x/, $HOME/etl/run.sh")]) == []
+    named = _named([(7, "a capture (joostlek/python-withings\n`tests/fixtures/device.json`), see\ntests/x.py")])
+    assert (9, "tests/x.py") in named and "tests/fixtures/device.json" not in {name for _n, name in named}
