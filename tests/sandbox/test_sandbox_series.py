@@ -12,7 +12,8 @@ from sandbox import SandboxServer
 from sandbox.withings_intraday import INTRADAY_FIELDS
 from sandbox.withings_nights import SLEEP_SERIES_FIELDS
 from sandbox.withings_workouts import WORKOUT_FIELDS
-from tests.sandbox.test_sandbox_endpoints import withings_headers
+from tests.helpers import withings_shapes as shapes
+from tests.sandbox.test_sandbox_endpoints import whoop_headers, withings_headers
 
 NOW = datetime(2025, 3, 10, 9, 30, tzinfo=timezone.utc)
 EVENING = int(datetime(2025, 3, 8, 18, 0, tzinfo=timezone.utc).timestamp())  # before two nights' bedtime
@@ -53,6 +54,36 @@ def sleep_series(sb, start: int = EVENING, span: int = DAY, fields=SLEEP_SERIES_
     answer = body(sb, "/v2/sleep", action="get", startdate=start, enddate=start + span, data_fields=",".join(fields))
     assert answer["model"] == 32
     return answer["series"]
+
+
+# ---- every answer in the documented shape (the same checks the fixtures pass) ----
+
+SHAPES = [
+    ("/v2/sleep", {"action": "get", "startdate": EVENING, "enddate": EVENING + DAY}, shapes.check_sleep_get),
+    ("/v2/measure", {"action": "getintradayactivity", "startdate": EVENING}, shapes.check_intraday),
+    ("/v2/measure", {"action": "getintradayactivity", "startdate": 0, "enddate": DAY}, shapes.check_intraday),
+    ("/v2/measure", {"action": "getworkouts", "lastupdate": 0}, shapes.check_workouts),
+    ("/v2/heart", {"action": "list", "startdate": 0}, shapes.check_heart_list),
+    ("/v2/heart", {"action": "list"}, shapes.check_heart_list),
+    ("/v2/user", {"action": "getdevice"}, shapes.check_devices),
+]
+
+
+@pytest.mark.parametrize(("path", "params", "check"), SHAPES)
+def test_answers_have_the_documented_shape(shared, path, params, check):
+    fields = {"/v2/sleep": SLEEP_SERIES_FIELDS, "/v2/measure": INTRADAY_FIELDS}.get(path)
+    if params["action"] == "getworkouts":
+        fields = WORKOUT_FIELDS
+    check(shapes.check_envelope(call(shared, path, **params, **({"data_fields": ",".join(fields)} if fields else {}))))
+
+
+def test_ecg_signal_and_whoop_profile_have_the_documented_shape(shared):
+    listed = body(shared, "/v2/heart", action="list", startdate=0)["series"]
+    signalid = next(r["ecg"]["signalid"] for r in listed if "ecg" in r)
+    shapes.check_heart_get(shapes.check_envelope(call(shared, "/v2/heart", action="get", signalid=signalid)))
+    headers = whoop_headers(shared)
+    profile = requests.get(f"{shared.url}/developer/v2/user/profile/basic", headers=headers, timeout=5).json()
+    shapes.check_whoop_profile(profile)
 
 
 # ---- sleep series ----
