@@ -654,6 +654,7 @@ cli.add_command(dashboard)
 
 
 from mcp_server.command import mcp
+from publish import command as publish_command
 from readers.accounts_command import accounts
 from readers.commands import export
 from readers.quarantine_command import quarantine
@@ -662,6 +663,7 @@ cli.add_command(accounts)
 cli.add_command(export)
 cli.add_command(quarantine)
 cli.add_command(mcp)
+publish_command.register(cli)  # `mqtt`, and publishing after every sync when MQTT_URL is set
 
 gc.freeze()  # the imports are done (see the top of this module)
 if _COLLECTING:

@@ -85,9 +85,11 @@ def remove(name, purge, yes):
     default; its rows stay in every table, owned by no account). --purge deletes its data too."""
     from readers.accounts import data_tables
     from storage import accounts as store
+    from sync import hooks
     from sync.lock import RunLocked, account_lock, process_lock
 
-    engine = open_engine(settings().database_url, read_only=False, at_head=True)
+    current = settings()
+    engine = open_engine(current.database_url, read_only=False, at_head=True)
     try:
         with engine.connect() as conn:
             try:
@@ -105,6 +107,7 @@ def remove(name, purge, yes):
                 store.remove(conn, account_id)
         except RunLocked as exc:
             raise Busy(str(exc)) from None
+        hooks.account_removed(current, engine, name)  # Home Assistant's entities of it are withdrawn
     finally:
         engine.dispose()
     if purge:
