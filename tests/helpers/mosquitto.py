@@ -19,6 +19,8 @@ from tests.conftest import IN_CI
 
 MOSQUITTO = next((p for p in ("/usr/sbin/mosquitto", shutil.which("mosquitto")) if p and os.path.exists(p)), None)
 START_SECONDS = 15.0
+# The tests' own observer, allowed on every broker started here (the user under test may be refused).
+OBSERVER = ("observer", "observer-password")
 
 
 def mosquitto_or_skip() -> str:
@@ -48,7 +50,7 @@ def broker(folder: Path, users: dict[str, str] | None = None):
     if users:
         passwords = folder / "passwords"
         passwords.write_text("")
-        for user, password in users.items():
+        for user, password in {**users, OBSERVER[0]: OBSERVER[1]}.items():
             subprocess.run(["mosquitto_passwd", "-b", str(passwords), user, password], check=True)
         lines += ["allow_anonymous false", f"password_file {passwords}"]
     else:
@@ -100,6 +102,7 @@ class Subscriber:
         self._changed = threading.Condition()
         self._client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}")
         self._client.on_message = self._on_message
+        self._client.username_pw_set(*OBSERVER)
         self._client.connect("127.0.0.1", port)
         self._client.loop_start()
         for topic in topics:
