@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from configuration.clock import utcnow
+from configuration.invocation import command
 from configuration.logs import redact
 from publish import discovery
 from publish.broker import Broker, BrokerError
@@ -92,7 +93,9 @@ class Publisher:
                     messages.append(discovery.availability(self._topics, None))
                 broker.publish(messages)
             except BrokerError as exc:
-                self._warn(f"MQTT: {exc}; nothing was withdrawn (run `whoop-etl mqtt remove` when the broker is back)")
+                picked = () if everything else tuple(f"--account {name}" for name in names)
+                again = command("mqtt", "remove", *picked)
+                self._warn(f"MQTT: {exc}; nothing was withdrawn (run `{again}` when the broker is back)")
                 return False
             self._published.difference_update(names)
             with self.engine.begin() as conn:

@@ -235,3 +235,20 @@ class _nothing_listening:
 
     def __exit__(self, *exc) -> None:
         return None
+
+
+def test_watch_and_worker_publish_after_they_commit_and_go_unavailable_when_they_stop(synced, monkeypatch, tmp_path):
+    _sb, engine, _secrets = synced
+    with mosquitto.broker(tmp_path, users={USER: PASSWORD}) as port:
+        _use_broker(monkeypatch, port)
+        result = cli("watch", "--cycles", "1", "--account", "alice")  # one reconciliation, then it stops
+        assert result.exit_code == 0, result.output
+        held = mosquitto.retained(port)
+        assert _configs(held, "alice") and not _configs(held, "bob")
+        assert held[f"whoop-etl/{_install(held)}/availability"] == "offline"  # it stopped: unavailable
+        if engine.dialect.name == "postgresql":  # workers run on PostgreSQL only
+            result = cli("worker", "--until-idle")
+            assert result.exit_code == 0, result.output
+            held = mosquitto.retained(port)
+            assert _configs(held, "alice") and _configs(held, "bob")
+            assert held[f"whoop-etl/{_install(held)}/availability"] == "offline"
