@@ -491,6 +491,27 @@ rate_budget = Table(
 )
 
 
+# One row: this database's install id (migration 0011_publish_state). Home Assistant's unique ids
+# derive from it, so every host publishing from one database publishes the same entities.
+installation = Table(
+    "installation",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    _at("created_at", nullable=False),
+)
+
+# Per publish target ("mqtt") and account name: the last attempt, success and error `status` shows.
+publish_state = Table(
+    "publish_state",
+    metadata,
+    Column("target", String(16), primary_key=True),
+    Column("account", String(64), primary_key=True),
+    _at("last_attempt_at"),
+    _at("last_success_at"),
+    Column("error", Text),
+)
+
+
 # ---- ORM classes, mapped on first use ---------------------------------------------------------
 # The ORM (sqlalchemy.orm and the mapper set-up, about 85 ms at start-up) loads only when one of
 # these names is read: the dashboard, the readers and the tests use them; the ETL's run never
