@@ -663,6 +663,11 @@ cli.add_command(export)
 cli.add_command(quarantine)
 cli.add_command(mcp)
 
+from webhooks.command import serve, webhooks
+
+cli.add_command(serve)
+cli.add_command(webhooks)
+
 gc.freeze()  # the imports are done (see the top of this module)
 if _COLLECTING:
     gc.enable()

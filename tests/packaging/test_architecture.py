@@ -20,7 +20,7 @@ LAYERS = (
     ("db_loader",),
     ("sync",),
     ("readers",),
-    ("dashboard", "mcp_server"),
+    ("dashboard", "mcp_server", "webhooks"),
     ("etl",),
     ("run_app",),
 )

@@ -1,0 +1,1 @@
+"""Push: the receiver (`serve`) that commits verified WHOOP webhooks and Withings notifications."""
