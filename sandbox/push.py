@@ -158,6 +158,11 @@ class Pusher:
         with self._cond:
             return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
 
+    def wait_logged(self, entries: int, timeout: float = 10.0) -> bool:
+        """Wait until the log holds `entries` attempts (or drops); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self.log) >= entries, timeout)
+
     def close(self) -> None:
         """Stop the delivery thread; what is still queued is not sent."""
         with self._cond:

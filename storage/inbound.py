@@ -1,9 +1,10 @@
 """The `inbound_event` table's write side: one INSERT per accepted event, a redelivery storing nothing.
 
 The receiver's database role may hold INSERT on `inbound_event` and nothing else (README,
-"The receiver's database role"): the duplicate check is the UNIQUE `dedupe_key` itself
-(`ON CONFLICT DO NOTHING`, which needs no SELECT), and whether a row was stored is the
-statement's row count, not a RETURNING (which would need SELECT).
+"The receiver's database role", verified by tests/webhooks/test_receiver_role.py): the duplicate
+check is the UNIQUE `dedupe_key` itself (`ON CONFLICT DO NOTHING` without a conflict target, since
+naming one needs SELECT on it), and whether a row was stored is the statement's row count, not a
+RETURNING (which needs SELECT too).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class InboundEvent:
 
 
 def _insert(engine: Engine):
-    return (pg_insert if engine.dialect.name == "postgresql" else sqlite_insert)(TABLE)
+    # inline(): no RETURNING of the new id, which SQLAlchemy would add and which needs SELECT.
+    return (pg_insert if engine.dialect.name == "postgresql" else sqlite_insert)(TABLE).inline()
 
 
 def store_event(engine: Engine, event: InboundEvent, received_at: datetime) -> bool:
@@ -57,7 +59,9 @@ def store_event(engine: Engine, event: InboundEvent, received_at: datetime) -> b
         "payload": json.dumps(event.payload, sort_keys=True),
         "received_at": received_at,
     }
-    statement = _insert(engine).values(row).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    # No conflict target: naming one (dedupe_key) needs SELECT on it. The only other unique key
+    # is the generated id, so a conflict can only be a stored dedupe key.
+    statement = _insert(engine).values(row).on_conflict_do_nothing()
     with engine.begin() as conn:
         return conn.execute(statement).rowcount == 1
 
