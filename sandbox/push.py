@@ -228,9 +228,8 @@ class Pusher:
         }
 
 
-def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int | None:
-    """The receiver's status, or None when it gave no answer in time."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+def _status(request: urllib.request.Request, timeout: float) -> int | None:
+    """The receiver's status for `request`, or None when it gave no answer in time."""
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status
@@ -239,16 +238,13 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int
         return exc.code
     except (urllib.error.URLError, OSError):
         return None
+
+
+def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int | None:
+    """POST a delivery; the receiver's status, or None."""
+    return _status(urllib.request.Request(url, data=body, headers=headers, method="POST"), timeout)
 
 
 def check_callback(url: str, timeout: float = 5.0) -> int | None:
     """HEAD `url`, as Withings does before it accepts a subscription; the status, or None."""
-    request = urllib.request.Request(url, method="HEAD")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return exc.code
-    except (urllib.error.URLError, OSError):
-        return None
+    return _status(urllib.request.Request(url, method="HEAD"), timeout)
