@@ -69,3 +69,15 @@ def test_serve_refuses_a_database_behind_this_release(monkeypatch, empty_db_url)
     monkeypatch.setenv("WITHINGS_WEBHOOK_SECRET", "Xq3vT9mKp2Lw8Zr5Nb7Yc4Hd6Jf1Gs0A")
     result = CliRunner().invoke(etl.cli, ["serve"])
     assert result.exit_code == 1 and ("upgrade" in result.output or "create and fill" in result.output)
+
+
+def test_the_listening_socket_sends_answers_without_waiting_for_acks():
+    import socket
+
+    from webhooks.server import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        sock.close()
