@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 
-from readers.commands import open_engine
+from commands.common import open_engine
 from storage.engine import make_engine
 from storage.inbound import InboundEvent
 from tests.webhooks.conftest import WHOOP_USER, count, link_sandbox_users

@@ -1,14 +1,11 @@
-"""The `serve` and `webhooks` commands; etl.py registers them (the receiver loads only when one runs)."""
+"""The `serve` and `webhooks` commands (the receiver itself, webhooks/, loads only when one runs)."""
 
 from __future__ import annotations
 
 import click
 
+from configuration.exits import ConfigError
 from configuration.invocation import command
-
-
-class _ConfigError(click.ClickException):
-    exit_code = 2  # as etl.py: a configuration problem the user fixes in .env
 
 
 @click.command(name="serve")
@@ -36,15 +33,15 @@ class _ConfigError(click.ClickException):
 def serve(host, port, rate_per_minute, trusted_proxies):
     """Receive WHOOP webhooks and Withings notifications, committing each event before answering."""
     from configuration.settings import get_settings
-    from readers.commands import open_engine
+    from commands.common import open_engine
     from webhooks.server import serve as run_receiver
 
     try:
         settings = get_settings()
     except ValueError as exc:
-        raise _ConfigError(f"configuration: {exc}") from None
+        raise ConfigError(f"configuration: {exc}") from None
     if not settings.whoop.client_secret and not settings.withings_webhook_secret:
-        raise _ConfigError(
+        raise ConfigError(
             "nothing to receive: set WHOOP_CLIENT_SECRET (WHOOP webhooks) or WITHINGS_WEBHOOK_SECRET "
             f"(Withings notifications; `{command()} webhooks secret` makes one) in .env"
         )
