@@ -32,8 +32,8 @@ from configuration.invocation import command
 )
 def serve(host, port, rate_per_minute, trusted_proxies):
     """Receive WHOOP webhooks and Withings notifications, committing each event before answering."""
-    from configuration.settings import get_settings
     from commands.common import open_engine
+    from configuration.settings import get_settings
     from webhooks.server import serve as run_receiver
 
     try:
