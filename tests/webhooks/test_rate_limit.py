@@ -46,3 +46,18 @@ def test_the_limiter_forgets_its_oldest_clients_beyond_its_bound():
     for n in range(MAX_CLIENTS + 50):
         limiter.wait_for(f"client-{n}")
     assert len(limiter._buckets) == MAX_CLIENTS
+
+
+def test_behind_a_local_proxy_each_forwarded_client_has_its_own_limit():
+    import requests
+
+    from tests.webhooks.conftest import running
+
+    app = create_app(config(rate_per_minute=60), _NoSink(), RateLimiter(60, monotonic=_Clock()))
+    with running(app) as url, requests.Session() as http:
+
+        def post(client: str) -> int:
+            return http.post(f"{url}/webhooks/whoop", headers={"X-Forwarded-For": client}, timeout=10).status_code
+
+        assert [post("198.51.100.1") for _ in range(61)][-2:] == [401, 429]
+        assert post("198.51.100.2") == 401  # the proxy's other client is not held back
