@@ -6,6 +6,8 @@ import click
 
 from configuration.exits import ConfigError
 from configuration.invocation import command
+from webhooks import DEFAULT_PORT, DEFAULT_TRUSTED_PROXIES
+from webhooks.ratelimit import DEFAULT_PER_MINUTE
 
 
 @click.command(name="serve")
@@ -15,18 +17,20 @@ from configuration.invocation import command
     show_default=True,
     help="Address to bind; keep 127.0.0.1 behind a tunnel or reverse proxy (docs/deploy/).",
 )
-@click.option("--port", type=click.IntRange(0, 65535), default=8788, show_default=True, help="Port (0: a free one).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True, help="Port (0: a free one)."
+)
 @click.option(
     "--rate-limit",
     "rate_per_minute",
     type=click.IntRange(60, 100_000),
-    default=300,
+    default=DEFAULT_PER_MINUTE,
     show_default=True,
     help="Requests a minute one client may send (bursts of as many); more get 429.",
 )
 @click.option(
     "--trusted-proxies",
-    default="127.0.0.1,::1",
+    default=DEFAULT_TRUSTED_PROXIES,
     show_default=True,
     help="Addresses whose X-Forwarded-For names the client (your tunnel or proxy), comma-separated.",
 )

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from configuration import clock
 from storage.inbound import InboundEvent
 from webhooks.payloads import PayloadError, whoop_event, withings_event
-from webhooks.ratelimit import RateLimiter
+from webhooks.ratelimit import DEFAULT_PER_MINUTE, RateLimiter
 from webhooks.sink import Outcome
 from webhooks.verify import path_secret_matches, whoop_refusal
 
@@ -49,7 +49,7 @@ class ReceiverConfig:
 
     whoop_client_secret: str | None
     withings_path_secret: str | None
-    rate_per_minute: int = 300
+    rate_per_minute: int = DEFAULT_PER_MINUTE
     whoop_deadline: float = WHOOP_DEADLINE
     withings_deadline: float = WITHINGS_DEADLINE
 
@@ -101,6 +101,7 @@ class Receiver:
         self._threads = anyio.CapacityLimiter(STORE_THREADS)
 
     def limited(self, request: Request) -> Response | None:
+        """The 429 for a client over its rate, else None (its request goes on)."""
         client = request.client.host if request.client else "unknown"
         wait = self.limiter.wait_for(client)
         if wait <= 0:

@@ -8,14 +8,11 @@ import socket
 from configuration.logs import register_secret
 from configuration.settings import Settings
 from storage.engine import make_engine
+from webhooks import DEFAULT_TRUSTED_PROXIES
 from webhooks.receiver import ReceiverConfig, create_app
 from webhooks.sink import DatabaseSink
 
 log = logging.getLogger("webhooks")
-DEFAULT_PORT = 8788
-# Behind a tunnel or reverse proxy on this machine every request comes from 127.0.0.1: the
-# proxy's X-Forwarded-For names the client, trusted from these addresses only (uvicorn).
-DEFAULT_TRUSTED_PROXIES = "127.0.0.1,::1"
 
 
 def receiver_config(settings: Settings, rate_per_minute: int) -> ReceiverConfig:
