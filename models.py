@@ -511,6 +511,33 @@ publish_state = Table(
     Column("error", Text),
 )
 
+# A webhook or notification the receiver accepted, committed before it answers (`serve`). One
+# row per event: `dedupe_key` is WHOOP's trace_id, or Withings' (userid, appli, startdate,
+# enddate), so a redelivery stores nothing. `processed_at`, `attempts` and `last_error` belong
+# to whatever later fetches what the event names; the receiver only inserts.
+inbound_event = Table(
+    "inbound_event",
+    metadata,
+    _id(),
+    Column("provider", String(16), nullable=False),
+    Column("dedupe_key", String(200), nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("event_type", String(32)),  # WHOOP: "recovery.updated", ...
+    # WHOOP: the id the event names (for recovery.* the SLEEP's UUID, not the cycle's id).
+    Column("object_id", String(64)),
+    Column("trace_id", String(128)),
+    Column("appli", Integer),  # Withings: the notification category
+    Column("startdate", BigInteger),  # Withings: unix seconds
+    Column("enddate", BigInteger),
+    Column("payload", Text, nullable=False),  # the fields as received, JSON
+    _at("received_at", nullable=False),
+    _at("processed_at"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    UniqueConstraint("dedupe_key", name="uq_inbound_event_dedupe_key"),
+    Index("ix_inbound_event_processed_at", "processed_at"),
+)
+
 
 # ---- ORM classes, mapped on first use ---------------------------------------------------------
 # The ORM (sqlalchemy.orm and the mapper set-up, about 85 ms at start-up) loads only when one of
@@ -534,6 +561,7 @@ _ORM_NAMES = (
     "Account",
     "AccountProvider",
     "RateBudget",
+    "InboundEvent",
 )
 _orm_lock = threading.Lock()
 
@@ -595,6 +623,9 @@ def _map_orm_classes() -> dict[str, Any]:
 
     class RateBudget(Base):
         __table__ = rate_budget
+
+    class InboundEvent(Base):
+        __table__ = inbound_event
 
     classes = {name: cls for name, cls in locals().items() if name in _ORM_NAMES}
     for cls in classes.values():

@@ -93,6 +93,36 @@ def check_ping_url(value: str | None, name: str = "HEALTHCHECK_URL") -> str | No
     return value
 
 
+# WITHINGS_WEBHOOK_SECRET: Withings signs nothing, so the notification URL's path carries this
+# secret. At least 128 bits, counted by the alphabet the value is written in (a value from
+# `webhooks secret` is 43 URL-safe base64 characters, 256 bits); only characters that stand in a
+# URL path unescaped, so the secret the URL carries is the one configured.
+WEBHOOK_SECRET_BITS = 128
+_SECRET_ALPHABETS = (  # (characters, bits each), the narrowest first
+    (frozenset("0123456789"), 3.32),
+    (frozenset("0123456789abcdef"), 4.0),
+    (frozenset("0123456789ABCDEF"), 4.0),
+    (frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), 6.0),
+)
+
+
+def check_webhook_secret(value: str | None, name: str = "WITHINGS_WEBHOOK_SECRET") -> str | None:
+    """The Withings notification path secret, masked in every output; SettingError if weak; None when unset."""
+    if not value:
+        return None
+    register_secret(value)  # before any message: none below shows it
+    hint = f"generate one with `{APP_NAME} webhooks secret`"
+    bits = next((len(value) * each for chars, each in _SECRET_ALPHABETS if set(value) <= chars), None)
+    if bits is None:
+        raise SettingError(f"{name} may hold only letters, digits, '-' and '_' (the value is not shown); {hint}")
+    if bits < WEBHOOK_SECRET_BITS or len(set(value)) < 8:
+        raise SettingError(
+            f"{name} is too guessable: it must carry at least {WEBHOOK_SECRET_BITS} bits "
+            f"(22 URL-safe base64 or 32 hex characters, chosen at random); {hint}"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class ProviderSettings:
     """OAuth and API settings of one provider; secrets are hidden from repr."""
@@ -152,6 +182,7 @@ class Settings:
     db_statement_timeout: int = 300
     healthcheck_url: str | None = field(default=None, repr=False)  # the monitor pinged by each run
     mqtt: MqttSettings = field(default_factory=MqttSettings)  # Home Assistant's broker (MQTT_URL)
+    withings_webhook_secret: str | None = field(default=None, repr=False)  # `serve`'s notification path
 
 
 def is_checkout() -> bool:
@@ -349,4 +380,5 @@ def get_settings(read_dotenv: bool = True) -> Settings:
         db_statement_timeout=_env_int("DB_STATEMENT_TIMEOUT_SECONDS"),
         healthcheck_url=check_ping_url(_env("HEALTHCHECK_URL")),
         mqtt=check_mqtt(_env("MQTT_URL")),
+        withings_webhook_secret=check_webhook_secret(_env("WITHINGS_WEBHOOK_SECRET")),
     )
