@@ -96,3 +96,12 @@ def series(conn: Connection, name: str, start: date, end: date, account: int | N
         "end": end.isoformat(),
         "days": days,
     }
+
+
+def last_with(conn: Connection, name: str, account: int | None = None) -> dict | None:
+    """The newest row of the view with a value of metric `name` (last night's sleep, today's steps)."""
+    view = view_of(conn, account)
+    row = conn.execute(
+        select(view).where(view.c[metrics.get(name).name].is_not(None)).order_by(view.c.day.desc()).limit(1)
+    ).first()
+    return None if row is None else dict(row._mapping) | {"day": as_date(row.day)}

@@ -13,6 +13,7 @@ TOP_LEVEL = {p.name for p in ROOT.iterdir() if p.is_dir() and p.name not in SKIP
 # A path into the checkout (`tests/storage/test_loader.py`, `docs/deploy/`), or a test module by
 # its file name; not a URL, a home or system path, nor a shell variable's expansion.
 PATH = re.compile(r"(?<![\w/.:~$-])((?:[\w.-]+/)+[\w.-]*|test_\w+\.py)")
+BINARY = {".png", ".jpg", ".jpeg", ".gif", ".ico"}
 MARKDOWN_LINK = re.compile(r"\]\(([^)#\s]+)")
 # A path right after another project's name (joostlek/python-withings `tests/fixtures/device.json`)
 # is that project's.
@@ -28,7 +29,8 @@ TEST_MODULES = {p.name for p in _files("test_*.py")}
 
 def _docs() -> list[Path]:
     """README, docs/*.md and the deploy recipes (CHANGELOG is history: it names what was)."""
-    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "docs" / "deploy").iterdir())]
+    deploy = sorted(p for p in (ROOT / "docs" / "deploy").rglob("*") if p.is_file() and p.suffix not in BINARY)
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *deploy]
 
 
 def _prose_of_python(path: Path) -> list[tuple[int, str]]:
