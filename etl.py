@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api_clients.errors import ApiError
 from configuration.accounts import DEFAULT_ACCOUNT, account_option
 from configuration.invocation import command, env_file_hint, note_invocation
-from configuration.logs import redact, setup_logging
+from configuration.logs import LogFileRefused, redact, setup_logging
 from configuration.settings import SettingError, check_ping_url, get_settings
 from configuration.version import __version__
 from storage.engine import DatabaseUnavailable, describe_failure, ensure_schema, make_engine
@@ -209,7 +209,10 @@ def cli(
     accounts: one line each, and the worst account's code (an account another process
     is syncing is `busy`, not a failure; 75 only when every account is busy).
     """
-    setup_logging(verbose=verbose, quiet=quiet, log_file=log_file)
+    try:
+        setup_logging(verbose=verbose, quiet=quiet, log_file=log_file)
+    except LogFileRefused as exc:
+        raise click.UsageError(str(exc)) from None
     ctx.obj = {"verbose": verbose, "ping_url": ping_url}
     if ctx.invoked_subcommand is not None:
         return
