@@ -29,7 +29,7 @@ from configuration.version import __version__
 from storage.engine import DatabaseUnavailable, describe_failure, ensure_schema, make_engine
 from storage.tokens import DbTokenStore
 from sync import resources
-from sync.healthcheck import Pinger, run_summary
+from sync.healthcheck import Pinger, accounts_summary, run_summary
 from sync.lock import RunLocked
 from sync.report import Reporter
 from sync.run import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, RunOutcome, overall_exit, run_account, run_accounts
@@ -248,7 +248,7 @@ def _run_cli(
     accounts: tuple = (),
 ) -> int:
     settings = load_settings()  # a configuration error stops here, before the run starts: no ping
-    pinger = Pinger(ping_url or settings.healthcheck_url)
+    pinger = Pinger(ping_url or settings.healthcheck_url, account_names=settings.healthcheck_account_names)
     try:
         engine = open_database(settings)
     except DatabaseUnavailable as exc:
@@ -256,6 +256,7 @@ def _run_cli(
         raise FailedError(str(exc)) from None
     try:
         names = _accounts_to_run(engine, settings, accounts)  # an unknown name: exit 2, no ping
+        pinger.hide(names)
         if len(names) > 1:
             return _run_several(
                 engine,
@@ -406,7 +407,7 @@ def _run_several(engine, settings, names, pinger, quiet, json_output, **options)
         for outcome in outcomes:
             if not quiet or outcome.status not in ("ok", "busy"):
                 click.echo(redact(account_line(outcome, fresh[outcome.account], now, width)))
-    pinger.finish(code, ", ".join(f"{o.account} {o.status}" for o in outcomes))
+    pinger.finish(code, accounts_summary(outcomes, pinger.account_names))
     return code
 
 
@@ -573,7 +574,9 @@ def watch(ctx, sources, poll_withings, poll_whoop, reconcile_hours, cycles, acco
     schedule = Schedule(
         poll_seconds={"whoop": poll_whoop, "withings": poll_withings}, reconcile_seconds=reconcile_hours * 3600
     )
-    pinger = Pinger((ctx.obj or {}).get("ping_url") or settings.healthcheck_url)
+    pinger = Pinger(
+        (ctx.obj or {}).get("ping_url") or settings.healthcheck_url, account_names=settings.healthcheck_account_names
+    )
     engine = open_database(settings)
     try:
         code = run_watch(

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from configuration.logs import register_secret
 
@@ -31,6 +31,7 @@ RANGES = {
     "DB_CONNECT_TIMEOUT_SECONDS": (10, 1, 300),
     "DB_STATEMENT_TIMEOUT_SECONDS": (300, 1, 86400),
     "DASHBOARD_PORT": (8050, 0, 65535),
+    "HEALTHCHECK_ACCOUNT_NAMES": (0, 0, 1),
     "WHOOP_REQUESTS_PER_MINUTE": (None, 1, 100000),
     "WHOOP_REQUESTS_PER_DAY": (9500, 1, 10000000),
     "WITHINGS_REQUESTS_PER_MINUTE": (None, 1, 100000),
@@ -76,19 +77,30 @@ def _env_url(name: str, default: str) -> str:
 def check_ping_url(value: str | None, name: str = "HEALTHCHECK_URL") -> str | None:
     """A monitor's ping URL (http or https, with a host), masked in every output; None when unset.
 
-    The URL's path is the monitor's secret (healthchecks.io's uuid, Uptime Kuma's push token),
-    so neither the message below nor any log line shows it.
+    The URL's path (healthchecks.io's uuid, Uptime Kuma's push token) and its query (a monitor's
+    `?key=`) are the monitor's secret, so neither the message below nor any log line shows them:
+    each is registered whole, as HTTP libraries quote it (the path and query without the host).
     """
     if not value:
         return None
-    parts = urlsplit(value)
+    refused = SettingError(
+        f"{name} must be an http:// or https:// URL with a host (the value is not shown: it holds the monitor's secret)"
+    )
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise refused
+    try:
+        parts = urlsplit(value)
+        _port = parts.port  # a ValueError for "host:abc" or a port beyond 65535
+    except ValueError:
+        raise refused from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingError(
-            f"{name} must be an http:// or https:// URL with a host (the value is not shown: "
-            "it holds the monitor's secret)"
-        )
+        raise refused
     register_secret(value)
     register_secret(parts.path.rstrip("/"))  # an HTTP error names the path without the host
+    if parts.query:
+        register_secret(parts.query)
+        for _key, secret in parse_qsl(parts.query, keep_blank_values=True):
+            register_secret(secret)
     return value
 
 
@@ -131,6 +143,7 @@ class Settings:
     db_connect_timeout: int = 10
     db_statement_timeout: int = 300
     healthcheck_url: str | None = field(default=None, repr=False)  # the monitor pinged by each run
+    healthcheck_account_names: bool = False  # whether the monitor's pings may name accounts
 
 
 def is_checkout() -> bool:
@@ -273,4 +286,5 @@ def get_settings(read_dotenv: bool = True) -> Settings:
         db_connect_timeout=_env_int("DB_CONNECT_TIMEOUT_SECONDS"),
         db_statement_timeout=_env_int("DB_STATEMENT_TIMEOUT_SECONDS"),
         healthcheck_url=check_ping_url(_env("HEALTHCHECK_URL")),
+        healthcheck_account_names=bool(_env_int("HEALTHCHECK_ACCOUNT_NAMES")),
     )
