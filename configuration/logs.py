@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 import threading
 from urllib.parse import quote, quote_plus
@@ -29,6 +30,26 @@ def redact(text: str) -> str:
     for secret in secrets:
         text = text.replace(secret, MASK)
     return text
+
+
+# Fields whose value is a credential whatever it holds (a payload can carry one we never saw):
+# access_token, refresh_token, id_token, client_secret, password, api_key, authorization...
+_SECRET_FIELD = re.compile(r"(^|_)(token|secret|password|passwd|authorization|api_?key|cookie)s?$", re.IGNORECASE)
+
+
+def redact_json(value):
+    """A JSON value with every registered secret masked in its text, and the whole value of any
+    field named like a credential (`access_token`, `client_secret`, `password`, ...) masked."""
+    if isinstance(value, dict):
+        return {
+            key: MASK if isinstance(key, str) and _SECRET_FIELD.search(key) and value[key] else redact_json(value[key])
+            for key in value
+        }
+    if isinstance(value, list):
+        return [redact_json(item) for item in value]
+    if isinstance(value, str):
+        return redact(value)
+    return value
 
 
 class RedactingFormatter(logging.Formatter):

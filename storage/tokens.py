@@ -38,6 +38,13 @@ def _register(*tokens: str | None) -> None:
         register_secret(value)
 
 
+def register_stored(conn) -> None:
+    """Mask every stored access and refresh token in every output from now on: a reader that
+    prints what the APIs sent (the quarantine's payloads) may meet one there."""
+    for row in conn.execute(select(TABLE.c.access_token, TABLE.c.refresh_token)):
+        _register(*row)
+
+
 class DbTokenStore:
     """One account's current token per provider; refreshes serialised across threads and processes.
 
