@@ -100,9 +100,11 @@ def remove(name, purge, yes):
                 abort=True,
             )
         try:  # not while a run syncs it (its next page would file rows under a removed account)
-            with process_lock(engine, 0), account_lock(engine, account_id, 0, name=name), engine.begin() as conn:
-                deleted = store.purge(conn, account_id, data_tables()) if purge else {}
-                store.remove(conn, account_id)
+            with process_lock(engine, 0), account_lock(engine, account_id, 0, name=name):
+                with engine.begin() as conn:
+                    deleted = store.purge(conn, account_id, data_tables()) if purge else {}
+                    store.remove(conn, account_id)
+                erased = store.erase_freed(engine) if purge else True
         except RunLocked as exc:
             raise Busy(str(exc)) from None
     finally:
@@ -110,5 +112,13 @@ def remove(name, purge, yes):
     if purge:
         rows = sum(deleted.values())
         click.echo(f"account {name!r} removed with its tokens and {rows} row{'s' if rows != 1 else ''} of data")
+        if not erased:
+            database = engine.url.database
+            click.echo(
+                "warning: another process was using the database, so old copies of the purged rows may "
+                f"remain in its free pages; once it has stopped run: sqlite3 {database} "
+                "'PRAGMA secure_delete=ON; VACUUM; PRAGMA wal_checkpoint(TRUNCATE)'",
+                err=True,
+            )
     else:
         click.echo(f"account {name!r} removed (its tokens and links); its data is kept")
