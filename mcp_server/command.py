@@ -18,7 +18,12 @@ class _SetupError(click.ClickException):
 
 @click.command()
 @account_option(help="Only this account (repeatable). Default: every account, each answer naming its account.")
-def mcp(accounts):
+@click.option(
+    "--allow-query",
+    is_flag=True,
+    help="With --account: offer the `query` tool anyway (raw SQL that reads every account's rows).",
+)
+def mcp(accounts, allow_query):
     """Serve the database read-only to an AI assistant (MCP over stdio); never calls WHOOP or Withings."""
     from configuration.settings import get_settings
 
@@ -35,6 +40,6 @@ def mcp(accounts):
     from storage.accounts import UnknownAccount
 
     try:
-        serve_stdio(settings.database_url, accounts)
+        serve_stdio(settings.database_url, accounts, allow_query)
     except UnknownAccount as exc:
         raise _SetupError(str(exc)) from None

@@ -36,7 +36,8 @@ clock = time.monotonic  # the deadline's clock; tests replace it with one they c
 # PostgreSQL: the database's own privileges are the only sound barrier, so the SQL tool runs
 # only for a login role that can read no token and write nothing, and cannot raise itself:
 # no role attribute or membership that creates roles or databases, bypasses row security,
-# replicates, or reads, writes or runs anything on the server as the postgres OS user.
+# replicates, or reads, writes or runs anything on the server as the postgres OS user; nor take
+# an advisory lock (holding the ETL's run lock would stop every sync).
 _PG_ROLE_CHECK = """
 SELECT r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
        EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = 'oauth_token'
@@ -48,7 +49,12 @@ SELECT r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypass
        EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = r.oid),
        EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname IN ('pg_execute_server_program',
                'pg_read_server_files', 'pg_write_server_files', 'pg_read_all_data')
-               AND pg_has_role(r.oid, g.oid, 'MEMBER'))
+               AND pg_has_role(r.oid, g.oid, 'MEMBER')),
+       EXISTS (SELECT 1 FROM pg_proc p WHERE p.pronamespace = 'pg_catalog'::regnamespace
+               AND p.proname IN ('pg_advisory_lock', 'pg_advisory_lock_shared', 'pg_try_advisory_lock',
+               'pg_try_advisory_lock_shared', 'pg_advisory_xact_lock', 'pg_advisory_xact_lock_shared',
+               'pg_try_advisory_xact_lock', 'pg_try_advisory_xact_lock_shared')
+               AND has_function_privilege(p.oid, 'EXECUTE'))
 FROM pg_roles r WHERE r.rolname = current_user
 """
 _PG_ROLE_FINDINGS = (
@@ -61,6 +67,7 @@ _PG_ROLE_FINDINGS = (
     "can write tables",
     "is a member of other roles",
     "is a member of a server-file or read-all role",
+    "can take advisory locks (the ETL's run lock: revoke them from PUBLIC, README 'PostgreSQL roles')",
 )
 
 

@@ -229,11 +229,13 @@ def test_postgres_readers_cannot_name_the_run_lock(filled, reader, sql):
 def test_postgres_a_lock_taken_indirectly_is_refused_and_released(filled, reader):
     _postgres_only(reader)
     role = make_url(reader).username
+    # The recipe leaves the reader no advisory-lock function; a function that runs with its
+    # owner's rights (a DBA's mistake) still could take one for it.
     _admin_run(
         filled,
-        f"""CREATE FUNCTION grab() RETURNS int LANGUAGE plpgsql AS $$
+        f"""CREATE OR REPLACE FUNCTION grab() RETURNS int LANGUAGE plpgsql SECURITY DEFINER AS $$
         BEGIN PERFORM pg_advisory_lock({ADVISORY_KEY}); RETURN 1; END $$""",
-        f"ALTER FUNCTION grab() OWNER TO {role}",
+        f"GRANT EXECUTE ON FUNCTION grab() TO {role}",
     )
     with pytest.raises(QueryRefused, match="advisory lock"):
         query(reader, "SELECT grab()")
