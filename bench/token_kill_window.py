@@ -32,7 +32,8 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from sqlalchemy import select, text  # noqa: E402 - imported once the checkout is on sys.path
+from sqlalchemy import create_engine, select, text  # noqa: E402 - imported once the checkout is on sys.path
+from sqlalchemy.engine import make_url  # noqa: E402
 
 import models  # noqa: E402
 from api_clients.oauth import Token  # noqa: E402
@@ -45,23 +46,39 @@ PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@12
 
 
 def _answered(sb) -> threading.Event:
-    """An event set each time the sandbox's WHOOP token endpoint answers a refresh."""
-    auth, event = sb.app.whoop_auth, threading.Event()
-    original = auth.token
+    """An event set each time the sandbox has written its WHOOP token endpoint's answer to a
+    refresh (the provider killed the old refresh token then)."""
+    from sandbox import server
 
-    def token(form, basic):
-        answer = original(form, basic)
-        if form.get("grant_type") == "refresh_token" and answer[0] == 200:
-            event.set()
+    auth, event, refreshed = sb.app.whoop_auth, threading.Event(), threading.local()
+    token, handle = auth.token, server._Handler._handle
+
+    def answering(form, basic):
+        answer = token(form, basic)
+        refreshed.now = form.get("grant_type") == "refresh_token" and answer[0] == 200
         return answer
 
-    auth.token = token
+    def written(self):
+        refreshed.now = False
+        handle(self)
+        if refreshed.now:  # the handler's own thread: its answer is out of the socket now
+            self.wfile.flush()
+            event.set()
+
+    auth.token = answering
+    server._Handler._handle = written
     return event
 
 
 def _fresh_database(kind: str, folder: Path, n: int) -> str:
     if kind == "sqlite":
         return f"sqlite:///{folder / f'try-{n}.db'}"
+    admin = create_engine(make_url(PG_URL).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        name = make_url(PG_URL).database
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
     engine = make_engine(PG_URL)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
