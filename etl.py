@@ -436,7 +436,7 @@ def status(ctx, json_output, check, accounts):
     try:
         from readers.status import collect_statuses, format_statuses
 
-        reports = collect_statuses(engine, accounts)
+        reports = collect_statuses(engine, accounts, whoop_per_day=settings.whoop.requests_per_day)
     except UnknownAccount as exc:
         raise ConfigError(str(exc)) from None
     finally:

@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 import models  # noqa: E402
 from api_clients.oauth import Token  # noqa: E402
 from sandbox import SandboxServer  # noqa: E402
-from storage.engine import ensure_schema, make_engine  # noqa: E402
+from storage.engine import make_engine  # noqa: E402
 from storage.tokens import DbTokenStore  # noqa: E402
 
 KILL_AFTER_MS = (0.0, 50.0)
@@ -91,7 +91,19 @@ def _one_try(kind: str, checkout: Path, folder: Path, n: int) -> tuple[bool, flo
     with SandboxServer(days=30, seed=n) as sb:
         url = _fresh_database(kind, folder, n)
         engine = make_engine(url)
-        ensure_schema(engine)
+        # The schema the child's code expects: its own migrations, run by its own code.
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from storage.engine import ensure_schema, make_engine; "
+                "ensure_schema(make_engine(sys.argv[1]))",
+                url,
+            ],
+            cwd=checkout,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(checkout)},
+        )
         expired = datetime.now(timezone.utc) - timedelta(hours=1)
         seed = sb.mint_refresh_token("whoop")
         DbTokenStore(engine, "default").save(

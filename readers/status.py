@@ -25,18 +25,26 @@ def _fmt(when: datetime | None) -> str:
     return f"{_short(when)} UTC" if when else "-"
 
 
-def collect_statuses(engine: Engine, names=(), now: datetime | None = None) -> list[dict]:
+def collect_statuses(
+    engine: Engine, names=(), now: datetime | None = None, whoop_per_day: int | None = None
+) -> list[dict]:
     """One status per account named (none named: every account); UnknownAccount for a name
-    that does not exist."""
+    that does not exist. `whoop_per_day`: this host's WHOOP_REQUESTS_PER_DAY."""
     now = now or utcnow()
     with engine.connect() as conn:
         chosen = read_model.scopes(conn, names)
-    return [collect_status(engine, now, scope) for scope in chosen]
+    return [collect_status(engine, now, scope, whoop_per_day) for scope in chosen]
 
 
-def collect_status(engine: Engine, now: datetime | None = None, scope: read_model.Scope | None = None) -> dict:
+def collect_status(
+    engine: Engine,
+    now: datetime | None = None,
+    scope: read_model.Scope | None = None,
+    whoop_per_day: int | None = None,
+) -> dict:
     """Everything the status report shows of one account (by default the whole database), as
-    plain data (no token values)."""
+    plain data (no token values). The WHOOP budget is the one this host uses: the lowest any
+    host declared today, or this host's own `whoop_per_day` when that is lower."""
     now = now or utcnow()
     account = scope.id if scope else None
     with engine.connect() as conn:
@@ -62,8 +70,16 @@ def collect_status(engine: Engine, now: datetime | None = None, scope: read_mode
         "last_withings_sleep": latest["withings_sleep"],
         "flagged": flagged,
         "quarantine": held,
-        "whoop_today": None if whoop_today is None else {"used": whoop_today[0], "budget": whoop_today[1]},
+        "whoop_today": _budget_used(whoop_today, whoop_per_day),
     }
+
+
+def _budget_used(today: tuple[int, int] | None, declared: int | None) -> dict | None:
+    if today is None:
+        return None
+    used, lowest = today
+    budget = lowest if declared is None else min(lowest, declared)
+    return {"used": used, "budget": budget, "declared_here": declared}
 
 
 def format_statuses(statuses: list[dict]) -> str:
@@ -94,7 +110,11 @@ def format_status(status: dict) -> str:
             f"{'' if t['has_refresh_token'] else ' (no refresh token: re-connect when it expires)'}"
         )
     if status.get("whoop_today"):  # requests of every process today, against WHOOP_REQUESTS_PER_DAY
-        lines.append(f"WHOOP today: {status['whoop_today']['used']:,} of {status['whoop_today']['budget']:,}")
+        today = status["whoop_today"]
+        line = f"WHOOP today: {today['used']:,} of {today['budget']:,}"
+        if today.get("declared_here") not in (None, today["budget"]):
+            line += f" (the lowest budget any host declares; this host's WHOOP_REQUESTS_PER_DAY is {today['declared_here']:,})"
+        lines.append(line)
     lines += _latest_lines(status)
     lines += [f"Flagged: {read_model.flagged_note(item)}" for item in status["flagged"]]
     lines += format_quarantine(status["quarantine"])

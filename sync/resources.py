@@ -66,6 +66,9 @@ class Resource:
     # What the mapper needs besides the record, by name: user_id, timezone, fetched_at.
     mapper_context: ClassVar[tuple[str, ...]] = ()
     keeps_history: ClassVar[bool] = True  # False: one row per distinct value seen (db_loader.load_observations)
+    # Whether its pages come newest first over a time window, so that a backfill the daily
+    # budget stops can resume before the oldest record it stored (sync/runner.py).
+    resumable: ClassVar[bool] = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -135,12 +138,16 @@ class Resource:
 class WhoopCollection(Resource):
     """A WHOOP v2 collection: `start`/`end` windows, `nextToken` paging, one table."""
 
+    resumable: ClassVar[bool] = True
+
     def pages(self, client, window: Window) -> Iterator[Page]:
         # No `end`: the API defaults it to its own "now" (docs/API_NOTES.md, WHOOP "Paging"), so
         # a record stamped a moment after our clock is not cut off; window.end is the sync point.
+        # A resumed backfill is the exception: it reads only what lies before where it stopped.
+        end = window.end if window.mode == "resume" else None
         cap = page_cap(window, WHOOP_RECORDS_PER_DAY, WHOOP_PAGE_SIZE)
         for records in client.iter_collection(
-            self.path, start=window.start, max_pages=cap, scope=self.scope, what=self.what
+            self.path, start=window.start, end=end, max_pages=cap, scope=self.scope, what=self.what
         ):
             yield Page(records=records)
 
