@@ -1,7 +1,7 @@
 """Where a backfill the daily budget stopped can resume: two columns on `sync_state`.
 
 Revision ID: 0010_edges
-Revises: 0009_user_time_indexes
+Revises: 0012_inbound_event
 Create Date: 2026-12-07
 
 A WHOOP backfill reads its window newest first. When the day's budget stops it, the pages it
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_edges"
-down_revision = "0009_user_time_indexes"
+down_revision = "0012_inbound_event"
 branch_labels = None
 depends_on = None
 
