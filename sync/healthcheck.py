@@ -28,6 +28,7 @@ TIMEOUT_SECONDS = 5.0  # to connect, and for each read of the answer
 # The whole of one ping, however slowly the monitor answers: requests' timeout bounds each
 # socket read, not the answer, so a monitor trickling a byte at a time is cut off here.
 DEADLINE_SECONDS = 10.0
+JOIN_GRACE_SECONDS = 1.0  # a start ping cut off at its deadline still logs why, before the closing ping
 MAX_REDIRECTS = 3  # on the monitor's own host only
 BODY_LIMIT = 1000  # characters of the run's summary sent with a finishing ping (healthchecks.io logs it)
 KUMA_MSG_LIMIT = 200  # Uptime Kuma shows `msg` in one table cell
@@ -107,7 +108,7 @@ class Pinger:
     def finish(self, exit_code: int, summary: str = "") -> bool:
         """Success for exit 0, failure for any other code, with a short summary as the body."""
         if self._started is not None:  # the start ping first, for at most what is left of its deadline
-            self._started.join(max(0.0, self._start_ends - time.monotonic()))
+            self._started.join(max(0.0, self._start_ends - time.monotonic()) + JOIN_GRACE_SECONDS)
             self._started = None
         line = f"exit {exit_code}" + (f": {summary}" if summary else "")
         return self._send("success" if exit_code == 0 else "fail", self._private(line))

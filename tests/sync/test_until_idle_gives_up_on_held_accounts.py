@@ -11,6 +11,7 @@ from configuration.settings import get_settings
 from storage import accounts
 from sync import worker as workers
 from sync.lock import account_lock
+from sync.run import RunOptions
 
 
 def test_until_idle_ends_naming_the_accounts_that_stay_held(etl_env, engine, monkeypatch, caplog):
@@ -20,7 +21,9 @@ def test_until_idle_ends_naming_the_accounts_that_stay_held(etl_env, engine, mon
     monkeypatch.setattr(workers, "UNTIL_IDLE_BUSY_POLLS", 3)
     with engine.connect() as conn:
         held = accounts.require(conn, "default")
-    loop = workers.Worker(get_settings(), engine, interval=timedelta(hours=1), until_idle=True, echo=lambda _l: None)
+    loop = workers.Worker(
+        get_settings(), engine, RunOptions(), interval=timedelta(hours=1), until_idle=True, echo=lambda _l: None
+    )
     codes: list[int] = []
     # A reader, a stuck run or anyone else holding the account's advisory lock for ever.
     with account_lock(engine, held, name="default"):
