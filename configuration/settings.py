@@ -220,16 +220,36 @@ def parse_duration(text: str) -> timedelta | None:
     return timedelta(hours=int(match.group(1)) * _DURATION_HOURS[match.group(2).lower()])
 
 
+# "<source>_<resource>" of every declared resource; sync/resources.py declares them when it is
+# imported (this layer sits below the declarations and cannot read them itself).
+_STALE_AFTER_KEYS: tuple[str, ...] = ()
+
+
+def declare_stale_after_keys(keys: tuple[str, ...]) -> None:
+    """The resources a STALE_AFTER_ setting may name, e.g. ("whoop_cycles", ...)."""
+    global _STALE_AFTER_KEYS
+    _STALE_AFTER_KEYS = tuple(keys)
+
+
+def stale_after_names() -> list[str]:
+    """Every STALE_AFTER_<SOURCE>_<RESOURCE> setting name there is."""
+    return [STALE_AFTER_PREFIX + key.upper() for key in _STALE_AFTER_KEYS]
+
+
 def stale_after_overrides() -> dict[str, timedelta]:
-    """`STALE_AFTER_<SOURCE>_<RESOURCE>=7d` settings, keyed "withings_measures"; ValueError if malformed."""
+    """`STALE_AFTER_<SOURCE>_<RESOURCE>=7d` settings, keyed "withings_measures"; SettingError if
+    malformed or naming no resource (a misspelt name would otherwise be ignored without a word)."""
     overrides = {}
     for name, raw in os.environ.items():
         if not name.startswith(STALE_AFTER_PREFIX) or not raw.strip():
             continue
+        key = name[len(STALE_AFTER_PREFIX) :].lower()
+        if _STALE_AFTER_KEYS and key not in _STALE_AFTER_KEYS:
+            raise SettingError(f"{name} names no resource; the settings are {', '.join(stale_after_names())}")
         duration = parse_duration(raw)
         if duration is None:
-            raise ValueError(f"{name} must be a duration like 36h, 7d or 2w, got {raw!r}")
-        overrides[name[len(STALE_AFTER_PREFIX) :].lower()] = duration
+            raise SettingError(f"{name} must be a duration like 36h, 7d or 2w, got {raw!r}")
+        overrides[key] = duration
     return overrides
 
 

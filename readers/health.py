@@ -145,7 +145,10 @@ def _reconnect_problems(configured: list[str], rows: list[dict], tokens: set[str
     for source in configured:
         failing = next((r for r in rows if r["source"] == source and r["reconnect"]), None)
         if failing is not None:
-            problems.append(Problem(source, "*", "reconnect", f"{source}: {failing['error']}"))
+            error = failing["error"]  # a stored error names its provider already ("whoop: ...")
+            problems.append(
+                Problem(source, "*", "reconnect", error if error.startswith(f"{source}:") else f"{source}: {error}")
+            )
         elif source not in tokens and not getattr(settings, source).seed_refresh_token:
             problems.append(
                 Problem(source, "*", "reconnect", f"{source} is not connected: run `{reconnect_command(source)}`")

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 
 from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.clock import utcnow
+from configuration.invocation import command
 from mapping.withings import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 from readers import read_model
 from readers.read_model import ago as _ago
@@ -140,7 +141,7 @@ def format_quarantine(held: list[dict]) -> list[str]:
         return []
     lines = [
         "Quarantine (records the APIs sent that could not be stored; retried on every run; "
-        "python etl.py quarantine lists them):"
+        f"{command('quarantine')} lists them):"
     ]
     for q in held:
         acknowledged = f", {q['acknowledged']} acknowledged" if q["acknowledged"] else ""

@@ -102,7 +102,7 @@ def test_reconnect_error_exits_3(etl_env, db_url):
         ),
     )
     code, _, err = check()
-    assert code == 3 and len(err) == 1 and err[0].startswith("withings: withings: the refresh token was refused")
+    assert code == 3 and len(err) == 1 and err[0].startswith("withings: the refresh token was refused")
 
 
 def test_configured_provider_without_a_token_exits_3(etl_env, db_url, monkeypatch):
