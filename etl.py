@@ -437,6 +437,10 @@ def status(ctx, json_output, check, accounts):
         raise ConfigError(str(exc)) from None
     finally:
         engine.dispose()
+    from readers.health import holds_nothing, nothing_configured
+
+    if holds_nothing(settings, reports):  # eight "never synced" lines would not say what to do
+        raise ConfigError(nothing_configured("show"))
     if json_output:  # one account: its report as it always was; several: each under `accounts`
         document = reports[0] if len(reports) == 1 else {"accounts": reports}
         click.echo(redact(json.dumps(document, default=str, indent=2)))

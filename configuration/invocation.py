@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from configuration import settings
@@ -40,3 +41,27 @@ def env_file_hint() -> str:
     if settings.is_checkout():
         return f"{env_file} (see .env.example)"
     return str(env_file)
+
+
+def install_kind() -> str:
+    """How this copy was installed: "checkout", "pipx", "uv" (uv tool) or "pip" (a virtualenv or other)."""
+    if settings.is_checkout():
+        return "checkout"
+    prefix = Path(sys.prefix).as_posix()
+    if "/pipx/venvs/" in prefix:  # pipx keeps each app in ~/.local/share/pipx/venvs/<name>
+        return "pipx"
+    if "/uv/tools/" in prefix:  # uv tool: ~/.local/share/uv/tools/<name>
+        return "uv"
+    return "pip"
+
+
+def add_extra_hint(extra: str, requirement: str) -> str:
+    """The command that adds the optional `extra` (whose requirement is `requirement`) to this install."""
+    kind = install_kind()
+    if kind == "checkout":
+        return f"`.venv/bin/pip install -r requirements-{extra}.txt`"
+    if kind == "pipx":
+        return f"`pipx inject {INSTALLED_COMMAND} '{requirement}'`"
+    if kind == "uv":
+        return f"`uv tool install --force '/path/to/whoop-data-platform[{extra}]'`"
+    return f"`{sys.executable} -m pip install '{requirement}'`"

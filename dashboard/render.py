@@ -7,7 +7,7 @@ from html import escape
 from string import Template
 from urllib.parse import quote
 
-from configuration.invocation import command
+from configuration.invocation import command, install_kind
 from dashboard import assets
 
 DASH = "—"
@@ -107,9 +107,15 @@ def _empty_card() -> str:
         f"<code>{e(command('connect', 'withings'))}</code></li>"
         f"<li>Run the ETL: <code>{e(command())}</code></li>"
         "<li>Reload this page.</li></ol>"
-        "<p>No account? <code>make demo</code> fills a demo database from the bundled sandbox.</p>"
-        "</section></main>"
+        f"{_demo_hint()}</section></main>"
     )
+
+
+def _demo_hint() -> str:
+    # The demo and its sandbox live in the checkout only; an installed copy has neither.
+    if install_kind() != "checkout":
+        return ""
+    return "<p>No account? <code>./scripts/demo.sh</code> fills a demo database from the bundled sandbox.</p>"
 
 
 def freshness_section(rows: list[dict]) -> str:

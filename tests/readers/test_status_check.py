@@ -234,3 +234,13 @@ def test_a_flagged_value_is_stored_and_does_not_fail_the_check(etl_env, db_url):
     with engine.connect() as conn:
         assert conn.execute(select(WithingsWeight.flag).where(WithingsWeight.grpid == grpid)).scalar_one() is None
     engine.dispose()
+
+
+def test_status_with_nothing_configured_says_where_env_goes_and_exits_2(db_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    _no_client_ids(monkeypatch)
+    result = CliRunner().invoke(etl.cli, ["status"])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2 and result.stdout == "" and len(lines) == 1
+    assert "nothing to show" in lines[0] and "WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET" in lines[0]
+    assert ".env" in lines[0] and "`python etl.py connect whoop`" in lines[0]
