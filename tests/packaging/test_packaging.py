@@ -101,5 +101,5 @@ def test_without_the_extra_the_mcp_command_says_how_to_add_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "mcp", None)  # what `import mcp` meets where the extra is absent
     result = CliRunner().invoke(cli, ["mcp"])
     assert result.exit_code == 2
-    assert "pip install 'whoop-etl[mcp]'" in result.output
+    assert "optional extra: add it with `.venv/bin/pip install -r requirements-mcp.txt`" in result.output  # a checkout
     assert "Traceback" not in result.output
