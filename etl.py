@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api_clients.errors import ApiError
 from configuration.accounts import DEFAULT_ACCOUNT, account_option
-from configuration.invocation import command, env_file_hint, note_invocation
+from configuration.invocation import command, env_file_hint, note_invocation, sync_step
 from configuration.logs import redact, setup_logging
 from configuration.settings import SettingError, check_ping_url, get_settings
 from configuration.version import __version__
@@ -530,7 +530,8 @@ def connect(provider, no_browser, timeout, account):
     finally:
         engine.dispose()
     under = "" if account == DEFAULT_ACCOUNT else f" under account {account!r}"
-    click.echo(f"{provider} connected (user {token.user_id}){under}. Run `{command()}` to sync.")
+    step = sync_step()
+    click.echo(f"{provider} connected (user {token.user_id}){under}. {step[0].upper()}{step[1:]} to sync.")
 
 
 @cli.command()
@@ -666,6 +667,19 @@ cli.add_command(accounts)
 cli.add_command(export)
 cli.add_command(quarantine)
 cli.add_command(mcp)
+
+
+@cli.command()
+@click.pass_context
+def menu(ctx):
+    """Open the interactive menu (run_app.py): sync, status, connect, dashboard, export."""
+    import subprocess
+    from pathlib import Path
+
+    # The menu sits above this CLI (it dispatches to these commands), so it runs as its own
+    # program; pip installs run_app.py beside this file, as it sits in a checkout.
+    ctx.exit(subprocess.call([sys.executable, str(Path(__file__).with_name("run_app.py"))]))
+
 
 gc.freeze()  # the imports are done (see the top of this module)
 if _COLLECTING:

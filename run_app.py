@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 MENU = """
 WHOOP Data Platform
@@ -66,8 +67,15 @@ def _dashboard() -> None:
 
 
 def _export_daily(ask) -> None:
-    folder = ask("Folder for daily.csv [.]: ").strip() or "."
-    _invoke(["export", "daily", "--output", folder])
+    from configuration.settings import default_sqlite_path
+
+    # The data folder, never the checkout (or wherever the menu was started): health data stays
+    # beside the database, which is git-ignored in a checkout and private when installed.
+    default = default_sqlite_path().parent
+    folder = Path(ask(f"Folder for daily.csv [{default}]: ").strip() or default).expanduser()
+    _invoke(["export", "daily", "--output", str(folder), "--force"])
+    if (folder / "daily.csv").is_file():
+        print(f"daily.csv written to {folder / 'daily.csv'}")
 
 
 def _invoke(args: list[str]) -> None:
@@ -85,6 +93,9 @@ def _invoke(args: list[str]) -> None:
 
 def main(ask=input) -> int:
     """Show the menu until `q` or end of input."""
+    from configuration.invocation import note_menu
+
+    note_menu()
     actions = {
         "1": lambda: _run_etl(False),
         "2": lambda: _run_etl(True),

@@ -9,6 +9,7 @@ from configuration import settings
 
 CHECKOUT_COMMAND, INSTALLED_COMMAND = "python etl.py", "whoop-etl"
 _program: str | None = None  # how etl.main was started; None: judge by how this copy is laid out
+_in_menu = False  # the menu (run_app.py) runs the commands: its options are the next step, not a command line
 
 
 def note_invocation(argv0: str) -> None:
@@ -19,6 +20,17 @@ def note_invocation(argv0: str) -> None:
         _program = INSTALLED_COMMAND
     elif name == "etl.py":
         _program = CHECKOUT_COMMAND
+
+
+def note_menu() -> None:
+    """The commands run inside the menu from now on: "choose 1" is how the user syncs there."""
+    global _in_menu
+    _in_menu = True
+
+
+def sync_step() -> str:
+    """How the user syncs next: "choose 1" in the menu, else "run `whoop-etl`" (or `python etl.py`)."""
+    return "choose 1" if _in_menu else f"run `{command()}`"
 
 
 def program() -> str:

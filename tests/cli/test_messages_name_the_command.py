@@ -116,3 +116,11 @@ def test_an_account_held_by_another_names_the_full_remove_command(engine):
         accounts.link(conn, default, "whoop", 7)
         with pytest.raises(accounts.AccountConflict, match="`python etl.py accounts remove default`"):
             accounts.link(conn, alice, "whoop", 7)
+
+
+def test_inside_the_menu_the_next_step_after_a_connect_is_choose_1(monkeypatch):
+    monkeypatch.setattr(invocation, "_program", None)
+    assert invocation.sync_step() == "run `python etl.py`"
+    monkeypatch.setattr(invocation, "_in_menu", False)
+    invocation.note_menu()
+    assert invocation.sync_step() == "choose 1"
