@@ -670,6 +670,22 @@ cli.add_command(mcp)
 
 
 @cli.command()
+@click.argument("target", type=click.Path(dir_okay=False, writable=True))
+def backup(target):
+    """Copy the SQLite database (your data and OAuth tokens) to TARGET, consistent even while `watch` runs."""
+    from pathlib import Path
+
+    from storage.backup import BackupRefused, backup_sqlite
+
+    settings = load_settings()
+    try:
+        source, size = backup_sqlite(settings.database_url, Path(target).expanduser().resolve())
+    except BackupRefused as exc:
+        raise ConfigError(str(exc)) from None
+    click.echo(f"backed up {source} to {target} ({size:,} bytes, mode 0600: it holds your OAuth tokens)")
+
+
+@cli.command()
 @click.pass_context
 def menu(ctx):
     """Open the interactive menu (run_app.py): sync, status, connect, dashboard, export."""
