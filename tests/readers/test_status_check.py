@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 import etl
 from configuration.clock import utcnow
+from dashboard.panels import page_zone
 from models import OAuthToken, Quarantine, SyncState, WithingsWeight
 from storage import quarantine
 from storage.engine import make_engine
@@ -244,3 +245,19 @@ def test_status_with_nothing_configured_says_where_env_goes_and_exits_2(db_url, 
     assert result.exit_code == 2 and result.stdout == "" and len(lines) == 1
     assert "nothing to show" in lines[0] and "WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET" in lines[0]
     assert ".env" in lines[0] and "`python etl.py connect whoop`" in lines[0]
+
+
+def test_status_shows_utc_or_with_local_time_the_dashboards_zone_and_names_it(etl_env, db_url):
+    assert run_etl()[0] == 0
+    utc = CliRunner().invoke(etl.cli, ["status"]).stdout
+    local = CliRunner().invoke(etl.cli, ["status", "--local-time"]).stdout
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            zone = page_zone(conn)
+    finally:
+        engine.dispose()
+    assert "(times in UTC)" in utc and "Latest weight:" in utc and " UTC (" in utc
+    assert f"(times in {zone.label(utcnow())}, the dashboard's zone, from your" in local
+    weight = next(line for line in local.splitlines() if line.startswith("Latest weight:"))
+    assert " UTC (" not in weight or zone.name == "UTC"
