@@ -34,6 +34,7 @@ RANGES = {
     "WHOOP_REQUESTS_PER_MINUTE": (None, 1, 100000),
     "WHOOP_REQUESTS_PER_DAY": (9500, 1, 10000000),
     "WITHINGS_REQUESTS_PER_MINUTE": (None, 1, 100000),
+    "DASHBOARD_WEIGHT_JUMP_KG": (3, 1, 100),
 }
 SUPPORTED_DATABASES = "sqlite:///path/to/file.db or postgresql+psycopg2://user@host/dbname"
 _DRIVERS = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg2")}
@@ -131,6 +132,7 @@ class Settings:
     db_connect_timeout: int = 10
     db_statement_timeout: int = 300
     healthcheck_url: str | None = field(default=None, repr=False)  # the monitor pinged by each run
+    weight_jump_kg: int = 3  # the dashboard flags a weigh-in this far from the one before it
 
 
 def is_checkout() -> bool:
@@ -293,4 +295,10 @@ def get_settings(read_dotenv: bool = True) -> Settings:
         db_connect_timeout=_env_int("DB_CONNECT_TIMEOUT_SECONDS"),
         db_statement_timeout=_env_int("DB_STATEMENT_TIMEOUT_SECONDS"),
         healthcheck_url=check_ping_url(_env("HEALTHCHECK_URL")),
+        weight_jump_kg=weight_jump_kg(),
     )
+
+
+def weight_jump_kg() -> int:
+    """DASHBOARD_WEIGHT_JUMP_KG: the change between two weigh-ins the dashboard flags beside the later one."""
+    return _env_int("DASHBOARD_WEIGHT_JUMP_KG")
