@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 import etl
 from api_clients.errors import reconnect_command
+from commands.mcp import MCP_REQUIREMENT, missing_extra
 from configuration import invocation, settings
 from dashboard import render
-from mcp_server.command import MCP_REQUIREMENT, missing_extra
 from storage import accounts
 from tests.helpers.etl import run_etl
 

@@ -1,10 +1,11 @@
-"""The `mcp` command; etl.py registers it (the server and its SDK are imported only when it runs)."""
+"""The `mcp` command (the server and its SDK are imported only when it runs)."""
 
 from __future__ import annotations
 
 import click
 
 from configuration.accounts import account_option
+from configuration.exits import ConfigError
 from configuration.invocation import add_extra_hint
 
 # The extra's one requirement, as requirements-mcp.txt pins it (an installed copy ships no requirements file).
@@ -14,10 +15,6 @@ MCP_REQUIREMENT = "mcp==2.3.0"
 def missing_extra() -> str:
     """What to run to add the MCP extra, in the way this copy was installed."""
     return f"the MCP server is an optional extra: add it with {add_extra_hint('mcp', MCP_REQUIREMENT)}"
-
-
-class _SetupError(click.ClickException):
-    exit_code = 2  # as etl.py: a setup or configuration problem the user fixes, not a failed run
 
 
 @click.command()
@@ -31,14 +28,14 @@ def mcp(accounts):
     except ModuleNotFoundError as exc:
         if exc.name != "mcp" and not (exc.name or "").startswith("mcp."):
             raise
-        raise _SetupError(missing_extra()) from None
+        raise ConfigError(missing_extra()) from None
     try:
         settings = get_settings()
     except ValueError as exc:
-        raise _SetupError(f"configuration: {exc}") from None
+        raise ConfigError(f"configuration: {exc}") from None
     from storage.accounts import UnknownAccount
 
     try:
         serve_stdio(settings.database_url, accounts)
     except UnknownAccount as exc:
-        raise _SetupError(str(exc)) from None
+        raise ConfigError(str(exc)) from None
