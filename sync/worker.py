@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from configuration import clock
 from configuration.exits import EXIT_FAILED, EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
 from storage import accounts
+from sync import hooks
 from sync.lock import RunLocked
 from sync.report import Reporter
 from sync.run import RunOptions, sync_account
@@ -105,6 +106,10 @@ class Worker:
 
     def run(self) -> int:
         """Claim and sync due accounts until stopped (or, with `until_idle`, until none is due)."""
+        with hooks.listening(self.settings, self.engine, long_lived=True):
+            return self._loop()
+
+    def _loop(self) -> int:
         while not self._stop.is_set():
             with self.engine.connect() as conn:
                 candidates = due_accounts(conn, clock.utcnow())
