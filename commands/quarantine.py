@@ -10,6 +10,7 @@ import click
 
 from commands.common import open_engine, settings
 from configuration.accounts import account_option
+from configuration.invocation import command
 
 # An id the databases can hold: SQLite's INTEGER and PostgreSQL's BIGINT are 64-bit, and a
 # larger number is a usage error here rather than a driver's overflow.
@@ -76,7 +77,7 @@ def show(ctx, item_id):
     with _session(write=False) as session:
         item = get_item(session, item_id, account=_account(session, ctx))
     if item is None:
-        raise click.ClickException(f"no quarantine item {item_id} (`quarantine --all` lists them)")
+        raise click.ClickException(f"no quarantine item {item_id} (`{command('quarantine', '--all')}` lists them)")
     from readers.export import json_default  # lazy: the command's work loads when it runs
 
     click.echo(json.dumps(item, default=json_default, indent=2))
