@@ -1,1 +1,1 @@
-"""The sync: resource declarations, windows, the run plan, the runner, the run lock, run reports and `watch`."""
+"""The sync: resources declared once, windows, planning, the runner and run service, locks, budgets, `watch`, the worker."""
