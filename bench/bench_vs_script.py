@@ -54,6 +54,7 @@ COMMAND = ".venv/bin/python bench/bench_vs_script.py all"
 FLOOR_TARGET, FIRST_LOAD_TARGET, FLAT_TARGET = 1.1, 0.2, 1.1
 SCRIPT_GOAL = 0.8  # the routine run against the per-row script: out of reach on this stack, reported only
 TOKEN_PATHS = ("/oauth/oauth2/token", "/v2/oauth2")
+BARE = "floor, collector paused"
 # What a database holds after `connect`, before any sync.
 KEPT_TABLES = ("oauth_token", "account", "account_provider", "alembic_version")
 
@@ -179,14 +180,15 @@ def record_requests(sb, project: Side, listing: Path) -> None:
     listing.write_text(json.dumps(sent), encoding="utf-8")
 
 
-def floor_command(sb, db_path: Path, listing: Path) -> list[str]:
+def floor_command(sb, db_path: Path, listing: Path, *args: str) -> list[str]:
     """The floor's command line against this sandbox."""
-    return [sys.executable, str(FLOOR), "--db", str(db_path), "--base-url", sb.url, "--requests", str(listing)]
+    return [sys.executable, str(FLOOR), "--db", str(db_path), "--base-url", sb.url, "--requests", str(listing), *args]
 
 
 @contextmanager
-def routine_sides(years: int, latency_ms: int, base: dict) -> Iterator[tuple[object, Side, Side, Side]]:
-    """A sandbox of `years` with every side loaded, `latency_ms` added: (sandbox, script, project, floor)."""
+def routine_sides(years: int, latency_ms: int, base: dict) -> Iterator[tuple[object, Side, Side, Side, Side]]:
+    """A sandbox of `years` with every side loaded, `latency_ms` added: (sandbox, script, project, the
+    floor, the floor with the collector paused)."""
     with tempfile.TemporaryDirectory() as tmp:
         sb = sandbox(365 * years, **UNLIMITED_SANDBOX)
         try:
@@ -202,16 +204,17 @@ def routine_sides(years: int, latency_ms: int, base: dict) -> Iterator[tuple[obj
             listing = Path(tmp, "requests.json")
             record_requests(sb, project, listing)
             floor = Side("floor", floor_command(sb, floor_db, listing), env)
-            yield sb, script, project, floor
+            bare = Side(BARE, floor_command(sb, floor_db, listing, "--pause-collector"), env)
+            yield sb, script, project, floor, bare
         finally:
             sb.stop()
 
 
 def routine(years: int, repeat: int, latency_ms: int, base: dict) -> dict[str, Side]:
     """`--since 7d` on every side over a loaded history of `years`, `latency_ms` added to every answer."""
-    with routine_sides(years, latency_ms, base) as (sb, script, project, floor):
-        interleave(sb, [floor, project, script], repeat)
-    return {side.name: side for side in (floor, project, script)}
+    with routine_sides(years, latency_ms, base) as (sb, script, project, floor, bare):
+        interleave(sb, [floor, project, bare, script], repeat)
+    return {side.name: side for side in (floor, bare, project, script)}
 
 
 def make_template(seed_db: Path, template: Path) -> None:
@@ -322,24 +325,37 @@ def current_row(report: Report, what: str, target: str, figure: str, met: bool |
     )
 
 
+def cpu_ratio(run: Side, against: Side) -> float:
+    """The run's median CPU time over the other side's: steadier than the wall time under load."""
+    return run.median_cpu() / against.median_cpu()
+
+
 def routine_rows(report: Report, measured: Measured) -> list[str]:
-    """The routine run of one history against its floor, and the per-row script's goal."""
-    floor, project, script = (measured.sides[name] for name in ("floor", "project", "script"))
+    """The routine run of one history against its floor, the floor with the collector paused, and the script."""
+    floor, bare, project, script = (measured.sides[name] for name in ("floor", BARE, "project", "script"))
     against_floor = ratio(project, floor)
     return [
         current_row(
             report,
             f"routine run (`--since 7d`, {measured.label}) against its floor",
             f"<= {FLOOR_TARGET}x",
-            f"**{against_floor:.2f}x** ({project.median():.2f} s vs {floor.median():.2f} s; "
-            f"round by round {round_ratios(project, floor)})",
+            f"**{against_floor:.2f}x** ({project.median():.2f} s vs {floor.median():.2f} s; round by round "
+            f"{round_ratios(project, floor)}; CPU {cpu_ratio(project, floor):.2f}x)",
             against_floor <= FLOOR_TARGET,
+        ),
+        current_row(
+            report,
+            f"routine run, {measured.years} y, against the floor with the collector paused",
+            "reported",
+            f"{ratio(project, bare):.2f}x ({bare.median():.2f} s; CPU {cpu_ratio(project, bare):.2f}x)",
+            None,
         ),
         current_row(
             report,
             f"routine run, {measured.years} y, against the per-row script (out of reach: see below)",
             f"{SCRIPT_GOAL}x (no longer a target)",
-            f"{ratio(project, script):.2f}x; the floor alone {ratio(floor, script):.2f}x",
+            f"{ratio(project, script):.2f}x; the floor alone {ratio(floor, script):.2f}x, "
+            f"collector paused {ratio(bare, script):.2f}x",
             None,
         ),
     ]

@@ -1,30 +1,33 @@
 """The floor of a routine run on this stack: what `etl.py --since 7d` cannot avoid doing.
 
     PEER_WHOOP_ACCESS_TOKEN=... PEER_WITHINGS_ACCESS_TOKEN=... \\
-        python bench/floor_script.py --db floor.db --base-url http://127.0.0.1:PORT --requests requests.json
+        python bench/floor_script.py --db floor.db --base-url http://127.0.0.1:PORT --requests requests.json \\
+        [--pause-collector]
 
 It starts the interpreter, imports what the design card mandates (SQLAlchemy for the database,
 requests for HTTP), sends every request listed in REQUESTS (a JSON list of {provider, method,
 path, query, form}: the requests one routine run of the project sent, recorded by the sandbox)
 all at once, one thread each, and writes every record the answers hold, as raw JSON, into one
 table in one transaction. Nothing else: no schema check, no lock, no token read, no sync state,
-no mapping, no upsert, no reconciliation. The garbage collector, whose passes over the import's
-objects a run can avoid, is paused from the start and its objects frozen before the exit. A run
-cannot cost less than this and still be the project's run, so the project's time over this one
-is what its own design costs.
+no mapping, no upsert, no reconciliation.
+
+Written plainly, the garbage collector runs as it does in any script: it walks the imports'
+objects many times while they load and once more at the exit, and a run can avoid that work
+(etl.py does). `--pause-collector` avoids it too: the collector is paused before the imports and
+what they made is frozen before the exit, which leaves only what no run can skip.
 """
 
-# ruff: noqa: E402 - the collector is paused before the imports below
 from __future__ import annotations
 
 import gc
+import sys
 
-gc.disable()  # before the imports: their objects are never garbage in a run this short
+if "--pause-collector" in sys.argv:  # read before argparse: the imports below are what it is about
+    gc.disable()
 
 import argparse
 import json
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -76,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True, help="the floor's own SQLite file")
     parser.add_argument("--base-url", required=True, help="the API base URL (both providers)")
     parser.add_argument("--requests", required=True, help="the JSON list of requests to send")
+    parser.add_argument("--pause-collector", action="store_true", help="keep the garbage collector out of the run")
     args = parser.parse_args(argv)
     with open(args.requests, encoding="utf-8") as listed:
         wanted = json.load(listed)
@@ -94,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         if rows:
             conn.execute(insert(RECORDS), rows)
     engine.dispose()
-    gc.freeze()  # the exit then has no tracked object to walk
+    if args.pause_collector:
+        gc.freeze()  # the exit then has no tracked object to walk
     return 0
 
 

@@ -1,7 +1,7 @@
 """Where the time of a run goes: import time, a timeline of both sides, per-thread cProfiles.
 
     python bench/profile_run.py importtime    # -X importtime of the routine `etl.py --since 7d`, top entries
-    python bench/profile_run.py timeline      # script, floor, project: start-up, network phase, after the last answer, exit
+    python bench/profile_run.py timeline      # script, floors, project: start-up, network phase, after the last answer, exit
     python bench/profile_run.py cprofile      # one routine run, each thread profiled apart
     python bench/profile_run.py cprofile --first-load   # the 10-year WHOOP first load, each thread apart
 
@@ -28,6 +28,7 @@ sys.path.insert(0, str(PROJECT))
 
 from bench.bench_etl import machine  # noqa: E402 - imported once the checkout is on sys.path
 from bench.bench_vs_script import (  # noqa: E402 - imported once the checkout is on sys.path
+    BARE,
     Side,
     first_load_sides,
     measured_env,
@@ -54,7 +55,7 @@ def probe_command(side: Side, marks: Path, profile_dir: Path | None = None, *fla
 def importtime(args, base: dict) -> None:
     """Median cumulative import time per module over `repeat` runs; the top entries at any depth."""
     cumulative, depth = defaultdict(list), {}
-    with routine_sides(args.years, args.latency_ms, base) as (sb, _script, project, _floor):
+    with routine_sides(args.years, args.latency_ms, base) as (sb, _script, project, *_floors):
         _fresh_run(project)  # warms the bytecode cache
         for _ in range(args.repeat):
             done = subprocess.run(
@@ -107,15 +108,15 @@ def phases(sb, side: Side, stamps: list, tmp: Path) -> list[float]:
 
 
 def timeline(args, base: dict) -> None:
-    """Median phases of every side of the routine run (the script, its floor, the project), interleaved."""
-    names = ("script", "floor", "project")
+    """Median phases of every side of the routine run (the script, its floors, the project), interleaved."""
+    names = ("script", "floor", BARE, "project")
     measured = {name: [] for name in names}
     with (
-        routine_sides(args.years, args.latency_ms, base) as (sb, script, project, floor),
+        routine_sides(args.years, args.latency_ms, base) as (sb, script, project, floor, bare),
         tempfile.TemporaryDirectory() as tmp,
     ):
         stamps = _stamp_requests(sb)
-        sides = [script, floor, project]
+        sides = [script, floor, bare, project]
         for side in sides:  # warm-up
             phases(sb, side, stamps, Path(tmp))
         for number in range(args.repeat):
@@ -126,7 +127,7 @@ def timeline(args, base: dict) -> None:
         f"# Timeline of `--since 7d`, {args.years} y, {args.latency_ms} ms per answer "
         f"(median of {args.repeat}; {machine()})"
     )
-    print("\n| phase | script ms | floor ms | project ms |\n|---|---|---|---|")
+    print(f"\n| phase | script ms | floor ms | {BARE} ms | project ms |\n|---|---|---|---|---|")
     for index, phase in enumerate(PHASES):
         values = [statistics.median(run[index] for run in measured[name]) * 1000 for name in names]
         print(f"| {phase} | " + " | ".join(f"{v:.0f}" for v in values) + " |")
