@@ -387,7 +387,8 @@ def current_table(report: Report) -> list[str]:
                 report,
                 f"first load, {measured.label}, against the per-row script",
                 f"<= {FIRST_LOAD_TARGET}x",
-                f"**{first:.2f}x** ({project.median():.2f} s vs {script.median():.2f} s)",
+                f"**{first:.2f}x** ({project.median():.2f} s vs {script.median():.2f} s; "
+                f"CPU {cpu_ratio(project, script):.2f}x)",
                 first <= FIRST_LOAD_TARGET,
             )
         )
