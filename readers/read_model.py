@@ -24,7 +24,7 @@ from mapping.fields import latest_plausible
 from mapping.withings import MANUAL_ATTRIBS
 from models import Account, AccountProvider, OAuthToken, Quarantine, SyncState, WithingsMeasure
 from readers import metrics
-from storage import accounts, quarantine
+from storage import accounts, publish_state, quarantine
 from sync import resources
 
 
@@ -269,6 +269,14 @@ def headline(conn: Connection, now: datetime, account: int | None = None) -> dic
             "timezone": night["timezone"],
         },
     }
+
+
+def published(conn: Connection, name: str) -> dict | None:
+    """When account `name` was last published to Home Assistant (MQTT), the last attempt and its
+    error; None when it never was (or the database predates publishing)."""
+    if not has_table(conn, publish_state.STATE.name):
+        return None
+    return publish_state.last(conn, name)
 
 
 def flagged(conn: Connection, account: int | None = None) -> list[dict]:

@@ -45,6 +45,7 @@ def collect_status(engine: Engine, now: datetime | None = None, scope: read_mode
         latest = read_model.headline(conn, now, account)
         flagged = read_model.flagged(conn, account)
         held = read_model.quarantined(conn, account)
+        mqtt = read_model.published(conn, scope.label() if scope else DEFAULT_ACCOUNT)
         # The app's daily budget is shared by every account: the same line in each.
         whoop_today = rate_budget.usage(conn, "whoop", rate_budget.DAY, now)
     name = scope.name if scope else None
@@ -63,6 +64,7 @@ def collect_status(engine: Engine, now: datetime | None = None, scope: read_mode
         "flagged": flagged,
         "quarantine": held,
         "whoop_today": None if whoop_today is None else {"used": whoop_today[0], "budget": whoop_today[1]},
+        "mqtt": mqtt,
     }
 
 
@@ -95,10 +97,22 @@ def format_status(status: dict) -> str:
         )
     if status.get("whoop_today"):  # requests of every process today, against WHOOP_REQUESTS_PER_DAY
         lines.append(f"WHOOP today: {status['whoop_today']['used']:,} of {status['whoop_today']['budget']:,}")
+    lines += _mqtt_lines(status)
     lines += _latest_lines(status)
     lines += [f"Flagged: {read_model.flagged_note(item)}" for item in status["flagged"]]
     lines += format_quarantine(status["quarantine"])
     return "\n".join(lines)
+
+
+def _mqtt_lines(status: dict) -> list[str]:
+    """When Home Assistant last got this account's values (nothing when it never was published)."""
+    mqtt, now = status.get("mqtt"), status["now"]
+    if not mqtt:
+        return []
+    line = f"Home Assistant (MQTT): last published {_ago(mqtt['last_success_at'], now)}"
+    if mqtt["error"]:
+        line += f"; the last attempt ({_ago(mqtt['last_attempt_at'], now)}) failed: {mqtt['error']}"
+    return [line]
 
 
 def _latest_lines(status: dict) -> list[str]:

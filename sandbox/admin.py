@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Callable
 
+from .push_admin import ROUTES as PUSH_ROUTES
+from .push_admin import pushing
 from .timeutil import parse_iso
 from .web import Request, Response, json_response
 
@@ -107,6 +109,12 @@ def _edit_sleep(app: SandboxApp, p: dict) -> dict:
     return {"date": str(p["date"]), "modified": app.edit_sleep_score(_day(p["date"]), int(p["score"]), _person(p))}
 
 
+def _device(app: SandboxApp, p: dict) -> dict:
+    last = _when(p.get("last_session"))
+    last_session = last if last is None or isinstance(last, int) else int(last.timestamp())
+    return {"device": app.set_device(str(p["model"]), p.get("battery") or None, last_session, _person(p))}
+
+
 def _sign_in(app: SandboxApp, p: dict) -> dict:
     app.sign_in(_person(p))
     return {"signed_in": _person(p)}
@@ -129,6 +137,7 @@ ROUTES: dict[tuple[str, str], Callable[[SandboxApp, dict], dict]] = {
     ("POST", "edit-activity"): _edit_activity,
     ("POST", "edit-sleep"): _edit_sleep,
     ("POST", "deny-scope"): _deny_scope,
+    ("POST", "device"): _device,
     ("POST", "fault"): _fault,
     ("POST", "reset-faults"): _reset_faults,
     ("GET", "faults"): lambda app, p: {"faults": app.faults.rules()},
@@ -143,6 +152,7 @@ ROUTES: dict[tuple[str, str], Callable[[SandboxApp, dict], dict]] = {
     ("GET", "state"): lambda app, p: app.state(),
     ("GET", "requests"): lambda app, p: {"requests": app.requests},
     ("POST", "clear-requests"): _clear_requests,
+    **PUSH_ROUTES,
 }
 
 
@@ -154,6 +164,6 @@ def handle(app: SandboxApp, req: Request) -> Response:
         known = sorted(f"{method} /_sandbox/{path}" for method, path in ROUTES)
         return json_response({"error": f"no admin endpoint {req.method} {req.path}", "endpoints": known}, 404)
     try:
-        return json_response(action(app, _params(req)))
+        return json_response(pushing(app, name, action, _params(req)))
     except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
         return json_response({"error": f"{type(exc).__name__}: {exc}"}, 400)

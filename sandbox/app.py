@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from . import admin
+from . import admin, withings_notify
 from .auth import (
     WHOOP_CLIENT_ID,
     WHOOP_CLIENT_SECRET,
@@ -22,6 +22,7 @@ from .auth import (
 from .faults import FaultInjector, FaultRule
 from .history import History
 from .people import DEFAULT_HELD, People
+from .push import Pusher
 from .web import Request, Response, json_response
 from .whoop_api import WhoopApi
 from .withings_api import DEFAULT_PAGE_SIZE, WithingsApi, body_status
@@ -97,12 +98,15 @@ class SandboxApp:
         )
         self.faults = FaultInjector(fault_seed, latency_ms)
         self._log: deque[dict] = deque(maxlen=REQUEST_LOG_SIZE)
+        self.push = Pusher()  # webhooks and notifications, off until a target is set (sandbox/push.py)
 
     def dispatch(self, req: Request) -> Response:
         """Answer one request: admin, or a fault, or the provider's stand-in."""
         if req.path.startswith("/_sandbox/"):
             with self.lock:
                 return admin.handle(self, req)
+        if req.path == "/notify":  # Withings subscriptions: HEADs the callback, so never under the lock
+            return withings_notify.handle(self, req)
         rule, latency = self.faults.pick(req.path)
         if latency:
             time.sleep(latency / 1000)
@@ -275,6 +279,13 @@ class SandboxApp:
         """Change the Withings sleep score of the night ending on `day`; returns the new `modified`."""
         with self.lock:
             return self.people.pin(person).daily.edit_sleep_score(day, score)
+
+    def set_device(
+        self, model: str, battery: str | None = None, last_session: int | None = None, person: int = 0
+    ) -> dict:
+        """Change a Withings device's battery level and/or last session (unix seconds); returns it."""
+        with self.lock:
+            return self.people.pin(person).series.set_device(model, battery, last_session)
 
     def deny_scope(self, provider: str, scope: str, denied: bool = True) -> None:
         """Answer the endpoints of `scope` as for a token granted without it (or grant it again)."""

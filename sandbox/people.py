@@ -16,16 +16,19 @@ from .history import History
 from .person import Identity, identity, person_seed
 from .timeutil import UTC
 from .withings_daily import WithingsDaily
+from .withings_series import WithingsSeries
 
 DEFAULT_HELD = 16  # unchanged histories held besides the pinned ones (a year of history is ~3 MB)
 
 
 @dataclass
 class Life:
-    """One person's records: WHOOP and Withings measure groups (History), Withings daily data."""
+    """One person's records: WHOOP and Withings measure groups (History), Withings daily data,
+    the high-frequency Withings endpoints with the person's devices."""
 
     history: History
     daily: WithingsDaily
+    series: WithingsSeries
 
 
 class People:
@@ -74,13 +77,18 @@ class People:
         for _ in range(self.days_advanced):
             history.advance_day()
         self.built += 1
-        return Life(history, WithingsDaily(history))
+        daily = WithingsDaily(history)
+        return Life(history, daily, WithingsSeries(history, daily))
 
     def advance_day(self) -> dict:
         """Add the next day to every person (one built later replays it); person 0's summary."""
         self.days_advanced += 1
         summaries = {index: life.history.advance_day() for index, life in [*self._pinned.items(), *self._held.items()]}
         return summaries[0]
+
+    def built_lives(self) -> list[tuple[int, Life]]:
+        """(index, records) of every person whose history is built now, pinned or held."""
+        return sorted({**self._held, **self._pinned}.items())
 
     def summary(self) -> dict:
         """How many people there are, and how many histories are held, pinned and were built."""

@@ -134,6 +134,7 @@ class SandboxServer:
 
     def stop(self) -> None:
         """Stop serving and release the port."""
+        self.app.push.close()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)
@@ -227,6 +228,12 @@ class SandboxServer:
         """Change the Withings sleep score of the night ending on `day`; returns the new `modified`."""
         return self.app.edit_sleep_score(day, score, person)
 
+    def set_device(
+        self, model: str, battery: str | None = None, last_session: int | None = None, person: int = 0
+    ) -> dict:
+        """Change a Withings device's battery ("high", "medium", "low") and/or last session (unix)."""
+        return self.app.set_device(model, battery, last_session, person)
+
     def deny_scope(self, provider: str, scope: str, denied: bool = True) -> None:
         """Answer `scope`'s endpoints as for a token granted without it (denied=False grants it again)."""
         self.app.deny_scope(provider, scope, denied)
@@ -255,6 +262,11 @@ class SandboxServer:
         """Move the token clock (code and token lifetimes, Withings' 8-hour grace) forward."""
         with self.app.lock:
             self.app.token_clock.advance(seconds)
+
+    @property
+    def push(self):
+        """The pusher: `sb.push.configure(whoop_url=..., withings_url=...)`, `add_fault`, `wait_idle`, `log`."""
+        return self.app.push
 
     def state(self) -> dict:
         """Clock, counts, credentials and faults (as GET /_sandbox/state)."""

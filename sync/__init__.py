@@ -1,1 +1,1 @@
-"""The sync: resources declared once, windows, planning, the runner and run service, locks, budgets, `watch`, the worker."""
+"""The sync: declared resources, windows, planning, the runner, the run service every door calls, locks, budgets, `watch`."""

@@ -27,10 +27,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
 
 from configuration import clock
+from configuration.exits import EXIT_FAILED, EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
 from storage import accounts
+from sync import hooks
 from sync.lock import RunLocked
 from sync.report import Reporter
-from sync.run import EXIT_FAILED, EXIT_OK, EXIT_RECONNECT, EXIT_USAGE, SOURCES, sync_account
+from sync.run import RunOptions, sync_account
 
 log = logging.getLogger("etl")
 CANDIDATES = 16  # due accounts read per claim: enough to skip the ones other workers hold
@@ -83,15 +85,14 @@ class Worker:
         self,
         settings,
         engine: Engine,
+        options: RunOptions,
         *,
         interval: timedelta,
         until_idle: bool = False,
-        sources=SOURCES,
         echo: Callable[[str], None] = print,
-        quiet: bool = False,
     ):
-        self.settings, self.engine, self.interval = settings, engine, interval
-        self.until_idle, self.sources, self.echo, self.quiet = until_idle, sources, echo, quiet
+        self.settings, self.engine, self.options, self.interval = settings, engine, options, interval
+        self.until_idle, self.echo = until_idle, echo
         self.stats = WorkerStats()
         self._stop = threading.Event()
 
@@ -105,6 +106,10 @@ class Worker:
 
     def run(self) -> int:
         """Claim and sync due accounts until stopped (or, with `until_idle`, until none is due)."""
+        with hooks.listening(self.settings, self.engine, long_lived=True):
+            return self._loop()
+
+    def _loop(self) -> int:
         while not self._stop.is_set():
             with self.engine.connect() as conn:
                 candidates = due_accounts(conn, clock.utcnow())
@@ -139,14 +144,14 @@ class Worker:
 
     def _sync(self, account_id: int, name: str) -> None:
         started = time.monotonic()
-        reporter = Reporter(interactive=False, quiet=self.quiet)
+        reporter = Reporter(interactive=False, quiet=self.options.quiet)
         try:
             outcome = sync_account(
                 self.settings,
                 self.engine,
                 reporter,
+                self.options,
                 account=name,
-                sources=self.sources,
                 on_start=lambda: _still_due(self.engine, account_id),
                 on_finish=lambda _id, outcome: self._file(account_id, outcome.exit_code, outcome.deferred_until),
             )

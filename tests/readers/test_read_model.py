@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 import etl
-from dashboard.command import dashboard
+from commands.dashboard import dashboard
 from dashboard.summary import load_summary
 from models import SyncState
 from readers import read_model

@@ -1,49 +1,12 @@
-"""The `export` command; etl.py registers it (its work is imported only when it runs).
-
-`settings()` and `open_engine()` serve the other reader commands (`quarantine`) too."""
+"""The `export` command: tables to CSV or JSON Lines files (its work is imported only when it runs)."""
 
 from __future__ import annotations
 
 import click
 
+from commands.common import open_engine, settings
 from configuration.accounts import account_option
-from configuration.invocation import command
-
-
-def settings():
-    """The settings; a malformed value is a ClickException naming it."""
-    from configuration.settings import get_settings
-
-    try:
-        return get_settings()
-    except ValueError as exc:
-        raise click.ClickException(f"configuration: {exc}") from None
-
-
-def open_engine(url: str, *, read_only: bool = True, at_head: bool = False):
-    """An engine (by default one that cannot write); a ClickException when the database cannot be
-    opened, or with `at_head` when its schema is older than this release's."""
-    from storage.engine import SCHEMA_HEAD, DatabaseUnavailable, current_revision, make_engine
-
-    engine = make_engine(url, read_only=read_only)
-    try:
-        revision = current_revision(engine)  # opens it once: a missing file or server fails here, clearly
-    except DatabaseUnavailable as exc:
-        engine.dispose()
-        raise click.ClickException(f"{exc} (run `{command()}` once to create and fill it)") from None
-    if at_head and revision != SCHEMA_HEAD:
-        engine.dispose()
-        raise click.ClickException(
-            f"the database schema is at {revision or 'nothing yet'}, this release needs "
-            f"{SCHEMA_HEAD}: run `{command()}` once to upgrade it"
-        )
-    return engine
-
-
-def _since(ctx, param, value):
-    from sync.windows import since_option  # lazy: the database layer loads only when used
-
-    return since_option(ctx, param, value)
+from sync.windows import since_option
 
 
 @click.command()
@@ -57,7 +20,10 @@ def _since(ctx, param, value):
     help="CSV with a header row, or JSON Lines (one object per row).",
 )
 @click.option(
-    "--since", callback=_since, metavar="WHEN", help="Only records from then on: 7d, 36h, 2w or a date like 2025-01-01."
+    "--since",
+    callback=since_option,
+    metavar="WHEN",
+    help="Only records from then on: 7d, 36h, 2w or a date like 2025-01-01.",
 )
 @click.option(
     "--output",
