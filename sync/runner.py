@@ -414,7 +414,7 @@ class Runner:
         result.pages += 1
         if is_last:
             result.status = "ok"
-        self.reporter.page_loaded(result, len(page.records))
+        self.reporter.page_loaded(result, len(page.records), page.records)
 
     def _fail(self, job: Job, result: ResourceResult, exc: BaseException) -> None:
         message, reconnect = classify_error(exc)
