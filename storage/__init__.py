@@ -1,1 +1,1 @@
-"""The database: engine, migrations, batched writes, tokens, sync state, quarantine, accounts, the request budget."""
+"""The database: engine, migrations, batched writes, tokens, sync state, quarantine, accounts, request budget, backups."""
