@@ -1,6 +1,6 @@
 """Where a backfill the daily budget stopped can resume: two columns on `sync_state`.
 
-Revision ID: 0010_edges
+Revision ID: 0013_backfill_resume
 Revises: 0012_inbound_event
 Create Date: 2026-12-07
 
@@ -14,7 +14,7 @@ Columns are only added: every table and column stays.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_edges"
+revision = "0013_backfill_resume"
 down_revision = "0012_inbound_event"
 branch_labels = None
 depends_on = None
