@@ -14,7 +14,7 @@ with startup.collection_paused():  # the imports below make no garbage (configur
     from configuration.accounts import account_option
     from configuration.exits import EXIT_FAILED
     from configuration.invocation import note_invocation
-    from configuration.logs import redact, setup_logging
+    from configuration.logs import LogFileRefused, redact, setup_logging
     from configuration.version import __version__
     from sync.windows import since_option
 
@@ -76,7 +76,10 @@ def cli(ctx, quiet, verbose, log_file, ping_url, **run_options):
     accounts: one line each, and the worst account's code (an account another process
     is syncing is `busy`, not a failure; 75 only when every account is busy).
     """
-    setup_logging(verbose=verbose, quiet=quiet, log_file=log_file)
+    try:
+        setup_logging(verbose=verbose, quiet=quiet, log_file=log_file)
+    except LogFileRefused as exc:
+        raise click.UsageError(str(exc)) from None
     ctx.obj = {"verbose": verbose, "ping_url": ping_url}
     if ctx.invoked_subcommand is None:
         ctx.exit(run.run(quiet=quiet, ping_url=ping_url, **run_options))

@@ -424,6 +424,10 @@ sync_state = Table(
     _at("window_start"),  # last successful window (None: from the beginning)
     _at("window_end"),
     Column("cursor", String(64)),  # Withings: the body's `updatetime`
+    # A backfill the daily budget stopped (migration 0013_backfill_resume): it stored its window from
+    # `resume_end` back to `resume_before`, and the next run reads only what lies before.
+    _at("resume_before"),
+    _at("resume_end"),
     _at("last_attempt_at"),
     _at("last_success_at"),
     Column("status", String(16), nullable=False, default="never"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from configuration.invocation import command
+from configuration.invocation import command, env_file_hint
 from configuration.logs import redact
 
 
@@ -37,6 +37,20 @@ class ReconnectRequired(ApiError):
     def __init__(self, provider: str, reason: str):
         self.command = reconnect_command(provider)
         super().__init__(provider, f"{reason}; re-connect with `{self.command}`")
+
+
+class ClientRejected(ApiError):
+    """The provider refused the app's own credentials (OAuth `invalid_client`): the fix is the
+    client id or secret setting, so the stored token is neither blamed nor replaced."""
+
+    def __init__(self, provider: str, what: str, status: int | None = None):
+        prefix = provider.upper()
+        super().__init__(
+            provider,
+            f"{what} was refused because the app's client id or secret is wrong (invalid_client): "
+            f"check {prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET in {env_file_hint()}; the stored token is kept",
+            status,
+        )
 
 
 class RateLimited(ApiError):

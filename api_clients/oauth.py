@@ -74,6 +74,10 @@ class TokenStore(Protocol):
 
     def save(self, provider: str, token: Token) -> None: ...
 
+    def save_rotated(self, provider: str, token: Token) -> None:
+        """Durably replace the pair a refresh rotated (the old refresh token is dead), first and fast."""
+        ...
+
     def refresh_lock(self, provider: str) -> ContextManager[None]: ...
 
 
@@ -145,9 +149,12 @@ class TokenManager:
             if not current.refresh_token:
                 raise ReconnectRequired(self.provider, "the stored token has no refresh token")
             new = self._refresh(current.refresh_token)
-            new.user_id = new.user_id or current.user_id
+            # The provider killed the old refresh token as it answered: until the new one is
+            # committed, a kill of this process leaves the account to re-connect. So it is
+            # written first, in a transaction of its own, before anything else is done.
             new.refresh_token = new.refresh_token or current.refresh_token
-            self.store.save(self.provider, new)  # committed before the new token is ever sent
+            new.user_id = new.user_id or current.user_id
+            self.store.save_rotated(self.provider, new)
             self._token, self._lifetime = new, new.lifetime or self._lifetime
             return new.access_token
 

@@ -89,7 +89,7 @@ def remove(name, purge, yes):
                 abort=True,
             )
         try:
-            deleted = remove_account(engine, account_id, name, purge=purge)
+            deleted, erased = remove_account(engine, account_id, name, purge=purge)
         except RunLocked as exc:  # exit 75, as a run that meets another
             raise LockedError(str(exc)) from None
         hooks.account_removed(current, engine, name)  # Home Assistant's entities of it are withdrawn
@@ -98,5 +98,13 @@ def remove(name, purge, yes):
     if purge:
         rows = sum(deleted.values())
         click.echo(f"account {name!r} removed with its tokens and {rows} row{'s' if rows != 1 else ''} of data")
+        if not erased:
+            database = engine.url.database
+            click.echo(
+                "warning: another process was using the database, so old copies of the purged rows may "
+                f"remain in its free pages; once it has stopped run: sqlite3 {database} "
+                "'PRAGMA secure_delete=ON; VACUUM; PRAGMA wal_checkpoint(TRUNCATE)'",
+                err=True,
+            )
     else:
         click.echo(f"account {name!r} removed (its tokens and links); its data is kept")

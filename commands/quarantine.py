@@ -9,32 +9,56 @@ from contextlib import contextmanager
 import click
 
 from commands.common import open_engine, settings
+from configuration.accounts import account_option
+from configuration.invocation import command
+
+# An id the databases can hold: SQLite's INTEGER and PostgreSQL's BIGINT are 64-bit, and a
+# larger number is a usage error here rather than a driver's overflow.
+ITEM_ID = click.IntRange(min=1, max=2**63 - 1)
 
 
 @contextmanager
 def _session(write: bool):
     from sqlalchemy.orm import Session
 
+    from storage.tokens import register_stored
+
     engine = open_engine(settings().database_url, read_only=not write, at_head=True)
     try:
         with Session(engine) as session:
+            register_stored(session.connection())  # a payload that echoes a token shows it masked
             yield session
     finally:
         engine.dispose()
 
 
+def _account(session, ctx) -> int | None:
+    """The id of the group's `--account` (None: every account); an unknown name is a usage error."""
+    from storage.accounts import UnknownAccount, require
+
+    name = (ctx.obj or {}).get("quarantine_account")
+    if name is None:
+        return None
+    try:
+        return require(session.connection(), name)
+    except UnknownAccount as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 @click.group(invoke_without_command=True)
 @click.option("--json", "json_output", is_flag=True, help="Print the items as JSON.")
 @click.option("--all", "show_all", is_flag=True, help="Also the dismissed items.")
+@account_option(multiple=False, help="Only this account's items, for every subcommand. Default: every account.")
 @click.pass_context
-def quarantine(ctx, json_output, show_all):
+def quarantine(ctx, json_output, show_all, account):
     """List the records the APIs sent that could not be stored (ack, dismiss, retry, show: see --help)."""
+    ctx.obj = {**(ctx.obj or {}), "quarantine_account": account}
     if ctx.invoked_subcommand is not None:
         return
     from readers.quarantine import FIELDS, format_items, list_items
 
     with _session(write=False) as session:
-        items = list_items(session, include_dismissed=show_all)
+        items = list_items(session, include_dismissed=show_all, account=_account(session, ctx))
     if json_output:
         from readers.export import json_default  # lazy: the command's work loads when it runs
 
@@ -44,15 +68,16 @@ def quarantine(ctx, json_output, show_all):
 
 
 @quarantine.command()
-@click.argument("item_id", metavar="ID", type=int)
-def show(item_id):
-    """Print one item: its reason, state and the API's payload as pretty JSON."""
+@click.argument("item_id", metavar="ID", type=ITEM_ID)
+@click.pass_context
+def show(ctx, item_id):
+    """Print one item: its reason, state and the API's payload as pretty JSON (credentials masked)."""
     from readers.quarantine import get_item
 
     with _session(write=False) as session:
-        item = get_item(session, item_id)
+        item = get_item(session, item_id, account=_account(session, ctx))
     if item is None:
-        raise click.ClickException(f"no quarantine item {item_id} (`quarantine --all` lists them)")
+        raise click.ClickException(f"no quarantine item {item_id} (`{command('quarantine', '--all')}` lists them)")
     from readers.export import json_default  # lazy: the command's work loads when it runs
 
     click.echo(json.dumps(item, default=json_default, indent=2))
@@ -78,7 +103,7 @@ def _targets(session, item_id, resource_name):
 
 
 @quarantine.command()
-@click.argument("item_id", metavar="[ID]", type=int, required=False)
+@click.argument("item_id", metavar="[ID]", type=ITEM_ID, required=False)
 @click.option("--resource", "resource_name", metavar="NAME", help="Only this resource's items (e.g. measures).")
 def retry(item_id, resource_name):
     """Try the items again now with this release's mappers, and say what was stored."""
@@ -102,29 +127,34 @@ def retry(item_id, resource_name):
 
 
 @quarantine.command()
-@click.argument("item_ids", metavar="[ID]...", type=int, nargs=-1)
-@click.option("--all", "every", is_flag=True, help="Every new item.")
-def ack(item_ids, every):
+@click.argument("item_ids", metavar="[ID]...", type=ITEM_ID, nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every new item (of the group's --account, when given).")
+@click.pass_context
+def ack(ctx, item_ids, every):
     """Acknowledge items: they stay listed but no longer fail `status --check`, until they change."""
     from storage.quarantine import acknowledge
 
     if bool(item_ids) == every:
         raise click.UsageError("name the items to acknowledge, or pass --all")
-    _review(acknowledge, None if every else item_ids, "acknowledged")
+    _review(ctx, acknowledge, None if every else item_ids, "acknowledged")
 
 
 @quarantine.command()
-@click.argument("item_ids", metavar="ID...", type=int, nargs=-1, required=True)
-def dismiss(item_ids):
+@click.argument("item_ids", metavar="ID...", type=ITEM_ID, nargs=-1, required=True)
+@click.pass_context
+def dismiss(ctx, item_ids):
     """Dismiss items that will never be stored: kept, never retried, listed only with --all."""
     from storage.quarantine import dismiss as dismiss_items
 
-    _review(dismiss_items, item_ids, "dismissed")
+    _review(ctx, dismiss_items, item_ids, "dismissed")
 
 
-def _review(change, item_ids, done: str) -> None:
+def _review(ctx, change, item_ids, done: str) -> None:
+    from models import Quarantine
+    from readers.read_model import owned
+
     with _session(write=True) as session:
-        changed = change(session, item_ids)
+        changed = change(session, item_ids, where=owned(Quarantine.__table__, _account(session, ctx)))
         session.commit()
     missed = sorted(set(item_ids or ()) - set(changed))
     click.echo(

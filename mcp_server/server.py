@@ -47,10 +47,17 @@ QUERY_HELP = (
 
 
 def build_server(
-    engine: Engine, query_timeout: float = QUERY_TIMEOUT_SECONDS, accounts: tuple[str, ...] = ()
+    engine: Engine,
+    query_timeout: float = QUERY_TIMEOUT_SECONDS,
+    accounts: tuple[str, ...] = (),
+    allow_query: bool = False,
 ) -> MCPServer:
     """An MCP server whose tools only read through `engine` (which must be read-only), for the
-    accounts named (none: every account, each answer naming its account)."""
+    accounts named (none: every account, each answer naming its account).
+
+    `query` runs raw SQL over every account's rows, so a server limited to some accounts offers
+    it only when `allow_query` says so: `--account` is a view, and a model told to answer for
+    alice must not be handed bob's rows by default."""
     server = MCPServer("whoop-etl", version=__version__, instructions=INSTRUCTIONS)
 
     def read(fn, *args) -> list[tuple[str | None, object]]:
@@ -63,7 +70,7 @@ def build_server(
             raise ToolError(str(exc)) from None
 
     _add_read_model_tools(server, read)
-    _add_sql_tools(server, engine, query_timeout)
+    _add_sql_tools(server, engine, query_timeout, offer_query=allow_query or not accounts)
     return server
 
 
@@ -102,14 +109,17 @@ def _add_read_model_tools(server: MCPServer, read) -> None:
         return _rows(read(queries.sync_freshness))
 
 
-def _add_sql_tools(server: MCPServer, engine: Engine, query_timeout: float) -> None:
-    """The tools that show the schema and run a read-only query on it (every account's rows)."""
+def _add_sql_tools(server: MCPServer, engine: Engine, query_timeout: float, *, offer_query: bool) -> None:
+    """The tools that show the schema and, when `offer_query`, run a read-only query on it (every account's rows)."""
 
     @server.tool(annotations=READ_ONLY)
     def list_tables() -> dict:
         """Tables and their columns, for writing SQL for `query`."""
         with engine.connect() as conn:  # the schema: the same for every account
             return queries.list_tables(conn)
+
+    if not offer_query:
+        return
 
     @server.tool(annotations=READ_ONLY, description=QUERY_HELP)
     def query(sql: str, limit: int = 100) -> dict:
@@ -124,13 +134,13 @@ def database_url_for_mcp(default_url: str) -> str:
     return os.environ.get("MCP_DATABASE_URL", "").strip() or default_url
 
 
-def serve_stdio(default_url: str, accounts: tuple[str, ...] = ()) -> None:
+def serve_stdio(default_url: str, accounts: tuple[str, ...] = (), allow_query: bool = False) -> None:
     """Serve the tools over stdin/stdout until the client closes them; UnknownAccount before
-    serving when a named account does not exist."""
+    serving when a named account does not exist. With `accounts`, `query` only if `allow_query`."""
     engine = open_read_only(database_url_for_mcp(default_url))
     try:
         with engine.connect() as conn:
             read_model.scopes(conn, accounts)
-        build_server(engine, accounts=accounts).run("stdio")
+        build_server(engine, accounts=accounts, allow_query=allow_query).run("stdio")
     finally:
         engine.dispose()

@@ -8,7 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from configuration.logs import redact, redact_json
 from models import Quarantine
+from readers.read_model import owned
 from storage import quarantine
 
 FIELDS = ("id", "source", "resource", "key", "reason", "first_seen_at", "last_seen_at", "attempts", "state")
@@ -21,7 +23,7 @@ def _item(row: Quarantine) -> dict:
         "source": row.source,
         "resource": row.resource,
         "key": row.record_key or row.fingerprint,
-        "reason": row.reason,
+        "reason": redact(row.reason),
         "first_seen_at": row.first_seen_at,
         "last_seen_at": row.last_seen_at,
         "attempts": row.attempts,
@@ -31,20 +33,25 @@ def _item(row: Quarantine) -> dict:
     }
 
 
-def list_items(session: Session, *, include_dismissed: bool = False) -> list[dict]:
-    """Every item, oldest first; dismissed ones only when asked for."""
-    stmt = select(Quarantine).order_by(Quarantine.first_seen_at, Quarantine.id)
+def list_items(session: Session, *, include_dismissed: bool = False, account: int | None = None) -> list[dict]:
+    """Every item (of `account`, when given), oldest first; dismissed ones only when asked for."""
+    stmt = select(Quarantine).where(*owned(Quarantine, account)).order_by(Quarantine.first_seen_at, Quarantine.id)
     if not include_dismissed:
         stmt = stmt.where(Quarantine.dismissed_at.is_(None))
     return [_item(row) for row in session.scalars(stmt)]
 
 
-def get_item(session: Session, item_id: int) -> dict | None:
-    """One item with its payload decoded (NaN and Infinity kept), or None when there is no such id."""
-    row = session.get(Quarantine, item_id)
+def get_item(session: Session, item_id: int, account: int | None = None) -> dict | None:
+    """One item (of `account`, when given) with its payload decoded (NaN and Infinity kept) and
+    any credential in it masked, or None when there is no such id.
+
+    An API can echo a token or secret inside a record (or a test double can), and the payload is
+    stored as sent: shown, it is masked as every other output is."""
+    row = session.scalars(select(Quarantine).where(Quarantine.id == item_id, *owned(Quarantine, account))).first()
     if row is None:
         return None
-    return {**_item(row), "user_id": row.user_id, "timezone": row.timezone, "payload": json.loads(row.payload)}
+    payload = redact_json(json.loads(row.payload))
+    return {**_item(row), "user_id": row.user_id, "timezone": row.timezone, "payload": payload}
 
 
 def _when(value: datetime | None) -> str:

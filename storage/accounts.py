@@ -2,11 +2,12 @@
 
 One provider user belongs to one account (UNIQUE(provider, user_id) on account_provider): a
 token of a user linked to another account is refused, so two accounts never mix rows. Every
-function runs inside the caller's transaction (a Core Connection).
+function runs inside the caller's transaction (a Core Connection), but `erase_freed`, which runs after one.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,7 +18,9 @@ from sqlalchemy.exc import IntegrityError
 import models
 from configuration import clock
 from configuration.accounts import DEFAULT_ACCOUNT, check_account_name
+from configuration.invocation import command
 
+log = logging.getLogger(__name__)
 ACCOUNT = models.account
 LINK = models.account_provider
 
@@ -111,7 +114,7 @@ def link(conn: Connection, account_id: int, provider: str, user_id: int) -> None
             return
         raise AccountConflict(
             f"{provider} user {user_id} belongs to account {held[1]!r}; "
-            f"remove it there first (`accounts remove {held[1]}`) or connect under that account"
+            f"remove it there first (`{command('accounts', 'remove', held[1])}`) or connect under that account"
         )
     try:
         with conn.begin_nested():
@@ -179,6 +182,10 @@ def purge(conn: Connection, account_id: int, tables: dict[str, list]) -> dict[st
     caller names them from the resource declarations) whose user_id belongs to the account, and
     the account's sync_state and quarantine rows (a later connect of the same user then fetches
     the whole history again, not from a cursor past what was deleted). Rows deleted per table."""
+    if conn.dialect.name == "sqlite":
+        # The deleted rows' bytes are overwritten with zeros, whatever the build's default; what
+        # earlier rewrites of the same rows left in free pages goes with `erase_freed` afterwards.
+        conn.exec_driver_sql("PRAGMA secure_delete = ON")
     deleted: dict[str, int] = {}
     for provider, provider_tables in tables.items():
         ids = user_ids(conn, account_id, provider)
@@ -188,6 +195,29 @@ def purge(conn: Connection, account_id: int, tables: dict[str, list]) -> dict[st
     for table in (models.sync_state, models.quarantine):
         deleted[table.name] = conn.execute(delete(table).where(table.c.account_id == account_id)).rowcount
     return deleted
+
+
+def erase_freed(engine) -> bool:
+    """After a purge has committed, on SQLite: rebuild the file (VACUUM) and fold the WAL into it,
+    truncating it, so neither holds a purged value in a free page or an old frame. False when a
+    reader kept the WAL from being emptied (the purge stands; a later purge or VACUUM finishes it).
+    PostgreSQL: nothing to do here (its VACUUM reclaims dead rows; the files are the server's)."""
+    if engine.dialect.name != "sqlite":
+        return True
+    import sqlite3
+
+    raw = engine.raw_connection()  # outside SQLAlchemy's transactions: VACUUM cannot run in one
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA secure_delete = ON")
+        cursor.execute("VACUUM")
+        busy, _frames, _copied = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
+    except sqlite3.OperationalError as exc:  # another process holds the file: the caller says what to run
+        log.warning("could not rebuild the database after the purge: %s", exc)
+        return False
+    finally:
+        raw.close()
 
 
 def remove(conn: Connection, account_id: int) -> None:

@@ -214,10 +214,13 @@ def summary(session: Connection, where=()) -> list[dict]:
     return out
 
 
-def _review(session: Connection, column: str, ids: Iterable[int] | None, now: datetime | None) -> list[int]:
-    """Set `column` to now on the listed items (None: every new one); returns the ids changed."""
+def _review(
+    session: Connection, column: str, ids: Iterable[int] | None, now: datetime | None, where: tuple = ()
+) -> list[int]:
+    """Set `column` to now on the listed items (None: every new one) that meet `where` (a reader's
+    account filter); returns the ids changed."""
     table = models.quarantine
-    where = [table.c.dismissed_at.is_(None), table.c[column].is_(None)]
+    where = [table.c.dismissed_at.is_(None), table.c[column].is_(None), *where]
     if ids is not None:
         where.append(table.c.id.in_(list(ids)))
     changed = list(session.scalars(select(table.c.id).where(*where).order_by(table.c.id)))
@@ -226,11 +229,14 @@ def _review(session: Connection, column: str, ids: Iterable[int] | None, now: da
     return changed
 
 
-def acknowledge(session: Connection, ids: Iterable[int] | None = None, now: datetime | None = None) -> list[int]:
-    """Mark items as seen (None: every new one): they stay listed and stop failing `status --check`."""
-    return _review(session, "acknowledged_at", ids, now)
+def acknowledge(
+    session: Connection, ids: Iterable[int] | None = None, now: datetime | None = None, where: tuple = ()
+) -> list[int]:
+    """Mark items as seen (None: every new one; `where`: of one account): they stay listed and
+    stop failing `status --check`."""
+    return _review(session, "acknowledged_at", ids, now, where)
 
 
-def dismiss(session: Connection, ids: Iterable[int], now: datetime | None = None) -> list[int]:
+def dismiss(session: Connection, ids: Iterable[int], now: datetime | None = None, where: tuple = ()) -> list[int]:
     """Mark items as never to be stored: kept, but not retried, not listed by default, not counted."""
-    return _review(session, "dismissed_at", ids, now)
+    return _review(session, "dismissed_at", ids, now, where)

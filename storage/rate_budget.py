@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, case, delete, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import models
@@ -55,17 +55,26 @@ def take(engine: Engine, provider: str, kind: str, budget: int, now: datetime) -
     return take_slots(engine, provider, {kind: budget}, now)[kind]
 
 
-def take_slots(engine: Engine, provider: str, budgets: dict[str, int], now: datetime) -> dict[str, int | None]:
+def take_slots(
+    engine: Engine, provider: str, budgets: dict[str, int], now: datetime, keep: dict[str, float] | None = None
+) -> dict[str, int | None]:
     """Take one slot of each window in `budgets` ({kind: budget}) holding `now`, in one statement:
     {kind: the slots used with it, or None when that window is full}.
 
-    INSERT ... ON CONFLICT (provider, window_kind, window_start) DO UPDATE SET used = used + 1
-    WHERE used < budget RETURNING window_kind, used: a row comes back only for a granted slot.
-    The budget is the taker's (every process of one install has the same settings); the row
-    keeps the latest one for `status`.
+    INSERT ... ON CONFLICT (provider, window_kind, window_start) DO UPDATE SET used = used + 1,
+    budget = least(budget, EXCLUDED.budget) WHERE used + 1 <= least(budget, EXCLUDED.budget) * share
+    RETURNING window_kind, used: a row comes back only for a granted slot. The stored budget is
+    the lowest any taker declares, so hosts with different settings share the smallest (and
+    `status` shows it). `keep` ({kind: share}, default 1) lets a taker use only a share of a
+    window: a backfill leaves the rest of the day to routine runs (sync/budget.py).
     """
     starts = {kind: window_start(kind, now) for kind in budgets}
-    stmt = _add(engine.dialect.name, provider, {kind: (starts[kind], 1, budget) for kind, budget in budgets.items()})
+    stmt = _add(
+        engine.dialect.name,
+        provider,
+        {kind: (starts[kind], 1, budget) for kind, budget in budgets.items()},
+        keep or {},
+    )
     with engine.begin() as conn:
         _commit_without_waiting(conn)
         granted = dict(conn.execute(stmt).all())
@@ -74,7 +83,14 @@ def take_slots(engine: Engine, provider: str, budgets: dict[str, int], now: date
     return {kind: granted.get(kind) for kind in budgets}
 
 
-def reserve(engine: Engine, provider: str, budgets: dict[str, int], now: datetime, count: int) -> dict[str, int]:
+def reserve(
+    engine: Engine,
+    provider: str,
+    budgets: dict[str, int],
+    now: datetime,
+    count: int,
+    keep: dict[str, float] | None = None,
+) -> dict[str, int]:
     """Up to `count` slots of each window in `budgets` holding `now`, in one transaction: {kind:
     the slots granted, 0 when that window is full}. What the taker does not use goes back with
     `give_back`; a taker that dies first leaves them counted, so a window is never overrun.
@@ -88,7 +104,7 @@ def reserve(engine: Engine, provider: str, budgets: dict[str, int], now: datetim
     starts = {kind: window_start(kind, now) for kind in budgets}
     with engine.begin() as conn:
         held = conn.execute(
-            select(TABLE.c.window_kind, TABLE.c.used).where(
+            select(TABLE.c.window_kind, TABLE.c.used, TABLE.c.budget).where(
                 TABLE.c.provider == provider,
                 or_(
                     *(
@@ -98,11 +114,16 @@ def reserve(engine: Engine, provider: str, budgets: dict[str, int], now: datetim
                 ),
             )
         ).all()
-        used = {kind: n for kind, n in held}
-        granted = {kind: max(0, min(count, budget - used.get(kind, 0))) for kind, budget in budgets.items()}
+        used = {kind: n for kind, n, _stored in held}
+        lowest = {kind: min(budgets[kind], stored) for kind, _n, stored in held if kind in budgets}
+        share = keep or {}
+        granted = {
+            kind: max(0, min(count, int(lowest.get(kind, budget) * share.get(kind, 1.0)) - used.get(kind, 0)))
+            for kind, budget in budgets.items()
+        }
         adding = {kind: (starts[kind], n, budgets[kind]) for kind, n in granted.items() if n}
         if adding:
-            conn.execute(_add(engine.dialect.name, provider, adding))
+            conn.execute(_add(engine.dialect.name, provider, adding, share))
         if DAY in adding and DAY not in used:  # this call opened the day
             _forget_old_windows(conn, starts[DAY])
     return granted
@@ -119,19 +140,24 @@ def give_back(engine: Engine, provider: str, unused: dict[str, tuple[datetime, i
             )
 
 
-def _add(dialect: str, provider: str, rows: dict[str, tuple[datetime, int, int]]):
+def _add(dialect: str, provider: str, rows: dict[str, tuple[datetime, int, int]], keep: dict[str, float] | None = None):
     """INSERT ... ON CONFLICT DO UPDATE adding `slots` to each window of `rows` ({kind: (start,
-    slots, budget)}) unless that would pass its budget; RETURNING the windows added to."""
+    slots, budget)}) unless that would pass the lowest budget declared (times the taker's share,
+    `keep`); RETURNING the windows added to. The row keeps the lowest budget any taker declared."""
     insert = _insert(dialect).values(
         [
             {"provider": provider, "window_kind": kind, "window_start": start, "used": slots, "budget": budget}
             for kind, (start, slots, budget) in rows.items()
         ]
     )
+    least = func.least if dialect == "postgresql" else func.min  # SQLite's min() of two values
+    lowest = least(TABLE.c.budget, insert.excluded.budget)
+    partial = [(TABLE.c.window_kind == kind, lowest * share) for kind, share in (keep or {}).items() if share < 1]
+    limit = case(*partial, else_=lowest) if partial else lowest
     return insert.on_conflict_do_update(
         index_elements=[TABLE.c.provider, TABLE.c.window_kind, TABLE.c.window_start],
-        set_={"used": TABLE.c.used + insert.excluded.used, "budget": insert.excluded.budget},
-        where=TABLE.c.used + insert.excluded.used <= insert.excluded.budget,
+        set_={"used": TABLE.c.used + insert.excluded.used, "budget": lowest},
+        where=TABLE.c.used + insert.excluded.used <= limit,
     ).returning(TABLE.c.window_kind, TABLE.c.used)
 
 
@@ -171,3 +197,14 @@ def usage(conn: Connection, provider: str, kind: str, now: datetime) -> tuple[in
         )
     ).first()
     return None if row is None else (row.used, row.budget)
+
+
+def latest_minute_budget(conn: Connection, provider: str) -> int | None:
+    """The budget of the newest minute window anyone took a slot of: the rate the provider's
+    server last named to a process (or, before any server did, the configured one)."""
+    return conn.execute(
+        select(TABLE.c.budget)
+        .where(TABLE.c.provider == provider, TABLE.c.window_kind == MINUTE)
+        .order_by(TABLE.c.window_start.desc())
+        .limit(1)
+    ).scalar()

@@ -78,7 +78,9 @@ def advance_sync_state(
     now = now or clock.utcnow()
     values: dict = {"last_attempt_at": now, "last_success_at": now, "status": "ok", "error": None, "counts": counts}
     if window.moves_cursor:
-        values.update(window_start=window.start, window_end=window.end)
+        # A resumed backfill settles at the end of the window it began; nothing is pending then.
+        settles = getattr(window, "settles", None) or window.end
+        values.update(window_start=window.start, window_end=settles, resume_before=None, resume_end=None)
         if cursor is not None:
             if cursor_time(cursor, now) is not None:
                 values["cursor"] = str(cursor)
@@ -101,14 +103,18 @@ def record_sync_failure(
 
 
 def record_sync_deferral(
-    session: Connection, source: str, resource: str, user_id: int, now: datetime | None = None
+    session: Connection,
+    source: str,
+    resource: str,
+    user_id: int,
+    now: datetime | None = None,
+    resume: tuple[datetime, datetime] | None = None,
 ) -> None:
     """Note an attempt deferred to the next day window (the daily request budget is spent): not
-    an error; the window and cursor stay where the last success left them."""
-    _write(
-        session,
-        source,
-        resource,
-        user_id,
-        {"last_attempt_at": now or clock.utcnow(), "status": "deferred", "error": None},
-    )
+    an error; the window and cursor stay where the last success left them. `resume` (before,
+    end): the pages of the window from `end` back to `before` are stored, so the next run reads
+    only what lies before (a backfill resumes where it stopped)."""
+    values = {"last_attempt_at": now or clock.utcnow(), "status": "deferred", "error": None}
+    if resume is not None:
+        values.update(resume_before=resume[0], resume_end=resume[1])
+    _write(session, source, resource, user_id, values)

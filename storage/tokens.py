@@ -38,18 +38,24 @@ def _register(*tokens: str | None) -> None:
         register_secret(value)
 
 
+def register_stored(conn) -> None:
+    """Mask every stored access and refresh token in every output from now on: a reader that
+    prints what the APIs sent (the quarantine's payloads) may meet one there."""
+    for row in conn.execute(select(TABLE.c.access_token, TABLE.c.refresh_token)):
+        _register(*row)
+
+
 class DbTokenStore:
     """One account's current token per provider; refreshes serialised across threads and processes.
 
     Both providers rotate refresh tokens and kill the old one (docs/API_NOTES.md, "Auth and tokens"), so two
-    processes refreshing at once would burn each other's token: on PostgreSQL a transaction-level
+    processes refreshing at once would burn each other's token: on PostgreSQL a session-level
     advisory lock guards the refresh, on SQLite a lock file beside the database.
     """
 
     def __init__(self, engine: Engine, account: str = DEFAULT_ACCOUNT):
         self.engine = engine
         self.account = account
-        self._local = threading.local()
         self._thread_locks: dict[str, threading.Lock] = {p: threading.Lock() for p in ("whoop", "withings")}
 
     def __repr__(self) -> str:
@@ -59,11 +65,7 @@ class DbTokenStore:
     # On Core connections, as the whole run: it plans with these reads before its first request.
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
-        conn: Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:  # inside refresh_lock: the locked transaction commits on its exit
-            yield conn
-            return
-        with self.engine.begin() as conn:
+        with self.engine.begin() as conn:  # each read or write a transaction of its own
             yield conn
 
     def _mine(self):
@@ -91,8 +93,7 @@ class DbTokenStore:
         )
 
     def save(self, provider: str, token: Token) -> None:
-        """Replace the provider's token of this account (committed when the call, or refresh_lock,
-        returns). The account is created if needed and the provider user linked to it:
+        """Replace the provider's token of this account (committed when the call returns). The account is created if needed and the provider user linked to it:
         AccountConflict, and nothing saved, when the user belongs to another account."""
         _register(token.access_token, token.refresh_token)  # before the write: a failed save prints neither
         with self._connection() as conn:
@@ -122,6 +123,27 @@ class DbTokenStore:
             else:
                 conn.execute(update(TABLE).where(TABLE.c.id == keep.id).values(**values))
 
+    def save_rotated(self, provider: str, token: Token) -> None:
+        """Store the pair a refresh just rotated, in one UPDATE committed on its own at once: the
+        provider killed the old refresh token as it answered, so nothing else (no link, no
+        lookup, no waiting for the run's own transaction) comes before it. A pair with no row
+        to replace (never, after a refresh of a stored token) is saved as `save` does."""
+        _register(token.access_token, token.refresh_token)
+        values = {
+            "access_token": token.access_token,
+            "refresh_token": token.refresh_token,
+            "expires_at": token.expires_at,
+            "scope": token.scope,
+            "updated_at": clock.utcnow(),
+        }
+        mine = [TABLE.c.provider == provider, self._mine()]
+        if _known(token.user_id):
+            mine.append(TABLE.c.user_id == token.user_id)
+        with self.engine.begin() as conn:
+            replaced = conn.execute(update(TABLE).where(*mine).values(**values)).rowcount
+        if not replaced:
+            self.save(provider, token)
+
     def delete(self, provider: str) -> None:
         """Forget this account's token of the provider (disconnect)."""
         with self._connection() as conn:
@@ -146,14 +168,18 @@ class DbTokenStore:
 
     @contextmanager
     def _pg_lock(self, provider: str) -> Iterator[None]:
+        # A session lock on a connection of its own, not a transaction's: each save inside
+        # commits when it is made (a rotated token must not wait for the lock's end to be durable).
+        # A killed process's connection closes, which lets the lock go.
         key = zlib.crc32(f"oauth-refresh:{self._lock_name(provider)}".encode())
-        with self.engine.connect() as conn, conn.begin():
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({key})")
-            self._local.conn = conn
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({key})")
+            conn.commit()
             try:
                 yield
             finally:
-                self._local.conn = None
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
+                conn.commit()
 
     @contextmanager
     def _file_lock(self, provider: str) -> Iterator[None]:

@@ -10,14 +10,17 @@ from sync.lock import account_lock, process_lock, run_lock
 from sync.resources import tables_by_source
 
 
-def remove_account(engine: Engine, account_id: int, name: str, *, purge: bool) -> dict[str, int]:
+def remove_account(engine: Engine, account_id: int, name: str, *, purge: bool) -> tuple[dict[str, int], bool]:
     """Delete the account's tokens and provider links and, with `purge`, its rows in every data
-    table (rows deleted per table). Not while a run syncs it (its next page would file rows under a
-    removed account): RunLocked."""
-    with process_lock(engine, 0), account_lock(engine, account_id, 0, name=name), engine.begin() as conn:
-        deleted = accounts.purge(conn, account_id, tables_by_source()) if purge else {}
-        accounts.remove(conn, account_id)
-    return deleted
+    table, then erase them from a SQLite file (`accounts.erase_freed`): (rows deleted per table,
+    whether the file holds none of them any more). Not while a run syncs it (its next page would
+    file rows under a removed account): RunLocked."""
+    with process_lock(engine, 0), account_lock(engine, account_id, 0, name=name):
+        with engine.begin() as conn:
+            deleted = accounts.purge(conn, account_id, tables_by_source()) if purge else {}
+            accounts.remove(conn, account_id)
+        erased = accounts.erase_freed(engine) if purge else True
+    return deleted, erased
 
 
 def retry_quarantined(session, choose):

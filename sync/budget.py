@@ -17,7 +17,8 @@ import logging
 import random
 import threading
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,6 +34,25 @@ RESET_SLACK_SECONDS = 5.0
 JITTER_SECONDS = 0.5  # processes waiting for the same minute do not all ask at its first instant
 # Slots a SQLite client reserves at once: 23 reservations for a 10-year first load, one per provider a day.
 SQLITE_BLOCK = 25
+# The share of the day's budget a backfill may spend: the rest is kept for routine runs, so one
+# account's `--full` (or a first load) never makes every other account wait for 00:00 UTC.
+BACKFILL_SHARE = 0.8
+_backfill = threading.local()  # whether the requests of this thread are a backfill's
+
+
+@contextmanager
+def backfilling(active: bool) -> Iterator[None]:
+    """The requests this thread sends in the block are a backfill's (`active`) or a routine run's."""
+    before = getattr(_backfill, "active", False)
+    _backfill.active = active
+    try:
+        yield
+    finally:
+        _backfill.active = before
+
+
+def _share() -> dict[str, float]:
+    return {DAY: BACKFILL_SHARE} if getattr(_backfill, "active", False) else {}
 
 
 class DbBudget:
@@ -52,15 +72,21 @@ class DbBudget:
         self.engine, self.provider, self.label = engine, provider, label
         self.per_day, self.sleep, self.block = per_day, sleep, block
         self.per_minute = 0  # the last rate the client paced at: what an exhausted minute is set to
-        self._held: dict[str, list] = {}  # kind: [window start, reserved slots not used yet] (block > 1)
+        # (kind, share): [window start, reserved slots not used yet] (block > 1)
+        self._held: dict[tuple[str, float], list] = {}
         self._holding = threading.Lock()  # the client's threads share one reservation
+        self._heard: int | None = None  # the rate a server last named to any process (_heard_rate)
 
     def __repr__(self) -> str:
         return f"DbBudget({self.provider!r}, per_day={self.per_day})"
 
-    def take(self, per_minute: int, max_wait: float) -> float:
+    def take(self, per_minute: int, max_wait: float, stated: bool = True) -> float:
         """Take a slot of today's budget and of this minute (waiting for the next minute when
-        this one is full), both at once; the seconds waited."""
+        this one is full), both at once; the seconds waited. Until a server has named its limit
+        to this process (`stated`), the rate another process last heard stands in for the
+        configured one, so a second run never idles below the speed the first one was allowed."""
+        if not stated:
+            per_minute = self._heard_rate(per_minute)
         self.per_minute, waited = per_minute, 0.0
         day_taken = self.per_day is None
         while True:
@@ -69,7 +95,7 @@ class DbBudget:
             granted = self._grant(budgets, now)
             if not day_taken:
                 if not granted[DAY]:
-                    self._day_spent(now)
+                    self._day_spent(now, _share().get(DAY, 1.0))
                 day_taken = True  # kept while this request waits for a minute slot
             if granted[MINUTE]:
                 return waited
@@ -92,38 +118,58 @@ class DbBudget:
             self.sleep(delay)
             waited += delay
 
+    def _heard_rate(self, configured: int) -> int:
+        """The per-minute budget the latest minute window was taken with, else `configured`; read once."""
+        if self._heard is None:
+            with self.engine.connect() as conn:
+                self._heard = rate_budget.latest_minute_budget(conn, self.provider) or configured
+        return self._heard
+
     def _grant(self, budgets: dict[str, int], now) -> dict[str, bool]:
         """One slot of each window in `budgets`: {kind: granted}."""
+        share = _share()
         if self.block == 1:
-            taken = rate_budget.take_slots(self.engine, self.provider, budgets, now)
+            taken = rate_budget.take_slots(self.engine, self.provider, budgets, now, share)
             return {kind: used is not None for kind, used in taken.items()}
         with self._holding:
+            # A backfill's slots and a routine run's are reserved and held apart, so that slots a
+            # routine request reserved are never spent past the backfill's share, and a routine
+            # block never takes more than the routine part of the day.
             starts = {kind: rate_budget.window_start(kind, now) for kind in budgets}
+            held = {kind: (kind, share.get(kind, 1.0)) for kind in budgets}
             wanted = {
                 kind: budget
                 for kind, budget in budgets.items()
-                if self._held.get(kind, [None, 0])[0] != starts[kind] or not self._held[kind][1]
+                if self._held.get(held[kind], [None, 0])[0] != starts[kind] or not self._held[held[kind]][1]
             }
             if wanted:  # a slot of a window gone by was counted in that window: nothing to return
-                reserved = rate_budget.reserve(self.engine, self.provider, wanted, now, self.block)
-                self._held.update({kind: [starts[kind], slots] for kind, slots in reserved.items()})
+                reserved = rate_budget.reserve(
+                    self.engine, self.provider, wanted, now, self._block(wanted, share), share
+                )
+                self._held.update({held[kind]: [starts[kind], slots] for kind, slots in reserved.items()})
             granted = {}
             for kind in budgets:
-                held = self._held[kind]
-                granted[kind] = held[1] > 0
+                slots = self._held[held[kind]]
+                granted[kind] = slots[1] > 0
                 if granted[kind]:
-                    held[1] -= 1
+                    slots[1] -= 1
             return granted
+
+    def _block(self, wanted: dict[str, int], share: dict[str, float]) -> int:
+        """How many slots to reserve at once: a routine block of the day stays within the part of
+        the day a backfill leaves (so a small budget is not all reserved by one routine request)."""
+        if DAY in wanted and DAY not in share:
+            return max(1, min(self.block, int(wanted[DAY] * (1 - BACKFILL_SHARE))))
+        return self.block
 
     def release(self) -> None:
         """Give back the reserved slots nobody used (the run has ended); the next request reserves anew."""
         with self._holding:
             now = clock.utcnow()
-            unused = {
-                kind: (start, slots)
-                for kind, (start, slots) in self._held.items()
-                if slots and start == rate_budget.window_start(kind, now)
-            }
+            unused: dict[str, tuple] = {}
+            for (kind, _share_of), (start, slots) in self._held.items():
+                if slots and start == rate_budget.window_start(kind, now):
+                    unused[kind] = (start, unused.get(kind, (start, 0))[1] + slots)
             self._held.clear()
         if unused:
             rate_budget.give_back(self.engine, self.provider, unused)
@@ -144,7 +190,8 @@ class DbBudget:
     def _drop(self, kind: str) -> None:
         # The server says the window is spent: what is still reserved in it is not used, nor given back.
         with self._holding:
-            self._held.pop(kind, None)
+            for key in [key for key in self._held if key[0] == kind]:
+                del self._held[key]
 
     @staticmethod
     def _reaches_the_minutes_end(reset: float | None, now) -> bool:
@@ -154,9 +201,12 @@ class DbBudget:
         left = (rate_budget.next_window(MINUTE, now) - now).total_seconds()
         return reset is None or reset + RESET_SLACK_SECONDS >= left
 
-    def _day_spent(self, now) -> None:
+    def _day_spent(self, now, share: float = 1.0) -> None:
         with self.engine.connect() as conn:
             used, budget = rate_budget.usage(conn, self.provider, DAY, now) or (self.per_day, self.per_day)
+        if share < 1:  # a backfill's share is spent; routine runs still have the rest of the day
+            label, budget = f"{self.label} backfill share of the", int(min(budget, self.per_day) * share)
+            raise DailyBudgetReached(self.provider, label, used, budget, rate_budget.next_window(DAY, now))
         raise DailyBudgetReached(self.provider, self.label, used, budget, rate_budget.next_window(DAY, now))
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Table
 import models
 from api_clients.errors import ScopeMissing
 from api_clients.pages import Page
-from configuration import clock
+from configuration import clock, settings
 from mapping import daily as daily_mappers
 from mapping import whoop as mappers
 from mapping import withings as withings_mapper
@@ -67,6 +67,9 @@ class Resource:
     # What the mapper needs besides the record and the instant, by name: user_id, timezone.
     mapper_context: ClassVar[tuple[str, ...]] = ()
     keeps_history: ClassVar[bool] = True  # False: one row per distinct value seen (storage.write.plan_observations)
+    # Whether its pages come newest first over a time window, so that a backfill the daily
+    # budget stops can resume before the oldest record it stored (sync/runner.py).
+    resumable: ClassVar[bool] = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -109,12 +112,16 @@ class Resource:
 class WhoopCollection(Resource):
     """A WHOOP v2 collection: `start`/`end` windows, `nextToken` paging, one table."""
 
+    resumable: ClassVar[bool] = True
+
     def pages(self, client, window: Window) -> Iterator[Page]:
         # No `end`: the API defaults it to its own "now" (docs/API_NOTES.md, WHOOP "Paging"), so
         # a record stamped a moment after our clock is not cut off; window.end is the sync point.
+        # A resumed backfill is the exception: it reads only what lies before where it stopped.
+        end = window.end if window.mode == "resume" else None
         cap = page_cap(window, WHOOP_RECORDS_PER_DAY, WHOOP_PAGE_SIZE)
         for records in client.iter_collection(
-            self.path, start=window.start, max_pages=cap, scope=self.scope, what=self.what
+            self.path, start=window.start, end=end, max_pages=cap, scope=self.scope, what=self.what
         ):
             yield Page(records=records)
 
@@ -325,6 +332,7 @@ RESOURCES: tuple[Resource, ...] = (
     ),
 )
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys(r.source for r in RESOURCES))
+settings.declare_stale_after_keys(tuple(f"{r.source}_{r.name}" for r in RESOURCES))
 SOURCE_LABELS = {"whoop": "WHOOP", "withings": "Withings"}
 
 

@@ -10,6 +10,7 @@ import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -20,8 +21,9 @@ from api_clients.pages import Page
 from db_loader import BATCH_SIZE, LoadCounts, load_page, reconcile, retry_quarantine
 from storage import quarantine
 from storage.sync_state import advance_sync_state, record_sync_deferral, record_sync_failure
+from sync.budget import backfilling
 from sync.resources import Resource
-from sync.windows import Window
+from sync.windows import RESUME_OVERLAP, Window
 
 log = logging.getLogger(__name__)
 QUEUE_PAGES = 16  # bounded: a fast fetcher waits for the writer, so memory stays flat
@@ -77,8 +79,22 @@ class ResourceResult:
 
 
 def _fetch_worker(job: Job, out: queue.Queue, cancel: threading.Event, slots: threading.Semaphore) -> None:
-    with slots:
+    # A backfill's requests take a backfill's share of a daily budget; routine runs keep the rest.
+    with slots, backfilling(job.window.is_backfill(job.window.end)):
         _fetch(job, out, cancel)
+
+
+def _earliest(resource, records: list, before: datetime | None) -> datetime | None:
+    """The earliest time (the declaration's `reconcile_on` field) among `records` and `before`."""
+    for record in records:
+        value = record.get(resource.reconcile_on) if isinstance(record, dict) and resource.reconcile_on else None
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
+        except ValueError:
+            when = None  # an unreadable time is the quarantine's business, not the resume point's
+        if when is not None and when.tzinfo is not None and (before is None or when < before):
+            before = when
+    return before
 
 
 def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
@@ -87,6 +103,7 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
     held: Page | None = None
     try:
         newest_update: int | None = None
+        earliest: datetime | None = None  # the oldest record fetched: a newest-first backfill resumes there
         seen: set = set()  # filled page by page; complete once the pages end
         listing = _read_listing(job, seen)
         for page in job.resource.pages(job.client, job.window):
@@ -95,6 +112,7 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
             if page.updatetime is not None:
                 newest_update = max(newest_update or 0, page.updatetime)
             seen |= job.resource.keys(page.records)
+            earliest = _earliest(job.resource, page.records, earliest)
             if held is not None and not _put(out, ("page", job.key, held, False), cancel):
                 return
             held = page
@@ -109,8 +127,11 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
     except BaseException as exc:
         if getattr(exc, "defers_resource", False) and held is not None:
             # Deferred (the day's budget is spent): the resource stops at this page boundary and
-            # keeps every page it fetched. Not the last page: sync_state stays behind them.
+            # keeps every page it fetched. Not the last page: sync_state stays behind them, and a
+            # newest-first window notes where it got to, so the next run reads only what is older.
             _put(out, ("page", job.key, held, False), cancel)
+            if job.resource.resumable and job.window.mode != "since" and earliest is not None:
+                exc.resume = (earliest + RESUME_OVERLAP, job.window.settles or job.window.end)
         _put(out, ("error", job.key, exc, True), cancel)
 
 
@@ -437,7 +458,7 @@ class Runner:
         result.pages += 1
         if is_last:
             result.status = "ok"
-        self.reporter.page_loaded(result, len(page.records))
+        self.reporter.page_loaded(result, len(page.records), page.records)
 
     def _fail(self, job: Job, result: ResourceResult, exc: BaseException) -> None:
         message, reconnect = classify_error(exc)
@@ -456,7 +477,8 @@ class Runner:
         try:
             with self.engine.begin() as conn:
                 if deferred:
-                    record_sync_deferral(conn, job.source, job.name, job.user_id)
+                    resume = getattr(exc, "resume", None)
+                    record_sync_deferral(conn, job.source, job.name, job.user_id, resume=resume)
                 else:
                     record_sync_failure(conn, job.source, job.name, job.user_id, message)
         except SQLAlchemyError as db_exc:

@@ -17,7 +17,7 @@ from configuration.invocation import command, env_file_hint
 from configuration.settings import get_settings
 from storage.engine import DatabaseUnavailable, describe_failure, ensure_schema, make_engine
 from sync import resources
-from sync.healthcheck import Pinger, run_summary
+from sync.healthcheck import Pinger, accounts_summary, run_summary
 from sync.lock import RunLocked
 from sync.report import AccountReporter, Reporter, print_accounts
 from sync.report import account_lines as _account_lines
@@ -81,11 +81,16 @@ def run_once(
             engine.dispose()  # no pooled connection outlives the run (menu, tests, SQLite WAL)
 
 
+def pinger_for(settings, options: RunOptions) -> Pinger:
+    """The monitor of a run, `watch` or `worker`: --ping-url, else HEALTHCHECK_URL (none: no pings)."""
+    return Pinger(options.ping_url or settings.healthcheck_url, account_names=settings.healthcheck_account_names)
+
+
 def run(options: RunOptions) -> int:
     """The command line's run: every chosen account, the monitor pinged, the exit code returned.
     Raises ConfigError, LockedError or FailedError."""
     settings = load_settings()  # a configuration error stops here, before the run starts: no ping
-    pinger = Pinger(options.ping_url or settings.healthcheck_url)
+    pinger = pinger_for(settings, options)
     try:
         engine = open_database(settings)
     except DatabaseUnavailable as exc:
@@ -93,6 +98,7 @@ def run(options: RunOptions) -> int:
         raise FailedError(str(exc)) from None
     try:
         names = _accounts_to_run(engine, settings, options.accounts)  # an unknown name: exit 2, no ping
+        pinger.hide(names)
         if len(names) > 1:
             return _run_several(engine, settings, names, pinger, options)
         outcome = _run_one(engine, settings, names[0], pinger, options)
@@ -147,7 +153,7 @@ def _run_several(engine, settings, names: list[str], pinger: Pinger, options: Ru
     print_accounts(
         engine, outcomes, code, quiet=options.quiet, json_output=options.json_output, dry_run=options.dry_run
     )
-    pinger.finish(code, ", ".join(f"{o.account} {o.status}" for o in outcomes))
+    pinger.finish(code, accounts_summary(outcomes, pinger.account_names))
     return code
 
 
@@ -220,7 +226,7 @@ def watch(options: RunOptions, schedule, *, cycles: int | None, echo) -> int:
 
     settings = load_settings()
     sources = configured_sources(settings, options)
-    pinger = Pinger(options.ping_url or settings.healthcheck_url)
+    pinger = pinger_for(settings, options)
     engine = open_database(settings)
     try:
         code = run_watch(

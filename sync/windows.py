@@ -9,6 +9,13 @@ from configuration.settings import parse_duration
 from mapping.fields import EARLIEST_DATE as EARLIEST_DATA
 from storage.sync_state import cursor_time
 
+# A window reaching further back than this is a backfill (a month offline, `--since 1y`); a
+# routine run reads the lookback (7 days by default) and a little more.
+BACKFILL_AFTER = timedelta(days=30)
+# A resumed backfill reads again this much after where it stopped: the API's `start`/`end`
+# filter may use another time of a record than the one the stop was noted by (a recovery's).
+RESUME_OVERLAP = timedelta(days=1)
+
 
 def parse_since(text: str, now: datetime) -> datetime:
     """`7d`, `36h`, `2w`, `2025-01-01` or an ISO timestamp -> an aware UTC datetime."""
@@ -46,9 +53,18 @@ class Window:
 
     start: datetime | None
     end: datetime
-    mode: str  # "full", "since" or "incremental"
+    mode: str  # "full", "since", "incremental" or "resume" (what a backfill the daily budget stopped has left)
     # Where the stored cursor stood when an explicit `--since` window was planned (None: no cursor).
     anchor: datetime | None = None
+    # Where the stored window ends once this one succeeds, when not at `end`: a resumed
+    # backfill reads only what it had not reached, and then covers the window it began.
+    settles: datetime | None = None
+
+    def is_backfill(self, now: datetime) -> bool:
+        """Whether this window reads history a routine run does not (a first load, `--full`, a
+        resumed backfill, or a start more than BACKFILL_AFTER back): it gets a backfill's share
+        of a daily budget (sync/budget.py)."""
+        return self.mode in ("full", "resume") or self.start is None or now - self.start > BACKFILL_AFTER
 
     @property
     def moves_cursor(self) -> bool:
@@ -86,6 +102,11 @@ def page_cap(window: Window, records_per_day: int, page_size: int) -> int:
 
 def time_window(state, *, now: datetime, lookback: timedelta, since: datetime | None, full: bool) -> Window:
     """A time window: from the end of the last successful window minus the lookback (late scores)."""
+    resume = None if full or since is not None or state is None else getattr(state, "resume_before", None)
+    if resume is not None:  # a backfill the daily budget stopped: only what it had not reached
+        start = None if state.window_end is None else state.window_end - lookback
+        if start is None or start < resume:
+            return Window(start, resume, "resume", settles=state.resume_end)
     if full or (since is None and (state is None or state.window_end is None)):
         return Window(None, now, "full")
     if since is not None:

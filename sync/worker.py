@@ -27,7 +27,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
 
 from configuration import clock
-from configuration.exits import EXIT_FAILED, EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
+from configuration.exits import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
 from storage import accounts
 from sync import hooks
 from sync.lock import RunLocked
@@ -38,6 +38,9 @@ log = logging.getLogger("etl")
 CANDIDATES = 16  # due accounts read per claim: enough to skip the ones other workers hold
 MAX_IDLE_SECONDS = 60.0  # nothing due: sleep until the earliest due_at, re-reading it at least this often
 BUSY_POLL_SECONDS = 2.0  # every due account is held by another worker: try again this soon
+# `--until-idle`: how many such looks before giving up on accounts that stay held (by a run that
+# does not end, or by any role that took their advisory lock): about a minute.
+UNTIL_IDLE_BUSY_POLLS = 30
 STATUS = {EXIT_OK: "ok", EXIT_FAILED: "failed", EXIT_RECONNECT: "reconnect", EXIT_USAGE: "usage"}
 
 
@@ -52,6 +55,7 @@ class WorkerStats:
     synced: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     skipped_busy: int = 0
+    busy: list[str] = field(default_factory=list)  # held by others at the last look, in claim order
 
 
 def due_accounts(conn, now, limit: int = CANDIDATES) -> list[tuple[int, str]]:
@@ -105,11 +109,13 @@ class Worker:
         signal.signal(signal.SIGINT, self.stop)
 
     def run(self) -> int:
-        """Claim and sync due accounts until stopped (or, with `until_idle`, until none is due)."""
+        """Claim and sync due accounts until stopped (or, with `until_idle`, until none is due:
+        EXIT_LOCKED when due accounts stayed held by others for UNTIL_IDLE_BUSY_POLLS looks)."""
         with hooks.listening(self.settings, self.engine, long_lived=True):
             return self._loop()
 
     def _loop(self) -> int:
+        busy_looks = 0
         while not self._stop.is_set():
             with self.engine.connect() as conn:
                 candidates = due_accounts(conn, clock.utcnow())
@@ -119,10 +125,20 @@ class Worker:
                     break
                 self._idle(earliest)
                 continue
-            if not self._claim_and_sync(candidates):
-                # Every due account is held by another worker: its lock may die with it, so look again soon.
-                self.stats.skipped_busy += 1
-                self._stop.wait(BUSY_POLL_SECONDS)
+            if self._claim_and_sync(candidates):
+                busy_looks = 0
+                continue
+            # Every due account is held by another worker: its lock may die with it, so look again soon.
+            self.stats.skipped_busy += 1
+            busy_looks += 1
+            if self.until_idle and busy_looks >= UNTIL_IDLE_BUSY_POLLS:
+                log.error(
+                    "worker: still held by another process after %d looks, left for later: %s",
+                    busy_looks,
+                    ", ".join(self.stats.busy),
+                )
+                return EXIT_LOCKED
+            self._stop.wait(BUSY_POLL_SECONDS)
         return EXIT_OK
 
     def _idle(self, earliest) -> None:
@@ -132,13 +148,17 @@ class Worker:
         self._stop.wait(max(wait, 0.1))
 
     def _claim_and_sync(self, candidates) -> bool:
+        self.stats.busy = []
         for account_id, name in candidates:
             if self._stop.is_set():
                 return True
             try:
                 self._sync(account_id, name)
-            except (RunLocked, _NoLongerDue):
-                continue  # another worker holds it, or has just synced it
+            except RunLocked:
+                self.stats.busy.append(name)  # another worker holds it
+                continue
+            except _NoLongerDue:
+                continue  # another worker has just synced it
             return True
         return False
 

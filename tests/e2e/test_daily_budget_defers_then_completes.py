@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,6 +14,7 @@ from models import Account, SyncState
 from storage import rate_budget
 from storage.engine import make_engine
 from storage.tokens import DbTokenStore
+from sync import budget
 from sync.plan import open_client, resource_jobs
 from sync.report import Reporter
 from sync.resources import get
@@ -29,6 +31,13 @@ def _whoop_requests(sandbox) -> int:
 
 def _freeze(monkeypatch, when: datetime) -> None:
     monkeypatch.setattr(clock, "utcnow", lambda: when)
+
+
+@pytest.fixture(autouse=True)
+def _the_whole_day_for_the_backfill(monkeypatch):
+    # These first loads are backfills; here they may spend the whole day, so that the day's own
+    # limit is what stops them (a backfill's share: test_backfills_leave_routine_runs_their_share).
+    monkeypatch.setattr(budget, "BACKFILL_SHARE", 1.0)
 
 
 def test_a_spent_daily_budget_defers_keeps_what_was_fetched_and_the_next_day_completes(etl_env, db_url, monkeypatch):

@@ -32,6 +32,8 @@ class MemoryTokenStore:
             self.tokens[provider] = replace(token)
             self.saves.append((provider, replace(token)))
 
+    save_rotated = save
+
     @contextmanager
     def refresh_lock(self, provider: str) -> Iterator[None]:
         with self._lock:

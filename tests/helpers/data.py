@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import insert, select
@@ -50,12 +52,28 @@ def fill(url: str, days: int = 5) -> None:
     engine.dispose()
 
 
+def readme_roles_recipe() -> list[str]:
+    """The SQL blocks of the README's "PostgreSQL roles" section, as written."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### PostgreSQL roles", 1)[1].split("\n### ", 1)[0]
+    return re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)
+
+
+def revoke_advisory_locks(conn) -> None:
+    """The recipe's REVOKE of the advisory-lock functions from PUBLIC, in the database of `conn`."""
+    first = readme_roles_recipe()[0]
+    revoke = first[first.index("REVOKE EXECUTE ON FUNCTION") :]
+    conn.exec_driver_sql(revoke[: revoke.index(";")])
+
+
 @contextmanager
 def reader_role(url: str) -> Iterator[str]:
-    """A URL for a PostgreSQL login role made by the README's recipe (SELECT on all but oauth_token)."""
+    """A URL for a PostgreSQL login role made by the README's recipe (SELECT on all but oauth_token,
+    no advisory lock)."""
     role = f"whoop_reader_{uuid.uuid4().hex[:8]}"
     admin = make_engine(url)
     with admin.begin() as conn:
+        revoke_advisory_locks(conn)
         conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
         conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {role}")
         conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")

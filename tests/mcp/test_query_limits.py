@@ -229,11 +229,13 @@ def test_postgres_readers_cannot_name_the_run_lock(filled, reader, sql):
 def test_postgres_a_lock_taken_indirectly_is_refused_and_released(filled, reader):
     _postgres_only(reader)
     role = make_url(reader).username
+    # The recipe leaves the reader no advisory-lock function; a function that runs with its
+    # owner's rights (a DBA's mistake) still could take one for it.
     _admin_run(
         filled,
-        f"""CREATE FUNCTION grab() RETURNS int LANGUAGE plpgsql AS $$
+        f"""CREATE OR REPLACE FUNCTION grab() RETURNS int LANGUAGE plpgsql SECURITY DEFINER AS $$
         BEGIN PERFORM pg_advisory_lock({ADVISORY_KEY}); RETURN 1; END $$""",
-        f"ALTER FUNCTION grab() OWNER TO {role}",
+        f"GRANT EXECUTE ON FUNCTION grab() TO {role}",
     )
     with pytest.raises(QueryRefused, match="advisory lock"):
         query(reader, "SELECT grab()")
@@ -284,3 +286,9 @@ def test_tools_refuse_huge_ranges_with_a_message(filled):
     assert "days must be between 1 and 100000" in error(forever)
     _, edge = call(filled, ("daily_series", {"metric": "strain", "start_date": "2199-12-01", "end_date": "2199-12-31"}))
     assert payload(edge)["days"] == []
+
+
+@pytest.mark.parametrize("sql", ["DELETE FROM withings_weight", "SELECT 1; SELECT 2", "", "  drop table daily"])
+def test_a_refused_query_says_what_the_tool_takes(filled, reader, sql):
+    with pytest.raises(QueryRefused, match="one SELECT only"):
+        query(reader, sql)
