@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from configuration import clock
@@ -77,6 +77,16 @@ def choose_zone(withings_tz: str | None, whoop_offset: str | None, whoop_at: dat
         return PageZone(fixed, offset_name(fixed.utcoffset(None)), "whoop")
     now = clock.utcnow().astimezone()
     return PageZone(now.tzinfo, offset_name(now.utcoffset() or timedelta(0)), "computer")
+
+
+def local_day(when: datetime, zone: tzinfo) -> date:
+    """The calendar day `when` falls on in `zone`."""
+    return when.astimezone(zone).date()
+
+
+def record_zone(page: PageZone, offset: str | None = None, tz_name: str | None = None) -> tzinfo:
+    """A record's own zone (WHOOP offset or Withings name) when it has one, else the page's."""
+    return parse_offset(offset) or named_zone(tz_name) or page.tz
 
 
 def show(when: datetime | None, page: PageZone, fmt: str = "%a %d %b %Y, %H:%M") -> str | None:
