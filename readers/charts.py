@@ -46,7 +46,7 @@ def unscored_recoveries(conn: Connection, since: datetime, account: int | None =
             Recovery.score_state != "SCORED",
             Recovery.deleted_at.is_(None),
             Recovery.created_at >= since,
-            Recovery.created_at <= latest_plausible(),
+            Recovery.created_at <= latest_plausible(clock.utcnow()),
             *owned(Recovery, account),
         )
         .order_by(Recovery.created_at)
