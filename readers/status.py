@@ -11,7 +11,7 @@ from configuration.clock import utcnow
 from mapping.withings import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 from readers import read_model
 from readers.read_model import ago as _ago
-from storage import rate_budget
+from storage import account_policy, rate_budget
 from sync import resources
 
 NAME_WIDTH = max(len(f"{r.source} {r.name}") for r in resources.RESOURCES)
@@ -30,11 +30,11 @@ def collect_statuses(engine: Engine, names=(), now: datetime | None = None) -> l
     that does not exist."""
     now = now or utcnow()
     with engine.connect() as conn:
-        chosen = read_model.scopes(conn, names)
+        chosen = account_policy.to_read(conn, names)
     return [collect_status(engine, now, scope) for scope in chosen]
 
 
-def collect_status(engine: Engine, now: datetime | None = None, scope: read_model.Scope | None = None) -> dict:
+def collect_status(engine: Engine, now: datetime | None = None, scope: account_policy.Scope | None = None) -> dict:
     """Everything the status report shows of one account (by default the whole database), as
     plain data (no token values)."""
     now = now or utcnow()

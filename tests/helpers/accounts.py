@@ -60,3 +60,18 @@ def sync_two_accounts(sb, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
             accounts.remove(conn, accounts.require(conn, "default"))
     finally:
         engine.dispose()
+
+
+def file_under_default(url: str, users: dict[str, int]) -> int:
+    """Link each provider user (provider -> user id) to the `default` account, as the ETL's first
+    token save does, so rows a test writes by hand belong to an account a reader reads; the id of
+    `default`."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            default = accounts.ensure(conn)
+            for provider, user_id in users.items():
+                accounts.link(conn, default, provider, user_id)
+    finally:
+        engine.dispose()
+    return default
