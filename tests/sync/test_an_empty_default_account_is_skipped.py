@@ -1,0 +1,92 @@
+"""An empty `default` account (as the migration leaves it) beside a connected `alice`: `watch`
+watches and budgets for alice alone, and a worker syncs alice alone, pinging its monitor as a
+run does, while `status --check` agrees that all is well."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+
+import etl
+from api_clients.oauth import Token
+from configuration.settings import get_settings
+from storage.tokens import DbTokenStore
+from sync import resources
+from sync.healthcheck import Pinger
+from sync.watch import Schedule, run_watch
+from sync.worker import Worker
+from tests.conftest import serving
+from tests.sync.test_healthcheck_pings import Monitor, paths
+
+
+@pytest.fixture
+def alice(sandbox, db_url, monkeypatch):
+    """The sandbox's apps (no seed token), and alice's tokens beside the migration's empty default."""
+    for key, value in sandbox.environment(mint_tokens=False).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    for resource in resources.RESOURCES:  # the sandbox's clock runs a day behind ours
+        if resource.stale_after < timedelta(days=3):
+            monkeypatch.setenv(f"STALE_AFTER_{resource.source.upper()}_{resource.name.upper()}", "3d")
+    settings = get_settings()
+    engine = etl.open_database(settings)
+    store = DbTokenStore(engine, "alice")
+    expired = datetime.now(timezone.utc) - timedelta(hours=1)
+    for provider in resources.SOURCES:
+        seed = sandbox.mint_refresh_token(provider)
+        store.save(provider, Token(access_token="", refresh_token=seed, expires_at=expired, scope=None))
+    yield settings, engine
+    engine.dispose()
+
+
+def test_watch_watches_and_budgets_for_alice_alone(alice, caplog):
+    settings, engine = alice
+    lines: list[str] = []
+    with caplog.at_level(logging.INFO, logger="etl.watch"):
+        code = run_watch(settings, engine, resources.SOURCES, Schedule(), echo=lines.append, max_cycles=1)
+    assert code == 0, caplog.text
+    assert lines and not any("accounts" in line for line in lines)  # budgeted for one account
+    assert "(account alice)" in caplog.text and "default" not in caplog.text
+
+
+def _worker(settings, engine, **options) -> Worker:
+    return Worker(settings, engine, interval=timedelta(hours=1), until_idle=True, echo=lambda line: None, **options)
+
+
+def _postgresql_only(engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("workers need PostgreSQL")
+
+
+def test_a_worker_syncs_alice_alone_and_the_check_agrees(alice, caplog):
+    settings, engine = alice
+    _postgresql_only(engine)
+    worker = _worker(settings, engine)
+    with caplog.at_level(logging.ERROR):
+        assert worker.run() == 0
+    assert (worker.stats.synced, worker.stats.failed) == (["alice"], [])
+    assert "not connected" not in caplog.text
+    result = CliRunner().invoke(etl.cli, ["status", "--check"])
+    assert result.exit_code == 0, result.stderr
+
+
+def test_a_worker_pings_its_monitor_for_each_account_it_syncs(alice):
+    settings, engine = alice
+    _postgresql_only(engine)
+    with serving(Monitor()) as monitor:
+        assert _worker(settings, engine, pinger=Pinger(monitor.url)).run() == 0
+    assert paths(monitor) == ["/UUID/start", "/UUID"]
+    assert "account alice: 8 resources: 8 ok" in monitor.pings[-1][3]
+
+
+def test_the_worker_command_pings_the_ping_url(alice, monkeypatch):
+    settings, engine = alice
+    _postgresql_only(engine)
+    with serving(Monitor()) as monitor:
+        monkeypatch.setattr("signal.signal", lambda *args: None)  # the test's own handlers stay
+        result = CliRunner().invoke(etl.cli, ["--ping-url", monitor.url, "worker", "--until-idle"])
+    assert result.exit_code == 0, result.output
+    assert paths(monitor) == ["/UUID/start", "/UUID"]
