@@ -94,6 +94,9 @@ class TokenManager:
         self.provider, self.store, self._refresh, self._now = provider, store, refresh, now
         self._token: Token | None = None
         self._lifetime: float | None = None  # learned from our own refreshes; stored tokens lack it
+        # (refresh token, why) of a refusal: the process's other resources are told the same
+        # without sending the dead token again, so a run meets (and reports) it once.
+        self._refused: tuple[str, str] | None = None
         self._lock = threading.Lock()
 
     def access_token(self) -> str:
@@ -142,7 +145,13 @@ class TokenManager:
                 return current.access_token
             if not current.refresh_token:
                 raise ReconnectRequired(self.provider, "the stored token has no refresh token")
-            new = self._refresh(current.refresh_token)
+            if self._refused is not None and self._refused[0] == current.refresh_token:
+                raise ReconnectRequired(self.provider, self._refused[1])
+            try:
+                new = self._refresh(current.refresh_token)
+            except ReconnectRequired as exc:
+                self._refused = (current.refresh_token, exc.reason)
+                raise
             new.user_id = new.user_id or current.user_id
             new.refresh_token = new.refresh_token or current.refresh_token
             self.store.save(self.provider, new)  # committed before the new token is ever sent

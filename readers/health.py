@@ -84,7 +84,7 @@ def check(engine: Engine, settings, now: datetime | None = None, scope: account_
             now,
             name,
         )
-    problems = _reconnect_problems(configured, rows, tokens, settings)
+    problems = _reconnect_problems(configured, rows, tokens, settings, name)
     blocked = {p.source for p in problems}  # a provider that must re-connect: its stale rows add nothing
     for row in rows:
         if row["source"] in configured and row["source"] not in blocked and row["stale"]:
@@ -141,7 +141,9 @@ def failed_check(
     }
 
 
-def _reconnect_problems(configured: list[str], rows: list[dict], tokens: set[str], settings) -> list[Problem]:
+def _reconnect_problems(
+    configured: list[str], rows: list[dict], tokens: set[str], settings, account: str | None = None
+) -> list[Problem]:
     problems = []
     for source in configured:
         failing = next((r for r in rows if r["source"] == source and r["reconnect"]), None)
@@ -149,7 +151,9 @@ def _reconnect_problems(configured: list[str], rows: list[dict], tokens: set[str
             problems.append(Problem(source, "*", "reconnect", f"{source}: {failing['error']}"))
         elif source not in tokens and not getattr(settings, source).seed_refresh_token:
             problems.append(
-                Problem(source, "*", "reconnect", f"{source} is not connected: run `{reconnect_command(source)}`")
+                Problem(
+                    source, "*", "reconnect", f"{source} is not connected: run `{reconnect_command(source, account)}`"
+                )
             )
     return problems
 

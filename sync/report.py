@@ -38,6 +38,7 @@ class Reporter:
         self._progress: dict[str, str] = {}
         self._drawn = False
         self.label = ""  # "alice: " in a run of several accounts, so each line names its account
+        self._told: dict[str, str] = {}  # provider -> its re-connect error, said once per run
         self._log_filter = _ClearProgressLine(self)
         if self.interactive:  # a log line (a rate-limit wait, a retry) starts on a clean line
             for handler in logging.getLogger().handlers:
@@ -90,7 +91,18 @@ class Reporter:
                 c.rejected,
                 result.seconds,
             )
+        elif result.status == "failed" and result.reconnect and self._told.get(result.source) == result.error:
+            # Every resource of the provider meets the same refusal: it was said in full once.
+            log.error(
+                "%s%s %s: FAILED: %s must be re-connected (above)",
+                self.label,
+                result.source,
+                result.resource,
+                result.source,
+            )
         elif result.status == "failed":
+            if result.reconnect:
+                self._told[result.source] = result.error
             log.error("%s%s %s: FAILED: %s", self.label, result.source, result.resource, result.error)
         elif result.status == "deferred" and not self.quiet:
             log.info("%s%s %s: deferred (%d pages kept)", self.label, result.source, result.resource, result.pages)

@@ -124,7 +124,7 @@ class Watcher:
             try:
                 self.clients[source] = open_client(self.settings, self.store, source, self.engine)
             except Exception as exc:
-                message, reconnect = classify_error(exc)
+                message, reconnect = classify_error(exc, self.account)
                 self.reconnect |= reconnect
                 log.error("watch: %s cannot start%s: %s", source, self._whose(), message)
 
@@ -167,7 +167,11 @@ class Watcher:
                     for resource, lookback in planned:
                         jobs += resource_jobs(self.engine, client, user_id, (resource,), now=now, lookback=lookback)
                 runner = Runner(
-                    self.engine, self.reporter, stop=self.stop, max_fetchers=self.settings.fetch_concurrency or None
+                    self.engine,
+                    self.reporter,
+                    stop=self.stop,
+                    max_fetchers=self.settings.fetch_concurrency or None,
+                    account=self.account,
                 )
                 try:
                     results = runner.run(jobs)

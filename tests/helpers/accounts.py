@@ -75,3 +75,25 @@ def file_under_default(url: str, users: dict[str, int]) -> int:
     finally:
         engine.dispose()
     return default
+
+
+def alice_beside_empty_default(sb, db_url: str, monkeypatch: pytest.MonkeyPatch):
+    """The environment of `sb`'s apps (no seed token, staleness allowing its day of lag), and
+    alice's live tokens beside the migration's empty `default`: (settings, engine)."""
+    import etl
+    from sync import resources
+
+    for key, value in sb.environment(mint_tokens=False).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    for resource in resources.RESOURCES:
+        if resource.stale_after < timedelta(days=3):
+            monkeypatch.setenv(f"STALE_AFTER_{resource.source.upper()}_{resource.name.upper()}", "3d")
+    settings = etl.load_settings()
+    engine = etl.open_database(settings)
+    store = DbTokenStore(engine, "alice")
+    expired = datetime.now(timezone.utc) - timedelta(hours=1)
+    for provider in resources.SOURCES:
+        seed = sb.mint_refresh_token(provider)
+        store.save(provider, Token(access_token="", refresh_token=seed, expires_at=expired, scope=None))
+    return settings, engine

@@ -5,39 +5,24 @@ run does, while `status --check` agrees that all is well."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
 
 import etl
-from api_clients.oauth import Token
-from configuration.settings import get_settings
-from storage.tokens import DbTokenStore
 from sync import resources
 from sync.healthcheck import Pinger
 from sync.watch import Schedule, run_watch
 from sync.worker import Worker
 from tests.conftest import serving
+from tests.helpers.accounts import alice_beside_empty_default
 from tests.sync.test_healthcheck_pings import Monitor, paths
 
 
 @pytest.fixture
 def alice(sandbox, db_url, monkeypatch):
-    """The sandbox's apps (no seed token), and alice's tokens beside the migration's empty default."""
-    for key, value in sandbox.environment(mint_tokens=False).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    for resource in resources.RESOURCES:  # the sandbox's clock runs a day behind ours
-        if resource.stale_after < timedelta(days=3):
-            monkeypatch.setenv(f"STALE_AFTER_{resource.source.upper()}_{resource.name.upper()}", "3d")
-    settings = get_settings()
-    engine = etl.open_database(settings)
-    store = DbTokenStore(engine, "alice")
-    expired = datetime.now(timezone.utc) - timedelta(hours=1)
-    for provider in resources.SOURCES:
-        seed = sandbox.mint_refresh_token(provider)
-        store.save(provider, Token(access_token="", refresh_token=seed, expires_at=expired, scope=None))
+    settings, engine = alice_beside_empty_default(sandbox, db_url, monkeypatch)
     yield settings, engine
     engine.dispose()
 
