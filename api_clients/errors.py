@@ -70,6 +70,19 @@ class DailyBudgetReached(ApiError):
         super().__init__(provider, self.reason, 429)
 
 
+class ServerLimitReached(DailyBudgetReached):
+    """The provider itself said its daily limit is spent (`X-RateLimit-Remaining: 0` with a reset
+    beyond this minute), whatever our own count: deferred to the reset the server named."""
+
+    def __init__(self, provider: str, label: str, used: int, budget: int, until: datetime):
+        super().__init__(provider, label, used, budget, until)
+        self.reason = (
+            f"{label} says its daily limit is spent (X-RateLimit-Remaining: 0; {used:,} of our {budget:,} "
+            f"requests used today): deferred to its reset at {until:%Y-%m-%d %H:%M} UTC"
+        )
+        self.args = (f"{provider}: {self.reason}",)
+
+
 class TransientError(ApiError):
     """Timeouts, dropped connections, 5xx, Withings 522, a missed deadline: retried, then raised."""
 

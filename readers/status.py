@@ -47,6 +47,7 @@ def collect_status(engine: Engine, now: datetime | None = None, scope: account_p
         held = read_model.quarantined(conn, account)
         # The app's daily budget is shared by every account: the same line in each.
         whoop_today = rate_budget.usage(conn, "whoop", rate_budget.DAY, now)
+        whoop_said = rate_budget.server_said(conn, "whoop", now)
     name = scope.name if scope else None
     for entry in (*rows, *tokens, *flagged, *held):  # every entry says whose it is (--json)
         entry["account"] = name
@@ -62,7 +63,14 @@ def collect_status(engine: Engine, now: datetime | None = None, scope: account_p
         "last_withings_sleep": latest["withings_sleep"],
         "flagged": flagged,
         "quarantine": held,
-        "whoop_today": None if whoop_today is None else {"used": whoop_today[0], "budget": whoop_today[1]},
+        "whoop_today": None
+        if whoop_today is None
+        else {
+            "used": whoop_today[0],
+            "budget": whoop_today[1],
+            # WHOOP itself said its daily limit is spent, until then (None: it did not today).
+            "server_spent_until": whoop_said and whoop_said[0],
+        },
     }
 
 
@@ -94,7 +102,10 @@ def format_status(status: dict) -> str:
             f"{'' if t['has_refresh_token'] else ' (no refresh token: re-connect when it expires)'}"
         )
     if status.get("whoop_today"):  # requests of every process today, against WHOOP_REQUESTS_PER_DAY
-        lines.append(f"WHOOP today: {status['whoop_today']['used']:,} of {status['whoop_today']['budget']:,}")
+        today = status["whoop_today"]
+        said = today.get("server_spent_until")
+        spent = f" (WHOOP says its daily limit is spent until {_fmt(said)})" if said else ""
+        lines.append(f"WHOOP today: {today['used']:,} of {today['budget']:,}{spent}")
     lines += _latest_lines(status)
     lines += [f"Flagged: {read_model.flagged_note(item)}" for item in status["flagged"]]
     lines += format_quarantine(status["quarantine"])

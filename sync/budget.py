@@ -17,12 +17,13 @@ import logging
 import random
 import threading
 import time
+from datetime import timedelta
 from typing import Callable
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from api_clients.errors import DailyBudgetReached, RateLimited, format_wait
+from api_clients.errors import DailyBudgetReached, RateLimited, ServerLimitReached, format_wait
 from configuration import clock
 from storage import rate_budget
 from storage.rate_budget import DAY, MINUTE
@@ -134,9 +135,13 @@ class DbBudget:
         when it lasts about as long as the minute has left)."""
         now = clock.utcnow()
         if self.per_day is not None and reset is not None and reset > MINUTE_SECONDS:
-            log.warning("%s: the server says the daily limit is spent; every process stops for today", self.provider)
+            log.warning(
+                "%s: the server says its daily limit is spent until %s UTC; every process stops for today",
+                self.provider,
+                f"{now + timedelta(seconds=reset):%Y-%m-%d %H:%M}",
+            )
             self._drop(DAY)
-            rate_budget.exhaust(self.engine, self.provider, DAY, now, self.per_day)
+            rate_budget.server_spent(self.engine, self.provider, now, reset, self.per_day)
         elif self.per_minute and self._reaches_the_minutes_end(reset, now):
             self._drop(MINUTE)
             rate_budget.exhaust(self.engine, self.provider, MINUTE, now, self.per_minute)
@@ -157,6 +162,9 @@ class DbBudget:
     def _day_spent(self, now) -> None:
         with self.engine.connect() as conn:
             used, budget = rate_budget.usage(conn, self.provider, DAY, now) or (self.per_day, self.per_day)
+            said = rate_budget.server_said(conn, self.provider, now)
+        if said is not None:  # the server's word, not our count: its reset, and what we really used
+            raise ServerLimitReached(self.provider, self.label, used, budget, said[0])
         raise DailyBudgetReached(self.provider, self.label, used, budget, rate_budget.next_window(DAY, now))
 
 

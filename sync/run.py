@@ -233,12 +233,17 @@ def sync_account(
 
 
 def _defer(engine: Engine, account_id: int, results, dry_run: bool) -> datetime | None:
-    """When a resource was deferred: the next day window, which becomes the account's due time."""
-    if not any(r.status == "deferred" for r in results):
+    """When a resource was deferred: the next day window, or the later reset a provider named
+    when it said its own limit is spent; it becomes the account's due time."""
+    deferred = {r.source for r in results if r.status == "deferred"}
+    if not deferred:
         return None
-    until = rate_budget.next_window(rate_budget.DAY, clock.utcnow())
-    if not dry_run:
-        with engine.begin() as conn:
+    now = clock.utcnow()
+    until = rate_budget.next_window(rate_budget.DAY, now)
+    with engine.begin() as conn:
+        said = [rate_budget.server_said(conn, source, now) for source in deferred]
+        until = max([until, *(reset for reset, _used in filter(None, said))])
+        if not dry_run:
             accounts.defer(conn, account_id, until)
     return until
 
