@@ -1,8 +1,10 @@
-"""Interactive menu: it only dispatches to the functions `etl.py` uses."""
+"""Interactive menu: it only dispatches to the run service and the commands `etl.py` registers."""
 
 from __future__ import annotations
 
 import sys
+
+from configuration.exits import EXIT_LOCKED, EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
 
 MENU = """
 WHOOP Data Platform
@@ -16,26 +18,26 @@ WHOOP Data Platform
 """
 
 OUTCOME_MESSAGES = {
-    0: "All synced.",
-    2: "No source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
+    EXIT_OK: "All synced.",
+    EXIT_USAGE: "No source is configured: set WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET and/or "
     "WITHINGS_CLIENT_ID/WITHINGS_CLIENT_SECRET in {env_file}, then choose 4 to connect.",
-    3: "A provider must be re-connected: choose 4.",
-    75: "Every account is being synced by another process; try again later.",
+    EXIT_RECONNECT: "A provider must be re-connected: choose 4.",
+    EXIT_LOCKED: "Every account is being synced by another process; try again later.",
 }
 
 
 def _run_etl(full: bool) -> None:
     import click
 
-    import etl
     from configuration.invocation import env_file_hint
     from storage.engine import DatabaseUnavailable
+    from sync import service
     from sync.lock import RunLocked
-    from sync.run import overall_exit
+    from sync.run import RunOptions, overall_exit
 
     try:  # every account, as `whoop-etl` with no --account
-        outcomes = etl.run_every_account(full=full, interactive=sys.stdout.isatty())
-        lines = etl.account_lines(outcomes) if len(outcomes) > 1 else []
+        outcomes = service.run_every_account(RunOptions(full=full, interactive=sys.stdout.isatty()))
+        lines = service.account_lines(outcomes) if len(outcomes) > 1 else []
     except (RunLocked, DatabaseUnavailable, click.ClickException) as exc:
         print(f"error: {exc.format_message() if isinstance(exc, click.ClickException) else exc}")
         return
@@ -49,7 +51,9 @@ def _run_etl(full: bool) -> None:
 
 
 def _status() -> None:
-    _invoke(["status"])
+    from commands.status import status
+
+    _invoke(status, [])
 
 
 def _connect(ask) -> None:
@@ -58,24 +62,28 @@ def _connect(ask) -> None:
         print(f"unknown provider {choice!r}: type whoop or withings")
         return
     account = ask("Under which account? [default]: ").strip() or "default"
-    _invoke(["connect", choice, "--account", account])
+    from commands.connect import connect
+
+    _invoke(connect, [choice, "--account", account])
 
 
 def _dashboard() -> None:
-    _invoke(["dashboard", "--open"])
+    from commands.dashboard import dashboard
+
+    _invoke(dashboard, ["--open"])
 
 
 def _export_daily(ask) -> None:
     folder = ask("Folder for daily.csv [.]: ").strip() or "."
-    _invoke(["export", "daily", "--output", folder])
+    from commands.export import export
+
+    _invoke(export, ["daily", "--output", folder])
 
 
-def _invoke(args: list[str]) -> None:
-    """Run an etl.py subcommand in-process; its errors print as one line, never a traceback."""
-    import etl
-
+def _invoke(command, args: list[str]) -> None:
+    """Run a command in-process, as `etl.py` would; its errors print as one line, never a traceback."""
     try:
-        etl.cli.main(args=args, prog_name="etl.py", standalone_mode=False)
+        command.main(args=args, prog_name=f"etl.py {command.name}", standalone_mode=False)
     except KeyboardInterrupt:
         print()
     except Exception as exc:

@@ -139,10 +139,10 @@ def bench_concurrency(args) -> None:
 
 
 def bench_baseline(args) -> None:
-    import etl as etl_module
     from bench.naive_loader import naive_page
     from configuration.settings import get_settings
     from sync import runner as runner_module
+    from sync import service
     from sync.report import Reporter
 
     print(f"# Whole ETL, full load of {args.years[0]} y: batched vs per-row loader ({machine()})")
@@ -162,8 +162,8 @@ def bench_baseline(args) -> None:
                 if label.startswith("per-row"):
                     runner_module.load_page = naive_page
                 start = time.perf_counter()
-                outcome = etl_module.run_complete_etl(
-                    get_settings(read_dotenv=False), reporter=Reporter(interactive=False, quiet=True)
+                outcome = service.run_once(
+                    settings=get_settings(read_dotenv=False), reporter=Reporter(interactive=False, quiet=True)
                 )
                 seconds = time.perf_counter() - start
                 runner_module.load_page = saved

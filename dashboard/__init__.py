@@ -6,7 +6,7 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "DashboardServer", "make_server", "se
 
 
 def __getattr__(name: str):
-    # Lazy: `etl.py` registers the dashboard command without paying for the HTTP server at start-up.
+    # Lazy: the command line registers the dashboard command without paying for the HTTP server at start-up.
     if name in __all__:
         from dashboard import server
 

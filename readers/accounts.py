@@ -89,16 +89,6 @@ def format_accounts(items: list[dict], now: datetime) -> str:
     return "\n".join(lines)
 
 
-def data_tables() -> dict[str, list]:
-    """Per provider, every table its declared resources write (sync/resources.py lists them)."""
-    tables: dict[str, list] = {}
-    for resource in resources.RESOURCES:
-        for table in resource.tables:
-            if table not in tables.setdefault(resource.source, []):
-                tables[resource.source].append(table)
-    return tables
-
-
 def _aware(when: datetime | None, now: datetime) -> datetime | None:
     """SQLite hands back naive UTC; compare like with like."""
     if when is None or when.tzinfo is not None or now.tzinfo is None:

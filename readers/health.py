@@ -9,12 +9,12 @@ from sqlalchemy.engine import Engine
 
 from api_clients.errors import reconnect_command
 from configuration.clock import utcnow
+from configuration.exits import EXIT_FAILED as EXIT_STALE  # the check's 1: data is stale
+from configuration.exits import EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
 from configuration.invocation import command, env_file_hint
 from readers import read_model
 from storage import account_policy
 from sync import resources
-
-EXIT_OK, EXIT_STALE, EXIT_USAGE, EXIT_RECONNECT = 0, 1, 2, 3
 
 
 @dataclass

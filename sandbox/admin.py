@@ -107,6 +107,12 @@ def _edit_sleep(app: SandboxApp, p: dict) -> dict:
     return {"date": str(p["date"]), "modified": app.edit_sleep_score(_day(p["date"]), int(p["score"]), _person(p))}
 
 
+def _device(app: SandboxApp, p: dict) -> dict:
+    last = _when(p.get("last_session"))
+    last_session = last if last is None or isinstance(last, int) else int(last.timestamp())
+    return {"device": app.set_device(str(p["model"]), p.get("battery") or None, last_session, _person(p))}
+
+
 def _sign_in(app: SandboxApp, p: dict) -> dict:
     app.sign_in(_person(p))
     return {"signed_in": _person(p)}
@@ -129,6 +135,7 @@ ROUTES: dict[tuple[str, str], Callable[[SandboxApp, dict], dict]] = {
     ("POST", "edit-activity"): _edit_activity,
     ("POST", "edit-sleep"): _edit_sleep,
     ("POST", "deny-scope"): _deny_scope,
+    ("POST", "device"): _device,
     ("POST", "fault"): _fault,
     ("POST", "reset-faults"): _reset_faults,
     ("GET", "faults"): lambda app, p: {"faults": app.faults.rules()},

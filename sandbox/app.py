@@ -276,6 +276,13 @@ class SandboxApp:
         with self.lock:
             return self.people.pin(person).daily.edit_sleep_score(day, score)
 
+    def set_device(
+        self, model: str, battery: str | None = None, last_session: int | None = None, person: int = 0
+    ) -> dict:
+        """Change a Withings device's battery level and/or last session (unix seconds); returns it."""
+        with self.lock:
+            return self.people.pin(person).series.set_device(model, battery, last_session)
+
     def deny_scope(self, provider: str, scope: str, denied: bool = True) -> None:
         """Answer the endpoints of `scope` as for a token granted without it (or grant it again)."""
         with self.lock:

@@ -16,16 +16,19 @@ from .history import History
 from .person import Identity, identity, person_seed
 from .timeutil import UTC
 from .withings_daily import WithingsDaily
+from .withings_series import WithingsSeries
 
 DEFAULT_HELD = 16  # unchanged histories held besides the pinned ones (a year of history is ~3 MB)
 
 
 @dataclass
 class Life:
-    """One person's records: WHOOP and Withings measure groups (History), Withings daily data."""
+    """One person's records: WHOOP and Withings measure groups (History), Withings daily data,
+    the high-frequency Withings endpoints with the person's devices."""
 
     history: History
     daily: WithingsDaily
+    series: WithingsSeries
 
 
 class People:
@@ -74,7 +77,8 @@ class People:
         for _ in range(self.days_advanced):
             history.advance_day()
         self.built += 1
-        return Life(history, WithingsDaily(history))
+        daily = WithingsDaily(history)
+        return Life(history, daily, WithingsSeries(history, daily))
 
     def advance_day(self) -> dict:
         """Add the next day to every person (one built later replays it); person 0's summary."""

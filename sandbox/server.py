@@ -227,6 +227,12 @@ class SandboxServer:
         """Change the Withings sleep score of the night ending on `day`; returns the new `modified`."""
         return self.app.edit_sleep_score(day, score, person)
 
+    def set_device(
+        self, model: str, battery: str | None = None, last_session: int | None = None, person: int = 0
+    ) -> dict:
+        """Change a Withings device's battery ("high", "medium", "low") and/or last session (unix)."""
+        return self.app.set_device(model, battery, last_session, person)
+
     def deny_scope(self, provider: str, scope: str, denied: bool = True) -> None:
         """Answer `scope`'s endpoints as for a token granted without it (denied=False grants it again)."""
         self.app.deny_scope(provider, scope, denied)

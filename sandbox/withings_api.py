@@ -13,6 +13,7 @@ from .web import Request, Response, json_response, redirect, text_response
 from .withings_auth import INVALID_TOKEN, WithingsAuth
 from .withings_daily import INSUFFICIENT_SCOPE
 from .withings_data import WITHINGS_TIMEZONE
+from .withings_series import SERIES_ACTIONS
 
 DEFAULT_PAGE_SIZE = 200  # the real page size is not documented
 RATE_LIMIT_PER_MINUTE = 120  # "limited to 120 requests per minute", for the whole application
@@ -84,6 +85,8 @@ class WithingsApi:
             return response
         if req.path == "/measure":
             return self._measure(req, params)
+        if (req.path, params.get("action")) in SERIES_ACTIONS:
+            return self._series(req, params)
         if req.path in ("/v2/measure", "/v2/sleep"):
             return self._daily(req, params)
         return body_status(2554, error=f"Not implemented: {req.path}")
@@ -142,3 +145,16 @@ class WithingsApi:
         page = records[offset : offset + self.page_size]
         more = offset + self.page_size < len(records)
         return body_status(0, {key: page, "more": more, "offset": offset + len(page) if more else 0})
+
+    def _series(self, req: Request, params: dict[str, str]) -> Response:
+        """Sleep series, intraday, workouts, ECG and devices (sandbox/withings_series.py)."""
+        if not self.auth.check(_token(req)):
+            return body_status(401)
+        if SERIES_ACTIONS[(req.path, params["action"])] in self.denied_scopes:
+            return body_status(403, error=INSUFFICIENT_SCOPE)
+        series = self.people.life(self.auth.owner(_token(req))).series
+        try:
+            status, body = series.answer(req.path, params["action"], params, self.page_size)
+        except ValueError as exc:
+            return body_status(503, error=f"Invalid Params: {exc}")
+        return body_status(status, body)

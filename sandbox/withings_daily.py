@@ -57,15 +57,9 @@ SLEEP_MAT_FIELDS = SLEEP_DEFAULT_FIELDS + (
     "durationtowakeup",
     "night_events",
 )
-ACTIVITY_TRACKER_FIELDS = ACTIVITY_DEFAULT_FIELDS + (
-    "hr_average",
-    "hr_min",
-    "hr_max",
-    "hr_zone_0",
-    "hr_zone_1",
-    "hr_zone_2",
-    "hr_zone_3",
-)
+# Heart-rate fields that getactivity and getworkouts share.
+HR_FIELDS = ("hr_average", "hr_min", "hr_max", "hr_zone_0", "hr_zone_1", "hr_zone_2", "hr_zone_3")
+ACTIVITY_TRACKER_FIELDS = ACTIVITY_DEFAULT_FIELDS + HR_FIELDS
 WATCH = ("ScanWatch", 93)
 SLEEP_MAT_MODEL, SLEEP_MAT_MODEL_ID = 32, 63  # a sleep monitor (Sleep Analyzer / Aura Sensor V2)
 INSUFFICIENT_SCOPE = (
@@ -207,6 +201,11 @@ class WithingsDaily:
             "completed": True,
             "data": {k: data[k] for k in fields if k in data},
         }
+
+    def night_span(self, day: date) -> tuple[int, int]:
+        """(startdate, enddate) of the night ending on `day`, as its summary gives them."""
+        night = self._night(day, ())
+        return night["startdate"], night["enddate"]
 
     def _night_extras(self, day: date, latency: int, awake: int, in_bed: int) -> dict:
         """The less common getsummary fields, from a generator of their own (older values stay put)."""

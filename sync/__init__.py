@@ -1,1 +1,2 @@
-"""The sync: resource declarations, windows, the run plan, the runner, the run lock, run reports and `watch`."""
+"""The sync: resource declarations, windows, the run plan, the runner, the run lock, run reports, `watch`,
+`worker`, and the run service every door calls."""

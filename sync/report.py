@@ -198,6 +198,31 @@ def accounts_dict(outcomes: list, exit_code: int, dry_run: bool) -> dict:
     }
 
 
+def account_lines(engine, outcomes: list, *, quiet: bool = False) -> list[str]:
+    """One `account_line` per account of a run of several, freshness read now; with `quiet`, only
+    the accounts that neither succeeded nor were busy."""
+    from configuration import clock
+    from storage import accounts
+
+    with engine.connect() as conn:
+        fresh = {o.account: accounts.freshness(conn, accounts.find(conn, o.account) or -1) for o in outcomes}
+    now, width = clock.utcnow(), max(len(o.account) for o in outcomes)
+    return [
+        account_line(o, fresh[o.account], now, width) for o in outcomes if not quiet or o.status not in ("ok", "busy")
+    ]
+
+
+def print_accounts(engine, outcomes: list, exit_code: int, *, quiet: bool, json_output: bool, dry_run: bool) -> None:
+    """What a run of several accounts prints at the end: one line each, or one JSON document."""
+    import click
+
+    if json_output:
+        click.echo(redact(json.dumps(accounts_dict(outcomes, exit_code, dry_run), indent=2)))
+        return
+    for line in account_lines(engine, outcomes, quiet=quiet):
+        click.echo(redact(line))
+
+
 def _ago(when: datetime | None, now: datetime) -> str:
     """ "just now", "5 min ago", "3 h ago", "2 days ago", "never"."""
     if when is None:

@@ -374,6 +374,16 @@ def data_tables() -> tuple[Table, ...]:
     return tuple(dict.fromkeys(t for r in RESOURCES for t in r.tables))
 
 
+def tables_by_source() -> dict[str, list[Table]]:
+    """Per provider, every table its declared resources write, each once, in declaration order."""
+    tables: dict[str, list[Table]] = {}
+    for resource in RESOURCES:
+        for table in resource.tables:
+            if table not in tables.setdefault(resource.source, []):
+                tables[resource.source].append(table)
+    return tables
+
+
 def get(source: str, name: str) -> Resource:
     """The declaration of (source, name); KeyError for an undeclared one."""
     for resource in RESOURCES:

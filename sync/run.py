@@ -1,7 +1,9 @@
-"""One account's run: its lock, the plan of every declared resource, the runner, the summary.
+"""One account's run: what it is asked to do (`RunOptions`), its lock, the plan of every declared
+resource, the runner, the summary.
 
-The command line (`etl.py`), the menu and the workers all run an account through `run_account`,
-so a cron run, `watch` and a worker sync one account the same way and never at once.
+The run service (sync/service.py, behind the command line, the menu and the benchmarks) and the
+workers all sync an account through `sync_account`, so a cron run and a worker sync one account
+the same way and never at once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.engine import Engine
 from api_clients.errors import DailyBudgetReached, classify_error
 from configuration import clock
 from configuration.accounts import DEFAULT_ACCOUNT
+from configuration.exits import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
 from storage import accounts, rate_budget
 from storage.tokens import DbTokenStore
 from sync import resources
@@ -25,9 +28,25 @@ from sync.lock import RunLocked, account_lock, process_lock
 from sync.plan import source_jobs
 from sync.runner import ResourceResult, Runner
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RECONNECT, EXIT_LOCKED = 0, 1, 2, 3, 75
 SOURCES = resources.SOURCES
 log = logging.getLogger("etl")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run is asked to do, from the command line (or the menu, a benchmark) to `sync_account`."""
+
+    since: datetime | None = None  # an explicit window's start; None: incremental
+    full: bool = False  # the whole history again
+    sources: tuple[str, ...] = SOURCES
+    dry_run: bool = False  # fetch and report, write nothing
+    wait: float = 0.0  # seconds to wait for another run's lock
+    max_minutes: float | None = None  # None: ETL_MAX_MINUTES
+    accounts: tuple[str, ...] = ()  # the accounts named; none: every account
+    quiet: bool = False  # errors only
+    json_output: bool = False  # one JSON document on stdout
+    interactive: bool = False  # live progress (a terminal)
+    ping_url: str | None = None  # a monitor to ping; None: HEALTHCHECK_URL
 
 
 @dataclass
@@ -95,27 +114,15 @@ def plan(settings, engine, store, sources, *, now, since, full, reporter):
     return jobs, failed, skipped
 
 
-def run_account(settings, engine: Engine, reporter, *, wait: float = 0.0, **options) -> RunOutcome:
+def run_account(settings, engine: Engine, reporter, options: RunOptions, *, account: str, on_start=None) -> RunOutcome:
     """Sync one account in a process of its own: hold the process lock (SQLite), then
-    `sync_account` with the same options (the account's lock, plan, fetch and load, report).
-    Raises RunLocked."""
-    with process_lock(engine, wait):
-        return sync_account(settings, engine, reporter, wait=wait, **options)
+    `sync_account` (the account's lock, plan, fetch and load, report). Raises RunLocked."""
+    with process_lock(engine, options.wait):
+        return sync_account(settings, engine, reporter, options, account=account, on_start=on_start)
 
 
 def run_accounts(
-    settings,
-    engine: Engine,
-    names: list[str],
-    reporter_for,
-    *,
-    sources=SOURCES,
-    since=None,
-    full: bool = False,
-    dry_run: bool = False,
-    wait: float = 0.0,
-    max_minutes: float | None = None,
-    on_start=None,
+    settings, engine: Engine, names: list[str], reporter_for, options: RunOptions, *, on_start=None
 ) -> list[RunOutcome]:
     """Sync several accounts side by side in this process (ETL_ACCOUNT_CONCURRENCY at once), one
     outcome each, in the order of `names`. `reporter_for(name)` gives each account its reporter.
@@ -129,19 +136,7 @@ def run_accounts(
     def one(name: str) -> RunOutcome:
         reporter = reporter_for(name)
         try:
-            return sync_account(
-                settings,
-                engine,
-                reporter,
-                account=name,
-                sources=sources,
-                since=since,
-                full=full,
-                dry_run=dry_run,
-                wait=wait,
-                max_minutes=max_minutes,
-                on_start=started,
-            )
+            return sync_account(settings, engine, reporter, options, account=name, on_start=started)
         except RunLocked as exc:
             log.info("%s: busy: %s", name, exc)
             return RunOutcome([], EXIT_OK, [], name, busy=True)
@@ -152,7 +147,7 @@ def run_accounts(
             result = ResourceResult("*", "*", status="failed", error=message, reconnect=reconnect)
             return RunOutcome([result], exit_code_for([result]), [], name)
 
-    with process_lock(engine, wait):
+    with process_lock(engine, options.wait):
         workers = max(1, min(settings.account_concurrency or 1, len(names)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="account") as pool:
             return list(pool.map(one, names))
@@ -177,14 +172,9 @@ def sync_account(
     settings,
     engine: Engine,
     reporter,
+    options: RunOptions,
     *,
     account: str = DEFAULT_ACCOUNT,
-    sources=SOURCES,
-    since=None,
-    full: bool = False,
-    dry_run: bool = False,
-    wait: float = 0.0,
-    max_minutes: float | None = None,
     on_start=None,
     on_finish=None,
 ) -> RunOutcome:
@@ -193,17 +183,17 @@ def sync_account(
     `on_start()` runs once the lock is held, `on_finish(account_id, outcome)` before it is let go."""
     with engine.begin() as conn:
         account_id = accounts.ensure(conn, account)
-    with account_lock(engine, account_id, wait, name=account):
+    with account_lock(engine, account_id, options.wait, name=account):
         if on_start is not None:
             on_start()
         jobs, failed, skipped = plan(
             settings,
             engine,
             DbTokenStore(engine, account),
-            sources,
+            options.sources,
             now=clock.utcnow(),
-            since=since,
-            full=full,
+            since=options.since,
+            full=options.full,
             reporter=reporter,
         )
         for result in failed:
@@ -211,22 +201,22 @@ def sync_account(
         runner = Runner(
             engine,
             reporter,
-            dry_run=dry_run,
+            dry_run=options.dry_run,
             max_fetchers=settings.fetch_concurrency or None,
-            max_seconds=max_seconds(settings, max_minutes),
+            max_seconds=max_seconds(settings, options.max_minutes),
             account=account,
         )
         try:
             results = failed + runner.run(jobs)
         finally:
             give_back_unused(job.client for job in jobs)
-        until = _defer(engine, account_id, results, dry_run)
+        until = _defer(engine, account_id, results, options.dry_run)
         # Nothing configured is a configuration error (exit 2): the summary says so, not "exit 0".
-        code = EXIT_USAGE if len(skipped) == len(sources) else exit_code_for(results)
+        code = EXIT_USAGE if len(skipped) == len(options.sources) else exit_code_for(results)
         outcome = RunOutcome(results, code, skipped, account, deferred_until=until)
         if on_finish is not None:
             on_finish(account_id, outcome)  # still under the lock: a worker files the next due time
-    reporter.summary(results, code, dry_run)
+    reporter.summary(results, code, options.dry_run)
     if until is not None:
         reporter.deferred(next(r.error for r in results if r.status == "deferred"))
     return outcome

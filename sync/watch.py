@@ -21,6 +21,7 @@ from api_clients.errors import classify_error
 from api_clients.providers import client_class
 from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.clock import utcnow
+from configuration.exits import EXIT_FAILED, EXIT_OK, EXIT_RECONNECT
 from sync import resources
 from sync.budget import give_back_unused
 from sync.healthcheck import Pinger, run_summary
@@ -151,8 +152,8 @@ class Watcher:
             next_due = min([reconcile_due, *(poll_due[s] for s in self.clients)], default=now)
             self.stop.wait(max(0.0, next_due - time.monotonic()))
         if not self.clients:
-            return 3 if self.reconnect else 1
-        return 0
+            return EXIT_RECONNECT if self.reconnect else EXIT_FAILED
+        return EXIT_OK
 
     def _cycle(self, plan: dict, kind: str) -> bool:
         """One run of the planned resources under the run lock; False when another run holds it."""
@@ -186,7 +187,7 @@ class Watcher:
         # interval (6 h by default), not 90 s. A cycle cut short by a stop signal reports nothing.
         if kind == "reconcile" and not self.stop.is_set():
             failed = any(r.status not in ("ok", "skipped", "deferred") for r in results)
-            self.pinger.finish(1 if failed else 0, run_summary(results))
+            self.pinger.finish(EXIT_FAILED if failed else EXIT_OK, run_summary(results))
         return True
 
     @contextmanager
@@ -274,7 +275,7 @@ def run_watch(
             watcher.open(sources)
         codes = _run_all(watchers, stop)
     log.info("watch: stopped")
-    return max(codes) if all(codes) else 0
+    return max(codes) if all(codes) else EXIT_OK
 
 
 def _run_all(watchers: list[Watcher], stop: threading.Event) -> list[int]:

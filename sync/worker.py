@@ -29,11 +29,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from configuration import clock
+from configuration.exits import EXIT_FAILED, EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
 from storage import account_policy, accounts
 from sync.healthcheck import Pinger, run_summary
 from sync.lock import RunLocked
 from sync.report import Reporter
-from sync.run import EXIT_FAILED, EXIT_OK, EXIT_RECONNECT, EXIT_USAGE, SOURCES, sync_account
+from sync.run import RunOptions, sync_account
 
 log = logging.getLogger("etl")
 CANDIDATES = 16  # due accounts read per claim: enough to skip the ones other workers hold
@@ -69,17 +70,16 @@ class Worker:
         self,
         settings,
         engine: Engine,
+        options: RunOptions,
         *,
         interval: timedelta,
         until_idle: bool = False,
-        sources=SOURCES,
         echo: Callable[[str], None] = print,
-        quiet: bool = False,
         pinger: Pinger | None = None,
     ):
-        self.settings, self.engine, self.interval = settings, engine, interval
+        self.settings, self.engine, self.options, self.interval = settings, engine, options, interval
+        self.until_idle, self.echo = until_idle, echo
         self.pinger = pinger or Pinger(None)
-        self.until_idle, self.sources, self.echo, self.quiet = until_idle, sources, echo, quiet
         self.stats = WorkerStats()
         self._stop = threading.Event()
 
@@ -127,14 +127,14 @@ class Worker:
 
     def _sync(self, account_id: int, name: str) -> None:
         started = time.monotonic()
-        reporter = Reporter(interactive=False, quiet=self.quiet)
+        reporter = Reporter(interactive=False, quiet=self.options.quiet)
         try:
             outcome = sync_account(
                 self.settings,
                 self.engine,
                 reporter,
+                self.options,
                 account=name,
-                sources=self.sources,
                 on_start=lambda: self._start(account_id),
                 on_finish=lambda _id, outcome: self._file(account_id, outcome.exit_code, outcome.deferred_until),
             )

@@ -18,11 +18,11 @@ from sqlalchemy import select
 import etl
 from api_clients.oauth import Token
 from models import AccountProvider, OAuthToken, SyncState
-from readers.accounts import data_tables
 from sandbox import SandboxServer
 from storage import accounts
 from storage.engine import make_engine
 from storage.tokens import DbTokenStore
+from sync.resources import tables_by_source
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 PEOPLE = {"alice": 0, "bob": 1}
@@ -60,7 +60,7 @@ def user_ids_by_table(engine) -> dict[str, set[int]]:
     """Per data table (every declared resource's), the distinct user ids of its rows."""
     out = {}
     with engine.connect() as conn:
-        for provider, tables in data_tables().items():
+        for provider, tables in tables_by_source().items():
             for table in tables:
                 out[table.name] = (provider, set(conn.execute(select(table.c.user_id).distinct()).scalars()))
     return out
@@ -153,7 +153,7 @@ def test_an_account_that_must_reconnect_exits_3_and_the_other_is_stored(two):
 
 
 def count_rows(engine, table_name: str, user_id: int) -> int:
-    table = next(t for tables in data_tables().values() for t in tables if t.name == table_name)
+    table = next(t for tables in tables_by_source().values() for t in tables if t.name == table_name)
     with engine.connect() as conn:
         return len(conn.execute(select(table.c.user_id).where(table.c.user_id == user_id)).all())
 

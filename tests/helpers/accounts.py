@@ -38,7 +38,7 @@ def two_people(days: int = 20) -> Iterator:
 
 def sync_two_accounts(sb, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The environment of `sb`'s apps (no seed token), and alice's and bob's first runs."""
-    import etl
+    from sync import service
     from sync.report import Reporter
 
     for key, value in sb.environment(mint_tokens=False).items():  # the apps; tokens per account below
@@ -46,7 +46,7 @@ def sync_two_accounts(sb, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", db_url)
     engine = make_engine(db_url)
     try:
-        etl.open_database(etl.load_settings()).dispose()  # the schema at head
+        service.open_database(service.load_settings()).dispose()  # the schema at head
         for name, person in ACCOUNTS.items():
             store = DbTokenStore(engine, name)
             for provider in ("whoop", "withings"):
@@ -54,7 +54,7 @@ def sync_two_accounts(sb, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
                 expired = datetime.now(timezone.utc) - timedelta(hours=1)
                 store.save(provider, Token(access_token="", refresh_token=seed, expires_at=expired, scope=None))
             reporter = Reporter(interactive=False, quiet=True)
-            outcome = etl.run_complete_etl(account=name, engine=engine, reporter=reporter)
+            outcome = service.run_once(account=name, engine=engine, reporter=reporter)
             assert outcome.exit_code == 0, outcome.results
         with engine.begin() as conn:
             accounts.remove(conn, accounts.require(conn, "default"))
@@ -80,8 +80,7 @@ def file_under_default(url: str, users: dict[str, int]) -> int:
 def alice_beside_empty_default(sb, db_url: str, monkeypatch: pytest.MonkeyPatch):
     """The environment of `sb`'s apps (no seed token, staleness allowing its day of lag), and
     alice's live tokens beside the migration's empty `default`: (settings, engine)."""
-    import etl
-    from sync import resources
+    from sync import resources, service
 
     for key, value in sb.environment(mint_tokens=False).items():
         monkeypatch.setenv(key, value)
@@ -89,8 +88,8 @@ def alice_beside_empty_default(sb, db_url: str, monkeypatch: pytest.MonkeyPatch)
     for resource in resources.RESOURCES:
         if resource.stale_after < timedelta(days=3):
             monkeypatch.setenv(f"STALE_AFTER_{resource.source.upper()}_{resource.name.upper()}", "3d")
-    settings = etl.load_settings()
-    engine = etl.open_database(settings)
+    settings = service.load_settings()
+    engine = service.open_database(settings)
     store = DbTokenStore(engine, "alice")
     expired = datetime.now(timezone.utc) - timedelta(hours=1)
     for provider in resources.SOURCES:

@@ -21,10 +21,13 @@ LAYERS = (
     ("sync",),
     ("readers",),
     ("dashboard", "mcp_server"),
+    ("commands",),
     ("etl",),
     ("run_app",),
 )
 LAYER_OF = {part: index for index, parts in enumerate(LAYERS) for part in parts}
+# A package's `__main__` (`python -m dashboard`) is a door, like etl.py: it may call the commands.
+DOOR = LAYER_OF["etl"]
 CARD_MODULES = {"run_app.py", "etl.py", "db_loader.py", "models.py"}
 NOT_SHIPPED = {"tests", "sandbox", "bench", "scripts", "docs", "data", "logs"}
 
@@ -55,10 +58,33 @@ def test_the_root_holds_the_design_cards_modules_and_packages_by_job():
 @pytest.mark.parametrize("part", sorted(LAYER_OF))
 def test_nothing_imports_upwards(part):
     for source in _sources(part):
+        layer = DOOR if source.name == "__main__.py" else LAYER_OF[part]
         for other in _imported_parts(source) - {part}:
-            assert LAYER_OF[other] < LAYER_OF[part], (
-                f"{source.relative_to(ROOT)} imports {other}, which is not below {part}"
-            )
+            assert LAYER_OF[other] < layer, f"{source.relative_to(ROOT)} imports {other}, which is not below {part}"
+
+
+def test_commands_sit_above_the_read_and_sync_layers_and_below_the_doors():
+    below = {"sync", "readers", "dashboard", "mcp_server"}
+    assert all(LAYER_OF[part] < LAYER_OF["commands"] for part in below)
+    assert LAYER_OF["commands"] < LAYER_OF["etl"] < LAYER_OF["run_app"]
+    # Only the doors (etl.py, the menu, a package's `__main__`) import the commands.
+    importers = {
+        source.relative_to(ROOT).as_posix()
+        for part in LAYER_OF
+        if part != "commands"
+        for source in _sources(part)
+        if "commands" in _imported_parts(source)
+    }
+    assert importers <= {"etl.py", "run_app.py", "dashboard/__main__.py"}, importers
+
+
+def test_read_side_packages_hold_no_command_and_take_no_lock():
+    # A reader only reads: what deletes data or takes a sync lock is a sync service a command calls.
+    for part in ("readers", "dashboard", "mcp_server"):
+        for source in _sources(part):
+            text = source.read_text()
+            assert "import click" not in text, f"{source.relative_to(ROOT)} is a command: it belongs in commands/"
+            assert "sync.lock" not in text, f"{source.relative_to(ROOT)} takes a sync lock"
 
 
 def test_every_package_says_what_it_is_for():

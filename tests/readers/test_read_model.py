@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import etl
-from dashboard.command import dashboard
+from commands.dashboard import dashboard
 from dashboard.summary import load_summary
 from models import Account, SyncState
 from readers import read_model

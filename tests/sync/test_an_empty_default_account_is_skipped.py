@@ -13,6 +13,7 @@ from click.testing import CliRunner
 import etl
 from sync import resources
 from sync.healthcheck import Pinger
+from sync.run import RunOptions
 from sync.watch import Schedule, run_watch
 from sync.worker import Worker
 from tests.conftest import serving
@@ -38,7 +39,9 @@ def test_watch_watches_and_budgets_for_alice_alone(alice, caplog):
 
 
 def _worker(settings, engine, **options) -> Worker:
-    return Worker(settings, engine, interval=timedelta(hours=1), until_idle=True, echo=lambda line: None, **options)
+    return Worker(
+        settings, engine, RunOptions(), interval=timedelta(hours=1), until_idle=True, echo=lambda line: None, **options
+    )
 
 
 def _postgresql_only(engine) -> None:

@@ -18,7 +18,7 @@ from sandbox import SandboxServer
 from storage.accounts import ACCOUNT
 from sync.report import Reporter
 from sync.resources import data_tables
-from sync.run import sync_account
+from sync.run import RunOptions, sync_account
 from tests.helpers.workers import (
     account_name,
     account_states,
@@ -152,7 +152,9 @@ def test_a_worker_killed_mid_account_leaves_no_lock_and_another_completes_the_ac
     # natural keys forbid a doubled one).
     before = _rows_by_user(pg_engine)
     settings = get_settings(read_dotenv=False)
-    outcome = sync_account(settings, pg_engine, Reporter(interactive=False, quiet=True), account=killed, full=True)
+    outcome = sync_account(
+        settings, pg_engine, Reporter(interactive=False, quiet=True), RunOptions(full=True), account=killed
+    )
     assert outcome.exit_code == 0
     assert sum(r.counts.inserted for r in outcome.results) == 0
     assert _rows_by_user(pg_engine) == before

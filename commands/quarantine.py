@@ -1,5 +1,5 @@
 """The `quarantine` command: list, show, retry, acknowledge and dismiss the records that could not be
-stored; etl.py registers it (its work is imported only when it runs)."""
+stored (its work is imported only when it runs)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import click
 
-from readers.commands import open_engine, settings
+from commands.common import open_engine, settings
 
 
 @contextmanager
@@ -82,22 +82,19 @@ def _targets(session, item_id, resource_name):
 @click.option("--resource", "resource_name", metavar="NAME", help="Only this resource's items (e.g. measures).")
 def retry(item_id, resource_name):
     """Try the items again now with this release's mappers, and say what was stored."""
-    from db_loader import retry_quarantine
-    from sync.lock import RunLocked, run_lock
+    from sync.admin import retry_quarantined
+    from sync.lock import RunLocked
 
     tried = 0
     with _session(write=True) as session:
         try:
-            with run_lock(session.get_bind()):  # not while a run writes the same rows
-                for resource, ids in _targets(session, item_id, resource_name):
-                    counts = retry_quarantine(session, resource.source, resource.name, resource.retry_loader(), ids)
-                    session.commit()
-                    tried += counts.fetched
-                    if counts.fetched:
-                        click.echo(
-                            f"{resource.source} {resource.name}: {counts.recovered} of {counts.fetched} "
-                            f"stored now, {counts.fetched - counts.recovered} still quarantined"
-                        )
+            for resource, counts in retry_quarantined(session, lambda s: _targets(s, item_id, resource_name)):
+                tried += counts.fetched
+                if counts.fetched:
+                    click.echo(
+                        f"{resource.source} {resource.name}: {counts.recovered} of {counts.fetched} "
+                        f"stored now, {counts.fetched - counts.recovered} still quarantined"
+                    )
         except RunLocked as exc:
             raise click.ClickException(str(exc)) from None
     if not tried:

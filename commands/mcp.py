@@ -1,19 +1,16 @@
-"""The `mcp` command; etl.py registers it (the server and its SDK are imported only when it runs)."""
+"""The `mcp` command (the server and its SDK are imported only when it runs)."""
 
 from __future__ import annotations
 
 import click
 
 from configuration.accounts import account_option
+from configuration.exits import ConfigError
 
 MISSING_EXTRA = (
     "the MCP server is an optional extra: install it with `pip install 'whoop-etl[mcp]'` "
     "(in a checkout: `pip install -r requirements-mcp.txt`)"
 )
-
-
-class _SetupError(click.ClickException):
-    exit_code = 2  # as etl.py: a setup or configuration problem the user fixes, not a failed run
 
 
 @click.command()
@@ -27,14 +24,14 @@ def mcp(accounts):
     except ModuleNotFoundError as exc:
         if exc.name != "mcp" and not (exc.name or "").startswith("mcp."):
             raise
-        raise _SetupError(MISSING_EXTRA) from None
+        raise ConfigError(MISSING_EXTRA) from None
     try:
         settings = get_settings()
     except ValueError as exc:
-        raise _SetupError(f"configuration: {exc}") from None
+        raise ConfigError(f"configuration: {exc}") from None
     from storage.accounts import UnknownAccount
 
     try:
         serve_stdio(settings.database_url, accounts)
     except UnknownAccount as exc:
-        raise _SetupError(str(exc)) from None
+        raise ConfigError(str(exc)) from None

@@ -5,10 +5,7 @@ from __future__ import annotations
 import click
 
 from configuration.accounts import account_option
-
-
-class _ConfigError(click.ClickException):
-    exit_code = 2  # as etl.py: a configuration problem the user fixes in .env
+from configuration.exits import ConfigError
 
 
 @click.command(name="dashboard")
@@ -39,7 +36,7 @@ def dashboard(host, port, database_url, open_browser, account):
     try:
         settings = get_settings()
     except ValueError as exc:
-        raise _ConfigError(f"configuration: {exc}") from None
+        raise ConfigError(f"configuration: {exc}") from None
     try:
         serve(
             database_url or settings.database_url,
@@ -51,4 +48,4 @@ def dashboard(host, port, database_url, open_browser, account):
     except (DashboardUnavailable, DatabaseUnavailable) as exc:  # a busy port (named), an unusable database
         raise click.ClickException(str(exc)) from None
     except UnknownAccount as exc:  # the message lists the accounts
-        raise _ConfigError(str(exc)) from None
+        raise ConfigError(str(exc)) from None

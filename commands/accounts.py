@@ -1,5 +1,5 @@
 """The `accounts` command: list the accounts, add one, remove one (keeping its data unless
-`--purge`); etl.py registers it (its work is imported only when it runs)."""
+`--purge`; sync/admin.py removes it under the run's locks). Its work is imported only when it runs."""
 
 from __future__ import annotations
 
@@ -7,22 +7,9 @@ import json
 
 import click
 
+from commands.common import open_engine, settings
 from configuration.accounts import check_account_name
-from readers.commands import open_engine, settings
-
-EXIT_USAGE = 2
-
-
-class UsageFailure(click.ClickException):
-    """A usage error (exit 2) that is not about the command line's shape: an unknown account."""
-
-    exit_code = EXIT_USAGE
-
-
-class Busy(click.ClickException):
-    """A run holds the account (exit 75, as a run that meets another)."""
-
-    exit_code = 75
+from configuration.exits import ConfigError, LockedError
 
 
 def _name(ctx, param, value):
@@ -83,28 +70,26 @@ def add(name):
 def remove(name, purge, yes):
     """Remove account NAME: its tokens and provider links are deleted, and its data is KEPT (the
     default; its rows stay in every table, owned by no account). --purge deletes its data too."""
-    from readers.accounts import data_tables
     from storage import accounts as store
-    from sync.lock import RunLocked, account_lock, process_lock
+    from sync.admin import remove_account
+    from sync.lock import RunLocked
 
     engine = open_engine(settings().database_url, read_only=False, at_head=True)
     try:
         with engine.connect() as conn:
             try:
                 account_id = store.require(conn, name)
-            except store.UnknownAccount as exc:
-                raise UsageFailure(str(exc)) from None
+            except store.UnknownAccount as exc:  # the message lists the accounts
+                raise ConfigError(str(exc)) from None
         if purge and not yes:
             click.confirm(
                 f"Delete every row of account {name!r} from every data table? This cannot be undone",
                 abort=True,
             )
-        try:  # not while a run syncs it (its next page would file rows under a removed account)
-            with process_lock(engine, 0), account_lock(engine, account_id, 0, name=name), engine.begin() as conn:
-                deleted = store.purge(conn, account_id, data_tables()) if purge else {}
-                store.remove(conn, account_id)
-        except RunLocked as exc:
-            raise Busy(str(exc)) from None
+        try:
+            deleted = remove_account(engine, account_id, name, purge=purge)
+        except RunLocked as exc:  # exit 75, as a run that meets another
+            raise LockedError(str(exc)) from None
     finally:
         engine.dispose()
     if purge:

@@ -1,0 +1,33 @@
+"""Changes a command makes to synced data, each under the locks a run takes so it never meets a run
+writing the same rows: removing an account (its data kept, or purged), retrying quarantined records."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from storage import accounts
+from sync.lock import account_lock, process_lock, run_lock
+from sync.resources import tables_by_source
+
+
+def remove_account(engine: Engine, account_id: int, name: str, *, purge: bool) -> dict[str, int]:
+    """Delete the account's tokens and provider links and, with `purge`, its rows in every data
+    table (rows deleted per table). Not while a run syncs it (its next page would file rows under a
+    removed account): RunLocked."""
+    with process_lock(engine, 0), account_lock(engine, account_id, 0, name=name), engine.begin() as conn:
+        deleted = accounts.purge(conn, account_id, tables_by_source()) if purge else {}
+        accounts.remove(conn, account_id)
+    return deleted
+
+
+def retry_quarantined(session, choose):
+    """Under the run lock (not while a run writes the same rows), retry each (resource declaration,
+    ids or None) that `choose(session)` names with this release's mappers; yields (resource, counts)
+    as each commits. Raises RunLocked."""
+    from db_loader import retry_quarantine
+
+    with run_lock(session.get_bind()):
+        for resource, ids in choose(session):
+            counts = retry_quarantine(session, resource.source, resource.name, resource.retry_loader(), ids)
+            session.commit()
+            yield resource, counts
