@@ -491,6 +491,54 @@ rate_budget = Table(
 )
 
 
+# One row: this database's install id (migration 0011_publish_state). Home Assistant's unique ids
+# derive from it, so every host publishing from one database publishes the same entities.
+installation = Table(
+    "installation",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    _at("created_at", nullable=False),
+)
+
+# Per publish target ("mqtt") and account name: the last attempt, success and error `status` shows.
+publish_state = Table(
+    "publish_state",
+    metadata,
+    Column("target", String(16), primary_key=True),
+    Column("account", String(64), primary_key=True),
+    _at("last_attempt_at"),
+    _at("last_success_at"),
+    Column("error", Text),
+)
+
+# A webhook or notification the receiver accepted, committed before it answers (`serve`). One
+# row per event: `dedupe_key` is WHOOP's trace_id, or Withings' (userid, appli, startdate,
+# enddate), so a redelivery stores nothing. `processed_at`, `attempts` and `last_error` belong
+# to whatever later fetches what the event names; the receiver only inserts.
+inbound_event = Table(
+    "inbound_event",
+    metadata,
+    _id(),
+    Column("provider", String(16), nullable=False),
+    Column("dedupe_key", String(200), nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("event_type", String(32)),  # WHOOP: "recovery.updated", ...
+    # WHOOP: the id the event names (for recovery.* the SLEEP's UUID, not the cycle's id).
+    Column("object_id", String(64)),
+    Column("trace_id", String(128)),
+    Column("appli", Integer),  # Withings: the notification category
+    Column("startdate", BigInteger),  # Withings: unix seconds
+    Column("enddate", BigInteger),
+    Column("payload", Text, nullable=False),  # the fields as received, JSON
+    _at("received_at", nullable=False),
+    _at("processed_at"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    UniqueConstraint("dedupe_key", name="uq_inbound_event_dedupe_key"),
+    Index("ix_inbound_event_processed_at", "processed_at"),
+)
+
+
 # ---- ORM classes, mapped on first use ---------------------------------------------------------
 # The ORM (sqlalchemy.orm and the mapper set-up, about 85 ms at start-up) loads only when one of
 # these names is read: the dashboard, the readers and the tests use them; the ETL's run never
@@ -513,6 +561,7 @@ _ORM_NAMES = (
     "Account",
     "AccountProvider",
     "RateBudget",
+    "InboundEvent",
 )
 _orm_lock = threading.Lock()
 
@@ -574,6 +623,9 @@ def _map_orm_classes() -> dict[str, Any]:
 
     class RateBudget(Base):
         __table__ = rate_budget
+
+    class InboundEvent(Base):
+        __table__ = inbound_event
 
     classes = {name: cls for name, cls in locals().items() if name in _ORM_NAMES}
     for cls in classes.values():

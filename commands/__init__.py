@@ -9,9 +9,18 @@ from commands.connect import connect
 from commands.dashboard import dashboard
 from commands.export import export
 from commands.mcp import mcp
+from commands.mqtt import mqtt
 from commands.quarantine import quarantine
 from commands.status import status
 from commands.watch import watch
+from commands.webhooks import serve, webhooks
 from commands.worker import worker
+from publish.listener import open_listener
+from sync import hooks
 
-COMMANDS = (status, connect, watch, worker, dashboard, accounts, export, quarantine, mcp)
+COMMANDS = (status, connect, watch, worker, dashboard, accounts, export, quarantine, mcp, mqtt, serve, webhooks)
+
+# Every door (etl.py and the menu) imports this package, so installing the publisher here makes
+# every run, `watch` and `worker` publish after it commits (when MQTT_URL is set) whichever door
+# started it. The factory imports nothing of paho or the read model until it has work.
+hooks.install(open_listener)

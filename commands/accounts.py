@@ -71,10 +71,12 @@ def remove(name, purge, yes):
     """Remove account NAME: its tokens and provider links are deleted, and its data is KEPT (the
     default; its rows stay in every table, owned by no account). --purge deletes its data too."""
     from storage import accounts as store
+    from sync import hooks
     from sync.admin import remove_account
     from sync.lock import RunLocked
 
-    engine = open_engine(settings().database_url, read_only=False, at_head=True)
+    current = settings()
+    engine = open_engine(current.database_url, read_only=False, at_head=True)
     try:
         with engine.connect() as conn:
             try:
@@ -90,6 +92,7 @@ def remove(name, purge, yes):
             deleted = remove_account(engine, account_id, name, purge=purge)
         except RunLocked as exc:  # exit 75, as a run that meets another
             raise LockedError(str(exc)) from None
+        hooks.account_removed(current, engine, name)  # Home Assistant's entities of it are withdrawn
     finally:
         engine.dispose()
     if purge:

@@ -34,6 +34,7 @@ RANGES = {
     "WHOOP_REQUESTS_PER_MINUTE": (None, 1, 100000),
     "WHOOP_REQUESTS_PER_DAY": (9500, 1, 10000000),
     "WITHINGS_REQUESTS_PER_MINUTE": (None, 1, 100000),
+    "MQTT_TIMEOUT_SECONDS": (5, 1, 60),
 }
 SUPPORTED_DATABASES = "sqlite:///path/to/file.db or postgresql+psycopg2://user@host/dbname"
 _DRIVERS = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg2")}
@@ -92,6 +93,36 @@ def check_ping_url(value: str | None, name: str = "HEALTHCHECK_URL") -> str | No
     return value
 
 
+# WITHINGS_WEBHOOK_SECRET: Withings signs nothing, so the notification URL's path carries this
+# secret. At least 128 bits, counted by the alphabet the value is written in (a value from
+# `webhooks secret` is 43 URL-safe base64 characters, 256 bits); only characters that stand in a
+# URL path unescaped, so the secret the URL carries is the one configured.
+WEBHOOK_SECRET_BITS = 128
+_SECRET_ALPHABETS = (  # (characters, bits each), the narrowest first
+    (frozenset("0123456789"), 3.32),
+    (frozenset("0123456789abcdef"), 4.0),
+    (frozenset("0123456789ABCDEF"), 4.0),
+    (frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), 6.0),
+)
+
+
+def check_webhook_secret(value: str | None, name: str = "WITHINGS_WEBHOOK_SECRET") -> str | None:
+    """The Withings notification path secret, masked in every output; SettingError if weak; None when unset."""
+    if not value:
+        return None
+    register_secret(value)  # before any message: none below shows it
+    hint = f"generate one with `{APP_NAME} webhooks secret`"
+    bits = next((len(value) * each for chars, each in _SECRET_ALPHABETS if set(value) <= chars), None)
+    if bits is None:
+        raise SettingError(f"{name} may hold only letters, digits, '-' and '_' (the value is not shown); {hint}")
+    if bits < WEBHOOK_SECRET_BITS or len(set(value)) < 8:
+        raise SettingError(
+            f"{name} is too guessable: it must carry at least {WEBHOOK_SECRET_BITS} bits "
+            f"(22 URL-safe base64 or 32 hex characters, chosen at random); {hint}"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class ProviderSettings:
     """OAuth and API settings of one provider; secrets are hidden from repr."""
@@ -113,6 +144,25 @@ class ProviderSettings:
 
 
 @dataclass(frozen=True)
+class MqttSettings:
+    """Where Home Assistant's MQTT broker is (unset: nothing is published); the password is hidden from repr."""
+
+    host: str | None = None
+    port: int = 1883
+    tls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None  # mqtts: the CA that signed the broker's certificate (default: the system's)
+    discovery_prefix: str = "homeassistant"
+    base_topic: str = APP_NAME
+    timeout: float = 5.0  # the longest a run waits for the broker, per connection and per publish
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the platform reads from its environment."""
 
@@ -131,6 +181,8 @@ class Settings:
     db_connect_timeout: int = 10
     db_statement_timeout: int = 300
     healthcheck_url: str | None = field(default=None, repr=False)  # the monitor pinged by each run
+    mqtt: MqttSettings = field(default_factory=MqttSettings)  # Home Assistant's broker (MQTT_URL)
+    withings_webhook_secret: str | None = field(default=None, repr=False)  # `serve`'s notification path
 
 
 def is_checkout() -> bool:
@@ -233,6 +285,60 @@ def stale_after_overrides() -> dict[str, timedelta]:
     return overrides
 
 
+_TOPIC = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
+MQTT_SCHEMES = {"mqtt": (False, 1883), "mqtts": (True, 8883)}
+
+
+def _env_topic(name: str, default: str) -> str:
+    value = _env(name, default)
+    if not _TOPIC.fullmatch(value):
+        raise SettingError(
+            f"{name} must be an MQTT topic of letters, digits, '_' and '-' levels joined by '/' "
+            f"(no wildcard, no leading or trailing '/'), got {value!r}"
+        )
+    return value
+
+
+def check_mqtt(url: str | None) -> MqttSettings:
+    """MQTT_URL (`mqtt://user:pass@host:1883`, `mqtts://` for TLS) and the other MQTT_* settings;
+    the URL and its password are masked in every output, and no message shows them. The topics
+    and the timeout are checked when no URL is set too: a typo is found before it matters."""
+    topics = {
+        "discovery_prefix": _env_topic("MQTT_DISCOVERY_PREFIX", "homeassistant"),
+        "base_topic": _env_topic("MQTT_BASE_TOPIC", APP_NAME),
+        "timeout": float(_env_int("MQTT_TIMEOUT_SECONDS")),
+    }
+    if not url:
+        return MqttSettings(**topics)
+    register_secret(url)
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in MQTT_SCHEMES or not parts.hostname or port == -1 or parts.path not in ("", "/"):
+        raise SettingError(
+            "MQTT_URL must look like mqtt://user:password@host:1883 (or mqtts:// for TLS); "
+            "the value is not shown: it may hold the broker's password"
+        )
+    register_secret(parts.password)
+    tls, default_port = MQTT_SCHEMES[parts.scheme]
+    ca_file = _env("MQTT_CA_FILE")
+    if ca_file and not Path(ca_file).is_file():
+        raise SettingError(f"MQTT_CA_FILE: no file at {ca_file}")
+    if ca_file and not tls:
+        raise SettingError("MQTT_CA_FILE is set but MQTT_URL is mqtt://, not mqtts://: use mqtts:// for TLS")
+    return MqttSettings(
+        host=parts.hostname,
+        port=port or default_port,
+        tls=tls,
+        username=parts.username,
+        password=parts.password,
+        ca_file=ca_file,
+        **topics,
+    )
+
+
 def _provider(name: str, default_base: str, auth_default: str | None) -> ProviderSettings:
     prefix = name.upper()
     base = _env_url(f"{prefix}_API_BASE_URL", default_base)
@@ -273,4 +379,6 @@ def get_settings(read_dotenv: bool = True) -> Settings:
         db_connect_timeout=_env_int("DB_CONNECT_TIMEOUT_SECONDS"),
         db_statement_timeout=_env_int("DB_STATEMENT_TIMEOUT_SECONDS"),
         healthcheck_url=check_ping_url(_env("HEALTHCHECK_URL")),
+        mqtt=check_mqtt(_env("MQTT_URL")),
+        withings_webhook_secret=check_webhook_secret(_env("WITHINGS_WEBHOOK_SECRET")),
     )

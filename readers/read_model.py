@@ -22,7 +22,7 @@ from mapping.withings import MANUAL_ATTRIBS
 from models import OAuthToken, Quarantine, SyncState, WithingsMeasure
 from readers import metrics
 from readers.ownership import owned
-from storage import quarantine
+from storage import publish_state, quarantine
 from sync import resources
 
 
@@ -207,6 +207,14 @@ def headline(conn: Connection, now: datetime, account: int | None = None) -> dic
             "timezone": night["timezone"],
         },
     }
+
+
+def published(conn: Connection, name: str) -> dict | None:
+    """When account `name` was last published to Home Assistant (MQTT), the last attempt and its
+    error; None when it never was (or the database predates publishing)."""
+    if not has_table(conn, publish_state.STATE.name):
+        return None
+    return publish_state.last(conn, name)
 
 
 def flagged(conn: Connection, account: int | None = None) -> list[dict]:

@@ -45,6 +45,7 @@ def collect_status(engine: Engine, now: datetime | None = None, scope: account_p
         latest = read_model.headline(conn, now, account)
         flagged = read_model.flagged(conn, account)
         held = read_model.quarantined(conn, account)
+        mqtt = read_model.published(conn, scope.label() if scope else DEFAULT_ACCOUNT)
         # The app's daily budget is shared by every account: the same line in each.
         whoop_today = rate_budget.usage(conn, "whoop", rate_budget.DAY, now)
         whoop_said = rate_budget.server_said(conn, "whoop", now)
@@ -71,6 +72,7 @@ def collect_status(engine: Engine, now: datetime | None = None, scope: account_p
             # WHOOP itself said its daily limit is spent, until then (None: it did not today).
             "server_spent_until": whoop_said and whoop_said[0],
         },
+        "mqtt": mqtt,
     }
 
 
@@ -106,10 +108,22 @@ def format_status(status: dict) -> str:
         said = today.get("server_spent_until")
         spent = f" (WHOOP says its daily limit is spent until {_fmt(said)})" if said else ""
         lines.append(f"WHOOP today: {today['used']:,} of {today['budget']:,}{spent}")
+    lines += _mqtt_lines(status)
     lines += _latest_lines(status)
     lines += [f"Flagged: {read_model.flagged_note(item)}" for item in status["flagged"]]
     lines += format_quarantine(status["quarantine"])
     return "\n".join(lines)
+
+
+def _mqtt_lines(status: dict) -> list[str]:
+    """When Home Assistant last got this account's values (nothing when it never was published)."""
+    mqtt, now = status.get("mqtt"), status["now"]
+    if not mqtt:
+        return []
+    line = f"Home Assistant (MQTT): last published {_ago(mqtt['last_success_at'], now)}"
+    if mqtt["error"]:
+        line += f"; the last attempt ({_ago(mqtt['last_attempt_at'], now)}) failed: {mqtt['error']}"
+    return [line]
 
 
 def _latest_lines(status: dict) -> list[str]:

@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
         help="write WHOOP_*/WITHINGS_* settings with fresh refresh tokens to this file",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument("--push-whoop-url", default=None, help="deliver signed WHOOP webhooks here on data changes")
+    parser.add_argument("--push-withings-url", default=None, help="deliver Withings notifications here")
     return parser
 
 
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         people=args.people,
         whoop_daily_limit=args.whoop_daily_limit,
     )
+    server.push.configure(whoop_url=args.push_whoop_url, withings_url=args.push_withings_url)
     if args.env_file:
         lines = [f"{key}={value}" for key, value in server.environment().items()]
         args.env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")

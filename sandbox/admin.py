@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Callable
 
+from .push_admin import ROUTES as PUSH_ROUTES
+from .push_admin import pushing
 from .timeutil import parse_iso
 from .web import Request, Response, json_response
 
@@ -150,6 +152,7 @@ ROUTES: dict[tuple[str, str], Callable[[SandboxApp, dict], dict]] = {
     ("GET", "state"): lambda app, p: app.state(),
     ("GET", "requests"): lambda app, p: {"requests": app.requests},
     ("POST", "clear-requests"): _clear_requests,
+    **PUSH_ROUTES,
 }
 
 
@@ -161,6 +164,6 @@ def handle(app: SandboxApp, req: Request) -> Response:
         known = sorted(f"{method} /_sandbox/{path}" for method, path in ROUTES)
         return json_response({"error": f"no admin endpoint {req.method} {req.path}", "endpoints": known}, 404)
     try:
-        return json_response(action(app, _params(req)))
+        return json_response(pushing(app, name, action, _params(req)))
     except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
         return json_response({"error": f"{type(exc).__name__}: {exc}"}, 400)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from . import admin
+from . import admin, withings_notify
 from .auth import (
     WHOOP_CLIENT_ID,
     WHOOP_CLIENT_SECRET,
@@ -22,6 +22,7 @@ from .auth import (
 from .faults import FaultInjector, FaultRule
 from .history import History
 from .people import DEFAULT_HELD, People
+from .push import Pusher
 from .web import Request, Response, json_response
 from .whoop_api import WhoopApi
 from .withings_api import DEFAULT_PAGE_SIZE, WithingsApi, body_status
@@ -97,12 +98,15 @@ class SandboxApp:
         )
         self.faults = FaultInjector(fault_seed, latency_ms)
         self._log: deque[dict] = deque(maxlen=REQUEST_LOG_SIZE)
+        self.push = Pusher()  # webhooks and notifications, off until a target is set (sandbox/push.py)
 
     def dispatch(self, req: Request) -> Response:
         """Answer one request: admin, or a fault, or the provider's stand-in."""
         if req.path.startswith("/_sandbox/"):
             with self.lock:
                 return admin.handle(self, req)
+        if req.path == "/notify":  # Withings subscriptions: HEADs the callback, so never under the lock
+            return withings_notify.handle(self, req)
         rule, latency = self.faults.pick(req.path)
         if latency:
             time.sleep(latency / 1000)

@@ -86,6 +86,10 @@ class People:
         summaries = {index: life.history.advance_day() for index, life in [*self._pinned.items(), *self._held.items()]}
         return summaries[0]
 
+    def built_lives(self) -> list[tuple[int, Life]]:
+        """(index, records) of every person whose history is built now, pinned or held."""
+        return sorted({**self._held, **self._pinned}.items())
+
     def summary(self) -> dict:
         """How many people there are, and how many histories are held, pinned and were built."""
         return {

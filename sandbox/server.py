@@ -134,6 +134,7 @@ class SandboxServer:
 
     def stop(self) -> None:
         """Stop serving and release the port."""
+        self.app.push.close()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)
@@ -261,6 +262,11 @@ class SandboxServer:
         """Move the token clock (code and token lifetimes, Withings' 8-hour grace) forward."""
         with self.app.lock:
             self.app.token_clock.advance(seconds)
+
+    @property
+    def push(self):
+        """The pusher: `sb.push.configure(whoop_url=..., withings_url=...)`, `add_fault`, `wait_idle`, `log`."""
+        return self.app.push
 
     def state(self) -> dict:
         """Clock, counts, credentials and faults (as GET /_sandbox/state)."""

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up everything the tests need (venv, PostgreSQL test database, Chromium) and run the whole
+# Set up everything the tests need (venv, PostgreSQL test database, Chromium, Mosquitto) and run the whole
 # suite on SQLite and PostgreSQL. Usage: ./scripts/test.sh [pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +44,14 @@ if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then
     || log "could not install chromium: the browser test will skip (and fail under CI=true)"
 fi
 
-# 4. Lint and format (ruff, configured in pyproject.toml), then the suite. pytest exits 5 when it
+# 4. Mosquitto for the Home Assistant (MQTT) tests, which start their own broker (Debian's package).
+if ! [ -x /usr/sbin/mosquitto ] && ! command -v mosquitto >/dev/null && command -v apt-get >/dev/null; then
+  log "installing Debian's mosquitto"
+  (as_root apt-get update -qq && as_root apt-get install -y -qq mosquitto >/dev/null) \
+    || log "could not install mosquitto: the MQTT tests will skip (and fail under CI=true)"
+fi
+
+# 5. Lint and format (ruff, configured in pyproject.toml), then the suite. pytest exits 5 when it
 # collected nothing: that is a failure here too.
 log "ruff check and ruff format --check"
 .venv/bin/ruff check --quiet .

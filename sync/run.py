@@ -22,7 +22,7 @@ from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.exits import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
 from storage import accounts, rate_budget
 from storage.tokens import DbTokenStore
-from sync import resources
+from sync import hooks, resources
 from sync.budget import give_back_unused
 from sync.lock import RunLocked, account_lock, process_lock
 from sync.plan import source_jobs
@@ -117,7 +117,7 @@ def plan(settings, engine, store, sources, *, now, since, full, reporter):
 def run_account(settings, engine: Engine, reporter, options: RunOptions, *, account: str, on_start=None) -> RunOutcome:
     """Sync one account in a process of its own: hold the process lock (SQLite), then
     `sync_account` (the account's lock, plan, fetch and load, report). Raises RunLocked."""
-    with process_lock(engine, options.wait):
+    with process_lock(engine, options.wait), hooks.listening(settings, engine):
         return sync_account(settings, engine, reporter, options, account=account, on_start=on_start)
 
 
@@ -147,7 +147,7 @@ def run_accounts(
             result = ResourceResult("*", "*", status="failed", error=message, reconnect=reconnect)
             return RunOutcome([result], exit_code_for([result]), [], name)
 
-    with process_lock(engine, options.wait):
+    with process_lock(engine, options.wait), hooks.listening(settings, engine):
         workers = max(1, min(settings.account_concurrency or 1, len(names)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="account") as pool:
             return list(pool.map(one, names))
@@ -180,7 +180,8 @@ def sync_account(
 ) -> RunOutcome:
     """Sync one account whose process already holds `process_lock` (several accounts of one
     process overlap through this): the account's lock, plan, fetch and load, report.
-    `on_start()` runs once the lock is held, `on_finish(account_id, outcome)` before it is let go."""
+    `on_start()` runs once the lock is held, `on_finish(account_id, outcome)` before it is let go;
+    once it is, the open listeners (sync/hooks.py: the MQTT publisher) hear of the committed sync."""
     with engine.begin() as conn:
         account_id = accounts.ensure(conn, account)
     with account_lock(engine, account_id, options.wait, name=account):
@@ -216,6 +217,8 @@ def sync_account(
         outcome = RunOutcome(results, code, skipped, account, deferred_until=until)
         if on_finish is not None:
             on_finish(account_id, outcome)  # still under the lock: a worker files the next due time
+    if not options.dry_run:
+        hooks.account_synced(engine, account)
     reporter.summary(results, code, options.dry_run)
     if until is not None:
         reporter.deferred(next(r.error for r in results if r.status == "deferred"))

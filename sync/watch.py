@@ -22,7 +22,7 @@ from api_clients.providers import client_class
 from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.clock import utcnow
 from configuration.exits import EXIT_FAILED, EXIT_OK, EXIT_RECONNECT
-from sync import resources
+from sync import hooks, resources
 from sync.budget import give_back_unused
 from sync.healthcheck import Pinger, run_summary
 from sync.lock import RunLocked, account_lock, process_lock
@@ -188,6 +188,9 @@ class Watcher:
         if kind == "reconcile" and not self.stop.is_set():
             failed = any(r.status not in ("ok", "skipped", "deferred") for r in results)
             self.pinger.finish(EXIT_FAILED if failed else EXIT_OK, run_summary(results))
+        # Home Assistant hears of every reconciliation, and of a poll that brought something new.
+        if kind == "reconcile" or any(r.counts.inserted or r.counts.updated for r in results):
+            hooks.account_synced(self.engine, self.account)
         return True
 
     @contextmanager
@@ -256,7 +259,8 @@ def run_watch(
         echo(f"watch: {line}")
     named = len(chosen) > 1 or chosen[0][0] != DEFAULT_ACCOUNT
     stop = threading.Event()
-    with stop_on_signals(stop):  # signals reach the main thread only: it waits for the others
+    # signals reach the main thread only: it waits for the others
+    with stop_on_signals(stop), hooks.listening(settings, engine, long_lived=True):
         watchers = [
             Watcher(
                 settings,

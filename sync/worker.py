@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 from configuration import clock
 from configuration.exits import EXIT_FAILED, EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
 from storage import account_policy, accounts
+from sync import hooks
 from sync.healthcheck import Pinger, run_summary
 from sync.lock import RunLocked
 from sync.report import Reporter
@@ -93,6 +94,10 @@ class Worker:
 
     def run(self) -> int:
         """Claim and sync due accounts until stopped (or, with `until_idle`, until none is due)."""
+        with hooks.listening(self.settings, self.engine, long_lived=True):
+            return self._loop()
+
+    def _loop(self) -> int:
         while not self._stop.is_set():
             with self.engine.connect() as conn:
                 candidates = account_policy.to_work_on(conn, clock.utcnow(), CANDIDATES, settings=self.settings)

@@ -25,12 +25,19 @@ SANDBOX_LAG = {
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
 def test_systemd_units_verify(tmp_path):
-    for name in ("whoop-etl.service", "whoop-etl.timer", "whoop-etl-watch.service"):
+    for name in ("whoop-etl.service", "whoop-etl.timer", "whoop-etl-watch.service", "whoop-etl-serve.service"):
         text = (DEPLOY / name).read_text().replace("%h/whoop-data-platform", str(PROJECT_DIR))
         (tmp_path / name).write_text(text)
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
     result = subprocess.run(
-        ["systemd-analyze", "verify", "whoop-etl.service", "whoop-etl.timer", "whoop-etl-watch.service"],
+        [
+            "systemd-analyze",
+            "verify",
+            "whoop-etl.service",
+            "whoop-etl.timer",
+            "whoop-etl-watch.service",
+            "whoop-etl-serve.service",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -30,6 +30,9 @@ PROJECT = Path(__file__).resolve().parents[2]
         ("DB_STATEMENT_TIMEOUT_SECONDS", "1.5", "from 1 to 86400"),
         ("DASHBOARD_PORT", "70000", "from 0 to 65535"),
         ("WHOOP_API_BASE_URL", "api.prod.whoop.com", "http:// or https:// URL"),
+        ("MQTT_TIMEOUT_SECONDS", "0", "from 1 to 60"),
+        ("MQTT_URL", "http://broker:1883", "mqtt://user:password@host:1883"),
+        ("MQTT_BASE_TOPIC", "whoop/#", "MQTT topic"),
     ],
 )
 @pytest.mark.parametrize("command", [[], ["status"], ["dashboard"]])
@@ -118,3 +121,31 @@ def test_readme_table_and_env_example_list_the_same_settings_in_order_with_range
         assert f"{low}-{high}" in readme[name], name
         if default is not None:
             assert f"`{default}`" in readme[name], name
+
+
+def test_mqtt_url_gives_the_broker_and_no_message_shows_its_password(monkeypatch, tmp_path):
+    from configuration.logs import redact
+
+    monkeypatch.setenv("MQTT_URL", "mqtts://ha:s3cret-mqtt-pw@broker.lan")
+    mqtt = settings.get_settings(read_dotenv=False).mqtt
+    assert (mqtt.host, mqtt.port, mqtt.tls, mqtt.username, mqtt.discovery_prefix, mqtt.base_topic, mqtt.timeout) == (
+        "broker.lan",
+        8883,
+        True,
+        "ha",
+        "homeassistant",
+        "whoop-etl",
+        5.0,
+    )
+    assert "s3cret-mqtt-pw" not in repr(mqtt) and "s3cret-mqtt-pw" not in redact("connect s3cret-mqtt-pw")
+    monkeypatch.setenv("MQTT_URL", "mqtt://ha:s3cret-mqtt-pw@broker.lan:port")
+    with pytest.raises(settings.SettingError) as refused:
+        settings.get_settings(read_dotenv=False)
+    assert "s3cret-mqtt-pw" not in str(refused.value)
+    monkeypatch.setenv("MQTT_URL", "mqtt://broker.lan")
+    monkeypatch.setenv("MQTT_CA_FILE", str(tmp_path / "ca.pem"))
+    with pytest.raises(settings.SettingError, match="mqtts://"):  # a CA file is for TLS: say so
+        (tmp_path / "ca.pem").write_text("")
+        settings.get_settings(read_dotenv=False)
+    monkeypatch.delenv("MQTT_URL")
+    assert not settings.get_settings(read_dotenv=False).mqtt.configured

@@ -20,7 +20,7 @@ LAYERS = (
     ("db_loader",),
     ("sync",),
     ("readers",),
-    ("dashboard", "mcp_server"),
+    ("dashboard", "mcp_server", "publish", "webhooks"),
     ("commands",),
     ("etl",),
     ("run_app",),

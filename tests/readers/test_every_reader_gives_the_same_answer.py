@@ -1,4 +1,5 @@
-"""Every reader gives the same answer: status, status --check, the dashboard, the MCP tools, export daily."""
+"""Every reader gives the same answer: status, status --check, the dashboard, the MCP tools, export daily,
+and what Home Assistant reads over MQTT (published to a real Mosquitto)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,19 @@ import pytest
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
+from configuration.settings import MqttSettings
 from dashboard.summary import build_summary
 from mcp_server import queries as mcp
 from models import SyncState, WithingsHeartRate, WithingsWeight
+from publish.publisher import Publisher
 from readers import health
 from readers.export import export_tables
 from readers.status import collect_status, format_status
 from storage.engine import make_engine
 from sync import resources
+from tests.conftest import IN_CI
 from tests.helpers import factories as f
-from tests.helpers import loaders
+from tests.helpers import loaders, mosquitto
 
 # The clock every reader is given: a Monday afternoon after a flight from Paris to New York.
 NOW = datetime(2025, 3, 10, 15, 0, tzinfo=timezone.utc)
@@ -187,7 +191,35 @@ def seeded(db_url):
     engine.dispose()
 
 
-def _readers(engine, tmp_path) -> dict:
+@pytest.fixture
+def broker_port(tmp_path):
+    """A Mosquitto's port; None on a machine without it (CI=true installs it and never skips)."""
+    if mosquitto.MOSQUITTO is None and not IN_CI:
+        yield None
+        return
+    with mosquitto.broker(tmp_path) as port:
+        yield port
+
+
+def _published(engine, settings, port: int | None) -> dict | None:
+    """What Home Assistant reads: the state of each of the account's sensors, by name."""
+    if port is None:
+        return None
+    settings.mqtt = MqttSettings(host="127.0.0.1", port=port)
+    publisher = Publisher(settings, engine)
+    try:
+        assert publisher.publish(now=NOW) == ["default"]
+    finally:
+        publisher.close()
+    prefix = next(t for t in mosquitto.retained(port) if t.endswith("/availability")).removesuffix("availability")
+    return {
+        topic.removeprefix(prefix + "default/"): json.loads(payload)
+        for topic, payload in mosquitto.retained(port).items()
+        if topic.startswith(prefix + "default/")
+    }
+
+
+def _readers(engine, tmp_path, port: int | None = None) -> dict:
     """What each reader answers, at NOW."""
     settings = SimpleNamespace(
         **{s: SimpleNamespace(configured=True, seed_refresh_token="seed") for s in resources.SOURCES}
@@ -208,6 +240,7 @@ def _readers(engine, tmp_path) -> dict:
         "mcp_fresh": fresh,
         "mcp_series": series,
         "daily": exported,
+        "mqtt": _published(engine, settings, port),
     }
 
 
@@ -215,8 +248,8 @@ def _last(rows: list[dict], column: str) -> dict:
     return [r for r in rows if r[column] is not None][-1]
 
 
-def test_every_reader_gives_the_same_answers(seeded, tmp_path):
-    r = _readers(seeded, tmp_path)
+def test_every_reader_gives_the_same_answers(seeded, tmp_path, broker_port):
+    r = _readers(seeded, tmp_path, broker_port)
     status, check, page = r["status"], r["check"]["latest"], r["page"]
     mcp_latest, daily = r["mcp"]["metrics"], r["daily"]
     # Weight: not the deleted, flagged, 2999 or maybe-someone-else's ones; of two in the same second, the higher id.
@@ -275,6 +308,22 @@ def test_every_reader_gives_the_same_answers(seeded, tmp_path):
     }
     _same_freshness(r)
     _flagged_noted(r)
+    if r["mqtt"] is not None:
+        _home_assistant_reads_the_same(r)
+
+
+def _home_assistant_reads_the_same(r: dict) -> None:
+    """The MQTT states: the latest values and their local days, the problem sensor as `status --check`."""
+    mqtt, status = r["mqtt"], r["status"]
+    assert mqtt["weight"]["value"] == status["latest_weight"]["kg"] == 79.4
+    assert mqtt["weight"]["attributes"]["local_day"] == "2025-03-09"
+    assert mqtt["weight"]["attributes"]["flagged"] is True  # a flagged weigh-in exists, and is left out
+    assert (mqtt["bp_systolic"]["value"], mqtt["bp_diastolic"]["value"]) == (118, 76)
+    assert mqtt["recovery"]["value"] == status["latest_recovery"]["score"] == 49.0
+    assert round(mqtt["sleep_hours"]["value"], 3) == round(status["last_sleep"]["hours"], 3)
+    assert mqtt["withings_sleep_hours"]["value"] == 7.0
+    assert mqtt["steps"]["value"] == 3000 and mqtt["steps"]["attributes"]["local_day"] == "2025-03-10"
+    assert (mqtt["problem"]["state"] == "ON") == bool(r["check"]["exit_code"])
 
 
 def _same_freshness(r: dict) -> None:

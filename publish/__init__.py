@@ -1,0 +1,1 @@
+"""Publishing the read model where people already look: Home Assistant over MQTT discovery."""

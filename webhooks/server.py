@@ -1,0 +1,75 @@
+"""`serve`: the receiver on uvicorn, with uvicorn's access log replaced by one that names no secret."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+from configuration.logs import register_secret
+from configuration.settings import Settings
+from storage.engine import make_engine
+from webhooks import DEFAULT_TRUSTED_PROXIES
+from webhooks.receiver import ReceiverConfig, create_app
+from webhooks.sink import DatabaseSink
+
+log = logging.getLogger("webhooks")
+
+
+def receiver_config(settings: Settings, rate_per_minute: int) -> ReceiverConfig:
+    """What the receiver verifies against, from the settings."""
+    register_secret(settings.withings_webhook_secret)
+    return ReceiverConfig(
+        whoop_client_secret=settings.whoop.client_secret,
+        withings_path_secret=settings.withings_webhook_secret,
+        rate_per_minute=rate_per_minute,
+    )
+
+
+def uvicorn_server(app, sock: socket.socket, trusted_proxies: str = DEFAULT_TRUSTED_PROXIES):
+    """A uvicorn Server for `app` on a bound socket, logging through our (masking) handlers only."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        access_log=False,  # it prints the request path, which holds the Withings secret
+        log_config=None,  # the root logger's handlers: every line masked (configuration.logs)
+        proxy_headers=True,
+        forwarded_allow_ips=trusted_proxies,
+        server_header=False,
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,  # request line and headers
+        lifespan="off",
+    )
+    return uvicorn.Server(config)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket: connections queue from now on, before the server's loop runs."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this: an answer's head and body go out in two writes, and with
+    # Nagle's algorithm on the body would wait for the sender's delayed ACK on every request.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(settings: Settings, host: str, port: int, rate_per_minute: int, trusted_proxies: str) -> None:
+    """Receive webhooks until interrupted; OSError when the port cannot be bound."""
+    engine = make_engine(
+        settings.database_url,
+        connect_timeout=settings.db_connect_timeout,
+        statement_timeout=settings.db_statement_timeout,
+    )
+    app = create_app(receiver_config(settings, rate_per_minute), DatabaseSink(engine))
+    sock = bind(host, port)
+    where = f"http://{'[' + host + ']' if ':' in host else host}:{sock.getsockname()[1]}"
+    log.info("receiving webhooks on %s: POST /webhooks/whoop, HEAD|POST /webhooks/withings/<secret>", where)
+    try:
+        uvicorn_server(app, sock, trusted_proxies).run(sockets=[sock])
+    finally:
+        sock.close()
+        engine.dispose()
