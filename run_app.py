@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from configuration.exits import EXIT_LOCKED, EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
 
@@ -74,10 +75,16 @@ def _dashboard() -> None:
 
 
 def _export_daily(ask) -> None:
-    folder = ask("Folder for daily.csv [.]: ").strip() or "."
     from commands.export import export
+    from configuration.settings import default_sqlite_path
 
-    _invoke(export, ["daily", "--output", folder])
+    # The data folder, never the checkout (or wherever the menu was started): health data stays
+    # beside the database, which is git-ignored in a checkout and private when installed.
+    default = default_sqlite_path().parent
+    folder = Path(ask(f"Folder for daily.csv [{default}]: ").strip() or default).expanduser()
+    _invoke(export, ["daily", "--output", str(folder), "--force"])
+    if (folder / "daily.csv").is_file():
+        print(f"daily.csv written to {folder / 'daily.csv'}")
 
 
 def _invoke(command, args: list[str]) -> None:
@@ -93,6 +100,9 @@ def _invoke(command, args: list[str]) -> None:
 
 def main(ask=input) -> int:
     """Show the menu until `q` or end of input."""
+    from configuration.invocation import note_menu
+
+    note_menu()
     actions = {
         "1": lambda: _run_etl(False),
         "2": lambda: _run_etl(True),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from configuration.accounts import DEFAULT_ACCOUNT
-from configuration.invocation import command
+from configuration.invocation import command, env_file_hint
 from configuration.logs import redact
 
 
@@ -45,6 +45,20 @@ class ReconnectRequired(ApiError):
     def of_account(self, account: str | None) -> ReconnectRequired:
         """The same error, its command naming `account`'s own connect."""
         return ReconnectRequired(self.provider, self.reason, account)
+
+
+class ClientRejected(ApiError):
+    """The provider refused the app's own credentials (OAuth `invalid_client`): the fix is the
+    client id or secret setting, so the stored token is neither blamed nor replaced."""
+
+    def __init__(self, provider: str, what: str, status: int | None = None):
+        prefix = provider.upper()
+        super().__init__(
+            provider,
+            f"{what} was refused because the app's client id or secret is wrong (invalid_client): "
+            f"check {prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET in {env_file_hint()}; the stored token is kept",
+            status,
+        )
 
 
 class RateLimited(ApiError):

@@ -46,9 +46,10 @@ class Budget(Protocol):
     what the server said about its limits; the budget decides how that is shared.
     """
 
-    def take(self, per_minute: int, max_wait: float) -> float:
+    def take(self, per_minute: int, max_wait: float, stated: bool = True) -> float:
         """Wait for a slot (at most `max_wait` s, else RateLimited); the seconds waited.
-        DailyBudgetReached when the day's budget is spent."""
+        DailyBudgetReached when the day's budget is spent. `stated`: a server named `per_minute`
+        (else it is the configured rate, and the budget may know better from another process)."""
 
     def exhausted(self, reset: float | None) -> None:
         """The server said a window is spent; `reset` is its wait in seconds (None: unsaid)."""
@@ -72,6 +73,7 @@ class RateLimiter:
         max_wait: float = DEFAULT_MAX_WAIT,
     ):
         self.per_minute, self.name, self.max_wait = per_minute, name, max_wait
+        self.stated = False  # whether a server has named the limit (X-RateLimit-Limit) in this process
         self.clock, self.sleep = clock, sleep
         self._sent: deque[float] = deque()
         self._blocked_until, self._blocked_by = 0.0, ""
@@ -127,7 +129,10 @@ class RateLimiter:
         less is never overrun. A header that cannot be read changes nothing.
         """
         stated = _per_minute(header)
-        if stated is not None and stated != self.per_minute:
+        if stated is None:
+            return
+        self.stated = True
+        if stated != self.per_minute:
             with self._lock:
                 log.debug("%s: the server states %d requests/minute", self.name, stated)
                 self.per_minute = stated
@@ -215,7 +220,7 @@ class HttpClient:
         waited, failures, rate_waits = 0.0, 0, 0
         while True:
             if self.budget is not None:  # the app's limits, shared with every process using the database
-                waited += self.budget.take(self.limiter.per_minute, self.max_wait - waited)
+                waited += self.budget.take(self.limiter.per_minute, self.max_wait - waited, self.limiter.stated)
             waited += self.limiter.acquire(spent=waited)
             outcome = self._attempt(method, url, check, kwargs)
             if isinstance(outcome, requests.Response):

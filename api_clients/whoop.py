@@ -9,7 +9,14 @@ from typing import Callable, Iterator
 
 import requests
 
-from api_clients.errors import ApiError, InvalidRequest, ReconnectRequired, ScopeMissing, TransientError
+from api_clients.errors import (
+    ApiError,
+    ClientRejected,
+    InvalidRequest,
+    ReconnectRequired,
+    ScopeMissing,
+    TransientError,
+)
 from api_clients.http import DEFAULT_MAX_WAIT, Budget, HttpClient
 from api_clients.oauth import AuthorizationCode, Token, TokenManager, TokenStore, token_from_response
 
@@ -185,8 +192,12 @@ class WhoopClient(AuthorizationCode):
             data={**form, "client_id": self.settings.client_id, "client_secret": self.settings.client_secret},
         )
         if response.status_code in (400, 401, 403):
+            # invalid_client (RFC 6749 section 5.2): the app's id or secret, not the token, is wrong.
             # invalid_grant: the code or refresh token was used, revoked or expired.
-            reason = f"{what} was refused ({_error_code(response)})"
+            code = _error_code(response)
+            if code == "invalid_client":
+                raise ClientRejected(PROVIDER, what, response.status_code)
+            reason = f"{what} was refused ({code})"
             if form["grant_type"] == "refresh_token":
                 raise ReconnectRequired(PROVIDER, reason)
             raise ApiError(PROVIDER, reason, response.status_code)

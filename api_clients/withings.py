@@ -11,6 +11,7 @@ import requests
 
 from api_clients.errors import (
     ApiError,
+    ClientRejected,
     InvalidRequest,
     NotImplementedByApi,
     RateLimited,
@@ -235,6 +236,8 @@ class WithingsClient(AuthorizationCode):
         status = data.get("status")
         if status != 0:
             # On the token call 503 (and 401) mean the code or refresh token is dead (withings-sync #41).
+            if _names_the_client(data.get("error")):
+                raise ClientRejected(PROVIDER, what, status)
             if status in (503, 401) or status in AUTH_FAILED:
                 reason = f"{what} was refused (status {status})"
                 if form["grant_type"] == "refresh_token":
@@ -242,6 +245,13 @@ class WithingsClient(AuthorizationCode):
                 raise ApiError(PROVIDER, reason, status)
             raise_for_status(status if isinstance(status, int) else -1, "", "token endpoint")
         return token_from_response(data.get("body"), PROVIDER)
+
+
+def _names_the_client(error: object) -> bool:
+    # A wrong client id or secret answers status 503 like a dead refresh token; only the error
+    # text ("Invalid Params: invalid client_id or client_secret") tells the two apart.
+    text = str(error or "").lower()
+    return "client_id" in text or "client_secret" in text or "invalid_client" in text
 
 
 def _body(response: requests.Response) -> object | None:

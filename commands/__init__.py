@@ -5,10 +5,12 @@ and printing. etl.py's root group registers `COMMANDS` and hands a run to `comma
 from __future__ import annotations
 
 from commands.accounts import accounts
+from commands.backup import backup
 from commands.connect import connect
 from commands.dashboard import dashboard
 from commands.export import export
 from commands.mcp import mcp
+from commands.menu import menu
 from commands.mqtt import mqtt
 from commands.quarantine import quarantine
 from commands.status import status
@@ -18,7 +20,22 @@ from commands.worker import worker
 from publish.listener import open_listener
 from sync import hooks
 
-COMMANDS = (status, connect, watch, worker, dashboard, accounts, export, quarantine, mcp, mqtt, serve, webhooks)
+COMMANDS = (
+    status,
+    connect,
+    watch,
+    worker,
+    dashboard,
+    accounts,
+    export,
+    quarantine,
+    mcp,
+    mqtt,
+    serve,
+    webhooks,
+    backup,
+    menu,
+)
 
 # Every door (etl.py and the menu) imports this package, so installing the publisher here makes
 # every run, `watch` and `worker` publish after it commits (when MQTT_URL is set) whichever door

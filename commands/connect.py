@@ -6,7 +6,7 @@ import click
 
 from configuration.accounts import DEFAULT_ACCOUNT, account_option
 from configuration.exits import ConfigError, FailedError
-from configuration.invocation import command, env_file_hint
+from configuration.invocation import env_file_hint, sync_step
 from sync.resources import SOURCES
 
 
@@ -59,4 +59,5 @@ def connect(provider, no_browser, timeout, account):
     finally:
         engine.dispose()
     under = "" if account == DEFAULT_ACCOUNT else f" under account {account!r}"
-    click.echo(f"{provider} connected (user {token.user_id}){under}. Run `{command()}` to sync.")
+    step = sync_step()
+    click.echo(f"{provider} connected (user {token.user_id}){under}. {step[0].upper()}{step[1:]} to sync.")

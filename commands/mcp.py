@@ -6,11 +6,15 @@ import click
 
 from configuration.accounts import account_option
 from configuration.exits import ConfigError
+from configuration.invocation import add_extra_hint
 
-MISSING_EXTRA = (
-    "the MCP server is an optional extra: install it with `pip install 'whoop-etl[mcp]'` "
-    "(in a checkout: `pip install -r requirements-mcp.txt`)"
-)
+# The extra's one requirement, as requirements-mcp.txt pins it (an installed copy ships no requirements file).
+MCP_REQUIREMENT = "mcp==2.3.0"
+
+
+def missing_extra() -> str:
+    """What to run to add the MCP extra, in the way this copy was installed."""
+    return f"the MCP server is an optional extra: add it with {add_extra_hint('mcp', MCP_REQUIREMENT)}"
 
 
 @click.command()
@@ -24,7 +28,7 @@ def mcp(accounts):
     except ModuleNotFoundError as exc:
         if exc.name != "mcp" and not (exc.name or "").startswith("mcp."):
             raise
-        raise ConfigError(MISSING_EXTRA) from None
+        raise ConfigError(missing_extra()) from None
     try:
         settings = get_settings()
     except ValueError as exc:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import click
 
 from commands.common import open_engine, settings
+from configuration.invocation import command
 
 
 @contextmanager
@@ -52,7 +53,7 @@ def show(item_id):
     with _session(write=False) as session:
         item = get_item(session, item_id)
     if item is None:
-        raise click.ClickException(f"no quarantine item {item_id} (`quarantine --all` lists them)")
+        raise click.ClickException(f"no quarantine item {item_id} (`{command('quarantine', '--all')}` lists them)")
     from readers.export import json_default  # lazy: the command's work loads when it runs
 
     click.echo(json.dumps(item, default=json_default, indent=2))

@@ -22,9 +22,14 @@ from configuration.logs import redact
     "new quarantined records (or no database), 2 a setting is wrong or nothing is in use, "
     "3 a provider must be re-connected.",
 )
+@click.option(
+    "--local-time",
+    is_flag=True,
+    help="Show times in the dashboard's zone (the person's, from the data) instead of UTC; the header names it.",
+)
 @account_option()
 @click.pass_context
-def status(ctx, json_output, check, accounts):
+def status(ctx, json_output, check, local_time, accounts):
     """Show the last sync per resource, data freshness, token expiry and the latest weight, per account."""
     if check:
         ctx.exit(_check(json_output, accounts))
@@ -40,15 +45,24 @@ def status(ctx, json_output, check, accounts):
     try:
         from readers.status import collect_statuses, format_statuses
 
-        reports = collect_statuses(engine, accounts)
+        reports = collect_statuses(engine, accounts, zone_hints=local_time and not json_output)
     except UnknownAccount as exc:
         raise ConfigError(str(exc)) from None
     finally:
         engine.dispose()
+    from readers.health import holds_nothing, nothing_configured
+
+    if holds_nothing(settings, reports):  # eight "never synced" lines would not say what to do
+        raise ConfigError(nothing_configured("show"))
     if json_output:  # one account: its report as it always was; several: each under `accounts`
         document = reports[0] if len(reports) == 1 else {"accounts": reports}
         click.echo(redact(json.dumps(document, default=str, indent=2)))
     else:
+        if local_time:
+            from dashboard.localtime import show_in_page_zone
+
+            for report in reports:
+                show_in_page_zone(report)
         click.echo(redact(format_statuses(reports)))
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from configuration import settings
 
 CHECKOUT_COMMAND, INSTALLED_COMMAND = "python etl.py", "whoop-etl"
 _program: str | None = None  # how etl.main was started; None: judge by how this copy is laid out
+_in_menu = False  # the menu (run_app.py) runs the commands: its options are the next step, not a command line
 
 
 def note_invocation(argv0: str) -> None:
@@ -18,6 +20,17 @@ def note_invocation(argv0: str) -> None:
         _program = INSTALLED_COMMAND
     elif name == "etl.py":
         _program = CHECKOUT_COMMAND
+
+
+def note_menu() -> None:
+    """The commands run inside the menu from now on: "choose 1" is how the user syncs there."""
+    global _in_menu
+    _in_menu = True
+
+
+def sync_step() -> str:
+    """How the user syncs next: "choose 1" in the menu, else "run `whoop-etl`" (or `python etl.py`)."""
+    return "choose 1" if _in_menu else f"run `{command()}`"
 
 
 def program() -> str:
@@ -40,3 +53,27 @@ def env_file_hint() -> str:
     if settings.is_checkout():
         return f"{env_file} (see .env.example)"
     return str(env_file)
+
+
+def install_kind() -> str:
+    """How this copy was installed: "checkout", "pipx", "uv" (uv tool) or "pip" (a virtualenv or other)."""
+    if settings.is_checkout():
+        return "checkout"
+    prefix = Path(sys.prefix).as_posix()
+    if "/pipx/venvs/" in prefix:  # pipx keeps each app in ~/.local/share/pipx/venvs/<name>
+        return "pipx"
+    if "/uv/tools/" in prefix:  # uv tool: ~/.local/share/uv/tools/<name>
+        return "uv"
+    return "pip"
+
+
+def add_extra_hint(extra: str, requirement: str) -> str:
+    """The command that adds the optional `extra` (whose requirement is `requirement`) to this install."""
+    kind = install_kind()
+    if kind == "checkout":
+        return f"`.venv/bin/pip install -r requirements-{extra}.txt`"
+    if kind == "pipx":
+        return f"`pipx inject {INSTALLED_COMMAND} '{requirement}'`"
+    if kind == "uv":
+        return f"`uv tool install --force '/path/to/whoop-data-platform[{extra}]'`"
+    return f"`{sys.executable} -m pip install '{requirement}'`"

@@ -34,6 +34,7 @@ RANGES = {
     "WHOOP_REQUESTS_PER_MINUTE": (None, 1, 100000),
     "WHOOP_REQUESTS_PER_DAY": (9500, 1, 10000000),
     "WITHINGS_REQUESTS_PER_MINUTE": (None, 1, 100000),
+    "DASHBOARD_WEIGHT_JUMP_KG": (3, 1, 100),
     "MQTT_TIMEOUT_SECONDS": (5, 1, 60),
 }
 SUPPORTED_DATABASES = "sqlite:///path/to/file.db or postgresql+psycopg2://user@host/dbname"
@@ -181,6 +182,7 @@ class Settings:
     db_connect_timeout: int = 10
     db_statement_timeout: int = 300
     healthcheck_url: str | None = field(default=None, repr=False)  # the monitor pinged by each run
+    weight_jump_kg: int = 3  # the dashboard flags a weigh-in this far from the one before it
     mqtt: MqttSettings = field(default_factory=MqttSettings)  # Home Assistant's broker (MQTT_URL)
     withings_webhook_secret: str | None = field(default=None, repr=False)  # `serve`'s notification path
 
@@ -272,16 +274,36 @@ def parse_duration(text: str) -> timedelta | None:
     return timedelta(hours=int(match.group(1)) * _DURATION_HOURS[match.group(2).lower()])
 
 
+# "<source>_<resource>" of every declared resource; sync/resources.py declares them when it is
+# imported (this layer sits below the declarations and cannot read them itself).
+_STALE_AFTER_KEYS: tuple[str, ...] = ()
+
+
+def declare_stale_after_keys(keys: tuple[str, ...]) -> None:
+    """The resources a STALE_AFTER_ setting may name, e.g. ("whoop_cycles", ...)."""
+    global _STALE_AFTER_KEYS
+    _STALE_AFTER_KEYS = tuple(keys)
+
+
+def stale_after_names() -> list[str]:
+    """Every STALE_AFTER_<SOURCE>_<RESOURCE> setting name there is."""
+    return [STALE_AFTER_PREFIX + key.upper() for key in _STALE_AFTER_KEYS]
+
+
 def stale_after_overrides() -> dict[str, timedelta]:
-    """`STALE_AFTER_<SOURCE>_<RESOURCE>=7d` settings, keyed "withings_measures"; ValueError if malformed."""
+    """`STALE_AFTER_<SOURCE>_<RESOURCE>=7d` settings, keyed "withings_measures"; SettingError if
+    malformed or naming no resource (a misspelt name would otherwise be ignored without a word)."""
     overrides = {}
     for name, raw in os.environ.items():
         if not name.startswith(STALE_AFTER_PREFIX) or not raw.strip():
             continue
+        key = name[len(STALE_AFTER_PREFIX) :].lower()
+        if _STALE_AFTER_KEYS and key not in _STALE_AFTER_KEYS:
+            raise SettingError(f"{name} names no resource; the settings are {', '.join(stale_after_names())}")
         duration = parse_duration(raw)
         if duration is None:
-            raise ValueError(f"{name} must be a duration like 36h, 7d or 2w, got {raw!r}")
-        overrides[name[len(STALE_AFTER_PREFIX) :].lower()] = duration
+            raise SettingError(f"{name} must be a duration like 36h, 7d or 2w, got {raw!r}")
+        overrides[key] = duration
     return overrides
 
 
@@ -379,6 +401,12 @@ def get_settings(read_dotenv: bool = True) -> Settings:
         db_connect_timeout=_env_int("DB_CONNECT_TIMEOUT_SECONDS"),
         db_statement_timeout=_env_int("DB_STATEMENT_TIMEOUT_SECONDS"),
         healthcheck_url=check_ping_url(_env("HEALTHCHECK_URL")),
+        weight_jump_kg=weight_jump_kg(),
         mqtt=check_mqtt(_env("MQTT_URL")),
         withings_webhook_secret=check_webhook_secret(_env("WITHINGS_WEBHOOK_SECRET")),
     )
+
+
+def weight_jump_kg() -> int:
+    """DASHBOARD_WEIGHT_JUMP_KG: the change between two weigh-ins the dashboard flags beside the later one."""
+    return _env_int("DASHBOARD_WEIGHT_JUMP_KG")

@@ -95,3 +95,14 @@ def show(when: datetime | None, page: PageZone, fmt: str = "%a %d %b %Y, %H:%M")
 def naive_local(when: datetime, page: PageZone) -> str:
     """ISO text without an offset, in the page's zone: what the chart's date axis plots."""
     return when.astimezone(page.tz).replace(tzinfo=None).isoformat(timespec="minutes")
+
+
+_ZONE_SOURCES = {"withings": "from your Withings data", "whoop": "from your WHOOP data", "computer": "this computer's"}
+
+
+def show_in_page_zone(status: dict) -> None:
+    """Have a `status` report show its times in the zone the dashboard would (`status --local-time`):
+    chosen from its `zone_hints`, and named with where it came from."""
+    zone = choose_zone(**status.pop("zone_hints"))
+    status["display_tz"] = zone.tz
+    status["display_zone"] = f"{zone.label(status['now'])}, the dashboard's zone, {_ZONE_SOURCES[zone.source]}"

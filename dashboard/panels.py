@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy.engine import Connection
 
-from dashboard.localtime import PageZone, choose_zone, naive_local, show
+from dashboard.localtime import PageZone, choose_zone, local_day, naive_local, record_zone, show
 from readers import charts
 
 ROLLING_DAYS = 7
 BAR_DAYS = 30  # a daily bar stays several pixels wide, and evenly spaced, even on a phone
+# The least a value axis spans, so that a day's noise never fills a chart's height (a 55-60 bpm
+# axis draws a 2 bpm wobble as a cliff): about what each measure moves in an ordinary month.
+MIN_SPANS = {"weight": 4.0, "hrv": 40.0, "rhr": 16.0, "bp": 60.0}
 
 
 def page_zone(conn: Connection, account: int | None = None) -> PageZone:
@@ -43,6 +46,44 @@ def recovery_days(days: list[dict]) -> dict:
         "rhr": rhr,
         "rhr_7d": rolling_mean(on, rhr),
     }
+
+
+def pending_days(unscored: list[dict], scored: list[str], zone: PageZone) -> list[str]:
+    """The local days (ISO) of recoveries WHOOP has not scored, where the day has no score: drawn as pending."""
+    # The day a recovery belongs to is the morning it was made, in the strap's own offset.
+    days = {local_day(_utc(r["at"]), record_zone(zone, r["offset"])).isoformat() for r in unscored}
+    return sorted(days - set(scored))
+
+
+def y_range(values, span: float) -> list[float] | None:
+    """A value axis holding every value and at least `span` wide, centred on the values; None: no value."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    low, high = min(present), max(present)
+    if high - low < span:
+        middle = (low + high) / 2
+        low, high = middle - span / 2, middle + span / 2
+    else:
+        pad = (high - low) * 0.05
+        low, high = low - pad, high + pad
+    return [round(low, 1), round(high, 1)]
+
+
+def weight_jumps(times: list[str], kg: list[float | None], threshold: float) -> list[dict]:
+    """Weigh-ins at least `threshold` kg from the counted one before them: where, how much, since when."""
+    jumps = []
+    for i in range(1, len(kg)):
+        if kg[i] is None or kg[i - 1] is None or abs(kg[i] - kg[i - 1]) < threshold:
+            continue
+        jumps.append(
+            {"local": times[i], "kg": kg[i], "delta_kg": round(kg[i] - kg[i - 1], 2), "previous": times[i - 1]}
+        )
+    return jumps
+
+
+def _utc(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def rolling_mean(days: list[date], values: list[float | None], window: int = ROLLING_DAYS) -> list[float | None]:

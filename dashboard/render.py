@@ -7,7 +7,7 @@ from html import escape
 from string import Template
 from urllib.parse import quote
 
-from configuration.invocation import command
+from configuration.invocation import command, install_kind
 from dashboard import assets
 
 DASH = "—"
@@ -48,7 +48,7 @@ def dashboard_page(summary: dict, database: str) -> str:
         + freshness_section(summary["freshness"])
         + notice
         + '<main class="grid">'
-        + weight_card(summary["weight"])
+        + weight_card(summary["weight"], summary["trends"]["weight"])
         + _trend_cards(summary["trends"], charts_on, summary["axis"]["bar_start"])
         + _new_cards(summary, charts_on)
         + workouts_card(summary["workouts"])
@@ -107,9 +107,15 @@ def _empty_card() -> str:
         f"<code>{e(command('connect', 'withings'))}</code></li>"
         f"<li>Run the ETL: <code>{e(command())}</code></li>"
         "<li>Reload this page.</li></ol>"
-        "<p>No account? <code>make demo</code> fills a demo database from the bundled sandbox.</p>"
-        "</section></main>"
+        f"{_demo_hint()}</section></main>"
     )
+
+
+def _demo_hint() -> str:
+    # The demo and its sandbox live in the checkout only; an installed copy has neither.
+    if install_kind() != "checkout":
+        return ""
+    return "<p>No account? <code>./scripts/demo.sh</code> fills a demo database from the bundled sandbox.</p>"
 
 
 def freshness_section(rows: list[dict]) -> str:
@@ -133,15 +139,23 @@ def _resource_ages(resources) -> str:
     """Each resource's own age, stale ones marked: the newest of one never hides another's."""
     items = "".join(
         f'<li class="{"stale" if r["stale"] else "ok"}" data-resource="{e(r["resource"])}">'
-        f"{'⚠ ' if r['stale'] else ''}{e(r['label'])}: "
-        f"{e('newest record ' + r['newest_record_ago']) if r['newest_record_at'] else 'no records yet'}</li>"
+        f"{'⚠ ' if r['stale'] else ''}{e(r['label'])}: {e(_age_text(r))}</li>"
         for r in resources
     )
     return f'<ul class="ages">{items}</ul>' if items else ""
 
 
-def weight_card(weight: dict | None) -> str:
-    """The latest weight, when it was measured, and its 7- and 30-day change by dates."""
+def _age_text(resource: dict) -> str:
+    if not resource["newest_record_at"]:
+        return "no records yet"
+    if not resource.get("keeps_history", True):
+        return f"never changes (confirmed {resource['newest_record_ago']})"
+    return f"newest record {resource['newest_record_ago']}"
+
+
+def weight_card(weight: dict | None, series: dict | None = None) -> str:
+    """The latest weight, when it was measured, its 7- and 30-day change by dates, and a jump from
+    the weigh-in before it beyond DASHBOARD_WEIGHT_JUMP_KG flagged beside it."""
     if weight is None:
         return (
             '<section class="card hero"><h2>Latest weight</h2>'
@@ -155,7 +169,22 @@ def weight_card(weight: dict | None) -> str:
         f'<p class="big" id="latest-weight">{e(weight["display"])}</p>'
         f'<p class="when">{e(weight["measured_local"])} · <span id="latest-ago">{e(weight["ago"])}</span>'
         f"{'' if not weight.get('note') else ' · ' + e(weight['note'])}</p>"
+        f"{_latest_jump(series)}"
         f'<div class="chips">{chips}</div>{fat_line}</section>'
+    )
+
+
+def _latest_jump(series: dict | None) -> str:
+    jumps = (series or {}).get("jumps") or []
+    if not jumps or jumps[-1]["local"] != series["local"][-1]:
+        return ""
+    return f'<p class="warn" role="alert" id="weight-jump">⚠ {e(_jump_text(jumps[-1], series["jump_kg"]))}</p>'
+
+
+def _jump_text(jump: dict, threshold: int) -> str:
+    return (
+        f"{jump['display']} since the weigh-in before ({_when(jump['previous'])}): "
+        f"more than {threshold} kg between two weigh-ins, check the scale and whose weigh-in it is"
     )
 
 
@@ -181,15 +210,15 @@ def _trend_cards(trends: dict, charts_on: bool, bar_start: str) -> str:
             _kpi(weight["kg"], "{:.1f} kg"),
             (),
             ("Measured", "kg"),
-            zip(map(_when, weight["local"]), _fmt(weight["kg"], "{:.1f}"), strict=False),
+            zip(map(_when, weight["local"]), _weights_with_jumps(weight), strict=False),
         ),
         (
             "recovery",
             "Recovery, last 30 days",
             _kpi(rec["score"], "{:.0f}%"),
-            (("green", "67–100"), ("yellow", "34–66"), ("red", "0–33")),
+            (("green", "67–100"), ("yellow", "34–66"), ("red", "0–33"), ("pending", "not scored yet")),
             ("Woke", "Recovery %"),
-            _daily(bar_start, rec["day"], _fmt(rec["score"], "{:.0f}")),
+            _daily(bar_start, *_with_pending(rec)),
         ),
         (
             "heart",
@@ -261,6 +290,26 @@ def _new_cards(summary: dict, charts_on: bool) -> str:
         ),
     ]
     return "".join(_chart_card(*card[:6], charts_on=charts_on, note=card[6]) for card in cards)
+
+
+def _weights_with_jumps(weight: dict) -> list[str | None]:
+    """The kg column, a jumped weigh-in marked with how far it moved."""
+    jumped = {j["local"]: j for j in weight.get("jumps", ())}
+    return [
+        None if kg is None else f"{kg:.1f}" + (f" ⚠ {jumped[at]['display']}" if at in jumped else "")
+        for at, kg in zip(weight["local"], weight["kg"], strict=False)
+    ]
+
+
+def _with_pending(rec: dict) -> tuple[list[str], list]:
+    """The recovery days and scores, with each day WHOOP has not scored yet as "pending"."""
+    rows = sorted(
+        [
+            *zip(rec["day"], _fmt(rec["score"], "{:.0f}"), strict=False),
+            *((d, "pending") for d in rec.get("pending", ())),
+        ]
+    )
+    return [day for day, _ in rows], [value for _, value in rows]
 
 
 def _daily(since: str, days: list[str], *columns: list) -> list[tuple]:

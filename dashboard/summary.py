@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from configuration import clock
+from configuration import clock, settings
 from configuration.invocation import command
 from dashboard import panels
 from dashboard.localtime import PageZone, naive_local, show
@@ -86,11 +86,27 @@ def build_summary(conn: Connection, now: datetime | None = None, scope: account_
     days = daily.recent(conn, charts.TREND_DAYS, account)
     summary["weight"] = weight_card(conn, latest["weight"], now, zone)
     summary["trends"] = trends(conn, summary["weight"], days, zone, account)
+    unscored = charts.unscored_recoveries(conn, now - timedelta(days=panels.BAR_DAYS), account)
+    recovery = summary["trends"]["recovery"]
+    recovery["pending"] = panels.pending_days(unscored, recovery["day"], zone)
     summary["workouts"] = [_workout(w, zone) for w in charts.recent_workouts(conn, now=now, account=account)]
     summary["blood_pressure"] = panels.blood_pressure(conn, latest["blood_pressure"], zone, now, ago, account)
+    summary["axis"]["y"] = _value_axes(summary)
     summary["steps"] = panels.steps(days)
     summary["sleep_compare"] = panels.sleep_compare(days)
     return summary
+
+
+def _value_axes(summary: dict) -> dict:
+    """Each value axis's range, at least its minimum span wide (panels.MIN_SPANS); None: the chart's own."""
+    weight, recovery, bp = summary["trends"]["weight"], summary["trends"]["recovery"], summary["blood_pressure"]
+    spans = panels.MIN_SPANS
+    return {
+        "weight": panels.y_range(weight["kg"], spans["weight"]),
+        "hrv": panels.y_range(recovery["hrv"], spans["hrv"]),
+        "rhr": panels.y_range(recovery["rhr_7d"], spans["rhr"]),
+        "bp": panels.y_range([*bp["systolic"], *bp["diastolic"]], spans["bp"]),
+    }
 
 
 def weight_card(conn: Connection, latest: dict | None, now: datetime, zone: PageZone) -> dict | None:
@@ -139,11 +155,17 @@ def trends(conn: Connection, weight: dict | None, days: list[dict], zone: PageZo
     weights = []
     if weight is not None:
         weights = charts.weight_series(conn, datetime.fromisoformat(weight["measured_at"]), account=account)
+    local, kg = [naive_local(r["t"], zone) for r in weights], [_round(r["kg"], 2) for r in weights]
+    jumps = panels.weight_jumps(local, kg, settings.weight_jump_kg())
+    for jump in jumps:
+        jump["display"] = signed_kg(jump["delta_kg"])
     return {
         "weight": {
             "t": [_iso(r["t"]) for r in weights],
-            "local": [naive_local(r["t"], zone) for r in weights],
-            "kg": [_round(r["kg"], 2) for r in weights],
+            "local": local,
+            "kg": kg,
+            "jumps": jumps,
+            "jump_kg": settings.weight_jump_kg(),
         },
         "recovery": panels.recovery_days(days),
         "sleep": panels.sleep_days(days),
@@ -196,6 +218,9 @@ def _resource_age(row: dict, now: datetime) -> dict:
         "newest_record_at": _iso(row["newest_record"]),
         "newest_record_ago": ago(row["newest_record"], now),
         "synced_ago": ago(row["last_success_at"], now),
+        # An object without history (WHOOP's body measurement) is re-confirmed on every sync: its
+        # "newest record" would read "just now" for ever, though its values never change.
+        "keeps_history": resources.get(row["source"], row["resource"]).keeps_history,
         "stale": row["stale"],
         "problem": row["problem"],
     }

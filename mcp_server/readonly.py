@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import subprocess
 import sys
 import threading
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 TOKEN_TABLE = sqlite_worker.TOKEN_TABLE
 MAX_ROWS = 1000
+ONE_SELECT = "the query tool runs one SELECT only (or WITH ... SELECT, or VALUES), without a `;` and a second statement"
+READING_WORDS = ("select", "with", "values")
 QUERY_TIMEOUT_SECONDS = 5.0
 MAX_REPLY_BYTES = 1_000_000  # a reply a model client reads at once; 64 MB ones stall the client
 # A query the statement timeout did not stop (it caught the cancel) has this long before its
@@ -114,7 +117,10 @@ def run_query(engine: Engine, sql: str, limit: int = 100, timeout: float = QUERY
     """Run one SELECT read-only: at most `limit` rows (<= MAX_ROWS) and MAX_REPLY_BYTES, within `timeout` s."""
     statement = sql.strip().rstrip(";").strip()
     if not statement:
-        raise QueryRefused("empty query")
+        raise QueryRefused(f"empty query: {ONE_SELECT}")
+    first = re.match(r"[A-Za-z]+", statement)
+    if first and first.group(0).lower() not in READING_WORDS:
+        raise QueryRefused(f"{first.group(0).upper()} is not allowed: {ONE_SELECT}")
     limit = max(1, min(int(limit), MAX_ROWS))
     # The subquery makes anything but a SELECT / VALUES / WITH query a syntax error.
     wrapped = f"SELECT * FROM (\n{statement}\n) AS q LIMIT {limit + 1}"
@@ -126,7 +132,7 @@ def run_query(engine: Engine, sql: str, limit: int = 100, timeout: float = QUERY
         except engine.dialect.dbapi.Error as exc:
             conn.invalidate()  # the connection may be ended or mid-statement: never reused
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise QueryRefused(f"the database refused the query: {message}") from None
+            raise QueryRefused(_refusal(message)) from None
         except QueryRefused:
             conn.invalidate()
             raise
@@ -178,8 +184,15 @@ def _worker_answer(returncode: int, out: str, err: str):
         reason = (err.strip().splitlines() or [f"exit code {returncode}"])[-1]
         raise QueryRefused(f"the query's worker process failed: {reason}")
     if "refused" in answer:
-        raise QueryRefused(f"the database refused the query: {answer['refused']}")
+        raise QueryRefused(_refusal(answer["refused"]))
     return answer["rows"], answer["columns"], answer["truncated"]
+
+
+def _refusal(message: str) -> str:
+    # The query runs inside a subquery, so a second statement or anything but a read reaches the
+    # database as a syntax error: say what the tool takes, not only where the parser stopped.
+    hint = f" ({ONE_SELECT})" if "syntax error" in message.lower() else ""
+    return f"the database refused the query: {message}{hint}"
 
 
 def _sqlite_file(engine: Engine) -> str:

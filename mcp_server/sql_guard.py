@@ -99,7 +99,7 @@ def check_postgres_sql(sql: str) -> None:
                 _check_name(sql[i + 1 : skipped - 1])
             i = skipped
         elif sql[i] == ";":
-            raise UnsafeSql("one statement per query: remove the `;` and what follows it")
+            raise UnsafeSql("one statement per query, one SELECT only: remove the `;` and what follows it")
         elif word := _WORD.match(sql, i):
             _check_name(word.group(0))
             i = word.end()

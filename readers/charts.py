@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from configuration.invocation import command
 from mapping.fields import latest_plausible
-from models import Cycle, Sleep, WithingsHeartRate, WithingsWeight, Workout
+from models import Cycle, Recovery, Sleep, WithingsHeartRate, WithingsWeight, Workout
 from readers import metrics, read_model
 from readers.ownership import owned
 
@@ -35,6 +35,23 @@ def weight_series(conn: Connection, until: datetime, days: int = TREND_DAYS, acc
     """Counted weigh-ins of the `days` before `until`, oldest first."""
     rows = metrics.series(conn, "weight", until - timedelta(days=days), until, MAX_SERIES_ROWS, account)
     return [{"t": r["at"], "kg": r["weight_kg"], "fat_pct": r["fat_ratio_pct"]} for r in rows]
+
+
+def unscored_recoveries(conn: Connection, since: datetime, account: int | None = None) -> list[dict]:
+    """Recoveries since `since` that WHOOP has not scored (yet): their time and WHOOP offset, oldest first."""
+    rows = conn.execute(
+        select(Recovery.created_at, Recovery.timezone_offset, Recovery.score_state)
+        .where(
+            Recovery.score_state != "SCORED",
+            Recovery.deleted_at.is_(None),
+            Recovery.created_at >= since,
+            Recovery.created_at <= latest_plausible(),
+            *owned(Recovery, account),
+        )
+        .order_by(Recovery.created_at)
+        .limit(MAX_SERIES_ROWS)
+    )
+    return [{"at": at, "offset": offset, "state": state} for at, offset, state in rows]
 
 
 def blood_pressure_series(

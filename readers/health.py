@@ -79,8 +79,7 @@ def check(engine: Engine, settings, now: datetime | None = None, scope: account_
         return failed_check(
             EXIT_USAGE,
             "configuration",
-            "no source is configured and the database holds none: "
-            f"nothing to check (set WHOOP_CLIENT_ID/WITHINGS_CLIENT_ID in {env_file_hint()})",
+            nothing_configured("check"),
             now,
             name,
         )
@@ -106,6 +105,26 @@ def check(engine: Engine, settings, now: datetime | None = None, scope: account_
             {k: q[k] for k in ("source", "resource", "count", "new", "acknowledged")} | {"account": name} for q in held
         ],
     }
+
+
+def nothing_configured(what: str) -> str:
+    """The one line for a `status` (or `status --check`) with no provider configured and nothing in
+    the database: what to set, where, and the command that follows."""
+    return (
+        f"no source is configured and the database holds none: nothing to {what}; set WHOOP_CLIENT_ID "
+        f"and WHOOP_CLIENT_SECRET (or the WITHINGS_ pair) in {env_file_hint()}, "
+        f"then run `{command('connect', 'whoop')}` (or withings)"
+    )
+
+
+def holds_nothing(settings, reports: list[dict]) -> bool:
+    """Whether `status` has nothing to show: no provider configured, no token, nothing ever synced."""
+    if any(getattr(settings, source).configured for source in resources.SOURCES):
+        return False
+    return not any(
+        report["tokens"] or any(row["last_success_at"] or row["newest_record"] for row in report["resources"])
+        for report in reports
+    )
 
 
 def _quarantine_problems(held: list[dict]) -> list[Problem]:
@@ -148,7 +167,10 @@ def _reconnect_problems(
     for source in configured:
         failing = next((r for r in rows if r["source"] == source and r["reconnect"]), None)
         if failing is not None:
-            problems.append(Problem(source, "*", "reconnect", f"{source}: {failing['error']}"))
+            error = failing["error"]  # a stored error names its provider already ("whoop: ...")
+            problems.append(
+                Problem(source, "*", "reconnect", error if error.startswith(f"{source}:") else f"{source}: {error}")
+            )
         elif source not in tokens and not getattr(settings, source).seed_refresh_token:
             problems.append(
                 Problem(

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 
 from sqlalchemy.engine import Engine
 
 from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.clock import utcnow
+from configuration.invocation import command
 from mapping.withings import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
-from readers import read_model
+from readers import charts, read_model
 from readers.read_model import ago as _ago
 from storage import account_policy, rate_budget
 from sync import resources
@@ -17,21 +18,33 @@ from sync import resources
 NAME_WIDTH = max(len(f"{r.source} {r.name}") for r in resources.RESOURCES)
 
 
-def _short(when: datetime | None) -> str:
-    return when.strftime("%Y-%m-%d %H:%M") if when else "-"
+def _in(when: datetime, tz: tzinfo) -> datetime:
+    # SQLite hands back naive UTC; astimezone() would read a naive time as this computer's.
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(tz)
 
 
-def _fmt(when: datetime | None) -> str:
-    return f"{_short(when)} UTC" if when else "-"
+def _short(when: datetime | None, tz: tzinfo = timezone.utc) -> str:
+    return _in(when, tz).strftime("%Y-%m-%d %H:%M") if when else "-"
 
 
-def collect_statuses(engine: Engine, names=(), now: datetime | None = None) -> list[dict]:
+def _fmt(when: datetime | None, tz: tzinfo = timezone.utc) -> str:
+    if when is None:
+        return "-"
+    return f"{_short(when, tz)} {'UTC' if tz is timezone.utc else _in(when, tz).tzname() or ''}".rstrip()
+
+
+def collect_statuses(engine: Engine, names=(), now: datetime | None = None, zone_hints: bool = False) -> list[dict]:
     """One status per account named (none named: every account); UnknownAccount for a name
-    that does not exist."""
+    that does not exist. `zone_hints`: each also carries what the dashboard picks its zone from."""
     now = now or utcnow()
     with engine.connect() as conn:
         chosen = account_policy.to_read(conn, names)
-    return [collect_status(engine, now, scope) for scope in chosen]
+    statuses = [collect_status(engine, now, scope) for scope in chosen]
+    if zone_hints:
+        with engine.connect() as conn:
+            for status, scope in zip(statuses, chosen, strict=True):
+                status["zone_hints"] = charts.zone_hints(conn, scope.id if scope else None)
+    return statuses
 
 
 def collect_status(engine: Engine, now: datetime | None = None, scope: account_policy.Scope | None = None) -> dict:
@@ -84,15 +97,17 @@ def format_statuses(statuses: list[dict]) -> str:
 
 
 def format_status(status: dict) -> str:
-    """The status report as text."""
-    now = status["now"]
-    lines = [f"{'resource':{NAME_WIDTH}} {'last sync':14} {'newest record':16} last window (times in UTC)"]
+    """The status report as text, its times in UTC or in the `display_tz` the caller chose
+    (`display_zone` names it)."""
+    now, tz = status["now"], status.get("display_tz", timezone.utc)
+    zone = status.get("display_zone", "UTC")
+    lines = [f"{'resource':{NAME_WIDTH}} {'last sync':14} {'newest record':16} last window (times in {zone})"]
     for r in status["resources"]:
-        start = _short(r["window_start"]) if r["window_start"] else "full history"
-        window = f"{start} to {_short(r['window_end'])}" if r["last_success_at"] else "-"
+        start = _short(r["window_start"], tz) if r["window_start"] else "full history"
+        window = f"{start} to {_short(r['window_end'], tz)}" if r["last_success_at"] else "-"
         lines.append(
             f"{r['source'] + ' ' + r['resource']:{NAME_WIDTH}} {_ago(r['last_success_at'], now):14} "
-            f"{_short(r['newest_record']):16} {window}"
+            f"{_short(r['newest_record'], tz):16} {window}"
         )
         if r["status"] == "error":
             lines.append(f"    last attempt failed: {r['error']}")
@@ -100,7 +115,7 @@ def format_status(status: dict) -> str:
             lines.append(f"    WARNING: {r['label']} {r['problem']}")
     for t in status["tokens"]:
         lines.append(
-            f"{t['provider']} token: access token expires {_fmt(t['expires_at'])}"
+            f"{t['provider']} token: access token expires {_fmt(t['expires_at'], tz)}"
             f"{'' if t['has_refresh_token'] else ' (no refresh token: re-connect when it expires)'}"
         )
     if status.get("whoop_today"):  # requests of every process today, against WHOOP_REQUESTS_PER_DAY
@@ -111,7 +126,7 @@ def format_status(status: dict) -> str:
     lines += _mqtt_lines(status)
     lines += _latest_lines(status)
     lines += [f"Flagged: {read_model.flagged_note(item)}" for item in status["flagged"]]
-    lines += format_quarantine(status["quarantine"])
+    lines += format_quarantine(status["quarantine"], tz)
     return "\n".join(lines)
 
 
@@ -127,11 +142,11 @@ def _mqtt_lines(status: dict) -> list[str]:
 
 
 def _latest_lines(status: dict) -> list[str]:
-    now, lines = status["now"], []
+    now, lines, tz = status["now"], [], status.get("display_tz", timezone.utc)
     weight = status["latest_weight"]
     if weight:
         lines.append(
-            f"Latest weight: {weight['kg']:.1f} kg, measured {_fmt(weight['measured_at'])} "
+            f"Latest weight: {weight['kg']:.1f} kg, measured {_fmt(weight['measured_at'], tz)} "
             f"({_ago(weight['measured_at'], now)}){_attrib_note(weight['attrib'])}"
         )
     else:
@@ -140,14 +155,14 @@ def _latest_lines(status: dict) -> list[str]:
     if bp:
         lines.append(
             f"Latest blood pressure: {bp['systolic']:.0f}/{bp['diastolic']:.0f} mmHg, "
-            f"measured {_fmt(bp['measured_at'])}{_attrib_note(bp['attrib'])}"
+            f"measured {_fmt(bp['measured_at'], tz)}{_attrib_note(bp['attrib'])}"
         )
     recovery = status["latest_recovery"]
     if recovery:
-        lines.append(f"Latest recovery: {recovery['score']:.0f} % (cycle from {_fmt(recovery['cycle_start'])})")
+        lines.append(f"Latest recovery: {recovery['score']:.0f} % (cycle from {_fmt(recovery['cycle_start'], tz)})")
     for label, sleep in (("WHOOP", status["last_sleep"]), ("Withings", status["last_withings_sleep"])):
         if sleep and sleep["hours"] is not None:
-            lines.append(f"Last sleep ({label}): {sleep['hours']:.1f} h asleep, woke {_fmt(sleep['end'])}")
+            lines.append(f"Last sleep ({label}): {sleep['hours']:.1f} h asleep, woke {_fmt(sleep['end'], tz)}")
     return lines
 
 
@@ -159,18 +174,18 @@ def _attrib_note(attrib: int | None) -> str:
     return ""
 
 
-def format_quarantine(held: list[dict]) -> list[str]:
+def format_quarantine(held: list[dict], tz: tzinfo = timezone.utc) -> list[str]:
     """Lines about records the platform kept but could not store (none when the quarantine is empty)."""
     if not held:
         return []
     lines = [
         "Quarantine (records the APIs sent that could not be stored; retried on every run; "
-        "python etl.py quarantine lists them):"
+        f"{command('quarantine')} lists them):"
     ]
     for q in held:
         acknowledged = f", {q['acknowledged']} acknowledged" if q["acknowledged"] else ""
         lines.append(
             f"    {q['source']} {q['resource']}: {q['count']} record{'s' if q['count'] != 1 else ''}"
-            f"{acknowledged} since {_fmt(q['oldest'])}; oldest reason: {q['oldest_reason'][:160]}"
+            f"{acknowledged} since {_fmt(q['oldest'], tz)}; oldest reason: {q['oldest_reason'][:160]}"
         )
     return lines

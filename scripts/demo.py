@@ -20,9 +20,10 @@ PROJECT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 # The sandbox writes this redirect URI into the demo's settings (sandbox/app.py DEFAULT_REDIRECT_URI).
 CALLBACK_URI = "http://127.0.0.1:8765/callback"
-# The sandbox enforces this many WHOOP requests a minute and says so in X-RateLimit-Limit; the
-# client paces at the limit a server states, so the demo never idles on WHOOP's real 100/min.
-# Withings states no limit in its answers: the demo tells the client the sandbox's own.
+# The sandbox enforces this many WHOOP requests a minute and says so in X-RateLimit-Limit. The demo
+# also sets both providers' rates to it (Withings states none in its answers), so even the requests
+# a run sends before its first answer, and the next run's, are shared at the sandbox's pace and
+# never at WHOOP's real 100 a minute.
 SANDBOX_PER_MINUTE = 3000
 DEMO_DB = PROJECT / "data" / "demo.db"
 
@@ -77,7 +78,7 @@ def demo_environment(env_file: Path) -> dict[str, str]:
         if key and not key.endswith("_REFRESH_TOKEN"):  # the demo connects through OAuth instead
             env[key] = value
     env["DATABASE_URL"] = f"sqlite:///{DEMO_DB}"
-    env["WITHINGS_REQUESTS_PER_MINUTE"] = str(SANDBOX_PER_MINUTE)
+    env["WHOOP_REQUESTS_PER_MINUTE"] = env["WITHINGS_REQUESTS_PER_MINUTE"] = str(SANDBOX_PER_MINUTE)
     env.pop("WHOOP_REFRESH_TOKEN", None)
     env.pop("WITHINGS_REFRESH_TOKEN", None)
     return env

@@ -20,7 +20,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 
-# 2. PostgreSQL: start the local cluster if it is down, then a fresh test database.
+# 2. PostgreSQL: start the local cluster if it is down, then a fresh test database TEST_DB
+# (default whoop_test), unless TEST_POSTGRES_URL names one already: that one is used as it is.
 if ! pg_isready -q -h "$PG_HOST" -p "$PG_PORT" 2>/dev/null; then
   if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
     log "starting PostgreSQL"
@@ -28,7 +29,9 @@ if ! pg_isready -q -h "$PG_HOST" -p "$PG_PORT" 2>/dev/null; then
     for _ in $(seq 1 30); do pg_isready -q -h "$PG_HOST" -p "$PG_PORT" && break; sleep 1; done
   fi
 fi
-if pg_isready -q -h "$PG_HOST" -p "$PG_PORT" 2>/dev/null; then
+if [ -n "${TEST_POSTGRES_URL:-}" ]; then
+  log "PostgreSQL tests use TEST_POSTGRES_URL as it is (nothing is dropped)"
+elif pg_isready -q -h "$PG_HOST" -p "$PG_PORT" 2>/dev/null; then
   log "fresh PostgreSQL database $TEST_DB"
   psql -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres \
     -c "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" -c "CREATE DATABASE $TEST_DB" >/dev/null

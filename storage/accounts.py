@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 import models
 from configuration.accounts import DEFAULT_ACCOUNT, check_account_name
 from configuration.clock import utcnow
+from configuration.invocation import command
 
 ACCOUNT = models.account
 LINK = models.account_provider
@@ -111,7 +112,7 @@ def link(conn: Connection, account_id: int, provider: str, user_id: int) -> None
             return
         raise AccountConflict(
             f"{provider} user {user_id} belongs to account {held[1]!r}; "
-            f"remove it there first (`accounts remove {held[1]}`) or connect under that account"
+            f"remove it there first (`{command('accounts', 'remove', held[1])}`) or connect under that account"
         )
     try:
         with conn.begin_nested():

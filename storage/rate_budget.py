@@ -207,3 +207,14 @@ def _row(conn: Connection, provider: str, kind: str, start: datetime):
             TABLE.c.provider == provider, TABLE.c.window_kind == kind, TABLE.c.window_start == start
         )
     ).first()
+
+
+def latest_minute_budget(conn: Connection, provider: str) -> int | None:
+    """The budget of the newest minute window anyone took a slot of: the rate the provider's
+    server last named to a process (or, before any server did, the configured one)."""
+    return conn.execute(
+        select(TABLE.c.budget)
+        .where(TABLE.c.provider == provider, TABLE.c.window_kind == MINUTE)
+        .order_by(TABLE.c.window_start.desc())
+        .limit(1)
+    ).scalar()

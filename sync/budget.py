@@ -55,13 +55,18 @@ class DbBudget:
         self.per_minute = 0  # the last rate the client paced at: what an exhausted minute is set to
         self._held: dict[str, list] = {}  # kind: [window start, reserved slots not used yet] (block > 1)
         self._holding = threading.Lock()  # the client's threads share one reservation
+        self._heard: int | None = None  # the rate a server last named to any process (_heard_rate)
 
     def __repr__(self) -> str:
         return f"DbBudget({self.provider!r}, per_day={self.per_day})"
 
-    def take(self, per_minute: int, max_wait: float) -> float:
+    def take(self, per_minute: int, max_wait: float, stated: bool = True) -> float:
         """Take a slot of today's budget and of this minute (waiting for the next minute when
-        this one is full), both at once; the seconds waited."""
+        this one is full), both at once; the seconds waited. Until a server has named its limit
+        to this process (`stated`), the rate another process last heard stands in for the
+        configured one, so a second run never idles below the speed the first one was allowed."""
+        if not stated:
+            per_minute = self._heard_rate(per_minute)
         self.per_minute, waited = per_minute, 0.0
         day_taken = self.per_day is None
         while True:
@@ -92,6 +97,13 @@ class DbBudget:
                 )
             self.sleep(delay)
             waited += delay
+
+    def _heard_rate(self, configured: int) -> int:
+        """The per-minute budget the latest minute window was taken with, else `configured`; read once."""
+        if self._heard is None:
+            with self.engine.connect() as conn:
+                self._heard = rate_budget.latest_minute_budget(conn, self.provider) or configured
+        return self._heard
 
     def _grant(self, budgets: dict[str, int], now) -> dict[str, bool]:
         """One slot of each window in `budgets`: {kind: granted}."""

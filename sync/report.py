@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import sys
 from datetime import datetime, timezone
 from typing import TextIO
@@ -35,19 +34,24 @@ class Reporter:
         self.interactive = interactive and not quiet and not json_output
         self.quiet = quiet
         self.json_output = json_output
-        self._progress: dict[str, str] = {}
-        self._drawn = False
         self.label = ""  # "alice: " in a run of several accounts, so each line names its account
         self._told: dict[str, str] = {}  # provider -> its re-connect error, said once per run
-        self._log_filter = _ClearProgressLine(self)
-        if self.interactive:  # a log line (a rate-limit wait, a retry) starts on a clean line
+        self._live = None  # sync.progress.LiveProgress on a terminal
+        self._log_filters: list[tuple[logging.Handler, logging.Filter]] = []
+        if self.interactive:  # a log line (a rate-limit wait, a retry) is printed above the bars
+            # Imported here: cron and --quiet runs never load rich.
+            from sync.progress import LiveProgress, RouteLogLines
+
+            self._live = LiveProgress(self.stream)
             for handler in logging.getLogger().handlers:
-                handler.addFilter(self._log_filter)
+                if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+                    self._log_filters.append((handler, RouteLogLines(self._live, handler)))
+                    handler.addFilter(self._log_filters[-1][1])
 
     # -- progress ----------------------------------------------------------------------------
     def note(self, message: str) -> None:
-        if self.interactive:
-            print(redact(message), file=self.stream)
+        if self._live is not None:
+            self._live.print(message)
         elif not self.quiet:
             log.info("%s%s", self.label, message)
 
@@ -59,23 +63,19 @@ class Reporter:
             if not self.quiet:
                 log.info("%s%s %s: fetching %s", self.label, source, resource, window.describe())
             return
-        self._progress[f"{source}/{resource}"] = "0"
-        self._draw()
+        self._live.start(f"{self.label}{source} {resource}", window)
 
-    def page_loaded(self, result: ResourceResult, records: int) -> None:
-        if self.interactive:
-            self._progress[f"{result.source}/{result.resource}"] = f"{result.counts.fetched} ({result.pages}p)"
-            self._draw()
+    def page_loaded(self, result: ResourceResult, records: int, page_records: list | None = None) -> None:
+        if self._live is not None:
+            name = f"{self.label}{result.source} {result.resource}"
+            self._live.page(name, result.counts.fetched, result.pages, page_records)
         elif not self.quiet:
             log.debug("%s%s %s: page %d, %d records", self.label, result.source, result.resource, result.pages, records)
 
     def resource_finished(self, result: ResourceResult) -> None:
-        name = f"{result.source}/{result.resource}"
-        if self.interactive:
-            self._progress[name] = {"ok": "done", "skipped": "skipped", "deferred": "deferred"}.get(
-                result.status, "FAILED"
-            )
-            self._draw()
+        if self._live is not None:
+            name = f"{self.label}{result.source} {result.resource}"
+            self._live.finish(name, result.status, result.counts.fetched, result.pages)
             return
         if result.status == "ok" and not self.quiet:
             c = result.counts
@@ -116,24 +116,12 @@ class Reporter:
         for error in result.counts.errors:
             log.warning("%s%s %s: rejected %s", self.label, result.source, result.resource, error)
 
-    def _draw(self) -> None:
-        # One line, cut to the terminal's width: a wrapped line cannot be redrawn with \r.
-        line = "  ".join(f"{_short(name)} {state}" for name, state in self._progress.items())
-        width = shutil.get_terminal_size((80, 24)).columns - 1
-        if len(line) > width:
-            line = line[: max(0, width - 1)] + "…"
-        print(f"\r\x1b[K{line}", end="", file=self.stream, flush=True)
-        self._drawn = True
-
-    def clear_line(self) -> None:
-        """Wipe the progress line so that other output starts at column 0; the next page redraws it."""
-        if self._drawn:
-            print("\r\x1b[K", end="", file=self.stream, flush=True)
-            self._drawn = False
-
     def _detach(self) -> None:
-        for handler in logging.getLogger().handlers:
-            handler.removeFilter(self._log_filter)
+        if self._live is not None:
+            self._live.stop()
+        for handler, log_filter in self._log_filters:
+            handler.removeFilter(log_filter)
+        self._log_filters.clear()
 
     def deferred(self, message: str) -> None:
         """One line after the summary: the daily budget is spent and the rest waits for the next day."""
@@ -152,7 +140,7 @@ class Reporter:
             if not self.quiet or exit_code:
                 log.log(logging.INFO if exit_code == 0 else logging.ERROR, "run finished: exit %d", exit_code)
             return
-        print("\n", file=self.stream)
+        print(file=self.stream)
         print(redact(format_table(results, dry_run)), file=self.stream)
 
 
@@ -237,24 +225,6 @@ def _ago(when: datetime | None, now: datetime) -> str:
     if seconds < 48 * 3600:
         return f"{int(seconds // 3600)} h ago"
     return f"{int(seconds // 86400)} days ago"
-
-
-def _short(name: str) -> str:
-    """'whoop/cycles' -> 'cycles', 'withings/measures' -> 'withings': the live line stays short."""
-    source, _, resource = name.partition("/")
-    return resource if source == "whoop" and resource != "*" else source
-
-
-class _ClearProgressLine(logging.Filter):
-    """Lets every log record through, wiping the live progress line first."""
-
-    def __init__(self, reporter: Reporter):
-        super().__init__()
-        self.reporter = reporter
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        self.reporter.clear_line()
-        return True
 
 
 def summary_dict(results: list[ResourceResult], exit_code: int, dry_run: bool) -> dict:

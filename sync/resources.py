@@ -19,6 +19,7 @@ import db_loader
 import models
 from api_clients.errors import ScopeMissing
 from api_clients.pages import Page
+from configuration import settings
 from configuration.clock import utcnow
 from mapping import daily as daily_mappers
 from mapping import whoop as mappers
@@ -351,6 +352,7 @@ RESOURCES: tuple[Resource, ...] = (
     ),
 )
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys(r.source for r in RESOURCES))
+settings.declare_stale_after_keys(tuple(f"{r.source}_{r.name}" for r in RESOURCES))
 SOURCE_LABELS = {"whoop": "WHOOP", "withings": "Withings"}
 
 

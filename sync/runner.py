@@ -416,7 +416,7 @@ class Runner:
         result.pages += 1
         if is_last:
             result.status = "ok"
-        self.reporter.page_loaded(result, len(page.records))
+        self.reporter.page_loaded(result, len(page.records), page.records)
 
     def _fail(self, job: Job, result: ResourceResult, exc: BaseException) -> None:
         exc = of_account(exc, self.account)

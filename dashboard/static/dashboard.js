@@ -48,6 +48,30 @@ function barRange(axis, xs) {
   return rangeFor(axis, xs, axis.bar_start);
 }
 
+function valueRange(axis, name) {
+  // The server's range: every value, and never narrower than the measure's ordinary month (a
+  // 55-60 bpm axis would draw a 2 bpm wobble as a cliff). No values: plotly's own.
+  const range = axis.y && axis.y[name];
+  return range ? { range: range, autorange: false } : {};
+}
+
+function pendingTrace(r) {
+  // Days WHOOP has not scored (yet): a pale full-height bar, so a gap never reads as "no data".
+  const days = r.pending || [];
+  return { x: days, y: days.map(() => 100), type: "bar", name: "Pending", ...DAY,
+           marker: { color: "rgba(152, 162, 179, 0.18)", line: { color: COLORS.none, width: 1 } },
+           hovertemplate: "not scored yet<extra>Pending</extra>" };
+}
+
+function jumpTrace(w) {
+  // A weigh-in far from the one before it, flagged where it sits (DASHBOARD_WEIGHT_JUMP_KG).
+  const jumps = w.jumps || [];
+  return { x: jumps.map((j) => j.local), y: jumps.map((j) => j.kg), type: "scatter", mode: "markers", name: "Jump",
+           text: jumps.map((j) => j.display + " since the weigh-in before"),
+           marker: { color: COLORS.red, size: 11, symbol: "diamond-open", line: { width: 2 } },
+           hovertemplate: "%{y:.1f} kg: %{text}<extra>Jump</extra>" };
+}
+
 function heartTraces(r) {
   return [{ x: r.day, y: r.hrv, type: "scatter", mode: "markers", name: "HRV (ms)", ...DAY,
             marker: { color: COLORS.hrv, size: 5, opacity: 0.35 }, hovertemplate: "%{y:.0f} ms<extra>HRV</extra>" },
@@ -64,14 +88,18 @@ function plots(summary) {
   return {
     "chart-weight": [[{ x: w.local, y: w.kg, type: "scatter", mode: "lines+markers", name: "Weight",
                         line: { color: COLORS.weight, width: 2.5, shape: "spline", smoothing: 0.6 },
-                        marker: { size: 5 }, hovertemplate: "%{y:.1f} kg<extra></extra>" }],
-                     baseLayout(rangeFor(axis, w.local), { yaxis: leftAxis({ ticksuffix: " kg" }) })],
-    "chart-recovery": [[{ x: r.day, y: r.score, type: "bar", name: "Recovery", ...DAY,
+                        marker: { size: 5 }, hovertemplate: "%{y:.1f} kg<extra></extra>" }, jumpTrace(w)],
+                     baseLayout(rangeFor(axis, w.local),
+                                { yaxis: leftAxis(Object.assign({ ticksuffix: " kg" }, valueRange(axis, "weight"))) })],
+    "chart-recovery": [[pendingTrace(r),
+                        { x: r.day, y: r.score, type: "bar", name: "Recovery", ...DAY,
                           marker: { color: r.score.map(recoveryColor) }, hovertemplate: "%{y}%<extra></extra>" }],
-                       baseLayout(barRange(axis, r.day), { yaxis: leftAxis({ range: [0, 100], ticksuffix: "%" }) })],
+                       baseLayout(barRange(axis, r.day.concat(r.pending || []).sort()), {
+                         barmode: "overlay", yaxis: leftAxis({ range: [0, 100], ticksuffix: "%" }) })],
     "chart-heart": [heartTraces(r),
                     baseLayout(rangeFor(axis, r.day), Object.assign({}, twoAxes, {
-                      yaxis: leftAxis({ title: { text: "ms", font: { size: 11 } } }), yaxis2: rightAxis("bpm") }))],
+                      yaxis: leftAxis(Object.assign({ title: { text: "ms", font: { size: 11 } } }, valueRange(axis, "hrv"))),
+                      yaxis2: Object.assign(rightAxis("bpm"), valueRange(axis, "rhr")) }))],
     "chart-sleep": [[{ x: s.day, y: s.performance, type: "bar", name: "Performance (%)", ...DAY,
                        marker: { color: COLORS.sleep, opacity: 0.55 }, hovertemplate: "%{y}%<extra>Performance</extra>" },
                      { x: s.day, y: s.hours, type: "scatter", mode: "lines", name: "Hours asleep", yaxis: "y2", ...DAY,
@@ -85,7 +113,8 @@ function plots(summary) {
                   { x: bp.local, y: bp.diastolic, type: "scatter", mode: "lines+markers", name: "Diastolic",
                     line: { color: COLORS.diastolic, width: 2 }, marker: { size: 5 },
                     hovertemplate: "%{y:.0f} mmHg<extra>Diastolic</extra>" }],
-                 baseLayout(rangeFor(axis, bp.local), { yaxis: leftAxis({ title: { text: "mmHg", font: { size: 11 } } }) })],
+                 baseLayout(rangeFor(axis, bp.local), {
+                   yaxis: leftAxis(Object.assign({ title: { text: "mmHg", font: { size: 11 } } }, valueRange(axis, "bp"))) })],
     "chart-steps": [[{ x: st.day, y: st.steps, type: "bar", name: "Steps", ...DAY, marker: { color: COLORS.steps },
                        hovertemplate: "%{y:,.0f} steps<extra></extra>" }],
                     baseLayout(barRange(axis, st.day), { yaxis: leftAxis({ rangemode: "tozero", tickformat: "~s" }) })],

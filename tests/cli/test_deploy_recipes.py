@@ -47,10 +47,50 @@ def test_systemd_units_verify(tmp_path):
     assert "whoop-etl" not in result.stderr  # no warning about either unit
 
 
-def test_launchd_plist_parses_and_runs_the_script():
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_the_installed_commands_systemd_units_verify(tmp_path):
+    command = tmp_path / "bin" / "whoop-etl"  # where pipx puts it: ~/.local/bin/whoop-etl
+    command.parent.mkdir()
+    command.write_text("#!/bin/sh\n")
+    command.chmod(0o755)
+    names = ("whoop-etl.service", "whoop-etl-watch.service")
+    for name in names:
+        text = (DEPLOY / "installed" / name).read_text()
+        assert "%h/.local/bin/whoop-etl " in text and "etl.py" not in text and "WorkingDirectory" not in text
+        (tmp_path / name).write_text(text.replace("%h/.local/bin/whoop-etl", str(command)))
+    (tmp_path / "whoop-etl.timer").write_text((DEPLOY / "whoop-etl.timer").read_text())
+    result = subprocess.run(
+        ["systemd-analyze", "verify", *names, "whoop-etl.timer"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "whoop-etl" not in result.stderr
+
+
+def test_every_schedule_is_the_readmes_daily_0615():
+    readme_cron = next(
+        line for line in (PROJECT_DIR / "README.md").read_text().splitlines() if "whoop-etl --quiet" in line
+    )
+    assert readme_cron.startswith("15 6 * * *")
+    assert "OnCalendar=*-*-* 06:15:00" in (DEPLOY / "whoop-etl.timer").read_text()
+    for plist_path in (
+        DEPLOY / "com.whoop-data-platform.etl.plist",
+        DEPLOY / "installed" / "com.whoop-data-platform.etl.plist",
+    ):
+        plist = plistlib.loads(plist_path.read_bytes())
+        assert plist["StartCalendarInterval"] == {"Hour": 6, "Minute": 15} and "StartInterval" not in plist
+
+
+def test_launchd_plists_parse_and_run_the_script():
     plist = plistlib.loads((DEPLOY / "com.whoop-data-platform.etl.plist").read_bytes())
-    assert plist["Label"] == "com.whoop-data-platform.etl" and plist["StartInterval"] == 3600
+    assert plist["Label"] == "com.whoop-data-platform.etl"
     assert plist["ProgramArguments"][-1].endswith("docs/deploy/sync-and-check.sh")
+    installed = plistlib.loads((DEPLOY / "installed" / "com.whoop-data-platform.etl.plist").read_bytes())
+    assert installed["ProgramArguments"][-1].endswith("/.local/bin/sync-and-check.sh")
+    assert installed["EnvironmentVariables"]["WHOOP_ETL"].endswith("/.local/bin/whoop-etl")
 
 
 def _fake(bin_dir, name: str, log) -> None:
@@ -83,3 +123,24 @@ def test_cron_script_pings_and_mails_only_on_a_problem(etl_env, db_url, tmp_path
     assert ("mail -s whoop-etl needs attention (exit 1) me@example.com" in calls) == stale
     if stale:
         assert "WHOOP workouts has no record newer than 1 hour" in calls
+
+
+def test_the_cron_script_copied_out_of_the_checkout_runs_the_installed_command(tmp_path):
+    bin_dir, log = tmp_path / "bin", tmp_path / "calls.log"
+    bin_dir.mkdir()
+    for name in ("whoop-etl", "curl", "mail"):
+        _fake(bin_dir, name, log)
+    shutil.copy(DEPLOY / "sync-and-check.sh", bin_dir)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "HEALTHCHECK_URL": "https://hc.example/uuid"}
+    result = subprocess.run(
+        ["sh", str(bin_dir / "sync-and-check.sh")],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    calls = log.read_text()
+    assert result.returncode == 0, result.stderr
+    assert "whoop-etl --quiet --wait 300" in calls and "whoop-etl status --check" in calls
+    assert "https://hc.example/uuid/0" in calls

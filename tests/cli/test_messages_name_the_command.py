@@ -10,7 +10,10 @@ from click.testing import CliRunner
 
 import etl
 from api_clients.errors import reconnect_command
+from commands.mcp import MCP_REQUIREMENT, missing_extra
 from configuration import invocation, settings
+from dashboard import render
+from storage import accounts
 from tests.helpers.etl import run_etl
 
 
@@ -76,3 +79,48 @@ def test_an_installed_status_check_names_the_installed_connect_command(installed
         "message": "whoop is not connected: run `whoop-etl connect whoop`",
         "account": "default",
     } in report["problems"]
+
+
+@pytest.mark.parametrize(
+    "prefix, expected",
+    [
+        ("/home/me/.local/share/pipx/venvs/whoop-etl", "`pipx inject whoop-etl 'mcp==2.3.0'`"),
+        ("/home/me/.local/share/uv/tools/whoop-etl", "`uv tool install --force '/path/to/whoop-data-platform[mcp]'`"),
+        ("/home/me/venvs/whoop", "-m pip install 'mcp==2.3.0'`"),
+    ],
+)
+def test_the_mcp_extras_hint_fits_how_the_command_was_installed(installed, monkeypatch, prefix, expected):
+    monkeypatch.setattr(sys, "prefix", prefix)
+    assert expected in missing_extra()
+
+
+def test_a_checkouts_mcp_hint_names_its_requirements_file_and_the_pin_is_that_files():
+    assert "`.venv/bin/pip install -r requirements-mcp.txt`" in missing_extra()
+    pins = (settings.PROJECT_DIR / "requirements-mcp.txt").read_text().split()
+    assert MCP_REQUIREMENT in pins
+
+
+def test_an_installed_empty_dashboard_never_offers_the_checkouts_demo(installed):
+    card = render._empty_card()
+    assert "whoop-etl connect whoop" in card and "demo" not in card
+
+
+def test_a_checkouts_empty_dashboard_offers_the_demo_script(monkeypatch):
+    monkeypatch.setattr(invocation, "_program", None)
+    assert "<code>./scripts/demo.sh</code>" in render._empty_card() and "make demo" not in render._empty_card()
+
+
+def test_an_account_held_by_another_names_the_full_remove_command(engine):
+    with engine.begin() as conn:
+        alice, default = (accounts.ensure(conn, name) for name in ("alice", "default"))
+        accounts.link(conn, default, "whoop", 7)
+        with pytest.raises(accounts.AccountConflict, match="`python etl.py accounts remove default`"):
+            accounts.link(conn, alice, "whoop", 7)
+
+
+def test_inside_the_menu_the_next_step_after_a_connect_is_choose_1(monkeypatch):
+    monkeypatch.setattr(invocation, "_program", None)
+    assert invocation.sync_step() == "run `python etl.py`"
+    monkeypatch.setattr(invocation, "_in_menu", False)
+    invocation.note_menu()
+    assert invocation.sync_step() == "choose 1"

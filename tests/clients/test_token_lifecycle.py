@@ -11,6 +11,7 @@ from responses import matchers
 from api_clients.errors import ApiError, ReconnectRequired, reconnect_command
 from api_clients.oauth import Token, refresh_margin
 from api_clients.whoop import WhoopClient
+from readers.read_model import needs_reconnect
 from tests.helpers.api import (
     CLIENT_SECRET,
     OLD_ACCESS,
@@ -124,3 +125,15 @@ def test_a_refused_refresh_token_is_the_reconnect_case(mock):
 def test_reconnect_command_is_built_in_one_place():
     assert reconnect_command("withings") == "python etl.py connect withings"
     assert ReconnectRequired("withings", "x").command == reconnect_command("withings")
+
+
+@pytest.mark.parametrize("what", ["refresh", "connect"])
+def test_a_wrong_client_secret_names_the_settings_and_never_asks_to_reconnect(mock, what):
+    mock.post(TOKEN_URL, status=401, json={"error": "invalid_client"})
+    client = _client(_store())
+    with pytest.raises(ApiError) as err:
+        client.exchange_code("code") if what == "connect" else client.tokens.refresh(rejected=OLD_ACCESS["whoop"])
+    message = str(err.value)
+    assert not isinstance(err.value, ReconnectRequired) and "connect" not in message
+    assert "WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET in " in message and ".env" in message
+    assert not needs_reconnect("whoop", message)  # `accounts` and `status --check` keep the token alive

@@ -11,6 +11,7 @@ from responses import matchers
 
 from api_clients.errors import (
     ApiError,
+    ClientRejected,
     InvalidRequest,
     NotImplementedByApi,
     RateLimited,
@@ -207,3 +208,12 @@ def test_more_without_a_new_offset_is_an_error_not_a_loop(mock):
     mock.post(MEASURE_URL, json=_ok([], more=1, offset=None))
     with pytest.raises(ApiError, match="offset"):
         list(_client().iter_measure_pages("/measure", lastupdate=0))
+
+
+def test_a_wrong_client_secret_names_the_settings_not_a_reconnect(mock):
+    mock.post(
+        TOKEN_URL, json={"status": 503, "body": {}, "error": "Invalid Params: invalid client_id or client_secret"}
+    )
+    with pytest.raises(ClientRejected) as err:
+        list(_client(store_with("withings", expired=True)).iter_measure_pages("/measure", lastupdate=0))
+    assert "WITHINGS_CLIENT_ID and WITHINGS_CLIENT_SECRET in " in str(err.value) and "connect" not in str(err.value)

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 import etl
 from configuration import settings
+from sync import resources
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -30,6 +31,8 @@ PROJECT = Path(__file__).resolve().parents[2]
         ("DB_STATEMENT_TIMEOUT_SECONDS", "1.5", "from 1 to 86400"),
         ("DASHBOARD_PORT", "70000", "from 0 to 65535"),
         ("WHOOP_API_BASE_URL", "api.prod.whoop.com", "http:// or https:// URL"),
+        ("STALE_AFTER_WHOOP_WORKOUTS", "1h", "names no resource; the settings are STALE_AFTER_WHOOP_CYCLES"),
+        ("STALE_AFTER_WITHINGS_MEASURES", "a week", "a duration like 36h, 7d or 2w"),
         ("MQTT_TIMEOUT_SECONDS", "0", "from 1 to 60"),
         ("MQTT_URL", "http://broker:1883", "mqtt://user:password@host:1883"),
         ("MQTT_BASE_TOPIC", "whoop/#", "MQTT topic"),
@@ -121,6 +124,14 @@ def test_readme_table_and_env_example_list_the_same_settings_in_order_with_range
         assert f"{low}-{high}" in readme[name], name
         if default is not None:
             assert f"`{default}`" in readme[name], name
+
+
+def test_a_misspelt_stale_after_setting_lists_every_resource_name(monkeypatch):
+    monkeypatch.setenv("STALE_AFTER_WHOOP_WORKOUTS", "1h")
+    with pytest.raises(settings.SettingError) as err:
+        settings.get_settings(read_dotenv=False)
+    for resource in resources.RESOURCES:
+        assert f"STALE_AFTER_{resource.source.upper()}_{resource.name.upper()}" in str(err.value)
 
 
 def test_mqtt_url_gives_the_broker_and_no_message_shows_its_password(monkeypatch, tmp_path):

@@ -309,7 +309,9 @@ def _each_resource_shows_its_own_age(page) -> None:
     assert ages.count() == len(resources.RESOURCES)
     assert all(ages.nth(i).is_visible() for i in range(ages.count()))
     body = page.locator('.fresh[data-source=whoop] li[data-resource="body"]')
-    assert body.get_attribute("class") == "stale" and "newest record 5 days ago" in body.inner_text()
+    # It is re-confirmed on every sync and its values never change: no "newest record just now" for ever.
+    assert body.get_attribute("class") == "stale" and "never changes (confirmed 5 days ago)" in body.inner_text()
+    assert "newest record" not in body.inner_text()
     assert page.locator(".fresh[data-source=whoop]").get_attribute("class") == "fresh stale"
     assert page.locator(".fresh[data-source=whoop] li.stale").count() == 1  # cycles, recovery, sleep: fresh
     note = page.locator(".fresh[data-source=withings] .flagged")
@@ -326,4 +328,56 @@ def test_page_follows_new_data_without_a_manual_reload(browser, dashboard, db_ur
     assert page.inner_text("#latest-weight") == "80.4 kg"
     add_weights(db_url, [(NOW - timedelta(minutes=2), 79.1)], start_grpid=20_000)
     page.locator("#latest-weight", has_text="79.1 kg").wait_for(timeout=20_000)
+    page.close()
+
+
+def add_pending_recovery(url: str, at) -> None:
+    """This morning's recovery, which WHOOP has not scored yet."""
+    engine = make_engine(url)
+    common = {"user_id": USER, "raw": {}, "synced_at": NOW, "created_at": at, "updated_at": at}
+    with Session(engine) as session, session.begin():
+        session.add(Cycle(whoop_id=9_999, start=at, score_state="PENDING_SCORE", timezone_offset="+01:00", **common))
+        session.add(
+            Recovery(
+                whoop_cycle_id=9_999,
+                whoop_sleep_id="s-pending",
+                score_state="PENDING_SCORE",
+                timezone_offset="+01:00",
+                **common,
+            )
+        )
+    engine.dispose()
+
+
+CHART = "(id) => { const c = document.getElementById(id); return { data: c.data, layout: c._fullLayout }; }"
+
+
+def test_what_the_page_draws_never_misleads(browser, dashboard, db_url, monkeypatch):
+    monkeypatch.setenv("DASHBOARD_WEIGHT_JUMP_KG", "3")
+    seed_history(db_url)
+    pending_at = NOW - timedelta(minutes=30)
+    add_pending_recovery(db_url, pending_at)
+    add_weights(db_url, [(NOW - timedelta(minutes=5), 89.9)], start_grpid=30_000)  # +9.5 kg on 80.4
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(dashboard.url)
+    page.wait_for_selector("body[data-charts=drawn]", timeout=20_000)
+
+    # A weight jump beyond the threshold is flagged beside the weigh-in, in the chart and in its table row.
+    assert "+9.5 kg since the weigh-in before" in page.inner_text("#weight-jump")
+    weight = page.evaluate(CHART, "chart-weight")
+    assert weight["data"][1]["y"] == [89.9] and weight["data"][1]["name"] == "Jump"
+    assert "89.9 ⚠ +9.5 kg" in page.text_content("#card-weight table")
+
+    # An unscored day is drawn as pending, not left as a silent gap.
+    today = pending_at.astimezone(PARIS).date().isoformat()
+    recovery = page.evaluate(CHART, "chart-recovery")
+    assert recovery["data"][0]["name"] == "Pending" and recovery["data"][0]["x"] == [today]
+    assert "pending" in page.text_content("#card-recovery table")
+
+    # Value axes span at least an ordinary month's movement: a few bpm of noise is not a cliff.
+    heart = page.evaluate(CHART, "chart-heart")["layout"]
+    low, high = heart["yaxis2"]["range"]
+    assert high - low >= 16 - 1e-6
+    low, high = weight["layout"]["yaxis"]["range"]
+    assert high - low >= 4 - 1e-6 and low <= 80 and high >= 89.9
     page.close()

@@ -604,4 +604,6 @@ def test_chart_axes_end_with_today_in_the_page_zone(db_url):
         "start": (today - timedelta(days=89)).isoformat(),
         "bar_start": (today - timedelta(days=29)).isoformat(),
         "end": (today + timedelta(days=1)).isoformat(),
+        # One weigh-in: its axis 4 kg wide around it, never a hair-thin band; no data, no range.
+        "y": {"weight": [68.0, 72.0], "hrv": None, "rhr": None, "bp": None},
     }

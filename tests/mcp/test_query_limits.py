@@ -284,3 +284,9 @@ def test_tools_refuse_huge_ranges_with_a_message(filled):
     assert "days must be between 1 and 100000" in error(forever)
     _, edge = call(filled, ("daily_series", {"metric": "strain", "start_date": "2199-12-01", "end_date": "2199-12-31"}))
     assert payload(edge)["days"] == []
+
+
+@pytest.mark.parametrize("sql", ["DELETE FROM withings_weight", "SELECT 1; SELECT 2", "", "  drop table daily"])
+def test_a_refused_query_says_what_the_tool_takes(filled, reader, sql):
+    with pytest.raises(QueryRefused, match="one SELECT only"):
+        query(reader, sql)

@@ -171,3 +171,21 @@ def test_installed_messages_name_whoop_etl_and_the_real_env(installed, user_env,
     expected = tmp_path / "config" / "whoop-etl" / ".env"
     assert result.returncode == 2 and f"in {expected} first" in result.stderr
     assert ".env.example" not in result.stderr and "python etl.py" not in result.stderr
+
+
+def test_the_installed_menu_syncs_and_exports_into_the_data_folder(installed, user_env, tmp_path):
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    menu = subprocess.run(
+        [str(installed / "whoop-etl"), "menu"],
+        input="1\n6\n\nq\n",  # sync, export daily to the offered folder, quit
+        env=user_env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert menu.returncode == 0 and "Traceback" not in menu.stdout + menu.stderr, menu.stderr
+    data = tmp_path / "share" / "whoop-etl" / "data"
+    assert "All synced." in menu.stdout and f"daily.csv written to {data / 'daily.csv'}" in menu.stdout
+    assert (data / "daily.csv").read_text().startswith("day,") and list(work.iterdir()) == []

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 import etl
 from configuration.clock import utcnow
+from dashboard.panels import page_zone
 from models import AccountProvider, OAuthToken, Quarantine, SyncState, WithingsWeight
 from storage import quarantine
 from storage.engine import make_engine
@@ -102,7 +103,7 @@ def test_reconnect_error_exits_3(etl_env, db_url):
         ),
     )
     code, _, err = check()
-    assert code == 3 and len(err) == 1 and err[0].startswith("withings: withings: the refresh token was refused")
+    assert code == 3 and len(err) == 1 and err[0].startswith("withings: the refresh token was refused")
 
 
 def test_configured_provider_without_a_token_exits_3(etl_env, db_url, monkeypatch):
@@ -240,3 +241,29 @@ def test_a_flagged_value_is_stored_and_does_not_fail_the_check(etl_env, db_url):
     with engine.connect() as conn:
         assert conn.execute(select(WithingsWeight.flag).where(WithingsWeight.grpid == grpid)).scalar_one() is None
     engine.dispose()
+
+
+def test_status_with_nothing_configured_says_where_env_goes_and_exits_2(db_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    _no_client_ids(monkeypatch)
+    result = CliRunner().invoke(etl.cli, ["status"])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2 and result.stdout == "" and len(lines) == 1
+    assert "nothing to show" in lines[0] and "WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET" in lines[0]
+    assert ".env" in lines[0] and "`python etl.py connect whoop`" in lines[0]
+
+
+def test_status_shows_utc_or_with_local_time_the_dashboards_zone_and_names_it(etl_env, db_url):
+    assert run_etl()[0] == 0
+    utc = CliRunner().invoke(etl.cli, ["status"]).stdout
+    local = CliRunner().invoke(etl.cli, ["status", "--local-time"]).stdout
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            zone = page_zone(conn)
+    finally:
+        engine.dispose()
+    assert "(times in UTC)" in utc and "Latest weight:" in utc and " UTC (" in utc
+    assert f"(times in {zone.label(utcnow())}, the dashboard's zone, from your" in local
+    weight = next(line for line in local.splitlines() if line.startswith("Latest weight:"))
+    assert " UTC (" not in weight or zone.name == "UTC"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import logging
-import os
+from datetime import datetime, timedelta, timezone
 
 from db_loader import LoadCounts
 from sync.report import Reporter
 from sync.runner import ResourceResult
+from sync.windows import Window
+
+NAMES = ("whoop cycles", "whoop recovery", "whoop sleep", "whoop workout", "withings measures")
 
 
 def _result(source: str, resource: str, fetched: int, pages: int) -> ResourceResult:
@@ -17,30 +20,57 @@ def _result(source: str, resource: str, fetched: int, pages: int) -> ResourceRes
     return result
 
 
-def test_progress_line_fits_the_terminal(monkeypatch):
-    monkeypatch.setattr("shutil.get_terminal_size", lambda fallback=None: os.terminal_size((40, 20)))
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+
+
+def _page(day: datetime) -> list[dict]:
+    return [{"id": 1, "start": day.isoformat()}]
+
+
+def test_each_resource_has_a_bar_of_its_own_with_records_requests_left_and_an_eta(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
     out = io.StringIO()
     reporter = Reporter(interactive=True, stream=out)
+    window = Window(NOW - timedelta(days=100), NOW, "since")
     for resource in ("cycles", "recovery", "sleep", "workout"):
-        reporter.page_loaded(_result("whoop", resource, 12_345, 494), 25)
-    reporter.page_loaded(_result("withings", "measures", 5000, 3), 2000)
-    last = out.getvalue().split("\r\x1b[K")[-1]
-    assert len(last) <= 39 and last.startswith("cycles 12345 (494p)")
-    assert "\n" not in out.getvalue()
+        reporter.resource_started("whoop", resource, window)
+    reporter.resource_started("withings", "measures", Window(None, NOW, "full"))
+    # A quarter of the window in 5 requests: about 20 in all, 15 left.
+    reporter.page_loaded(_result("whoop", "cycles", 125, 5), 25, _page(NOW - timedelta(days=25)))
+    reporter.page_loaded(_result("whoop", "sleep", 30, 1), 30, _page(NOW - timedelta(days=30)))
+    reporter.page_loaded(_result("withings", "measures", 5000, 3), 2000, [{"grpid": 1, "date": 1735689600}])
     reporter.summary([], 0, False)
+    lines = [line for line in out.getvalue().splitlines() if "records" in line]
+    final = {name: next(line for line in reversed(lines) if name in line) for name in NAMES}
+    assert "125 records" in final["whoop cycles"] and "5 requests, ~15 left" in final["whoop cycles"]
+    assert "ETA" in final["whoop cycles"] and "…" not in "".join(final.values())
+    assert "0 records" in final["whoop recovery"] and "? left" in final["whoop recovery"]
+    # A whole history has no known start: the date reached, and no guess of what is left.
+    assert "5,000 records" in final["withings measures"] and "back to 2025-01-01" in final["withings measures"]
 
 
-def test_a_log_line_during_progress_starts_on_a_clean_line():
-    out = io.StringIO()
-    handler = logging.StreamHandler(io.StringIO())
+def test_quiet_and_json_runs_draw_no_progress():
+    for options in ({"quiet": True}, {"json_output": True}):
+        out = io.StringIO()
+        reporter = Reporter(interactive=True, stream=out, **options)
+        reporter.resource_started("whoop", "cycles", Window(None, NOW, "full"))
+        reporter.page_loaded(_result("whoop", "cycles", 25, 1), 25, _page(NOW))
+        assert out.getvalue() == ""
+        reporter.summary([], 0, False) if options.get("quiet") else None
+
+
+def test_a_log_line_during_progress_is_printed_above_the_bars_and_the_handler_is_restored():
+    out, logged = io.StringIO(), io.StringIO()
+    handler = logging.StreamHandler(logged)
     root = logging.getLogger()
     root.addHandler(handler)
     try:
         reporter = Reporter(interactive=True, stream=out)
-        reporter.page_loaded(_result("whoop", "cycles", 25, 1), 25)
+        reporter.resource_started("whoop", "cycles", Window(None, NOW, "full"))
         logging.getLogger("api_clients.http").warning("whoop: rate limit (100 requests/minute): waiting 60s")
-        assert out.getvalue().endswith("cycles 25 (1p)\r\x1b[K")  # wiped before the log line
         reporter.summary([], 0, False)
+        assert "whoop: rate limit (100 requests/minute): waiting 60s" in out.getvalue()
+        assert logged.getvalue() == ""  # not written under the bars, where it would tear them
         assert not handler.filters  # detached when the run ends
     finally:
         root.removeHandler(handler)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from api_clients.errors import DailyBudgetReached, RateLimited, ServerLimitReached
-from api_clients.http import HttpClient
+from api_clients.http import HttpClient, reset_limiters
 from configuration import clock
 from readers.status import collect_status, format_status
 from storage import rate_budget
@@ -128,3 +128,22 @@ def test_without_a_daily_budget_only_the_minute_is_shared(engine, mock, fake_tim
     with engine.connect() as conn:
         assert rate_budget.usage(conn, "whoop", DAY, NOW) is None
         assert rate_budget.usage(conn, "whoop", MINUTE, NOW) == (100, 100)
+
+
+def test_a_new_process_paces_at_the_rate_a_server_named_to_another_before_it_hears_one_itself(engine, mock, fake_time):
+    for _ in range(150):  # an earlier run, told 3000 a minute by its server, sent 150 this minute
+        rate_budget.take(engine, "whoop", MINUTE, 3000, NOW)
+    reset_limiters()  # a new process: its own limiter, configured at 100 a minute
+    mock.get(URL, json={"records": []}, headers={"X-RateLimit-Limit": "3000, 3000;window=60"})
+    _client(engine, fake_time).request("GET", URL)
+    assert fake_time.slept == []  # no wait for the next minute: 3000 was named, not 100
+    with engine.connect() as conn:
+        assert rate_budget.usage(conn, "whoop", MINUTE, NOW) == (151, 3000)
+
+
+def test_before_any_server_named_a_rate_the_configured_one_holds(engine, fake_time):
+    for _ in range(100):
+        rate_budget.take(engine, "whoop", MINUTE, 100, NOW)
+    budget = DbBudget(engine, "whoop", "WHOOP", per_day=None, sleep=fake_time.sleep)
+    waited = budget.take(100, 300.0, stated=False)
+    assert 30 <= waited <= 30.5  # the minute is full at the configured 100: wait for the next one
