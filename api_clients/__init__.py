@@ -1,1 +1,1 @@
-"""HTTP clients for WHOOP v2 and Withings: paging, retries, rate limits and OAuth2 refresh."""
+"""HTTP only, for WHOOP v2 and Withings: requests, paging, retries, rate limits, OAuth2 and the providers' errors."""

@@ -29,7 +29,8 @@ from sandbox import SandboxServer  # noqa: E402 - imported once the checkout is 
 DATA_PREFIXES = ("/developer/v2/", "/measure", "/v2/measure", "/v2/sleep", "/oauth/oauth2/token", "/v2/oauth2")
 
 
-def machine() -> str:
+def machine(dated: bool = True) -> str:
+    """The processor, cores and Python version, and today's date unless `dated` is False."""
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -38,7 +39,8 @@ def machine() -> str:
         ),
         platform.processor(),
     )
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {datetime.now():%Y-%m-%d}"
+    described = f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    return f"{described}, {datetime.now():%Y-%m-%d}" if dated else described
 
 
 def sandbox(days: int, **options) -> SandboxServer:

@@ -1,7 +1,7 @@
 """Where the time of a run goes: import time, a timeline of both sides, per-thread cProfiles.
 
     python bench/profile_run.py importtime    # -X importtime of the routine `etl.py --since 7d`, top entries
-    python bench/profile_run.py timeline      # both sides: start-up, network phase, after the last answer, exit
+    python bench/profile_run.py timeline      # script, floors, project: start-up, network phase, after the last answer, exit
     python bench/profile_run.py cprofile      # one routine run, each thread profiled apart
     python bench/profile_run.py cprofile --first-load   # the 10-year WHOOP first load, each thread apart
 
@@ -28,6 +28,7 @@ sys.path.insert(0, str(PROJECT))
 
 from bench.bench_etl import machine  # noqa: E402 - imported once the checkout is on sys.path
 from bench.bench_vs_script import (  # noqa: E402 - imported once the checkout is on sys.path
+    BARE,
     Side,
     first_load_sides,
     measured_env,
@@ -54,7 +55,7 @@ def probe_command(side: Side, marks: Path, profile_dir: Path | None = None, *fla
 def importtime(args, base: dict) -> None:
     """Median cumulative import time per module over `repeat` runs; the top entries at any depth."""
     cumulative, depth = defaultdict(list), {}
-    with routine_sides(args.years, args.latency_ms, base) as (sb, _script, project):
+    with routine_sides(args.years, args.latency_ms, base) as (sb, _script, project, *_floors):
         _fresh_run(project)  # warms the bytecode cache
         for _ in range(args.repeat):
             done = subprocess.run(
@@ -107,28 +108,31 @@ def phases(sb, side: Side, stamps: list, tmp: Path) -> list[float]:
 
 
 def timeline(args, base: dict) -> None:
-    """Median phases of both sides of the routine run, interleaved."""
-    measured = {"script": [], "project": []}
+    """Median phases of every side of the routine run (the script, its floors, the project), interleaved."""
+    names = ("script", "floor", BARE, "project")
+    measured = {name: [] for name in names}
     with (
-        routine_sides(args.years, args.latency_ms, base) as (sb, script, project),
+        routine_sides(args.years, args.latency_ms, base) as (sb, script, project, floor, bare),
         tempfile.TemporaryDirectory() as tmp,
     ):
         stamps = _stamp_requests(sb)
-        for side in (script, project):  # warm-up
+        sides = [script, floor, bare, project]
+        for side in sides:  # warm-up
             phases(sb, side, stamps, Path(tmp))
         for number in range(args.repeat):
-            for side in (script, project) if number % 2 == 0 else (project, script):
+            turn = number % len(sides)
+            for side in sides[turn:] + sides[:turn]:
                 measured[side.name].append(phases(sb, side, stamps, Path(tmp)))
     print(
         f"# Timeline of `--since 7d`, {args.years} y, {args.latency_ms} ms per answer "
         f"(median of {args.repeat}; {machine()})"
     )
-    print("\n| phase | script ms | project ms |\n|---|---|---|")
+    print(f"\n| phase | script ms | floor ms | {BARE} ms | project ms |\n|---|---|---|---|---|")
     for index, phase in enumerate(PHASES):
-        values = [statistics.median(run[index] for run in measured[name]) * 1000 for name in ("script", "project")]
-        print(f"| {phase} | {values[0]:.0f} | {values[1]:.0f} |")
-    objects = [statistics.median(run[-1] for run in measured[name]) for name in ("script", "project")]
-    print(f"| objects the collector tracks at main's return | {objects[0]:,.0f} | {objects[1]:,.0f} |")
+        values = [statistics.median(run[index] for run in measured[name]) * 1000 for name in names]
+        print(f"| {phase} | " + " | ".join(f"{v:.0f}" for v in values) + " |")
+    objects = [statistics.median(run[-1] for run in measured[name]) for name in names]
+    print("| objects the collector tracks at main's return | " + " | ".join(f"{v:,.0f}" for v in objects) + " |")
 
 
 # Wrappers around the whole run, and the import machinery (the importtime table shows the imports).
@@ -164,7 +168,7 @@ def cprofile(args, base: dict) -> None:
     """One project run under per-thread cProfile; the main thread (planning, writing) and the fetchers apart."""
     sides = first_load_sides(10, base) if args.first_load else routine_sides(args.years, args.latency_ms, base)
     what = "first load, 10 y of WHOOP, no latency" if args.first_load else f"`--since 7d`, {args.years} y"
-    with sides as (sb, _script, project), tempfile.TemporaryDirectory() as tmp:
+    with sides as (sb, _script, project, *_floor), tempfile.TemporaryDirectory() as tmp:
         _fresh_run(project)  # warms the bytecode cache
         if project.prepare:
             project.prepare()

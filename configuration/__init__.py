@@ -1,1 +1,1 @@
-"""The base layer every other package may import: settings, logging with secret masking, the clock, the version."""
+"""The base layer every package may import: settings, account names, secret-masking logs, the clock, the version."""

@@ -1,1 +1,1 @@
-"""Pure mappers: one API record in, row dicts out. No I/O; `fields` holds the shared field readers."""
+"""Mappers: one API record in, rows for the tables out; `fields` holds the field readers they share (no I/O)."""

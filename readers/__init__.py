@@ -1,1 +1,1 @@
-"""The read side: one read model for `status`, `status --check` and export (the dashboard and MCP server read it too)."""
+"""The read side: one read model, and the status, health check, export, charts and daily view built on it."""

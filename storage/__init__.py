@@ -1,1 +1,1 @@
-"""The database under the loader: engine and schema check, the batched write path, quarantine, sync_state, tokens."""
+"""The database: engine, migrations, batched writes, tokens, sync state, quarantine, accounts, request budget, backups."""

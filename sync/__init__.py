@@ -1,2 +1,1 @@
-"""The sync: resource declarations, windows, the run plan, the runner, the run lock, run reports, `watch`,
-`worker`, and the run service every door calls."""
+"""The sync: declared resources, windows, planning, the runner, the run service every door calls, locks, budgets, `watch`, the worker."""

@@ -1,0 +1,1 @@
+"""The Alembic migrations that build and upgrade the schema on SQLite and PostgreSQL alike."""
