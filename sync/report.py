@@ -35,6 +35,7 @@ class Reporter:
         self.quiet = quiet
         self.json_output = json_output
         self.label = ""  # "alice: " in a run of several accounts, so each line names its account
+        self._told: dict[str, str] = {}  # provider -> its re-connect error, said once per run
         self._live = None  # sync.progress.LiveProgress on a terminal
         self._log_filters: list[tuple[logging.Handler, logging.Filter]] = []
         if self.interactive:  # a log line (a rate-limit wait, a retry) is printed above the bars
@@ -90,7 +91,18 @@ class Reporter:
                 c.rejected,
                 result.seconds,
             )
+        elif result.status == "failed" and result.reconnect and self._told.get(result.source) == result.error:
+            # Every resource of the provider meets the same refusal: it was said in full once.
+            log.error(
+                "%s%s %s: FAILED: %s must be re-connected (above)",
+                self.label,
+                result.source,
+                result.resource,
+                result.source,
+            )
         elif result.status == "failed":
+            if result.reconnect:
+                self._told[result.source] = result.error
             log.error("%s%s %s: FAILED: %s", self.label, result.source, result.resource, result.error)
         elif result.status == "deferred" and not self.quiet:
             log.info("%s%s %s: deferred (%d pages kept)", self.label, result.source, result.resource, result.pages)
