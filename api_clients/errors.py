@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.invocation import command, env_file_hint
 from configuration.logs import redact
 
 
-def reconnect_command(provider: str) -> str:
-    """The one command that fixes a dead or missing token: `whoop-etl connect <provider>` (or `python etl.py ...`)."""
-    return command("connect", provider)
+def reconnect_command(provider: str, account: str | None = None) -> str:
+    """The one command that fixes a dead or missing token: `whoop-etl connect <provider>` (or
+    `python etl.py ...`), with `--account NAME` for any account but `default` (a provider user
+    belongs to one account: connecting it under `default` is refused)."""
+    named = () if account in (None, DEFAULT_ACCOUNT) else ("--account", account)
+    return command("connect", provider, *named)
 
 
 def format_wait(seconds: float) -> str:
@@ -34,9 +38,13 @@ class ApiError(Exception):
 class ReconnectRequired(ApiError):
     """The refresh token is dead or missing: only the user can fix it, by connecting again."""
 
-    def __init__(self, provider: str, reason: str):
-        self.command = reconnect_command(provider)
+    def __init__(self, provider: str, reason: str, account: str | None = None):
+        self.reason, self.command = reason, reconnect_command(provider, account)
         super().__init__(provider, f"{reason}; re-connect with `{self.command}`")
+
+    def of_account(self, account: str | None) -> ReconnectRequired:
+        """The same error, its command naming `account`'s own connect."""
+        return ReconnectRequired(self.provider, self.reason, account)
 
 
 class ClientRejected(ApiError):
@@ -76,6 +84,19 @@ class DailyBudgetReached(ApiError):
         super().__init__(provider, self.reason, 429)
 
 
+class ServerLimitReached(DailyBudgetReached):
+    """The provider itself said its daily limit is spent (`X-RateLimit-Remaining: 0` with a reset
+    beyond this minute), whatever our own count: deferred to the reset the server named."""
+
+    def __init__(self, provider: str, label: str, used: int, budget: int, until: datetime):
+        super().__init__(provider, label, used, budget, until)
+        self.reason = (
+            f"{label} says its daily limit is spent (X-RateLimit-Remaining: 0; {used:,} of our {budget:,} "
+            f"requests used today): deferred to its reset at {until:%Y-%m-%d %H:%M} UTC"
+        )
+        self.args = (f"{provider}: {self.reason}",)
+
+
 class TransientError(ApiError):
     """Timeouts, dropped connections, 5xx, Withings 522, a missed deadline: retried, then raised."""
 
@@ -101,9 +122,11 @@ class ScopeMissing(Unauthorized):
 
     skips_resource = True  # the runner reports the resource as skipped, not failed
 
-    def __init__(self, provider: str, scope: str | None, what: str = "this data", status: int | None = 403):
-        self.command = reconnect_command(provider)
-        self.scope = scope
+    def __init__(
+        self, provider: str, scope: str | None, what: str = "this data", status: int | None = 403, account=None
+    ):
+        self.command = reconnect_command(provider, account)
+        self.scope, self.what = scope, what
         answered = f"; the API answered status {status}" if status is not None else ""
         super().__init__(
             provider,
@@ -112,13 +135,27 @@ class ScopeMissing(Unauthorized):
             status,
         )
 
+    def of_account(self, account: str | None) -> ScopeMissing:
+        """The same error, its command naming `account`'s own connect."""
+        return ScopeMissing(self.provider, self.scope, self.what, self.status, account)
+
 
 class NotConnected(RuntimeError):
     """A configured provider without a stored token or a seed refresh token."""
 
 
-def classify_error(exc: BaseException) -> tuple[str, bool]:
-    """A one-line message for a failed resource or provider, and whether the user must re-connect."""
+def of_account(exc: BaseException, account: str | None) -> BaseException:
+    """`exc`, a re-connect hint in it naming `account`'s own command (the account is known where
+    the error is reported, not in the HTTP client that raised it)."""
+    if account is None or not isinstance(exc, (ReconnectRequired, ScopeMissing)):
+        return exc
+    return exc.of_account(account)
+
+
+def classify_error(exc: BaseException, account: str | None = None) -> tuple[str, bool]:
+    """A one-line message for a failed resource or provider of `account`, and whether the user
+    must re-connect."""
+    exc = of_account(exc, account)
     reconnect = isinstance(exc, (ReconnectRequired, NotConnected))
     message = redact(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
     if not reconnect and not message.startswith(type(exc).__name__):

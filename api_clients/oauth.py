@@ -100,6 +100,9 @@ class TokenManager:
         self.provider, self.store, self._refresh, self._now = provider, store, refresh, now
         self._token: Token | None = None
         self._lifetime: float | None = None  # learned from our own refreshes; stored tokens lack it
+        # (refresh token, why) of a refusal: the process's other resources are told the same
+        # without sending the dead token again, so a run meets (and reports) it once.
+        self._refused: tuple[str, str] | None = None
         self._lock = threading.Lock()
 
     def access_token(self) -> str:
@@ -148,7 +151,13 @@ class TokenManager:
                 return current.access_token
             if not current.refresh_token:
                 raise ReconnectRequired(self.provider, "the stored token has no refresh token")
-            new = self._refresh(current.refresh_token)
+            if self._refused is not None and self._refused[0] == current.refresh_token:
+                raise ReconnectRequired(self.provider, self._refused[1])
+            try:
+                new = self._refresh(current.refresh_token)
+            except ReconnectRequired as exc:
+                self._refused = (current.refresh_token, exc.reason)
+                raise
             # The provider killed the old refresh token as it answered: until the new one is
             # committed, a kill of this process leaves the account to re-connect. So it is
             # written first, in a transaction of its own, before anything else is done.

@@ -49,7 +49,7 @@ def add(name):
     """Create an empty account NAME (`connect whoop --account NAME` also creates it)."""
     from storage import accounts as store
 
-    engine = open_engine(settings().database_url, read_only=False, at_head=True)
+    engine = open_engine(settings().database_url, read_only=False, at_head=True, migrate=True)
     try:
         with engine.begin() as conn:
             existed = store.find(conn, name) is not None

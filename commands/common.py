@@ -38,10 +38,20 @@ def settings():
         raise click.ClickException(f"configuration: {exc}") from None
 
 
-def open_engine(url: str, *, read_only: bool = True, at_head: bool = False):
+def open_engine(url: str, *, read_only: bool = True, at_head: bool = False, migrate: bool = False):
     """An engine (by default one that cannot write); a ClickException when the database cannot be
-    opened, or with `at_head` when its schema is older than this release's."""
-    from storage.engine import SCHEMA_HEAD, DatabaseUnavailable, current_revision, make_engine
+    opened, or with `at_head` when its schema is older than this release's (with `migrate`, a
+    writing engine brings it to head instead, as `status` and `connect` do)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.engine import (
+        SCHEMA_HEAD,
+        DatabaseUnavailable,
+        current_revision,
+        describe_failure,
+        ensure_schema,
+        make_engine,
+    )
 
     engine = make_engine(url, read_only=read_only)
     try:
@@ -49,7 +59,13 @@ def open_engine(url: str, *, read_only: bool = True, at_head: bool = False):
     except DatabaseUnavailable as exc:
         engine.dispose()
         raise click.ClickException(f"{exc} (run `{command()}` once to create and fill it)") from None
-    if at_head and revision != SCHEMA_HEAD:
+    if at_head and revision != SCHEMA_HEAD and migrate and not read_only:
+        try:
+            ensure_schema(engine)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise click.ClickException(describe_failure(url, exc)) from None
+    elif at_head and revision != SCHEMA_HEAD:
         engine.dispose()
         raise click.ClickException(
             f"the database schema is at {revision or 'nothing yet'}, this release needs "

@@ -40,14 +40,15 @@ from sync.windows import since_option
 def export(table, fmt, since, output, include_deleted, include_quarantined, force, account):
     """Export TABLE (`all`, or `daily`: one row per day) to CSV or JSON Lines; OAuth tokens are never exported."""
     from readers.export import ExportError, export_tables, resolve_tables
-    from storage.accounts import UnknownAccount, require
+    from storage.account_policy import to_read
+    from storage.accounts import UnknownAccount
 
     engine = open_engine(settings().database_url)
     try:
         account_id = None
         if account is not None:
             with engine.connect() as conn:
-                account_id = require(conn, account)
+                account_id = to_read(conn, [account])[0].id
         tables = resolve_tables(engine, table, include_quarantined)
         done = export_tables(
             engine,

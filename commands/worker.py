@@ -31,7 +31,9 @@ def worker(ctx, until_idle, interval_minutes, sources):
     from sync.run import RunOptions
 
     options = RunOptions(
-        sources=tuple(sources) or SOURCES, quiet=logging.getLogger().getEffectiveLevel() > logging.INFO
+        sources=tuple(sources) or SOURCES,
+        quiet=logging.getLogger().getEffectiveLevel() > logging.INFO,
+        ping_url=(ctx.obj or {}).get("ping_url"),
     )
     code, stats = service.work(options, interval_minutes=interval_minutes, until_idle=until_idle, echo=click.echo)
     click.echo(f"worker stopped: {len(stats.synced)} accounts synced, {len(stats.failed)} failed", err=True)

@@ -15,6 +15,7 @@ from mapping.withings import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 from models import SyncState
 from readers import charts, daily, read_model
 from readers.read_model import ago
+from storage import account_policy
 from sync import resources
 
 CHANGE_WINDOWS = (7, 30)
@@ -29,7 +30,7 @@ def load_summary(engine: Engine, now: datetime | None = None, account: str | Non
         with engine.connect() as conn:
             if not read_model.has_table(conn, SyncState.__tablename__):
                 return empty_summary(now)
-            chosen = read_model.scopes(conn)
+            chosen = account_policy.to_read(conn)
             scope = pick(conn, chosen, account)
             summary = build_summary(conn, now, scope)
             summary["account"] = scope.name
@@ -41,13 +42,13 @@ def load_summary(engine: Engine, now: datetime | None = None, account: str | Non
         return empty_summary(now, upgrade_needed())
 
 
-def pick(conn: Connection, chosen: list[read_model.Scope], name: str | None) -> read_model.Scope:
+def pick(conn: Connection, chosen: list[account_policy.Scope], name: str | None) -> account_policy.Scope:
     """The account called `name` among those the page offers (None: the first one)."""
     if name is None:
         return chosen[0]
     found = next((scope for scope in chosen if scope.name == name), None)
     # Not offered (created since, or unknown: UnknownAccount lists the accounts).
-    return found or read_model.scopes(conn, [name])[0]
+    return found or account_policy.to_read(conn, [name])[0]
 
 
 def upgrade_needed() -> str:
@@ -64,7 +65,7 @@ def empty_summary(now: datetime | None = None, warning: str | None = None) -> di
     return {"generated_at": _iso(now), "empty": True, "zone": None, "freshness": rows}
 
 
-def build_summary(conn: Connection, now: datetime | None = None, scope: read_model.Scope | None = None) -> dict:
+def build_summary(conn: Connection, now: datetime | None = None, scope: account_policy.Scope | None = None) -> dict:
     """Everything the page shows of one account (by default the whole database), as JSON-ready
     values (ISO times plus display strings)."""
     now = now or clock.utcnow()

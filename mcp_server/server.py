@@ -20,7 +20,8 @@ from mcp_server.readonly import (
     open_read_only,
     run_query,
 )
-from readers import metrics, read_model
+from readers import metrics
+from storage import account_policy
 from storage.accounts import UnknownAccount
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -64,7 +65,7 @@ def build_server(
         """(account name, answer) per account, read on one connection."""
         try:
             with engine.connect() as conn:
-                chosen = read_model.scopes(conn, accounts)
+                chosen = account_policy.to_read(conn, accounts)
                 return [(scope.name, fn(conn, *args, account=scope.id)) for scope in chosen]
         except (ValueError, UnknownAccount) as exc:  # a bad argument: the model reads why and asks again
             raise ToolError(str(exc)) from None
@@ -140,7 +141,7 @@ def serve_stdio(default_url: str, accounts: tuple[str, ...] = (), allow_query: b
     engine = open_read_only(database_url_for_mcp(default_url))
     try:
         with engine.connect() as conn:
-            read_model.scopes(conn, accounts)
+            account_policy.to_read(conn, accounts)
         build_server(engine, accounts=accounts, allow_query=allow_query).run("stdio")
     finally:
         engine.dispose()

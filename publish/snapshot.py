@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from configuration import clock
 from readers import daily, health, metrics, read_model
-from storage import accounts
+from storage import account_policy, accounts
 from sync import resources
 
 
@@ -35,7 +35,7 @@ RESOURCE_OF_TABLE = {table.name: r for r in resources.RESOURCES for table in r.t
 def account_names(engine: Engine) -> list[str]:
     """Every account `status` reports, by name (a database with one account: that one)."""
     with engine.connect() as conn:
-        return [scope.label() for scope in read_model.scopes(conn)]
+        return [scope.label() for scope in account_policy.to_read(conn)]
 
 
 def account_snapshots(engine: Engine, settings, names=(), now: datetime | None = None) -> list[AccountSnapshot]:
@@ -43,8 +43,8 @@ def account_snapshots(engine: Engine, settings, names=(), now: datetime | None =
     read as `status` reads them; UnknownAccount for a name that does not exist."""
     now = now or clock.utcnow()
     with engine.connect() as conn:
-        every = {scope.label(): scope for scope in read_model.scopes(conn)}
-        chosen = [every.get(name) or read_model.scopes(conn, (name,))[0] for name in names] or list(every.values())
+        every = {scope.label(): scope for scope in account_policy.to_read(conn)}
+        chosen = [every.get(name) or account_policy.to_read(conn, (name,))[0] for name in names] or list(every.values())
         found = [(scope, _values(conn, scope.id, now), _providers(conn, scope.label())) for scope in chosen]
     return [
         AccountSnapshot(
@@ -95,11 +95,11 @@ def _providers(conn: Connection, name: str) -> list[str]:
     return sorted({provider for row in rows for provider in row.users})
 
 
-def problem(engine: Engine, settings, scope: read_model.Scope, now: datetime) -> dict:
+def problem(engine: Engine, settings, scope: account_policy.Scope, now: datetime) -> dict:
     """The problem sensor: ON exactly when `status --check --account NAME` exits non-zero, the problems as attributes."""
     with engine.connect() as conn:
         try:
-            scope = read_model.scopes(conn, (scope.label(),))[0]  # as `--account NAME` reads it
+            scope = account_policy.to_read(conn, (scope.label(),))[0]  # as `--account NAME` reads it
         except accounts.UnknownAccount:  # a database with no account row: read whole
             pass
     report = health.check(engine, settings, now, scope)

@@ -12,7 +12,7 @@ from configuration.invocation import command
 from mapping.fields import latest_plausible
 from models import Cycle, Recovery, Sleep, WithingsHeartRate, WithingsWeight, Workout
 from readers import metrics, read_model
-from readers.read_model import owned
+from readers.ownership import owned
 
 TREND_DAYS = 90
 RECENT_WORKOUTS = 10

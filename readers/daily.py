@@ -8,7 +8,7 @@ from sqlalchemy import MetaData, Table, func, select, union
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import FromClause
 
-from readers import metrics, read_model
+from readers import metrics, ownership
 
 VIEW = "daily"
 MAX_DAYS = 5000  # about 14 years of one person's days: a bound, never a truncation in practice
@@ -20,7 +20,7 @@ def _view(conn: Connection) -> Table:
 
 def provider_of(name: str) -> str:
     """The provider of one of the view's metric columns (from the table its reading counts)."""
-    return read_model.PROVIDER_OF_TABLE[metrics.READING_TABLES[metrics.get(name).reading].__tablename__]
+    return ownership.PROVIDER_OF_TABLE[metrics.READING_TABLES[metrics.get(name).reading].__tablename__]
 
 
 def view_of(conn: Connection, account: int | None = None) -> FromClause:
@@ -34,12 +34,12 @@ def view_of(conn: Connection, account: int | None = None) -> FromClause:
     if account is None:
         return view
     sides = {}
-    for provider in dict.fromkeys(read_model.PROVIDER_OF_TABLE.values()):
+    for provider in dict.fromkeys(ownership.PROVIDER_OF_TABLE.values()):
         user = view.c[f"{provider}_user_id"]
         columns = [c for c in view.c if c.name in metrics.BY_NAME and provider_of(c.name) == provider]
         sides[provider] = (
             select(view.c.day, user, *columns)
-            .where(read_model.user_of(user, provider, account))
+            .where(ownership.user_of(user, provider, account))
             .distinct()  # one row per pairing with the other provider's users: the same values
             .subquery(provider)
         )

@@ -111,14 +111,14 @@ def iter_rows(
 ) -> tuple[list[str], Iterator]:
     """(column names, rows) of one table (only the account's rows when one is given), read through
     a server-side cursor in batches."""
-    from readers import daily, read_model  # the catalog loads only when an export runs
+    from readers import daily, ownership  # the catalog loads only when an export runs
 
     if name == DAILY_VIEW:
         table = daily.view_of(conn, account)
         query = select(table)
     else:
         table = Table(name, MetaData(), autoload_with=conn)
-        query = select(table).where(*read_model.owned(table, account))
+        query = select(table).where(*ownership.owned(table, account))
     if "deleted_at" in table.c and not include_deleted:
         query = query.where(table.c.deleted_at.is_(None))
     if since is not None:

@@ -13,6 +13,7 @@ from configuration.exits import EXIT_FAILED as EXIT_STALE  # the check's 1: data
 from configuration.exits import EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
 from configuration.invocation import command, env_file_hint
 from readers import read_model
+from storage import account_policy
 from sync import resources
 
 
@@ -42,7 +43,7 @@ def check_accounts(engine: Engine, settings, names=(), now: datetime | None = No
     the worst account's exit code. UnknownAccount for a name that does not exist."""
     now = now or clock.utcnow()
     with engine.connect() as conn:
-        chosen = read_model.scopes(conn, names)
+        chosen = account_policy.to_read(conn, names)
     reports = [check(engine, settings, now, scope) for scope in chosen]
     combined = {"checked_at": now, "exit_code": worst(r["exit_code"] for r in reports)}
     for key in ("problems", "resources", "flagged", "quarantine"):
@@ -56,7 +57,7 @@ def check_accounts(engine: Engine, settings, names=(), now: datetime | None = No
     return combined
 
 
-def check(engine: Engine, settings, now: datetime | None = None, scope: read_model.Scope | None = None) -> dict:
+def check(engine: Engine, settings, now: datetime | None = None, scope: account_policy.Scope | None = None) -> dict:
     """Problems of one account (by default the whole database) for the providers configured
     here or held in it (tokens or data); `exit_code` 0 fresh, 1 stale/quarantine, 2 nothing to
     check, 3 re-connect."""
@@ -70,7 +71,7 @@ def check(engine: Engine, settings, now: datetime | None = None, scope: read_mod
     # A monitoring host may hold no client ids at all: the database says which providers are in use.
     in_use = tokens | {r["source"] for r in rows if r["last_success_at"] or r["newest_record"]}
     configured = [s for s in resources.SOURCES if getattr(settings, s).configured or s in in_use]
-    if account is not None and in_use:
+    if scope is not None and not scope.alone and account is not None and in_use:
         # One of several accounts is judged on the providers it uses: a person with a WHOOP and
         # no scale is not "not connected" to Withings because another account has one.
         configured = [s for s in configured if s in in_use]
@@ -82,7 +83,7 @@ def check(engine: Engine, settings, now: datetime | None = None, scope: read_mod
             now,
             name,
         )
-    problems = _reconnect_problems(configured, rows, tokens, settings)
+    problems = _reconnect_problems(configured, rows, tokens, settings, name)
     blocked = {p.source for p in problems}  # a provider that must re-connect: its stale rows add nothing
     for row in rows:
         if row["source"] in configured and row["source"] not in blocked and row["stale"]:
@@ -159,7 +160,9 @@ def failed_check(
     }
 
 
-def _reconnect_problems(configured: list[str], rows: list[dict], tokens: set[str], settings) -> list[Problem]:
+def _reconnect_problems(
+    configured: list[str], rows: list[dict], tokens: set[str], settings, account: str | None = None
+) -> list[Problem]:
     problems = []
     for source in configured:
         failing = next((r for r in rows if r["source"] == source and r["reconnect"]), None)
@@ -170,7 +173,9 @@ def _reconnect_problems(configured: list[str], rows: list[dict], tokens: set[str
             )
         elif source not in tokens and not getattr(settings, source).seed_refresh_token:
             problems.append(
-                Problem(source, "*", "reconnect", f"{source} is not connected: run `{reconnect_command(source)}`")
+                Problem(
+                    source, "*", "reconnect", f"{source} is not connected: run `{reconnect_command(source, account)}`"
+                )
             )
     return problems
 

@@ -25,6 +25,7 @@ from configuration import clock
 from mapping.fields import latest_plausible
 from mapping.withings import AMBIGUOUS_ATTRIB
 from models import Cycle, Recovery, Sleep, WithingsActivity, WithingsHeartRate, WithingsSleepSummary, WithingsWeight
+from readers.ownership import owned
 
 MS_PER_HOUR, SECONDS_PER_HOUR = 3_600_000.0, 3600.0
 WHOOP_WAKE_DAY = (
@@ -245,8 +246,6 @@ READING_TABLES = {
 def readings(name: str, now: datetime | None = None, account: int | None = None) -> Select:
     """The rows that count for metric `name` (every column of its table, `at` and `tie`), unordered;
     only the account's when one is given."""
-    from readers.read_model import owned  # the read model reads the catalog: imported when called
-
     reading = get(name).reading
     return READINGS[reading](now).where(*owned(READING_TABLES[reading], account))
 

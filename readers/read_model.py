@@ -5,88 +5,26 @@ One threshold per declared resource (`Resource.stale_after`, overridden by a
 one answer to "what is the latest weight, blood pressure, recovery and sleep" (from the metric
 catalog), so `status`, `status --check`, the dashboard, the MCP tools and `export` never disagree.
 
-One answer too to "which rows are this account's" (`owned`): every reader takes an optional
-account id and filters through it; None reads every row, as a single-person install always has.
+Every reader takes an optional account id, and keeps that account's rows through
+`readers.ownership.owned`; which accounts there are is `storage.account_policy`'s answer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql import ColumnElement, FromClause
 
 from configuration import clock
-from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.settings import stale_after_overrides
 from mapping.fields import latest_plausible
 from mapping.withings import MANUAL_ATTRIBS
-from models import Account, AccountProvider, OAuthToken, Quarantine, SyncState, WithingsMeasure
+from models import OAuthToken, Quarantine, SyncState, WithingsMeasure
 from readers import metrics
-from storage import accounts, publish_state, quarantine
+from readers.ownership import owned
+from storage import publish_state, quarantine
 from sync import resources
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Whose data a reader reads: an account's name and id. A database holding one account (or
-    none) is read whole, id None, as before accounts existed: its rows are that person's, linked
-    or not (data loaded before any token named its user)."""
-
-    name: str | None
-    id: int | None
-
-    def label(self) -> str:
-        return self.name or DEFAULT_ACCOUNT
-
-
-def scopes(conn: Connection, names: tuple[str, ...] | list[str] = ()) -> list[Scope]:
-    """The accounts named (each once, UnknownAccount listing them all for a name that does not
-    exist), or with none named every account, in creation order."""
-    if names:
-        return [Scope(name, accounts.require(conn, name)) for name in dict.fromkeys(names)]
-    found = accounts.list_accounts(conn) if has_table(conn, Account.__tablename__) else []
-    if len(found) > 1:
-        # The migration creates `default` for every database; next to named accounts, an empty
-        # one (no provider user linked) is nobody: it is not reported "not connected" for ever.
-        # (Not its tokens: the MCP server's SQLite engine may not read the token table at all.)
-        found = [a for a in found if a.name != DEFAULT_ACCOUNT or a.users]
-    if len(found) <= 1:
-        return [Scope(found[0].name if found else None, None)]
-    return [Scope(row.name, row.id) for row in found]
-
-
-# Which provider's user ids a data table holds, from the declarations (sync/resources.py).
-PROVIDER_OF_TABLE = {table.name: r.source for r in resources.RESOURCES for table in r.tables}
-
-
-def user_of(column, provider: str, account: int) -> ColumnElement:
-    """`column IN (SELECT user_id FROM account_provider WHERE account_id = :a AND provider = :p)`:
-    the account's user ids of one provider, current and older ones alike."""
-    link = AccountProvider.__table__
-    return column.in_(select(link.c.user_id).where(link.c.account_id == account, link.c.provider == provider))
-
-
-def owned(table, account: int | None) -> tuple[ColumnElement, ...]:
-    """The conditions that keep only `account`'s rows of `table` (a model, an alias of one, or a
-    reflected table); none when `account` is None (every row).
-
-    A data table by its provider user ids; the bookkeeping tables (tokens, sync_state,
-    quarantine) by the account_id every write files them under."""
-    if account is None:
-        return ()
-    if isinstance(table, FromClause):
-        name, column = getattr(table, "name", None), table.c.get
-    else:  # a mapped class or an alias of one: its own columns, so an alias is filtered as itself
-        name, column = inspect(table).mapper.local_table.name, lambda key: getattr(table, key, None)
-    if column("account_id") is not None:
-        return (column("account_id") == account,)
-    provider = PROVIDER_OF_TABLE.get(name)
-    if provider is None or column("user_id") is None:
-        raise ValueError(f"table {name!r} belongs to no account: it holds no provider user id")
-    return (user_of(column("user_id"), provider, account),)
 
 
 def ago(when: datetime | None, now: datetime) -> str:

@@ -12,7 +12,7 @@ from configuration.invocation import command
 from mapping.withings import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 from readers import charts, read_model
 from readers.read_model import ago as _ago
-from storage import rate_budget
+from storage import account_policy, rate_budget
 from sync import resources
 
 NAME_WIDTH = max(len(f"{r.source} {r.name}") for r in resources.RESOURCES)
@@ -45,7 +45,7 @@ def collect_statuses(
     `whoop_per_day`: this host's WHOOP_REQUESTS_PER_DAY."""
     now = now or clock.utcnow()
     with engine.connect() as conn:
-        chosen = read_model.scopes(conn, names)
+        chosen = account_policy.to_read(conn, names)
     statuses = [collect_status(engine, now, scope, whoop_per_day) for scope in chosen]
     if zone_hints:
         with engine.connect() as conn:
@@ -57,7 +57,7 @@ def collect_statuses(
 def collect_status(
     engine: Engine,
     now: datetime | None = None,
-    scope: read_model.Scope | None = None,
+    scope: account_policy.Scope | None = None,
     whoop_per_day: int | None = None,
 ) -> dict:
     """Everything the status report shows of one account (by default the whole database), as
@@ -74,6 +74,7 @@ def collect_status(
         mqtt = read_model.published(conn, scope.label() if scope else DEFAULT_ACCOUNT)
         # The app's daily budget is shared by every account: the same line in each.
         whoop_today = rate_budget.usage(conn, "whoop", rate_budget.DAY, now)
+        whoop_said = rate_budget.server_said(conn, "whoop", now)
     name = scope.name if scope else None
     for entry in (*rows, *tokens, *flagged, *held):  # every entry says whose it is (--json)
         entry["account"] = name
@@ -89,17 +90,19 @@ def collect_status(
         "last_withings_sleep": latest["withings_sleep"],
         "flagged": flagged,
         "quarantine": held,
-        "whoop_today": _budget_used(whoop_today, whoop_per_day),
+        "whoop_today": _budget_used(whoop_today, whoop_per_day, whoop_said),
         "mqtt": mqtt,
     }
 
 
-def _budget_used(today: tuple[int, int] | None, declared: int | None) -> dict | None:
+def _budget_used(today: tuple[int, int] | None, declared: int | None, said) -> dict | None:
+    """Today's WHOOP count against the lowest budget declared (this host's too), and until when
+    WHOOP itself said its daily limit is spent (None: it did not today)."""
     if today is None:
         return None
     used, lowest = today
     budget = lowest if declared is None else min(lowest, declared)
-    return {"used": used, "budget": budget, "declared_here": declared}
+    return {"used": used, "budget": budget, "declared_here": declared, "server_spent_until": said and said[0]}
 
 
 def format_statuses(statuses: list[dict]) -> str:
@@ -136,6 +139,8 @@ def format_status(status: dict) -> str:
         line = f"WHOOP today: {today['used']:,} of {today['budget']:,}"
         if today.get("declared_here") not in (None, today["budget"]):
             line += f" (the lowest budget any host declares; this host's WHOOP_REQUESTS_PER_DAY is {today['declared_here']:,})"
+        if today.get("server_spent_until"):
+            line += f" (WHOOP says its daily limit is spent until {_fmt(today['server_spent_until'])})"
         lines.append(line)
     lines += _mqtt_lines(status)
     lines += _latest_lines(status)

@@ -21,6 +21,11 @@ import models
 
 TABLE = models.rate_budget
 MINUTE, DAY = "minute", "day"
+# A row of the provider's own word, beside its day window (same `window_start`): the server said
+# its limit is spent. `used` keeps our own count of that day when it said so (the day's row is
+# then marked spent, so every process stops) and `budget` the server's reset, in seconds after
+# the window's start.
+SERVER = "server"
 WINDOWS = {MINUTE: timedelta(minutes=1), DAY: timedelta(days=1)}
 KEEP = timedelta(days=2)  # older windows are deleted when a new day window opens
 
@@ -189,14 +194,45 @@ def exhaust(engine: Engine, provider: str, kind: str, now: datetime, budget: int
         conn.execute(stmt)
 
 
+def server_spent(engine: Engine, provider: str, now: datetime, reset: float, budget: int) -> None:
+    """The server said its daily limit is spent until `reset` seconds from `now`: today's window
+    is marked spent for every process, and our own count of the day is kept beside it (the first
+    word of the day stands: a later process would read the marked-spent count)."""
+    start = window_start(DAY, now)
+    until = now + timedelta(seconds=reset)
+    with engine.begin() as conn:
+        if server_said(conn, provider, now) is None:
+            used = usage(conn, provider, DAY, now)
+            row = dict(provider=provider, window_kind=SERVER, window_start=start, used=used[0] if used else 0)
+            row["budget"] = int((until - start).total_seconds())
+            conn.execute(_insert(engine.dialect.name).values(**row).on_conflict_do_nothing())
+    exhaust(engine, provider, DAY, now, budget)
+
+
+def server_said(conn: Connection, provider: str, now: datetime) -> tuple[datetime, int] | None:
+    """(the server's reset, our count of the day then) when the server said today that its daily
+    limit is spent, else None."""
+    start = window_start(DAY, now)
+    row = _row(conn, provider, SERVER, start)
+    return None if row is None else (start + timedelta(seconds=row.budget), row.used)
+
+
 def usage(conn: Connection, provider: str, kind: str, now: datetime) -> tuple[int, int] | None:
-    """(used, budget) of the window holding `now`, or None when nothing was taken in it."""
-    row = conn.execute(
+    """(used, budget) of the window holding `now`, or None when nothing was taken in it. A day the
+    server declared spent counts the requests we made, not the mark that stopped every process."""
+    row = _row(conn, provider, kind, window_start(kind, now))
+    if row is None:
+        return None
+    said = server_said(conn, provider, now) if kind == DAY else None
+    return (row.used if said is None else said[1], row.budget)
+
+
+def _row(conn: Connection, provider: str, kind: str, start: datetime):
+    return conn.execute(
         select(TABLE.c.used, TABLE.c.budget).where(
-            TABLE.c.provider == provider, TABLE.c.window_kind == kind, TABLE.c.window_start == window_start(kind, now)
+            TABLE.c.provider == provider, TABLE.c.window_kind == kind, TABLE.c.window_start == start
         )
     ).first()
-    return None if row is None else (row.used, row.budget)
 
 
 def latest_minute_budget(conn: Connection, provider: str) -> int | None:

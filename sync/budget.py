@@ -18,12 +18,13 @@ import random
 import threading
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Callable, Iterator
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from api_clients.errors import DailyBudgetReached, RateLimited, format_wait
+from api_clients.errors import DailyBudgetReached, RateLimited, ServerLimitReached, format_wait
 from configuration import clock
 from storage import rate_budget
 from storage.rate_budget import DAY, MINUTE
@@ -180,9 +181,13 @@ class DbBudget:
         when it lasts about as long as the minute has left)."""
         now = clock.utcnow()
         if self.per_day is not None and reset is not None and reset > MINUTE_SECONDS:
-            log.warning("%s: the server says the daily limit is spent; every process stops for today", self.provider)
+            log.warning(
+                "%s: the server says its daily limit is spent until %s UTC; every process stops for today",
+                self.provider,
+                f"{now + timedelta(seconds=reset):%Y-%m-%d %H:%M}",
+            )
             self._drop(DAY)
-            rate_budget.exhaust(self.engine, self.provider, DAY, now, self.per_day)
+            rate_budget.server_spent(self.engine, self.provider, now, reset, self.per_day)
         elif self.per_minute and self._reaches_the_minutes_end(reset, now):
             self._drop(MINUTE)
             rate_budget.exhaust(self.engine, self.provider, MINUTE, now, self.per_minute)
@@ -204,6 +209,9 @@ class DbBudget:
     def _day_spent(self, now, share: float = 1.0) -> None:
         with self.engine.connect() as conn:
             used, budget = rate_budget.usage(conn, self.provider, DAY, now) or (self.per_day, self.per_day)
+            said = rate_budget.server_said(conn, self.provider, now)
+        if said is not None:  # the server's word, not our count: its reset, and what we really used
+            raise ServerLimitReached(self.provider, self.label, used, budget, said[0])
         if share < 1:  # a backfill's share is spent; routine runs still have the rest of the day
             label, budget = f"{self.label} backfill share of the", int(min(budget, self.per_day) * share)
             raise DailyBudgetReached(self.provider, label, used, budget, rate_budget.next_window(DAY, now))

@@ -35,6 +35,7 @@ class Reporter:
         self.quiet = quiet
         self.json_output = json_output
         self.label = ""  # "alice: " in a run of several accounts, so each line names its account
+        self._told: dict[str, str] = {}  # provider -> its re-connect error, said once per run
         self._live = None  # sync.progress.LiveProgress on a terminal
         self._log_filters: list[tuple[logging.Handler, logging.Filter]] = []
         if self.interactive:  # a log line (a rate-limit wait, a retry) is printed above the bars
@@ -91,7 +92,7 @@ class Reporter:
                 result.seconds,
             )
         elif result.status == "failed":
-            log.error("%s%s %s: FAILED: %s", self.label, result.source, result.resource, result.error)
+            self._failed(result)
         elif result.status == "deferred" and not self.quiet:
             log.info("%s%s %s: deferred (%d pages kept)", self.label, result.source, result.resource, result.pages)
         elif result.status == "skipped":
@@ -103,6 +104,21 @@ class Reporter:
             return
         for error in result.counts.errors:
             log.warning("%s%s %s: rejected %s", self.label, result.source, result.resource, error)
+
+    def _failed(self, result: ResourceResult) -> None:
+        if result.reconnect and self._told.get(result.source) == result.error:
+            # Every resource of the provider meets the same refusal: it was said in full once.
+            log.error(
+                "%s%s %s: FAILED: %s must be re-connected (above)",
+                self.label,
+                result.source,
+                result.resource,
+                result.source,
+            )
+            return
+        if result.reconnect:
+            self._told[result.source] = result.error
+        log.error("%s%s %s: FAILED: %s", self.label, result.source, result.resource, result.error)
 
     def _detach(self) -> None:
         if self._live is not None:

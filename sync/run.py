@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from api_clients.errors import DailyBudgetReached, classify_error, reconnect_command
+from api_clients.errors import DailyBudgetReached, classify_error
 from configuration import clock
 from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.exits import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
@@ -108,7 +108,7 @@ def plan(settings, engine, store, sources, *, now, since, full, reporter):
         except DailyBudgetReached as exc:  # spent before this source's first page: all of it waits
             failed.append(ResourceResult(source, "*", status="deferred", error=exc.reason))
         except Exception as exc:
-            message, reconnect = classify_error(exc)
+            message, reconnect = classify_error(exc, getattr(store, "account", None))
             log.debug("%s: setup failed", source, exc_info=exc)
             failed.append(ResourceResult(source, "*", status="failed", error=message, reconnect=reconnect))
     return jobs, failed, skipped
@@ -141,7 +141,7 @@ def run_accounts(
             log.info("%s: busy: %s", name, exc)
             return RunOutcome([], EXIT_OK, [], name, busy=True)
         except Exception as exc:  # reported as this account's failure; the others go on
-            message, reconnect = classify_error(exc)
+            message, reconnect = classify_error(exc, name)
             log.error("%s: FAILED: %s", name, message)
             log.debug("%s: run failed", name, exc_info=exc)
             result = ResourceResult("*", "*", status="failed", error=message, reconnect=reconnect)
@@ -205,14 +205,13 @@ def sync_account(
             dry_run=options.dry_run,
             max_fetchers=settings.fetch_concurrency or None,
             max_seconds=max_seconds(settings, options.max_minutes),
+            account=account,
         )
         try:
             results = failed + runner.run(jobs)
         finally:
             give_back_unused(job.client for job in jobs)
         until = _defer(engine, account_id, results, options.dry_run)
-        if account != DEFAULT_ACCOUNT:
-            _name_account_in_reconnects(results, account)
         # Nothing configured is a configuration error (exit 2): the summary says so, not "exit 0".
         code = EXIT_USAGE if len(skipped) == len(options.sources) else exit_code_for(results)
         outcome = RunOutcome(results, code, skipped, account, deferred_until=until)
@@ -227,23 +226,19 @@ def sync_account(
 
 
 def _defer(engine: Engine, account_id: int, results, dry_run: bool) -> datetime | None:
-    """When a resource was deferred: the next day window, which becomes the account's due time."""
-    if not any(r.status == "deferred" for r in results):
+    """When a resource was deferred: the next day window, or the later reset a provider named
+    when it said its own limit is spent; it becomes the account's due time."""
+    deferred = {r.source for r in results if r.status == "deferred"}
+    if not deferred:
         return None
-    until = rate_budget.next_window(rate_budget.DAY, clock.utcnow())
-    if not dry_run:
-        with engine.begin() as conn:
+    now = clock.utcnow()
+    until = rate_budget.next_window(rate_budget.DAY, now)
+    with engine.begin() as conn:
+        said = [rate_budget.server_said(conn, source, now) for source in deferred]
+        until = max([until, *(reset for reset, _used in filter(None, said))])
+        if not dry_run:
             accounts.defer(conn, account_id, until)
     return until
-
-
-def _name_account_in_reconnects(results, account: str) -> None:
-    """`connect whoop` fixes the default account only: another account's re-connect message names it."""
-    for result in results:
-        if result.reconnect and result.error:
-            command = reconnect_command(result.source) if result.source in SOURCES else None
-            if command and command in result.error and f"{command} --account" not in result.error:
-                result.error = result.error.replace(command, f"{command} --account {account}")
 
 
 def max_seconds(settings, max_minutes) -> float:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from api_clients.errors import classify_error
+from api_clients.errors import classify_error, of_account
 from api_clients.pages import Page
 from db_loader import BATCH_SIZE, LoadCounts, load_page, reconcile, retry_quarantine
 from storage import quarantine
@@ -299,8 +299,10 @@ class Runner:
         max_fetchers: int | None = None,
         max_seconds: float | None = None,
         stop: threading.Event | None = None,
+        account: str | None = None,
     ):
         self.engine = engine
+        self.account = account  # whose jobs: a re-connect hint names this account's own command
         self.stop = stop  # set from a signal handler: finish the page in hand, then return
         self.max_seconds = max_seconds
         self.max_fetchers = max_fetchers
@@ -461,6 +463,7 @@ class Runner:
         self.reporter.page_loaded(result, len(page.records), page.records)
 
     def _fail(self, job: Job, result: ResourceResult, exc: BaseException) -> None:
+        exc = of_account(exc, self.account)
         message, reconnect = classify_error(exc)
         if getattr(exc, "skips_resource", False):  # e.g. a scope the user did not grant: not a failure
             # In the declaration's words: the client raised it with the declaration's `what`.

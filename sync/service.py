@@ -158,31 +158,16 @@ def _run_several(engine, settings, names: list[str], pinger: Pinger, options: Ru
 
 
 def _accounts_to_run(engine, settings, chosen: tuple) -> list[str]:
-    """The accounts a run syncs: those named (an unknown one is a ConfigError listing the accounts),
-    else every account. With no name given, `default` is left out when other accounts exist and it
-    holds nothing (no token, no provider user, no WHOOP_/WITHINGS_REFRESH_TOKEN seed): an install
-    that only ever connected `--account alice` does not fail on the empty account every database has."""
-    from storage import accounts
+    """The accounts a run syncs, as the account policy decides; an unknown name is a ConfigError
+    listing the accounts."""
+    from storage import account_policy
+    from storage.accounts import UnknownAccount
 
     with engine.begin() as conn:
-        if chosen:
-            try:
-                for name in chosen:
-                    accounts.require(conn, name)
-            except accounts.UnknownAccount as exc:
-                raise ConfigError(str(exc)) from None
-            return list(dict.fromkeys(chosen))
-        rows = accounts.list_accounts(conn)
-        if not rows:
-            return [DEFAULT_ACCOUNT]
-        seeded = any(getattr(settings, s).seed_refresh_token for s in SOURCES)
-        held = accounts.holding_tokens(conn)
-    names = [
-        r.name
-        for r in rows
-        if not (r.name == DEFAULT_ACCOUNT and len(rows) > 1 and not r.users and r.id not in held and not seeded)
-    ]
-    return names or [DEFAULT_ACCOUNT]
+        try:
+            return [scope.name for scope in account_policy.to_run(conn, chosen, settings=settings)]
+        except UnknownAccount as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def run_every_account(options: RunOptions) -> list[RunOutcome]:
@@ -268,6 +253,7 @@ def work(options: RunOptions, *, interval_minutes: int | None, until_idle: bool,
         interval=timedelta(minutes=minutes),
         until_idle=until_idle,
         echo=echo,
+        pinger=Pinger(options.ping_url or settings.healthcheck_url),
     )
     loop.install_signal_handlers()
     try:

@@ -125,7 +125,7 @@ class Watcher:
             try:
                 self.clients[source] = open_client(self.settings, self.store, source, self.engine)
             except Exception as exc:
-                message, reconnect = classify_error(exc)
+                message, reconnect = classify_error(exc, self.account)
                 self.reconnect |= reconnect
                 log.error("watch: %s cannot start%s: %s", source, self._whose(), message)
 
@@ -168,7 +168,11 @@ class Watcher:
                     for resource, lookback in planned:
                         jobs += resource_jobs(self.engine, client, user_id, (resource,), now=now, lookback=lookback)
                 runner = Runner(
-                    self.engine, self.reporter, stop=self.stop, max_fetchers=self.settings.fetch_concurrency or None
+                    self.engine,
+                    self.reporter,
+                    stop=self.stop,
+                    max_fetchers=self.settings.fetch_concurrency or None,
+                    account=self.account,
                 )
                 try:
                     results = runner.run(jobs)
@@ -224,16 +228,13 @@ class Watcher:
         )
 
 
-def watched_accounts(engine, names=()) -> list[tuple[str, int | None]]:
-    """(name, id) of the accounts named (UnknownAccount for one that does not exist), or of every
-    account; a database with none watches `default`, as before accounts existed."""
-    from storage import accounts
+def watched_accounts(engine, settings, names=()) -> list[tuple[str, int | None]]:
+    """(name, id) of the accounts to watch, as the account policy decides (UnknownAccount for a
+    name that does not exist); the id is None for a database with no account yet."""
+    from storage import account_policy
 
     with engine.connect() as conn:
-        if names:
-            return [(name, accounts.require(conn, name)) for name in dict.fromkeys(names)]
-        found = [(row.name, row.id) for row in accounts.list_accounts(conn)]
-    return found or [(DEFAULT_ACCOUNT, None)]
+        return [(scope.name, scope.id) for scope in account_policy.to_watch(conn, names, settings=settings)]
 
 
 def run_watch(
@@ -251,7 +252,7 @@ def run_watch(
 
     One loop per account, each in a thread of its own; one account that must re-connect stops
     alone, and the watch exits non-zero only once every account has stopped."""
-    chosen = watched_accounts(engine, accounts)
+    chosen = watched_accounts(engine, settings, accounts)
     for line in check_budget(schedule, sources, len(chosen)):
         echo(f"watch: {line}")
     named = len(chosen) > 1 or chosen[0][0] != DEFAULT_ACCOUNT

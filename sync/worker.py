@@ -1,11 +1,13 @@
 """`whoop-etl worker`: on PostgreSQL, claim the next due account, sync it, release it, repeat.
 
 Any number of workers on any number of hosts share one database (docs/SCALE.md):
-- an account is due when its `due_at` is NULL or past; a worker reads the first due ones and
+- an account is due when its `due_at` is NULL or past (which accounts a worker may claim at
+  all is `storage.account_policy.to_work_on`'s answer); a worker reads the first due ones and
   claims the first whose advisory lock it gets (`sync.lock.account_lock`, taken by
   `sync.run.sync_account` itself, so a cron run, `watch` and the workers exclude each other);
 - once it holds the lock it reads `due_at` again: another worker may have synced the account
   between the read and the claim, and a second sync in the same due time is skipped;
+- each account's sync pings the monitor (HEALTHCHECK_URL / --ping-url) as a run does;
 - `due_at` moves only after the run (`ETL_ACCOUNT_INTERVAL_MINUTES` later), never at claim
   time, so the account of a worker killed mid-run is due again as soon as its lock is gone.
 The accounts of one process share one rate limiter per provider (`api_clients.http.shared_limiter`);
@@ -23,13 +25,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from configuration import clock
 from configuration.exits import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
-from storage import accounts
+from storage import account_policy, accounts
 from sync import hooks
+from sync.healthcheck import Pinger, run_summary
 from sync.lock import RunLocked
 from sync.report import Reporter
 from sync.run import RunOptions, sync_account
@@ -58,23 +61,6 @@ class WorkerStats:
     busy: list[str] = field(default_factory=list)  # held by others at the last look, in claim order
 
 
-def due_accounts(conn, now, limit: int = CANDIDATES) -> list[tuple[int, str]]:
-    """(id, name) of the accounts due at `now`, never-synced first, then the longest overdue."""
-    table = accounts.ACCOUNT
-    rows = conn.execute(
-        select(table.c.id, table.c.name)
-        .where(or_(table.c.due_at.is_(None), table.c.due_at <= now))
-        .order_by(table.c.due_at.asc().nulls_first(), table.c.id)
-        .limit(limit)
-    )
-    return [(row.id, row.name) for row in rows]
-
-
-def next_due_at(conn):
-    """The earliest `due_at` of any account (None when there is no account or none is scheduled)."""
-    return conn.execute(select(accounts.ACCOUNT.c.due_at).order_by(accounts.ACCOUNT.c.due_at).limit(1)).scalar()
-
-
 def _still_due(engine: Engine, account_id: int) -> None:
     with engine.connect() as conn:
         due = conn.execute(select(accounts.ACCOUNT.c.due_at).where(accounts.ACCOUNT.c.id == account_id)).scalar()
@@ -94,9 +80,11 @@ class Worker:
         interval: timedelta,
         until_idle: bool = False,
         echo: Callable[[str], None] = print,
+        pinger: Pinger | None = None,
     ):
         self.settings, self.engine, self.options, self.interval = settings, engine, options, interval
         self.until_idle, self.echo = until_idle, echo
+        self.pinger = pinger or Pinger(None)
         self.stats = WorkerStats()
         self._stop = threading.Event()
 
@@ -118,8 +106,8 @@ class Worker:
         busy_looks = 0
         while not self._stop.is_set():
             with self.engine.connect() as conn:
-                candidates = due_accounts(conn, clock.utcnow())
-                earliest = None if candidates else next_due_at(conn)
+                candidates = account_policy.to_work_on(conn, clock.utcnow(), CANDIDATES, settings=self.settings)
+                earliest = None if candidates else account_policy.next_due_at(conn, settings=self.settings)
             if not candidates:
                 if self.until_idle:
                     break
@@ -172,19 +160,27 @@ class Worker:
                 reporter,
                 self.options,
                 account=name,
-                on_start=lambda: _still_due(self.engine, account_id),
+                on_start=lambda: self._start(account_id),
                 on_finish=lambda _id, outcome: self._file(account_id, outcome.exit_code, outcome.deferred_until),
             )
             code = outcome.exit_code
             detail = f"{sum(r.counts.inserted for r in outcome.results)} new"
+            self.pinger.finish(code, f"account {name}: {run_summary(outcome.results)}")
         except (RunLocked, _NoLongerDue):
             raise
         except Exception as exc:  # one account's failure never stops the worker; it is filed and retried later
             log.error("account %r: %s", name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             code, detail = EXIT_FAILED, type(exc).__name__
             self._file(account_id, code)
+            self.pinger.finish(code, f"account {name}: {detail}")
         (self.stats.synced if code == EXIT_OK else self.stats.failed).append(name)
         self.echo(f"{name}  {STATUS.get(code, 'failed')}  {detail}  ({time.monotonic() - started:.1f} s)")
+
+    def _start(self, account_id: int) -> None:
+        # Each account's sync is a run to the monitor, pinged as the run pings: a start once the
+        # account is claimed and still due, then its outcome.
+        _still_due(self.engine, account_id)
+        self.pinger.start()
 
     def _file(self, account_id: int, code: int, deferred_until=None) -> None:
         # Under the account's lock (on_finish): a worker that takes the lock next sees the new

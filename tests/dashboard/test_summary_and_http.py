@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import MetaData, Table
+from sqlalchemy import MetaData, Table, select
 from sqlalchemy.orm import Session
 
 from dashboard import assets, make_server
@@ -21,7 +21,7 @@ from dashboard.localtime import choose_zone
 from dashboard.panels import rolling_mean
 from dashboard.summary import ago, load_summary, signed_kg
 from mapping.fields import local_date
-from models import Cycle, Recovery, Sleep, SyncState, WithingsHeartRate, WithingsWeight, Workout
+from models import Account, Cycle, Recovery, Sleep, SyncState, WithingsHeartRate, WithingsWeight, Workout
 from storage.engine import make_engine
 from tests.conftest import PROJECT_DIR
 
@@ -128,6 +128,7 @@ def add_sync(url: str, source: str, last_success_at: datetime | None, *, error: 
                     source=source,
                     resource=resource.name,
                     user_id=USER,
+                    account_id=select(Account.id).where(Account.name == "default").scalar_subquery(),
                     last_success_at=last_success_at,
                     last_attempt_at=NOW,
                     status="error" if failed else "ok",

@@ -306,3 +306,11 @@ def test_a_refresh_token_setting_seeds_the_default_account_only(two, monkeypatch
     with engine.connect() as conn:
         carol = accounts.find(conn, "carol")
         assert conn.execute(select(OAuthToken.id).where(OAuthToken.account_id == carol)).all() == []
+
+
+def test_accounts_add_on_a_fresh_database_migrates_it_as_status_does(empty_db_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", empty_db_url)
+    result = cli("accounts", "add", "alice")
+    assert (result.exit_code, result.output) == (0, "account 'alice' created\n")
+    listed = cli("accounts", "--json")
+    assert listed.exit_code == 0 and [a["account"] for a in json.loads(listed.stdout)] == ["default", "alice"]

@@ -17,8 +17,9 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-from readers import metrics, read_model
+from readers import metrics
 from scripts import grafana_dashboards as pack
+from storage import account_policy
 from storage.engine import make_engine
 from tests.conftest import PROJECT_DIR
 from tests.helpers.accounts import fill_two_accounts
@@ -87,7 +88,7 @@ def test_every_panel_runs_on_both_databases_with_the_columns_it_expects(two_sync
         with engine.connect() as conn:
             names = conn.exec_driver_sql(dashboard["templating"]["list"][0]["definition"]).scalars().all()
             assert names == ["alice", "bob"]
-            latest = metrics.latest(conn, "weight", account=read_model.scopes(conn, ("alice",))[0].id)
+            latest = metrics.latest(conn, "weight", account=account_policy.to_read(conn, ("alice",))[0].id)
             for panel in dashboard["panels"]:
                 result = conn.exec_driver_sql(_expand(_sql(panel["targets"][0]), dialect, "alice"))
                 columns, rows = list(result.keys()), [dict(r._mapping) for r in result]

@@ -4,7 +4,12 @@ and frees the lock (issue: "every loop and wait is bounded; the exit code tells 
 from __future__ import annotations
 
 import time
+from datetime import timedelta, timezone
 
+from sqlalchemy import select
+
+from configuration import clock
+from storage import accounts
 from storage.engine import make_engine
 from sync.lock import run_lock
 from tests.helpers.etl import by_resource, run_etl, table_counts
@@ -51,6 +56,11 @@ def test_a_spent_daily_limit_defers_at_once_and_the_other_provider_goes_on(etl_e
     assert code == 0  # deferred to the next day window: not a failure
     whoop = [r for r in summary["resources"] if r["source"] == "whoop"]
     assert whoop and all(r["status"] == "deferred" for r in whoop)
-    assert all(r["error"].startswith("WHOOP daily budget reached (9,500 of 9,500)") for r in whoop)
+    assert all(r["error"].startswith("WHOOP says its daily limit is spent (X-RateLimit-Remaining: 0;") for r in whoop)
+    engine = make_engine(db_url)
+    with engine.connect() as conn:  # due again at the reset WHOOP named, a day away, not at midnight
+        due = conn.execute(select(accounts.ACCOUNT.c.due_at).where(accounts.ACCOUNT.c.name == "default")).scalar()
+    engine.dispose()
+    assert due.replace(tzinfo=timezone.utc) > clock.utcnow() + timedelta(hours=23)
     assert resources["measures"]["status"] == "ok" and table_counts(db_url)["withings_weight"] > 0
     assert _lock_is_free(db_url)

@@ -60,3 +60,39 @@ def sync_two_accounts(sb, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
             accounts.remove(conn, accounts.require(conn, "default"))
     finally:
         engine.dispose()
+
+
+def file_under_default(url: str, users: dict[str, int]) -> int:
+    """Link each provider user (provider -> user id) to the `default` account, as the ETL's first
+    token save does, so rows a test writes by hand belong to an account a reader reads; the id of
+    `default`."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            default = accounts.ensure(conn)
+            for provider, user_id in users.items():
+                accounts.link(conn, default, provider, user_id)
+    finally:
+        engine.dispose()
+    return default
+
+
+def alice_beside_empty_default(sb, db_url: str, monkeypatch: pytest.MonkeyPatch):
+    """The environment of `sb`'s apps (no seed token, staleness allowing its day of lag), and
+    alice's live tokens beside the migration's empty `default`: (settings, engine)."""
+    from sync import resources, service
+
+    for key, value in sb.environment(mint_tokens=False).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    for resource in resources.RESOURCES:
+        if resource.stale_after < timedelta(days=3):
+            monkeypatch.setenv(f"STALE_AFTER_{resource.source.upper()}_{resource.name.upper()}", "3d")
+    settings = service.load_settings()
+    engine = service.open_database(settings)
+    store = DbTokenStore(engine, "alice")
+    expired = datetime.now(timezone.utc) - timedelta(hours=1)
+    for provider in resources.SOURCES:
+        seed = sb.mint_refresh_token(provider)
+        store.save(provider, Token(access_token="", refresh_token=seed, expires_at=expired, scope=None))
+    return settings, engine

@@ -18,12 +18,15 @@ from models import Account, OAuthToken
 from storage.engine import make_engine
 from tests.helpers import factories as f
 from tests.helpers import loaders
+from tests.helpers.accounts import file_under_default
 
 SECRET = "tok-SECRET-never-exported-4711"
 
 
 def fill(url: str, days: int = 5) -> None:
-    """Cycles, recoveries, sleeps, workouts, weigh-ins, blood pressure, and one OAuth token."""
+    """Cycles, recoveries, sleeps, workouts, weigh-ins, blood pressure, and one OAuth token, all
+    of the `default` account (its provider users linked, as a token save links them)."""
+    file_under_default(url, {"whoop": f.USER_ID, "withings": f.USER_ID})
     engine = make_engine(url)
     with Session(engine) as session:
         loaders.load_cycles(session, [f.cycle(n) for n in range(days)])

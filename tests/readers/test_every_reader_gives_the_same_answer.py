@@ -8,13 +8,13 @@ from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from configuration.settings import MqttSettings
 from dashboard.summary import build_summary
 from mcp_server import queries as mcp
-from models import SyncState, WithingsHeartRate, WithingsWeight
+from models import Account, SyncState, WithingsHeartRate, WithingsWeight
 from publish.publisher import Publisher
 from readers import health
 from readers.export import export_tables
@@ -24,6 +24,7 @@ from sync import resources
 from tests.conftest import IN_CI
 from tests.helpers import factories as f
 from tests.helpers import loaders, mosquitto
+from tests.helpers.accounts import file_under_default
 
 # The clock every reader is given: a Monday afternoon after a flight from Paris to New York.
 NOW = datetime(2025, 3, 10, 15, 0, tzinfo=timezone.utc)
@@ -172,6 +173,7 @@ def _hard_cases(session: Session) -> None:
                 source=resource.source,
                 resource=resource.name,
                 user_id=USER if resource.source == "withings" else f.USER_ID,
+                account_id=select(Account.id).where(Account.name == "default").scalar_subquery(),
                 status="ok",
                 last_attempt_at=NOW - timedelta(hours=1),
                 last_success_at=NOW - timedelta(hours=1),
@@ -181,6 +183,7 @@ def _hard_cases(session: Session) -> None:
 
 @pytest.fixture
 def seeded(db_url):
+    file_under_default(db_url, {"whoop": f.USER_ID, "withings": USER})  # as a token save files them
     engine = make_engine(db_url)
     with Session(engine) as session:
         _whoop(session)

@@ -7,12 +7,13 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import etl
 from commands.dashboard import dashboard
 from dashboard.summary import load_summary
-from models import SyncState
+from models import Account, SyncState
 from readers import read_model
 from readers.status import collect_status, format_status
 from storage.engine import make_engine
@@ -45,6 +46,7 @@ def test_status_and_dashboard_agree_on_staleness(db_url, monkeypatch):
                     source=resource.source,
                     resource=resource.name,
                     user_id=1,
+                    account_id=select(Account.id).where(Account.name == "default").scalar_subquery(),
                     status="ok",
                     last_attempt_at=NOW,
                     last_success_at=NOW - timedelta(days=3),

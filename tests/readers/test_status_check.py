@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 import etl
 from configuration import clock
 from dashboard.panels import page_zone
-from models import OAuthToken, Quarantine, SyncState, WithingsWeight
+from models import AccountProvider, OAuthToken, Quarantine, SyncState, WithingsWeight
 from storage import quarantine
 from storage.engine import make_engine
 from sync import resources
@@ -124,14 +124,17 @@ def test_unconfigured_provider_is_not_checked(etl_env, monkeypatch):
     assert check() == (0, "", [])
 
 
+DEFAULT_ID = "(SELECT id FROM account WHERE name = 'default')"  # a run files what it quarantines under its account
+
+
 @pytest.mark.parametrize("count, expected", [(0, 0), (2, 1)])
 def test_quarantined_records_exit_1(etl_env, db_url, count, expected):
     assert run_etl()[0] == 0
     for n in range(count):
         execute(
             db_url,
-            "INSERT INTO quarantine (source, resource, record_key, fingerprint, payload, reason, "
-            f"first_seen_at, last_seen_at, attempts) VALUES ('withings', 'measures', 'grpid={n}', "
+            "INSERT INTO quarantine (account_id, source, resource, record_key, fingerprint, payload, reason, "
+            f"first_seen_at, last_seen_at, attempts) VALUES ({DEFAULT_ID}, 'withings', 'measures', 'grpid={n}', "
             f"'grpid={n}', '{{}}', 'weight out of bounds', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)",
         )
     code, _, err = check()
@@ -195,8 +198,8 @@ def test_only_items_new_since_acknowledged_fail_the_check(etl_env, db_url):
     for n in range(3):
         execute(
             db_url,
-            "INSERT INTO quarantine (source, resource, record_key, fingerprint, payload, reason, "
-            f"first_seen_at, last_seen_at, attempts) VALUES ('withings', 'measures', 'grpid={n}', "
+            "INSERT INTO quarantine (account_id, source, resource, record_key, fingerprint, payload, reason, "
+            f"first_seen_at, last_seen_at, attempts) VALUES ({DEFAULT_ID}, 'withings', 'measures', 'grpid={n}', "
             f"'grpid={n}', '{{\"grpid\": {n}}}', 'date out of bounds', CURRENT_TIMESTAMP, "
             "CURRENT_TIMESTAMP, 1)",
         )
@@ -218,6 +221,9 @@ def test_only_items_new_since_acknowledged_fail_the_check(etl_env, db_url):
             "measures",
             key_field="grpid",
             rejected=[quarantine.Rejected({"grpid": 1}, "missing measures")],
+            user_id=session.execute(
+                select(AccountProvider.user_id).where(AccountProvider.provider == "withings")
+            ).scalar(),
         )
         session.commit()
     engine.dispose()

@@ -16,7 +16,7 @@ def test_status_shows_todays_whoop_requests_against_the_budget(engine):
     for _ in range(3):
         rate_budget.take(engine, "whoop", rate_budget.DAY, 9500, NOW)
     status = collect_status(engine, NOW)
-    assert status["whoop_today"] == {"used": 3, "budget": 9500, "declared_here": None}
+    assert status["whoop_today"] == {"used": 3, "budget": 9500, "declared_here": None, "server_spent_until": None}
     assert "WHOOP today: 3 of 9,500" in format_status(status).splitlines()
     rate_budget.exhaust(engine, "whoop", rate_budget.DAY, NOW, 9500)
     assert "WHOOP today: 9,500 of 9,500" in format_status(collect_status(engine, NOW))

@@ -136,3 +136,48 @@ def test_an_empty_default_account_beside_named_ones_is_left_out(two):
     code, out, _ = cli("status", "--check", "--json")
     assert code == 0 and [a["account"] for a in json.loads(out)["accounts"]] == ["alice", "bob"]
     assert cli("status", "--check", "--account", "default")[0] == 3  # named, it is judged: not connected
+
+
+def test_a_removed_accounts_kept_rows_are_read_as_nobodys(two):
+    """Remove bob keeping his data, then a newer weigh-in of his: with alice the one account left,
+    status, its check, the MCP tools and the dashboard (alice named or not) read her rows only."""
+    import asyncio
+
+    from mcp import Client
+
+    from dashboard.summary import load_summary
+    from mcp_server.readonly import open_read_only
+    from mcp_server.server import build_server
+    from models import WithingsWeight
+
+    assert cli("accounts", "remove", "bob")[0] == 0
+    engine = make_engine(two)
+    with engine.begin() as conn:
+        conn.execute(
+            WithingsWeight.__table__.insert().values(
+                user_id=WITHINGS_USER["bob"],
+                grpid=990_001,
+                measured_at=clock.utcnow(),
+                weight_kg=123.4,
+                raw={},
+                synced_at=clock.utcnow(),
+            )
+        )
+    report = json.loads(cli("status", "--json")[1])
+    assert report["account"] == "alice" and report["latest_weight"]["user_id"] == WITHINGS_USER["alice"]
+    check = json.loads(cli("status", "--check", "--json")[1])
+    assert check["latest"]["weight"]["user_id"] == WITHINGS_USER["alice"]
+    for name in (None, "alice"):
+        assert load_summary(engine, account=name)["weight"]["kg"] != 123.4
+    engine.dispose()
+
+    async def latest() -> dict:
+        reader = open_read_only(two)
+        try:
+            async with Client(build_server(reader)) as client:
+                return json.loads((await client.call_tool("latest_measurements", {})).content[0].text)
+        finally:
+            reader.dispose()
+
+    answer = asyncio.run(latest())
+    assert answer["account"] == "alice" and answer["metrics"]["weight"]["value"] != 123.4

@@ -25,7 +25,7 @@ def test_the_lowest_declared_budget_is_stored_and_holds_for_every_host(engine):
     with engine.connect() as conn:
         assert rate_budget.usage(conn, "whoop", DAY, NOW) == (3, 3)
     status = collect_status(engine, NOW, whoop_per_day=5)  # host A's status
-    assert status["whoop_today"] == {"used": 3, "budget": 3, "declared_here": 5}
+    assert status["whoop_today"] == {"used": 3, "budget": 3, "declared_here": 5, "server_spent_until": None}
     assert (
         "WHOOP today: 3 of 3 (the lowest budget any host declares; this host's WHOOP_REQUESTS_PER_DAY is 5)"
         in format_status(status).splitlines()

@@ -11,6 +11,7 @@ import models
 from dashboard.summary import load_summary
 from models import Cycle, Recovery, Sleep, WithingsMeasure, WithingsWeight, Workout
 from readers.status import collect_status
+from storage import accounts
 from sync.resources import get
 from tests.helpers import factories as f
 from tests.helpers import loaders
@@ -104,6 +105,8 @@ def test_an_empty_response_marks_nothing_unless_confirmed(session):
 
 def test_a_deleted_withings_group_leaves_status_and_the_dashboard(engine, session):
     groups = [f.weight_group(500 + day, grams=80000 + 100 * day, day=day) for day in range(10, 16)]
+    with engine.begin() as conn:  # user 7 is the default account's, as its token save records
+        accounts.link(conn, accounts.ensure(conn), "withings", 7)
     loaders.load_withings_measures(session, groups, user_id=7)
     session.commit()
     newest = groups[-1]

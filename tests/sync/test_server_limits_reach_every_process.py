@@ -6,9 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from api_clients.errors import DailyBudgetReached, RateLimited
+from api_clients.errors import DailyBudgetReached, RateLimited, ServerLimitReached
 from api_clients.http import HttpClient, reset_limiters
 from configuration import clock
+from readers.status import collect_status, format_status
 from storage import rate_budget
 from storage.rate_budget import DAY, MINUTE
 from sync.budget import DbBudget
@@ -83,19 +84,35 @@ def test_the_daily_budget_ends_the_requests_before_one_is_sent(engine, mock, fak
     client.request("GET", URL)
 
 
-def test_no_request_left_until_a_reset_beyond_the_minute_spends_the_day_for_every_process(engine, mock, fake_time):
-    mock.get(URL, json={"records": []}, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "34170"})
+def test_no_request_left_until_a_day_away_is_the_servers_word_for_every_process(engine, mock, fake_time):
+    mock.get(URL, json={"records": []}, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "86400"})
     _client(engine, fake_time).request("GET", URL)
-    with pytest.raises(DailyBudgetReached, match=r"\(9,500 of 9,500\)"):
+    with pytest.raises(ServerLimitReached) as raised:
         _client(engine, fake_time).request("GET", URL)  # another process: nothing is sent
+    assert raised.value.reason == (
+        "WHOOP says its daily limit is spent (X-RateLimit-Remaining: 0; 1 of our 9,500 requests used "
+        "today): deferred to its reset at 2026-03-11 14:20 UTC"
+    )
+    assert raised.value.until == NOW + timedelta(days=1)
+    status = collect_status(engine, NOW)
+    assert status["whoop_today"] == {
+        "used": 1,
+        "budget": 9500,
+        "declared_here": None,
+        "server_spent_until": NOW + timedelta(days=1),
+    }
+    assert (
+        "WHOOP today: 1 of 9,500 (WHOOP says its daily limit is spent until 2026-03-11 14:20 UTC)"
+        in format_status(status).splitlines()
+    )
 
 
 def test_a_429_with_a_reset_beyond_the_minute_spends_the_day(engine, mock, fake_time):
     mock.get(URL, status=429, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "34170"})
-    with pytest.raises(DailyBudgetReached):
+    with pytest.raises(ServerLimitReached):
         _client(engine, fake_time).request("GET", URL)  # told once, then stopped before a second try
     with engine.connect() as conn:
-        assert rate_budget.usage(conn, "whoop", DAY, NOW) == (9500, 9500)
+        assert rate_budget.usage(conn, "whoop", DAY, NOW) == (1, 9500)  # what we sent, not the server's mark
         # The stopped try's minute slot went with its refused day slot (one statement takes both).
         assert rate_budget.usage(conn, "whoop", MINUTE, NOW) == (2, 100)
 
