@@ -7,7 +7,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from storage.engine import make_engine
 from sync.resources import data_tables
-from tests.helpers.api import requests_served
+from tests.helpers.api import holding_request, requests_served
 from tests.helpers.etl import by_resource, run_etl, snapshot, table_counts
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -85,30 +84,34 @@ def test_access_token_expiring_mid_run(etl_env, db_url):
 def test_sigkill_at_random_points_then_rerun_matches_an_uninterrupted_load(etl_env, db_url):
     assert run_etl()[0] == 0  # also rotates the seeded tokens once, before any kill
     reference = snapshot(db_url)
-    etl_env.app.faults.latency_ms = 200  # a full load of 60 days now takes over a second
-    etl_env.app.whoop.set_rate_limit(100_000)  # 60 loads in a few minutes: WHOOP's 100/min would pace them
+    etl_env.app.whoop.set_rate_limit(100_000)  # many loads in a few minutes: WHOOP's 100/min would pace them
     _reset_data(db_url)
-    started = time.monotonic()
-    uninterrupted = _etl_process("--full")
-    uninterrupted.communicate(timeout=60)
-    assert uninterrupted.returncode == 0
-    duration = time.monotonic() - started  # this machine's time for the whole load, start-up included
+    etl_env.clear_requests()
+    assert run_etl("--full")[0] == 0
+    served = len(etl_env.requests)  # what one whole load asks of the sandbox
     rng = random.Random(SEED)
-    mid_run = 0
+    points = []
     for point in range(KILL_POINTS):
+        # A kill point is an event, never a time: 0 kills right after spawn, before any request;
+        # k kills while the k-th request of the run waits unanswered, so every kill lands mid-run
+        # whatever the machine's speed, from start-up through fetching to the last page's answer.
+        k = rng.randint(0, served)
+        points.append(k)
         _reset_data(db_url)
-        proc = _etl_process("--full")
-        time.sleep(rng.uniform(0.05, 0.95) * duration)  # from start-up through fetching to the last writes
-        mid_run += proc.poll() is None
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=10)
+        with holding_request(etl_env, k) as held:
+            proc = _etl_process("--full")
+            if k:
+                assert held.wait(60), (point, k, "the run never made that request")
+            assert proc.poll() is None, (point, k)
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=10)
         # The server ends the killed run's session (and frees its locks) when it notices the
         # closed socket, which on a busy machine can come after the rerun starts: it waits.
-        code, _, err = run_etl("--wait", "60")
-        assert code == 0, (point, err)
-        assert snapshot(db_url) == reference, f"kill point {point}"
-    print(f"\n[record] SIGKILL: {KILL_POINTS} kills, {mid_run} mid-run, every rerun identical to the reference")
-    assert mid_run >= KILL_POINTS * 0.8, f"only {mid_run} of {KILL_POINTS} kills landed mid-run"
+        code, summary, err = run_etl("--wait", "60")
+        assert code == 0, (point, k, err)
+        rerun = {name: (r["status"], r["error"]) for name, r in by_resource(summary).items()}
+        assert snapshot(db_url) == reference, f"kill point {point} (request {k} of {served}); the rerun: {rerun}"
+    print(f"\n[record] SIGKILL: {KILL_POINTS} kills at requests {sorted(points)} of {served}, every rerun identical")
 
 
 def test_concurrent_runs_one_works_the_others_wait_or_exit_75(etl_env, db_url):

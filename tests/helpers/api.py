@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from typing import Iterator
 
 from api_clients.oauth import Token
 from configuration.settings import ProviderSettings
+from sandbox.web import Response
 
 
 class MemoryTokenStore:
@@ -100,3 +102,27 @@ def requests_served(server, count: int, prefixes: tuple[str, ...]) -> threading.
 
     server.app.dispatch = counting
     return served
+
+
+@contextmanager
+def holding_request(server, number: int) -> Iterator[threading.Event]:
+    """For the block, the sandbox `server` holds its `number`-th request (admin calls aside, from 1)
+    unanswered: the event yielded is set once it arrives, so the client is then certainly still running,
+    waiting for the answer. The held request is never served (the sandbox changes nothing for it, e.g.
+    no token rotated for a client about to be killed): it is dropped when the block ends."""
+    arrived, ended, seen = threading.Event(), threading.Event(), itertools.count(1)
+    dispatch = server.app.dispatch
+
+    def holding(req):
+        if req.path.startswith("/_sandbox/") or next(seen) != number:
+            return dispatch(req)
+        arrived.set()
+        ended.wait(120)  # bounded: a test that never ends its block must not hang the server thread
+        return Response(drop=True)
+
+    server.app.dispatch = holding
+    try:
+        yield arrived
+    finally:
+        server.app.dispatch = dispatch
+        ended.set()
