@@ -27,11 +27,12 @@ def format_wait(seconds: float) -> str:
 
 
 class ApiError(Exception):
-    """A WHOOP or Withings call failed; `.provider` says which, `.status` the HTTP/body status."""
+    """A WHOOP or Withings call failed; `.provider` says which, `.status` the HTTP/body status,
+    `.detail` the message without the provider (for a line that names the provider itself)."""
 
     def __init__(self, provider: str, message: str, status: int | None = None):
         super().__init__(f"{provider}: {message}")
-        self.provider = provider
+        self.provider, self.detail = provider, message
         self.status = status
 
 
@@ -142,6 +143,12 @@ class ScopeMissing(Unauthorized):
 
 class NotConnected(RuntimeError):
     """A configured provider without a stored token or a seed refresh token."""
+
+
+def naming_provider(provider: str, message: str) -> str:
+    """`message` as a line about `provider`: an API error's message names its provider already
+    ("whoop: ..."), so it is prefixed only when it does not."""
+    return message if message.startswith(f"{provider}:") else f"{provider}: {message}"
 
 
 def of_account(exc: BaseException, account: str | None) -> BaseException:

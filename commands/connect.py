@@ -55,7 +55,8 @@ def connect(provider, no_browser, timeout, account):
     except AccountConflict as exc:  # nothing was saved: the account's transaction rolled back
         raise ConfigError(f"{provider}: not connected: {exc}") from None
     except (ApiError, TimeoutError, ValueError) as exc:
-        raise FailedError(f"{provider}: connection failed: {exc}") from None
+        # An API error names its provider already: this line names it once, before what failed.
+        raise FailedError(f"{provider}: connection failed: {getattr(exc, 'detail', exc)}") from None
     finally:
         engine.dispose()
     under = "" if account == DEFAULT_ACCOUNT else f" under account {account!r}"

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from api_clients.errors import reconnect_command
+from api_clients.errors import naming_provider, reconnect_command
 from configuration import clock
 from configuration.exits import EXIT_FAILED as EXIT_STALE  # the check's 1: data is stale
 from configuration.exits import EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
@@ -167,10 +167,7 @@ def _reconnect_problems(
     for source in configured:
         failing = next((r for r in rows if r["source"] == source and r["reconnect"]), None)
         if failing is not None:
-            error = failing["error"]  # a stored error names its provider already ("whoop: ...")
-            problems.append(
-                Problem(source, "*", "reconnect", error if error.startswith(f"{source}:") else f"{source}: {error}")
-            )
+            problems.append(Problem(source, "*", "reconnect", naming_provider(source, failing["error"])))
         elif source not in tokens and not getattr(settings, source).seed_refresh_token:
             problems.append(
                 Problem(

@@ -8,6 +8,7 @@ import sys
 from datetime import datetime, timezone
 from typing import TextIO
 
+from api_clients.errors import naming_provider
 from configuration.invocation import command
 from configuration.logs import redact
 from sync.runner import ResourceResult
@@ -172,8 +173,12 @@ def account_line(outcome, freshness: dict, now: datetime, width: int = 0) -> str
     line = f"{outcome.account:{width}}  {outcome.status:10}  {new} new" + (f"  {fresh}" if fresh else "")
     error = next((r for r in outcome.results if r.error and r.status != "ok"), None)
     if error is not None and outcome.status != "ok":
-        where = error.source if error.resource == "*" else f"{error.source} {error.resource}"
-        line += f"\n    {'error' if error.source == '*' else where}: {error.error}"
+        if error.source == "*":
+            line += f"\n    error: {error.error}"
+        elif error.resource == "*":  # the provider could not start: its error names it already
+            line += f"\n    {naming_provider(error.source, error.error)}"
+        else:
+            line += f"\n    {error.source} {error.resource}: {error.error}"
     return line
 
 
