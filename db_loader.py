@@ -124,7 +124,9 @@ def _load_units(
             resource.name,
             rejects,
             key_field=resource.quarantine_key,
-            user_id=context["user_id"] if "user_id" in resource.mapper_context else None,
+            # Filed under the page's user (so its account) whatever the mapper reads: a WHOOP record
+            # held again on a retry or a later run keeps the account it was first filed under.
+            user_id=context["user_id"],
             timezone=context["timezone"] if "timezone" in resource.mapper_context else None,
         )
         counts.recovered += quarantine.release(
@@ -177,16 +179,17 @@ def load_page(session: Connection, resource, page, user_id: int, batch_size: int
 
 
 def retry_quarantine(
-    session: Connection, resource, ids: list[int] | None = None, user_id: int | None = None
+    session: Connection, resource, ids: list[int] | None = None, user_id: int | None = None, where: tuple = ()
 ) -> LoadCounts:
     """Load every quarantined record of `resource` (or those of `ids`) again with today's mappers.
 
     A record that is stored now leaves the quarantine (`recovered`); one still rejected stays,
     with its new reason and one more attempt. The records are loaded as a page of the resource
     (load_page) with the user and time zone they were held with. The caller commits. A run
-    passes its `user_id`, so two accounts' runs never update the same rows at once.
+    passes its `user_id`, so two accounts' runs never update the same rows at once; `quarantine
+    retry --account` its account's `where`.
     """
-    waiting = quarantine.entries(session, resource.source, resource.name, ids, user_id)
+    waiting = quarantine.entries(session, resource.source, resource.name, ids, user_id, where)
     attempts = {q.id: q.attempts for q in waiting}
     total = LoadCounts()
     by_context: dict[tuple, list] = {}
