@@ -83,15 +83,18 @@ def show(ctx, item_id):
     click.echo(json.dumps(item, default=json_default, indent=2))
 
 
-def _targets(session, item_id, resource_name):
+def _targets(session, item_id, resource_name, account: int | None):
     """(resource declaration, ids or None) pairs to retry: one item, one resource, or all."""
     from models import Quarantine
     from sync import resources
 
     if item_id is not None:
         item = session.get(Quarantine, item_id)
-        if item is None or item.dismissed_at is not None:
-            raise click.ClickException(f"no quarantine item {item_id} to retry (dismissed items are not retried)")
+        if item is None or item.dismissed_at is not None or account not in (None, item.account_id):
+            raise click.ClickException(
+                f"no quarantine item {item_id} to retry (dismissed items, and with --account other accounts' "
+                "items, are not retried)"
+            )
         try:
             return [(resources.get(item.source, item.resource), [item_id])]
         except KeyError as exc:
@@ -105,15 +108,22 @@ def _targets(session, item_id, resource_name):
 @quarantine.command()
 @click.argument("item_id", metavar="[ID]", type=ITEM_ID, required=False)
 @click.option("--resource", "resource_name", metavar="NAME", help="Only this resource's items (e.g. measures).")
-def retry(item_id, resource_name):
+@click.pass_context
+def retry(ctx, item_id, resource_name):
     """Try the items again now with this release's mappers, and say what was stored."""
+    from models import Quarantine
+    from readers.read_model import owned
     from sync.admin import retry_quarantined
     from sync.lock import RunLocked
 
     tried = 0
     with _session(write=True) as session:
+        account = _account(session, ctx)
+        where = owned(Quarantine.__table__, account)
         try:
-            for resource, counts in retry_quarantined(session, lambda s: _targets(s, item_id, resource_name)):
+            for resource, counts in retry_quarantined(
+                session, lambda s: _targets(s, item_id, resource_name, account), where
+            ):
                 tried += counts.fetched
                 if counts.fetched:
                     click.echo(

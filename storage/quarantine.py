@@ -157,19 +157,25 @@ def waiting(conn) -> set[tuple[str, str]]:
 
 
 def entries(
-    session: Connection, source: str, resource: str, ids: Iterable[int] | None = None, user_id: int | None = None
+    session: Connection,
+    source: str,
+    resource: str,
+    ids: Iterable[int] | None = None,
+    user_id: int | None = None,
+    where: tuple = (),
 ) -> list[Row]:
     """The quarantined records of one resource still to retry (not dismissed; only `ids` if given,
-    only the provider user's if `user_id` is given), oldest first.
+    only the provider user's if `user_id` is given, only those meeting `where`: e.g. one account's),
+    oldest first.
 
     Rows of the `quarantine` table (they read like the ORM's Quarantine: `item.payload`)."""
     table = models.quarantine
-    where = [table.c.source == source, table.c.resource == resource, table.c.dismissed_at.is_(None)]
+    conditions = [table.c.source == source, table.c.resource == resource, table.c.dismissed_at.is_(None), *where]
     if user_id is not None:  # a run touches only its own user's items: accounts run side by side
-        where.append(table.c.user_id == user_id)
+        conditions.append(table.c.user_id == user_id)
     if ids is not None:
-        where.append(table.c.id.in_(list(ids)))
-    return list(session.execute(select(table).where(*where).order_by(table.c.first_seen_at, table.c.id)))
+        conditions.append(table.c.id.in_(list(ids)))
+    return list(session.execute(select(table).where(*conditions).order_by(table.c.first_seen_at, table.c.id)))
 
 
 def state(item: Any) -> str:

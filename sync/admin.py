@@ -23,14 +23,14 @@ def remove_account(engine: Engine, account_id: int, name: str, *, purge: bool) -
     return deleted, erased
 
 
-def retry_quarantined(session, choose):
+def retry_quarantined(session, choose, where: tuple = ()):
     """Under the run lock (not while a run writes the same rows), retry each (resource declaration,
-    ids or None) that `choose(session)` names with this release's mappers; yields (resource, counts)
-    as each commits. Raises RunLocked."""
+    ids or None) that `choose(session)` names with this release's mappers, only the items meeting
+    `where` (e.g. one account's); yields (resource, counts) as each commits. Raises RunLocked."""
     from db_loader import retry_quarantine
 
     with run_lock(session.get_bind()):
         for resource, ids in choose(session):
-            counts = retry_quarantine(session, resource, ids)
+            counts = retry_quarantine(session, resource, ids, where=where)
             session.commit()
             yield resource, counts

@@ -80,6 +80,20 @@ def test_account_lists_shows_and_acknowledges_only_its_own_items(held):
     assert code == 2 and "nobody" in out
 
 
+def test_account_retries_only_its_own_items(held, session):
+    code, out = _cli("--account", "alice", "retry")
+    assert code == 0 and out.splitlines()[0] == "whoop cycles: 0 of 1 stored now, 1 still quarantined", out
+    session.expire_all()
+    attempts = dict(session.execute(select(Quarantine.id, Quarantine.attempts)).all())
+    session.commit()  # a SQLite reader's open transaction would hold off the next retry's writes
+    assert attempts[held["alice"]] == attempts[held["bob"]] + 1  # bob's item was not tried
+    code, out = _cli("--account", "alice", "retry", str(held["bob"]))
+    assert code == 1 and f"no quarantine item {held['bob']} to retry" in out
+    code, out = _cli("--account", "alice", "retry", str(held["alice"]))
+    assert code == 0, out
+    assert _cli("--account", "nobody", "retry")[0] == 2
+
+
 @pytest.mark.parametrize("args", [["show", "99999999999999999999"], ["ack", "9" * 30], ["dismiss", "1", "2" * 25]])
 def test_a_huge_id_is_a_usage_error(held, args):
     code, out = _cli(*args)
