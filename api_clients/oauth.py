@@ -68,7 +68,7 @@ def token_from_response(body: object, provider: str = "oauth", now: datetime | N
 
 
 class TokenStore(Protocol):
-    """Where tokens live between runs; implemented by token_store.DbTokenStore."""
+    """Where tokens live between runs; implemented by storage.tokens.DbTokenStore."""
 
     def load(self, provider: str) -> Token | None: ...
 

@@ -1,1 +1,2 @@
-"""The read side: one read model, and the status, health check, export, charts and daily view built on it."""
+"""The read side, which only reads: one read model, whose rows are whose, and the status, health check,
+accounts list, quarantine review, export, charts and daily view built on it."""

@@ -1,7 +1,7 @@
 """What a layer above the sync asks to be told: an account's sync committed, an account was removed.
 
 The sync cannot import what reads its data (nothing imports upwards), so a reader that reacts to
-a sync, the MQTT publisher, installs a listener factory here once (`etl.py` registers it). Every
+a sync, the MQTT publisher, installs a listener factory here once (`commands/__init__.py` does). Every
 run, `watch` and worker opens the installed listeners for its lifetime (`listening`) and tells
 them of each account whose sync it committed (`account_synced`). A listener's failure is logged
 and goes no further: the sync's exit code and data never depend on it.
