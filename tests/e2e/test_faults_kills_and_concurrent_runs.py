@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from storage.engine import make_engine
 from sync.resources import data_tables
-from tests.helpers.api import holding_request, requests_served
+from tests.helpers.api import holding_request
 from tests.helpers.etl import by_resource, run_etl, snapshot, table_counts
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -153,16 +153,16 @@ def test_database_lost_mid_run_then_the_next_run_finishes(etl_env, db_url, monke
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     monkeypatch.setenv("DATABASE_URL", proxied)
-    etl_env.app.faults.latency_ms = 150  # about 2 s of fetching: room to cut mid-run
-    fetching = requests_served(etl_env, 4, ("/developer/v2/",))
-    proc = _etl_process()
-    fetching.wait(timeout=30)  # cut once pages are being fetched and written
-    proxy.cut()
+    # Cut while the run's fifth request waits unanswered: pages are being fetched and written, and
+    # the run is certainly not over, whatever the machine's speed.
+    with holding_request(etl_env, 5) as fetching:
+        proc = _etl_process()
+        assert fetching.wait(timeout=60)
+        proxy.cut()
     out, err = proc.communicate(timeout=120)
     assert proc.returncode != 0
     assert "Traceback" not in err
     proxy.restore()
-    etl_env.app.faults.latency_ms = 0
     code, summary, err = run_etl()
     assert code == 0, err
     reference = snapshot(db_url)
