@@ -36,11 +36,11 @@ def recovery_days(days: list[dict]) -> dict:
     """One recovery per local wake-up day (the `daily` view's), with 7-day rolling means of HRV and resting HR."""
     rows = [r for r in days if r["recovery"] is not None]
     on = [r["day"] for r in rows]
-    hrv = [_round(r["hrv"], 1) for r in rows]
-    rhr = [_round(r["resting_hr"], 0) for r in rows]
+    hrv = [rounded(r["hrv"], 1) for r in rows]
+    rhr = [rounded(r["resting_hr"], 0) for r in rows]
     return {
         "day": [d.isoformat() for d in on],
-        "score": [_round(r["recovery"], 0) for r in rows],
+        "score": [rounded(r["recovery"], 0) for r in rows],
         "hrv": hrv,
         "hrv_7d": rolling_mean(on, hrv),
         "rhr": rhr,
@@ -104,8 +104,8 @@ def sleep_days(days: list[dict]) -> dict:
     rows = [r for r in days if r["sleep_performance"] is not None]
     return {
         "day": [r["day"].isoformat() for r in rows],
-        "performance": [_round(r["sleep_performance"], 0) for r in rows],
-        "hours": [_round(r["sleep_hours"], 1) for r in rows],
+        "performance": [rounded(r["sleep_performance"], 0) for r in rows],
+        "hours": [rounded(r["sleep_hours"], 1) for r in rows],
     }
 
 
@@ -118,17 +118,17 @@ def blood_pressure(
     rows = charts.blood_pressure_series(conn, latest["measured_at"], account=account)
     return {
         "latest": {
-            "systolic": _round(latest["systolic"], 0),
-            "diastolic": _round(latest["diastolic"], 0),
-            "pulse": _round(latest["pulse"], 0),
+            "systolic": rounded(latest["systolic"], 0),
+            "diastolic": rounded(latest["diastolic"], 0),
+            "pulse": rounded(latest["pulse"], 0),
             "measured_local": show(latest["measured_at"], zone),
             "ago": ago(latest["measured_at"], now),
         },
         "t": [r["t"].isoformat() for r in rows],
         "local": [naive_local(r["t"], zone) for r in rows],
-        "systolic": [_round(r["systolic"], 0) for r in rows],
-        "diastolic": [_round(r["diastolic"], 0) for r in rows],
-        "pulse": [_round(r["pulse"], 0) for r in rows],
+        "systolic": [rounded(r["systolic"], 0) for r in rows],
+        "diastolic": [rounded(r["diastolic"], 0) for r in rows],
+        "pulse": [rounded(r["pulse"], 0) for r in rows],
     }
 
 
@@ -139,7 +139,7 @@ def steps(days: list[dict]) -> dict:
         "available": True,
         "day": [r["day"].isoformat() for r in rows],
         "steps": [r["steps"] for r in rows],
-        "km": [_round(r["distance_km"], 1) for r in rows],
+        "km": [rounded(r["distance_km"], 1) for r in rows],
     }
 
 
@@ -149,13 +149,14 @@ def sleep_compare(days: list[dict]) -> dict:
     return {
         "available": True,
         "day": [r["day"].isoformat() for r in rows],
-        "whoop_hours": [_round(r["sleep_hours"], 1) for r in rows],
-        "withings_hours": [_round(r["withings_sleep_hours"], 1) for r in rows],
-        "withings_score": [_round(r["sleep_score"], 0) for r in rows],
+        "whoop_hours": [rounded(r["sleep_hours"], 1) for r in rows],
+        "withings_hours": [rounded(r["withings_sleep_hours"], 1) for r in rows],
+        "withings_score": [rounded(r["sleep_score"], 0) for r in rows],
     }
 
 
-def _round(value: float | None, digits: int) -> float | None:
+def rounded(value: float | None, digits: int) -> float | None:
+    """`value` to `digits` places (an int for 0), or None: how every panel and card shows a number."""
     if value is None:
         return None
     return round(value) if digits == 0 else round(value, digits)

@@ -155,7 +155,7 @@ def trends(conn: Connection, weight: dict | None, days: list[dict], zone: PageZo
     weights = []
     if weight is not None:
         weights = charts.weight_series(conn, datetime.fromisoformat(weight["measured_at"]), account=account)
-    local, kg = [naive_local(r["t"], zone) for r in weights], [_round(r["kg"], 2) for r in weights]
+    local, kg = [naive_local(r["t"], zone) for r in weights], [panels.rounded(r["kg"], 2) for r in weights]
     jumps = panels.weight_jumps(local, kg, settings.weight_jump_kg())
     for jump in jumps:
         jump["display"] = signed_kg(jump["delta_kg"])
@@ -237,11 +237,11 @@ def _workout(w: dict, zone: PageZone) -> dict:
         "start": _iso(w["start"]),
         "start_local": show(w["start"], zone, "%a %d %b, %H:%M"),
         "sport": w["sport_name"],
-        "strain": _round(w["strain"], 1),
+        "strain": panels.rounded(w["strain"], 1),
         "minutes": minutes,
         "avg_hr": w["average_heart_rate"],
         "max_hr": w["max_heart_rate"],
-        "kilojoule": _round(w["kilojoule"], 0),
+        "kilojoule": panels.rounded(w["kilojoule"], 0),
         "state": w["score_state"],
     }
 
@@ -252,12 +252,6 @@ def signed_kg(delta: float) -> str:
     if shown == 0:
         return "±0.0 kg"
     return f"{'+' if shown > 0 else '−'}{abs(shown):.1f} kg"
-
-
-def _round(value: float | None, digits: int) -> float | None:
-    if value is None:
-        return None
-    return round(value) if digits == 0 else round(value, digits)
 
 
 def _schema_behind(exc: Exception) -> bool:
