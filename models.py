@@ -410,6 +410,85 @@ withings_sleep_summary = Table(
     UniqueConstraint("user_id", "withings_id"),
 )
 
+
+# ---- Withings high-frequency series: sleep states, sleep series, intraday activity ----------------
+# Hundreds of thousands of rows a year: no `raw` copy per row (every documented field has a
+# column, anything else the API sends is kept in `extra`), and written by db_loader's series path.
+def _series_columns() -> list[Column]:
+    """A series row's surrogate key, owner, unknown fields, write time, deletion mark and flag."""
+    return [
+        _id(),
+        Column("user_id", BigInteger, nullable=False),
+        Column("extra", RawJSON),  # fields the API sent that have no column; NULL: none
+        _at("synced_at", nullable=False),
+        _at("deleted_at"),
+        Column("flag", Text),  # values below zero (a -1 sentinel), stored as sent
+    ]
+
+
+withings_sleep_segment = Table(
+    "withings_sleep_segment",
+    metadata,
+    _at("start", nullable=False),
+    _at("end", nullable=False, index=True),
+    Column("state", Integer, nullable=False),  # 0 awake, 1 light, 2 deep, 3 REM, 4 manual, 5 unspecified
+    Column("model", String(100)),  # the device model's name, e.g. "Aura Sensor V2"
+    Column("model_id", Integer, nullable=False),  # e.g. 63 Aura Sensor V2, 93 ScanWatch
+    Column("raw", RawJSON, nullable=False),  # the segment without its series
+    _id(),
+    Column("user_id", BigInteger, nullable=False),
+    _at("synced_at", nullable=False),
+    _at("deleted_at"),
+    Column("flag", Text),
+    # Segments of one night can overlap: each (start, end, state) of a device is a row.
+    UniqueConstraint("user_id", "start", "end", "state", "model_id"),
+)
+
+withings_sleep_series = Table(
+    "withings_sleep_series",
+    metadata,
+    _at("measured_at", nullable=False),
+    Column("model_id", Integer, nullable=False),
+    Column("hr", Integer),  # bpm
+    Column("snoring", Integer),  # seconds
+    Column("hrv_quality", Integer),
+    Column("mvt_score", Integer),  # 0-255
+    Column("breathing_sounds", Integer),  # seconds
+    Column("rr", Float),  # breaths/min
+    Column("sdnn_1", Float),  # ms
+    Column("rmssd", Float),  # ms
+    Column("chest_movement_rate", Float),  # events/min
+    Column("withings_index", Float),  # breathing events an hour
+    *_series_columns(),
+    UniqueConstraint("user_id", "measured_at", "model_id"),
+)
+
+withings_intraday = Table(
+    "withings_intraday",
+    metadata,
+    _at("measured_at", nullable=False, index=True),  # freshness over every account
+    Column("device_id", String(64)),
+    Column("model", String(100)),
+    Column("model_id", Integer),
+    Column("steps", Integer),
+    Column("stroke", Integer),
+    Column("pool_lap", Integer),
+    Column("duration", Integer),  # seconds the sample covers
+    Column("heart_rate", Integer),  # bpm
+    Column("hrv_quality", Integer),
+    Column("elevation", Float),  # floors
+    Column("calories", Float),  # active kcal
+    Column("distance", Float),  # metres
+    Column("spo2_auto", Float),  # percent
+    Column("rmssd", Float),  # ms
+    Column("sdnn1", Float),  # ms
+    Column("core_body_temperature", Float),  # degrees Celsius
+    Column("rr", Float),  # breaths/min
+    Column("chest_movement_rate", Float),  # events/min
+    *_series_columns(),
+    UniqueConstraint("user_id", "measured_at"),
+)
+
 # What was synced, per (source, resource, user): the cursor never passes uncommitted rows.
 sync_state = Table(
     "sync_state",
