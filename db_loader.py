@@ -20,6 +20,7 @@ from api_clients.pages import Page
 from configuration import clock
 from mapping.fields import MappingError, RowsByTable
 from storage import quarantine
+from storage import series as db_series
 from storage import write as db_write
 from storage.write import LoadCounts, Unit, target_of
 
@@ -174,8 +175,73 @@ def load_page(session: Connection, resource, page, user_id: int, batch_size: int
     """
     # The instant the mappers check dates against and an object without history was seen at.
     now = page.fetched_at or clock.utcnow()
+    if getattr(resource, "series", False):
+        return load_series_page(session, resource, page.records, user_id, now)
     context = {"user_id": user_id, "timezone": page.timezone, "now": now, "batch_size": batch_size}
     return _load_units(session, resource, page.records, _unit_maker(resource, context), context)
+
+
+# ---- series: large, append-mostly, keyed by time ----------------------------------------------
+
+
+def _series_rows(resource, records: list, user_id: int, now: datetime, counts: LoadCounts, rejects: list):
+    """Map every record; per table, its rows by natural key with the record each came from."""
+    by_table: dict[Table, dict[tuple, tuple[Any, dict]]] = {table: {} for table in resource.tables}
+    arguments = [{"user_id": user_id}[name] for name in resource.mapper_context]
+    for mapped in _mapped(records, lambda r: (r, resource.mapper(r, *arguments, now=now)), counts, rejects):
+        record, rows = mapped
+        for table, row in _rows_by_table(resource, rows):
+            key = db_write.key_of(row, db_write.target_of(table).key)
+            if key in by_table[table]:  # the same minute twice in one answer: the later copy is the truth
+                counts.unchanged += 1
+            by_table[table][key] = (record, row)
+    return by_table
+
+
+def _write_series(session: Connection, table: Table, rows: list[tuple[Any, dict]], now, counts, rejects) -> list:
+    """Insert the new rows and update the changed ones of one table; returns the records stored."""
+    plan = db_series.plan_series(session, table, [row for _record, row in rows], now)
+    counts.unchanged += plan.unchanged
+    try:
+        with session.begin_nested():
+            if plan.inserts:
+                db_series.bulk_insert(session, table, plan.inserts)
+            if plan.updates:
+                db_series.bulk_update(session, table, plan.updates)
+    except Exception as exc:
+        if not db_write.is_data_error(exc) or len(rows) == 1:
+            if db_write.is_data_error(exc):
+                _reject(rows[0][0], db_write.reason_of(exc), counts, rejects)
+                return []
+            raise
+        # The database refused the batch: each row again on its own, so one bad row costs only itself.
+        counts.unchanged -= plan.unchanged
+        return [record for one in rows for record in _write_series(session, table, [one], now, counts, rejects)]
+    counts.inserted += len(plan.inserts)
+    counts.updated += len(plan.updates)
+    return [record for record, _row in rows]
+
+
+def load_series_page(session: Connection, resource, records: list, user_id: int, now: datetime) -> LoadCounts:
+    """Write a series resource's page (a day of samples) with the series path (storage/series.py).
+
+    Every record maps to one row: counts are rows. A record that does not map, or that the
+    database refuses, is quarantined with its reason; the others are stored. Unchanged rows
+    send nothing, so a re-run writes nothing.
+    """
+    counts, rejects = LoadCounts(), []
+    stored: list = []
+    for table, rows in _series_rows(resource, records, user_id, now, counts, rejects).items():
+        if rows:
+            stored.extend(_write_series(session, table, list(rows.values()), now, counts, rejects))
+    counts.quarantined += quarantine.quarantine_records(
+        session, resource.source, resource.name, rejects, key_field=resource.quarantine_key, user_id=user_id
+    )
+    if quarantine.holds(session, resource.source, resource.name):  # one cheap query when nothing waits
+        counts.recovered += quarantine.release(
+            session, resource.source, resource.name, stored, key_field=resource.quarantine_key
+        )
+    return counts
 
 
 def retry_quarantine(

@@ -149,6 +149,12 @@ class WithingsClient(AuthorizationCode):
             params.update({k: int(v) for k, v in (("startdate", startdate), ("enddate", enddate)) if v is not None})
         return self.iter_action_pages(path, "getmeas", params, "measuregrps", max_pages, scope=scope, what=what)
 
+    def get_action(
+        self, path: str, action: str, params: dict, *, scope: str | None = None, what: str = "this data"
+    ) -> dict:
+        """The `body` of one call of an action that does not page (Sleep v2 get, getintradayactivity)."""
+        return self._call(path, {**params, "action": action}, scope, what)
+
     def _call(self, path: str, params: dict, scope: str | None = None, what: str = "this data") -> dict:
         data = self.tokens.call(
             lambda token: self._post(path, params, token), lambda answer: answer.get("status") in AUTH_FAILED

@@ -27,6 +27,7 @@ from .web import Request, Response, json_response
 from .whoop_api import WhoopApi
 from .withings_api import DEFAULT_PAGE_SIZE, WithingsApi, body_status
 from .withings_auth import WithingsAuth
+from .withings_series import DEFAULT_SERIES_DAYS
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"  # the platform's default; any URI is accepted
 WHOOP_PREFIXES = ("/developer/", "/oauth/")
@@ -72,6 +73,9 @@ class SandboxOptions:
     held_histories: int = DEFAULT_HELD
     whoop_daily_limit: int | None = None
     rate_clock: Callable[[], float] = time.time
+    # How many of the first `days` have sleep series and intraday samples (the watch and the sleep
+    # monitor were set up that long ago); None: every day.
+    series_days: int | None = DEFAULT_SERIES_DAYS
 
 
 def provider_for(path: str) -> str:
@@ -89,7 +93,9 @@ class SandboxApp:
         o = options or SandboxOptions()
         self.lock = threading.RLock()
         self.base_url = ""
-        self.people = People(o.people, seed=o.seed, days=o.days, now=o.now, held=o.held_histories)
+        self.people = People(
+            o.people, seed=o.seed, days=o.days, now=o.now, held=o.held_histories, series_days=o.series_days
+        )
         self.history: History = self.people.life(0).history
         self.token_clock = TokenClock()
         self.whoop_auth = WhoopAuth(self.token_clock)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .history import History
 from .person import Identity, identity, person_seed
@@ -35,11 +35,19 @@ class People:
     """`count` sandbox people sharing one start clock; person 0 is the single member of old."""
 
     def __init__(
-        self, count: int = 1, *, seed: int = 42, days: int = 1095, now: datetime | None = None, held: int = DEFAULT_HELD
+        self,
+        count: int = 1,
+        *,
+        seed: int = 42,
+        days: int = 1095,
+        now: datetime | None = None,
+        held: int = DEFAULT_HELD,
+        series_days: int | None = None,
     ) -> None:
         if count < 1:
             raise ValueError(f"people must be at least 1, not {count}")
         self.count, self.seed, self.days, self.held = count, seed, days, max(0, held)
+        self.series_days = series_days
         self.now = now or datetime.now(UTC)  # fixed once, so a rebuilt history equals the first one
         self.days_advanced = 0
         self.built = 0  # histories generated, rebuilds included
@@ -78,7 +86,8 @@ class People:
             history.advance_day()
         self.built += 1
         daily = WithingsDaily(history)
-        return Life(history, daily, WithingsSeries(history, daily))
+        skipped = 0 if self.series_days is None else max(0, self.days - self.series_days)
+        return Life(history, daily, WithingsSeries(history, daily, history.first_day + timedelta(days=skipped)))
 
     def advance_day(self) -> dict:
         """Add the next day to every person (one built later replays it); person 0's summary."""

@@ -26,6 +26,9 @@ SERIES_ACTIONS = {
     ("/v2/heart", "get"): "user.metrics",
     ("/v2/user", "getdevice"): "user.info",
 }
+# The watch and the sleep monitor were set up this many days before the sandbox's start: the
+# days before have sleep summaries but no series, where a first run's walk back ends.
+DEFAULT_SERIES_DAYS = 14
 BATTERY_LEVELS = ("high", "medium", "low")  # "high (> 75%), medium (> 30%) or low"
 # (type, model, model_id, battery) of the devices besides the scale; each device id is the one
 # the other endpoints report for its data.
@@ -53,8 +56,10 @@ def _utc_day(seconds: int) -> date:
 class WithingsSeries:
     """Answers the five high-frequency endpoints for one sandbox person, and keeps device changes."""
 
-    def __init__(self, history: History, daily: WithingsDaily) -> None:
+    def __init__(self, history: History, daily: WithingsDaily, series_from: date | None = None) -> None:
         self.history, self.daily = history, daily
+        # The first day with sleep series and intraday samples.
+        self.series_from = max(history.first_day, series_from or history.first_day)
         self.device_changes: dict[str, dict] = {}
 
     # ---- devices ----
@@ -122,7 +127,7 @@ class WithingsSeries:
 
     def _nights_between(self, start: int, end: int):
         """(day, startdate, enddate) of every generated night that touches start..end."""
-        day, last = max(self.history.first_day, _utc_day(start)), _utc_day(end) + timedelta(days=1)
+        day, last = max(self.series_from, _utc_day(start)), _utc_day(end) + timedelta(days=1)
         while day <= min(last, self.history.last_day):
             night_start, night_end = self.daily.night_span(day)
             if night_end > start and night_start <= end:
@@ -148,7 +153,7 @@ class WithingsSeries:
             start = (end if end is not None else now) - MAX_SPAN
         end = now if end is None else end
         series = answer_intraday(
-            self.history.person, start, end, _fields(params, INTRADAY_DEFAULT_FIELDS), self.history.first_day, now
+            self.history.person, start, end, _fields(params, INTRADAY_DEFAULT_FIELDS), self.series_from, now
         )
         # An empty answer is written `[]`: a PHP-built JSON object with no keys looks like that.
         return {"series": series or []}

@@ -145,6 +145,13 @@ def release(
     return len(ids)
 
 
+def holds(conn, source: str, resource: str) -> bool:
+    """Whether any record of this resource is quarantined (dismissed ones included): one indexed probe."""
+    table = models.quarantine
+    stmt = select(table.c.id).where(table.c.source == source, table.c.resource == resource).limit(1)
+    return conn.execute(stmt).first() is not None
+
+
 def waiting(conn) -> set[tuple[str, str]]:
     """The (source, resource) pairs that have records to retry (not dismissed), in one query."""
     table = models.quarantine

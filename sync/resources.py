@@ -15,12 +15,14 @@ from typing import Any, Callable, ClassVar, Iterator
 from sqlalchemy import Table
 
 import models
-from api_clients.errors import ScopeMissing
+from api_clients.errors import ApiError, ScopeMissing
 from api_clients.pages import Page
 from configuration import clock, settings
 from mapping import daily as daily_mappers
 from mapping import whoop as mappers
 from mapping import withings as withings_mapper
+from mapping import withings_series as series_mappers
+from mapping.fields import EARLIEST_DATE, MappingError
 from storage.write import normalise_key
 from sync.windows import Window, lastupdate_window, page_cap, time_window
 
@@ -215,6 +217,74 @@ class WithingsAction(Resource):
             yield page
 
 
+# Sleep v2 get and getintradayactivity return only the first 24 hours after `startdate`, and
+# silently (docs/API_NOTES.md, Withings "Sleep series"): a window is read in calls of 24 hours.
+SERIES_CALL_SPAN = timedelta(hours=24)
+# A first run has no start: it walks back a day a call, newest first, and stops after this many
+# days in a row came back empty (the watch or the sleep monitor was not worn yet, or not for two
+# weeks), instead of walking back to 2010 at a request a day. `--since` windows are read whole.
+SERIES_EMPTY_DAYS_STOP = 14
+
+
+def _sleep_body_records(body: dict) -> list:
+    series = body.get("series")
+    if not isinstance(series, list):
+        raise ApiError("withings", f"/v2/sleep get: the body has no series list ({type(series).__name__})")
+    return series_mappers.sleep_records(series)
+
+
+def _intraday_body_records(body: dict) -> list:
+    series = body.get("series")
+    try:
+        if not isinstance(series, (dict, list)):
+            raise MappingError(f"series is {type(series).__name__}")
+        return series_mappers.intraday_records(series)
+    except MappingError as exc:
+        raise ApiError("withings", f"/v2/measure getintradayactivity: {exc}") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WithingsSeries(Resource):
+    """A Withings action of high-frequency data read in 24-hour calls (Sleep v2 get, getintradayactivity).
+
+    No `lastupdate` and no paging on these actions: a routine run re-reads its time window (the
+    lookback catches samples a device syncs late), a first run walks back until the data ends.
+    The loader writes these with its series path (db_loader.load_series_page).
+    """
+
+    action: str = ""
+    data_fields: tuple[str, ...] = ()
+    records_of: Callable[[dict], list] = _intraday_body_records  # a body -> its records
+
+    mapper_context: ClassVar[tuple[str, ...]] = ("user_id",)
+    series: ClassVar[bool] = True
+
+    def spans(self, window: Window) -> Iterator[tuple[datetime, datetime]]:
+        """The (startdate, enddate) of each call, newest first, each at most SERIES_CALL_SPAN long."""
+        end = window.end
+        floor = window.start or EARLIEST_DATE
+        while end > floor:
+            start = end - SERIES_CALL_SPAN
+            yield start, end
+            end = start
+
+    def pages(self, client, window: Window) -> Iterator[Page]:
+        self.check_scope(client)
+        empty = 0
+        for start, end in self.spans(window):
+            params = {
+                "startdate": int(start.timestamp()),
+                "enddate": int(end.timestamp()),
+                "data_fields": ",".join(self.data_fields),
+            }
+            body = client.get_action(self.path, self.action, params, scope=self.scope, what=self.what)
+            records = self.records_of(body)
+            yield Page(records=records)
+            empty = 0 if records else empty + 1
+            if window.start is None and empty >= SERIES_EMPTY_DAYS_STOP:
+                return
+
+
 # v1 is gone (docs/API_NOTES.md, WHOOP "Collections"): only /developer/v2 paths. The scopes are
 # WHOOP's OpenAPI securitySchemes; Withings' user.activity covers getactivity and all of Sleep v2
 # (docs/API_NOTES.md, Withings "Auth and tokens").
@@ -329,6 +399,37 @@ RESOURCES: tuple[Resource, ...] = (
         action="getsummary",
         records_key="series",
         data_fields=daily_mappers.SLEEP_DATA_FIELDS,
+    ),
+    WithingsSeries(
+        source="withings",
+        name="sleep_series",
+        label="Withings sleep series",
+        path="/v2/sleep",
+        scope="user.activity",
+        what="Withings sleep series (heart rate, breathing and sleep states by the minute)",
+        model=models.withings_sleep_segment,
+        mapper=series_mappers.sleep_series_to_rows,
+        freshness=(models.withings_sleep_segment.c.end,),
+        also_writes=(models.withings_sleep_series,),
+        quarantine_key="timestamp",
+        action="get",
+        data_fields=series_mappers.SLEEP_DATA_FIELDS,
+        records_of=_sleep_body_records,
+    ),
+    WithingsSeries(
+        source="withings",
+        name="intraday",
+        label="Withings intraday activity",
+        path="/v2/measure",
+        scope="user.activity",
+        what="Withings intraday activity (steps and heart rate by the minute)",
+        model=models.withings_intraday,
+        mapper=series_mappers.intraday_to_row,
+        freshness=(models.withings_intraday.c.measured_at,),
+        quarantine_key="timestamp",
+        action="getintradayactivity",
+        data_fields=series_mappers.INTRADAY_DATA_FIELDS,
+        records_of=_intraday_body_records,
     ),
 )
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys(r.source for r in RESOURCES))
