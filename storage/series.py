@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
 from storage.write import target_of
 
@@ -76,14 +77,24 @@ def bulk_insert(session, table: Table, rows: list[dict]) -> None:
     if dialect.name == "postgresql" and dialect.driver == "psycopg2":
         from psycopg2.extras import execute_values
 
+        sql = f"INSERT INTO {target} ({names}) VALUES %s"
         cursor = conn.connection.dbapi_connection.cursor()
         try:
-            execute_values(cursor, f"INSERT INTO {target} ({names}) VALUES %s", params, page_size=INSERT_PAGE)
+            execute_values(cursor, sql, params, page_size=INSERT_PAGE)
+        except (dialect.dbapi.IntegrityError, dialect.dbapi.DataError, ValueError) as exc:
+            # The raw cursor's errors in SQLAlchemy's types, which the loader's retry row by row reads.
+            raise _wrapped(sql, exc, dialect.dbapi) from exc
         finally:
             cursor.close()
         return
     marks = ", ".join("?" if dialect.paramstyle == "qmark" else "%s" for _ in columns)
     conn.exec_driver_sql(f"INSERT INTO {target} ({names}) VALUES ({marks})", params)
+
+
+def _wrapped(sql: str, exc: Exception, dbapi) -> Exception:
+    if isinstance(exc, ValueError):  # refused by the driver before the server saw it (a NUL in text)
+        return StatementError(str(exc), sql, None, exc)
+    return (IntegrityError if isinstance(exc, dbapi.IntegrityError) else DataError)(sql, None, exc)
 
 
 def bulk_update(session, table: Table, rows: list[dict]) -> None:
