@@ -10,6 +10,7 @@ import json
 import logging
 from datetime import datetime
 from itertools import islice
+from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import ColumnElement, Table, delete, false, select, update
@@ -187,14 +188,27 @@ def load_page(session: Connection, resource, page, user_id: int, batch_size: int
 def _series_rows(resource, records: list, user_id: int, now: datetime, counts: LoadCounts, rejects: list):
     """Map every record; per table, its rows by natural key with the record each came from."""
     by_table: dict[Table, dict[tuple, tuple[Any, dict]]] = {table: {} for table in resource.tables}
+    key_of = {table: itemgetter(*db_write.target_of(table).key) for table in resource.tables}
+    named = {table.name: table for table in resource.tables}
     arguments = [{"user_id": user_id}[name] for name in resource.mapper_context]
-    for mapped in _mapped(records, lambda r: (r, resource.mapper(r, *arguments, now=now)), counts, rejects):
-        record, rows = mapped
-        for table, row in _rows_by_table(resource, rows):
-            key = db_write.key_of(row, db_write.target_of(table).key)
-            if key in by_table[table]:  # the same minute twice in one answer: the later copy is the truth
+    mapper = resource.mapper
+    for record in records:
+        counts.fetched += 1
+        try:
+            mapped = mapper(record, *arguments, now=now)
+        except MappingError as exc:
+            _reject(record, str(exc), counts, rejects)
+            continue
+        if isinstance(mapped, RowsByTable):
+            pairs = [(named[name], row) for name, rows in mapped.items() for row in rows]
+        else:
+            pairs = [(resource.model, mapped)]
+        for table, row in pairs:
+            rows = by_table[table]
+            key = key_of[table](row)
+            if key in rows:  # the same minute twice in one answer: the later copy is the truth
                 counts.unchanged += 1
-            by_table[table][key] = (record, row)
+            rows[key] = (record, row)
     return by_table
 
 

@@ -12,15 +12,18 @@ and named in the row's `flag`. Fields without a column land in the row's `extra`
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from mapping.fields import (
+    EARLIEST_DATE,
     INT32,
     MappingError,
     RowsByTable,
     check_storable,
     integer,
+    latest_plausible,
     number,
     order_flag,
     parse_epoch,
@@ -79,10 +82,6 @@ SEGMENT_TABLE, SERIES_TABLE, INTRADAY_TABLE = "withings_sleep_segment", "withing
 # A point record's own keys (not values): its minute and the device that measured it.
 POINT_KEYS = ("timestamp", "model_id", "model")
 INTRADAY_KEYS = ("timestamp", "deviceid", "model", "model_id")
-_READERS = {
-    **{f: integer for f in (*SLEEP_SERIES_INT_FIELDS, *INTRADAY_INT_FIELDS)},
-    **{f: number for f in (*SLEEP_SERIES_FLOAT_FIELDS, *INTRADAY_FLOAT_FIELDS)},
-}
 
 
 # ---- splitting an answer into records ---------------------------------------------------------
@@ -141,10 +140,43 @@ def intraday_records(series: Any) -> list:
 
 
 # ---- records -> rows ---------------------------------------------------------------------------
+# A year of intraday data is half a million samples: the readers below take the common case (an
+# int or a float within bounds) inline and hand anything else to mapping.fields, which accepts or
+# refuses it with the same rules as every other mapper.
+
+
+def _int(value: Any, name: str) -> int | None:
+    if type(value) is int and -INT32 - 1 <= value <= INT32:
+        return value
+    return integer(value, name, INT32)
+
+
+def _float(value: Any, name: str) -> float | None:
+    if type(value) is float and -1e15 <= value <= 1e15:  # NaN fails both comparisons
+        return value
+    if type(value) is int and -(10**15) <= value <= 10**15:
+        return float(value)
+    return number(value, name)
+
+
+_READERS = {
+    **{f: _int for f in (*SLEEP_SERIES_INT_FIELDS, *INTRADAY_INT_FIELDS)},
+    **{f: _float for f in (*SLEEP_SERIES_FLOAT_FIELDS, *INTRADAY_FLOAT_FIELDS)},
+}
+_LOW = int(EARLIEST_DATE.timestamp())
+
+
+@lru_cache(maxsize=8)
+def _high(now: datetime) -> int:
+    return int(latest_plausible(now).timestamp())
 
 
 def _timestamp(value: Any, now: datetime) -> datetime:
     """A series key: unix seconds as JSON writes an object key (a string), or a number."""
+    if type(value) is str and value.isdigit():
+        seconds = int(value)
+        if _LOW <= seconds <= _high(now):
+            return datetime.fromtimestamp(seconds, timezone.utc)
     if isinstance(value, str):
         if not value.isdigit():
             raise MappingError(f"timestamp {value[:20]!r} is not unix seconds")
@@ -152,22 +184,28 @@ def _timestamp(value: Any, now: datetime) -> datetime:
     return parse_epoch(require({"timestamp": value}, "timestamp"), "timestamp", now)
 
 
-def _values(record: dict, fields: tuple[str, ...], own: tuple[str, ...], row: dict) -> str | None:
-    """Fill `row` with `fields` read from `record`; unknown keys go to `extra`. Returns the flag."""
-    low = []
-    extra = {}
+_OWN = None  # a key of the record itself (its minute, its device), not a value
+
+
+def _values(record: dict, readers: dict, row: dict) -> str | None:
+    """Fill `row` with the fields `readers` reads from `record`; unknown keys go to `extra`. Returns the flag."""
+    low = extra = None
     for key, value in record.items():
-        if key in fields:
-            if value is not None:
-                value = _READERS[key](value, key, INT32) if _READERS[key] is integer else number(value, key)
-                if value < 0:
-                    low.append(f"{key} {value:g} below 0")
-            row[key] = value
-        elif key not in own:
+        read = readers.get(key, _values)
+        if read is _OWN:
+            continue
+        if read is _values:
+            extra = extra or {}
             extra[key] = value
+            continue
+        if value is not None:
+            value = read(value, key)
+            if value < 0:
+                low = [*(low or ()), f"{key} {value:g} below 0"]
+        row[key] = value
     if extra:
         row["extra"] = check_storable(extra)
-    return "; ".join(low) or None
+    return "; ".join(low) if low else None
 
 
 def sleep_series_to_rows(record: Any, user_id: int, *, now: datetime) -> RowsByTable:
@@ -180,6 +218,7 @@ def sleep_series_to_rows(record: Any, user_id: int, *, now: datetime) -> RowsByT
 
 
 SERIES_COLUMNS = (*SLEEP_SERIES_INT_FIELDS, *SLEEP_SERIES_FLOAT_FIELDS)
+_SERIES_READERS = {**dict.fromkeys(POINT_KEYS, _OWN), **{f: _READERS[f] for f in SLEEP_DATA_FIELDS}}
 
 
 def _point_row(record: dict, user_id: int, now: datetime) -> dict:
@@ -187,10 +226,10 @@ def _point_row(record: dict, user_id: int, now: datetime) -> dict:
     row.update(
         user_id=user_id,
         measured_at=_timestamp(record["timestamp"], now),
-        model_id=integer(require(record, "model_id"), "model_id", INT32),
+        model_id=_int(require(record, "model_id"), "model_id"),
         extra=None,
     )
-    row["flag"] = _values(record, _SERIES_SET, POINT_KEYS, row)
+    row["flag"] = _values(record, _SERIES_READERS, row)
     return row
 
 
@@ -212,7 +251,9 @@ def _segment_row(record: dict, user_id: int, now: datetime) -> dict:
 
 
 INTRADAY_COLUMNS = (*INTRADAY_INT_FIELDS, *INTRADAY_FLOAT_FIELDS)
-_INTRADAY_SET = frozenset(INTRADAY_DATA_FIELDS)
+# Every column of a row, in one order: the bulk insert sends the same columns for every row.
+_INTRADAY_ROW = dict.fromkeys(("user_id", "measured_at", "device_id", "model", "model_id", *INTRADAY_COLUMNS, "extra"))
+_INTRADAY_READERS = {**dict.fromkeys(INTRADAY_KEYS, _OWN), **{f: _READERS[f] for f in INTRADAY_DATA_FIELDS}}
 
 
 def intraday_to_row(record: Any, user_id: int, *, now: datetime) -> dict:
@@ -221,14 +262,11 @@ def intraday_to_row(record: Any, user_id: int, *, now: datetime) -> dict:
         raise MappingError(f"an intraday sample must be an object, got {type(record).__name__}")
     if "sample" in record and len(record) == 2:
         raise MappingError(f"the sample at {record['timestamp']!r} is not an object")
-    row = dict.fromkeys(INTRADAY_COLUMNS)
-    row.update(
-        user_id=user_id,
-        measured_at=_timestamp(record.get("timestamp"), now),
-        device_id=text(record.get("deviceid"), "deviceid", 64),
-        model=text(record.get("model"), "model", 100),
-        model_id=integer(record.get("model_id"), "model_id", INT32),
-        extra=None,
-    )
-    row["flag"] = _values(record, _INTRADAY_SET, INTRADAY_KEYS, row)
+    row = _INTRADAY_ROW.copy()
+    row["user_id"] = user_id
+    row["measured_at"] = _timestamp(record.get("timestamp"), now)
+    row["device_id"] = text(record.get("deviceid"), "deviceid", 64)
+    row["model"] = text(record.get("model"), "model", 100)
+    row["model_id"] = _int(record.get("model_id"), "model_id")
+    row["flag"] = _values(record, _INTRADAY_READERS, row)
     return row

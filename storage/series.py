@@ -10,8 +10,9 @@ insert sends. Only rows whose values changed are updated; unchanged rows cost no
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
@@ -37,7 +38,8 @@ def plan_series(session, table: Table, rows: list[dict], now) -> SeriesPlan:
     """Compare `rows` (one owner, deduplicated by natural key) with the rows stored over their time range.
 
     The natural key's second column is the time the table is ranged by (storage.write.Target);
-    the SELECT reads only that range of one owner, through the natural key's index.
+    the SELECT reads only that range of one owner, through the natural key's index. The rows
+    to write get their `synced_at` (and a stored row marked deleted is restored).
     """
     key = target_of(table).key
     user_col, time_col = key[:2]
@@ -46,12 +48,19 @@ def plan_series(session, table: Table, rows: list[dict], now) -> SeriesPlan:
     stmt = select(table.c.id, table.c.deleted_at, *(table.c[c] for c in columns)).where(
         table.c[user_col] == rows[0][user_col], table.c[time_col] >= min(times), table.c[time_col] <= max(times)
     )
-    stored = {tuple(r[c] for c in key): r for r in _connection(session).execute(stmt).mappings()}
+    key_of = itemgetter(*key)
+    stored = {key_of(r): r for r in _connection(session).execute(stmt).mappings()}
     plan = SeriesPlan()
+    if not stored:  # a day read for the first time: every row is new
+        for row in rows:
+            row["synced_at"] = now
+        plan.inserts = rows
+        return plan
     for row in rows:
-        old = stored.get(tuple(row[c] for c in key))
+        old = stored.get(key_of(row))
         if old is None:
-            plan.inserts.append({**row, "synced_at": now})
+            row["synced_at"] = now
+            plan.inserts.append(row)
         elif old["deleted_at"] is not None or any(old[c] != v for c, v in row.items()):
             plan.updates.append({**row, "deleted_at": None, "synced_at": now, "b_id": old["id"]})
         else:
@@ -59,36 +68,57 @@ def plan_series(session, table: Table, rows: list[dict], now) -> SeriesPlan:
     return plan
 
 
-def bulk_insert(session, table: Table, rows: list[dict]) -> None:
-    """INSERT `rows` (all with the same columns) as a plain bulk insert: the DBAPI's executemany
-    on SQLite, psycopg2's execute_values on PostgreSQL, values bound by the columns' own types."""
-    conn = _connection(session)
-    dialect = conn.dialect
-    columns = list(rows[0])
+def _parameters(dialect, table: Table, columns: list[str], rows: list[dict]) -> list[tuple]:
+    """The rows as DBAPI parameter tuples, each value bound by its column's type. NULL stays NULL
+    (a JSON column's bind processor would write the JSON text `null`); a value every row shares
+    (the batch's `synced_at`) is bound once."""
     values = []
     for name in columns:
         process = table.c[name].type._cached_bind_processor(dialect)
         column = [row[name] for row in rows]
-        values.append([process(v) for v in column] if process is not None else column)
-    params = list(zip(*values, strict=True))
-    quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(c) for c in columns)
-    target = quote(table.name)
-    if dialect.name == "postgresql" and dialect.driver == "psycopg2":
-        from psycopg2.extras import execute_values
+        first = column[0]
+        if process is None:
+            values.append(column)
+        elif all(v is first for v in column):
+            values.append([process(first) if first is not None else None] * len(column))
+        else:
+            values.append([process(v) if v is not None else None for v in column])
+    return list(zip(*values, strict=True))
 
-        sql = f"INSERT INTO {target} ({names}) VALUES %s"
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            execute_values(cursor, sql, params, page_size=INSERT_PAGE)
-        except (dialect.dbapi.IntegrityError, dialect.dbapi.DataError, ValueError) as exc:
-            # The raw cursor's errors in SQLAlchemy's types, which the loader's retry row by row reads.
-            raise _wrapped(sql, exc, dialect.dbapi) from exc
-        finally:
-            cursor.close()
+
+def _execute(conn: Connection, sql: str, params: list[tuple], values_list: bool = False) -> None:
+    """executemany through the DBAPI (SQLite), or psycopg2's execute_values / executemany."""
+    dialect = conn.dialect
+    if dialect.name != "postgresql" or dialect.driver != "psycopg2":
+        conn.exec_driver_sql(sql.replace("%s", "?") if dialect.paramstyle == "qmark" else sql, params)
         return
-    marks = ", ".join("?" if dialect.paramstyle == "qmark" else "%s" for _ in columns)
-    conn.exec_driver_sql(f"INSERT INTO {target} ({names}) VALUES ({marks})", params)
+    from psycopg2.extras import execute_batch, execute_values
+
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        if values_list:
+            execute_values(cursor, sql, params, page_size=INSERT_PAGE)
+        else:
+            execute_batch(cursor, sql, params)
+    except (dialect.dbapi.IntegrityError, dialect.dbapi.DataError, ValueError) as exc:
+        # The raw cursor's errors in SQLAlchemy's types, which the loader's retry row by row reads.
+        raise _wrapped(sql, exc, dialect.dbapi) from exc
+    finally:
+        cursor.close()
+
+
+def bulk_insert(session, table: Table, rows: list[dict]) -> None:
+    """INSERT `rows` (all with the same columns) as a plain bulk insert: the DBAPI's executemany
+    on SQLite, psycopg2's execute_values on PostgreSQL, values bound by the columns' own types."""
+    conn = _connection(session)
+    columns = list(rows[0])
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    params = _parameters(conn.dialect, table, columns, rows)
+    if conn.dialect.name == "postgresql":
+        _execute(conn, f"INSERT INTO {quote(table.name)} ({names}) VALUES %s", params, values_list=True)
+    else:
+        _execute(conn, f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('%s' for _ in columns)})", params)
 
 
 def _wrapped(sql: str, exc: Exception, dbapi) -> Exception:
@@ -98,7 +128,13 @@ def _wrapped(sql: str, exc: Exception, dbapi) -> Exception:
 
 
 def bulk_update(session, table: Table, rows: list[dict]) -> None:
-    """UPDATE the rows by their surrogate `b_id`, one executemany."""
+    """UPDATE the rows by their surrogate `b_id`, one executemany, values bound as bulk_insert binds them."""
+    conn = _connection(session)
     columns = [c for c in rows[0] if c != "b_id"]
-    stmt = update(table).where(table.c.id == bindparam("b_id")).values({c: bindparam(f"v_{c}") for c in columns})
-    _connection(session).execute(stmt, [{("b_id" if c == "b_id" else f"v_{c}"): v for c, v in r.items()} for r in rows])
+    quote = conn.dialect.identifier_preparer.quote
+    sets = ", ".join(f"{quote(c)} = %s" for c in columns)
+    params = [
+        (*values, row["b_id"])
+        for values, row in zip(_parameters(conn.dialect, table, columns, rows), rows, strict=True)
+    ]
+    _execute(conn, f"UPDATE {quote(table.name)} SET {sets} WHERE id = %s", params)
