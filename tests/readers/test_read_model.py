@@ -65,6 +65,8 @@ def test_status_and_dashboard_agree_on_staleness(db_url, monkeypatch):
         "measures": True,
         "activity": True,
         "sleep_summary": True,
+        "sleep_series": True,
+        "intraday": True,
     }
     assert "WARNING: WHOOP recovery last synced 3 days ago" in format_status(status)
     whoop, withings = summary["freshness"]
