@@ -86,3 +86,24 @@ def test_a_value_the_database_refuses_costs_only_its_minute(db_url):
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(models.withings_intraday)) == 5 - refused
     engine.dispose()
+
+
+def test_a_bad_sleep_minute_is_quarantined_and_its_segment_and_the_other_minutes_stored(db_url):
+    from mapping.withings_series import sleep_records
+    from tests.helpers.api import fixture
+
+    engine = make_engine(db_url)
+    segments = fixture("withings/sleep_get_night.json")["body"]["series"]
+    segments[1]["hr"]["1773527700"] = "58 bpm"
+    records = sleep_records(segments)
+    with engine.connect() as conn:
+        counts = load_page(conn, get("withings", "sleep_series"), Page(records=records, fetched_at=NOW), 7)
+        conn.commit()
+    assert (counts.rejected, counts.quarantined, counts.inserted) == (1, 1, len(records) - 1)
+    with engine.connect() as conn:
+        stored = conn.execute(select(models.withings_sleep_series.c.measured_at)).scalars().all()
+        assert datetime.fromtimestamp(1773527700, timezone.utc) not in stored and len(stored) > 10
+        assert conn.scalar(select(func.count()).select_from(models.withings_sleep_segment)) == len(segments)
+        held = conn.execute(select(models.quarantine.c.fingerprint, models.quarantine.c.reason)).one()
+    assert held.fingerprint == "timestamp=1773527700" and "hr must be an integer" in held.reason
+    engine.dispose()
