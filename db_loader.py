@@ -192,8 +192,8 @@ def _series_rows(resource, records: list, user_id: int, now: datetime, counts: L
     named = {table.name: table for table in resource.tables}
     arguments = [{"user_id": user_id}[name] for name in resource.mapper_context]
     mapper = resource.mapper
+    counts.fetched += len(records)
     for record in records:
-        counts.fetched += 1
         try:
             mapped = mapper(record, *arguments, now=now)
         except MappingError as exc:
@@ -212,28 +212,47 @@ def _series_rows(resource, records: list, user_id: int, now: datetime, counts: L
     return by_table
 
 
-def _write_series(session: Connection, table: Table, rows: list[tuple[Any, dict]], now, counts, rejects) -> list:
-    """Insert the new rows and update the changed ones of one table; returns the records stored."""
-    plan = db_series.plan_series(session, table, [row for _record, row in rows], now)
-    counts.unchanged += plan.unchanged
+def _write_series(session: Connection, resource, tables: list[tuple[Table, list]], now, counts, rejects) -> list:
+    """Insert the new rows and update the changed ones of the tables, in one savepoint; returns
+    the records stored. `tables` holds (table, [(record, row)]) with each row's natural key once."""
+    planned = [
+        (
+            table,
+            rows,
+            db_series.plan_series(
+                session, table, [row for _r, row in rows], now, table.name in resource.partial_tables
+            ),
+        )
+        for table, rows in tables
+    ]
     try:
         with session.begin_nested():
-            if plan.inserts:
-                db_series.bulk_insert(session, table, plan.inserts)
-            if plan.updates:
-                db_series.bulk_update(session, table, plan.updates)
+            for table, _rows, plan in planned:
+                if plan.inserts:
+                    db_series.bulk_insert(session, table, plan.inserts)
+                if plan.updates:
+                    db_series.bulk_update(session, table, plan.updates)
     except Exception as exc:
-        if not db_write.is_data_error(exc) or len(rows) == 1:
-            if db_write.is_data_error(exc):
-                _reject(rows[0][0], db_write.reason_of(exc), counts, rejects)
-                return []
+        if not db_write.is_data_error(exc):
             raise
+        if sum(len(rows) for _t, rows, _p in planned) == 1:
+            _reject(planned[0][1][0][0], db_write.reason_of(exc), counts, rejects)
+            return []
         # The database refused the batch: each row again on its own, so one bad row costs only itself.
-        counts.unchanged -= plan.unchanged
-        return [record for one in rows for record in _write_series(session, table, [one], now, counts, rejects)]
-    counts.inserted += len(plan.inserts)
-    counts.updated += len(plan.updates)
-    return [record for record, _row in rows]
+        for _t, rows, _p in planned:
+            for _record, row in rows:
+                row.pop("synced_at", None)
+        return [
+            record
+            for table, rows, _p in planned
+            for one in rows
+            for record in _write_series(session, resource, [(table, [one])], now, counts, rejects)
+        ]
+    for _t, _rows, plan in planned:
+        counts.unchanged += plan.unchanged
+        counts.inserted += len(plan.inserts)
+        counts.updated += len(plan.updates)
+    return [record for _t, rows, _p in planned for record, _row in rows]
 
 
 def load_series_page(session: Connection, resource, records: list, user_id: int, now: datetime) -> LoadCounts:
@@ -244,10 +263,9 @@ def load_series_page(session: Connection, resource, records: list, user_id: int,
     send nothing, so a re-run writes nothing.
     """
     counts, rejects = LoadCounts(), []
-    stored: list = []
-    for table, rows in _series_rows(resource, records, user_id, now, counts, rejects).items():
-        if rows:
-            stored.extend(_write_series(session, table, list(rows.values()), now, counts, rejects))
+    by_table = _series_rows(resource, records, user_id, now, counts, rejects)
+    tables = [(table, list(rows.values())) for table, rows in by_table.items() if rows]
+    stored = _write_series(session, resource, tables, now, counts, rejects) if tables else []
     counts.quarantined += quarantine.quarantine_records(
         session, resource.source, resource.name, rejects, key_field=resource.quarantine_key, user_id=user_id
     )

@@ -13,7 +13,6 @@ and named in the row's `flag`. Fields without a column land in the row's `extra`
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any
 
 from mapping.fields import (
@@ -166,9 +165,14 @@ _READERS = {
 _LOW = int(EARLIEST_DATE.timestamp())
 
 
-@lru_cache(maxsize=8)
+_LATEST: list = [None, 0]  # the last `now` asked for and its latest plausible second: a page shares one
+
+
 def _high(now: datetime) -> int:
-    return int(latest_plausible(now).timestamp())
+    latest = _LATEST
+    if latest[0] is not now:
+        latest[1], latest[0] = int(latest_plausible(now).timestamp()), now
+    return latest[1]
 
 
 def _timestamp(value: Any, now: datetime) -> datetime:
@@ -265,8 +269,9 @@ def intraday_to_row(record: Any, user_id: int, *, now: datetime) -> dict:
     row = _INTRADAY_ROW.copy()
     row["user_id"] = user_id
     row["measured_at"] = _timestamp(record.get("timestamp"), now)
-    row["device_id"] = text(record.get("deviceid"), "deviceid", 64)
-    row["model"] = text(record.get("model"), "model", 100)
+    device, model = record.get("deviceid"), record.get("model")
+    row["device_id"] = device if type(device) is str and len(device) <= 64 else text(device, "deviceid", 64)
+    row["model"] = model if type(model) is str and len(model) <= 100 else text(model, "model", 100)
     row["model_id"] = _int(record.get("model_id"), "model_id")
     row["flag"] = _values(record, _INTRADAY_READERS, row)
     return row

@@ -10,9 +10,10 @@ insert sends. Only rows whose values changed are updated; unchanged rows cost no
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from operator import itemgetter
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
@@ -34,22 +35,24 @@ def _connection(session) -> Connection:
     return session if isinstance(session, Connection) else session.connection()
 
 
-def plan_series(session, table: Table, rows: list[dict], now) -> SeriesPlan:
+def plan_series(session, table: Table, rows: list[dict], now, partial: bool = False) -> SeriesPlan:
     """Compare `rows` (one owner, deduplicated by natural key) with the rows stored over their time range.
 
     The natural key's second column is the time the table is ranged by (storage.write.Target);
     the SELECT reads only that range of one owner, through the natural key's index. The rows
     to write get their `synced_at` (and a stored row marked deleted is restored).
+
+    `partial`: an answer may carry a row in part (a sleep minute two overlapping segments share,
+    when the window holds only one of them): a NULL then says nothing, and never clears a value
+    another answer stored; only values that differ are written.
     """
     key = target_of(table).key
     user_col, time_col = key[:2]
     times = [row[time_col] for row in rows]
-    columns = list(rows[0])
-    stmt = select(table.c.id, table.c.deleted_at, *(table.c[c] for c in columns)).where(
-        table.c[user_col] == rows[0][user_col], table.c[time_col] >= min(times), table.c[time_col] <= max(times)
-    )
+    stmt = _range_select(table, tuple(rows[0]))
     key_of = itemgetter(*key)
-    stored = {key_of(r): r for r in _connection(session).execute(stmt).mappings()}
+    bounds = {"owner": rows[0][user_col], "low": min(times), "high": max(times)}
+    stored = {key_of(r): r for r in _connection(session).execute(stmt, bounds).mappings()}
     plan = SeriesPlan()
     if not stored:  # a day read for the first time: every row is new
         for row in rows:
@@ -61,11 +64,25 @@ def plan_series(session, table: Table, rows: list[dict], now) -> SeriesPlan:
         if old is None:
             row["synced_at"] = now
             plan.inserts.append(row)
-        elif old["deleted_at"] is not None or any(old[c] != v for c, v in row.items()):
+            continue
+        if partial:
+            row = {c: old[c] if v is None else v for c, v in row.items()}
+        if old["deleted_at"] is not None or any(old[c] != v for c, v in row.items()):
             plan.updates.append({**row, "deleted_at": None, "synced_at": now, "b_id": old["id"]})
         else:
             plan.unchanged += 1
     return plan
+
+
+@lru_cache(maxsize=32)
+def _range_select(table: Table, columns: tuple[str, ...]):
+    """The stored rows of one owner between two times, with these columns: built once per table."""
+    user_col, time_col = target_of(table).key[:2]
+    return select(table.c.id, table.c.deleted_at, *(table.c[c] for c in columns)).where(
+        table.c[user_col] == bindparam("owner"),
+        table.c[time_col] >= bindparam("low", type_=table.c[time_col].type),
+        table.c[time_col] <= bindparam("high", type_=table.c[time_col].type),
+    )
 
 
 def _parameters(dialect, table: Table, columns: list[str], rows: list[dict]) -> list[tuple]:

@@ -255,6 +255,8 @@ class WithingsSeries(Resource):
     action: str = ""
     data_fields: tuple[str, ...] = ()
     records_of: Callable[[dict], list] = _intraday_body_records  # a body -> its records
+    # Tables whose rows one answer may carry in part: a NULL there never clears a stored value.
+    partial_tables: tuple[str, ...] = ()
 
     mapper_context: ClassVar[tuple[str, ...]] = ("user_id",)
     series: ClassVar[bool] = True
@@ -415,6 +417,8 @@ RESOURCES: tuple[Resource, ...] = (
         action="get",
         data_fields=series_mappers.SLEEP_DATA_FIELDS,
         records_of=_sleep_body_records,
+        # A minute two overlapping segments share comes whole only when both are in the window.
+        partial_tables=("withings_sleep_series",),
     ),
     WithingsSeries(
         source="withings",

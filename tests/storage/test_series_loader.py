@@ -107,3 +107,35 @@ def test_a_bad_sleep_minute_is_quarantined_and_its_segment_and_the_other_minutes
         held = conn.execute(select(models.quarantine.c.fingerprint, models.quarantine.c.reason)).one()
     assert held.fingerprint == "timestamp=1773527700" and "hr must be an integer" in held.reason
     engine.dispose()
+
+
+def test_a_sleep_minute_sent_in_part_by_the_next_window_keeps_what_was_stored(db_url):
+    from mapping.withings_series import sleep_records
+
+    engine = make_engine(db_url)
+    whole = {
+        "startdate": T0,
+        "enddate": T0 + 120,
+        "state": 1,
+        "model_id": 63,
+        "hr": {str(T0): 51},
+        "rmssd": {str(T0): 40},
+    }
+    awake = {"startdate": T0 - 60, "enddate": T0 + 60, "state": 0, "model_id": 63, "hr": {str(T0): 51}}
+    sleep = get("withings", "sleep_series")
+
+    def load(segments):
+        with engine.connect() as conn:
+            counts = load_page(conn, sleep, Page(records=sleep_records(segments), fetched_at=NOW), 7)
+            conn.commit()
+        return counts
+
+    load([awake, whole])
+    counts = load([awake])  # the next window holds only the awake segment: the minute without its HRV
+    assert (counts.inserted, counts.updated) == (0, 0)
+    with engine.connect() as conn:
+        assert conn.execute(select(models.withings_sleep_series.c.hr, models.withings_sleep_series.c.rmssd)).one() == (
+            51,
+            40.0,
+        )
+    engine.dispose()
