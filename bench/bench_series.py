@@ -8,6 +8,7 @@ transaction a day) against a plain bulk insert of the same rows into the same ta
 second database (DBAPI executemany on SQLite, psycopg2 execute_values on PostgreSQL, one
 transaction a day). The mapping is timed on its own too. Then the same year loaded again: the
 write statements it sends (target 0). Peak RSS, and RSS every 60 days (flat as history grows).
+Both sides run under the garbage-collector setting of a sync (sync/runner.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from storage.engine import ensure_schema, make_engine  # noqa: E402 - imported o
 from storage.series import bulk_insert  # noqa: E402 - imported once the checkout is on sys.path
 from storage.write import key_of, target_of  # noqa: E402 - imported once the checkout is on sys.path
 from sync import resources  # noqa: E402 - imported once the checkout is on sys.path
+from sync.runner import _fewer_collections  # noqa: E402 - imported once the checkout is on sys.path
 
 USER = 3141592
 DAY = 86_400
@@ -148,7 +150,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"# Series benchmark: {args.days} sandbox days of intraday and sleep series ({machine()})")
     dialects = ["sqlite"] if args.skip_postgres else ["sqlite", "postgresql"]
-    with tempfile.TemporaryDirectory() as tmp:
+    # Both sides under the collector setting a sync runs with (sync/runner.py).
+    with tempfile.TemporaryDirectory() as tmp, _fewer_collections:
         for dialect in dialects:
             result = run(dialect, args.postgres_url, args.postgres_url + "_bulk", args.days, tmp)
             t, rows = result["seconds"], result["rows"]
