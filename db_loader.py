@@ -199,16 +199,15 @@ def _series_rows(resource, records: list, user_id: int, now: datetime, counts: L
         except MappingError as exc:
             _reject(record, str(exc), counts, rejects)
             continue
-        if isinstance(mapped, RowsByTable):
-            pairs = [(named[name], row) for name, rows in mapped.items() for row in rows]
-        else:
-            pairs = [(resource.model, mapped)]
-        for table, row in pairs:
-            rows = by_table[table]
-            key = key_of[table](row)
-            if key in rows:  # the same minute twice in one answer: the later copy is the truth
-                counts.unchanged += 1
-            rows[key] = (record, row)
+        if not isinstance(mapped, RowsByTable):
+            mapped = {resource.model.name: (mapped,)}
+        for name, table_rows in mapped.items():
+            table = named[name]
+            rows, key = by_table[table], key_of[table]
+            for row in table_rows:
+                if key(row) in rows:  # the same minute twice in one answer: the later copy is the truth
+                    counts.unchanged += 1
+                rows[key(row)] = (record, row)
     return by_table
 
 

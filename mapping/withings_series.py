@@ -222,17 +222,15 @@ def sleep_series_to_rows(record: Any, user_id: int, *, now: datetime) -> RowsByT
 
 
 SERIES_COLUMNS = (*SLEEP_SERIES_INT_FIELDS, *SLEEP_SERIES_FLOAT_FIELDS)
+_SERIES_ROW = dict.fromkeys(("user_id", "measured_at", "model_id", *SERIES_COLUMNS, "extra"))
 _SERIES_READERS = {**dict.fromkeys(POINT_KEYS, _OWN), **{f: _READERS[f] for f in SLEEP_DATA_FIELDS}}
 
 
 def _point_row(record: dict, user_id: int, now: datetime) -> dict:
-    row = dict.fromkeys(SERIES_COLUMNS)
-    row.update(
-        user_id=user_id,
-        measured_at=_timestamp(record["timestamp"], now),
-        model_id=_int(require(record, "model_id"), "model_id"),
-        extra=None,
-    )
+    row = _SERIES_ROW.copy()
+    row["user_id"] = user_id
+    row["measured_at"] = _timestamp(record["timestamp"], now)
+    row["model_id"] = _int(require(record, "model_id"), "model_id")
     row["flag"] = _values(record, _SERIES_READERS, row)
     return row
 
