@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from configuration.exits import ConfigError
+from configuration.accounts import account_option
+from configuration.exits import EXIT_FAILED, EXIT_OK, EXIT_RECONNECT, ConfigError, FailedError
 from configuration.invocation import command
 from webhooks import DEFAULT_PORT, DEFAULT_TRUSTED_PROXIES
 from webhooks.ratelimit import DEFAULT_PER_MINUTE
@@ -58,7 +59,7 @@ def serve(host, port, rate_per_minute, trusted_proxies):
 
 @click.group(name="webhooks")
 def webhooks():
-    """Push from WHOOP and Withings: the secret of the Withings notification URL."""
+    """Push from WHOOP and Withings: the Withings subscriptions, their state and the notification URL's secret."""
 
 
 @webhooks.command(name="secret")
@@ -67,3 +68,186 @@ def secret():
     from webhooks.verify import generate_secret
 
     click.echo(f"WITHINGS_WEBHOOK_SECRET={generate_secret()}")
+
+
+URL_OPTION_HELP = (
+    "The notification URL `serve` answers: https://<your host>/webhooks/withings/<WITHINGS_WEBHOOK_SECRET>."
+)
+RESTRICTED_HELP = (
+    "Allow a URL Withings accepts only from an app in restricted mode (10 users at most): "
+    "plain HTTP, an IP address or localhost, another port."
+)
+
+
+def _subscription_command(action: str):
+    """`webhooks subscribe|list|revoke`: one shape, three actions."""
+    url_required = action != "list"
+    docs = {
+        "subscribe": "Subscribe the URL to every Withings category the platform reads (only those it lacks).",
+        "list": "List each account's Withings subscriptions (and store them for `status --check`).",
+        "revoke": "Remove the URL's Withings subscriptions, and only that URL's.",
+    }
+
+    @webhooks.command(name=action, help=docs[action])
+    @account_option()
+    @click.option("--url", required=url_required, default=None, metavar="URL", help=URL_OPTION_HELP)
+    @click.option("--restricted", is_flag=True, help=RESTRICTED_HELP)
+    @click.pass_context
+    def run(ctx, accounts, url, restricted):
+        ctx.exit(_manage(action, accounts, url, restricted))
+
+    return run
+
+
+def _manage(action: str, accounts, url: str | None, restricted: bool) -> int:
+    from configuration.push import CallbackRefused, check_callback, register_callback_secrets
+    from storage.accounts import UnknownAccount
+    from sync import subscriptions
+    from sync.service import load_settings, open_database
+
+    settings = load_settings()
+    if url:
+        register_callback_secrets(url, settings.withings_webhook_secret)  # before any line could show it
+        try:
+            problems = check_callback(url, restricted=restricted)
+        except CallbackRefused as exc:
+            raise click.UsageError(str(exc)) from None
+        for problem in problems:
+            click.echo(f"warning: Withings accepts this URL only from an app in restricted mode: {problem}", err=True)
+    if not settings.withings.configured:
+        raise ConfigError("Withings is not configured: set WITHINGS_CLIENT_ID and WITHINGS_CLIENT_SECRET in .env")
+    engine = _engine(settings, open_database)
+    try:
+        chosen = subscriptions.chosen_accounts(engine, settings, accounts)
+        outcomes = [subscriptions.manage(settings, engine, account, action, url) for account in chosen]
+    except UnknownAccount as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        engine.dispose()
+    return _print_outcomes(outcomes, action, url, settings.withings_webhook_secret)
+
+
+def _engine(settings, open_database):
+    from storage.engine import DatabaseUnavailable
+
+    try:
+        return open_database(settings)
+    except DatabaseUnavailable as exc:
+        raise FailedError(str(exc)) from None
+
+
+def _print_outcomes(outcomes, action: str, url: str | None, secret: str | None) -> int:
+    from configuration.logs import redact
+    from configuration.push import mask_callback
+    from readers.push import applis_named
+
+    done = [o for o in outcomes if not o.skipped]
+    if not done:
+        raise ConfigError(f"no account is connected to Withings: run `{command('connect', 'withings')}`")
+    shown = mask_callback(url, secret) if url else None
+    for outcome in done:
+        head = f"{outcome.account}: "
+        if outcome.added:
+            click.echo(redact(f"{head}subscribed {shown} to {applis_named(outcome.added)}"))
+        if outcome.removed:
+            click.echo(redact(f"{head}revoked {shown} from {applis_named(outcome.removed)}"))
+        if action != "list" and not (outcome.added or outcome.removed or outcome.error):
+            click.echo(
+                redact(
+                    f"{head}nothing to do: {shown} "
+                    + ("was already subscribed to every category" if action == "subscribe" else "held no subscription")
+                )
+            )
+        for held in outcome.held:
+            mark = " (this URL)" if held["mine"] else ""
+            click.echo(redact(f"{head}appli {applis_named([held['appli']])} -> {held['callback']}{mark}"))
+        if not outcome.held and not outcome.error:
+            click.echo(f"{head}no subscription")
+        if outcome.error:
+            click.echo(redact(f"{head}error: {outcome.error}"), err=True)
+    if any(o.reconnect for o in done):
+        return EXIT_RECONNECT
+    return EXIT_FAILED if any(o.error for o in done) else EXIT_OK
+
+
+subscribe = _subscription_command("subscribe")
+list_subscriptions = _subscription_command("list")
+revoke = _subscription_command("revoke")
+
+
+@webhooks.command(name="status")
+@account_option()
+@click.option(
+    "--stored",
+    is_flag=True,
+    help="Show the subscriptions the last subscribe/list stored instead of asking Withings (one request per account).",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print the state as JSON.")
+def push_status(accounts, stored, json_output):
+    """Per account: whether push is on, what Withings holds subscribed, and when the last event came."""
+    from configuration import clock
+    from storage.accounts import UnknownAccount
+    from sync import subscriptions
+    from sync.service import load_settings, open_database
+
+    settings = load_settings()
+    engine = _engine(settings, open_database)
+    try:
+        chosen = subscriptions.chosen_accounts(engine, settings, accounts)
+        errors = {}
+        if not stored and settings.withings.configured:
+            for account in chosen:  # a fresh list: Withings drops a subscription that keeps failing
+                outcome = subscriptions.manage(settings, engine, account, "list", None)
+                if outcome.error:
+                    errors[outcome.account] = outcome.error
+        reports = _push_reports(engine, settings, chosen, clock.utcnow())
+    except UnknownAccount as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        engine.dispose()
+    _print_status(reports, errors, json_output)
+    ctx = click.get_current_context()
+    ctx.exit(EXIT_FAILED if errors else EXIT_OK)
+
+
+def _push_reports(engine, settings, chosen, now) -> list[dict]:
+    from readers.push import push_report
+
+    with engine.connect() as conn:
+        return [
+            {"account": name, "providers": push_report(conn, account_id, settings, now)}
+            for name, account_id, _named in chosen
+        ]
+
+
+def _print_status(reports: list[dict], errors: dict, json_output: bool) -> None:
+    import json
+
+    from configuration.logs import redact
+    from readers.push import applis_named, hours
+
+    if json_output:
+        from readers.export import json_default
+
+        document = {"accounts": reports, "errors": errors}
+        click.echo(redact(json.dumps(document, default=json_default, indent=2)))
+        return
+    for report in reports:
+        click.echo(report["account"])
+        for entry in report["providers"]:
+            last = entry["last_event"]
+            when = "never" if last is None else f"{last:%Y-%m-%d %H:%M} UTC ({hours(entry['since_last_event'])} ago)"
+            state = ("on, silent" if entry["silent"] else "on") if entry["push"] else "off"
+            line = f"  {entry['provider']}: push {state}; last event {when}"
+            if entry["provider"] == "whoop":
+                line += "; its URL is set in the WHOOP developer dashboard (README, Push)"
+            else:
+                subscribed = applis_named(entry["subscribed"]) or "nothing"
+                line += f"; subscribed: {subscribed}"
+                if entry["callbacks"]:
+                    line += f" -> {', '.join(entry['callbacks'])}"
+                if entry["missing"]:
+                    line += f"; missing: {', '.join(map(str, entry['missing']))}"
+            click.echo(redact(line))
+        if report["account"] in errors:
+            click.echo(redact(f"  withings: could not list the subscriptions: {errors[report['account']]}"), err=True)

@@ -1,0 +1,90 @@
+"""`webhooks subscribe|list|revoke`: each account's Withings notification subscriptions for one callback URL.
+
+Every action lists first. Subscribing adds only the categories the URL lacks (what Withings does
+with a duplicate subscription is undocumented); revoking removes only that URL's. What Withings
+lists is then stored per account (storage/subscriptions.py), with the callback masked.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from api_clients.errors import classify_error
+from configuration import clock
+from configuration.push import WITHINGS_APPLIS, mask_callback, strip_url
+from storage import account_policy, subscriptions
+from storage.tokens import DbTokenStore
+from sync.plan import open_client
+
+log = logging.getLogger(__name__)
+PROVIDER = "withings"
+# Withings' status for a callback its HEAD could not reach is not documented; the sandbox answers 293.
+CALLBACK_UNREACHABLE = 293
+
+
+@dataclass
+class Outcome:
+    """One account's subscriptions after an action: what Withings lists, what changed, what failed."""
+
+    account: str
+    held: list[dict] = field(default_factory=list)  # [{appli, callback (masked), mine}]
+    added: list[int] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    error: str | None = None
+    reconnect: bool = False
+    skipped: bool = False  # not connected to Withings and not named: nothing to do
+
+
+def chosen_accounts(engine, settings, names=()) -> list[tuple[str, int | None, bool]]:
+    """(name, id, named) of the accounts to act on: those named, else every account a run syncs."""
+    with engine.connect() as conn:
+        return [(s.label(), s.id, bool(names)) for s in account_policy.to_run(conn, names, settings=settings)]
+
+
+def manage(settings, engine, account: tuple[str, int | None, bool], action: str, url: str | None) -> Outcome:
+    """Run `action` ("list", "subscribe" or "revoke" of `url`) for one account; never raises for the API."""
+    name, account_id, named = account
+    outcome = Outcome(name)
+    store = DbTokenStore(engine, name)
+    if store.load(PROVIDER) is None and not (named or name == "default" and settings.withings.seed_refresh_token):
+        outcome.skipped = True
+        return outcome
+    secret = settings.withings_webhook_secret
+    try:
+        client, _user = open_client(settings, store, PROVIDER, engine)
+        profiles = client.fetch_subscriptions()
+        mine = {int(p["appli"]) for p in profiles if url and strip_url(str(p.get("callbackurl"))) == strip_url(url)}
+        try:
+            if action == "subscribe":
+                for appli in (a for a in WITHINGS_APPLIS if a not in mine):
+                    client.subscribe(url, appli, comment="whoop-etl")
+                    outcome.added.append(appli)
+            elif action == "revoke":
+                for appli in sorted(mine):
+                    client.revoke(url, appli)
+                    outcome.removed.append(appli)
+        finally:
+            if outcome.added or outcome.removed:
+                profiles = client.fetch_subscriptions()
+            _store(engine, account_id, profiles, url, secret, outcome)
+    except Exception as exc:  # one account's failure is its line; the others go on
+        outcome.error, outcome.reconnect = classify_error(exc, name if named else None)
+        if getattr(exc, "status", None) == CALLBACK_UNREACHABLE:
+            outcome.error += " (Withings could not reach the URL with its HEAD check: is `serve` running behind it?)"
+        log.warning("webhooks %s (account %s): %s", action, name, outcome.error)
+    return outcome
+
+
+def _store(engine, account_id, profiles: list[dict], url: str | None, secret: str | None, outcome: Outcome) -> None:
+    held = []
+    for profile in profiles:
+        callback = str(profile.get("callbackurl") or "")
+        mine = bool(url) and strip_url(callback) == strip_url(url)
+        held.append({"appli": int(profile["appli"]), "callback": mask_callback(callback, secret), "mine": mine})
+    outcome.held = sorted(held, key=lambda h: (h["appli"], h["callback"]))
+    if account_id is not None:
+        with engine.begin() as conn:
+            subscriptions.replace(
+                conn, account_id, PROVIDER, [(h["appli"], h["callback"]) for h in held], clock.utcnow()
+            )
