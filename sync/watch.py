@@ -24,6 +24,7 @@ from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.exits import EXIT_FAILED, EXIT_OK, EXIT_RECONNECT
 from sync import hooks, resources
 from sync.budget import give_back_unused
+from sync.cadence import PUSH_RECHECK_SECONDS, Timing, push_lines
 from sync.healthcheck import Pinger, run_summary
 from sync.lock import RunLocked, account_lock, process_lock
 from sync.plan import open_client, resource_jobs
@@ -118,6 +119,7 @@ class Watcher:
         self.reporter = Reporter(interactive=False, quiet=True)  # failures only; one line per cycle here
         self.clients: dict[str, tuple] = {}
         self.reconnect = False
+        self._was_live: dict[str, bool] = {}
 
     def open(self, sources) -> None:
         """One client per provider for the whole watch; a provider that cannot start is logged and left out."""
@@ -131,29 +133,45 @@ class Watcher:
 
     def run(self) -> int:
         """Cycle until stopped; 0 after a signal, 3 once every provider needs re-connecting."""
-        poll_due = {source: 0.0 for source in self.clients}
-        reconcile_due, cycles = 0.0, 0
+        timing, cycles = Timing(self.schedule), 0
+        recheck = PUSH_RECHECK_SECONDS if self.settings.push_providers else None
         while self.clients and not self.stop.is_set():
-            now = time.monotonic()
-            kind = "reconcile" if now >= reconcile_due else "poll"
-            if kind == "reconcile":
-                lookback = timedelta(days=self.settings.lookback_days)
-                plan = {s: [(r, lookback) for r in resources.of_source(s)] for s in self.clients}
-                reconcile_due = now + self.schedule.reconcile_seconds
-            else:
-                plan = {
-                    s: [(r, r.poll_lookback) for r in resources.polled(s)] for s in self.clients if now >= poll_due[s]
-                }
-            if plan and self._cycle(plan, kind):
-                poll_due.update({s: now + self.schedule.poll_seconds[s] for s in plan})
+            now, live = time.monotonic(), self._push_live()
+            due = timing.due(self.clients, live, now)
+            if due is not None and self._cycle(self._plan(*due), due[0]):
+                timing.ran(*due, now)
                 cycles += 1
                 if self.max_cycles is not None and cycles >= self.max_cycles:
                     break
-            next_due = min([reconcile_due, *(poll_due[s] for s in self.clients)], default=now)
-            self.stop.wait(max(0.0, next_due - time.monotonic()))
+            self.stop.wait(timing.wait(self.clients, live, time.monotonic(), recheck))
         if not self.clients:
             return EXIT_RECONNECT if self.reconnect else EXIT_FAILED
         return EXIT_OK
+
+    def _plan(self, kind: str, sources) -> dict:
+        """The resources of a cycle: every declared one over the lookback, or the polled ones."""
+        if kind == "reconcile":
+            lookback = timedelta(days=self.settings.lookback_days)
+            return {s: [(r, lookback) for r in resources.of_source(s)] for s in sources}
+        return {s: [(r, r.poll_lookback) for r in resources.polled(s)] for s in sources}
+
+    def _push_live(self) -> dict[str, bool]:
+        """source -> whether its push is relied on and its last event for this account is recent."""
+        if not self.settings.push_providers:
+            return {}
+        from configuration.push import push_live
+        from storage.subscriptions import last_events
+
+        with self.engine.connect() as conn:
+            last = last_events(conn, self.account_id)
+        now = clock.utcnow()
+        live = {s: push_live(s, self.settings, last.get(s), now) for s in self.clients}
+        for source, is_live in live.items():
+            if is_live != self._was_live.get(source, False):
+                state = "live: polls stop, a sweep a day" if is_live else "not live: polling as usual"
+                log.info("watch: %s push %s%s", source, state, self._whose())
+        self._was_live = live
+        return live
 
     def _cycle(self, plan: dict, kind: str) -> bool:
         """One run of the planned resources under the run lock; False when another run holds it."""
@@ -254,6 +272,8 @@ def run_watch(
     alone, and the watch exits non-zero only once every account has stopped."""
     chosen = watched_accounts(engine, settings, accounts)
     for line in check_budget(schedule, sources, len(chosen)):
+        echo(f"watch: {line}")
+    for line in push_lines(settings, sources):
         echo(f"watch: {line}")
     named = len(chosen) > 1 or chosen[0][0] != DEFAULT_ACCOUNT
     stop = threading.Event()
