@@ -16,6 +16,12 @@ if TYPE_CHECKING:
 # reconciliation a day sweeps the lookback: it fetches what a dropped delivery missed, and the
 # deletions and rescores that went unannounced, so nothing stays missing for more than a day.
 SWEEP_SECONDS = 24 * 3600.0
+# What one account's events cost a day with push live, token refreshes included. WHOOP: a night's
+# sleep and recovery, each sent again once scored (2 x 1 and 2 x 3 requests: a recovery goes
+# through its sleep to its cycle), two workouts, in about three bursts an hour apart or more
+# (bench/bench_push_quota.py counts it from the sandbox's events). Withings: a weigh-in, a day
+# of activity and a night, one request each, twice over. For planning; the budget still holds.
+EVENT_REQUESTS_PER_DAY = {"whoop": 13, "withings": 6}
 # How often a watch relying on push looks again whether events still come (or started coming).
 PUSH_RECHECK_SECONDS = 300.0
 
@@ -75,14 +81,3 @@ class Timing:
         """Seconds until the next cycle is due; at most `recheck` (whether push still works may change)."""
         next_due = min((min(self._due(s, live.get(s, False))) for s in sources), default=now)
         return max(0.0, min(next_due - now, recheck if recheck is not None else float("inf")))
-
-
-def push_lines(settings, sources) -> list[str]:
-    """One line per provider whose push is relied on: how `watch` paces it while its events come."""
-    silent = settings.push_silent_after.total_seconds() / 3600
-    return [
-        f"{source}: push relied on (PUSH_PROVIDERS): while an account's events come, no polls and a sweep "
-        f"every {SWEEP_SECONDS / 3600:g} h; after {silent:g} h without one, polling as above"
-        for source in sources
-        if source in settings.push_providers
-    ]

@@ -24,7 +24,7 @@ from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.exits import EXIT_FAILED, EXIT_OK, EXIT_RECONNECT
 from sync import hooks, resources
 from sync.budget import give_back_unused
-from sync.cadence import PUSH_RECHECK_SECONDS, Timing, push_lines
+from sync.cadence import EVENT_REQUESTS_PER_DAY, PUSH_RECHECK_SECONDS, SWEEP_SECONDS, Timing
 from sync.healthcheck import Pinger, run_summary
 from sync.lock import RunLocked, account_lock, process_lock
 from sync.plan import open_client, resource_jobs
@@ -51,32 +51,45 @@ class Schedule:
     )
     reconcile_seconds: float = 6 * 3600.0
 
-    def requests_per_day(self, source: str) -> int:
+    def requests_per_day(self, source: str, push: bool = False) -> int:
         """Planned requests a day: one page per polled resource, per declared resource on reconciling,
-        plus one token refresh per token lifetime (a busy lookback can add pages; the rate limiters still hold)."""
+        plus one token refresh per token lifetime (a busy lookback can add pages; the rate limiters
+        still hold). With `push` live: the daily sweep and what the events fetch (sync/cadence.py)."""
+        if push:
+            sweeps = 86_400 / max(self.reconcile_seconds, SWEEP_SECONDS) * len(resources.of_source(source))
+            return round(sweeps + EVENT_REQUESTS_PER_DAY[source])
         polls = 86_400 / self.poll_seconds[source] * len(resources.polled(source))
         reconciles = 86_400 / self.reconcile_seconds * len(resources.of_source(source))
         refreshes = timedelta(days=1) / client_class(source).token_lifetime
         return round(polls + reconciles + refreshes)
 
 
-def check_budget(schedule: Schedule, sources, accounts: int = 1) -> list[str]:
+def check_budget(schedule: Schedule, sources, accounts: int = 1, push=()) -> list[str]:
     """One line per provider: requests a day it will use for `accounts` accounts (a daily limit is
-    the app's, shared by all); ValueError when over a daily limit's headroom."""
+    the app's, shared by all); ValueError when over a daily limit's headroom. A provider in `push`
+    is planned at its push cost: should its push fall silent, polling comes back under the daily
+    budget every process shares (sync/budget.py), which defers runs rather than overrun the limit."""
     lines = []
     for source in sources:
         client = client_class(source)
-        planned, limit = schedule.requests_per_day(source) * accounts, client.daily_limit
+        pushed = source in push
+        planned, limit = schedule.requests_per_day(source, pushed) * accounts, client.daily_limit
         if limit is not None and planned > limit * HEADROOM:
             raise ValueError(
                 f"{source}: {planned:,} requests a day planned, over half its daily limit of {limit:,}: poll less often"
             )
         allowed = f"limit {limit:,}/day" if limit else f"no daily limit documented; {client.requests_per_minute}/min"
         many = f" for {accounts} accounts" if accounts != 1 else ""
-        lines.append(
-            f"{source}: about {planned:,} requests a day{many} ({allowed}); polls every "
-            f"{schedule.poll_seconds[source]:g} s, reconciles every {schedule.reconcile_seconds / 3600:g} h"
+        pace = (
+            f"polls every {schedule.poll_seconds[source]:g} s, reconciles every {schedule.reconcile_seconds / 3600:g} h"
         )
+        if pushed:
+            polling = schedule.requests_per_day(source) * accounts
+            pace = (
+                f"push relied on (PUSH_PROVIDERS): while an account's events come, no polls and a sweep every "
+                f"{SWEEP_SECONDS / 3600:g} h; without them {pace} ({polling:,} a day)"
+            )
+        lines.append(f"{source}: about {planned:,} requests a day{many} ({allowed}); {pace}")
     return lines
 
 
@@ -271,9 +284,7 @@ def run_watch(
     One loop per account, each in a thread of its own; one account that must re-connect stops
     alone, and the watch exits non-zero only once every account has stopped."""
     chosen = watched_accounts(engine, settings, accounts)
-    for line in check_budget(schedule, sources, len(chosen)):
-        echo(f"watch: {line}")
-    for line in push_lines(settings, sources):
+    for line in check_budget(schedule, sources, len(chosen), settings.push_providers):
         echo(f"watch: {line}")
     named = len(chosen) > 1 or chosen[0][0] != DEFAULT_ACCOUNT
     stop = threading.Event()

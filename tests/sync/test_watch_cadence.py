@@ -10,6 +10,8 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from configuration.push import push_live
 from storage import accounts
 from storage.engine import make_engine
@@ -129,3 +131,15 @@ def test_the_watch_reads_each_providers_last_event_for_its_own_account(db_url, m
         assert live("bob", bob) == {"whoop": False, "withings": False}  # alice's events are not bob's
     finally:
         engine.dispose()
+
+
+def test_the_budget_plans_push_at_its_own_cost_so_one_app_watches_hundreds():
+    from sync.watch import check_budget
+
+    schedule = Schedule()
+    assert schedule.requests_per_day("whoop", push=True) * 5 <= schedule.requests_per_day("whoop")
+    with pytest.raises(ValueError, match="over half its daily limit"):
+        check_budget(schedule, ["whoop"], 200)  # polling 200 people: 66,400 a day
+    (line,) = check_budget(schedule, ["whoop"], 200, push=("whoop",))
+    assert "about 3,600 requests a day for 200 accounts" in line and "sweep every 24 h" in line
+    assert "66,400 a day" in line  # what a silent push would bring back
