@@ -207,3 +207,19 @@ def test_a_bad_push_setting_is_named(monkeypatch, name, value, message):
     with pytest.raises(SettingError, match=name) as refused:
         get_settings(read_dotenv=False)
     assert message in str(refused.value)
+
+
+def test_removing_an_account_forgets_its_stored_subscriptions(engine):
+    from storage import accounts, subscriptions
+
+    with engine.begin() as conn:
+        alice, bob = accounts.ensure(conn, "alice"), accounts.ensure(conn, "bob")
+        for account in (alice, bob):
+            subscriptions.replace(
+                conn, account, "withings", [(1, "https://a.example/x"), (44, "https://a.example/x")], clock.utcnow()
+            )
+    with engine.begin() as conn:
+        accounts.remove(conn, alice)
+    with engine.connect() as conn:
+        assert [s["appli"] for s in subscriptions.stored(conn, bob)] == [1, 44]
+        assert subscriptions.stored(conn, alice) == []
