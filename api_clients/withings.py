@@ -157,7 +157,9 @@ class WithingsClient(AuthorizationCode):
         profiles = body.get("profiles")
         if not isinstance(profiles, list) or not all(isinstance(p, dict) for p in profiles):
             raise ApiError(PROVIDER, f"{NOTIFY_PATH} list: the body has no profiles list")
-        return profiles
+        if not all(str(p.get("appli")).isdigit() and isinstance(p.get("callbackurl"), str) for p in profiles):
+            raise ApiError(PROVIDER, f"{NOTIFY_PATH} list: a profile without a numeric appli or a callbackurl")
+        return [{**p, "appli": int(p["appli"])} for p in profiles]
 
     def subscribe(self, callback_url: str, appli: int, comment: str = "") -> None:
         """Subscribe `callback_url` to `appli`; Withings sends a HEAD to the URL before it accepts."""

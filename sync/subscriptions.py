@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from api_clients.errors import classify_error
 from configuration import clock
+from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.push import WITHINGS_APPLIS, mask_callback, strip_url
 from storage import account_policy, subscriptions
 from storage.tokens import DbTokenStore
@@ -47,7 +48,8 @@ def manage(settings, engine, account: tuple[str, int | None, bool], action: str,
     name, account_id, named = account
     outcome = Outcome(name)
     store = DbTokenStore(engine, name)
-    if store.load(PROVIDER) is None and not (named or name == "default" and settings.withings.seed_refresh_token):
+    seeded = name == DEFAULT_ACCOUNT and bool(settings.withings.seed_refresh_token)  # the first run stores it
+    if store.load(PROVIDER) is None and not (named or seeded):
         outcome.skipped = True
         return outcome
     secret = settings.withings_webhook_secret

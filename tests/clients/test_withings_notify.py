@@ -58,7 +58,15 @@ def test_a_refusal_inside_http_200_is_an_error_naming_its_status(mock, answer, e
     assert "/notify" in str(refused.value)
 
 
-def test_a_list_without_profiles_is_an_error(mock):
-    mock.post(NOTIFY_URL, json={"status": 0, "body": {"profile": []}})
-    with pytest.raises(ApiError, match="no profiles list"):
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        ({"profile": []}, "no profiles list"),
+        ({"profiles": [{"appli": "weight", "callbackurl": CALLBACK}]}, "without a numeric appli"),
+        ({"profiles": [{"appli": 1}]}, "or a callbackurl"),
+    ],
+)
+def test_a_list_of_another_shape_is_an_error(mock, body, text):
+    mock.post(NOTIFY_URL, json={"status": 0, "body": body})
+    with pytest.raises(ApiError, match=text):
         _client().fetch_subscriptions()
