@@ -139,35 +139,55 @@ def _engine(settings, open_database):
 def _print_outcomes(outcomes, action: str, url: str | None, secret: str | None) -> int:
     from configuration.logs import redact
     from configuration.push import mask_callback
-    from readers.push import applis_named
 
     done = [o for o in outcomes if not o.skipped]
     if not done:
         raise ConfigError(f"no account is connected to Withings: run `{command('connect', 'withings')}`")
     shown = mask_callback(url, secret) if url else None
     for outcome in done:
-        head = f"{outcome.account}: "
-        if outcome.added:
-            click.echo(redact(f"{head}subscribed {shown} to {applis_named(outcome.added)}"))
-        if outcome.removed:
-            click.echo(redact(f"{head}revoked {shown} from {applis_named(outcome.removed)}"))
-        if action != "list" and not (outcome.added or outcome.removed or outcome.error):
-            click.echo(
-                redact(
-                    f"{head}nothing to do: {shown} "
-                    + ("was already subscribed to every category" if action == "subscribe" else "held no subscription")
-                )
-            )
-        for held in outcome.held:
-            mark = " (this URL)" if held["mine"] else ""
-            click.echo(redact(f"{head}appli {applis_named([held['appli']])} -> {held['callback']}{mark}"))
-        if not outcome.held and not outcome.error:
-            click.echo(f"{head}no subscription")
+        for line in _outcome_lines(outcome, action, shown):
+            click.echo(redact(f"{outcome.account}: {line}"))
         if outcome.error:
-            click.echo(redact(f"{head}error: {outcome.error}"), err=True)
+            click.echo(redact(f"{outcome.account}: error: {outcome.error}"), err=True)
     if any(o.reconnect for o in done):
         return EXIT_RECONNECT
     return EXIT_FAILED if any(o.error for o in done) else EXIT_OK
+
+
+def _outcome_lines(outcome, action: str, shown: str | None) -> list[str]:
+    """`list`: every subscription Withings holds; `subscribe`/`revoke`: what changed and what the URL holds now."""
+    from configuration.push import WITHINGS_APPLIS
+    from readers.push import applis_named
+
+    if action == "list":
+        lines = [
+            f"appli {applis_named([h['appli']])} -> {h['callback']}" + (" (this URL)" if h["mine"] else "")
+            for h in outcome.held
+        ]
+        return lines or ([] if outcome.error else ["no subscription"])
+    lines = []
+    if outcome.added:
+        lines.append(f"subscribed {shown} to {applis_named(outcome.added)}")
+    if outcome.removed:
+        lines.append(f"revoked {shown} from {applis_named(outcome.removed)}")
+    if outcome.error:
+        return lines
+    mine = sorted({h["appli"] for h in outcome.held if h["mine"]})
+    others = sum(not h["mine"] for h in outcome.held)
+    if action == "subscribe":
+        missing = [a for a in WITHINGS_APPLIS if a not in mine]
+        state = (
+            "every category"
+            if not missing
+            else f"{len(mine)} of {len(WITHINGS_APPLIS)}; missing {applis_named(missing)}"
+        )
+        verb = "holds" if outcome.added else "nothing to do: it already holds"
+        lines.append(f"{verb} {state} for {shown}")
+    elif not outcome.removed:
+        lines.append(f"nothing to do: {shown} held no subscription")
+    if others:
+        lines.append(f"{others} subscription(s) to other URLs left as they are (`webhooks list` shows them)")
+    return lines
 
 
 subscribe = _subscription_command("subscribe")

@@ -20,7 +20,7 @@ WITHINGS_APPLIS = {
     4: "blood pressure",
     16: "activity",
     44: "sleep",
-    46: "user actions (unlink)",
+    46: "user actions, such as an unlink",
     50: "in bed",
     51: "out of bed",
     54: "ECG",

@@ -143,3 +143,16 @@ def test_the_budget_plans_push_at_its_own_cost_so_one_app_watches_hundreds():
     (line,) = check_budget(schedule, ["whoop"], 200, push=("whoop",))
     assert "about 3,600 requests a day for 200 accounts" in line and "sweep every 24 h" in line
     assert "66,400 a day" in line  # what a silent push would bring back
+
+
+def test_a_watch_relying_on_push_says_so_and_its_first_cycle_reconciles(etl_env, db_url):
+    import os
+
+    from tests.sync.test_watch import Watch
+
+    env = {**os.environ, "WHOOP_PLATFORM_NO_DOTENV": "1", "PUSH_PROVIDERS": "whoop,withings"}
+    watch = Watch(env, "--cycles", "1")
+    assert watch.proc.wait(timeout=90) == 0, "".join(watch.lines)
+    text = "".join(watch.lines)
+    assert "watch: whoop: about 18 requests a day" in text and "push relied on (PUSH_PROVIDERS)" in text
+    assert "watch: reconcile of whoop, withings" in text and "Traceback" not in text

@@ -75,6 +75,7 @@ def test_revoke_removes_only_that_urls_subscriptions(env, receiver):
     assert cli("webhooks", "subscribe", "--url", url, "--restricted")[0] == 0
     code, out, err = cli("webhooks", "revoke", "--url", url, "--restricted")
     assert code == 0 and "revoked" in out, out + err
+    assert "8 subscription(s) to other URLs left as they are" in out
     assert held(env) == [(appli, other) for appli in ALL]
     assert [appli for appli, _callback in stored(receiver.engine)] == ALL
     code, out, _ = cli("webhooks", "revoke", "--url", url, "--restricted")
