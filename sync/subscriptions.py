@@ -78,15 +78,24 @@ def manage(settings, engine, account: tuple[str, int | None, bool], action: str,
     return outcome
 
 
-def _store(engine, account_id, profiles: list[dict], url: str | None, secret: str | None, outcome: Outcome) -> None:
+def relist(engine, client, account_id: int | None, secret: str | None) -> list[dict]:
+    """Store what Withings lists now for the client's user (a watch relying on Withings push does
+    it with each sweep, so `status --check` sees a subscription Withings dropped within a day)."""
+    return _store(engine, account_id, client.fetch_subscriptions(), None, secret)
+
+
+def _store(engine, account_id, profiles: list[dict], url: str | None, secret: str | None, outcome=None) -> list[dict]:
     held = []
     for profile in profiles:
         callback = str(profile.get("callbackurl") or "")
         mine = bool(url) and strip_url(callback) == strip_url(url)
         held.append({"appli": int(profile["appli"]), "callback": mask_callback(callback, secret), "mine": mine})
-    outcome.held = sorted(held, key=lambda h: (h["appli"], h["callback"]))
+    held.sort(key=lambda h: (h["appli"], h["callback"]))
+    if outcome is not None:
+        outcome.held = held
     if account_id is not None:
         with engine.begin() as conn:
             subscriptions.replace(
                 conn, account_id, PROVIDER, [(h["appli"], h["callback"]) for h in held], clock.utcnow()
             )
+    return held

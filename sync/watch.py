@@ -222,7 +222,18 @@ class Watcher:
         # Home Assistant hears of every reconciliation, and of a poll that brought something new.
         if kind == "reconcile" or any(r.counts.inserted or r.counts.updated for r in results):
             hooks.account_synced(self.engine, self.account)
+        if kind == "reconcile" and "withings" in plan and "withings" in self.settings.push_providers:
+            self._relist_subscriptions()
         return True
+
+    def _relist_subscriptions(self) -> None:
+        """Store the account's Withings subscriptions as listed now; a failure is one warning."""
+        from sync.subscriptions import relist
+
+        try:
+            relist(self.engine, self.clients["withings"][0], self.account_id, self.settings.withings_webhook_secret)
+        except Exception as exc:  # the sweep's data is committed; the next sweep lists again
+            log.warning("watch: withings subscriptions not listed%s: %s", self._whose(), classify_error(exc)[0])
 
     @contextmanager
     def _locks(self):

@@ -148,11 +148,23 @@ def test_the_budget_plans_push_at_its_own_cost_so_one_app_watches_hundreds():
 def test_a_watch_relying_on_push_says_so_and_its_first_cycle_reconciles(etl_env, db_url):
     import os
 
+    from sqlalchemy import select
+
+    from models import push_subscription
     from tests.sync.test_watch import Watch
 
+    callback = "https://push.example.org/webhooks/withings/Xq3vT9mKp2Lw8Zr5Nb7Yc4Hd6Jf1Gs0A"
+    etl_env.app.push.subscriptions.append({"person": 0, "callbackurl": callback, "appli": 1})
     env = {**os.environ, "WHOOP_PLATFORM_NO_DOTENV": "1", "PUSH_PROVIDERS": "whoop,withings"}
     watch = Watch(env, "--cycles", "1")
     assert watch.proc.wait(timeout=90) == 0, "".join(watch.lines)
     text = "".join(watch.lines)
     assert "watch: whoop: about 18 requests a day" in text and "push relied on (PUSH_PROVIDERS)" in text
     assert "watch: reconcile of whoop, withings" in text and "Traceback" not in text
+    engine = make_engine(db_url)
+    try:  # the sweep listed the Withings subscriptions, for `status --check`
+        with engine.connect() as conn:
+            stored = conn.execute(select(push_subscription.c.appli, push_subscription.c.callback)).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in stored] == [(1, callback.replace("Xq3vT9mKp2Lw8Zr5Nb7Yc4Hd6Jf1Gs0A", "Xq3v…"))]
