@@ -20,8 +20,9 @@ SWEEP_SECONDS = 24 * 3600.0
 # sleep and recovery, each sent again once scored (2 x 1 and 2 x 3 requests: a recovery goes
 # through its sleep to its cycle), two workouts, in about three bursts an hour apart or more
 # (bench/bench_push_quota.py counts it from the sandbox's events). Withings: a weigh-in, a day
-# of activity and a night, one request each, twice over. For planning; the budget still holds.
-EVENT_REQUESTS_PER_DAY = {"whoop": 13, "withings": 6}
+# of activity and a night, one request each, twice over, and the sweep's list of the account's
+# subscriptions. For planning; the shared budget still holds.
+EVENT_REQUESTS_PER_DAY = {"whoop": 13, "withings": 7}
 # How often a watch relying on push looks again whether events still come (or started coming).
 PUSH_RECHECK_SECONDS = 300.0
 
