@@ -70,7 +70,9 @@ def check(engine: Engine, settings, now: datetime | None = None, scope: account_
         tokens = {t["provider"] for t in read_model.stored_tokens(conn, account)}
         held = read_model.quarantined(conn, account)
         latest, flagged = read_model.headline(conn, now, account), read_model.flagged(conn, account)
-        pushed = push_report(conn, account, settings, now, settings.push_providers) if settings.push_providers else []
+        # A reader handed a settings stand-in without the push settings judges no push.
+        push_sources = getattr(settings, "push_providers", ())
+        pushed = push_report(conn, account, settings, now, push_sources) if push_sources else []
     # A monitoring host may hold no client ids at all: the database says which providers are in use.
     in_use = tokens | {r["source"] for r in rows if r["last_success_at"] or r["newest_record"]}
     configured = [s for s in resources.SOURCES if getattr(settings, s).configured or s in in_use]
