@@ -256,7 +256,9 @@ def _print_status(reports: list[dict], errors: dict, json_output: bool) -> None:
         click.echo(report["account"])
         for entry in report["providers"]:
             last = entry["last_event"]
-            when = "never" if last is None else f"{last:%Y-%m-%d %H:%M} UTC ({hours(entry['since_last_event'])} ago)"
+            when = (
+                "never" if last is None else f"{last:%Y-%m-%d %H:%M} UTC ({hours(entry['hours_since_last_event'])} ago)"
+            )
             state = ("on, silent" if entry["silent"] else "on") if entry["push"] else "off"
             line = f"  {entry['provider']}: push {state}; last event {when}"
             if entry["provider"] == "whoop":

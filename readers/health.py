@@ -175,7 +175,7 @@ def push_problems(pushed: list[dict], account: str | None = None) -> list[Proble
             quiet = (
                 "has brought no event yet"
                 if entry["last_event"] is None
-                else f"is silent: no event for {hours(entry['since_last_event'])} (PUSH_SILENT_AFTER)"
+                else f"is silent: no event for {hours(entry['hours_since_last_event'])} (PUSH_SILENT_AFTER)"
             )
             problems.append(Problem(source, "*", "push", f"{source} push {quiet}: check that `serve` runs and {where}"))
     return problems

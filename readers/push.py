@@ -8,7 +8,7 @@ stored (sync/subscriptions.py); `webhooks status` lists afresh first unless told
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
@@ -29,7 +29,7 @@ def push_report(conn: Connection, account_id: int | None, settings, now: datetim
             "push": on,
             "last_event": last.get(source),
             "silent": on and not push_live(source, settings, last.get(source), now),
-            "since_last_event": now - last[source] if source in last else None,
+            "hours_since_last_event": (now - last[source]).total_seconds() / 3600 if source in last else None,
         }
         if source == "withings":
             subscribed = sorted({h["appli"] for h in held})
@@ -43,9 +43,8 @@ def push_report(conn: Connection, account_id: int | None, settings, now: datetim
     return report
 
 
-def hours(delta: timedelta) -> str:
+def hours(total: float) -> str:
     """`31 h` or `3 d`: how long, for a message."""
-    total = delta.total_seconds() / 3600
     return f"{total:.0f} h" if total < 72 else f"{total / 24:.0f} d"
 
 
