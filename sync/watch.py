@@ -172,11 +172,17 @@ class Watcher:
         """source -> whether its push is relied on and its last event for this account is recent."""
         if not self.settings.push_providers:
             return {}
+        from sqlalchemy.exc import SQLAlchemyError
+
         from configuration.push import push_live
         from storage.subscriptions import last_events
 
-        with self.engine.connect() as conn:
-            last = last_events(conn, self.account_id)
+        try:
+            with self.engine.connect() as conn:
+                last = last_events(conn, self.account_id)
+        except SQLAlchemyError as exc:  # the database is away for a moment: keep the last answer
+            log.warning("watch: cannot read the last push events%s: %s", self._whose(), type(exc).__name__)
+            return dict(self._was_live)
         now = clock.utcnow()
         live = {s: push_live(s, self.settings, last.get(s), now) for s in self.clients}
         for source, is_live in live.items():

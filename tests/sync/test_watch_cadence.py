@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from configuration.push import push_live
 from storage import accounts
@@ -129,6 +130,15 @@ def test_the_watch_reads_each_providers_last_event_for_its_own_account(db_url, m
     try:
         assert live("alice", alice) == {"whoop": True, "withings": False}  # Withings silent for 30 h
         assert live("bob", bob) == {"whoop": False, "withings": False}  # alice's events are not bob's
+        watcher = Watcher(settings, engine, Schedule(), threading.Event(), account=("alice", alice))
+        watcher.clients = {"whoop": None, "withings": None}
+        assert watcher._push_live() == {"whoop": True, "withings": False}
+
+        def gone(*_args):
+            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+        monkeypatch.setattr("storage.subscriptions.last_events", gone)
+        assert watcher._push_live() == {"whoop": True, "withings": False}  # the last answer, not a crash
     finally:
         engine.dispose()
 
