@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 PROVIDER = "withings"
 # Withings' status for a callback its HEAD could not reach is not documented; the sandbox answers 293.
 CALLBACK_UNREACHABLE = 293
+COMMENT = "whoop-etl"  # what Withings shows beside each subscription
 
 
 @dataclass
@@ -52,30 +53,47 @@ def manage(settings, engine, account: tuple[str, int | None, bool], action: str,
     if store.load(PROVIDER) is None and not (named or seeded):
         outcome.skipped = True
         return outcome
-    secret = settings.withings_webhook_secret
+    step = "listing the subscriptions"
     try:
         client, _user = open_client(settings, store, PROVIDER, engine)
         profiles = client.fetch_subscriptions()
-        mine = {int(p["appli"]) for p in profiles if url and strip_url(str(p.get("callbackurl"))) == strip_url(url)}
+        mine = {p["appli"] for p in profiles if url and strip_url(p["callbackurl"]) == strip_url(url)}
+        _apply(client, action, url, mine, outcome)  # a failure is recorded; what changed is listed below
+        if outcome.added or outcome.removed:
+            step = "listing the subscriptions afterwards"
+            profiles = client.fetch_subscriptions()
+        _store(engine, account_id, profiles, url, settings.withings_webhook_secret, outcome)
+    except Exception as exc:  # one account's failure is its line; the others go on
+        _failed(outcome, step, exc, name if named else None)
+    return outcome
+
+
+def _apply(client, action: str, url: str | None, mine: set[int], outcome: Outcome) -> None:
+    """Subscribe the categories the URL lacks, or revoke those it holds; stop at the first refusal."""
+    changes = [a for a in WITHINGS_APPLIS if a not in mine] if action == "subscribe" else sorted(mine)
+    for appli in changes if action in ("subscribe", "revoke") else ():
+        what = f"appli {appli} ({WITHINGS_APPLIS.get(appli, 'other')})"
         try:
             if action == "subscribe":
-                for appli in (a for a in WITHINGS_APPLIS if a not in mine):
-                    client.subscribe(url, appli, comment="whoop-etl")
-                    outcome.added.append(appli)
-            elif action == "revoke":
-                for appli in sorted(mine):
-                    client.revoke(url, appli)
-                    outcome.removed.append(appli)
-        finally:
-            if outcome.added or outcome.removed:
-                profiles = client.fetch_subscriptions()
-            _store(engine, account_id, profiles, url, secret, outcome)
-    except Exception as exc:  # one account's failure is its line; the others go on
-        outcome.error, outcome.reconnect = classify_error(exc, name if named else None)
-        if getattr(exc, "status", None) == CALLBACK_UNREACHABLE:
-            outcome.error += " (Withings could not reach the URL with its HEAD check: is `serve` running behind it?)"
-        log.warning("webhooks %s (account %s): %s", action, name, outcome.error)
-    return outcome
+                client.subscribe(url, appli, comment=COMMENT)
+                outcome.added.append(appli)
+            else:
+                client.revoke(url, appli)
+                outcome.removed.append(appli)
+        except Exception as exc:  # recorded for this account; the caller still lists what holds now
+            _failed(outcome, f"{'subscribing' if action == 'subscribe' else 'revoking'} {what}", exc, None)
+            return
+
+
+def _failed(outcome: Outcome, step: str, exc: BaseException, account: str | None) -> None:
+    message, reconnect = classify_error(exc, account)
+    outcome.reconnect |= reconnect
+    if outcome.error:  # the first failure is the one to fix
+        return
+    outcome.error = f"{step}: {message}"
+    if getattr(exc, "status", None) == CALLBACK_UNREACHABLE:
+        outcome.error += " (Withings could not reach the URL with its HEAD check: is `serve` running behind it?)"
+    log.debug("webhooks (account %s): %s", outcome.account, outcome.error)
 
 
 def relist(engine, client, account_id: int | None, secret: str | None) -> list[dict]:

@@ -86,6 +86,7 @@ def test_a_url_the_head_check_cannot_reach_subscribes_nothing_and_says_why(env, 
     wrong = receiver.withings_url.replace(PATH_SECRET, "Wr0ngSecretWr0ngSecretWr0ngSecret")  # HEAD: 404
     code, out, err = cli("webhooks", "subscribe", "--url", wrong, "--restricted")
     assert code == 1 and held(env) == []
+    assert "subscribing appli 1 (weight and body measures): " in err and "status 293" in err, err
     assert "HEAD check" in err and "is `serve` running" in err, err
     assert "Wr0ngSecretWr0ng" not in out + err and PATH_SECRET not in out + err
 
@@ -224,3 +225,14 @@ def test_removing_an_account_forgets_its_stored_subscriptions(engine):
     with engine.connect() as conn:
         assert [s["appli"] for s in subscriptions.stored(conn, bob)] == [1, 44]
         assert subscriptions.stored(conn, alice) == []
+
+
+def test_a_named_account_without_withings_is_told_to_connect_and_an_unknown_one_is_refused(env, receiver):
+    from storage import accounts
+
+    with receiver.engine.begin() as conn:
+        accounts.ensure(conn, "bob")
+    code, out, err = cli("webhooks", "list", "--account", "bob")
+    assert code == 3 and "connect withings --account bob" in err, out + err
+    code, _out, err = cli("webhooks", "status", "--account", "carol")
+    assert code == 2 and "carol" in err
