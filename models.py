@@ -544,7 +544,7 @@ inbound_event = Table(
 
 
 # The Withings notification subscriptions an account was last seen to hold (migration
-# 0014_push_subscription): replaced whole by each `notify list` that `webhooks` makes. The callback
+# 0017_push_subscription): replaced whole by each `notify list` that `webhooks` makes. The callback
 # is stored masked (configuration/push.py): its path secret never reaches a table.
 push_subscription = Table(
     "push_subscription",

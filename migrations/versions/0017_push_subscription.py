@@ -1,6 +1,6 @@
 """The `push_subscription` table: the Withings notification subscriptions each account was last seen to hold.
 
-Revision ID: 0014_push_subscription
+Revision ID: 0017_push_subscription
 Revises: 0013_backfill_resume
 Create Date: 2026-12-07
 
@@ -13,7 +13,7 @@ secret cut to four characters): this table is exported like any other.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_push_subscription"
+revision = "0017_push_subscription"
 down_revision = "0013_backfill_resume"
 branch_labels = None
 depends_on = None
