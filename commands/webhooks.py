@@ -115,7 +115,11 @@ def _manage(action: str, accounts, url: str | None, restricted: bool) -> int:
         for problem in problems:
             click.echo(f"warning: Withings accepts this URL only from an app in restricted mode: {problem}", err=True)
     if not settings.withings.configured:
-        raise ConfigError("Withings is not configured: set WITHINGS_CLIENT_ID and WITHINGS_CLIENT_SECRET in .env")
+        from configuration.invocation import env_file_hint
+
+        raise ConfigError(
+            f"Withings is not configured: set WITHINGS_CLIENT_ID and WITHINGS_CLIENT_SECRET in {env_file_hint()}"
+        )
     engine = _engine(settings, open_database)
     try:
         chosen = subscriptions.chosen_accounts(engine, settings, accounts)
