@@ -7,6 +7,7 @@ accepts a subscription, so these tests subscribe the running receiver's real not
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 
 import pytest
@@ -51,15 +52,24 @@ def stored(engine) -> list[tuple[int, str]]:
         return sorted(conn.execute(select(table.c.appli, table.c.callback)).all())
 
 
-def test_subscribing_twice_holds_one_subscription_per_category_and_never_shows_the_secret(env, receiver):
+def heads(caplog) -> int:
+    """HEAD requests the receiver answered (its access log names the route, never the secret)."""
+    return sum('"HEAD /webhooks/withings/[secret]" 200' in r.getMessage() for r in caplog.records)
+
+
+def test_subscribing_twice_holds_one_subscription_per_category_and_never_shows_the_secret(env, receiver, caplog):
+    caplog.set_level(logging.INFO)
     url = receiver.withings_url
     code, out, err = cli("webhooks", "subscribe", "--url", url, "--restricted")
     assert code == 0, out + err
     assert held(env) == [(appli, url) for appli in ALL]
+    assert heads(caplog) == len(ALL)  # Withings (the sandbox) checked the URL before each subscription
     assert "subscribed" in out and "restricted mode" in err
     code, again, err = cli("webhooks", "subscribe", "--url", url, "--restricted")
     assert code == 0 and "nothing to do" in again, again + err
     assert held(env) == [(appli, url) for appli in ALL]  # listed first: nothing subscribed twice
+    assert heads(caplog) == len(ALL)
+    assert PATH_SECRET not in caplog.text
     masked = url.replace(PATH_SECRET, PATH_SECRET[:4] + "…")
     assert stored(receiver.engine) == [(appli, masked) for appli in ALL]
     for text in (out, again, err):
