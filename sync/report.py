@@ -280,7 +280,7 @@ def format_table(results: list[ResourceResult], dry_run: bool) -> str:
     header = (
         f"{'resource':{width}} {'status':{status_width}} "
         + " ".join(f"{c:>{len(c)}}" for c in COLUMNS)
-        + "   secs  window"
+        + "   secs  window (UTC)"
     )
     lines = [("DRY RUN: nothing was written\n" if dry_run else "") + header, "-" * len(header)]
     for name, r in zip(names, results, strict=False):
