@@ -1,4 +1,4 @@
-"""Where a provider's history begins, estimated with a few requests, for a first sync's progress.
+"""Where a provider's history begins, estimated with a few requests, for a first load's progress.
 
 A whole history is paged newest first with no count of what is left, so its progress bar cannot
 show a share or a time left. Only when the bars are drawn (a terminal), the run asks first:
