@@ -66,18 +66,19 @@ class LiveProgress:
         bar = self._tasks.get(name)
         if bar is None:
             return
-        reached = oldest_time(page_records or [])
-        if reached is None or (bar.reached is not None and bar.reached < reached):
-            reached = bar.reached
-        bar.reached, bar.requests = reached, requests
+        bar.saw(record_times(page_records or []))
+        bar.requests = requests
         span = self._span(bar)
-        total = estimated_requests(span, reached, requests)
+        share = covered_share(span, bar)
+        total = None if share is None or share <= 0 or requests < 1 else max(requests, math.ceil(requests / share))
+        bar.left = None if total is None else total - requests
         if total is not None:
-            left = f"~{max(0, total - requests)} left"
-        else:  # no start to count towards: how far back the pages have reached
-            left = f"back to {reached:%Y-%m-%d}" if reached else "? left"
-        bar.left = None if total is None else max(0, total - requests)
-        eta = self._eta(bar, span) if total is not None else "ETA ?"
+            left = f"~{bar.left} left"
+        elif bar.oldest_first:  # no start to count from: how far the pages have reached
+            left = f"up to {bar.newest:%Y-%m-%d}"
+        else:
+            left = f"back to {bar.oldest:%Y-%m-%d}" if bar.oldest else "? left"
+        eta = self._eta(bar, share) if total is not None else "ETA ?"
         self.progress.update(bar.task, completed=requests, total=total, records=records, left=left, eta=eta)
 
     def finish(self, name: str, status: str, records: int, requests: int) -> None:
@@ -108,17 +109,13 @@ class LiveProgress:
         end = getattr(bar.window, "end", None)
         return None if start is None or end is None else _Span(start, end)
 
-    def _eta(self, bar: _Bar, span) -> str:
+    def _eta(self, bar: _Bar, share: float) -> str:
         """`42%, about 3 min left`: the share of the window covered, and the time left at the
         slower of the pace measured and the share of the rate limit this resource gets."""
-        share = covered_share(span, bar.reached)
-        text = f"{share:.0%}" if share is not None else ""
         per_minute = self._history.get(bar.source, (None, None))[1]
         sharing = sum(1 for b in self._tasks.values() if b.source == bar.source and not b.done)
         seconds = seconds_left(bar.left, bar.requests, self.monotonic() - bar.began, per_minute, sharing)
-        if seconds is not None:
-            text += f"{', ' if text else ''}about {_minutes(seconds)} left"
-        return text or "ETA ?"
+        return f"{share:.0%}" + ("" if seconds is None else f", about {_minutes(seconds)} left")
 
 
 @dataclass
@@ -127,10 +124,27 @@ class _Bar:
     window: object
     source: str
     began: float  # the monotonic clock when the resource started
-    reached: datetime | None = None
+    oldest: datetime | None = None  # the oldest and newest record times seen so far
+    newest: datetime | None = None
+    first_newest: datetime | None = None  # the newest time of the first dated page
+    # The pages come oldest first: a later page brought records newer than the first page's.
+    # WHOOP and getmeas page newest first; the order of other lists is not documented.
+    oldest_first: bool = False
     requests: int = 0
     left: int | None = None  # requests left, when they can be estimated
     done: bool = False
+
+    def saw(self, times: list[datetime]) -> None:
+        """The record times of one more page."""
+        if not times:
+            return
+        low, high = min(times), max(times)
+        self.oldest = low if self.oldest is None else min(self.oldest, low)
+        self.newest = high if self.newest is None else max(self.newest, high)
+        if self.first_newest is None:
+            self.first_newest = high
+        elif high > self.first_newest:
+            self.oldest_first = True
 
 
 @dataclass(frozen=True)
@@ -139,14 +153,19 @@ class _Span:
     end: datetime
 
 
-def covered_share(span, reached: datetime | None) -> float | None:
-    """The share of `span` the pages have covered, reading back from its end to `reached`."""
-    if span is None or reached is None:
+def covered_share(span, bar: _Bar) -> float | None:
+    """The share of `span` the pages have covered: from its end back to the oldest record seen, or
+    from its start up to the newest when the pages come oldest first. None: nothing to go on."""
+    if span is None or bar.oldest is None:
         return None
     whole = (span.end - span.start).total_seconds()
     if whole <= 0:
         return None
-    return min(1.0, max(0.0, (span.end - max(reached, span.start)).total_seconds() / whole))
+    if bar.oldest_first:
+        covered = (min(bar.newest, span.end) - span.start).total_seconds()
+    else:
+        covered = (span.end - max(bar.oldest, span.start)).total_seconds()
+    return min(1.0, max(0.0, covered / whole))
 
 
 def seconds_left(left: int | None, sent: int, elapsed: float, per_minute: int | None, sharing: int = 1) -> float | None:
@@ -167,23 +186,9 @@ def _minutes(seconds: float) -> str:
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
-def estimated_requests(window, reached: datetime | None, requests: int) -> int | None:
-    """All the requests a resource will send, from the share of its window its pages covered; None
-    while that share cannot be known (a whole history, or no dated record yet)."""
-    start, end = getattr(window, "start", None), getattr(window, "end", None)
-    if start is None or end is None or reached is None or requests < 1:
-        return None
-    span = (end - start).total_seconds()
-    covered = (end - max(reached, start)).total_seconds()
-    if span <= 0 or covered <= 0:
-        return None
-    return max(requests, math.ceil(requests * span / covered))
-
-
-def oldest_time(records: list) -> datetime | None:
-    """The earliest time among the records' own dates (UTC), or None when none carries one."""
-    times = [t for t in map(_record_time, records) if t is not None]
-    return min(times) if times else None
+def record_times(records: list) -> list[datetime]:
+    """The records' own dates (UTC), where they carry one."""
+    return [t for t in map(_record_time, records) if t is not None]
 
 
 def _record_time(record) -> datetime | None:

@@ -203,3 +203,21 @@ def test_a_first_sync_on_a_terminal_probes_within_its_bound_and_draws_the_time_l
     assert len([r for r in etl_env.requests if r["path"] == "/v2/user"]) <= 1  # one getdevice, if any
     drawn = out.getvalue()
     assert "whoop cycles" in drawn and "done" in drawn
+
+
+def test_pages_that_come_oldest_first_are_counted_from_the_start(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    out = io.StringIO()
+    live = LiveProgress(out, monotonic=_Clock())
+    live.history_start("withings", NOW - timedelta(days=400))
+    live.start("withings activity", Window(None, NOW, "full"), "withings")
+
+    def day(days_ago: int) -> dict:
+        return {"startdate": int((NOW - timedelta(days=days_ago)).timestamp())}
+
+    live.page("withings activity", 100, 1, [day(400), day(350)])
+    live.page("withings activity", 200, 2, [day(349), day(300)])  # newer than the first page: oldest first
+    live.stop()
+    line = next(line for line in reversed(out.getvalue().splitlines()) if "withings activity" in line)
+    # 100 of 400 days in 2 requests: 8 in all, 6 left (not "done" because the oldest came first).
+    assert "2 requests, ~6 left" in line and "25%" in line
