@@ -4,6 +4,7 @@ Copying the file (or the file and its `-wal`) mid-write can give a copy that is 
 committed pages; SQLite's online backup API copies a snapshot through a connection instead
 (https://www.sqlite.org/backup.html), so the copy is a database as it stood at one commit.
 The copy holds the OAuth tokens too, so it is created with mode 0600 and never overwrites a file.
+A restore goes the same way back, into the database's own file, after a copy of that file is kept.
 """
 
 from __future__ import annotations
@@ -118,7 +119,12 @@ def restore_sqlite(
     if database.is_file() and database.stat().st_size > 0:  # an empty file (just created) holds nothing to keep
         # The database as it stands, kept whole (its committed WAL pages too) before it is replaced.
         aside = database.with_name(f"{database.name}.before-restore-{stamp}")
-        backup_sqlite(database_url, aside)
+        try:
+            backup_sqlite(database_url, aside)
+        except BackupRefused as exc:  # a restore in the same second as another: its copy is not overwritten
+            raise RestoreRefused(f"cannot keep the database aside: {exc}") from None
+        except sqlite3.Error as exc:
+            raise RestoreFailed(f"could not keep the database aside at {aside} ({exc}); nothing was changed") from None
     elif not database.exists():
         database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # it holds OAuth tokens
