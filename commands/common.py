@@ -1,5 +1,5 @@
-"""What several commands share: the `--source` option, the `--ping-url` check, and the settings and
-read-only engine of the reader commands (`export`, `quarantine`, `accounts`)."""
+"""What several commands share: the `--source` and `--local-time` options, the `--ping-url` check,
+and the settings and read-only engine of the reader commands (`export`, `quarantine`, `accounts`)."""
 
 from __future__ import annotations
 
