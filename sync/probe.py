@@ -15,12 +15,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from mapping.fields import EARLIEST_DATE
+from sync import resources
 from sync.budget import backfilling
 
 log = logging.getLogger(__name__)
 PROBE_REQUESTS = 12  # WHOOP: 2010 to today is about 6,000 days; 12 halvings narrow it to about 1.5 days
 PRECISION = timedelta(days=1)  # stop bisecting once the first record is known to the day
-WHOOP_CYCLES_PATH, WHOOP_CYCLES_SCOPE = "/developer/v2/cycle", "read:cycles"
 
 
 def bisect_first(
@@ -51,8 +51,10 @@ def bisect_first(
 def whoop_history_start(client, now: datetime) -> datetime | None:
     """The start of the oldest WHOOP cycle, by bisection (at most PROBE_REQUESTS requests)."""
 
+    cycles = resources.get("whoop", "cycles")  # the collection every WHOOP day has, as declared
+
     def newest_in(start: datetime, end: datetime) -> datetime | None:
-        record = client.newest_record(WHOOP_CYCLES_PATH, start, end, scope=WHOOP_CYCLES_SCOPE, what="your cycles")
+        record = client.newest_record(cycles.path, start, end, scope=cycles.scope, what=cycles.what)
         return _iso(record.get("start")) if record else None
 
     return bisect_first(newest_in, EARLIEST_DATE, now)
