@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from commands.common import LOCAL_TIME_OPTION
 from configuration.accounts import account_option
 from configuration.exits import EXIT_FAILED, EXIT_OK, EXIT_RECONNECT, ConfigError, FailedError
 from configuration.invocation import command
@@ -206,8 +207,9 @@ revoke = _subscription_command("revoke")
     is_flag=True,
     help="Show the subscriptions the last subscribe/list stored instead of asking Withings (one request per account).",
 )
-@click.option("--json", "json_output", is_flag=True, help="Print the state as JSON.")
-def push_status(accounts, stored, json_output):
+@click.option("--json", "json_output", is_flag=True, help="Print the state as JSON (times in UTC).")
+@LOCAL_TIME_OPTION
+def push_status(accounts, stored, json_output, local_time):
     """Per account: whether push is on, what Withings holds subscribed, and when the last event came."""
     from configuration import clock
     from storage.accounts import UnknownAccount
@@ -224,7 +226,7 @@ def push_status(accounts, stored, json_output):
                 outcome = subscriptions.manage(settings, engine, account, "list", None)
                 if outcome.error:
                     errors[outcome.account] = outcome.error
-        reports = _push_reports(engine, settings, chosen, clock.utcnow())
+        reports = _push_reports(engine, settings, chosen, clock.utcnow(), local_time and not json_output)
     except UnknownAccount as exc:
         raise ConfigError(str(exc)) from None
     finally:
@@ -234,14 +236,17 @@ def push_status(accounts, stored, json_output):
     ctx.exit(EXIT_FAILED if errors else EXIT_OK)
 
 
-def _push_reports(engine, settings, chosen, now) -> list[dict]:
+def _push_reports(engine, settings, chosen, now, local_time: bool) -> list[dict]:
+    """Each account's push report, with the zone its times are shown in (`zone`, not in the JSON)."""
+    from commands.common import display_zone
     from readers.push import push_report
 
-    with engine.connect() as conn:
-        return [
-            {"account": name, "providers": push_report(conn, account_id, settings, now)}
-            for name, account_id, _named in chosen
-        ]
+    reports = []
+    for name, account_id, _named in chosen:
+        with engine.connect() as conn:
+            providers = push_report(conn, account_id, settings, now)
+        reports.append({"account": name, "providers": providers, "zone": display_zone(engine, local_time, account_id)})
+    return reports
 
 
 def _print_status(reports: list[dict], errors: dict, json_output: bool) -> None:
@@ -253,15 +258,18 @@ def _print_status(reports: list[dict], errors: dict, json_output: bool) -> None:
     if json_output:
         from readers.export import json_default
 
-        document = {"accounts": reports, "errors": errors}
+        document = {"accounts": [{k: v for k, v in r.items() if k != "zone"} for r in reports], "errors": errors}
         click.echo(redact(json.dumps(document, default=json_default, indent=2)))
         return
     for report in reports:
-        click.echo(report["account"])
+        tz, zone_name = report["zone"]
+        click.echo(f"{report['account']} (times in {zone_name})")
         for entry in report["providers"]:
             last = entry["last_event"]
             when = (
-                "never" if last is None else f"{last:%Y-%m-%d %H:%M} UTC ({hours(entry['hours_since_last_event'])} ago)"
+                "never"
+                if last is None
+                else f"{last.astimezone(tz):%Y-%m-%d %H:%M} ({hours(entry['hours_since_last_event'])} ago)"
             )
             state = ("on, silent" if entry["silent"] else "on") if entry["push"] else "off"
             line = f"  {entry['provider']}: push {state}; last event {when}"

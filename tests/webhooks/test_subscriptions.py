@@ -142,6 +142,11 @@ def test_webhooks_status_shows_each_provider_its_subscriptions_and_its_last_even
     whoop, withings = json.loads(out)["accounts"][0]["providers"]
     assert (whoop["push"], whoop["silent"], whoop["last_event"][:16]) == (True, False, two_hours_ago.isoformat()[:16])
     assert withings["missing"] == [50] and withings["subscribed"] == [a for a in ALL if a != 50]
+    code, utc, _ = cli("webhooks", "status", "--stored")
+    assert code == 0 and "default (times in UTC)" in utc
+    assert f"whoop: push on; last event {two_hours_ago:%Y-%m-%d %H:%M} (2 h ago)" in utc
+    code, local, _ = cli("webhooks", "status", "--stored", "--local-time")
+    assert code == 0 and "the dashboard's zone" in local.splitlines()[0]
 
 
 def _whoop_event(trace: str = "trace-1") -> InboundEvent:
