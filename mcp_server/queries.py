@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from configuration import clock
 from mcp_server.readonly import queryable_tables
-from readers import charts, daily, metrics, read_model
+from readers import charts, daily, metrics, read_model, series
 from readers.export import iso
 
 # Ranges the tools accept: wide enough for any real history, narrow enough that date arithmetic
@@ -49,6 +49,24 @@ def recent_workouts(
     now = now or clock.utcnow()
     rows = charts.recent_workouts(conn, since=now - timedelta(days=days), limit=limit, now=now, account=account)
     return [{k: iso(v) for k, v in row.items()} for row in rows]
+
+
+def sleep_night(conn: Connection, day: date, account: int | None = None) -> dict:
+    """The Withings night that ended on local day `day`: states, minutes and the night's figures."""
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValueError(f"date must lie between {EARLIEST_DAY} and {LATEST_DAY}")
+    found = series.night(conn, day, account)
+    night = found["night"]
+    return {
+        "night": None if night is None else _iso_row(night),
+        "states": [_iso_row(row) for row in found["states"]],
+        "minutes": [_iso_row(row) for row in found["minutes"]],
+        "truncated": found["truncated"],
+    }
+
+
+def _iso_row(row: dict) -> dict:
+    return {key: iso(value) for key, value in row.items()}
 
 
 def sync_freshness(conn: Connection, now: datetime | None = None, account: int | None = None) -> list[dict]:

@@ -105,6 +105,11 @@ def _add_read_model_tools(server: MCPServer, read) -> None:
         return sorted(found, key=lambda w: w["start"] or "", reverse=True)[: max(1, min(limit, 200))]
 
     @server.tool(annotations=READ_ONLY)
+    def sleep_night(night_date: date) -> dict:
+        """One night from a Withings sleep monitor or watch, by the local day it ended: its sleep states, its minutes (heart rate, breathing, HRV, snoring, movement; at most 2,000) and its lowest and average heart rate, average HRV (RMSSD) and breathing rate, per account."""
+        return _summaries(read(queries.sleep_night, night_date))
+
+    @server.tool(annotations=READ_ONLY)
     def sync_freshness() -> list[dict]:
         """Per account and WHOOP and Withings resource: last sync, newest record, whether it is stale and why, any error."""
         return _rows(read(queries.sync_freshness))
