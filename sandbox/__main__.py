@@ -16,6 +16,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8787, help="port; 0 picks a free one (default 8787)")
     parser.add_argument("--days", type=int, default=1095, help="days of history (default 1095)")
+    parser.add_argument(
+        "--series-days", type=int, default=14, help="days with Withings sleep series and intraday samples (default 14)"
+    )
     parser.add_argument("--seed", type=int, default=42, help="seed of the generated history (default 42)")
     parser.add_argument(
         "--now", type=parse_iso, default=None, help="ISO date-time the virtual clock starts at (default: the real time)"
@@ -71,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         verbose=args.verbose,
         seed=args.seed,
         days=args.days,
+        series_days=args.series_days,
         now=args.now,
         latency_ms=args.latency_ms,
         whoop_rate_limit=args.whoop_rate_limit,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from .history import History
 from .person import Identity, identity, person_seed
@@ -86,8 +86,12 @@ class People:
             history.advance_day()
         self.built += 1
         daily = WithingsDaily(history)
-        skipped = 0 if self.series_days is None else max(0, self.days - self.series_days)
-        return Life(history, daily, WithingsSeries(history, daily, history.first_day + timedelta(days=skipped)))
+        if self.series_days == 0:  # no watch or sleep monitor at all
+            series_from = date.max
+        else:
+            skipped = 0 if self.series_days is None else max(0, self.days - self.series_days)
+            series_from = history.first_day + timedelta(days=skipped)
+        return Life(history, daily, WithingsSeries(history, daily, series_from))
 
     def advance_day(self) -> dict:
         """Add the next day to every person (one built later replays it); person 0's summary."""

@@ -27,8 +27,9 @@ SERIES_ACTIONS = {
     ("/v2/user", "getdevice"): "user.info",
 }
 # The watch and the sleep monitor were set up this many days before the sandbox's start: the
-# days before have sleep summaries but no series, where a first run's walk back ends.
-DEFAULT_SERIES_DAYS = 14
+# days before have sleep summaries but no series, where a first run's walk back ends. None by
+# default (a run's series calls stay few); the demo (`python -m sandbox`) and the series tests ask for some.
+DEFAULT_SERIES_DAYS = 0
 BATTERY_LEVELS = ("high", "medium", "low")  # "high (> 75%), medium (> 30%) or low"
 # (type, model, model_id, battery) of the devices besides the scale; each device id is the one
 # the other endpoints report for its data.

@@ -24,7 +24,7 @@ from mapping import withings as withings_mapper
 from mapping import withings_series as series_mappers
 from mapping.fields import EARLIEST_DATE, MappingError
 from storage.write import normalise_key
-from sync.windows import Window, lastupdate_window, page_cap, time_window
+from sync.windows import Window, lastupdate_window, page_cap, series_window, time_window
 
 # Page caps end a server's paging loop (sync.windows.page_cap): records a day at the most
 # and records a page at the least. WHOOP pages hold 25; Withings does not document its page size.
@@ -222,8 +222,10 @@ class WithingsAction(Resource):
 SERIES_CALL_SPAN = timedelta(hours=24)
 # A first run has no start: it walks back a day a call, newest first, and stops after this many
 # days in a row came back empty (the watch or the sleep monitor was not worn yet, or not for two
-# weeks), instead of walking back to 2010 at a request a day. `--since` windows are read whole.
+# weeks), instead of walking back to 2010 at a request a day. An account that shows no sample in
+# its newest days has no such device in use: its walk ends sooner. `--since` windows are read whole.
 SERIES_EMPTY_DAYS_STOP = 14
+SERIES_NONE_YET_STOP = 3
 
 
 def _sleep_body_records(body: dict) -> list:
@@ -258,6 +260,7 @@ class WithingsSeries(Resource):
     # Tables whose rows one answer may carry in part: a NULL there never clears a stored value.
     partial_tables: tuple[str, ...] = ()
 
+    window: ClassVar[Callable[..., Window]] = staticmethod(series_window)
     mapper_context: ClassVar[tuple[str, ...]] = ("user_id",)
     series: ClassVar[bool] = True
 
@@ -272,7 +275,7 @@ class WithingsSeries(Resource):
 
     def pages(self, client, window: Window) -> Iterator[Page]:
         self.check_scope(client)
-        empty = 0
+        empty, found = 0, False
         for start, end in self.spans(window):
             params = {
                 "startdate": int(start.timestamp()),
@@ -281,10 +284,25 @@ class WithingsSeries(Resource):
             }
             body = client.get_action(self.path, self.action, params, scope=self.scope, what=self.what)
             records = self.records_of(body)
-            yield Page(records=records)
+            # The newest sample's time is the cursor: an empty one says no device records these.
+            yield Page(records=records, updatetime=_newest(records))
+            found = found or bool(records)
             empty = 0 if records else empty + 1
-            if window.start is None and empty >= SERIES_EMPTY_DAYS_STOP:
+            if window.start is None and empty >= (SERIES_EMPTY_DAYS_STOP if found else SERIES_NONE_YET_STOP):
                 return
+
+
+def _newest(records: list) -> int | None:
+    """The latest unix second among the records' minutes (`timestamp`) and segment ends (`enddate`)."""
+    times = []
+    for record in records:
+        if isinstance(record, dict):
+            value = record.get("timestamp", record.get("enddate"))
+            if isinstance(value, str) and value.isdigit():
+                value = int(value)
+            if isinstance(value, int) and not isinstance(value, bool):
+                times.append(value)
+    return max(times, default=None)
 
 
 # v1 is gone (docs/API_NOTES.md, WHOOP "Collections"): only /developer/v2 paths. The scopes are

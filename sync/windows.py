@@ -133,3 +133,21 @@ def lastupdate_window(state, *, now: datetime, lookback: timedelta, since: datet
             return Window(None, now, "full")
         cursor = state.window_end
     return Window(min(cursor, now) - lookback, now, "incremental")
+
+
+# A series resource (Withings sleep series, intraday) whose account has never had a sample asks
+# only this much on a routine run: whether the device that records them has begun to.
+SERIES_PROBE = timedelta(hours=24)
+
+
+def series_window(state, *, now: datetime, lookback: timedelta, since: datetime | None, full: bool) -> Window:
+    """A time window for a series read in 24-hour calls (sync.resources.WithingsSeries).
+
+    As `time_window`, but an account whose stored cursor (its newest sample) is empty has no
+    watch or sleep monitor recording: its routine run reads the last 24 hours only, one call,
+    instead of the whole lookback (8 calls) every run.
+    """
+    window = time_window(state, now=now, lookback=lookback, since=since, full=full)
+    if window.mode == "incremental" and not getattr(state, "cursor", None):
+        return Window(now - SERIES_PROBE, now, "incremental")
+    return window

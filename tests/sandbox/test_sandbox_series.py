@@ -24,8 +24,8 @@ HRV_FIELDS = {"sdnn_1", "rmssd", "hrv_quality", "snoring", "breathing_sounds"}
 
 @pytest.fixture(scope="module")
 def shared():
-    """A read-only server: a year of history, pages of 20."""
-    with SandboxServer(days=365, seed=7, now=NOW, withings_page_size=20) as sb:
+    """A read-only server: a year of history with a watch and a sleep monitor worn throughout, pages of 20."""
+    with SandboxServer(days=365, seed=7, now=NOW, withings_page_size=20, series_days=None) as sb:
         sb.headers = withings_headers(sb)
         yield sb
 
@@ -33,7 +33,7 @@ def shared():
 @pytest.fixture
 def sb():
     """A fresh server for tests that change devices, scopes or faults."""
-    with SandboxServer(days=30, seed=11, now=NOW) as server:
+    with SandboxServer(days=30, seed=11, now=NOW, series_days=None) as server:
         server.headers = withings_headers(server)
         yield server
 
@@ -139,7 +139,7 @@ def test_sleep_without_dates_is_an_error_in_a_200(shared):
 
 
 def test_sleep_series_is_the_same_on_every_server_with_the_seed(shared):
-    with SandboxServer(days=365, seed=7, now=NOW) as other:
+    with SandboxServer(days=365, seed=7, now=NOW, series_days=None) as other:
         other.headers = withings_headers(other)
         assert sleep_series(other) == sleep_series(shared)
 
