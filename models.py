@@ -538,8 +538,28 @@ inbound_event = Table(
     _at("processed_at"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
+    # When a processor may claim it next (NULL: now): a claim sets it a lease ahead, a failure a
+    # backoff ahead (sync/events.py).
+    _at("next_attempt_at"),
+    # What processing made of it: stored, deleted, gone, ignored, in_bed, out_of_bed, reconnect,
+    # quarantined; NULL while it waits.
+    Column("outcome", String(16)),
     UniqueConstraint("dedupe_key", name="uq_inbound_event_dedupe_key"),
     Index("ix_inbound_event_processed_at", "processed_at"),
+)
+
+# Withings' in-bed (appli 50) and out-of-bed (appli 51) notifications, which exist only as push:
+# one row per user, time and direction (a redelivery adds nothing), from the event it came in.
+withings_bed_event = Table(
+    "withings_bed_event",
+    metadata,
+    _id(),
+    Column("user_id", BigInteger, nullable=False),
+    Column("in_bed", Boolean, nullable=False),
+    _at("event_at", nullable=False),
+    _at("received_at", nullable=False),
+    Column("inbound_event_id", SurrogateKey),
+    UniqueConstraint("user_id", "event_at", "in_bed"),
 )
 
 
