@@ -32,8 +32,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import update
-from sqlalchemy.engine import Engine
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Connection, Engine
 
 import models
 from api_clients.errors import ApiError, DailyBudgetReached, ReconnectRequired, classify_error
@@ -71,7 +71,7 @@ class _Gone(Exception):
 
 def backoff(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed try: 30 s, doubling, at most an hour."""
-    return min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+    return min(BACKOFF_FIRST * 2 ** min(max(attempts - 1, 0), 16), BACKOFF_MAX)
 
 
 @dataclass
@@ -112,7 +112,8 @@ class Processor:
         self.settings, self.engine = settings, engine
         self.batch, self.max_attempts = batch, max_attempts
         self.wakeup = threading.Event()
-        self.processed = 0  # events done, for the tests and the benchmark
+        self.processed = 0  # events done (retries not counted), for the tests and the benchmark
+        self._progress = threading.Condition()
 
     def wake(self) -> None:
         """Something was stored: look now, not at the next idle tick."""
@@ -145,8 +146,15 @@ class Processor:
             hooks.account_synced(self.engine, account)
         for account, in_bed, at in batch.beds:
             hooks.bed_changed(self.engine, account, in_bed, at)
-        self.processed += sum(1 for d in done if d.outcome not in ("retry", "deferred"))
+        with self._progress:
+            self.processed += sum(1 for d in done if d.outcome not in ("retry", "deferred"))
+            self._progress.notify_all()
         return done
+
+    def wait_processed(self, count: int, timeout: float) -> bool:
+        """Whether `count` events are done within `timeout` seconds (tests and the benchmark)."""
+        with self._progress:
+            return self._progress.wait_for(lambda: self.processed >= count, timeout)
 
     def _one(self, batch: _Batch, event: event_queue.Claimed) -> Done:
         with self.engine.connect() as conn:
@@ -379,6 +387,19 @@ def _user_action(engine: Engine, account: str, event: event_queue.Claimed) -> st
         event_queue.finish(conn, event.id, "reconnect", now)
     log.warning("events: %s", error)
     return "reconnect"
+
+
+def requeue_quarantined(conn: Connection, item_ids: list[int]) -> int:
+    """`quarantine retry ID` of quarantined events: each event is due again with its attempts from
+    zero, and leaves the quarantine (a new failure brings it back). How many were queued."""
+    table = models.quarantine
+    items = conn.execute(
+        select(table.c.id, table.c.record_key).where(table.c.id.in_(item_ids), table.c.resource == QUARANTINE_RESOURCE)
+    ).all()
+    event_ids = [int(key.split("=", 1)[1]) for _id, key in items if key and key.startswith("event=")]
+    queued = event_queue.requeue(conn, event_ids)
+    conn.execute(delete(table).where(table.c.id.in_([item.id for item in items])))
+    return queued
 
 
 # ---- running it ----------------------------------------------------------------------------------
