@@ -232,8 +232,12 @@ def test_a_failing_fetch_is_retried_with_backoff_then_quarantined_and_kept(world
     assert json.loads(held.payload)["appli"] == 1
     # Once the API answers again, `quarantine retry` queues the event and it is stored.
     requests.post(f"{world.sb.url}/_sandbox/reset-faults", timeout=10)
-    with world.engine.begin() as conn:
-        assert events.requeue_quarantined(conn, [held.id]) == 1
+    from click.testing import CliRunner
+
+    import etl
+
+    result = CliRunner().invoke(etl.cli, ["quarantine", "retry", str(held.id)])
+    assert result.exit_code == 0 and "withings event queued again (1)" in result.output, result.output
     assert [d.outcome for d in processor.process_due()] == ["stored"]
     assert world.rows(models.withings_weight) and not world.rows(models.quarantine)
 
