@@ -117,7 +117,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--latency-ms", type=int, default=50)
-    parser.add_argument("--gap", type=float, default=1.0, help="seconds between rounds")
+    parser.add_argument(
+        "--gap",
+        type=float,
+        default=4.0,
+        help="seconds between rounds (a round is 5 WHOOP requests: under its 100 a minute)",
+    )
     parser.add_argument("--db-url", default=None, help="default: a SQLite file in a temporary folder")
     args = parser.parse_args()
     with (

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -138,8 +139,16 @@ class Processor:
         if not claimed:
             return []
         batch = _Batch(self.settings, self.engine)
+        by_provider: dict[str, list] = {}
+        for event in claimed:
+            by_provider.setdefault(event.provider, []).append(event)
         try:
-            done = [self._one(batch, event) for event in claimed]
+            # One thread per provider: a weigh-in never waits behind WHOOP's minute limit.
+            with ThreadPoolExecutor(max_workers=len(by_provider), thread_name_prefix="events") as pool:
+                runs = [
+                    pool.submit(lambda group: [self._one(batch, e) for e in group], g) for g in by_provider.values()
+                ]
+                done = sorted((d for run in runs for d in run.result()), key=lambda d: d.event_id)
         finally:
             batch.close()
         for account in sorted(batch.changed):
