@@ -273,15 +273,21 @@ def _by_id(client, kind: str, object_id: str) -> list:
 
 
 def _recovery_records(client, event: event_queue.Claimed) -> list:
-    """The sleep the event names, its cycle's recovery and the cycle: in the order they load."""
+    """The sleep the event names, its cycle and the cycle's recovery, in the order they load."""
     ((sleep_resource, sleep),) = _by_id(client, "sleep", event.object_id)
     cycle_id = sleep.get("cycle_id")
     if isinstance(cycle_id, bool) or not isinstance(cycle_id, int):
         raise ApiError("whoop", f"the sleep of recovery event {event.id} names no cycle")
     recovery_resource, cycle_resource = resources.get("whoop", "recovery"), resources.get("whoop", "cycles")
-    recovery = _get(client, recovery_resource, f"{WHOOP_CYCLE_PATH}/{cycle_id}/recovery")
-    cycle = _get(client, cycle_resource, f"{WHOOP_CYCLE_PATH}/{cycle_id}")
-    return [(cycle_resource, cycle), (sleep_resource, sleep), (recovery_resource, recovery)]
+    records = [
+        (cycle_resource, _get(client, cycle_resource, f"{WHOOP_CYCLE_PATH}/{cycle_id}")),
+        (sleep_resource, sleep),
+    ]
+    try:
+        records.append((recovery_resource, _get(client, recovery_resource, f"{WHOOP_CYCLE_PATH}/{cycle_id}/recovery")))
+    except _Gone:  # not scored (any more): the sleep and cycle are still news; a deletion has its own event
+        log.info("events: whoop recovery event %d: cycle %s has no recovery now", event.id, cycle_id)
+    return records
 
 
 def _mark_deleted(engine: Engine, event: event_queue.Claimed, kind: str, outcome: str = "deleted") -> str:

@@ -119,8 +119,8 @@ def test_the_recovery_event_is_followed_from_its_sleeps_uuid_to_the_cycle(world)
     assert done.outcome == "stored"
     assert world.fetched() == [
         f"/developer/v2/activity/sleep/{sleep_id}",
-        f"/developer/v2/cycle/{cycle_id}/recovery",
         f"/developer/v2/cycle/{cycle_id}",
+        f"/developer/v2/cycle/{cycle_id}/recovery",
     ]
     assert world.rows(models.recovery, whoop_cycle_id=cycle_id, whoop_sleep_id=sleep_id)
 
@@ -347,3 +347,18 @@ def test_a_pushed_bed_row_belongs_to_the_account_purge(world):
             )
         )
         assert conn.execute(select(func.count()).select_from(models.withings_bed_event)).scalar() == 1
+
+
+def test_a_recovery_event_without_a_recovery_still_loads_its_sleep_and_cycle(world):
+    cycle_id = admin(world.sb, "rescore")["cycle_id"]
+    settle(world.sb)
+    sleep_id = world.sb.history_of().collections["recovery"].get(cycle_id)["sleep_id"]
+    with world.engine.begin() as conn:
+        conn.execute(models.inbound_event.update().values(processed_at=clock.utcnow()))
+    world.sb.app.delete_record("recovery", cycle_id)  # not pushed: the recovery is not (yet) there
+    body = {"user_id": WHOOP_USER, "id": sleep_id, "type": "recovery.updated", "trace_id": "t-unscored"}
+    raw, headers = signed(body)
+    requests.post(f"{world.url}/webhooks/whoop", data=raw, headers=headers, timeout=10).raise_for_status()
+    assert [d.outcome for d in world.process()] == ["stored"]
+    assert world.rows(models.sleep, whoop_id=sleep_id) and world.rows(models.cycles, whoop_id=cycle_id)
+    assert not world.rows(models.recovery, whoop_cycle_id=cycle_id)
