@@ -48,9 +48,10 @@ def _due(now: datetime):
     return and_(TABLE.c.processed_at.is_(None), or_(TABLE.c.next_attempt_at.is_(None), TABLE.c.next_attempt_at <= now))
 
 
-def claim(engine: Engine, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
-    """Claim up to `limit` due events, oldest first; each is ours until `now + lease`."""
-    pick = select(TABLE.c.id).where(_due(now)).order_by(TABLE.c.id).limit(limit)
+def claim(engine: Engine, now: datetime, limit: int, lease: timedelta, provider: str | None = None) -> list[Claimed]:
+    """Claim up to `limit` due events (of `provider`, or of any), oldest first; each is ours until `now + lease`."""
+    due = _due(now) if provider is None else and_(_due(now), TABLE.c.provider == provider)
+    pick = select(TABLE.c.id).where(due).order_by(TABLE.c.id).limit(limit)
     with engine.connect() as conn:  # a read first: an idle processor never takes SQLite's write lock
         if conn.execute(pick.limit(1)).first() is None:
             return []
@@ -60,7 +61,7 @@ def claim(engine: Engine, now: datetime, limit: int, lease: timedelta) -> list[C
     columns += [TABLE.c[name] for name in ("startdate", "enddate", "payload", "received_at", "attempts")]
     statement = (
         update(TABLE)
-        .where(TABLE.c.id.in_(pick.scalar_subquery()), _due(now))
+        .where(TABLE.c.id.in_(pick.scalar_subquery()), due)
         .values(next_attempt_at=now + lease, attempts=TABLE.c.attempts + 1)
         .returning(*columns)
     )

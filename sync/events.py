@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -55,6 +54,7 @@ MAX_ATTEMPTS = 8  # then quarantined: with the backoff below, about an hour of t
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 IDLE_SECONDS = 5.0  # nothing due: look again this soon (events another process stored, retries come due)
+PROVIDERS = ("whoop", "withings")
 QUARANTINE_RESOURCE = "push_event"  # the quarantine's `resource` of a failing event; its key is `event=<id>`
 WHOOP_CYCLE_PATH = "/developer/v2/cycle"
 APPLI_MEASURES = {1, 4}  # weight and body composition; blood pressure
@@ -112,43 +112,38 @@ class Processor:
     def __init__(self, settings, engine: Engine, *, batch: int = BATCH, max_attempts: int = MAX_ATTEMPTS):
         self.settings, self.engine = settings, engine
         self.batch, self.max_attempts = batch, max_attempts
-        self.wakeup = threading.Event()
+        self._wakeups = {provider: threading.Event() for provider in PROVIDERS}
         self.processed = 0  # events done (retries not counted), for the tests and the benchmark
         self._progress = threading.Condition()
 
     def wake(self) -> None:
         """Something was stored: look now, not at the next idle tick."""
-        self.wakeup.set()
+        for wakeup in self._wakeups.values():
+            wakeup.set()
 
-    def run(self, stop: threading.Event) -> None:
-        """Process what is due until `stop`; wait for a wake-up or IDLE_SECONDS when nothing is."""
+    def run(self, stop: threading.Event, provider: str) -> None:
+        """Process `provider`'s due events until `stop`; wait for a wake-up or IDLE_SECONDS when
+        none is due. One loop per provider: a weigh-in never waits behind WHOOP's minute limit."""
+        wakeup = self._wakeups[provider]
         while not stop.is_set():
-            self.wakeup.clear()
+            wakeup.clear()
             try:
-                busy = bool(self.process_due())
+                busy = bool(self.process_due(provider))
             except Exception as exc:  # the database is away: logged, tried again after the idle wait
                 log.error("events: processing stopped for now: %s", str(exc).splitlines()[0] if str(exc) else exc)
                 log.debug("events: processing failed", exc_info=exc)
                 busy = False
             if not busy:
-                self.wakeup.wait(IDLE_SECONDS)
+                wakeup.wait(IDLE_SECONDS)
 
-    def process_due(self) -> list[Done]:
-        """Claim one batch of due events and process each; what became of them."""
-        claimed = event_queue.claim(self.engine, clock.utcnow(), self.batch, LEASE)
+    def process_due(self, provider: str | None = None) -> list[Done]:
+        """Claim one batch of due events (of `provider`, or of both) and process each; what became of them."""
+        claimed = event_queue.claim(self.engine, clock.utcnow(), self.batch, LEASE, provider)
         if not claimed:
             return []
         batch = _Batch(self.settings, self.engine)
-        by_provider: dict[str, list] = {}
-        for event in claimed:
-            by_provider.setdefault(event.provider, []).append(event)
         try:
-            # One thread per provider: a weigh-in never waits behind WHOOP's minute limit.
-            with ThreadPoolExecutor(max_workers=len(by_provider), thread_name_prefix="events") as pool:
-                runs = [
-                    pool.submit(lambda group: [self._one(batch, e) for e in group], g) for g in by_provider.values()
-                ]
-                done = sorted((d for run in runs for d in run.result()), key=lambda d: d.event_id)
+            done = [self._one(batch, event) for event in claimed]
         finally:
             batch.close()
         for account in sorted(batch.changed):
@@ -422,14 +417,20 @@ def requeue_quarantined(conn: Connection, item_ids: list[int]) -> int:
 
 @contextmanager
 def processing(settings, engine: Engine, *, name: str = "events") -> Iterator[Processor]:
-    """A Processor on a daemon thread of its own while the block runs (serve, watch, worker)."""
+    """A Processor on daemon threads of its own, one per provider, while the block runs (serve,
+    watch, worker)."""
     processor = Processor(settings, engine)
     stop = threading.Event()
-    thread = threading.Thread(target=processor.run, args=(stop,), name=name, daemon=True)
-    thread.start()
+    threads = [
+        threading.Thread(target=processor.run, args=(stop, provider), name=f"{name}-{provider}", daemon=True)
+        for provider in PROVIDERS
+    ]
+    for thread in threads:
+        thread.start()
     try:
         yield processor
     finally:
         stop.set()
         processor.wake()
-        thread.join(10)
+        for thread in threads:
+            thread.join(10)
