@@ -53,7 +53,7 @@ LEASE = timedelta(minutes=5)  # a claimed event is ours this long; longer than a
 MAX_ATTEMPTS = 8  # then quarantined: with the backoff below, about an hour of tries
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
-IDLE_SECONDS = 5.0  # nothing due: look again this soon (events another process stored, retries come due)
+IDLE_SECONDS = 1.0  # nothing due: look again this soon (events `serve` stored in another process: a worker's latency)
 PROVIDERS = ("whoop", "withings")
 QUARANTINE_RESOURCE = "push_event"  # the quarantine's `resource` of a failing event; its key is `event=<id>`
 WHOOP_CYCLE_PATH = "/developer/v2/cycle"
