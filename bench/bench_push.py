@@ -10,6 +10,7 @@ to its committed rows (`processed_at`, written in the transaction that stores th
 
     python bench/bench_push.py --rounds 20                 # SQLite, 50 ms answers
     python bench/bench_push.py --rounds 20 --db-url postgresql+psycopg2://postgres@127.0.0.1/bench_push
+    python bench/bench_push.py --rounds 20 --db-url postgresql+psycopg2://... --worker   # serve --no-process + worker
 """
 
 from __future__ import annotations
@@ -59,18 +60,25 @@ def prepare(db_url: str, sb: SandboxServer):
         account_id = accounts.ensure(conn)
         accounts.link(conn, account_id, "whoop", who.whoop_user_id)
         accounts.link(conn, account_id, "withings", int(who.withings_userid))
+        # Not due for a day: a worker started by --worker only processes events.
+        now = clock.utcnow()
+        accounts.set_outcome(conn, account_id, status="ok", ran_at=now, due_at=now + timedelta(days=1))
     return engine
 
 
-def start_serve(sb: SandboxServer, db_url: str, port: int, secret: str) -> subprocess.Popen:
-    env = {
+def environment(sb: SandboxServer, db_url: str, secret: str) -> dict:
+    return {
         **os.environ,
         **sb.environment(mint_tokens=True),
         "DATABASE_URL": db_url,
         "WHOOP_PLATFORM_NO_DOTENV": "1",
         "WITHINGS_WEBHOOK_SECRET": secret,
     }
+
+
+def start_serve(env: dict, port: int, process: bool) -> subprocess.Popen:
     command = [sys.executable, str(PROJECT / "etl.py"), "serve", "--port", str(port), "--rate-limit", "100000"]
+    command += [] if process else ["--no-process"]
     proc = subprocess.Popen(command, env=env, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -124,6 +132,9 @@ def main() -> None:
         help="seconds between rounds (a round is 5 WHOOP requests: under its 100 a minute)",
     )
     parser.add_argument("--db-url", default=None, help="default: a SQLite file in a temporary folder")
+    parser.add_argument(
+        "--worker", action="store_true", help="serve --no-process, and a `worker` processes (PostgreSQL)"
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -132,7 +143,14 @@ def main() -> None:
         db_url = args.db_url or f"sqlite:///{tmp}/push.db"
         engine = prepare(db_url, sb)
         port, secret = free_port(), secrets.token_urlsafe(32)
-        proc = start_serve(sb, db_url, port, secret)
+        env = environment(sb, db_url, secret)
+        proc = start_serve(env, port, process=not args.worker)
+        worker = None
+        if args.worker:
+            command = [sys.executable, str(PROJECT / "etl.py"), "worker"]
+            worker = subprocess.Popen(
+                command, env=env, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
         try:
             sb.push.configure(
                 whoop_url=f"http://127.0.0.1:{port}/webhooks/whoop",
@@ -148,8 +166,9 @@ def main() -> None:
                 print("warning: not every event was processed within 120 s")
             report(engine, sb, args, delivered)
         finally:
-            proc.terminate()
-            proc.wait(10)
+            for child in filter(None, (proc, worker)):
+                child.terminate()
+                child.wait(10)
         engine.dispose()
 
 
@@ -166,7 +185,10 @@ def report(engine, sb: SandboxServer, args, delivered: int) -> None:
         latency["all"].append(seconds)
     requests_made = [r for r in sb.app.requests if "oauth" not in r["path"]]
     print(f"machine: {machine()}")
-    print(f"{args.rounds} rounds, {args.latency_ms} ms per API answer, {delivered} deliveries, {len(done)} processed")
+    by = "a worker (serve --no-process)" if args.worker else "serve"
+    print(
+        f"{args.rounds} rounds, {args.latency_ms} ms per API answer, {delivered} deliveries, {len(done)} processed by {by}"
+    )
     print("outcomes:", {o: sum(1 for r in done if r.outcome == o) for o in {r.outcome for r in done}})
     for name in ("withings", "whoop", "all"):
         print(summary(f"delivery -> committed row, {name}", latency[name]))
