@@ -54,6 +54,11 @@ MAX_ATTEMPTS = 8  # then quarantined: with the backoff below, about an hour of t
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 IDLE_SECONDS = 1.0  # nothing due: look again this soon (events `serve` stored in another process: a worker's latency)
+FAILING_WAIT_SECONDS = 60.0  # the database keeps failing: look again at most this often
+ROLE_CANNOT_PROCESS = (
+    "events: this database role may not read inbound_event, so %s events are not processed here: "
+    "run `serve --no-process` with it, and `worker` or `watch` with the owner's role"
+)
 PROVIDERS = ("whoop", "withings")
 QUARANTINE_RESOURCE = "push_event"  # the quarantine's `resource` of a failing event; its key is `event=<id>`
 WHOOP_CYCLE_PATH = "/developer/v2/cycle"
@@ -124,15 +129,25 @@ class Processor:
     def run(self, stop: threading.Event, provider: str) -> None:
         """Process `provider`'s due events until `stop`; wait for a wake-up or IDLE_SECONDS when
         none is due. One loop per provider: a weigh-in never waits behind WHOOP's minute limit."""
-        wakeup = self._wakeups[provider]
+        wakeup, failures = self._wakeups[provider], 0
         while not stop.is_set():
             wakeup.clear()
             try:
                 busy = bool(self.process_due(provider))
-            except Exception as exc:  # the database is away: logged, tried again after the idle wait
-                log.error("events: processing stopped for now: %s", str(exc).splitlines()[0] if str(exc) else exc)
+            except Exception as exc:  # the database is away: logged once, tried again less and less often
+                if _permission_denied(exc):
+                    log.error(ROLE_CANNOT_PROCESS, provider)
+                    return
+                failures += 1
+                (log.error if failures == 1 else log.debug)(
+                    "events: %s processing stopped for now: %s", provider, str(exc).splitlines()[0] if str(exc) else exc
+                )
                 log.debug("events: processing failed", exc_info=exc)
-                busy = False
+                wakeup.wait(min(IDLE_SECONDS * 2**failures, FAILING_WAIT_SECONDS))
+                continue
+            if failures:
+                log.info("events: %s processing goes on", provider)
+                failures = 0
             if not busy:
                 wakeup.wait(IDLE_SECONDS)
 
@@ -219,6 +234,11 @@ class Processor:
             )
             event_queue.finish(conn, event.id, "quarantined", now, message)
         return Done(event.id, "quarantined", message)
+
+
+def _permission_denied(exc: BaseException) -> bool:
+    """PostgreSQL's insufficient_privilege: the receiver's insert-only role (README)."""
+    return getattr(getattr(exc, "orig", None), "pgcode", None) == "42501"
 
 
 def _who(event: event_queue.Claimed) -> tuple:

@@ -20,6 +20,7 @@ from storage.inbound import InboundEvent, store_event
 from sync import events, hooks
 from sync.events import Processor
 from tests.webhooks.conftest import WHOOP_USER, WITHINGS_USER, config, link_sandbox_users, running, stored
+from tests.webhooks.test_receiver_role import receiver_url  # noqa: F401 - the fixture
 from tests.webhooks.test_receiver_with_sandbox_deliveries import admin, settle, signed
 from webhooks.receiver import create_app
 from webhooks.sink import DatabaseSink
@@ -362,3 +363,13 @@ def test_a_recovery_event_without_a_recovery_still_loads_its_sleep_and_cycle(wor
     assert [d.outcome for d in world.process()] == ["stored"]
     assert world.rows(models.sleep, whoop_id=sleep_id) and world.rows(models.cycles, whoop_id=cycle_id)
     assert not world.rows(models.recovery, whoop_cycle_id=cycle_id)
+
+
+def test_a_processor_under_the_receiver_role_stops_with_one_clear_line(receiver_url, caplog):  # noqa: F811
+    engine = make_engine(receiver_url)
+    try:
+        with caplog.at_level("ERROR", logger="etl.events"):
+            Processor(get_settings(read_dotenv=False), engine).run(threading.Event(), "whoop")  # returns by itself
+    finally:
+        engine.dispose()
+    assert caplog.text.count("run `serve --no-process` with it") == 1
