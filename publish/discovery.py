@@ -166,7 +166,7 @@ def account_messages(topics: Topics, snapshot) -> list[Message]:
 
 def withdrawal(topics: Topics, account: str) -> list[Message]:
     """Empty retained payloads on every topic the account's device may have: each catalog metric
-    (published or not) and the problem sensor, configs first, so Home Assistant removes them."""
+    (published or not), the problem and in-bed sensors, configs first, so Home Assistant removes them."""
     configs = [Message(topics.config(account, "sensor", m.name), "") for m in metrics.METRICS]
     configs += [Message(topics.config(account, "binary_sensor", name), "") for name in (PROBLEM, IN_BED)]
     states = [Message(topics.state(account, m.name), "") for m in metrics.METRICS]

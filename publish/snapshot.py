@@ -91,6 +91,7 @@ def _local_day(conn: Connection, name: str, value, account: int | None) -> str |
 
 
 def linked_providers(conn: Connection, name: str) -> list[str]:
+    """The providers whose users the account `name` holds (its device's model names them)."""
     rows = accounts.list_accounts(conn, [name]) if read_model.has_table(conn, "account") else []
     return sorted({provider for row in rows for provider in row.users})
 
