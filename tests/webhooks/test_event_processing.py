@@ -312,6 +312,24 @@ def test_serve_processes_in_process_while_it_answers(world):
     assert world.rows(models.withings_weight, grpid=grpid)
 
 
+def test_serve_answers_at_once_while_its_processor_waits_on_a_slow_api(world):
+    sink = DatabaseSink(world.engine)
+    # Every API answer takes longer than the receiver's deadline for WHOOP (0.8 s).
+    requests.post(f"{world.sb.url}/_sandbox/latency", params={"ms": 1000}, timeout=10).raise_for_status()
+    with events.processing(world.settings, world.engine) as processor, running(create_app(config(), sink)) as url:
+        sink.on_stored = processor.wake
+        world.sb.push.configure(
+            whoop_url=f"{url}/webhooks/whoop", withings_url=f"{url}/webhooks/withings/{config().withings_path_secret}"
+        )
+        admin(world.sb, "rescore")
+        admin(world.sb, "weigh-in", kg=79.0)  # delivered while the rescore's fetches are still waiting
+        log = settle(world.sb)
+        # Every delivery was answered 200 the first time: the fetches held nothing the receiver needs.
+        assert log and all(entry["status"] == 200 and entry["attempt"] == 0 for entry in log), log
+        assert processor.wait_processed(len(log), 120)
+    assert {row.outcome for row in stored(world.engine)} == {"stored"}
+
+
 def test_in_bed_is_published_to_mqtt(world, monkeypatch, tmp_path):
     from publish.listener import open_listener
     from tests.helpers.mosquitto import Subscriber, broker
