@@ -108,6 +108,18 @@ def retry_later(engine: Engine, event_id: int, error: str, at: datetime, *, unco
         conn.execute(update(TABLE).where(TABLE.c.id == event_id, TABLE.c.processed_at.is_(None)).values(**values))
 
 
+def release(engine: Engine, event_ids: list[int], now: datetime) -> None:
+    """Claimed but not tried: due again now, the claim's attempt not counted."""
+    if not event_ids:
+        return
+    with engine.begin() as conn:
+        conn.execute(
+            update(TABLE)
+            .where(TABLE.c.id.in_(event_ids), TABLE.c.processed_at.is_(None))
+            .values(next_attempt_at=now, attempts=TABLE.c.attempts - 1)
+        )
+
+
 def requeue(conn: Connection, event_ids: list[int]) -> int:
     """Due again now, attempts from zero (`quarantine retry` of a quarantined event); how many."""
     if not event_ids:

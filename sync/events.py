@@ -48,7 +48,7 @@ from sync.budget import give_back_unused
 from sync.plan import open_client
 
 log = logging.getLogger("etl.events")
-BATCH = 32  # events claimed at once
+BATCH = 16  # events claimed at once
 LEASE = timedelta(minutes=5)  # a claimed event is ours this long; longer than any one event's requests
 MAX_ATTEMPTS = 8  # then quarantined: with the backoff below, about an hour of tries
 BACKOFF_FIRST = timedelta(seconds=30)
@@ -153,12 +153,19 @@ class Processor:
 
     def process_due(self, provider: str | None = None) -> list[Done]:
         """Claim one batch of due events (of `provider`, or of both) and process each; what became of them."""
-        claimed = event_queue.claim(self.engine, clock.utcnow(), self.batch, LEASE, provider)
+        claimed_at = clock.utcnow()
+        claimed = event_queue.claim(self.engine, claimed_at, self.batch, LEASE, provider)
         if not claimed:
             return []
-        batch = _Batch(self.settings, self.engine)
+        batch, done = _Batch(self.settings, self.engine), []
         try:
-            done = [self._one(batch, event) for event in claimed]
+            for index, event in enumerate(claimed):
+                if clock.utcnow() - claimed_at > LEASE / 2:
+                    # Slow going (a spent minute limit): what is left goes back before its lease
+                    # ends, so that no other processor takes an event this one still holds.
+                    event_queue.release(self.engine, [left.id for left in claimed[index:]], clock.utcnow())
+                    break
+                done.append(self._one(batch, event))
         finally:
             batch.close()
         for account in sorted(batch.changed):

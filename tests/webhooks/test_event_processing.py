@@ -391,3 +391,23 @@ def test_a_processor_under_the_receiver_role_stops_with_one_clear_line(receiver_
     finally:
         engine.dispose()
     assert caplog.text.count("run `serve --no-process` with it") == 1
+
+
+def test_a_batch_gone_slow_gives_back_what_it_did_not_reach_before_its_lease_ends(world, monkeypatch):
+    for kg in (70.0, 70.5, 71.0):
+        admin(world.sb, "weigh-in", kg=kg)
+    settle(world.sb)
+    now = [datetime.now(timezone.utc)]
+    monkeypatch.setattr(clock, "utcnow", lambda: now[0])
+    processor = Processor(world.settings, world.engine)
+    one = processor._one
+
+    def slow(batch, event):  # each event takes most of the lease (a spent minute limit)
+        now[0] += events.LEASE * 0.6
+        return one(batch, event)
+
+    monkeypatch.setattr(processor, "_one", slow)
+    assert [d.outcome for d in processor.process_due()] == ["stored"]
+    waiting = [r for r in stored(world.engine) if r.processed_at is None]
+    assert len(waiting) == 2 and all(r.attempts == 0 and r.next_attempt_at <= now[0] for r in waiting)
+    assert [d.outcome for d in processor.process_due()] == ["stored"]  # due again at once
