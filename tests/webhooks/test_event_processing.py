@@ -411,3 +411,13 @@ def test_a_batch_gone_slow_gives_back_what_it_did_not_reach_before_its_lease_end
     waiting = [r for r in stored(world.engine) if r.processed_at is None]
     assert len(waiting) == 2 and all(r.attempts == 0 and r.next_attempt_at <= now[0] for r in waiting)
     assert [d.outcome for d in processor.process_due()] == ["stored"]  # due again at once
+
+
+def test_an_ecg_notification_is_done_as_ignored_and_fetches_nothing(world, caplog):
+    _notify(world, appli="54", startdate="1765100000", enddate="1765100030")
+    world.sb.app.clear_requests()
+    with caplog.at_level("INFO", logger="etl.events"):
+        assert [d.outcome for d in world.process()] == ["ignored"]
+    (row,) = stored(world.engine)
+    assert row.processed_at is not None and row.last_error == "not a category this release processes"
+    assert world.fetched("withings") == [] and "appli 54: nothing to fetch" in caplog.text
