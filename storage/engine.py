@@ -74,8 +74,9 @@ def reading(engine: Engine) -> Iterator[Connection]:
     """A transaction that only reads. On SQLite it begins deferred: in WAL mode a reader neither
     waits for the writer nor holds it back, where the BEGIN IMMEDIATE of a writing engine's other
     transactions takes the write lock, and a thread that finds it taken sleeps in SQLite's busy
-    handler (1, 2, 5, 10 ms and longer) instead of waking when it is free. So the run's fetch
-    threads read their token and rate while the writer commits. PostgreSQL: a plain transaction."""
+    handler, in growing steps, instead of waking when it is free. So a run's threads
+    read (a token, the quarantine, a stored rate) while its writer holds the lock. PostgreSQL: a
+    plain transaction."""
     with engine.connect() as conn:
         conn.execution_options(**{READING: True})
         with conn.begin():
