@@ -31,12 +31,15 @@ AUTHORIZE_PATH = "/oauth2_user/authorize2"
 MEASTYPES = (1, 4, 5, 6, 8, 9, 10, 11, 12, 54, 71, 73, 76, 77, 88, 91, 123, 155, 167, 168, 169, 170, 226)
 CATEGORY_REAL_MEASURES = 1
 AUTH_FAILED = {100, 101, 102, 200, 401}
+USER_PATH = "/v2/user"
+DEVICES_SCOPE = "user.info"  # getdevice (docs/API_NOTES.md, Withings "Devices")
 STATUS_TIMEOUT, STATUS_TOO_MANY = 522, 601
 # Withings documents no status for a missing scope; 2555 is "Unauthorized: not allowed to call this
 # service" in its response_status table, which is what a token without the scope gets (UNCONFIRMED;
 # docs/API_NOTES.md, Withings "Errors in HTTP 200"). 214 and 2553 stay a plain Unauthorized.
 STATUS_SCOPE_MISSING = 2555
 DEFAULT_MAX_PAGES = 10_000
+NOTIFY_PATH = "/notify"
 
 
 def raise_for_status(status: int, error: str, during: str, scope: str | None = None, what: str = "this data") -> None:
@@ -148,6 +151,35 @@ class WithingsClient(AuthorizationCode):
         else:
             params.update({k: int(v) for k, v in (("startdate", startdate), ("enddate", enddate)) if v is not None})
         return self.iter_action_pages(path, "getmeas", params, "measuregrps", max_pages, scope=scope, what=what)
+
+    def devices(self) -> list[dict]:
+        """User v2 `getdevice`: the raw `devices` list (type, model, battery, first and last session)."""
+        body = self._call(USER_PATH, {"action": "getdevice"}, DEVICES_SCOPE, "the list of your devices")
+        devices = body.get("devices")
+        if not isinstance(devices, list):
+            raise ApiError(PROVIDER, f"{USER_PATH} getdevice: the body has no devices list")
+        return devices
+
+    # -- notifications (notify-subscribe, notify-list, notify-revoke) ---------------------------
+    def fetch_subscriptions(self) -> list[dict]:
+        """Every notification subscription of this user: [{appli, callbackurl, comment, expires}]."""
+        body = self._call(NOTIFY_PATH, {"action": "list"}, what="the notification subscriptions")
+        profiles = body.get("profiles")
+        if not isinstance(profiles, list) or not all(isinstance(p, dict) for p in profiles):
+            raise ApiError(PROVIDER, f"{NOTIFY_PATH} list: the body has no profiles list")
+        if not all(str(p.get("appli")).isdigit() and isinstance(p.get("callbackurl"), str) for p in profiles):
+            raise ApiError(PROVIDER, f"{NOTIFY_PATH} list: a profile without a numeric appli or a callbackurl")
+        return [{**p, "appli": int(p["appli"])} for p in profiles]
+
+    def subscribe(self, callback_url: str, appli: int, comment: str = "") -> None:
+        """Subscribe `callback_url` to `appli`; Withings sends a HEAD to the URL before it accepts."""
+        params = {"action": "subscribe", "callbackurl": callback_url, "appli": int(appli), "comment": comment}
+        self._call(NOTIFY_PATH, params, what=f"notifications of appli {appli}")
+
+    def revoke(self, callback_url: str, appli: int) -> None:
+        """Remove the subscription of `callback_url` to `appli`."""
+        params = {"action": "revoke", "callbackurl": callback_url, "appli": int(appli)}
+        self._call(NOTIFY_PATH, params, what=f"notifications of appli {appli}")
 
     def _call(self, path: str, params: dict, scope: str | None = None, what: str = "this data") -> dict:
         data = self.tokens.call(

@@ -24,6 +24,7 @@ COMMANDS = {
     "menu": "commands.menu",
     "mqtt": "commands.mqtt",
     "quarantine": "commands.quarantine",
+    "restore": "commands.restore",
     "serve": "commands.webhooks",
     "status": "commands.status",
     "watch": "commands.watch",
