@@ -12,7 +12,7 @@ from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.settings import ProviderSettings, Settings
 from storage.sync_state import stored_states
 from sync import resources
-from sync.budget import db_budget
+from sync.budget import DbBudget, db_budget
 from sync.runner import Job
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def source_jobs(
 ) -> list[Job]:
     """One job per declared resource of `source`, all sharing one client (and its rate limiter)."""
     client, user_id = open_client(settings, store, source, engine)
-    return resource_jobs(
+    jobs = resource_jobs(
         engine,
         client,
         user_id,
@@ -86,6 +86,10 @@ def source_jobs(
         since=since,
         full=full,
     )
+    http = getattr(client, "http", None)
+    if isinstance(getattr(http, "budget", None), DbBudget):  # last: what it reserves goes back when the jobs end
+        http.budget.prepare(http.limiter.per_minute, routine=any(not job.backfill for job in jobs))
+    return jobs
 
 
 def resource_jobs(

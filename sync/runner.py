@@ -20,6 +20,7 @@ from api_clients.errors import classify_error, of_account
 from api_clients.pages import Page
 from db_loader import BATCH_SIZE, LoadCounts, load_page, reconcile, retry_quarantine
 from storage import quarantine
+from storage.engine import reading
 from storage.sync_state import advance_sync_state, record_sync_deferral, record_sync_failure
 from sync.budget import backfilling
 from sync.resources import Resource
@@ -62,6 +63,11 @@ class Job:
     def name(self) -> str:
         return self.resource.name
 
+    @property
+    def backfill(self) -> bool:
+        """Whether the window reaches further back than a routine run's: its requests take a backfill's share."""
+        return self.window.is_backfill(self.window.end)
+
 
 @dataclass
 class ResourceResult:
@@ -80,7 +86,7 @@ class ResourceResult:
 
 def _fetch_worker(job: Job, out: queue.Queue, cancel: threading.Event, slots: threading.Semaphore) -> None:
     # A backfill's requests take a backfill's share of a daily budget; routine runs keep the rest.
-    with slots, backfilling(job.window.is_backfill(job.window.end)):
+    with slots, backfilling(job.backfill):
         _fetch(job, out, cancel)
 
 
@@ -379,7 +385,7 @@ class Runner:
     def _retry_quarantined(self, jobs: list[Job], results: dict) -> None:
         """Retry the resources with quarantined records; one query when there are none."""
         try:
-            with self.engine.connect() as conn:
+            with reading(self.engine) as conn:
                 held = quarantine.waiting(conn)
         except SQLAlchemyError as exc:  # the run goes on: they stay held, and are tried next time
             log.error("could not read the quarantine: %s", str(exc).splitlines()[0])
