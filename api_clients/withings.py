@@ -31,6 +31,8 @@ AUTHORIZE_PATH = "/oauth2_user/authorize2"
 MEASTYPES = (1, 4, 5, 6, 8, 9, 10, 11, 12, 54, 71, 73, 76, 77, 88, 91, 123, 155, 167, 168, 169, 170, 226)
 CATEGORY_REAL_MEASURES = 1
 AUTH_FAILED = {100, 101, 102, 200, 401}
+USER_PATH = "/v2/user"
+DEVICES_SCOPE = "user.info"  # getdevice (docs/API_NOTES.md, Withings "Devices")
 STATUS_TIMEOUT, STATUS_TOO_MANY = 522, 601
 # Withings documents no status for a missing scope; 2555 is "Unauthorized: not allowed to call this
 # service" in its response_status table, which is what a token without the scope gets (UNCONFIRMED;
@@ -148,6 +150,18 @@ class WithingsClient(AuthorizationCode):
         else:
             params.update({k: int(v) for k, v in (("startdate", startdate), ("enddate", enddate)) if v is not None})
         return self.iter_action_pages(path, "getmeas", params, "measuregrps", max_pages, scope=scope, what=what)
+
+    def devices(self) -> list[dict]:
+        """User v2 `getdevice`: the raw `devices` list (type, model, battery, first and last session)."""
+        body = self._call(USER_PATH, {"action": "getdevice"}, DEVICES_SCOPE, "the list of your devices")
+        devices = body.get("devices")
+        if not isinstance(devices, list):
+            raise ApiError(PROVIDER, f"{USER_PATH} getdevice: the body has no devices list")
+        return devices
+
+    def ecg_signal(self, signalid: int, *, scope: str | None = None, what: str = "ECG recordings") -> dict:
+        """Heart v2 `get`: one recording's signal (samples in microvolts, frequency, wear position)."""
+        return self._call("/v2/heart", {"action": "get", "signalid": int(signalid)}, scope, what)
 
     def _call(self, path: str, params: dict, scope: str | None = None, what: str = "this data") -> dict:
         data = self.tokens.call(

@@ -23,7 +23,7 @@ class Problem:
 
     source: str
     resource: str
-    kind: str  # "reconnect" | "stale" | "quarantine" | "configuration" | "database"
+    kind: str  # "reconnect" | "stale" | "device" | "quarantine" | "configuration" | "database"
     message: str
 
 
@@ -68,6 +68,7 @@ def check(engine: Engine, settings, now: datetime | None = None, scope: account_
         tokens = {t["provider"] for t in read_model.stored_tokens(conn, account)}
         held = read_model.quarantined(conn, account)
         latest, flagged = read_model.headline(conn, now, account), read_model.flagged(conn, account)
+        devices = read_model.device_notes(conn, now, account)
     # A monitoring host may hold no client ids at all: the database says which providers are in use.
     in_use = tokens | {r["source"] for r in rows if r["last_success_at"] or r["newest_record"]}
     configured = [s for s in resources.SOURCES if getattr(settings, s).configured or s in in_use]
@@ -88,6 +89,9 @@ def check(engine: Engine, settings, now: datetime | None = None, scope: account_
     for row in rows:
         if row["source"] in configured and row["source"] not in blocked and row["stale"]:
             problems.append(Problem(row["source"], row["resource"], "stale", f"{row['label']} {row['problem']}"))
+    if "withings" in configured and "withings" not in blocked:
+        # The likely cause of quiet Withings data, each device on a line of its own.
+        problems += [Problem("withings", "devices", "device", note["message"]) for note in devices]
     held = [q for q in held if q["source"] in configured]
     problems += _quarantine_problems(held)
     kinds = {p.kind for p in problems}
