@@ -24,7 +24,8 @@ def _data_requests(sandbox):
     return [
         r
         for r in sandbox.requests
-        if r["path"].startswith("/developer/v2/") or r["path"] in ("/measure", "/v2/measure", "/v2/sleep", "/v2/heart", "/v2/user")
+        if r["path"].startswith("/developer/v2/")
+        or r["path"] in ("/measure", "/v2/measure", "/v2/sleep", "/v2/heart", "/v2/user")
     ]
 
 
