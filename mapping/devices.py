@@ -25,6 +25,8 @@ from mapping.fields import (
 from mapping.workout_categories import WORKOUT_CATEGORIES
 
 AFIB_NAMES = {0: "negative", 1: "positive", 2: "inconclusive"}  # Heart v2 `ecg.afib`
+# Heart v2 `model` of an ECG recording (reference; ScanWatch's 93 from vangorra/python_withings_api PR #85).
+ECG_MODELS = {44: "BPM Core", 91: "Move ECG", 93: "ScanWatch"}
 HEART_RATE = Plausible(20, 300, "bpm")
 
 
