@@ -185,3 +185,19 @@ def _settings():
     from configuration.settings import get_settings
 
     return get_settings(read_dotenv=False)
+
+
+def test_an_unlinked_device_is_kept_marked_and_no_longer_warned_about(etl_env, db_url):
+    etl_env.set_device("BPM Connect", battery="low")
+    assert run_etl()[0] == 0
+    _served_devices_without(etl_env, ("BPM Connect",))
+    code, summary, err = run_etl()
+    assert code == 0, err
+    assert by_resource(summary)["devices"]["deleted"] == 1
+    rows = {r.model: r for r in _rows(db_url, models.withings_device)}
+    assert rows["BPM Connect"].deleted_at is not None and rows["ScanWatch"].deleted_at is None
+    engine = make_engine(db_url)
+    try:
+        assert "BPM Connect" not in format_status(collect_status(engine))
+    finally:
+        engine.dispose()
