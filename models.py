@@ -650,6 +650,22 @@ inbound_event = Table(
 )
 
 
+# The Withings notification subscriptions an account was last seen to hold (migration
+# 0017_push_subscription): replaced whole by each `notify list` that `webhooks` makes. The callback
+# is stored masked (configuration/push.py): its path secret never reaches a table.
+push_subscription = Table(
+    "push_subscription",
+    metadata,
+    _id(),
+    Column("account_id", SurrogateKey, ForeignKey("account.id"), nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("appli", Integer, nullable=False),
+    Column("callback", String(300), nullable=False),
+    _at("listed_at", nullable=False),
+    UniqueConstraint("account_id", "provider", "appli", "callback"),
+)
+
+
 # ---- ORM classes, mapped on first use ---------------------------------------------------------
 # The ORM (sqlalchemy.orm and the mapper set-up, a large share of start-up) loads only when one of
 # these names is read: the dashboard, the readers and the tests use them; the ETL's run never

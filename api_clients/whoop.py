@@ -89,6 +89,16 @@ class WhoopClient(AuthorizationCode):
             params["nextToken"] = next_token
         raise ApiError(PROVIDER, f"{path}: more than {cap} pages; stopped paging")
 
+    def newest_record(
+        self, path: str, start: datetime, end: datetime, *, scope: str | None = None, what: str = "this data"
+    ) -> dict | None:
+        """The newest record of a collection that starts in [start, end), or None: one request, `limit=1`."""
+        params = {"limit": 1, "start": iso_utc(start), "end": iso_utc(end)}
+        records = self._get(path, params, scope=scope, what=what).get("records")
+        if not isinstance(records, list):
+            raise ApiError(PROVIDER, f"{path}: response has no records list")
+        return records[0] if records and isinstance(records[0], dict) else None
+
     def get_profile(self) -> dict:
         """`/v2/user/profile/basic`: user_id, email, first and last name."""
         return self._get(PROFILE_PATH, {}, scope=PROFILE_SCOPE)

@@ -39,6 +39,7 @@ STATUS_TIMEOUT, STATUS_TOO_MANY = 522, 601
 # docs/API_NOTES.md, Withings "Errors in HTTP 200"). 214 and 2553 stay a plain Unauthorized.
 STATUS_SCOPE_MISSING = 2555
 DEFAULT_MAX_PAGES = 10_000
+NOTIFY_PATH = "/notify"
 
 
 def raise_for_status(status: int, error: str, during: str, scope: str | None = None, what: str = "this data") -> None:
@@ -162,6 +163,27 @@ class WithingsClient(AuthorizationCode):
     def ecg_signal(self, signalid: int, *, scope: str | None = None, what: str = "ECG recordings") -> dict:
         """Heart v2 `get`: one recording's signal (samples in microvolts, frequency, wear position)."""
         return self._call("/v2/heart", {"action": "get", "signalid": int(signalid)}, scope, what)
+
+    # -- notifications (notify-subscribe, notify-list, notify-revoke) ---------------------------
+    def fetch_subscriptions(self) -> list[dict]:
+        """Every notification subscription of this user: [{appli, callbackurl, comment, expires}]."""
+        body = self._call(NOTIFY_PATH, {"action": "list"}, what="the notification subscriptions")
+        profiles = body.get("profiles")
+        if not isinstance(profiles, list) or not all(isinstance(p, dict) for p in profiles):
+            raise ApiError(PROVIDER, f"{NOTIFY_PATH} list: the body has no profiles list")
+        if not all(str(p.get("appli")).isdigit() and isinstance(p.get("callbackurl"), str) for p in profiles):
+            raise ApiError(PROVIDER, f"{NOTIFY_PATH} list: a profile without a numeric appli or a callbackurl")
+        return [{**p, "appli": int(p["appli"])} for p in profiles]
+
+    def subscribe(self, callback_url: str, appli: int, comment: str = "") -> None:
+        """Subscribe `callback_url` to `appli`; Withings sends a HEAD to the URL before it accepts."""
+        params = {"action": "subscribe", "callbackurl": callback_url, "appli": int(appli), "comment": comment}
+        self._call(NOTIFY_PATH, params, what=f"notifications of appli {appli}")
+
+    def revoke(self, callback_url: str, appli: int) -> None:
+        """Remove the subscription of `callback_url` to `appli`."""
+        params = {"action": "revoke", "callbackurl": callback_url, "appli": int(appli)}
+        self._call(NOTIFY_PATH, params, what=f"notifications of appli {appli}")
 
     def _call(self, path: str, params: dict, scope: str | None = None, what: str = "this data") -> dict:
         data = self.tokens.call(

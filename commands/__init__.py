@@ -13,6 +13,7 @@ from commands.mcp import mcp
 from commands.menu import menu
 from commands.mqtt import mqtt
 from commands.quarantine import quarantine
+from commands.restore import restore
 from commands.status import status
 from commands.watch import watch
 from commands.webhooks import serve, webhooks
@@ -34,6 +35,7 @@ COMMANDS = (
     serve,
     webhooks,
     backup,
+    restore,
     menu,
 )
 

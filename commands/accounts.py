@@ -7,7 +7,7 @@ import json
 
 import click
 
-from commands.common import open_engine, settings
+from commands.common import LOCAL_TIME_OPTION, display_zone, open_engine, settings
 from configuration.accounts import check_account_name
 from configuration.exits import ConfigError, LockedError
 
@@ -20,9 +20,10 @@ def _name(ctx, param, value):
 
 
 @click.group(invoke_without_command=True)
-@click.option("--json", "json_output", is_flag=True, help="Print the accounts as JSON.")
+@click.option("--json", "json_output", is_flag=True, help="Print the accounts as JSON (times in UTC).")
+@LOCAL_TIME_OPTION
 @click.pass_context
-def accounts(ctx, json_output):
+def accounts(ctx, json_output, local_time):
     """List the accounts: providers, provider user ids, token state and freshness (add, remove: see --help)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -33,6 +34,7 @@ def accounts(ctx, json_output):
     try:
         with engine.connect() as conn:
             items = list_accounts(conn)
+        tz, zone = display_zone(engine, local_time and not json_output)
     finally:
         engine.dispose()
     if json_output:
@@ -40,7 +42,7 @@ def accounts(ctx, json_output):
 
         click.echo(json.dumps(items, default=json_default, indent=2))
     else:
-        click.echo(format_accounts(items, clock.utcnow()))
+        click.echo(format_accounts(items, clock.utcnow(), tz, zone))
 
 
 @accounts.command()

@@ -1,5 +1,5 @@
-"""What several commands share: the `--source` option, the `--ping-url` check, and the settings and
-read-only engine of the reader commands (`export`, `quarantine`, `accounts`)."""
+"""What several commands share: the `--source` and `--local-time` options, the `--ping-url` check,
+and the settings and read-only engine of the reader commands (`export`, `quarantine`, `accounts`)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,31 @@ SOURCE_OPTION = click.option(
     type=click.Choice(SOURCES),
     help="Only this source (repeatable). Default: every configured source.",
 )
+
+
+# `--local-time` of every command that prints times (`status`, `accounts`, `quarantine`, the run):
+# one declaration, one zone (the dashboard's), and the output names it.
+LOCAL_TIME_OPTION = click.option(
+    "--local-time",
+    is_flag=True,
+    help="Show times in the dashboard's zone (the person's, from the data) instead of UTC; the output names it.",
+)
+
+
+def display_zone(engine, local_time: bool, account_id: int | None = None):
+    """(tzinfo, name) of the zone a command shows times in: UTC, or with `--local-time` the zone the
+    dashboard shows `account_id` (None: every account's data) in, named with where it came from."""
+    from datetime import timezone
+
+    if not local_time:
+        return timezone.utc, "UTC"
+    from configuration import clock
+    from dashboard.localtime import describe
+    from dashboard.panels import page_zone
+
+    with engine.connect() as conn:
+        zone = page_zone(conn, account_id)
+    return zone.tz, describe(zone, clock.utcnow())
 
 
 def ping_url_callback(ctx, param, value):

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import click
 
-from commands.common import open_engine, settings
+from commands.common import LOCAL_TIME_OPTION, display_zone, open_engine, settings
 from configuration.accounts import account_option
 from configuration.invocation import command
 
@@ -46,11 +46,12 @@ def _account(session, ctx) -> int | None:
 
 
 @click.group(invoke_without_command=True)
-@click.option("--json", "json_output", is_flag=True, help="Print the items as JSON.")
+@click.option("--json", "json_output", is_flag=True, help="Print the items as JSON (times in UTC).")
 @click.option("--all", "show_all", is_flag=True, help="Also the dismissed items.")
+@LOCAL_TIME_OPTION
 @account_option(multiple=False, help="Only this account's items, for every subcommand. Default: every account.")
 @click.pass_context
-def quarantine(ctx, json_output, show_all, account):
+def quarantine(ctx, json_output, show_all, local_time, account):
     """List the records the APIs sent that could not be stored (ack, dismiss, retry, show: see --help)."""
     ctx.obj = {**(ctx.obj or {}), "quarantine_account": account}
     if ctx.invoked_subcommand is not None:
@@ -58,13 +59,15 @@ def quarantine(ctx, json_output, show_all, account):
     from readers.quarantine import FIELDS, format_items, list_items
 
     with _session(write=False) as session:
-        items = list_items(session, include_dismissed=show_all, account=_account(session, ctx))
+        account_id = _account(session, ctx)
+        items = list_items(session, include_dismissed=show_all, account=account_id)
+        tz, zone = display_zone(session.get_bind(), local_time and not json_output, account_id)
     if json_output:
         from readers.export import json_default  # lazy: the command's work loads when it runs
 
         click.echo(json.dumps([{k: q[k] for k in FIELDS} for q in items], default=json_default, indent=2))
     else:
-        click.echo(format_items(items))
+        click.echo(format_items(items, tz, zone))
 
 
 @quarantine.command()

@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from commands.common import LOCAL_TIME_OPTION
 from configuration.accounts import DEFAULT_ACCOUNT, account_option
 from configuration.exits import EXIT_FAILED, EXIT_USAGE, ConfigError, FailedError
 from configuration.logs import redact
@@ -22,11 +23,7 @@ from configuration.logs import redact
     "new quarantined records (or no database), 2 a setting is wrong or nothing is in use, "
     "3 a provider must be re-connected.",
 )
-@click.option(
-    "--local-time",
-    is_flag=True,
-    help="Show times in the dashboard's zone (the person's, from the data) instead of UTC; the header names it.",
-)
+@LOCAL_TIME_OPTION
 @account_option()
 @click.pass_context
 def status(ctx, json_output, check, local_time, accounts):

@@ -198,6 +198,10 @@ class Settings:
     healthcheck_account_names: bool = False  # whether the monitor's pings may name accounts
     mqtt: MqttSettings = field(default_factory=MqttSettings)  # Home Assistant's broker (MQTT_URL)
     withings_webhook_secret: str | None = field(default=None, repr=False)  # `serve`'s notification path
+    # The providers whose push is relied on (PUSH_PROVIDERS): `watch` slows down for them while
+    # their events come, and `status --check` fails when they stop (configuration/push.py).
+    push_providers: tuple[str, ...] = ()
+    push_silent_after: timedelta = timedelta(hours=26)  # PUSH_SILENT_AFTER
 
 
 def is_checkout() -> bool:
@@ -320,6 +324,33 @@ def stale_after_overrides() -> dict[str, timedelta]:
     return overrides
 
 
+PUSH_SOURCES = ("whoop", "withings")
+DEFAULT_PUSH_SILENT_AFTER = timedelta(hours=26)  # a day's events, and two hours of WHOOP's retries
+
+
+def check_push_providers(value: str | None) -> tuple[str, ...]:
+    """PUSH_PROVIDERS (`whoop`, `withings` or `whoop,withings`) in that order; () when unset."""
+    if not value:
+        return ()
+    names = [name.strip().lower() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in PUSH_SOURCES]
+    if unknown:
+        raise SettingError(
+            f"PUSH_PROVIDERS names {', '.join(map(repr, unknown))}; it takes whoop, withings or whoop,withings"
+        )
+    return tuple(source for source in PUSH_SOURCES if source in names)
+
+
+def check_push_silent_after(value: str | None) -> timedelta:
+    """PUSH_SILENT_AFTER: how long push may stay quiet before `watch` polls again and the check fails."""
+    if not value:
+        return DEFAULT_PUSH_SILENT_AFTER
+    duration = parse_duration(value)
+    if duration is None or not timedelta(hours=1) <= duration <= timedelta(weeks=2):
+        raise SettingError(f"PUSH_SILENT_AFTER must be a duration from 1h to 2w, like 26h or 3d, got {value!r}")
+    return duration
+
+
 _TOPIC = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 MQTT_SCHEMES = {"mqtt": (False, 1883), "mqtts": (True, 8883)}
 
@@ -418,6 +449,8 @@ def get_settings(read_dotenv: bool = True) -> Settings:
         healthcheck_account_names=bool(_env_int("HEALTHCHECK_ACCOUNT_NAMES")),
         mqtt=check_mqtt(_env("MQTT_URL")),
         withings_webhook_secret=check_webhook_secret(_env("WITHINGS_WEBHOOK_SECRET")),
+        push_providers=check_push_providers(_env("PUSH_PROVIDERS")),
+        push_silent_after=check_push_silent_after(_env("PUSH_SILENT_AFTER")),
     )
 
 

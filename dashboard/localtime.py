@@ -107,4 +107,10 @@ def show_in_page_zone(status: dict) -> None:
     chosen from its `zone_hints`, and named with where it came from."""
     zone = choose_zone(**status.pop("zone_hints"))
     status["display_tz"] = zone.tz
-    status["display_zone"] = f"{zone.label(status['now'])}, the dashboard's zone, {_ZONE_SOURCES[zone.source]}"
+    status["display_zone"] = describe(zone, status["now"])
+
+
+def describe(zone: PageZone, now: datetime) -> str:
+    """How a command names the zone it shows times in: "Europe/Berlin (CET), the dashboard's zone,
+    from your Withings data"."""
+    return f"{zone.label(now)}, the dashboard's zone, {_ZONE_SOURCES[zone.source]}"

@@ -3,7 +3,7 @@ freshness; and removing one, keeping its data or purging it from every declared 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -71,20 +71,22 @@ def list_accounts(conn: Connection, only: tuple[str, ...] = ()) -> list[dict]:
     return out
 
 
-def format_accounts(items: list[dict], now: datetime) -> str:
-    """A plain table: one line per account."""
+def format_accounts(items: list[dict], now: datetime, tz: tzinfo = timezone.utc, zone: str = "UTC") -> str:
+    """A plain table: one line per account, its times in `tz` (`zone` names it in the header)."""
     if not items:
         return "no account yet"
     width = max(7, *(len(i["account"]) for i in items))
-    lines = [f"{'account':{width}}  {'provider':8}  {'user ids':14}  {'token':15}  synced (oldest resource)"]
+    lines = [
+        f"{'account':{width}}  {'provider':8}  {'user ids':14}  {'token':15}  synced, oldest resource (times in {zone})"
+    ]
     for item in items:
         if not item["providers"]:
             lines.append(f"{item['account']:{width}}  {'-':8}  {'-':14}  {NONE:15}  never")
         for n, provider in enumerate(item["providers"]):
             name = item["account"] if n == 0 else ""
             ids = ", ".join(str(i) for i in item["user_ids"][provider]) or "-"
-            synced = item["last_success_at"].get(provider)
-            seen = ago(_aware(synced, now), now) if provider in item["last_success_at"] else "never"
+            synced = _aware(item["last_success_at"].get(provider), now)
+            seen = "never" if synced is None else f"{synced.astimezone(tz):%Y-%m-%d %H:%M} ({ago(synced, now)})"
             lines.append(f"{name:{width}}  {provider:8}  {ids:14}  {item['tokens'][provider]:15}  {seen}")
     return "\n".join(lines)
 

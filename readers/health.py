@@ -9,10 +9,12 @@ from sqlalchemy.engine import Engine
 
 from api_clients.errors import naming_provider, reconnect_command
 from configuration import clock
+from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.exits import EXIT_FAILED as EXIT_STALE  # the check's 1: data is stale
 from configuration.exits import EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
 from configuration.invocation import command, env_file_hint
 from readers import read_model
+from readers.push import applis_named, hours, push_report
 from storage import account_policy
 from sync import resources
 
@@ -23,7 +25,7 @@ class Problem:
 
     source: str
     resource: str
-    kind: str  # "reconnect" | "stale" | "device" | "quarantine" | "configuration" | "database"
+    kind: str  # "reconnect" | "stale" | "device" | "quarantine" | "push" | "configuration" | "database"
     message: str
 
 
@@ -69,6 +71,9 @@ def check(engine: Engine, settings, now: datetime | None = None, scope: account_
         held = read_model.quarantined(conn, account)
         latest, flagged = read_model.headline(conn, now, account), read_model.flagged(conn, account)
         devices = read_model.device_notes(conn, now, account)
+        # A reader handed a settings stand-in without the push settings judges no push.
+        push_sources = getattr(settings, "push_providers", ())
+        pushed = push_report(conn, account, settings, now, push_sources) if push_sources else []
     # A monitoring host may hold no client ids at all: the database says which providers are in use.
     in_use = tokens | {r["source"] for r in rows if r["last_success_at"] or r["newest_record"]}
     configured = [s for s in resources.SOURCES if getattr(settings, s).configured or s in in_use]
@@ -94,6 +99,7 @@ def check(engine: Engine, settings, now: datetime | None = None, scope: account_
         problems += [Problem("withings", "devices", "device", note["message"]) for note in devices]
     held = [q for q in held if q["source"] in configured]
     problems += _quarantine_problems(held)
+    problems += push_problems([p for p in pushed if p["provider"] in configured and p["provider"] not in blocked], name)
     kinds = {p.kind for p in problems}
     code = EXIT_RECONNECT if "reconnect" in kinds else EXIT_STALE if problems else EXIT_OK
     return {
@@ -145,6 +151,38 @@ def _quarantine_problems(held: list[dict]) -> list[Problem]:
         for q in held
         if q["new"]
     ]
+
+
+def push_problems(pushed: list[dict], account: str | None = None) -> list[Problem]:
+    """One line per provider whose push is on and broken: a Withings subscription missing, or no
+    event for longer than PUSH_SILENT_AFTER. Each names what to run or look at."""
+    which = f" --account {account}" if account and account != DEFAULT_ACCOUNT else ""
+    problems = []
+    for entry in pushed:
+        source = entry["provider"]
+        if entry.get("missing"):
+            problems.append(
+                Problem(
+                    source,
+                    "*",
+                    "push",
+                    f"{source} push: {applis_named(entry['missing'])} not subscribed: run "
+                    f"`{command('webhooks', 'subscribe')}{which} --url https://<your host>/webhooks/withings/<secret>`",
+                )
+            )
+        elif entry["silent"]:
+            where = (
+                "the Webhook URL in the WHOOP developer dashboard"
+                if source == "whoop"
+                else f"`{command('webhooks', 'status')}{which}` (Withings drops a subscription that keeps failing)"
+            )
+            quiet = (
+                "has brought no event yet"
+                if entry["last_event"] is None
+                else f"is silent: no event for {hours(entry['hours_since_last_event'])} (PUSH_SILENT_AFTER)"
+            )
+            problems.append(Problem(source, "*", "push", f"{source} push {quiet}: check that `serve` runs and {where}"))
+    return problems
 
 
 def failed_check(

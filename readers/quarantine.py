@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,22 +54,25 @@ def get_item(session: Session, item_id: int, account: int | None = None) -> dict
     return {**_item(row), "user_id": row.user_id, "timezone": row.timezone, "payload": payload}
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+def _when(value: datetime | None, tz: tzinfo = timezone.utc) -> str:
+    if value is None:
+        return "-"
+    # SQLite hands back naive UTC; astimezone() would read a naive time as this computer's.
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def format_items(items: list[dict]) -> str:
-    """The items as a table a terminal shows (times in UTC)."""
+def format_items(items: list[dict], tz: tzinfo = timezone.utc, zone: str = "UTC") -> str:
+    """The items as a table a terminal shows, its times in `tz` (`zone` names it in the header)."""
     if not items:
         return "The quarantine is empty: every record the APIs sent was stored."
     lines = [
         f"{'id':>5} {'state':12} {'resource':24} {'key':24} {'first seen':16} {'last seen':16} "
-        f"{'tries':>5} reason (times in UTC)"
+        f"{'tries':>5} reason (times in {zone})"
     ]
     for q in items:
         lines.append(
             f"{q['id']:>5} {q['state']:12} {q['source'] + ' ' + q['resource']:24} {q['key'][:24]:24} "
-            f"{_when(q['first_seen_at']):16} {_when(q['last_seen_at']):16} {q['attempts']:>5} "
+            f"{_when(q['first_seen_at'], tz):16} {_when(q['last_seen_at'], tz):16} {q['attempts']:>5} "
             f"{q['reason'][:160]}"
         )
     return "\n".join(lines)

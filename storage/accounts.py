@@ -221,12 +221,13 @@ def erase_freed(engine) -> bool:
 
 
 def remove(conn: Connection, account_id: int) -> None:
-    """Delete the account, its tokens and its links. Its sync_state and quarantine rows are kept
+    """Delete the account, its tokens, its stored push subscriptions and its links. Its sync_state and quarantine rows are kept
     and no longer filed under it (account_id NULL); its data rows are the caller's decision
     (kept by default; a purge deletes them first, while the links still say whose they are)."""
     for table in (models.sync_state, models.quarantine):
         conn.execute(update(table).where(table.c.account_id == account_id).values(account_id=None))
     conn.execute(delete(models.oauth_token).where(models.oauth_token.c.account_id == account_id))
+    conn.execute(delete(models.push_subscription).where(models.push_subscription.c.account_id == account_id))
     conn.execute(delete(LINK).where(LINK.c.account_id == account_id))
     conn.execute(delete(ACCOUNT).where(ACCOUNT.c.id == account_id))
 

@@ -26,6 +26,13 @@ def alembic_config() -> Config:
     return cfg
 
 
+def known_revisions() -> set[str]:
+    """Every schema revision this release's migrations know (a database at another was made by a newer one)."""
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
 def _is_unversioned_pre_fix(conn) -> bool:
     # A database written by the pre-fix release has the data tables but no alembic_version.
     tables = set(inspect(conn).get_table_names())

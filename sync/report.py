@@ -64,7 +64,18 @@ class Reporter:
             if not self.quiet:
                 log.info("%s%s %s: fetching %s", self.label, source, resource, window.describe())
             return
-        self._live.start(f"{self.label}{source} {resource}", window)
+        self._live.start(f"{self.label}{source} {resource}", window, source)
+
+    @property
+    def draws_progress(self) -> bool:
+        """Whether progress bars are drawn (a terminal, not --quiet or --json): only then is a
+        history's start worth the requests of a probe (sync/probe.py)."""
+        return self._live is not None
+
+    def history_start(self, source: str, start, per_minute: int | None = None) -> None:
+        """Where `source`'s history probably begins: whole-history bars show a share and a time left."""
+        if self._live is not None:
+            self._live.history_start(source, start, per_minute)
 
     def page_loaded(self, result: ResourceResult, records: int, page_records: list | None = None) -> None:
         if self._live is not None:
@@ -269,7 +280,7 @@ def format_table(results: list[ResourceResult], dry_run: bool) -> str:
     header = (
         f"{'resource':{width}} {'status':{status_width}} "
         + " ".join(f"{c:>{len(c)}}" for c in COLUMNS)
-        + "   secs  window"
+        + "   secs  window (UTC)"
     )
     lines = [("DRY RUN: nothing was written\n" if dry_run else "") + header, "-" * len(header)]
     for name, r in zip(names, results, strict=False):

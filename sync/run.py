@@ -26,6 +26,7 @@ from sync import hooks, resources
 from sync.budget import give_back_unused
 from sync.lock import RunLocked, account_lock, process_lock
 from sync.plan import source_jobs
+from sync.probe import probe_history
 from sync.runner import ResourceResult, Runner
 
 SOURCES = resources.SOURCES
@@ -199,6 +200,7 @@ def sync_account(
         )
         for result in failed:
             reporter.resource_finished(result)
+        probe_history(reporter, jobs, clock.utcnow())
         runner = Runner(
             engine,
             reporter,

@@ -24,6 +24,7 @@ from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.exits import EXIT_FAILED, EXIT_OK, EXIT_RECONNECT
 from sync import hooks, resources
 from sync.budget import give_back_unused
+from sync.cadence import EVENT_REQUESTS_PER_DAY, PUSH_RECHECK_SECONDS, SWEEP_SECONDS, Timing
 from sync.healthcheck import Pinger, run_summary
 from sync.lock import RunLocked, account_lock, process_lock
 from sync.plan import open_client, resource_jobs
@@ -50,32 +51,45 @@ class Schedule:
     )
     reconcile_seconds: float = 6 * 3600.0
 
-    def requests_per_day(self, source: str) -> int:
+    def requests_per_day(self, source: str, push: bool = False) -> int:
         """Planned requests a day: one page per polled resource, per declared resource on reconciling,
-        plus one token refresh per token lifetime (a busy lookback can add pages; the rate limiters still hold)."""
+        plus one token refresh per token lifetime (a busy lookback can add pages; the rate limiters
+        still hold). With `push` live: the daily sweep and what the events fetch (sync/cadence.py)."""
+        if push:
+            sweeps = 86_400 / max(self.reconcile_seconds, SWEEP_SECONDS) * len(resources.of_source(source))
+            return round(sweeps + EVENT_REQUESTS_PER_DAY[source])
         polls = 86_400 / self.poll_seconds[source] * len(resources.polled(source))
         reconciles = 86_400 / self.reconcile_seconds * len(resources.of_source(source))
         refreshes = timedelta(days=1) / client_class(source).token_lifetime
         return round(polls + reconciles + refreshes)
 
 
-def check_budget(schedule: Schedule, sources, accounts: int = 1) -> list[str]:
+def check_budget(schedule: Schedule, sources, accounts: int = 1, push=()) -> list[str]:
     """One line per provider: requests a day it will use for `accounts` accounts (a daily limit is
-    the app's, shared by all); ValueError when over a daily limit's headroom."""
+    the app's, shared by all); ValueError when over a daily limit's headroom. A provider in `push`
+    is planned at its push cost: should its push fall silent, polling comes back under the daily
+    budget every process shares (sync/budget.py), which defers runs rather than overrun the limit."""
     lines = []
     for source in sources:
         client = client_class(source)
-        planned, limit = schedule.requests_per_day(source) * accounts, client.daily_limit
+        pushed = source in push
+        planned, limit = schedule.requests_per_day(source, pushed) * accounts, client.daily_limit
         if limit is not None and planned > limit * HEADROOM:
             raise ValueError(
                 f"{source}: {planned:,} requests a day planned, over half its daily limit of {limit:,}: poll less often"
             )
         allowed = f"limit {limit:,}/day" if limit else f"no daily limit documented; {client.requests_per_minute}/min"
         many = f" for {accounts} accounts" if accounts != 1 else ""
-        lines.append(
-            f"{source}: about {planned:,} requests a day{many} ({allowed}); polls every "
-            f"{schedule.poll_seconds[source]:g} s, reconciles every {schedule.reconcile_seconds / 3600:g} h"
+        pace = (
+            f"polls every {schedule.poll_seconds[source]:g} s, reconciles every {schedule.reconcile_seconds / 3600:g} h"
         )
+        if pushed:
+            polling = schedule.requests_per_day(source) * accounts
+            pace = (
+                f"push relied on (PUSH_PROVIDERS): while an account's events come, no polls and a sweep every "
+                f"{SWEEP_SECONDS / 3600:g} h; without them {pace} ({polling:,} a day)"
+            )
+        lines.append(f"{source}: about {planned:,} requests a day{many} ({allowed}); {pace}")
     return lines
 
 
@@ -118,6 +132,7 @@ class Watcher:
         self.reporter = Reporter(interactive=False, quiet=True)  # failures only; one line per cycle here
         self.clients: dict[str, tuple] = {}
         self.reconnect = False
+        self._was_live: dict[str, bool] = {}
 
     def open(self, sources) -> None:
         """One client per provider for the whole watch; a provider that cannot start is logged and left out."""
@@ -131,29 +146,51 @@ class Watcher:
 
     def run(self) -> int:
         """Cycle until stopped; 0 after a signal, 3 once every provider needs re-connecting."""
-        poll_due = {source: 0.0 for source in self.clients}
-        reconcile_due, cycles = 0.0, 0
+        timing, cycles = Timing(self.schedule), 0
+        recheck = PUSH_RECHECK_SECONDS if self.settings.push_providers else None
         while self.clients and not self.stop.is_set():
-            now = time.monotonic()
-            kind = "reconcile" if now >= reconcile_due else "poll"
-            if kind == "reconcile":
-                lookback = timedelta(days=self.settings.lookback_days)
-                plan = {s: [(r, lookback) for r in resources.of_source(s)] for s in self.clients}
-                reconcile_due = now + self.schedule.reconcile_seconds
-            else:
-                plan = {
-                    s: [(r, r.poll_lookback) for r in resources.polled(s)] for s in self.clients if now >= poll_due[s]
-                }
-            if plan and self._cycle(plan, kind):
-                poll_due.update({s: now + self.schedule.poll_seconds[s] for s in plan})
+            now, live = time.monotonic(), self._push_live()
+            due = timing.due(self.clients, live, now)
+            if due is not None and self._cycle(self._plan(*due), due[0]):
+                timing.ran(*due, now)
                 cycles += 1
                 if self.max_cycles is not None and cycles >= self.max_cycles:
                     break
-            next_due = min([reconcile_due, *(poll_due[s] for s in self.clients)], default=now)
-            self.stop.wait(max(0.0, next_due - time.monotonic()))
+            self.stop.wait(timing.wait(self.clients, live, time.monotonic(), recheck))
         if not self.clients:
             return EXIT_RECONNECT if self.reconnect else EXIT_FAILED
         return EXIT_OK
+
+    def _plan(self, kind: str, sources) -> dict:
+        """The resources of a cycle: every declared one over the lookback, or the polled ones."""
+        if kind == "reconcile":
+            lookback = timedelta(days=self.settings.lookback_days)
+            return {s: [(r, lookback) for r in resources.of_source(s)] for s in sources}
+        return {s: [(r, r.poll_lookback) for r in resources.polled(s)] for s in sources}
+
+    def _push_live(self) -> dict[str, bool]:
+        """source -> whether its push is relied on and its last event for this account is recent."""
+        if not self.settings.push_providers:
+            return {}
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from configuration.push import push_live
+        from storage.subscriptions import last_events
+
+        try:
+            with self.engine.connect() as conn:
+                last = last_events(conn, self.account_id)
+        except SQLAlchemyError as exc:  # the database is away for a moment: keep the last answer
+            log.warning("watch: cannot read the last push events%s: %s", self._whose(), type(exc).__name__)
+            return dict(self._was_live)
+        now = clock.utcnow()
+        live = {s: push_live(s, self.settings, last.get(s), now) for s in self.clients}
+        for source, is_live in live.items():
+            if is_live != self._was_live.get(source, False):
+                state = "live: polls stop, a sweep a day" if is_live else "not live: polling as usual"
+                log.info("watch: %s push %s%s", source, state, self._whose())
+        self._was_live = live
+        return live
 
     def _cycle(self, plan: dict, kind: str) -> bool:
         """One run of the planned resources under the run lock; False when another run holds it."""
@@ -191,7 +228,18 @@ class Watcher:
         # Home Assistant hears of every reconciliation, and of a poll that brought something new.
         if kind == "reconcile" or any(r.counts.inserted or r.counts.updated for r in results):
             hooks.account_synced(self.engine, self.account)
+        if kind == "reconcile" and "withings" in plan and "withings" in self.settings.push_providers:
+            self._relist_subscriptions()
         return True
+
+    def _relist_subscriptions(self) -> None:
+        """Store the account's Withings subscriptions as listed now; a failure is one warning."""
+        from sync.subscriptions import relist
+
+        try:
+            relist(self.engine, self.clients["withings"][0], self.account_id, self.settings.withings_webhook_secret)
+        except Exception as exc:  # the sweep's data is committed; the next sweep lists again
+            log.warning("watch: withings subscriptions not listed%s: %s", self._whose(), classify_error(exc)[0])
 
     @contextmanager
     def _locks(self):
@@ -253,7 +301,7 @@ def run_watch(
     One loop per account, each in a thread of its own; one account that must re-connect stops
     alone, and the watch exits non-zero only once every account has stopped."""
     chosen = watched_accounts(engine, settings, accounts)
-    for line in check_budget(schedule, sources, len(chosen)):
+    for line in check_budget(schedule, sources, len(chosen), settings.push_providers):
         echo(f"watch: {line}")
     named = len(chosen) > 1 or chosen[0][0] != DEFAULT_ACCOUNT
     stop = threading.Event()

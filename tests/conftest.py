@@ -176,12 +176,11 @@ def _isolated_settings(monkeypatch):
 
 @pytest.fixture
 def sandbox():
-    """A sandbox API with 60 days of history, its clock a day behind the real one."""
-    from datetime import datetime, timedelta, timezone
-
+    """A sandbox API with 60 days of history, its clock at noon UTC of the real day before."""
     from sandbox import SandboxServer
+    from tests.helpers.sandbox_clock import sandbox_now
 
-    with SandboxServer(days=60, seed=7, now=datetime.now(timezone.utc) - timedelta(days=1)) as server:
+    with SandboxServer(days=60, seed=7, now=sandbox_now()) as server:
         yield server
 
 

@@ -12,6 +12,7 @@ from api_clients.oauth import Token
 from storage import accounts
 from storage.engine import make_engine
 from storage.tokens import DbTokenStore
+from tests.helpers.sandbox_clock import sandbox_now
 
 ACCOUNTS = {"alice": 0, "bob": 1}  # account -> sandbox person
 WHOOP_USER = {name: 10129 + person for name, person in ACCOUNTS.items()}
@@ -28,11 +29,10 @@ def fill_two_accounts(db_url: str, monkeypatch: pytest.MonkeyPatch, days: int = 
 
 @contextmanager
 def two_people(days: int = 20) -> Iterator:
-    """A sandbox serving two people, its clock a day behind ours."""
+    """A sandbox serving two people, its clock at noon UTC of the real day before."""
     from sandbox import SandboxServer
 
-    now = datetime.now(timezone.utc) - timedelta(days=1)
-    with SandboxServer(days=days, seed=7, now=now, people=len(ACCOUNTS)) as sb:
+    with SandboxServer(days=days, seed=7, now=sandbox_now(), people=len(ACCOUNTS)) as sb:
         yield sb
 
 

@@ -43,7 +43,8 @@ def test_each_resource_has_a_bar_of_its_own_with_records_requests_left_and_an_et
     lines = [line for line in out.getvalue().splitlines() if "records" in line]
     final = {name: next(line for line in reversed(lines) if name in line) for name in NAMES}
     assert "125 records" in final["whoop cycles"] and "5 requests, ~15 left" in final["whoop cycles"]
-    assert "ETA" in final["whoop cycles"] and "…" not in "".join(final.values())
+    assert "25%, about" in final["whoop cycles"] and "min left" in final["whoop cycles"]
+    assert "…" not in "".join(final.values())
     assert "0 records" in final["whoop recovery"] and "? left" in final["whoop recovery"]
     # A whole history has no known start: the date reached, and no guess of what is left.
     assert "5,000 records" in final["withings measures"] and "back to 2025-01-01" in final["withings measures"]
