@@ -50,6 +50,7 @@ class Job:
     user_id: int
     window: Window
     client: Any
+    known: Any = None  # what the resource's pages need to know of its stored rows (Resource.stored)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -112,7 +113,12 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
         earliest: datetime | None = None  # the oldest record fetched: a newest-first backfill resumes there
         seen: set = set()  # filled page by page; complete once the pages end
         listing = _read_listing(job, seen)
-        for page in job.resource.pages(job.client, job.window):
+        pages = (
+            job.resource.pages(job.client, job.window)
+            if job.known is None
+            else job.resource.pages(job.client, job.window, known=job.known)
+        )
+        for page in pages:
             if cancel.is_set():
                 return
             if page.updatetime is not None:

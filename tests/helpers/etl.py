@@ -59,8 +59,10 @@ def snapshot(url: str) -> dict[str, list]:
     out = {}
     with engine.connect() as conn:
         for table in data_tables():
-            # Write times are not data; nor are the times a value without history was seen.
-            cols = [c for c in table.c if c.name not in ("id", "synced_at", "first_seen_at", "last_seen_at")]
+            # Write times are not data; nor are the times a value without history was seen, or
+            # a device's values fetched.
+            skip = ("id", "synced_at", "first_seen_at", "last_seen_at", "fetched_at")
+            cols = [c for c in table.c if c.name not in skip]
             rows = conn.execute(select(*cols)).mappings().all()
             out[table.name] = sorted((json.dumps(dict(r), default=str, sort_keys=True) for r in rows))
     engine.dispose()

@@ -15,7 +15,15 @@ from storage.engine import make_engine
 from sync import resources
 from tests.helpers.data import SECRET, fill, reader_role
 
-TOOLS = {"latest_measurements", "daily_series", "recent_workouts", "sync_freshness", "list_tables", "query"}
+TOOLS = {
+    "latest_measurements",
+    "daily_series",
+    "recent_workouts",
+    "ecg_recordings",
+    "sync_freshness",
+    "list_tables",
+    "query",
+}
 
 
 def call(url: str, *calls: tuple[str, dict]) -> list:

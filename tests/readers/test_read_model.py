@@ -65,6 +65,10 @@ def test_status_and_dashboard_agree_on_staleness(db_url, monkeypatch):
         "measures": True,
         "activity": True,
         "sleep_summary": True,
+        "workouts": False,  # rest weeks are not an outage
+        "ecg": False,  # taken on demand
+        "devices": False,
+        "profile": False,  # read weekly
     }
     assert "WARNING: WHOOP recovery last synced 3 days ago" in format_status(status)
     whoop, withings = summary["freshness"]

@@ -1,7 +1,7 @@
 """Processing pushed events: a retry time and an outcome on `inbound_event`, and `withings_bed_event`.
 
-Revision ID: 0018_bed_events
-Revises: 0017_push_subscription
+Revision ID: 0017_bed_events
+Revises: 0016_push_subscription
 Create Date: 2026-12-07
 
 Only added: no existing table or column changes. `next_attempt_at` is when a processor may
@@ -14,8 +14,8 @@ Withings' in-bed and out-of-bed notifications exist only as push: each is a row 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018_bed_events"
-down_revision = "0017_push_subscription"
+revision = "0017_bed_events"
+down_revision = "0016_push_subscription"
 branch_labels = None
 depends_on = None
 
