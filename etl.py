@@ -9,7 +9,7 @@ import click
 from configuration import startup
 
 with startup.collection_paused():  # the imports below make no garbage (configuration/startup.py)
-    from commands import COMMANDS, run
+    from commands import COMMANDS, LazyGroup, run
     from commands.common import SOURCE_OPTION, ping_url_callback
     from configuration.accounts import account_option
     from configuration.exits import EXIT_FAILED
@@ -20,16 +20,21 @@ with startup.collection_paused():  # the imports below make no garbage (configur
 
 # Start-up time: everything a run needs is imported above (the declarations already load the
 # database layer: SQLAlchemy Core and `models`' tables; the ORM is never imported by a run, its
-# classes are mapped when a reader first asks for one). Deferred, each by the one command that
-# uses it, is what a routine run never touches: the OAuth callback server (`connect`), `status`
-# and its check, `watch`, the dashboard and the export/MCP commands, and Alembic (ensure_schema
-# imports it only when the schema is behind). The HTTP clients load when a provider is opened.
-# What else loads is needed, or loaded by what is: click parses the command line, filelock holds
-# a SQLite run's lock, and SQLAlchemy itself imports asyncio and importlib.metadata (its greenlet
-# support reads asyncio at import: no lazy module helps).
+# classes are mapped when a reader first asks for one). Every other command's module loads only
+# when that command runs or `--help` lists it (commands.LazyGroup over commands.COMMANDS), so a
+# routine run never imports `status`, `connect`'s callback server, the dashboard, MCP, MQTT or the
+# webhook receiver; Alembic loads only when the schema is behind, and the HTTP clients when a
+# provider is opened. What else loads is needed, or loaded by what is: click parses the command
+# line, filelock holds a SQLite run's lock, and SQLAlchemy itself imports asyncio and
+# importlib.metadata (its greenlet support reads asyncio at import: no lazy module helps).
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, "--version", prog_name="whoop-etl")
 @click.option(
     "--since",
@@ -83,10 +88,6 @@ def cli(ctx, quiet, verbose, log_file, ping_url, **run_options):
     ctx.obj = {"verbose": verbose, "ping_url": ping_url}
     if ctx.invoked_subcommand is None:
         ctx.exit(run.run(quiet=quiet, ping_url=ping_url, **run_options))
-
-
-for _command in COMMANDS:
-    cli.add_command(_command)
 
 
 def main() -> None:

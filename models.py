@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -489,6 +490,112 @@ withings_intraday = Table(
     UniqueConstraint("user_id", "measured_at"),
 )
 
+# Withings Measure v2 getworkouts: one row per workout, keyed by Withings' own id. Every documented
+# `data` field has a column; what a device does not measure is NULL, a phone's 0 bpm is kept as sent.
+withings_workout = Table(
+    "withings_workout",
+    metadata,
+    Column("withings_id", BigInteger, nullable=False),
+    Column("category", Integer),
+    Column("category_name", String(64)),  # NULL for a code the reference does not name
+    _at("start", nullable=False, index=True),
+    _at("end"),
+    Column("date", Date),  # the local day, as Withings gives it
+    Column("timezone", String(64)),
+    Column("model", Integer),
+    Column("attrib", Integer),
+    Column("device_id", String(64)),  # NULL for a workout tracked by a phone
+    _at("modified_at", index=True),
+    Column("calories_kcal", Float),
+    Column("intensity", Integer),
+    Column("manual_intensity", Integer),
+    Column("manual_distance_m", Float),
+    Column("manual_calories_kcal", Float),
+    Column("hr_average", Integer),
+    Column("hr_min", Integer),
+    Column("hr_max", Integer),
+    Column("hr_zone_0_s", Integer),
+    Column("hr_zone_1_s", Integer),
+    Column("hr_zone_2_s", Integer),
+    Column("hr_zone_3_s", Integer),
+    Column("pause_duration_s", Integer),
+    Column("algo_pause_duration_s", Integer),
+    Column("spo2_average", Float),
+    Column("core_body_temperature_avg", Float),
+    Column("core_body_temperature_min", Float),
+    Column("core_body_temperature_max", Float),
+    Column("core_body_temperature_status", String(32)),
+    Column("steps", Integer),
+    Column("distance_m", Float),
+    Column("elevation_floors", Float),
+    Column("pool_laps", Integer),
+    Column("strokes", Integer),
+    Column("pool_length_m", Float),
+    *_row_columns(),
+    UniqueConstraint("user_id", "withings_id"),
+)
+
+# Withings Heart v2: one row per ECG recording, its signal in the same row (packed little-endian
+# integers, mapping.ecg.decode_signal reads them back). A failed attempt has no signal id and no
+# signal, so a recording is keyed by its `timestamp` (unix seconds, as sent).
+withings_ecg = Table(
+    "withings_ecg",
+    metadata,
+    Column("timestamp", BigInteger, nullable=False),
+    _at("recorded_at", nullable=False, index=True),
+    _at("modified_at"),
+    Column("device_id", String(64)),
+    Column("model", Integer),  # 44 BPM Core, 91 Move ECG, 93 ScanWatch
+    Column("signal_id", BigInteger),  # NULL for a failed recording
+    Column("afib", Integer),  # 0 negative, 1 positive, 2 inconclusive
+    Column("afib_name", String(16)),
+    Column("heart_rate", Integer),
+    Column("systole", Integer),  # BPM Core only
+    Column("diastole", Integer),
+    Column("wear_position", Integer),
+    Column("sampling_frequency", Integer),  # Hz
+    Column("sample_count", Integer),
+    Column("sample_bytes", Integer),  # 2 (int16) or 4 (int32) per sample
+    Column("signal", LargeBinary),  # microvolts; NULL when there is none
+    *_row_columns(),
+    UniqueConstraint("user_id", "timestamp"),
+)
+
+# Withings User v2 getdevice: the latest state of each device linked to the account, kept after
+# the device leaves the list (its model is named nowhere else). `fetched_at` is when these values
+# were first fetched: a run that finds them unchanged writes nothing.
+withings_device = Table(
+    "withings_device",
+    metadata,
+    Column("device_key", String(64), nullable=False),  # hash_deviceid
+    Column("type", String(64)),
+    Column("model", String(100)),
+    Column("model_id", Integer),
+    Column("battery", String(16)),  # "high", "medium", "low" as sent
+    Column("firmware", String(64)),  # partner apps only: NULL for a public app
+    _at("first_session_at"),
+    _at("last_session_at", index=True),
+    Column("timezone", String(64)),
+    _at("fetched_at", nullable=False),
+    *_row_columns(),
+    UniqueConstraint("user_id", "device_key"),
+    info={"not_compared": ("fetched_at",)},
+)
+
+# WHOOP /v2/user/profile/basic: the member's name, one row per distinct value seen. The email
+# address is not kept (neither here nor in `raw`): nothing in the platform needs it.
+whoop_profile = Table(
+    "whoop_profile",
+    metadata,
+    Column("value_key", String(64), nullable=False),
+    Column("first_name", String(200)),
+    Column("last_name", String(200)),
+    _at("first_seen_at", nullable=False),
+    _at("last_seen_at", nullable=False, index=True),
+    *_row_columns(),
+    UniqueConstraint("user_id", "value_key"),
+)
+
 # What was synced, per (source, resource, user): the cursor never passes uncommitted rows.
 sync_state = Table(
     "sync_state",
@@ -617,13 +724,33 @@ inbound_event = Table(
     _at("processed_at"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
+    # When a processor may claim it next (NULL: now): a claim sets it a lease ahead, a failure a
+    # backoff ahead (sync/events.py).
+    _at("next_attempt_at"),
+    # What processing made of it: stored, deleted, gone, ignored, in_bed, out_of_bed, reconnect,
+    # quarantined; NULL while it waits.
+    Column("outcome", String(16)),
     UniqueConstraint("dedupe_key", name="uq_inbound_event_dedupe_key"),
     Index("ix_inbound_event_processed_at", "processed_at"),
 )
 
+# Withings' in-bed (appli 50) and out-of-bed (appli 51) notifications, which exist only as push:
+# one row per user, time and direction (a redelivery adds nothing), from the event it came in.
+withings_bed_event = Table(
+    "withings_bed_event",
+    metadata,
+    _id(),
+    Column("user_id", BigInteger, nullable=False),
+    Column("in_bed", Boolean, nullable=False),
+    _at("event_at", nullable=False),
+    _at("received_at", nullable=False),
+    Column("inbound_event_id", SurrogateKey),
+    UniqueConstraint("user_id", "event_at", "in_bed"),
+)
+
 
 # The Withings notification subscriptions an account was last seen to hold (migration
-# 0017_push_subscription): replaced whole by each `notify list` that `webhooks` makes. The callback
+# 0016_push_subscription): replaced whole by each `notify list` that `webhooks` makes. The callback
 # is stored masked (configuration/push.py): its path secret never reaches a table.
 push_subscription = Table(
     "push_subscription",
@@ -655,6 +782,10 @@ _ORM_NAMES = (
     "WhoopBodyMeasurement",
     "WithingsActivity",
     "WithingsSleepSummary",
+    "WithingsWorkout",
+    "WithingsEcg",
+    "WithingsDevice",
+    "WhoopProfile",
     "SyncState",
     "OAuthToken",
     "Account",
@@ -704,6 +835,18 @@ def _map_orm_classes() -> dict[str, Any]:
 
     class WithingsSleepSummary(Base):
         __table__ = withings_sleep_summary
+
+    class WithingsWorkout(Base):
+        __table__ = withings_workout
+
+    class WithingsEcg(Base):
+        __table__ = withings_ecg
+
+    class WithingsDevice(Base):
+        __table__ = withings_device
+
+    class WhoopProfile(Base):
+        __table__ = whoop_profile
 
     class SyncState(Base):
         __table__ = sync_state

@@ -30,6 +30,7 @@ OUTCOME_MESSAGES = {
 def _run_etl(full: bool) -> None:
     import click
 
+    import commands  # noqa: F401 - installs the MQTT publisher, so the menu's run publishes as etl.py's does
     from configuration.invocation import env_file_hint
     from storage.engine import DatabaseUnavailable
     from sync import service

@@ -119,14 +119,22 @@ class TokenManager:
     @property
     def user_id(self) -> int | None:
         """The provider's user id saved with the token, if known."""
-        token = self._token or self.store.load(self.provider)
+        token = self._in_hand()
         return token.user_id if token else None
 
     @property
     def scope(self) -> str | None:
         """The scopes the stored token was granted, as the provider wrote them (None if unknown)."""
-        token = self._token or self.store.load(self.provider)
+        token = self._in_hand()
         return token.scope if token else None
+
+    def _in_hand(self) -> Token | None:
+        # Kept once read, as `access_token` keeps it: a run plans with the user id, and its first
+        # requests then use the token it read, without reading it again on every fetch thread.
+        with self._lock:
+            if self._token is None:
+                self._token = self.store.load(self.provider)
+            return self._token
 
     def remember_user_id(self, user_id: int) -> None:
         """Store the user id beside the current token (learnt from a profile call)."""

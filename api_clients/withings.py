@@ -166,6 +166,10 @@ class WithingsClient(AuthorizationCode):
             raise ApiError(PROVIDER, f"{USER_PATH} getdevice: the body has no devices list")
         return devices
 
+    def ecg_signal(self, signalid: int, *, scope: str | None = None, what: str = "ECG recordings") -> dict:
+        """Heart v2 `get`: one recording's signal (samples in microvolts, frequency, wear position)."""
+        return self._call("/v2/heart", {"action": "get", "signalid": int(signalid)}, scope, what)
+
     # -- notifications (notify-subscribe, notify-list, notify-revoke) ---------------------------
     def fetch_subscriptions(self) -> list[dict]:
         """Every notification subscription of this user: [{appli, callbackurl, comment, expires}]."""

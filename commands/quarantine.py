@@ -108,6 +108,24 @@ def _targets(session, item_id, resource_name, account: int | None):
     return targets
 
 
+def _requeued_event(session, item_id: int, account: int | None) -> bool:
+    """A pushed event that failed every try is not a record to map again: it is queued again for
+    the processor (serve, watch or worker). False when the item is not such an event."""
+    from models import Quarantine
+    from sync.events import QUARANTINE_RESOURCE, requeue_quarantined
+
+    item = session.get(Quarantine, item_id)
+    if item is None or item.resource != QUARANTINE_RESOURCE or item.dismissed_at is not None:
+        return False
+    if account not in (None, item.account_id):
+        return False
+    source = item.source
+    queued = requeue_quarantined(session.connection(), [item_id])
+    session.commit()
+    click.echo(f"{source} event queued again ({queued}): `serve`, `watch` or `worker` processes it next")
+    return True
+
+
 @quarantine.command()
 @click.argument("item_id", metavar="[ID]", type=ITEM_ID, required=False)
 @click.option("--resource", "resource_name", metavar="NAME", help="Only this resource's items (e.g. measures).")
@@ -122,6 +140,8 @@ def retry(ctx, item_id, resource_name):
     tried = 0
     with _session(write=True) as session:
         account = _account(session, ctx)
+        if item_id is not None and _requeued_event(session, item_id, account):
+            return
         where = owned(Quarantine.__table__, account)
         try:
             for resource, counts in retry_quarantined(

@@ -36,8 +36,16 @@ from webhooks.ratelimit import DEFAULT_PER_MINUTE
     show_default=True,
     help="Addresses whose X-Forwarded-For names the client (your tunnel or proxy), comma-separated.",
 )
-def serve(host, port, rate_per_minute, trusted_proxies):
-    """Receive WHOOP webhooks and Withings notifications, committing each event before answering."""
+@click.option(
+    "--process/--no-process",
+    default=True,
+    show_default=True,
+    help="Fetch what each event names on a thread of this process; --no-process when the database "
+    "role may only insert events (README) and `worker` or `watch` processes them.",
+)
+def serve(host, port, rate_per_minute, trusted_proxies, process):
+    """Receive WHOOP webhooks and Withings notifications, committing each event before answering
+    and fetching what it names."""
     from commands.common import open_engine
     from configuration.settings import get_settings
     from webhooks.server import serve as run_receiver
@@ -53,7 +61,7 @@ def serve(host, port, rate_per_minute, trusted_proxies):
         )
     open_engine(settings.database_url, at_head=True).dispose()  # a missing or old schema is named now
     try:
-        run_receiver(settings, host, port, rate_per_minute, trusted_proxies)
+        run_receiver(settings, host, port, rate_per_minute, trusted_proxies, process=process)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 

@@ -53,6 +53,7 @@ def dashboard_page(summary: dict, database: str) -> str:
         + _trend_cards(summary["trends"], charts_on, summary["axis"]["bar_start"])
         + _new_cards(summary, charts_on)
         + workouts_card(summary["workouts"])
+        + ecg_card(summary.get("ecgs", []))
         + "</main>"
     )
     return page("Dashboard", body, charts=True, body_class="" if charts_on else "no-charts")
@@ -387,6 +388,26 @@ def workouts_card(workouts: list[dict]) -> str:
         '<thead><tr><th>Started</th><th>Sport</th><th class="num">Duration</th><th class="num">Strain</th>'
         '<th class="num opt">Avg HR</th><th class="num opt">Max HR</th><th class="num opt">kcal</th></tr></thead>'
         f"<tbody>{rows}</tbody></table></div></section>"
+    )
+
+
+def ecg_card(ecgs: list[dict]) -> str:
+    """The newest Withings ECG recordings with their AFib classification; nothing without any."""
+    if not ecgs:
+        return ""
+    rows = "".join(_ecg_row(r) for r in ecgs)
+    return (
+        '<section class="card wide"><h2>ECG recordings</h2><div class="scroll-x"><table id="ecgs">'
+        '<thead><tr><th>Taken</th><th>Device</th><th class="num">Heart rate</th><th>AFib</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></div></section>"
+    )
+
+
+def _ecg_row(r: dict) -> str:
+    kind = "none" if r["afib"] is None else e(r["afib"])  # a failed recording has no classification
+    return (
+        f"<tr><td>{_started(r['recorded_local'])}</td><td>{e(r['device'])}</td>"
+        f'<td class="num">{e(r["heart_rate"])}</td><td class="afib afib-{kind}">{e(r["classification"])}</td></tr>'
     )
 
 

@@ -19,6 +19,7 @@ from storage import account_policy
 from sync import resources
 
 CHANGE_WINDOWS = (7, 30)
+RECENT_ECGS = 10  # the ECG card's rows
 SOURCES = tuple((source, resources.SOURCE_LABELS[source]) for source in resources.SOURCES)
 
 
@@ -90,6 +91,7 @@ def build_summary(conn: Connection, now: datetime | None = None, scope: account_
     recovery = summary["trends"]["recovery"]
     recovery["pending"] = panels.pending_days(unscored, recovery["day"], zone)
     summary["workouts"] = [_workout(w, zone) for w in charts.recent_workouts(conn, now=now, account=account)]
+    summary["ecgs"] = [_ecg(r, zone) for r in charts.recent_ecgs(conn, limit=RECENT_ECGS, now=now, account=account)]
     summary["blood_pressure"] = panels.blood_pressure(conn, latest["blood_pressure"], zone, now, ago, account)
     summary["axis"]["y"] = _value_axes(summary)
     summary["steps"] = panels.steps(days)
@@ -243,6 +245,17 @@ def _workout(w: dict, zone: PageZone) -> dict:
         "max_hr": w["max_heart_rate"],
         "kilojoule": panels.rounded(w["kilojoule"], 0),
         "state": w["score_state"],
+    }
+
+
+def _ecg(r: dict, zone: PageZone) -> dict:
+    return {
+        "recorded_at": _iso(r["recorded_at"]),
+        "recorded_local": show(r["recorded_at"], zone, "%a %d %b, %H:%M"),
+        "device": r["device"],
+        "heart_rate": r["heart_rate"],
+        "afib": r["afib"],
+        "classification": r["afib_name"] or ("no result" if not r["recorded"] else "unknown"),
     }
 
 

@@ -8,6 +8,8 @@ reference documents: those without a column still arrive, in `raw`."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
@@ -216,3 +218,27 @@ def sleep_summary_to_row(record: dict, user_id: int, *, now: datetime) -> dict:
         order_flag(row["start"], row["end"]),
     )
     return row
+
+
+def profile_to_row(record: dict, user_id: int, *, now: datetime) -> dict:
+    """WHOOP's basic profile -> a `whoop_profile` row (the name) first and last seen `now`.
+
+    The email address is left out of the row and of `raw`: nothing here needs it, and a copy of
+    the database (a backup, an export) should not carry it."""
+    record = _object(record, "profile")
+    first = text(record.get("first_name"), "first_name", 200)
+    last = text(record.get("last_name"), "last_name", 200)
+    if first is None and last is None:
+        raise MappingError("profile without a first or last name")
+    kept = {k: v for k, v in record.items() if k != "email"}
+    return {
+        "user_id": integer(user_id, "user_id"),
+        # The natural key of a name: its hash, so that a long name still fits the key column.
+        "value_key": hashlib.sha256(json.dumps([first, last]).encode()).hexdigest(),
+        "first_name": first,
+        "last_name": last,
+        "first_seen_at": now,
+        "last_seen_at": now,
+        "raw": check_storable(kept),
+        "flag": None,
+    }

@@ -69,6 +69,17 @@ def _iso_row(row: dict) -> dict:
     return {key: iso(value) for key, value in row.items()}
 
 
+def ecg_recordings(
+    conn: Connection, days: int = 365, limit: int = 20, now: datetime | None = None, account: int | None = None
+) -> list[dict]:
+    """Withings ECG recordings taken in the last `days` days, newest first, without their samples."""
+    if not 1 <= days <= MAX_WORKOUT_DAYS:
+        raise ValueError(f"days must be between 1 and {MAX_WORKOUT_DAYS}, not {days}")
+    now = now or clock.utcnow()
+    rows = charts.recent_ecgs(conn, since=now - timedelta(days=days), limit=limit, now=now, account=account)
+    return [{k: iso(v) for k, v in row.items()} for row in rows]
+
+
 def sync_freshness(conn: Connection, now: datetime | None = None, account: int | None = None) -> list[dict]:
     """Per declared resource: last successful sync, newest record, stale or not and why, error line."""
     now = now or clock.utcnow()

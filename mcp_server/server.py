@@ -27,7 +27,7 @@ from storage.accounts import UnknownAccount
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 INSTRUCTIONS = (
     "Health data synced from WHOOP (cycles, recovery, sleep, workouts) and Withings (weight, body "
-    "composition, blood pressure, steps, sleep) into a local database. Times are ISO 8601 in UTC; daily "
+    "composition, blood pressure, steps, sleep, workouts, ECG recordings) into a local database. Times are ISO 8601 in UTC; daily "
     "series read the `daily` view, one row per local day. Values flagged as implausible are "
     "left out of latest values and series. Everything is read-only; OAuth tokens are not reachable. "
     "The database may hold several people (accounts): every answer names its `account`."
@@ -108,6 +108,12 @@ def _add_read_model_tools(server: MCPServer, read) -> None:
     def sleep_night(night_date: date) -> dict:
         """One night from a Withings sleep monitor or watch, by the local day it ended: its sleep states, its minutes (heart rate, breathing, HRV, snoring, movement; at most 2,000) and its lowest and average heart rate, average HRV (RMSSD) and breathing rate, per account."""
         return _summaries(read(queries.sleep_night, night_date))
+
+    @server.tool(annotations=READ_ONLY)
+    def ecg_recordings(days: int = 365, limit: int = 20) -> list[dict]:
+        """Withings ECG recordings of the last `days` days, newest first (at most 200): time, device, heart rate and AFib classification (negative, positive, inconclusive; none for a failed recording), with their account. The samples are not sent."""
+        found = _rows(read(queries.ecg_recordings, max(1, days), max(1, min(limit, 200))))
+        return sorted(found, key=lambda e: e["recorded_at"] or "", reverse=True)[: max(1, min(limit, 200))]
 
     @server.tool(annotations=READ_ONLY)
     def sync_freshness() -> list[dict]:

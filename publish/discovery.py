@@ -18,6 +18,7 @@ from readers import metrics
 
 ONLINE, OFFLINE = "online", "offline"
 PROBLEM = "problem"
+IN_BED = "in_bed"  # Withings' in/out-of-bed pushes (sync/events.py); published when one arrives
 MANUFACTURER = "whoop-etl"
 # Home Assistant's sensor device classes for the catalog's units (its documented unit for each);
 # a metric whose unit has none (a score, bpm, mmHg) gets no class.
@@ -124,6 +125,26 @@ def problem_config(topics: Topics, account: str, providers: list[str]) -> dict:
     }
 
 
+def in_bed_config(topics: Topics, account: str, providers: list[str]) -> dict:
+    """The discovery config of the account's `in_bed` binary sensor (Withings' bed pushes)."""
+    return _common(topics, account, IN_BED, providers) | {
+        "name": "In bed",
+        "device_class": "occupancy",
+        "value_template": "{{ value_json.state }}",
+        "payload_on": "ON",
+        "payload_off": "OFF",
+    }
+
+
+def in_bed_messages(topics: Topics, account: str, providers: list[str], in_bed: bool, at) -> list[Message]:
+    """The `in_bed` sensor's config and its state: ON or OFF since `at`."""
+    state = {"state": "ON" if in_bed else "OFF", "attributes": {"since": at, "source": "withings"}}
+    return [
+        Message(topics.config(account, "binary_sensor", IN_BED), _json(in_bed_config(topics, account, providers))),
+        Message(topics.state(account, IN_BED), _json(state)),
+    ]
+
+
 def account_messages(topics: Topics, snapshot) -> list[Message]:
     """Discovery configs, then states, of one account's sensors (`publish.snapshot.AccountSnapshot`)."""
     account, providers = snapshot.account, snapshot.providers
@@ -145,11 +166,11 @@ def account_messages(topics: Topics, snapshot) -> list[Message]:
 
 def withdrawal(topics: Topics, account: str) -> list[Message]:
     """Empty retained payloads on every topic the account's device may have: each catalog metric
-    (published or not) and the problem sensor, configs first, so Home Assistant removes them."""
+    (published or not), the problem and in-bed sensors, configs first, so Home Assistant removes them."""
     configs = [Message(topics.config(account, "sensor", m.name), "") for m in metrics.METRICS]
-    configs.append(Message(topics.config(account, "binary_sensor", PROBLEM), ""))
+    configs += [Message(topics.config(account, "binary_sensor", name), "") for name in (PROBLEM, IN_BED)]
     states = [Message(topics.state(account, m.name), "") for m in metrics.METRICS]
-    states.append(Message(topics.state(account, PROBLEM), ""))
+    states += [Message(topics.state(account, name), "") for name in (PROBLEM, IN_BED)]
     return configs + states
 
 

@@ -22,7 +22,7 @@ from configuration.invocation import command
 from configuration.logs import redact
 from publish import discovery
 from publish.broker import Broker, BrokerError
-from publish.snapshot import account_names, account_snapshots
+from publish.snapshot import account_names, account_snapshots, linked_providers
 from storage import publish_state
 
 log = logging.getLogger("etl.mqtt")
@@ -50,6 +50,20 @@ class Publisher:
 
     def account_removed(self, engine: Engine, account: str) -> None:
         self.withdraw((account,))
+
+    def bed_changed(self, engine: Engine, account: str, in_bed: bool, at: datetime) -> None:
+        """A Withings in/out-of-bed push: the account's `in_bed` binary sensor, ON or OFF."""
+        with self._lock:
+            try:
+                broker = self._connected()
+                with self.engine.connect() as conn:
+                    providers = linked_providers(conn, account)
+                broker.publish(
+                    [discovery.availability(self._topics, True)]
+                    + discovery.in_bed_messages(self._topics, account, providers, in_bed, at)
+                )
+            except BrokerError as exc:
+                self._failed(exc, (account,))
 
     def close(self) -> None:
         with self._lock:

@@ -45,7 +45,7 @@ def account_snapshots(engine: Engine, settings, names=(), now: datetime | None =
     with engine.connect() as conn:
         every = {scope.label(): scope for scope in account_policy.to_read(conn)}
         chosen = [every.get(name) or account_policy.to_read(conn, (name,))[0] for name in names] or list(every.values())
-        found = [(scope, _values(conn, scope.id, now), _providers(conn, scope.label())) for scope in chosen]
+        found = [(scope, _values(conn, scope.id, now), linked_providers(conn, scope.label())) for scope in chosen]
     return [
         AccountSnapshot(
             scope.label(),
@@ -90,7 +90,8 @@ def _local_day(conn: Connection, name: str, value, account: int | None) -> str |
     return row["day"].isoformat()
 
 
-def _providers(conn: Connection, name: str) -> list[str]:
+def linked_providers(conn: Connection, name: str) -> list[str]:
+    """The providers whose users the account `name` holds (its device's model names them)."""
     rows = accounts.list_accounts(conn, [name]) if read_model.has_table(conn, "account") else []
     return sorted({provider for row in rows for provider in row.users})
 

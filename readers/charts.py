@@ -9,8 +9,9 @@ from sqlalchemy.engine import Connection
 
 from configuration import clock
 from configuration.invocation import command
+from mapping.devices import ECG_MODELS
 from mapping.fields import latest_plausible
-from models import Cycle, Recovery, Sleep, WithingsHeartRate, WithingsWeight, Workout
+from models import Cycle, Recovery, Sleep, WithingsHeartRate, WithingsWeight, Workout, withings_ecg
 from readers import metrics, read_model
 from readers.ownership import owned
 
@@ -127,6 +128,41 @@ def recent_workouts(
         .limit(limit)
     )
     return [dict(r._mapping) for r in rows]
+
+
+def recent_ecgs(
+    conn: Connection,
+    since: datetime | None = None,
+    limit: int = RECENT_WORKOUTS,
+    now: datetime | None = None,
+    account: int | None = None,
+) -> list[dict]:
+    """The newest `limit` live Withings ECG recordings (taken after `since`, when given), newest
+    first: when, which device model, heart rate and AFib classification; a failed recording has
+    none. The samples stay in the table (mapping.ecg.decode_signal reads them)."""
+    table = withings_ecg
+    live = [
+        table.c.deleted_at.is_(None),
+        table.c.recorded_at <= latest_plausible(now or clock.utcnow()),
+        *owned(table, account),
+    ]
+    rows = conn.execute(
+        select(
+            table.c.recorded_at,
+            table.c.model,
+            table.c.heart_rate,
+            table.c.afib,
+            table.c.afib_name,
+            table.c.wear_position,
+            table.c.sample_count,
+            table.c.sampling_frequency,
+            table.c.signal_id,
+        )
+        .where(*live, *([table.c.recorded_at >= since] if since is not None else []))
+        .order_by(table.c.recorded_at.desc())
+        .limit(limit)
+    )
+    return [dict(r._mapping) | {"device": ECG_MODELS.get(r.model), "recorded": r.signal_id is not None} for r in rows]
 
 
 def quarantine_overview(conn: Connection, account: int | None = None) -> dict[str, list[str]]:

@@ -25,7 +25,7 @@ class Problem:
 
     source: str
     resource: str
-    kind: str  # "reconnect" | "stale" | "quarantine" | "push" | "configuration" | "database"
+    kind: str  # "reconnect" | "stale" | "device" | "quarantine" | "push" | "configuration" | "database"
     message: str
 
 
@@ -70,6 +70,7 @@ def check(engine: Engine, settings, now: datetime | None = None, scope: account_
         tokens = {t["provider"] for t in read_model.stored_tokens(conn, account)}
         held = read_model.quarantined(conn, account)
         latest, flagged = read_model.headline(conn, now, account), read_model.flagged(conn, account)
+        devices = read_model.device_notes(conn, now, account)
         # A reader handed a settings stand-in without the push settings judges no push.
         push_sources = getattr(settings, "push_providers", ())
         pushed = push_report(conn, account, settings, now, push_sources) if push_sources else []
@@ -93,6 +94,9 @@ def check(engine: Engine, settings, now: datetime | None = None, scope: account_
     for row in rows:
         if row["source"] in configured and row["source"] not in blocked and row["stale"]:
             problems.append(Problem(row["source"], row["resource"], "stale", f"{row['label']} {row['problem']}"))
+    if "withings" in configured and "withings" not in blocked:
+        # The likely cause of quiet Withings data, each device on a line of its own.
+        problems += [Problem("withings", "devices", "device", note["message"]) for note in devices]
     held = [q for q in held if q["source"] in configured]
     problems += _quarantine_problems(held)
     problems += push_problems([p for p in pushed if p["provider"] in configured and p["provider"] not in blocked], name)

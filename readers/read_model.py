@@ -20,7 +20,7 @@ from configuration import clock
 from configuration.settings import stale_after_overrides
 from mapping.fields import latest_plausible
 from mapping.withings import MANUAL_ATTRIBS
-from models import OAuthToken, Quarantine, SyncState, WithingsMeasure
+from models import OAuthToken, Quarantine, SyncState, WithingsMeasure, withings_device
 from readers import metrics
 from readers.ownership import owned
 from storage import publish_state, quarantine
@@ -142,6 +142,31 @@ def _staleness(
         # Syncing works but nothing new arrives: a strap not worn, a scale not used.
         return "data", f"has no record newer than {duration(threshold)} (newest {ago(newest, now)})"
     return None, None
+
+
+# A device of these types is worn or slept on every day: a few days without a session means it
+# is not syncing. A scale or a blood-pressure monitor is used when its owner wants: a month.
+DAILY_DEVICE_TYPES = ("Activity Tracker", "Sleep Monitor")
+DEVICE_SILENT_AFTER = {True: timedelta(days=3), False: timedelta(days=30)}
+
+
+def device_notes(conn: Connection, now: datetime, account: int | None = None) -> list[dict]:
+    """Per linked Withings device with a likely reason for quiet data, one line: a `low` battery
+    ("Withings Body+ battery low") or no session for a while ("ScanWatch: last session 9 days ago")."""
+    table = withings_device
+    rows = conn.execute(
+        select(table.c.model, table.c.type, table.c.battery, table.c.last_session_at).where(
+            table.c.deleted_at.is_(None), *owned(table, account)
+        )
+    ).all()
+    notes = []
+    for model, kind, battery, last in sorted(rows, key=lambda r: (r.model or "", r.type or "")):
+        name = model or kind or "a device"
+        if battery == "low":
+            notes.append({"device": name, "kind": "battery", "message": f"Withings {name} battery low"})
+        if last is not None and now - last > DEVICE_SILENT_AFTER[kind in DAILY_DEVICE_TYPES]:
+            notes.append({"device": name, "kind": "silent", "message": f"{name}: last session {ago(last, now)}"})
+    return notes
 
 
 def needs_reconnect(source: str, error: str | None) -> bool:

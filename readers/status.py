@@ -71,6 +71,7 @@ def collect_status(
         latest = read_model.headline(conn, now, account)
         flagged = read_model.flagged(conn, account)
         held = read_model.quarantined(conn, account)
+        devices = read_model.device_notes(conn, now, account)
         mqtt = read_model.published(conn, scope.label() if scope else DEFAULT_ACCOUNT)
         # The app's daily budget is shared by every account: the same line in each.
         whoop_today = rate_budget.usage(conn, "whoop", rate_budget.DAY, now)
@@ -90,6 +91,7 @@ def collect_status(
         "last_withings_sleep": latest["withings_sleep"],
         "flagged": flagged,
         "quarantine": held,
+        "devices": devices,
         "whoop_today": _budget_used(whoop_today, whoop_per_day, whoop_said),
         "mqtt": mqtt,
     }
@@ -129,6 +131,7 @@ def format_status(status: dict) -> str:
             lines.append(f"    last attempt failed: {r['error']}")
         if r["stale"]:
             lines.append(f"    WARNING: {r['label']} {r['problem']}")
+    lines += [f"    WARNING: {note['message']}" for note in status.get("devices", ())]
     for t in status["tokens"]:
         lines.append(
             f"{t['provider']} token: access token expires {_fmt(t['expires_at'], tz)}"

@@ -54,6 +54,13 @@ def _edit(app: SandboxApp, p: dict) -> dict:
     return {"grpid": int(p["grpid"]), "modified": app.edit_weigh_in(int(p["grpid"]), float(p["kg"]), _person(p))}
 
 
+def _delete(app: SandboxApp, p: dict) -> dict:
+    """Delete a WHOOP record (`collection` sleep, workout, recovery or cycle; `id` as the API names it)."""
+    ident = str(p["id"])
+    record = app.delete_record(str(p["collection"]), int(ident) if ident.isdigit() else ident, _person(p))
+    return {"deleted": {"collection": str(p["collection"]), "id": ident, "found": bool(record)}}
+
+
 def _fault(app: SandboxApp, p: dict) -> dict:
     cast = {"probability": float, "style": str}
     options = {key: cast.get(key, int)(p[key]) for key in FAULT_OPTIONS if p.get(key) not in (None, "")}
@@ -133,6 +140,7 @@ ROUTES: dict[tuple[str, str], Callable[[SandboxApp, dict], dict]] = {
     ("POST", "advance"): _advance,
     ("POST", "weigh-in"): _weigh_in,
     ("POST", "edit-weigh-in"): _edit,
+    ("POST", "delete"): _delete,
     ("POST", "rescore"): lambda app, p: {"cycle_id": app.rescore_latest(_person(p))},
     ("POST", "edit-activity"): _edit_activity,
     ("POST", "edit-sleep"): _edit_sleep,

@@ -300,6 +300,16 @@ class SandboxApp:
         with self.lock:
             return self.people.pin(person).series.set_device(model, battery, last_session)
 
+    def edit_workout(self, workout_id: int, calories: int, person: int = 0) -> int:
+        """Change a Withings workout's calories; returns its new `modified`."""
+        with self.lock:
+            return self.people.pin(person).series.edit_workout(workout_id, calories)
+
+    def delete_workout(self, workout_id: int, person: int = 0) -> None:
+        """Delete a Withings workout."""
+        with self.lock:
+            self.people.pin(person).series.delete_workout(workout_id)
+
     def deny_scope(self, provider: str, scope: str, denied: bool = True) -> None:
         """Answer the endpoints of `scope` as for a token granted without it (or grant it again)."""
         with self.lock:

@@ -234,6 +234,14 @@ class SandboxServer:
         """Change a Withings device's battery ("high", "medium", "low") and/or last session (unix)."""
         return self.app.set_device(model, battery, last_session, person)
 
+    def edit_workout(self, workout_id: int, calories: int, person: int = 0) -> int:
+        """Change a Withings workout's calories; `modified` moves to now, which is returned."""
+        return self.app.edit_workout(workout_id, calories, person)
+
+    def delete_workout(self, workout_id: int, person: int = 0) -> None:
+        """Delete a Withings workout as Health Mate does (nothing announces it)."""
+        self.app.delete_workout(workout_id, person)
+
     def deny_scope(self, provider: str, scope: str, denied: bool = True) -> None:
         """Answer `scope`'s endpoints as for a token granted without it (denied=False grants it again)."""
         self.app.deny_scope(provider, scope, denied)

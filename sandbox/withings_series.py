@@ -62,6 +62,7 @@ class WithingsSeries:
         # The first day with sleep series and intraday samples.
         self.series_from = max(history.first_day, series_from or history.first_day)
         self.device_changes: dict[str, dict] = {}
+        self.workout_changes: dict[int, dict | None] = {}  # id -> fields changed, None: deleted
 
     # ---- devices ----
     def _group_sessions(self, devid: str) -> tuple[int | None, int | None]:
@@ -110,6 +111,36 @@ class WithingsSeries:
         if last_session is not None:
             change["last_session_date"] = int(last_session)
         return next(d for d in self.devices() if d["model"] == model)
+
+    # ---- workout edits ----
+    def edit_workout(self, workout_id: int, calories: int) -> int:
+        """Change a workout's calories as Health Mate does; its `modified` moves to now (returned)."""
+        self._workout(workout_id)
+        modified = unix(self.history.now)
+        self.workout_changes[workout_id] = {"calories": calories, "modified": modified}
+        return modified
+
+    def delete_workout(self, workout_id: int) -> None:
+        """Delete a workout: it is no longer listed (nothing announces it)."""
+        self._workout(workout_id)
+        self.workout_changes[workout_id] = None
+
+    def _workout(self, workout_id: int) -> dict:
+        history = self.history
+        for record in workouts_between(history.person, history.first_day, history.last_day):
+            if record["id"] == workout_id:
+                return record
+        raise KeyError(f"no workout {workout_id}")
+
+    def _changed_workouts(self, records: list[dict]) -> list[dict]:
+        out = []
+        for record in records:
+            if record["id"] not in self.workout_changes:
+                out.append(record)
+            elif (change := self.workout_changes[record["id"]]) is not None:
+                data = {**record["data"], "calories": change["calories"]}
+                out.append({**record, "modified": change["modified"], "data": data})
+        return out
 
     # ---- the endpoints ----
     def answer(self, path: str, action: str, params: dict[str, str], page_size: int) -> tuple[int, dict]:
@@ -162,7 +193,7 @@ class WithingsSeries:
     def _workouts(self, params: dict[str, str]) -> list[dict]:
         history, fields = self.history, _fields(params, WORKOUT_DEFAULT_FIELDS)
         since, now = _unix_param(params, "lastupdate"), unix(history.now)
-        records = workouts_between(history.person, history.first_day, history.last_day)
+        records = self._changed_workouts(workouts_between(history.person, history.first_day, history.last_day))
         if since is not None:
             records = [r for r in records if since <= r["modified"] <= now]
         else:

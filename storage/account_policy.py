@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy import inspect, or_, select
 from sqlalchemy.engine import Connection
@@ -59,11 +60,16 @@ def is_empty(row: accounts.AccountRow, tokens: set[int] | None, seed: bool = Fal
     return not row.users and not held and not (seed and row.name == DEFAULT_ACCOUNT)
 
 
-def _listed(rows: list[accounts.AccountRow], tokens: set[int] | None, seed: bool) -> list[accounts.AccountRow]:
-    """`rows` without an empty `default` when another account exists."""
+def _listed(
+    rows: list[accounts.AccountRow], tokens: Callable[[], set[int]] | None, seed: bool
+) -> list[accounts.AccountRow]:
+    """`rows` without an empty `default` when another account exists. `tokens()` gives the ids of
+    the accounts holding a token (asked only then: one account is kept whatever it holds); None
+    when the caller may not read tokens."""
     if len(rows) <= 1:
         return rows
-    return [row for row in rows if not (row.name == DEFAULT_ACCOUNT and is_empty(row, tokens, seed))]
+    held = None if tokens is None else tokens()
+    return [row for row in rows if not (row.name == DEFAULT_ACCOUNT and is_empty(row, held, seed))]
 
 
 def _named(conn: Connection, names) -> list[Scope]:
@@ -76,7 +82,7 @@ def to_run(conn: Connection, names=(), *, settings) -> list[Scope]:
     others; `default` when the database holds none (the run creates it)."""
     if names:
         return _named(conn, names)
-    rows = _listed(accounts.list_accounts(conn), accounts.holding_tokens(conn), seeded(settings))
+    rows = _listed(accounts.list_accounts(conn), lambda: accounts.holding_tokens(conn), seeded(settings))
     return [Scope(row.name, row.id) for row in rows] or [Scope(DEFAULT_ACCOUNT, None)]
 
 
@@ -88,7 +94,7 @@ def to_watch(conn: Connection, names=(), *, settings) -> list[Scope]:
 def _skipped_id(conn: Connection, settings) -> int | None:
     """The id of the `default` account when the policy leaves it out, else None."""
     rows = accounts.list_accounts(conn)
-    kept = {row.id for row in _listed(rows, accounts.holding_tokens(conn), seeded(settings))}
+    kept = {row.id for row in _listed(rows, lambda: accounts.holding_tokens(conn), seeded(settings))}
     return next((row.id for row in rows if row.id not in kept), None)
 
 

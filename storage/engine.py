@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 # The newest Alembic revision; `tests/storage/test_migrations.py` keeps it equal to the script head.
@@ -15,6 +17,7 @@ SCHEMA_HEAD = "0014_withings_series"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 DEFAULT_CONNECT_TIMEOUT = 10  # seconds; settings.DB_CONNECT_TIMEOUT_SECONDS
 DEFAULT_STATEMENT_TIMEOUT = 300  # seconds; settings.DB_STATEMENT_TIMEOUT_SECONDS
+READING = "whoop_etl_reading"  # the execution option `reading` sets: this transaction only reads
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -62,7 +65,22 @@ def _install_sqlite_hooks(engine: Engine, read_only: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        deferred = read_only or conn.get_execution_options().get(READING, False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A transaction that only reads. On SQLite it begins deferred: in WAL mode a reader neither
+    waits for the writer nor holds it back, where the BEGIN IMMEDIATE of a writing engine's other
+    transactions takes the write lock, and a thread that finds it taken sleeps in SQLite's busy
+    handler, in growing steps, instead of waking when it is free. So a run's threads
+    read (a token, the quarantine, a stored rate) while its writer holds the lock. PostgreSQL: a
+    plain transaction."""
+    with engine.connect() as conn:
+        conn.execution_options(**{READING: True})
+        with conn.begin():
+            yield conn
 
 
 def _sqlite_engine(url: str, read_only: bool, **kwargs) -> Engine:

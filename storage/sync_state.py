@@ -18,6 +18,7 @@ MAX_ERROR_LENGTH = 2000
 # would make every later run fail (a Withings `updatetime` of 10^20 overflows datetime).
 EARLIEST_CURSOR = datetime(2010, 1, 1, tzinfo=timezone.utc)
 CURSOR_SLACK = timedelta(days=2)
+NO_DEVICE = "no_device"  # the status of a resource none of the account's devices can produce
 
 
 def cursor_time(cursor: str | None, now: datetime) -> datetime | None:
@@ -117,4 +118,11 @@ def record_sync_deferral(
     values = {"last_attempt_at": now or clock.utcnow(), "status": "deferred", "error": None}
     if resume is not None:
         values.update(resume_before=resume[0], resume_end=resume[1])
+    _write(session, source, resource, user_id, values)
+
+
+def record_no_device(session: Connection, source: str, resource: str, user_id: int, reason: str, now: datetime) -> None:
+    """Note a resource left out because no device of the account produces it: not an error, and
+    as fresh as the run that decided it (status does not call it stale)."""
+    values = {"last_attempt_at": now, "last_success_at": now, "status": NO_DEVICE, "error": reason[:MAX_ERROR_LENGTH]}
     _write(session, source, resource, user_id, values)

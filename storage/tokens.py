@@ -18,6 +18,7 @@ from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.logs import register_secret
 from models import oauth_token
 from storage import accounts
+from storage.engine import reading
 
 TABLE = oauth_token
 # A headless seed is refreshed before the user id is known: it is stored as minus the account's
@@ -74,7 +75,7 @@ class DbTokenStore:
 
     def load(self, provider: str) -> Token | None:
         """The newest stored token of `provider` for this account, or None."""
-        with self._connection() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(
                 select(TABLE)
                 .where(TABLE.c.provider == provider, self._mine())

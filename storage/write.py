@@ -146,8 +146,10 @@ def _stored(session: Connection, table: Table, scopes: set[tuple[Any, Any]]) -> 
     return found
 
 
-def _changed(new: dict, old: dict) -> bool:
-    return any(old.get(col) != value for col, value in new.items())
+def _changed(table: Table, new: dict, old: dict) -> bool:
+    # A table's `not_compared` columns (when a value was fetched) follow a change, never make one.
+    skip = table.info.get("not_compared", ())
+    return any(old.get(col) != value for col, value in new.items() if col not in skip)
 
 
 def _stored_by_table(session: Connection, units: list[Unit]) -> dict[Table, dict[tuple, list[dict]]]:
@@ -175,7 +177,7 @@ def plan(session: Connection, units: list[Unit], now) -> None:
             match = _match(stored[table], row, key)
             if match is None:
                 unit.ops.append((table, "insert", {**row, "synced_at": now}))
-            elif _changed(row, match):
+            elif _changed(table, row, match):
                 unit.ops.append((table, "update", {**row, "synced_at": now, "b_id": match["id"]}))
         for table, uid, ident in unit.scopes:
             key = target_of(table).key

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
+import models
 from storage import accounts
 from sync.lock import account_lock, process_lock, run_lock
 from sync.resources import tables_by_source
@@ -17,10 +18,18 @@ def remove_account(engine: Engine, account_id: int, name: str, *, purge: bool) -
     file rows under a removed account): RunLocked."""
     with process_lock(engine, 0), account_lock(engine, account_id, 0, name=name):
         with engine.begin() as conn:
-            deleted = accounts.purge(conn, account_id, tables_by_source()) if purge else {}
+            deleted = accounts.purge(conn, account_id, purged_tables()) if purge else {}
             accounts.remove(conn, account_id)
         erased = accounts.erase_freed(engine) if purge else True
     return deleted, erased
+
+
+def purged_tables() -> dict[str, list]:
+    """Per provider, every table a purge deletes the account's rows from: the declared resources'
+    and the in/out-of-bed events, which only push brings (sync/events.py)."""
+    tables = tables_by_source()
+    tables.setdefault("withings", []).append(models.withings_bed_event)
+    return tables
 
 
 def retry_quarantined(session, choose, where: tuple = ()):

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api_clients.errors import DailyBudgetReached, RateLimited, ServerLimitReached, format_wait
 from configuration import clock
 from storage import rate_budget
+from storage.engine import reading
 from storage.rate_budget import DAY, MINUTE
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class DbBudget:
         self._held: dict[tuple[str, float], list] = {}
         self._holding = threading.Lock()  # the client's threads share one reservation
         self._heard: int | None = None  # the rate a server last named to any process (_heard_rate)
+        self._hearing = threading.Lock()  # the client's threads read it once between them
 
     def __repr__(self) -> str:
         return f"DbBudget({self.provider!r}, per_day={self.per_day})"
@@ -121,9 +123,10 @@ class DbBudget:
 
     def _heard_rate(self, configured: int) -> int:
         """The per-minute budget the latest minute window was taken with, else `configured`; read once."""
-        if self._heard is None:
-            with self.engine.connect() as conn:
-                self._heard = rate_budget.latest_minute_budget(conn, self.provider) or configured
+        with self._hearing:
+            if self._heard is None:
+                with reading(self.engine) as conn:
+                    self._heard = rate_budget.latest_minute_budget(conn, self.provider) or configured
         return self._heard
 
     def _grant(self, budgets: dict[str, int], now) -> dict[str, bool]:
@@ -133,21 +136,7 @@ class DbBudget:
             taken = rate_budget.take_slots(self.engine, self.provider, budgets, now, share)
             return {kind: used is not None for kind, used in taken.items()}
         with self._holding:
-            # A backfill's slots and a routine run's are reserved and held apart, so that slots a
-            # routine request reserved are never spent past the backfill's share, and a routine
-            # block never takes more than the routine part of the day.
-            starts = {kind: rate_budget.window_start(kind, now) for kind in budgets}
-            held = {kind: (kind, share.get(kind, 1.0)) for kind in budgets}
-            wanted = {
-                kind: budget
-                for kind, budget in budgets.items()
-                if self._held.get(held[kind], [None, 0])[0] != starts[kind] or not self._held[held[kind]][1]
-            }
-            if wanted:  # a slot of a window gone by was counted in that window: nothing to return
-                reserved = rate_budget.reserve(
-                    self.engine, self.provider, wanted, now, self._block(wanted, share), share
-                )
-                self._held.update({held[kind]: [starts[kind], slots] for kind, slots in reserved.items()})
+            held = self._hold(budgets, now, share)
             granted = {}
             for kind in budgets:
                 slots = self._held[held[kind]]
@@ -155,6 +144,36 @@ class DbBudget:
                 if granted[kind]:
                     slots[1] -= 1
             return granted
+
+    def _hold(self, budgets: dict[str, int], now, share: dict[str, float]) -> dict[str, tuple[str, float]]:
+        """Reserve a block of each window in `budgets` that holds no slot of its current window
+        (the caller holds `_holding`); the keys of `_held` the windows' blocks are kept under.
+
+        A backfill's slots and a routine run's are reserved and held apart, so that slots a
+        routine request reserved are never spent past the backfill's share, and a routine block
+        never takes more than the routine part of the day."""
+        starts = {kind: rate_budget.window_start(kind, now) for kind in budgets}
+        held = {kind: (kind, share.get(kind, 1.0)) for kind in budgets}
+        wanted = {
+            kind: budget
+            for kind, budget in budgets.items()
+            if self._held.get(held[kind], [None, 0])[0] != starts[kind] or not self._held[held[kind]][1]
+        }
+        if wanted:  # a slot of a window gone by was counted in that window: nothing to return
+            reserved = rate_budget.reserve(self.engine, self.provider, wanted, now, self._block(wanted, share), share)
+            self._held.update({held[kind]: [starts[kind], slots] for kind, slots in reserved.items()})
+        return held
+
+    def prepare(self, per_minute: int, *, routine: bool) -> None:
+        """Before a run's fetch threads start: read the rate another process last heard and, on
+        SQLite, reserve a routine run's first block (`routine`: the run has routine requests).
+        The first requests then go out without a transaction on every thread, where each one
+        would queue for SQLite's write lock and for the interpreter's behind the others."""
+        per_minute = self._heard_rate(per_minute)
+        if routine and self.block > 1:
+            budgets = {MINUTE: per_minute, **({} if self.per_day is None else {DAY: self.per_day})}
+            with self._holding:
+                self._hold(budgets, clock.utcnow(), {})
 
     def _block(self, wanted: dict[str, int], share: dict[str, float]) -> int:
         """How many slots to reserve at once: a routine block of the day stays within the part of

@@ -75,6 +75,17 @@ def account_synced(engine, account: str) -> None:
         _tell(listener.account_synced, engine, account)
 
 
+def bed_changed(engine, account: str, in_bed: bool, at) -> None:
+    """Tell the open listeners that keep an `in_bed` state (the MQTT publisher) that `account`
+    got into (True) or out of bed at `at`: a Withings push the sync stored (sync/events.py)."""
+    with _lock:
+        listeners = list(_open)
+    for listener in listeners:
+        call = getattr(listener, "bed_changed", None)
+        if call is not None:
+            _tell(call, engine, account, in_bed, at)
+
+
 def account_removed(settings, engine, account: str) -> None:
     """Tell the installed listeners (opened for this) that `account` is gone."""
     with listening(settings, engine) as listeners:

@@ -10,9 +10,10 @@ from sqlalchemy.engine import Engine
 from api_clients.errors import NotConnected, reconnect_command
 from configuration.accounts import DEFAULT_ACCOUNT
 from configuration.settings import ProviderSettings, Settings
-from storage.sync_state import stored_states
+from storage.devices import stored_devices
+from storage.sync_state import NO_DEVICE, record_no_device, stored_states
 from sync import resources
-from sync.budget import db_budget
+from sync.budget import DbBudget, db_budget
 from sync.runner import Job
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def source_jobs(
 ) -> list[Job]:
     """One job per declared resource of `source`, all sharing one client (and its rate limiter)."""
     client, user_id = open_client(settings, store, source, engine)
-    return resource_jobs(
+    jobs = resource_jobs(
         engine,
         client,
         user_id,
@@ -86,6 +87,10 @@ def source_jobs(
         since=since,
         full=full,
     )
+    http = getattr(client, "http", None)
+    if isinstance(getattr(http, "budget", None), DbBudget):  # last: what it reserves goes back when the jobs end
+        http.budget.prepare(http.limiter.per_minute, routine=any(not job.backfill for job in jobs))
+    return jobs
 
 
 def resource_jobs(
@@ -99,12 +104,45 @@ def resource_jobs(
     since: datetime | None = None,
     full: bool = False,
 ) -> list[Job]:
-    """A job per resource in `declared`, its window from sync_state; `watch` reuses its clients."""
+    """A job per resource in `declared`, its window from sync_state; `watch` reuses its clients.
+
+    Left out: a resource none of the account's stored devices can produce (noted once, see
+    `_note_no_device`), and one read less than its `read_every` ago (unless `--full`/`--since`)."""
     with engine.connect() as conn:
         stored = {source: stored_states(conn, source, user_id) for source in {r.source for r in declared}}
-    jobs = []
-    for resource in declared:
-        state = stored[resource.source].get(resource.name)
-        window = resource.window(state, now=now, lookback=lookback, since=since, full=full)
-        jobs.append(Job(resource, user_id, window, client))
+        linked = stored_devices(conn, user_id) if any(r.devices for r in declared) else []
+        jobs, skipped = [], []
+        for resource in declared:
+            state = stored[resource.source].get(resource.name)
+            if not resource.can_produce(linked):
+                skipped.append((resource, state))
+                continue
+            if _read_recently(resource, state, now) and since is None and not full:
+                continue
+            window = resource.window(state, now=now, lookback=lookback, since=since, full=full)
+            jobs.append(Job(resource, user_id, window, client, known=resource.stored(conn, user_id, window)))
+    for resource, state in skipped:
+        _note_no_device(engine, resource, user_id, state, now)
     return jobs
+
+
+def _read_recently(resource, state, now: datetime) -> bool:
+    success = state.last_success_at if state is not None else None
+    if resource.read_every is None or success is None:
+        return False
+    if success.tzinfo is None:  # SQLite hands back naive UTC
+        success = success.replace(tzinfo=timezone.utc)
+    return now - success < resource.read_every
+
+
+def _note_no_device(engine: Engine, resource, user_id: int, state, now: datetime) -> None:
+    """Say once (the first run that finds it) that a resource is not read, and keep it fresh in
+    `status`: its sync_state holds status "no_device" and the reason."""
+    reason = (
+        f"not read: none of the account's Withings devices records {resource.what} "
+        f"({', '.join(resource.devices)}); it is read again once one is linked"
+    )
+    if state is None or state.status != NO_DEVICE:
+        log.info("%s %s: %s", resource.source, resource.name, reason)
+    with engine.begin() as conn:
+        record_no_device(conn, resource.source, resource.name, user_id, reason, now)

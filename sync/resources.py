@@ -12,20 +12,37 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, ClassVar, Iterator
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 
 import models
-from api_clients.errors import ApiError, ScopeMissing
+from api_clients.errors import ApiError, InvalidRequest, NotImplementedByApi, ScopeMissing
 from api_clients.pages import Page
+from api_clients.withings import DEVICES_SCOPE
 from configuration import clock, settings
 from mapping import daily as daily_mappers
+from mapping import devices as devices_mapper
 from mapping import whoop as mappers
 from mapping import withings as withings_mapper
 from mapping import withings_series as series_mappers
+from mapping.ecg import decode_signal
 from mapping.fields import EARLIEST_DATE, MappingError
 from storage.write import normalise_key
 from sync.windows import Window, lastupdate_window, page_cap, series_window, time_window
 
+# The device types User v2 getdevice documents (docs/API_NOTES.md, Withings "Devices").
+DEVICE_TYPES = frozenset(
+    {
+        "Scale",
+        "Babyphone",
+        "Blood Pressure Monitor",
+        "Activity Tracker",
+        "Sleep Monitor",
+        "Smart Connected Thermometer",
+        "Gateway",
+        "iGlucose",
+        "Lingo",
+    }
+)
 # Page caps end a server's paging loop (sync.windows.page_cap): records a day at the most
 # and records a page at the least. WHOOP pages hold 25; Withings does not document its page size.
 WHOOP_RECORDS_PER_DAY, WHOOP_PAGE_SIZE = 50, 25
@@ -63,6 +80,12 @@ class Resource:
     stale_after: timedelta = timedelta(days=2)
     # `watch` reads it on every poll with this lookback; None: only on its reconciliations.
     poll_lookback: timedelta | None = None
+    # The devices that can produce it, as words of a getdevice `type` or `model` ("ScanWatch");
+    # None: any account can. An account whose stored devices all have a documented type and none
+    # of these words is not asked for it (sync/plan.py); an undocumented type may produce anything.
+    devices: tuple[str, ...] | None = None
+    # Read at most this often (a profile that hardly ever changes); None: on every run.
+    read_every: timedelta | None = None
 
     # What the window is: a time window (`start`/`end`) or a `lastupdate` cursor.
     window: ClassVar[Callable[..., Window]] = staticmethod(time_window)
@@ -88,6 +111,23 @@ class Resource:
 
     def pages(self, client, window: Window) -> Iterator[Page]:
         raise NotImplementedError
+
+    def can_produce(self, devices: list[tuple[str | None, str | None]]) -> bool:
+        """Whether an account with these (type, model) devices may hold this resource's data.
+
+        Conservative: no device known yet, or one of a type getdevice does not document, may."""
+        if self.devices is None or not devices:
+            return True
+        words = tuple(word.lower() for word in self.devices)
+        for kind, model in devices:
+            named = f"{kind or ''} {model or ''}".lower()
+            if kind not in DEVICE_TYPES or any(word in named for word in words):
+                return True
+        return False
+
+    def stored(self, conn, user_id: int, window: Window) -> Any:
+        """What the pages need to know of the rows already stored (None: nothing); read when the run is planned."""
+        return None
 
     def check_scope(self, client) -> None:
         """ScopeMissing before any request when the stored token says the scope was not granted."""
@@ -305,6 +345,105 @@ def _newest(records: list) -> int | None:
     return max(times, default=None)
 
 
+class WhoopProfile(WhoopObject):
+    """WHOOP's basic profile: read now and then (`read_every`); the email address never leaves the page."""
+
+    def pages(self, client, window: Window) -> Iterator[Page]:
+        for page in super().pages(client, window):
+            page.records = [
+                {k: v for k, v in r.items() if k != "email"} if isinstance(r, dict) else r for r in page.records
+            ]
+            yield page
+
+
+@dataclass(frozen=True, kw_only=True)
+class WithingsWorkouts(WithingsAction):
+    """getworkouts: a `lastupdate` cursor like getactivity; deletions found by listing the window's days."""
+
+    def listing(self, client, window: Window, seen: set) -> set | None:
+        """Every workout of the window's local days (a day either side for the time zones): a
+        full read (lastupdate=0) lists every live workout already; `lastupdate` lists only edits."""
+        if window.start is None:
+            return seen
+        params = {
+            "startdateymd": (window.start - timedelta(days=1)).date().isoformat(),
+            "enddateymd": (window.end + timedelta(days=1)).date().isoformat(),
+        }
+        cap = page_cap(window, WITHINGS_RECORDS_PER_DAY, WITHINGS_MIN_PAGE_SIZE)
+        pages = client.iter_action_pages(
+            self.path, self.action, params, self.records_key, max_pages=cap, scope=self.scope, what=self.what
+        )
+        return set().union(*(self.keys(page.records) for page in pages))
+
+
+class WithingsEcg(Resource):
+    """Heart v2 `list` by `startdate` (0 the first time: the list can be empty without it), and
+    `get` for the signal of each recording that is new or changed since it was stored."""
+
+    mapper_context: ClassVar[tuple[str, ...]] = ("user_id",)
+
+    def stored(self, conn, user_id: int, window: Window) -> dict:
+        """The stored recordings of the window that have their signal, by `timestamp`."""
+        table = models.withings_ecg
+        where = [table.c.user_id == user_id, table.c.signal.is_not(None)]
+        if window.start is not None:
+            where.append(table.c.recorded_at >= window.start)
+        columns = (table.c.timestamp, table.c.modified_at, table.c.signal_id, table.c.signal, table.c.sample_bytes)
+        return {row.timestamp: row for row in conn.execute(select(*columns, table.c.raw).where(*where))}
+
+    def pages(self, client, window: Window, known: dict | None = None) -> Iterator[Page]:
+        self.check_scope(client)
+        # No `enddate`: the API's own "now" ends the list, as WHOOP's `end` does.
+        params = {"startdate": int(window.start.timestamp()) if window.start else 0}
+        cap = page_cap(window, WITHINGS_RECORDS_PER_DAY, WITHINGS_MIN_PAGE_SIZE)
+        for page in client.iter_action_pages(
+            self.path, "list", params, "series", max_pages=cap, scope=self.scope, what=self.what
+        ):
+            page.records = [self._with_signal(client, record, known or {}) for record in page.records]
+            yield page
+
+    def _with_signal(self, client, record: Any, known: dict) -> Any:
+        """The recording with its `get` body under `signal`: the stored one when the recording has
+        not changed, else fetched. A signal the API refuses leaves the reason for the quarantine."""
+        ecg = record.get("ecg") if isinstance(record, dict) else None
+        signalid = ecg.get("signalid") if isinstance(ecg, dict) else None
+        if signalid is None:
+            return record
+        stored = known.get(record.get("timestamp"))
+        if (
+            stored is not None
+            and stored.signal_id == signalid
+            and stored.modified_at is not None
+            and int(stored.modified_at.timestamp()) == record.get("modified")
+        ):
+            meta = stored.raw.get("signal") if isinstance(stored.raw, dict) else None
+            return {**record, "signal": {**(meta or {}), "signal": decode_signal(stored.signal, stored.sample_bytes)}}
+        try:
+            body = client.ecg_signal(signalid, scope=self.scope, what=self.what)
+        except (InvalidRequest, NotImplementedByApi) as exc:
+            return {**record, "signal_error": str(exc)[:200]}
+        return {**record, "signal": body}
+
+
+class WithingsDevices(Resource):
+    """User v2 getdevice: one request a run, every linked device's latest state."""
+
+    mapper_context: ClassVar[tuple[str, ...]] = ("user_id",)
+
+    def key_of(self, record: Any) -> Any:
+        """The device's `hash_deviceid` (40 hex characters, not a UUID: read as text)."""
+        value = record.get("hash_deviceid") or record.get("deviceid") if isinstance(record, dict) else None
+        return value if isinstance(value, str) and value else None
+
+    def reconcile_start(self, window: Window) -> datetime | None:
+        # Every read lists every linked device: a stored one it leaves out is marked, whenever it was seen.
+        return None
+
+    def pages(self, client, window: Window) -> Iterator[Page]:
+        self.check_scope(client)
+        yield Page(records=client.devices(), fetched_at=clock.utcnow())
+
+
 # v1 is gone (docs/API_NOTES.md, WHOOP "Collections"): only /developer/v2 paths. The scopes are
 # WHOOP's OpenAPI securitySchemes; Withings' user.activity covers getactivity and all of Sleep v2
 # (docs/API_NOTES.md, Withings "Auth and tokens").
@@ -435,6 +574,7 @@ RESOURCES: tuple[Resource, ...] = (
         action="get",
         data_fields=series_mappers.SLEEP_DATA_FIELDS,
         records_of=_sleep_body_records,
+        devices=("Sleep Monitor", "Activity Tracker"),  # a mat, or a watch that tracks sleep
         # A minute two overlapping segments share comes whole only when both are in the window.
         partial_tables=("withings_sleep_series",),
     ),
@@ -452,6 +592,68 @@ RESOURCES: tuple[Resource, ...] = (
         action="getintradayactivity",
         data_fields=series_mappers.INTRADAY_DATA_FIELDS,
         records_of=_intraday_body_records,
+        devices=("Activity Tracker",),
+    ),
+    WithingsWorkouts(
+        source="withings",
+        name="workouts",
+        label="Withings workouts",
+        path="/v2/measure",
+        scope="user.activity",
+        what="Withings workouts",
+        model=models.withings_workout,
+        mapper=devices_mapper.workout_to_row,
+        freshness=(models.withings_workout.c.start,),
+        quarantine_key="id",
+        reconcile_on="start",
+        stale_after=timedelta(days=14),  # rest weeks are not an outage
+        action="getworkouts",
+        records_key="series",
+        data_fields=devices_mapper.WORKOUT_DATA_FIELDS,
+    ),
+    WithingsEcg(
+        source="withings",
+        name="ecg",
+        label="Withings ECG",
+        path="/v2/heart",
+        scope="user.metrics",
+        what="Withings ECG recordings",
+        model=models.withings_ecg,
+        mapper=devices_mapper.ecg_to_row,
+        freshness=(models.withings_ecg.c.recorded_at,),
+        id_field="timestamp",
+        quarantine_key="timestamp",
+        reconcile_on="recorded_at",
+        stale_after=timedelta(days=365),  # taken on demand: months without one are no outage
+        devices=("ScanWatch", "Move ECG", "BPM Core"),
+    ),
+    WithingsDevices(
+        source="withings",
+        name="devices",
+        label="Withings devices",
+        path="/v2/user",
+        scope=DEVICES_SCOPE,
+        what="the list of your devices",
+        model=models.withings_device,
+        mapper=devices_mapper.device_to_row,
+        freshness=(models.withings_device.c.last_session_at,),
+        id_field="hash_deviceid",
+        quarantine_key="hash_deviceid",
+        reconcile_on="fetched_at",  # a device unlinked from the account is marked, and kept
+        stale_after=timedelta(days=30),
+    ),
+    WhoopProfile(
+        source="whoop",
+        name="profile",
+        label="WHOOP profile",
+        path="/developer/v2/user/profile/basic",
+        scope="read:profile",
+        what="your WHOOP name",
+        model=models.whoop_profile,
+        mapper=daily_mappers.profile_to_row,
+        freshness=(models.whoop_profile.c.last_seen_at,),
+        stale_after=timedelta(days=30),
+        read_every=timedelta(days=7),
     ),
 )
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys(r.source for r in RESOURCES))

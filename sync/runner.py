@@ -20,6 +20,7 @@ from api_clients.errors import classify_error, of_account
 from api_clients.pages import Page
 from db_loader import BATCH_SIZE, LoadCounts, load_page, reconcile, retry_quarantine
 from storage import quarantine
+from storage.engine import reading
 from storage.sync_state import advance_sync_state, record_sync_deferral, record_sync_failure
 from sync.budget import backfilling
 from sync.resources import Resource
@@ -49,6 +50,7 @@ class Job:
     user_id: int
     window: Window
     client: Any
+    known: Any = None  # what the resource's pages need to know of its stored rows (Resource.stored)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -61,6 +63,11 @@ class Job:
     @property
     def name(self) -> str:
         return self.resource.name
+
+    @property
+    def backfill(self) -> bool:
+        """Whether the window reaches further back than a routine run's: its requests take a backfill's share."""
+        return self.window.is_backfill(self.window.end)
 
 
 @dataclass
@@ -80,7 +87,7 @@ class ResourceResult:
 
 def _fetch_worker(job: Job, out: queue.Queue, cancel: threading.Event, slots: threading.Semaphore) -> None:
     # A backfill's requests take a backfill's share of a daily budget; routine runs keep the rest.
-    with slots, backfilling(job.window.is_backfill(job.window.end)):
+    with slots, backfilling(job.backfill):
         _fetch(job, out, cancel)
 
 
@@ -106,7 +113,12 @@ def _fetch(job: Job, out: queue.Queue, cancel: threading.Event) -> None:
         earliest: datetime | None = None  # the oldest record fetched: a newest-first backfill resumes there
         seen: set = set()  # filled page by page; complete once the pages end
         listing = _read_listing(job, seen)
-        for page in job.resource.pages(job.client, job.window):
+        pages = (
+            job.resource.pages(job.client, job.window)
+            if job.known is None
+            else job.resource.pages(job.client, job.window, known=job.known)
+        )
+        for page in pages:
             if cancel.is_set():
                 return
             if page.updatetime is not None:
@@ -379,7 +391,7 @@ class Runner:
     def _retry_quarantined(self, jobs: list[Job], results: dict) -> None:
         """Retry the resources with quarantined records; one query when there are none."""
         try:
-            with self.engine.connect() as conn:
+            with reading(self.engine) as conn:
                 held = quarantine.waiting(conn)
         except SQLAlchemyError as exc:  # the run goes on: they stay held, and are tried next time
             log.error("could not read the quarantine: %s", str(exc).splitlines()[0])

@@ -25,6 +25,7 @@ from configuration.exits import EXIT_FAILED, EXIT_OK, EXIT_RECONNECT
 from sync import hooks, resources
 from sync.budget import give_back_unused
 from sync.cadence import EVENT_REQUESTS_PER_DAY, PUSH_RECHECK_SECONDS, SWEEP_SECONDS, Timing
+from sync.events import processing
 from sync.healthcheck import Pinger, run_summary
 from sync.lock import RunLocked, account_lock, process_lock
 from sync.plan import open_client, resource_jobs
@@ -306,7 +307,8 @@ def run_watch(
     named = len(chosen) > 1 or chosen[0][0] != DEFAULT_ACCOUNT
     stop = threading.Event()
     # signals reach the main thread only: it waits for the others
-    with stop_on_signals(stop), hooks.listening(settings, engine, long_lived=True):
+    # Pushed events (serve stores them) are processed on a thread beside the polls.
+    with stop_on_signals(stop), hooks.listening(settings, engine, long_lived=True), processing(settings, engine):
         watchers = [
             Watcher(
                 settings,

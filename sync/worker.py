@@ -32,6 +32,7 @@ from configuration import clock
 from configuration.exits import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_RECONNECT, EXIT_USAGE
 from storage import account_policy, accounts
 from sync import hooks
+from sync.events import processing
 from sync.healthcheck import Pinger, run_summary
 from sync.lock import RunLocked
 from sync.report import Reporter
@@ -99,7 +100,8 @@ class Worker:
     def run(self) -> int:
         """Claim and sync due accounts until stopped (or, with `until_idle`, until none is due:
         EXIT_LOCKED when due accounts stayed held by others for UNTIL_IDLE_BUSY_POLLS looks)."""
-        with hooks.listening(self.settings, self.engine, long_lived=True):
+        # Pushed events are claimed like accounts: any number of workers, each event processed once.
+        with hooks.listening(self.settings, self.engine, long_lived=True), processing(self.settings, self.engine):
             return self._loop()
 
     def _loop(self) -> int:

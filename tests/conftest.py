@@ -176,7 +176,7 @@ def _isolated_settings(monkeypatch):
 
 @pytest.fixture
 def sandbox():
-    """A sandbox API with 60 days of history, its clock at noon UTC of the real day before."""
+    """A sandbox API with 60 days of history, its clock a day behind ours (tests/helpers/sandbox_clock.py)."""
     from sandbox import SandboxServer
     from tests.helpers.sandbox_clock import sandbox_now
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import socket
+from contextlib import ExitStack
 
 from configuration.logs import register_secret
 from configuration.settings import Settings
 from storage.engine import make_engine
+from sync import hooks
+from sync.events import processing
 from webhooks import DEFAULT_TRUSTED_PROXIES
 from webhooks.receiver import ReceiverConfig, create_app
 from webhooks.sink import DatabaseSink
@@ -57,19 +60,30 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(settings: Settings, host: str, port: int, rate_per_minute: int, trusted_proxies: str) -> None:
-    """Receive webhooks until interrupted; OSError when the port cannot be bound."""
+def serve(
+    settings: Settings, host: str, port: int, rate_per_minute: int, trusted_proxies: str, *, process: bool = True
+) -> None:
+    """Receive webhooks until interrupted, processing the events on a thread of this process
+    (`process`; off for a receiver whose database role may only insert, with `worker` or `watch`
+    processing); OSError when the port cannot be bound."""
     engine = make_engine(
         settings.database_url,
         connect_timeout=settings.db_connect_timeout,
         statement_timeout=settings.db_statement_timeout,
     )
-    app = create_app(receiver_config(settings, rate_per_minute), DatabaseSink(engine))
+    sink = DatabaseSink(engine)
+    app = create_app(receiver_config(settings, rate_per_minute), sink)
     sock = bind(host, port)
     where = f"http://{'[' + host + ']' if ':' in host else host}:{sock.getsockname()[1]}"
     log.info("receiving webhooks on %s: POST /webhooks/whoop, HEAD|POST /webhooks/withings/<secret>", where)
     try:
-        uvicorn_server(app, sock, trusted_proxies).run(sockets=[sock])
+        with ExitStack() as stack:
+            if process:
+                # The processor's requests and writes run on its own thread: the receiver's answers
+                # never wait for them (its commits queue behind a load of a few rows at most).
+                stack.enter_context(hooks.listening(settings, engine, long_lived=True))
+                sink.on_stored = stack.enter_context(processing(settings, engine)).wake
+            uvicorn_server(app, sock, trusted_proxies).run(sockets=[sock])
     finally:
         sock.close()
         engine.dispose()

@@ -33,8 +33,14 @@ class Outcome(Enum):
 class DatabaseSink:
     """Commits events to `inbound_event`; the receiver calls `accept` on a worker thread."""
 
-    def __init__(self, engine: Engine, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        monotonic: Callable[[], float] = time.monotonic,
+        on_stored: Callable[[], None] | None = None,
+    ) -> None:
         self.engine = engine
+        self.on_stored = on_stored  # told of each new event once committed (the processor wakes)
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._known: set[tuple[str, int]] = set()
@@ -55,4 +61,6 @@ class DatabaseSink:
         if not self._is_known(event.provider, event.user_id):
             return Outcome.UNKNOWN_USER
         stored = store_event(self.engine, event, clock.utcnow())
+        if stored and self.on_stored is not None:
+            self.on_stored()
         return Outcome.STORED if stored else Outcome.DUPLICATE

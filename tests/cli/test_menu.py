@@ -37,6 +37,18 @@ def test_option_1_runs_the_etl_then_invalid_choice_then_end_of_input(menu_env, d
     assert table_counts(db_url)["cycles"] > 0
 
 
+def test_option_1_publishes_to_mqtt_when_it_is_configured(menu_env, tmp_path):
+    from tests.helpers import mosquitto
+
+    with mosquitto.broker(tmp_path) as port:
+        result = _menu("1\n", {**menu_env, "MQTT_URL": f"mqtt://127.0.0.1:{port}"})
+        assert result.returncode == 0, result.stderr
+        assert "All synced." in result.stdout
+        held = mosquitto.retained(port)
+    assert any(topic.startswith("homeassistant/sensor/") for topic in held)
+    assert [payload for topic, payload in held.items() if topic.endswith("/availability")] == ["online"]
+
+
 def test_status_and_quit(menu_env):
     result = _menu("3\nq\n", menu_env)
     assert result.returncode == 0

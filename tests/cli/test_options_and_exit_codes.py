@@ -15,13 +15,12 @@ import etl
 from storage.engine import make_engine
 from sync import lock, resources
 from sync.lock import run_lock
-from tests.helpers.etl import by_resource, run_etl, table_counts
+from tests.helpers.etl import by_resource, root_commands, run_etl, table_counts
 
 
 def _commands(group: click.Group):
     yield group
-    for command in group.commands.values():
-        yield command
+    yield from root_commands().values()
 
 
 def test_every_command_and_option_has_help():

@@ -14,7 +14,7 @@ import etl
 from configuration import settings
 from sync import resources
 from tests.conftest import PROJECT_DIR
-from tests.helpers.etl import run_etl
+from tests.helpers.etl import root_commands, run_etl
 
 README = (PROJECT_DIR / "README.md").read_text()
 DOCS = {name: (PROJECT_DIR / name).read_text() for name in ("README.md", "docs/deploy/README.md")}
@@ -27,13 +27,13 @@ COMMAND_LINE = re.compile(r"(?<!\")(?:python etl\.py|whoop-etl)((?: [a-z][a-z0-9
 
 def named_commands() -> set[tuple[str, ...]]:
     """Every (command,) or (group, subcommand) the docs name."""
-    named = set()
+    named, commands = set(), root_commands()
     for text in DOCS.values():
         for match in COMMAND_LINE.finditer(text):
             if match.group(0) in NOT_COMMANDS:
                 continue
             words = match.group(1).split()
-            command = etl.cli.commands.get(words[0])
+            command = commands.get(words[0])
             assert command is not None, f"the docs name `{match.group(0)}`, but there is no `{words[0]}` command"
             if isinstance(command, click.Group) and len(words) > 1 and words[1] in command.commands:
                 named.add((words[0], words[1]))

@@ -227,7 +227,7 @@ def test_connect_asks_for_the_scopes_of_every_resource():
         "read:profile",
         "read:body_measurement",
     }
-    assert WithingsClient.scope_text(scopes_of("withings")) == "user.metrics,user.activity"
+    assert WithingsClient.scope_text(scopes_of("withings")) == "user.metrics,user.activity,user.info"
 
 
 # ---- deadlines -----------------------------------------------------------------------------

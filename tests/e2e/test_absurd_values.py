@@ -53,6 +53,10 @@ def test_absurd_values_are_kept_aside_and_every_run_succeeds(etl_env, db_url, mo
         "sleep_summary": 0,
         "sleep_series": 0,
         "intraday": 0,
+        "workouts": 0,
+        "ecg": 0,
+        "devices": 0,
+        "profile": 0,
     }
     held = _held(db_url)
     assert "start is not an ISO-8601" in held["cycles"][0] and "end out of bounds" in held["sleep"][0]

@@ -39,7 +39,7 @@ def test_first_load_reload_and_paging(small_pages, db_url):
     counts = table_counts(db_url)
     assert counts["withings_activity"] == 61 and counts["withings_sleep_summary"] == 60
     assert counts["whoop_body_measurement"] == 1
-    activity = [r for r in small_pages.requests if r["path"] == "/v2/measure"]
+    activity = [r for r in small_pages.requests if r["form"].get("action") == "getactivity"]
     assert [r["form"].get("offset") for r in activity] == [None, "20", "40", "60"]
     assert {r["form"]["lastupdate"] for r in activity} == {"0"}
     assert "hr_zone_3" in activity[0]["form"]["data_fields"]
@@ -54,7 +54,7 @@ def test_first_load_reload_and_paging(small_pages, db_url):
     for name in NEW:
         assert by_resource(summary)[name]["inserted"] == by_resource(summary)[name]["updated"] == 0, name
     # The rerun asks from the stored cursor minus the 7-day lookback, on one page.
-    asked = [r["form"]["lastupdate"] for r in small_pages.requests if r["path"] == "/v2/measure"]
+    asked = [r["form"]["lastupdate"] for r in small_pages.requests if r["form"].get("action") == "getactivity"]
     assert asked == [str(cursor - 7 * 86400)]
 
 

@@ -24,7 +24,8 @@ def _data_requests(sandbox):
     return [
         r
         for r in sandbox.requests
-        if r["path"].startswith("/developer/v2/") or r["path"] in ("/measure", "/v2/measure", "/v2/sleep")
+        if r["path"].startswith("/developer/v2/")
+        or r["path"] in ("/measure", "/v2/measure", "/v2/sleep", "/v2/heart", "/v2/user")
     ]
 
 
@@ -58,8 +59,10 @@ def test_first_run_loads_everything_and_the_rerun_creates_nothing(etl_env, db_ur
     assert timedelta(days=6.9) < datetime.now(timezone.utc) - lastupdate < timedelta(days=9)
     assert int(listing["startdate"]) == int(read["lastupdate"])
     # One request per declared resource (4 WHOOP pages, the body measurement, getmeas,
-    # getactivity and getsummary) plus Withings' listing by date (the token is still valid), and
-    # one 24-hour call each of sleep series and intraday (this account has no device recording them).
+    # getactivity, getsummary, getworkouts, the ECG list and getdevice) plus the listings by
+    # date of getmeas and getworkouts (the token is still valid), and one 24-hour call each of
+    # sleep series and intraday (this account has never had a sample). The WHOOP profile is read
+    # weekly, and a stored ECG signal is not fetched again.
     assert sorted(r["path"] for r in requests) == sorted(
         [
             *WHOOP_PATHS.values(),
@@ -67,9 +70,13 @@ def test_first_run_loads_everything_and_the_rerun_creates_nothing(etl_env, db_ur
             "/measure",
             "/measure",
             "/v2/measure",
+            "/v2/measure",
+            "/v2/measure",
             "/v2/sleep",
             "/v2/measure",
             "/v2/sleep",
+            "/v2/heart",
+            "/v2/user",
         ]
     )
 

@@ -29,7 +29,7 @@ def fill_two_accounts(db_url: str, monkeypatch: pytest.MonkeyPatch, days: int = 
 
 @contextmanager
 def two_people(days: int = 20) -> Iterator:
-    """A sandbox serving two people, its clock at noon UTC of the real day before."""
+    """A sandbox serving two people, its clock a day behind ours (sandbox_clock)."""
     from sandbox import SandboxServer
 
     with SandboxServer(days=days, seed=7, now=sandbox_now(), people=len(ACCOUNTS)) as sb:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import click
 from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,6 +23,12 @@ def run_etl(*args: str) -> tuple[int, dict | None, str]:
     except json.JSONDecodeError:
         summary = None
     return result.exit_code, summary, result.stderr
+
+
+def root_commands() -> dict[str, click.Command]:
+    """Every command of etl.py's root group by name, each loaded as `--help` or its invocation would."""
+    ctx = click.Context(etl.cli)
+    return {name: etl.cli.get_command(ctx, name) for name in etl.cli.list_commands(ctx)}
 
 
 def by_resource(summary: dict) -> dict[str, dict]:
@@ -52,8 +59,10 @@ def snapshot(url: str) -> dict[str, list]:
     out = {}
     with engine.connect() as conn:
         for table in data_tables():
-            # Write times are not data; nor are the times a value without history was seen.
-            cols = [c for c in table.c if c.name not in ("id", "synced_at", "first_seen_at", "last_seen_at")]
+            # Write times are not data; nor are the times a value without history was seen, or
+            # a device's values fetched.
+            skip = ("id", "synced_at", "first_seen_at", "last_seen_at", "fetched_at")
+            cols = [c for c in table.c if c.name not in skip]
             rows = conn.execute(select(*cols)).mappings().all()
             out[table.name] = sorted((json.dumps(dict(r), default=str, sort_keys=True) for r in rows))
     engine.dispose()

@@ -20,6 +20,7 @@ TOOLS = {
     "daily_series",
     "recent_workouts",
     "sleep_night",
+    "ecg_recordings",
     "sync_freshness",
     "list_tables",
     "query",

@@ -84,13 +84,15 @@ def whoop_etl(env, *args, cwd, timeout=120) -> subprocess.CompletedProcess:
 
 
 def test_installed_command_syncs_reports_exports_and_serves_mcp(installed, user_env, tmp_path):
+    import click
+
     import etl
 
     work = tmp_path / "elsewhere"
     work.mkdir()
     help_ = whoop_etl(user_env, "--help", cwd=work)
     assert help_.returncode == 0
-    for name in etl.cli.commands:
+    for name in etl.cli.list_commands(click.Context(etl.cli)):
         assert f"  {name} " in help_.stdout, name
     assert whoop_etl(user_env, "--version", cwd=work).stdout.split()[-1] == _version()
 

@@ -59,5 +59,6 @@ def test_a_secret_that_reaches_a_problem_line_is_masked_in_the_payload():
 def test_a_withdrawal_empties_every_topic_a_device_may_hold():
     everything = _snapshot({m.name: 1.0 for m in metrics.METRICS}, [])
     published = {m.topic for m in discovery.account_messages(TOPICS, everything)}
+    published |= {m.topic for m in discovery.in_bed_messages(TOPICS, "alice", ["withings"], True, "2026-01-01")}
     withdrawn = discovery.withdrawal(TOPICS, "alice")
     assert {m.topic for m in withdrawn} == published and all(m.payload == "" and m.retain for m in withdrawn)

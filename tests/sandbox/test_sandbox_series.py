@@ -332,3 +332,17 @@ def test_faults_reach_the_new_endpoints(sb):
     sb.add_fault("alternate_offset", "/v2/measure", times=1)
     page = call(sb, "/v2/measure", action="getworkouts", lastupdate=0)
     assert (page["body"]["more"], page["body"]["offset"]) == (1, 1)
+
+
+def test_an_edited_workout_moves_its_modified_and_a_deleted_one_is_no_longer_listed(sb):
+    listed = body(sb, "/v2/measure", action="getworkouts", lastupdate=0)["series"]
+    edited, deleted = listed[-1], listed[0]
+    modified = sb.edit_workout(edited["id"], 777)
+    sb.delete_workout(deleted["id"])
+    again = {r["id"]: r for r in body(sb, "/v2/measure", action="getworkouts", lastupdate=0)["series"]}
+    assert deleted["id"] not in again and len(again) == len(listed) - 1
+    assert again[edited["id"]]["data"]["calories"] == 777 and again[edited["id"]]["modified"] == modified
+    since = body(sb, "/v2/measure", action="getworkouts", lastupdate=modified)["series"]
+    assert [r["id"] for r in since] == [edited["id"]]
+    with pytest.raises(KeyError, match="no workout 1"):
+        sb.edit_workout(1, 5)

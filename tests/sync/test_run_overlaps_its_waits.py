@@ -122,3 +122,44 @@ def test_an_empty_quarantine_retries_nothing_and_a_held_record_yields_to_the_fre
             assert session.scalars(select(Quarantine)).all() == []
     finally:
         engine.dispose()
+
+
+def test_the_fetch_threads_send_their_first_requests_without_a_transaction_of_their_own(etl_env, db_url, monkeypatch):
+    # The run plans with the token, the rate another process heard and (SQLite) the first block
+    # of request slots, so a fetch thread's first request waits for no lock. On PostgreSQL each
+    # request takes its own slot, one statement: that is all a thread sends before it.
+    import requests
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    assert run_etl()[0] == 0
+    before_first_send: dict[str, list[str]] = {}
+    sent: set[str] = set()
+    guard = threading.Lock()
+
+    def statement(conn, cursor, sql, parameters, context, executemany):
+        name = threading.current_thread().name
+        with guard:
+            if name.startswith(("fetch-", "list-")) and name not in sent:
+                before_first_send.setdefault(name, []).append(" ".join(sql.split()[:3]))
+
+    send = requests.Session.send
+
+    def first_send(session, request, **kwargs):
+        with guard:
+            sent.add(threading.current_thread().name)
+        return send(session, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", first_send)
+    event.listen(Engine, "before_cursor_execute", statement)
+    try:
+        code, _summary, err = run_etl("--since", "7d")
+    finally:
+        event.remove(Engine, "before_cursor_execute", statement)
+    assert code == 0, err
+    assert {name for name in sent if name.startswith("fetch-")} >= {"fetch-cycles", "fetch-measures"}
+    if db_url.startswith("sqlite"):
+        assert before_first_send == {}
+    else:
+        statements = {sql for sqls in before_first_send.values() for sql in sqls}
+        assert statements <= {"SET LOCAL synchronous_commit", "INSERT INTO rate_budget"}, statements

@@ -115,3 +115,32 @@ def test_a_reservation_grants_what_is_left_and_a_give_back_never_goes_below_zero
     assert rate_budget.reserve(sqlite_engine, "whoop", {DAY: 8}, NOW, 5) == {DAY: 0}
     rate_budget.give_back(sqlite_engine, "whoop", {DAY: (rate_budget.window_start(DAY, NOW), 20)})
     assert _usage(sqlite_engine, DAY) == (0, 8)
+
+
+def test_a_routine_run_reserves_its_first_block_while_it_plans_at_the_rate_another_process_heard(sqlite_engine):
+    earlier = NOW - timedelta(minutes=5)
+    rate_budget.take_slots(sqlite_engine, "whoop", {MINUTE: 40}, earlier)  # a server said 40/min to another process
+    budget = DbBudget(sqlite_engine, "whoop", "WHOOP", per_day=9500, block=5)
+    budget.prepare(100, routine=True)
+    assert _usage(sqlite_engine, DAY) == (5, 9500)  # reserved before any request
+    assert _usage(sqlite_engine, MINUTE) == (5, 40)
+    for _ in range(3):
+        assert budget.take(100, 300.0, stated=False) == 0.0
+    assert _usage(sqlite_engine, DAY) == (5, 9500)  # the three requests used the block: no new reservation
+    give_back_unused([_Client(budget)])
+    assert _usage(sqlite_engine, DAY) == (3, 9500)
+    assert _usage(sqlite_engine, MINUTE) == (3, 40)
+
+
+def test_a_backfill_alone_reserves_nothing_ahead_and_postgresql_never_does(sqlite_engine, pg_url):
+    DbBudget(sqlite_engine, "whoop", "WHOOP", per_day=9500, block=5).prepare(100, routine=False)
+    assert _usage(sqlite_engine, DAY) is None and _usage(sqlite_engine, MINUTE) is None
+    pg = make_engine(pg_url)
+    try:
+        with pg.connect() as conn:
+            before = rate_budget.usage(conn, "whoop", DAY, NOW)
+        DbBudget(pg, "whoop", "WHOOP", per_day=9500).prepare(100, routine=True)  # each request takes its slot
+        with pg.connect() as conn:
+            assert rate_budget.usage(conn, "whoop", DAY, NOW) == before
+    finally:
+        pg.dispose()

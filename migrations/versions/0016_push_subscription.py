@@ -1,7 +1,7 @@
 """The `push_subscription` table: the Withings notification subscriptions each account was last seen to hold.
 
-Revision ID: 0017_push_subscription
-Revises: 0013_backfill_resume
+Revision ID: 0016_push_subscription
+Revises: 0015_withings_devices
 Create Date: 2026-12-07
 
 Only added: no existing table or column changes. `webhooks subscribe`, `list` and `status`
@@ -13,8 +13,8 @@ secret cut to four characters): this table is exported like any other.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_push_subscription"
-down_revision = "0013_backfill_resume"
+revision = "0016_push_subscription"
+down_revision = "0015_withings_devices"
 branch_labels = None
 depends_on = None
 
