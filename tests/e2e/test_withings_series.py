@@ -33,7 +33,12 @@ def series_env(db_url, monkeypatch):
 
 
 def _series_calls(requests: list[dict]) -> list[dict]:
-    return [r["form"] for r in requests if r["form"].get("action") in ("get", "getintradayactivity")]
+    """The form of every Sleep v2 get and getintradayactivity call (Heart v2 has a `get` too)."""
+    return [
+        r["form"]
+        for r in requests
+        if (r["path"], r["form"].get("action")) in (("/v2/sleep", "get"), ("/v2/measure", "getintradayactivity"))
+    ]
 
 
 def _expected_intraday(env) -> dict[int, dict]:
