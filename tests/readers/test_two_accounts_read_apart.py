@@ -99,7 +99,9 @@ def test_export_of_one_account_holds_only_its_provider_user_ids(two, tmp_path):
         for resource in resources.RESOURCES:
             for table in resource.tables:
                 rows = read_csv(folder / f"{table.name}.csv")
-                assert rows and {r["user_id"] for r in rows} <= mine, table.name
+                # The sandbox's people wear no watch or sleep monitor: their series tables are empty.
+                assert rows or getattr(resource, "series", False), table.name
+                assert {r["user_id"] for r in rows} <= mine, table.name
         states = read_csv(folder / "sync_state.csv")
         assert len(states) == len(resources.RESOURCES) and {r["user_id"] for r in states} <= mine
     code, _, _ = cli("export", "cycles", "--output", str(tmp_path / "all"))

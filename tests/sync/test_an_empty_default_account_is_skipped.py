@@ -67,7 +67,7 @@ def test_a_worker_pings_its_monitor_for_each_account_it_syncs(alice):
     with serving(Monitor()) as monitor:
         assert _worker(settings, engine, pinger=Pinger(monitor.url)).run() == 0
     assert paths(monitor) == ["/UUID/start", "/UUID"]
-    assert "account alice: 12 resources: 12 ok" in monitor.pings[-1][3]
+    assert "account alice: 14 resources: 14 ok" in monitor.pings[-1][3]
 
 
 def test_the_worker_command_pings_the_ping_url(alice, monkeypatch):

@@ -62,7 +62,7 @@ def test_a_run_pings_start_then_success_with_its_summary(etl_env, monitor):
     code, _, err = run_etl("--ping-url", monitor.url)
     assert code == 0, err
     assert paths(monitor) == ["/UUID/start", "/UUID"]
-    assert monitor.pings[1][3].startswith("exit 0: 12 resources: 12 ok")
+    assert monitor.pings[1][3].startswith("exit 0: 14 resources: 14 ok")
 
 
 def test_a_failed_run_pings_start_then_fail_with_the_reason(etl_env, monitor, monkeypatch):
@@ -153,4 +153,4 @@ def test_watch_pings_each_reconciliation(etl_env, monitor, monkeypatch):
     result = CliRunner().invoke(etl.cli, ["watch", "--cycles", "1"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert paths(monitor) == ["/UUID/start", "/UUID"]  # the first cycle reconciles every resource
-    assert monitor.pings[1][3].startswith("exit 0: 12 resources: 12 ok")
+    assert monitor.pings[1][3].startswith("exit 0: 14 resources: 14 ok")
