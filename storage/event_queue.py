@@ -1,10 +1,10 @@
 """The `inbound_event` table's processing side: claim due events, file each one's outcome, keep bed events.
 
-A claim is one UPDATE that moves `next_attempt_at` a lease ahead and counts the attempt, for due
+A claim is an UPDATE that moves `next_attempt_at` a lease ahead and counts the attempt, for due
 events only (not processed, and `next_attempt_at` NULL or past), returning what it claimed. On
-PostgreSQL the rows are picked `FOR UPDATE SKIP LOCKED`, so processors on any number of hosts
-claim disjoint events without waiting on each other; on SQLite the single writer makes the
-statement atomic. A processor that dies mid-event leaves it claimed until the lease ends, then
+PostgreSQL the rows are first picked `FOR UPDATE SKIP LOCKED` in the same transaction, so
+processors on any number of hosts claim disjoint events without waiting on each other; on SQLite
+the single writer makes the one statement atomic. A processor that dies mid-event leaves it claimed until the lease ends, then
 any processor claims it again (its attempt already counted, so an event that kills its processor
 is quarantined in the end rather than retried for ever).
 """
