@@ -1,4 +1,5 @@
-"""The `daily` view (migration 0007): one row per local day (and person), under the catalog's names."""
+"""The `daily_detail` view (migration 0018; `daily`, migration 0007, and more columns): one row per local
+day (and person), under the catalog's names."""
 
 from __future__ import annotations
 
@@ -10,27 +11,27 @@ from sqlalchemy.sql import FromClause
 
 from readers import metrics, ownership
 
-VIEW = "daily"
+VIEW = "daily_detail"  # the readers' view: every column of `daily`, then the series, workouts and ECGs
 MAX_DAYS = 5000  # about 14 years of one person's days: a bound, never a truncation in practice
 
 
-def _view(conn: Connection) -> Table:
-    return Table(VIEW, MetaData(), autoload_with=conn)
+def _view(conn: Connection, name: str) -> Table:
+    return Table(name, MetaData(), autoload_with=conn)
 
 
 def provider_of(name: str) -> str:
     """The provider of one of the view's metric columns (from the table its reading counts)."""
-    return ownership.PROVIDER_OF_TABLE[metrics.READING_TABLES[metrics.get(name).reading].__tablename__]
+    return ownership.PROVIDER_OF_TABLE[metrics.table_name(metrics.get(name))]
 
 
-def view_of(conn: Connection, account: int | None = None) -> FromClause:
-    """The `daily` view, or the same columns for one account's days only.
+def view_of(conn: Connection, account: int | None = None, name: str = VIEW) -> FromClause:
+    """The view `name` (one of VIEWS), or the same columns for one account's days only.
 
     The view pairs every WHOOP user of a day with every Withings user of that day (it cannot
     know which two ids are one person), so an account's days are not a WHERE on its rows: each
     provider's columns are taken from the rows of the account's own user ids of that provider,
     and paired again by day, as the view pairs a single person's."""
-    view = _view(conn)
+    view = _view(conn, name)
     if account is None:
         return view
     sides = {}
@@ -51,7 +52,7 @@ def view_of(conn: Connection, account: int | None = None) -> FromClause:
     return (
         select(days.c.day, *(picked[c.name].label(c.name) for c in view.c if c.name != "day"))
         .select_from(joined)
-        .subquery(VIEW)
+        .subquery(name)
     )
 
 
