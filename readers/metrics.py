@@ -312,7 +312,8 @@ NIGHT_FIGURES = {
 
 
 def _night(name: str):
-    """Counted Withings nights (as `withings_sleep`) with figure `name` of their minutes, one row a night."""
+    """Live, unflagged Withings nights with figure `name` of their minutes, one row a night (a night
+    without a total sleep time still has its minutes)."""
 
     def reading(now: datetime | None) -> Select:
         night, minute = WithingsSleepSummary, withings_sleep_series
@@ -334,7 +335,7 @@ def _night(name: str):
                 figure.label(name),
             )
             .join(minute, during)
-            .where(*_live(night, now, night.end), night.total_sleep_time_s.is_not(None))
+            .where(*_live(night, now, night.end))
             .group_by(night.id, night.user_id, night.local_date, night.end, night.withings_id)
             .having(figure.is_not(None))
         )

@@ -7,7 +7,7 @@ Create Date: 2026-12-07
 `daily` stays as it is (people's SQL and panels read it); this view is new and has every column
 of `daily` with the same values, then:
 - night_lowest_hr, night_average_hr, night_hrv (RMSSD), night_breathing_rate: the lowest or average
-  of the live, unflagged minutes of withings_sleep_series between the counted Withings night's
+  of the live, unflagged minutes of withings_sleep_series between a live, unflagged Withings night's
   start and end, filed under the night's local day (the last night of the day with a value);
 - intraday_steps: the day's withings_intraday steps added up, on days without Withings activity steps;
 - withings_workouts: the count of Withings workouts of Withings' own local date;
@@ -62,7 +62,7 @@ def _nights(pick, now: str) -> list[str]:
             f'SELECT w.user_id, w.local_date AS day, w."end", w.withings_id, {figure} AS {name} '
             "FROM withings_sleep_summary w JOIN withings_sleep_series m ON m.user_id = w.user_id "
             'AND m.measured_at >= w.start AND m.measured_at <= w."end" AND m.deleted_at IS NULL AND m.flag IS NULL '
-            f'WHERE w.deleted_at IS NULL AND w.flag IS NULL AND w."end" <= {now} AND w.total_sleep_time_s IS NOT NULL '
+            f'WHERE w.deleted_at IS NULL AND w.flag IS NULL AND w."end" <= {now} '
             f'GROUP BY w.id, w.user_id, w.local_date, w."end", w.withings_id HAVING {figure} IS NOT NULL'
         )
         ctes.append(pick(cte, source, name, '"end" DESC, withings_id DESC'))
