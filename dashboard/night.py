@@ -13,7 +13,7 @@ from html import escape
 from sqlalchemy.engine import Connection
 
 from dashboard.localtime import PageZone, show
-from readers import daily, series
+from readers import daily, metrics, series
 
 WIDTH, HEIGHT, PAD = 600, 160, 4  # the SVG's user units; it scales to the card's width
 STAGE_ORDER = ("awake", "rem", "light", "deep")  # drawn top to bottom in the stage band
@@ -25,16 +25,18 @@ def _utc(when: datetime) -> datetime:
 
 def last_night(conn: Connection, zone: PageZone, account: int | None = None) -> dict | None:
     """The newest Withings night with heart-rate minutes: its span, figures, stages and minutes; None without."""
-    newest = daily.last_with(conn, "night_average_hr", account)
+    # The catalog's newest night with heart-rate minutes (one indexed query, not the whole view).
+    newest = metrics.latest(conn, "night_average_hr", account=account)
     if newest is None:
         return None
-    found = series.night(conn, newest["day"], account)
+    day = daily.as_date(newest["local_date"])
+    found = series.night(conn, day, account)
     night = found["night"]
     if night is None:
         return None
     start, end = _utc(night["start"]), _utc(night["end"])
     return {
-        "day": newest["day"].isoformat(),
+        "day": day.isoformat(),
         "start": start.isoformat(),
         "end": end.isoformat(),
         "span_local": f"{show(start, zone, '%a %d %b, %H:%M')} to {show(end, zone, '%H:%M')}",

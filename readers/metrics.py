@@ -152,6 +152,8 @@ METRICS: tuple[Metric, ...] = (
         "pulse measured by a Withings scale or cuff",
     ),
 )
+IN_DAILY = frozenset(m.name for m in METRICS)  # the `daily` view's columns (migration 0007)
+
 # Read from the Withings series, workouts and ECGs (migration 0018's `daily_detail` view files them by day).
 NIGHT_DAY = "the local day the Withings night ended (its time zone)"
 UTC_DAY = "the UTC day (the samples carry no time zone)"

@@ -71,15 +71,14 @@ def _nights(pick, now: str) -> list[str]:
 
 def _detail_sources(pick, dialect: str, now: str) -> list[str]:
     utc = UTC_DAY[dialect]
+    # Checked once a day (HAVING), not once a sample.
     no_activity = (
-        "NOT EXISTS (SELECT 1 FROM withings_activity a WHERE a.user_id = i.user_id "
-        f"AND a.date = {utc.format('i.measured_at')} AND a.deleted_at IS NULL AND a.flag IS NULL "
-        "AND a.steps IS NOT NULL)"
+        "NOT EXISTS (SELECT 1 FROM withings_activity a WHERE a.user_id = s.user_id "
+        "AND a.date = s.day AND a.deleted_at IS NULL AND a.flag IS NULL AND a.steps IS NOT NULL)"
     )
     intraday = (
         f"SELECT i.user_id, {utc.format('i.measured_at')} AS day, i.steps FROM withings_intraday i "
-        f"WHERE i.deleted_at IS NULL AND i.flag IS NULL AND i.measured_at <= {now} AND i.steps IS NOT NULL "
-        f"AND {no_activity}"
+        f"WHERE i.deleted_at IS NULL AND i.flag IS NULL AND i.measured_at <= {now} AND i.steps IS NOT NULL"
     )
     ecgs = (
         f"SELECT e.*, {utc.format('e.recorded_at')} AS day FROM withings_ecg e "
@@ -88,7 +87,8 @@ def _detail_sources(pick, dialect: str, now: str) -> list[str]:
     classified = f"SELECT * FROM ({ecgs}) c WHERE afib_name IS NOT NULL"
     return [
         *_nights(pick, now),
-        f"ist AS (SELECT user_id, day, SUM(steps) AS intraday_steps FROM ({intraday}) s GROUP BY user_id, day)",
+        f"ist AS (SELECT user_id, day, SUM(steps) AS intraday_steps FROM ({intraday}) s GROUP BY user_id, day "
+        f"HAVING {no_activity})",
         "wko AS (SELECT user_id, date AS day, COUNT(*) AS withings_workouts FROM withings_workout "
         f"WHERE deleted_at IS NULL AND flag IS NULL AND start <= {now} AND date IS NOT NULL GROUP BY user_id, date)",
         f"ecn AS (SELECT user_id, day, COUNT(*) AS ecg_count FROM ({ecgs}) e GROUP BY user_id, day)",
