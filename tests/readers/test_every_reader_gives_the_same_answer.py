@@ -311,6 +311,11 @@ def _readers(engine, tmp_path, port: int | None = None) -> dict:
         series = mcp.daily_series(conn, "weight", date(2025, 3, 1), date(2025, 3, 31))
         detail_series = {name: mcp.daily_series(conn, name, date(2025, 3, 1), date(2025, 3, 31)) for name in DETAIL}
         night = mcp.sleep_night(conn, date(2025, 3, 10))
+        default = conn.execute(select(Account.id).where(Account.name == "default")).scalar_one()
+        detail_of_account = {
+            name: mcp.daily_series(conn, name, date(2025, 3, 1), date(2025, 3, 31), default) for name in DETAIL
+        }
+    assert detail_of_account == detail_series  # the account's own days: here, all of them
     export_tables(engine, ["daily", "daily_detail"], "jsonl", str(tmp_path))
     exported = [json.loads(line) for line in (tmp_path / "daily.jsonl").read_text().splitlines()]
     detail = [json.loads(line) for line in (tmp_path / "daily_detail.jsonl").read_text().splitlines()]
