@@ -176,4 +176,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--push"]:
+        import demo_push  # scripts/ is this script's directory, first on sys.path
+
+        sys.exit(demo_push.main())
+    if sys.argv[1:]:
+        sys.exit(f"usage: {sys.argv[0]} [--push]  (--push: the push demo, sandbox -> serve -> rows)")
     sys.exit(main())

@@ -1,10 +1,10 @@
 """The `inbound_event` table's processing side: claim due events, file each one's outcome, keep bed events.
 
-A claim is one UPDATE that moves `next_attempt_at` a lease ahead and counts the attempt, for due
+A claim is an UPDATE that moves `next_attempt_at` a lease ahead and counts the attempt, for due
 events only (not processed, and `next_attempt_at` NULL or past), returning what it claimed. On
-PostgreSQL the rows are picked `FOR UPDATE SKIP LOCKED`, so processors on any number of hosts
-claim disjoint events without waiting on each other; on SQLite the single writer makes the
-statement atomic. A processor that dies mid-event leaves it claimed until the lease ends, then
+PostgreSQL the rows are first picked `FOR UPDATE SKIP LOCKED` in the same transaction, so
+processors on any number of hosts claim disjoint events without waiting on each other; on SQLite
+the single writer makes the one statement atomic. A processor that dies mid-event leaves it claimed until the lease ends, then
 any processor claims it again (its attempt already counted, so an event that kills its processor
 is quarantined in the end rather than retried for ever).
 """
@@ -55,17 +55,25 @@ def claim(engine: Engine, now: datetime, limit: int, lease: timedelta, provider:
     with engine.connect() as conn:  # a read first: an idle processor never takes SQLite's write lock
         if conn.execute(pick.limit(1)).first() is None:
             return []
-    if engine.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
     columns = [TABLE.c[name] for name in ("id", "provider", "user_id", "event_type", "object_id", "appli")]
     columns += [TABLE.c[name] for name in ("startdate", "enddate", "payload", "received_at", "attempts")]
-    statement = (
-        update(TABLE)
-        .where(TABLE.c.id.in_(pick.scalar_subquery()), due)
-        .values(next_attempt_at=now + lease, attempts=TABLE.c.attempts + 1)
-        .returning(*columns)
-    )
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # The ids first, locked, then the update: as the subquery of an UPDATE's IN, PostgreSQL
+            # may run a LIMIT ... FOR UPDATE SKIP LOCKED select more than once and claim more
+            # than `limit` events (a whole queue for one processor).
+            ids = list(conn.execute(pick.with_for_update(skip_locked=True)).scalars())
+            if not ids:
+                return []
+            target = TABLE.c.id.in_(ids)
+        else:
+            target = TABLE.c.id.in_(pick.scalar_subquery())
+        statement = (
+            update(TABLE)
+            .where(target, due)
+            .values(next_attempt_at=now + lease, attempts=TABLE.c.attempts + 1)
+            .returning(*columns)
+        )
         rows = conn.execute(statement).all()
     return sorted((_claimed(row) for row in rows), key=lambda event: event.id)
 

@@ -98,6 +98,16 @@ class _Batch:
     clients: dict = field(default_factory=dict)
     changed: set = field(default_factory=set)  # accounts whose data changed
     beds: list = field(default_factory=list)  # (account, in_bed, at) to tell once committed
+    whoop_records: dict = field(default_factory=dict)  # (account, path) -> the record read in this batch
+
+    def whoop_get(self, account: str, resource: resources.Resource, path: str) -> dict:
+        """A WHOOP record by path, read once per batch: a sleep's `sleep.updated` and its
+        `recovery.updated` usually come together, and both load the sleep. What changes after the
+        read sends an event of its own, which a later batch reads afresh."""
+        key = (account, path)
+        if key not in self.whoop_records:
+            self.whoop_records[key] = _get(self.client(account, "whoop"), resource, path)
+        return self.whoop_records[key]
 
     def client(self, account: str, provider: str):
         if (account, provider) not in self.clients:
@@ -275,9 +285,11 @@ def _whoop(batch: _Batch, account: str, event: event_queue.Claimed) -> str:
         return _finish(batch.engine, event, "ignored", "not an event type this release processes")
     if change == "deleted":
         return _mark_deleted(batch.engine, event, kind)
-    client = batch.client(account, "whoop")
     try:
-        records = _recovery_records(client, event) if kind == "recovery" else _by_id(client, kind, event.object_id)
+        if kind == "recovery":
+            records = _recovery_records(batch, account, event)
+        else:
+            records = _by_id(batch, account, kind, event.object_id)
     except _Gone:
         if kind == "recovery":  # its sleep or recovery is gone: the recovery's own .deleted event says so
             return _finish(batch.engine, event, "gone", "the API no longer has it")
@@ -289,24 +301,25 @@ def _whoop(batch: _Batch, account: str, event: event_queue.Claimed) -> str:
     return "stored"
 
 
-def _by_id(client, kind: str, object_id: str) -> list:
+def _by_id(batch: _Batch, account: str, kind: str, object_id: str) -> list:
     resource = resources.get("whoop", kind)
-    return [(resource, _get(client, resource, f"{resource.path}/{object_id}"))]
+    return [(resource, batch.whoop_get(account, resource, f"{resource.path}/{object_id}"))]
 
 
-def _recovery_records(client, event: event_queue.Claimed) -> list:
+def _recovery_records(batch: _Batch, account: str, event: event_queue.Claimed) -> list:
     """The sleep the event names, its cycle and the cycle's recovery, in the order they load."""
-    ((sleep_resource, sleep),) = _by_id(client, "sleep", event.object_id)
+    ((sleep_resource, sleep),) = _by_id(batch, account, "sleep", event.object_id)
     cycle_id = sleep.get("cycle_id")
     if isinstance(cycle_id, bool) or not isinstance(cycle_id, int):
         raise ApiError("whoop", f"the sleep of recovery event {event.id} names no cycle")
     recovery_resource, cycle_resource = resources.get("whoop", "recovery"), resources.get("whoop", "cycles")
     records = [
-        (cycle_resource, _get(client, cycle_resource, f"{WHOOP_CYCLE_PATH}/{cycle_id}")),
+        (cycle_resource, batch.whoop_get(account, cycle_resource, f"{WHOOP_CYCLE_PATH}/{cycle_id}")),
         (sleep_resource, sleep),
     ]
     try:
-        records.append((recovery_resource, _get(client, recovery_resource, f"{WHOOP_CYCLE_PATH}/{cycle_id}/recovery")))
+        path = f"{WHOOP_CYCLE_PATH}/{cycle_id}/recovery"
+        records.append((recovery_resource, batch.whoop_get(account, recovery_resource, path)))
     except _Gone:  # not scored (any more): the sleep and cycle are still news; a deletion has its own event
         log.info("events: whoop recovery event %d: cycle %s has no recovery now", event.id, cycle_id)
     return records

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
-from contextlib import ExitStack
+import threading
+from contextlib import ExitStack, contextmanager
 
 from configuration.logs import register_secret
 from configuration.settings import Settings
@@ -32,6 +34,22 @@ def uvicorn_server(app, sock: socket.socket, trusted_proxies: str = DEFAULT_TRUS
     """A uvicorn Server for `app` on a bound socket, logging through our (masking) handlers only."""
     import uvicorn
 
+    class Server(uvicorn.Server):
+        @contextmanager
+        def capture_signals(self):
+            # uvicorn raises a caught SIGTERM/SIGINT again once it has shut down, which kills the
+            # process before `serve` stops its processor and closes the database; a signal here
+            # only ends serving, and `serve` then returns (exit 0, as `watch` and `worker`).
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
     config = uvicorn.Config(
         app,
         access_log=False,  # it prints the request path, which holds the Withings secret
@@ -43,7 +61,7 @@ def uvicorn_server(app, sock: socket.socket, trusted_proxies: str = DEFAULT_TRUS
         h11_max_incomplete_event_size=16 * 1024,  # request line and headers
         lifespan="off",
     )
-    return uvicorn.Server(config)
+    return Server(config)
 
 
 def bind(host: str, port: int) -> socket.socket:

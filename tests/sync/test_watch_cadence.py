@@ -18,7 +18,7 @@ from storage import accounts
 from storage.engine import make_engine
 from storage.inbound import InboundEvent, store_event
 from sync import resources
-from sync.cadence import PUSH_RECHECK_SECONDS, SWEEP_SECONDS, Timing
+from sync.cadence import EVENT_REQUESTS_PER_DAY, PUSH_RECHECK_SECONDS, SWEEP_SECONDS, Timing
 from sync.watch import Schedule, Watcher
 
 HOUR = 3600.0
@@ -66,8 +66,10 @@ def test_without_push_whoop_is_polled_every_ten_minutes_and_reconciled_every_six
     cycles = simulate(24, events=[], settings=PushSettings(push_providers=()))
     assert of(cycles, "reconcile") == [0.0, 6.0, 12.0, 18.0]
     assert len(of(cycles, "poll")) == 24 * 6 - 4  # the reconciliations read what a poll would
-    # 140 polls of 2 pages and 4 reconciliations of 5; the plan (332) adds 24 refreshes and counts a poll at each reconciliation
-    assert requests(cycles) == 140 * 2 + 4 * 5 <= Schedule().requests_per_day("whoop") - 24
+    # 140 polls of a page per polled resource and 4 reconciliations of one per declared resource;
+    # the plan adds 24 refreshes and counts a poll at each reconciliation
+    polled, declared = len(resources.polled("whoop")), len(resources.of_source("whoop"))
+    assert requests(cycles) == 140 * polled + 4 * declared <= Schedule().requests_per_day("whoop") - 24
 
 
 def test_while_events_come_whoop_is_not_polled_and_swept_once_a_day():
@@ -149,10 +151,12 @@ def test_the_budget_plans_push_at_its_own_cost_so_one_app_watches_hundreds():
     schedule = Schedule()
     assert schedule.requests_per_day("whoop", push=True) * 5 <= schedule.requests_per_day("whoop")
     with pytest.raises(ValueError, match="over half its daily limit"):
-        check_budget(schedule, ["whoop"], 200)  # polling 200 people: 66,400 a day
+        check_budget(schedule, ["whoop"], 200)  # polling 200 people: over 60,000 a day
     (line,) = check_budget(schedule, ["whoop"], 200, push=("whoop",))
-    assert "about 3,600 requests a day for 200 accounts" in line and "sweep every 24 h" in line
-    assert "66,400 a day" in line  # what a silent push would bring back
+    each = schedule.requests_per_day("whoop", push=True)  # a sweep of each resource and the events' own
+    assert each == len(resources.of_source("whoop")) + EVENT_REQUESTS_PER_DAY["whoop"]
+    assert f"about {200 * each:,} requests a day for 200 accounts" in line and "sweep every 24 h" in line
+    assert f"({200 * schedule.requests_per_day('whoop'):,} a day)" in line  # what a silent push would bring back
 
 
 def test_a_watch_relying_on_push_says_so_and_its_first_cycle_reconciles(etl_env, db_url):
@@ -169,7 +173,8 @@ def test_a_watch_relying_on_push_says_so_and_its_first_cycle_reconciles(etl_env,
     watch = Watch(env, "--cycles", "1")
     assert watch.proc.wait(timeout=90) == 0, "".join(watch.lines)
     text = "".join(watch.lines)
-    assert "watch: whoop: about 18 requests a day" in text and "push relied on (PUSH_PROVIDERS)" in text
+    each = Schedule().requests_per_day("whoop", push=True)
+    assert f"watch: whoop: about {each} requests a day" in text and "push relied on (PUSH_PROVIDERS)" in text
     assert "watch: reconcile of whoop, withings" in text and "Traceback" not in text
     engine = make_engine(db_url)
     try:  # the sweep listed the Withings subscriptions, for `status --check`
