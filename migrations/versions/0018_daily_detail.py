@@ -15,7 +15,8 @@ of `daily` with the same values, then:
   one that has one.
 Intraday samples and ECGs carry no time zone, so they are filed under their UTC day. The rows
 that count are the metric catalog's (readers/metrics.py); tests/readers/test_every_reader_gives_the_same_answer.py
-holds the two in step.
+holds the two in step. Its columns stay as they are: a change is a new view beside it. A later
+SQLite batch migration of a table it reads drops and re-creates it (as `daily`).
 """
 
 import importlib.util
