@@ -10,6 +10,7 @@ from urllib.parse import quote
 from configuration import clock
 from configuration.invocation import command, install_kind
 from dashboard import assets
+from dashboard.night import curve_svg
 
 DASH = "—"
 NO_CHARTS = (
@@ -52,6 +53,7 @@ def dashboard_page(summary: dict, database: str) -> str:
         + weight_card(summary["weight"], summary["trends"]["weight"])
         + _trend_cards(summary["trends"], charts_on, summary["axis"]["bar_start"])
         + _new_cards(summary, charts_on)
+        + night_card(summary.get("night"))
         + workouts_card(summary["workouts"])
         + ecg_card(summary.get("ecgs", []))
         + "</main>"
@@ -388,6 +390,34 @@ def workouts_card(workouts: list[dict]) -> str:
         '<thead><tr><th>Started</th><th>Sport</th><th class="num">Duration</th><th class="num">Strain</th>'
         '<th class="num opt">Avg HR</th><th class="num opt">Max HR</th><th class="num opt">kcal</th></tr></thead>'
         f"<tbody>{rows}</tbody></table></div></section>"
+    )
+
+
+def night_card(night: dict | None) -> str:
+    """Last night's heart rate per minute over its sleep stages, its figures and stages as text; nothing without one."""
+    if night is None:
+        return ""
+    figures = (
+        ("Lowest HR", night["lowest_hr"], "bpm"),
+        ("Average HR", night["average_hr"], "bpm"),
+        ("HRV (RMSSD)", night["average_rmssd"], "ms"),
+        ("Breathing", night["average_rr"], "/min"),
+    )
+    chips = "".join(
+        f'<div class="chip"><span class="label">{label}</span><span class="value">{e(value)}</span> '
+        f'<span class="detail">{unit}</span></div>'
+        for label, value, unit in figures
+    )
+    legend = "".join(
+        f'<span><i class="swatch stage-{stage}"></i>{stage}</span>' for stage in ("awake", "rem", "light", "deep")
+    )
+    rows = [(s["local"], s["state"], s["minutes"]) for s in night["states"]]
+    return (
+        f'<section class="card wide" id="night"><div class="card-head"><h2>Last night\'s heart rate</h2>'
+        f'<span class="muted">{e(night["span_local"])}</span></div><div class="chips">{chips}</div>'
+        f'<div class="night-chart">{curve_svg(night)}</div><div class="legend">{legend}</div>'
+        + _data_table(("Stage", "State", "Minutes"), rows, open_=False)
+        + "</section>"
     )
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from configuration import clock, settings
 from configuration.invocation import command
-from dashboard import panels
+from dashboard import night, panels
 from dashboard.localtime import PageZone, naive_local, show
 from mapping.withings import AMBIGUOUS_ATTRIB, MANUAL_ATTRIBS
 from models import SyncState
@@ -96,6 +96,7 @@ def build_summary(conn: Connection, now: datetime | None = None, scope: account_
     summary["axis"]["y"] = _value_axes(summary)
     summary["steps"] = panels.steps(days)
     summary["sleep_compare"] = panels.sleep_compare(days)
+    summary["night"] = night.last_night(conn, zone, account)
     return summary
 
 

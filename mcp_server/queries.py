@@ -32,7 +32,7 @@ def latest_measurements(conn: Connection, now: datetime | None = None, account: 
 
 
 def daily_series(conn: Connection, metric: str, start: date, end: date, account: int | None = None) -> dict:
-    """Per local day from `start` to `end` (inclusive): the `daily` view's value of `metric`."""
+    """Per local day from `start` to `end` (inclusive): the `daily` (or `daily_detail`) view's value of `metric`."""
     if not (EARLIEST_DAY <= start <= LATEST_DAY and EARLIEST_DAY <= end <= LATEST_DAY):
         raise ValueError(f"start_date and end_date must lie between {EARLIEST_DAY} and {LATEST_DAY}")
     if start > end:

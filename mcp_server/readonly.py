@@ -19,7 +19,7 @@ from sqlalchemy.pool import NullPool
 from mcp_server import sqlite_worker
 from mcp_server.sql_guard import UnsafeSql, check_postgres_sql
 from models import Account, AccountProvider
-from readers.export import DAILY_VIEW, declared_tables, iso
+from readers.export import DAILY_VIEWS, declared_tables, iso
 from storage.engine import make_engine
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ ACCOUNT_TABLES = (Account.__tablename__, AccountProvider.__tablename__)
 def queryable_tables() -> tuple[str, ...]:
     """The tables and views the `query` tool reads, as the code declares them (never the token table)."""
     # `account_provider` says whose provider user ids are whose: the SQL behind an account's question.
-    return (*(name for name in declared_tables() if name != TOKEN_TABLE), DAILY_VIEW, *ACCOUNT_TABLES)
+    return (*(name for name in declared_tables() if name != TOKEN_TABLE), *DAILY_VIEWS, *ACCOUNT_TABLES)
 
 
 def open_read_only(url: str) -> Engine:

@@ -28,14 +28,16 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempot
 INSTRUCTIONS = (
     "Health data synced from WHOOP (cycles, recovery, sleep, workouts) and Withings (weight, body "
     "composition, blood pressure, steps, sleep, workouts, ECG recordings) into a local database. Times are ISO 8601 in UTC; daily "
-    "series read the `daily` view, one row per local day. Values flagged as implausible are "
+    "series read the `daily` view (or `daily_detail`, `daily` and more columns), one row per local day. Values flagged as implausible are "
     "left out of latest values and series. Everything is read-only; OAuth tokens are not reachable. "
     "The database may hold several people (accounts): every answer names its `account`."
 )
 
 SERIES_HELP = (
     "A metric per local day from start_date to end_date (inclusive): the value of the day's counted "
-    "reading, from the `daily` view. Metrics: " + ", ".join(metrics.BY_NAME) + "."
+    "reading, from the `daily` view (`daily_detail` for the series, workout and ECG metrics). Metrics: "
+    + ", ".join(metrics.BY_NAME)
+    + "."
 )
 QUERY_HELP = (
     "Run one read-only SELECT (or WITH) query on the database (see list_tables). "

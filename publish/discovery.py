@@ -105,8 +105,9 @@ def sensor_config(topics: Topics, account: str, metric: metrics.Metric, provider
     """The discovery config of one metric's sensor."""
     config = _common(topics, account, metric.name, providers) | {
         "name": metric.meaning[:1].upper() + metric.meaning[1:],
-        "state_class": "measurement",
     }
+    if metric.numeric:  # Home Assistant takes a word's state as text only without a state class
+        config["state_class"] = "measurement"
     if metric.unit in PLAIN_UNITS:
         config["unit_of_measurement"] = metric.unit
     if metric.unit in DEVICE_CLASS_OF_UNIT:

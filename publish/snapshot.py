@@ -64,7 +64,7 @@ def _values(conn: Connection, account: int | None, now: datetime) -> dict[str, d
         row = metrics.latest(conn, metric.name, now, account)
         if row is None:
             continue
-        resource = RESOURCE_OF_TABLE[metrics.READING_TABLES[metric.reading].__tablename__]
+        resource = RESOURCE_OF_TABLE[metrics.table_name(metric)]
         count = flagged.get(resource.key, 0)
         values[metric.name] = {
             "value": row["value"],
@@ -85,7 +85,11 @@ def _values(conn: Connection, account: int | None, now: datetime) -> dict[str, d
 def _local_day(conn: Connection, name: str, value, account: int | None) -> str | None:
     """The local day the `daily` view files the latest value under (None if it files another)."""
     row = daily.last_with(conn, name, account)
-    if row is None or not math.isclose(float(row[name]), float(value), rel_tol=1e-9):
+    if row is None:
+        return None
+    if not metrics.get(name).numeric:  # a word: the same one, or another day's
+        return row["day"].isoformat() if row[name] == value else None
+    if not math.isclose(float(row[name]), float(value), rel_tol=1e-9):
         return None
     return row["day"].isoformat()
 

@@ -1,4 +1,5 @@
-"""The `daily` view (migration 0007): one row per local day (and person), under the catalog's names."""
+"""The `daily` view (migration 0007) and `daily_detail` (migration 0018: `daily` and more columns): one row
+per local day (and person), under the catalog's names."""
 
 from __future__ import annotations
 
@@ -10,27 +11,35 @@ from sqlalchemy.sql import FromClause
 
 from readers import metrics, ownership
 
-VIEW = "daily"
+DAILY = "daily"
+# Every column of `daily`, the same values, then the series, workouts and ECGs. Adding up a year of
+# intraday minutes costs it some 0.5 s, so a reader of `daily`'s own columns reads `daily`.
+VIEW = "daily_detail"
 MAX_DAYS = 5000  # about 14 years of one person's days: a bound, never a truncation in practice
 
 
-def _view(conn: Connection) -> Table:
-    return Table(VIEW, MetaData(), autoload_with=conn)
+def _view(conn: Connection, name: str) -> Table:
+    return Table(name, MetaData(), autoload_with=conn)
 
 
 def provider_of(name: str) -> str:
     """The provider of one of the view's metric columns (from the table its reading counts)."""
-    return ownership.PROVIDER_OF_TABLE[metrics.READING_TABLES[metrics.get(name).reading].__tablename__]
+    return ownership.PROVIDER_OF_TABLE[metrics.table_name(metrics.get(name))]
 
 
-def view_of(conn: Connection, account: int | None = None) -> FromClause:
-    """The `daily` view, or the same columns for one account's days only.
+def view_for(metric: str) -> str:
+    """The view that holds metric `metric`'s column: `daily` when it has it, else `daily_detail`."""
+    return DAILY if metrics.get(metric).name in metrics.IN_DAILY else VIEW
+
+
+def view_of(conn: Connection, account: int | None = None, name: str = DAILY) -> FromClause:
+    """The view `name` (one of VIEWS), or the same columns for one account's days only.
 
     The view pairs every WHOOP user of a day with every Withings user of that day (it cannot
     know which two ids are one person), so an account's days are not a WHERE on its rows: each
     provider's columns are taken from the rows of the account's own user ids of that provider,
     and paired again by day, as the view pairs a single person's."""
-    view = _view(conn)
+    view = _view(conn, name)
     if account is None:
         return view
     sides = {}
@@ -51,7 +60,7 @@ def view_of(conn: Connection, account: int | None = None) -> FromClause:
     return (
         select(days.c.day, *(picked[c.name].label(c.name) for c in view.c if c.name != "day"))
         .select_from(joined)
-        .subquery(VIEW)
+        .subquery(name)
     )
 
 
@@ -63,10 +72,14 @@ def as_date(value) -> date | None:
 
 
 def rows(
-    conn: Connection, start: date | None = None, end: date | None = None, account: int | None = None
+    conn: Connection,
+    start: date | None = None,
+    end: date | None = None,
+    account: int | None = None,
+    name: str = DAILY,
 ) -> list[dict]:
-    """The view's rows from `start` to `end` (inclusive, either open), oldest first, days as dates."""
-    view = view_of(conn, account)
+    """The rows of view `name` from `start` to `end` (inclusive, either open), oldest first, days as dates."""
+    view = view_of(conn, account, name)
     # SQLite's view hands days back as ISO text, and compares them so.
     bound = (lambda d: d) if conn.dialect.name == "postgresql" else date.isoformat
     bounds = ([view.c.day >= bound(start)] if start else []) + ([view.c.day <= bound(end)] if end else [])
@@ -77,7 +90,7 @@ def rows(
 
 
 def recent(conn: Connection, days: int, account: int | None = None) -> list[dict]:
-    """The view's rows of the `days` local days up to its newest day (none for an empty view)."""
+    """`daily`'s rows of the `days` local days up to its newest day (none for an empty view)."""
     view = view_of(conn, account)
     newest = as_date(conn.execute(select(func.max(view.c.day))).scalar())
     return [] if newest is None else rows(conn, start=newest - timedelta(days=days - 1), account=account)
@@ -86,7 +99,7 @@ def recent(conn: Connection, days: int, account: int | None = None) -> list[dict
 def series(conn: Connection, name: str, start: date, end: date, account: int | None = None) -> dict:
     """Metric `name` per local day from `start` to `end` (inclusive): the value of the day's counted reading."""
     metric = metrics.get(name)
-    found = rows(conn, start, end, account)
+    found = rows(conn, start, end, account, view_for(name))
     days = [{"date": r["day"].isoformat(), "value": r[name]} for r in found if r[name] is not None]
     return {
         "metric": name,
@@ -100,7 +113,7 @@ def series(conn: Connection, name: str, start: date, end: date, account: int | N
 
 def last_with(conn: Connection, name: str, account: int | None = None) -> dict | None:
     """The newest row of the view with a value of metric `name` (last night's sleep, today's steps)."""
-    view = view_of(conn, account)
+    view = view_of(conn, account, view_for(name))
     row = conn.execute(
         select(view).where(view.c[metrics.get(name).name].is_not(None)).order_by(view.c.day.desc()).limit(1)
     ).first()

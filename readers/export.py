@@ -22,7 +22,8 @@ QUARANTINE_TABLE = "quarantine"
 # `--since` filters on the first of these a table has: when the record happened, else when it was written
 # (the `daily` view: its local day).
 SINCE_COLUMNS = ("start", "measured_at", "created_at", "synced_at", "updated_at", "day")
-DAILY_VIEW = "daily"  # the one view `export` writes: one row per local day (migration 0007)
+DAILY_VIEW = "daily"  # a view `export` writes: one row per local day (migration 0007)
+DAILY_VIEWS = (DAILY_VIEW, "daily_detail")  # and `daily` with more columns (migration 0018)
 BATCH_ROWS = 1000
 
 
@@ -63,11 +64,11 @@ def resolve_tables(engine: Engine, name: str, include_quarantined: bool = False)
         raise ExportError(f"{name} is never exported (it holds OAuth tokens or migration bookkeeping)")
     if name == "all":
         return exportable_tables(engine, include_quarantined)
-    if name == DAILY_VIEW and DAILY_VIEW in inspect(engine).get_view_names():
+    if name in DAILY_VIEWS and name in inspect(engine).get_view_names():
         return [name]
     known = exportable_tables(engine, include_quarantined=True)
     if name not in known:
-        raise ExportError(f"no table {name!r}; choose all, {DAILY_VIEW} or one of: {', '.join(known)}")
+        raise ExportError(f"no table {name!r}; choose all, {', '.join(DAILY_VIEWS)} or one of: {', '.join(known)}")
     return [name]
 
 
@@ -113,8 +114,8 @@ def iter_rows(
     a server-side cursor in batches."""
     from readers import daily, ownership  # the catalog loads only when an export runs
 
-    if name == DAILY_VIEW:
-        table = daily.view_of(conn, account)
+    if name in DAILY_VIEWS:
+        table = daily.view_of(conn, account, name)
         query = select(table)
     else:
         table = Table(name, MetaData(), autoload_with=conn)
@@ -125,7 +126,7 @@ def iter_rows(
         column = next((table.c[c] for c in SINCE_COLUMNS if c in table.c), None)
         if column is not None:
             query = query.where(column >= _since_value(conn, column.name, since))
-    query = query.order_by(*(table.primary_key.columns or table.c) if name != DAILY_VIEW else table.c)
+    query = query.order_by(*(table.primary_key.columns or table.c) if name not in DAILY_VIEWS else table.c)
     # yield_per: a server-side cursor on PostgreSQL, fetchmany on SQLite: memory stays one batch.
     result = conn.execution_options(yield_per=BATCH_ROWS).execute(query)
     return list(result.keys()), iter(result)

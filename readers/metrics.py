@@ -17,14 +17,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Date, Float, Select, and_, cast, exists, func, or_, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.functions import FunctionElement
 
 from configuration import clock
 from mapping.fields import latest_plausible
 from mapping.withings import AMBIGUOUS_ATTRIB
-from models import Cycle, Recovery, Sleep, WithingsActivity, WithingsHeartRate, WithingsSleepSummary, WithingsWeight
+from models import (
+    Cycle,
+    Recovery,
+    Sleep,
+    WithingsActivity,
+    WithingsHeartRate,
+    WithingsSleepSummary,
+    WithingsWeight,
+    withings_ecg,
+    withings_intraday,
+    withings_sleep_series,
+    withings_workout,
+)
 from readers.ownership import owned
 
 MS_PER_HOUR, SECONDS_PER_HOUR = 3_600_000.0, 3600.0
@@ -44,6 +58,13 @@ class Metric:
     unit: str
     day: str  # which time gives its local day
     meaning: str
+    numeric: bool = True  # False: a word (a classification), never averaged or charted
+
+
+def table_name(metric: Metric) -> str:
+    """The name of the table a metric's reading counts rows of (READING_TABLES: a model or a Table)."""
+    table = READING_TABLES[metric.reading]
+    return getattr(table, "__tablename__", None) or table.name
 
 
 METRICS: tuple[Metric, ...] = (
@@ -131,6 +152,52 @@ METRICS: tuple[Metric, ...] = (
         "pulse measured by a Withings scale or cuff",
     ),
 )
+IN_DAILY = frozenset(m.name for m in METRICS)  # the `daily` view's columns (migration 0007)
+
+# Read from the Withings series, workouts and ECGs (migration 0018's `daily_detail` view files them by day).
+NIGHT_DAY = "the local day the Withings night ended (its time zone)"
+UTC_DAY = "the UTC day (the samples carry no time zone)"
+METRICS += (
+    Metric("night_lowest_hr", "night_lowest_hr", "night_lowest_hr", "bpm", NIGHT_DAY, "lowest heart rate of the night"),
+    Metric(
+        "night_average_hr", "night_average_hr", "night_average_hr", "bpm", NIGHT_DAY, "average heart rate of the night"
+    ),
+    Metric("night_hrv", "night_hrv", "night_hrv", "ms", NIGHT_DAY, "average HRV (RMSSD) of the night's minutes"),
+    Metric(
+        "night_breathing_rate",
+        "night_breathing_rate",
+        "night_breathing_rate",
+        "breaths/min",
+        NIGHT_DAY,
+        "average breathing rate of the night's minutes",
+    ),
+    Metric(
+        "intraday_steps",
+        "intraday_steps",
+        "intraday_steps",
+        "steps",
+        UTC_DAY,
+        "the day's intraday step samples added up, on days with no Withings activity steps",
+    ),
+    Metric(
+        "withings_workouts",
+        "withings_workouts",
+        "withings_workouts",
+        "workouts",
+        "Withings' own local date of the workout",
+        "Withings workouts of the day",
+    ),
+    Metric("ecg_count", "ecg_count", "ecg_count", "recordings", UTC_DAY, "Withings ECG recordings of the day"),
+    Metric(
+        "ecg_classification",
+        "ecg_classification",
+        "afib_name",
+        "negative / positive / inconclusive",
+        UTC_DAY,
+        "atrial fibrillation classification of the day's last classified ECG",
+        numeric=False,
+    ),
+)
 BY_NAME = {m.name: m for m in METRICS}
 
 
@@ -216,6 +283,127 @@ def _counted(model, column: str, now: datetime | None) -> tuple:
     return (*_live(model, now, model.measured_at), getattr(model, column).is_not(None))
 
 
+class utc_day(FunctionElement):
+    """The UTC calendar day of a stored time, in either dialect."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(utc_day, "sqlite")
+def _utc_day_sqlite(element, compiler, **kw):
+    return f"date({compiler.process(element.clauses, **kw)})"  # stored as naive UTC text
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element, compiler, **kw):
+    return f"CAST(({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC') AS DATE)"
+
+
+def _series_live(table, when, now: datetime | None) -> tuple:
+    return (table.c.deleted_at.is_(None), table.c.flag.is_(None), when <= latest_plausible(now or clock.utcnow()))
+
+
+# A night's figure: an aggregate of its minutes (live, unflagged, between the night's start and end).
+NIGHT_FIGURES = {
+    "night_lowest_hr": lambda m: func.min(m.c.hr),
+    "night_average_hr": lambda m: cast(func.avg(m.c.hr), Float),
+    "night_hrv": lambda m: cast(func.avg(m.c.rmssd), Float),
+    "night_breathing_rate": lambda m: cast(func.avg(m.c.rr), Float),
+}
+
+
+def _night(name: str):
+    """Live, unflagged Withings nights with figure `name` of their minutes, one row a night (a night
+    without a total sleep time still has its minutes)."""
+
+    def reading(now: datetime | None) -> Select:
+        night, minute = WithingsSleepSummary, withings_sleep_series
+        figure = NIGHT_FIGURES[name](minute)
+        during = and_(
+            minute.c.user_id == night.user_id,
+            minute.c.measured_at >= night.start,
+            minute.c.measured_at <= night.end,
+            minute.c.deleted_at.is_(None),
+            minute.c.flag.is_(None),
+        )
+        return (
+            select(
+                night.id,
+                night.user_id,
+                night.local_date,
+                night.end.label("at"),
+                night.withings_id.label("tie"),
+                figure.label(name),
+            )
+            .join(minute, during)
+            .where(*_live(night, now, night.end))
+            .group_by(night.id, night.user_id, night.local_date, night.end, night.withings_id)
+            .having(figure.is_not(None))
+        )
+
+    return reading
+
+
+def _intraday_steps(now: datetime | None) -> Select:
+    sample, day = withings_intraday, utc_day(withings_intraday.c.measured_at)
+    activity = exists().where(
+        WithingsActivity.user_id == sample.c.user_id,
+        WithingsActivity.date == day,
+        WithingsActivity.deleted_at.is_(None),
+        WithingsActivity.flag.is_(None),
+        WithingsActivity.steps.is_not(None),
+    )
+    return (
+        select(
+            sample.c.user_id,
+            day.label("day"),
+            func.max(sample.c.measured_at).label("at"),
+            day.label("tie"),
+            func.sum(sample.c.steps).label("intraday_steps"),
+        )
+        .where(*_series_live(sample, sample.c.measured_at, now), sample.c.steps.is_not(None), ~activity)
+        .group_by(sample.c.user_id, day)
+    )
+
+
+def _workouts(now: datetime | None) -> Select:
+    workout = withings_workout
+    return (
+        select(
+            workout.c.user_id,
+            workout.c.date.label("day"),
+            func.max(workout.c.start).label("at"),
+            workout.c.date.label("tie"),
+            func.count().label("withings_workouts"),
+        )
+        .where(*_series_live(workout, workout.c.start, now), workout.c.date.is_not(None))
+        .group_by(workout.c.user_id, workout.c.date)
+    )
+
+
+def _ecg_count(now: datetime | None) -> Select:
+    ecg, day = withings_ecg, utc_day(withings_ecg.c.recorded_at)
+    return (
+        select(
+            ecg.c.user_id,
+            day.label("day"),
+            func.max(ecg.c.recorded_at).label("at"),
+            day.label("tie"),
+            func.count().label("ecg_count"),
+        )
+        .where(*_series_live(ecg, ecg.c.recorded_at, now))
+        .group_by(ecg.c.user_id, day)
+    )
+
+
+def _ecg_classification(now: datetime | None) -> Select:
+    ecg = withings_ecg
+    return select(*ecg.c, ecg.c.recorded_at.label("at"), ecg.c.timestamp.label("tie")).where(
+        *_series_live(ecg, ecg.c.recorded_at, now), ecg.c.afib_name.is_not(None)
+    )
+
+
 READINGS = {
     "recovery": _recovery,
     "strain": _strain,
@@ -226,6 +414,11 @@ READINGS = {
     "body_fat": _measured(WithingsWeight, "fat_ratio_pct"),
     "blood_pressure": _measured(WithingsHeartRate, "systolic_mmhg"),
     "heart_rate": _measured(WithingsHeartRate, "heart_rate_bpm"),
+    **{name: _night(name) for name in NIGHT_FIGURES},
+    "intraday_steps": _intraday_steps,
+    "withings_workouts": _workouts,
+    "ecg_count": _ecg_count,
+    "ecg_classification": _ecg_classification,
 }
 
 
@@ -240,6 +433,11 @@ READING_TABLES = {
     "body_fat": WithingsWeight,
     "blood_pressure": WithingsHeartRate,
     "heart_rate": WithingsHeartRate,
+    **dict.fromkeys(NIGHT_FIGURES, WithingsSleepSummary),
+    "intraday_steps": withings_intraday,
+    "withings_workouts": withings_workout,
+    "ecg_count": withings_ecg,
+    "ecg_classification": withings_ecg,
 }
 
 

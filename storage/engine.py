@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 # The newest Alembic revision; `tests/storage/test_migrations.py` keeps it equal to the script head.
-SCHEMA_HEAD = "0014_withings_series"
+SCHEMA_HEAD = "0018_daily_detail"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 DEFAULT_CONNECT_TIMEOUT = 10  # seconds; settings.DB_CONNECT_TIMEOUT_SECONDS
 DEFAULT_STATEMENT_TIMEOUT = 300  # seconds; settings.DB_STATEMENT_TIMEOUT_SECONDS

@@ -166,6 +166,28 @@ def seed_withings_days(add_optional, days: int = 120) -> None:
             )
     add_optional("withings_activity", steps)
     add_optional("withings_sleep_summary", nights)
+    seed_last_nights_series(add_optional, nights[0])
+
+
+def seed_last_nights_series(add_optional, night: dict) -> None:
+    """The newest night's sleep stages (90-minute rounds) and a heart rate every 5 minutes."""
+    start, end = night["start"], night["end"]
+    stages, at, n = [], start, 0
+    while at < end:
+        stage_end = min(at + timedelta(minutes=90 if n % 4 else 20), end)
+        stages.append({"user_id": USER, "start": at, "end": stage_end, "state": (0, 1, 2, 3)[n % 4], "model_id": 63})
+        at, n = stage_end, n + 1
+    minutes = [
+        {
+            "user_id": USER,
+            "measured_at": start + timedelta(minutes=m),
+            "model_id": 63,
+            "hr": 62 - round(8 * math.sin(m / 90)),
+        }
+        for m in range(0, int((end - start).total_seconds() // 60), 5)
+    ]
+    add_optional("withings_sleep_segment", stages)
+    add_optional("withings_sleep_series", minutes)
 
 
 def add_stale_body_and_flagged_weight(url: str) -> None:
@@ -290,6 +312,8 @@ def test_every_panel_fits_at_desktop_and_phone_width(browser, dashboard, db_url,
     assert page.inner_text("#latest-bp") == "118/74"
     assert page.locator("#card-steps .nodata, #card-sleep-both .nodata").count() == 0
     assert page.inner_text("#page-zone").startswith("Europe/Paris")
+    assert page.locator("#night-curve polyline.hr-line").count() == 1 and page.locator("#night-curve").is_visible()
+    assert page.locator("#night-curve rect.stage").count() >= 4  # last night's stages behind its heart rate
     _each_resource_shows_its_own_age(page)
     summary = page.evaluate("fetch('/api/summary').then((r) => r.json())")
     ends = page.evaluate(f"{list(PANELS)}.map((p) => document.getElementById('chart-' + p)._fullLayout.xaxis.range[1])")

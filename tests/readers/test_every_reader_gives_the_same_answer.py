@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from configuration.settings import MqttSettings
 from dashboard.summary import build_summary
+from mapping.withings_series import sleep_records
 from mcp_server import queries as mcp
 from models import Account, SyncState, WithingsHeartRate, WithingsWeight
 from publish.publisher import Publisher
@@ -143,6 +144,81 @@ def _withings(session: Session) -> None:
         for d, s in (("2025-03-09", 12000), ("2025-03-10", 3000))
     ]
     loaders.load(session, "withings", "activity", days, USER)
+    _withings_detail(session)
+
+
+def _epoch(day: int, hour: int, minute: int = 0) -> int:
+    return int(datetime(2025, 3, day, hour, minute, tzinfo=timezone.utc).timestamp())
+
+
+def _segment(start: int, end: int, state: int, **series: dict) -> dict:
+    values = {name: {str(ts): v for ts, v in points.items()} for name, points in series.items()}
+    return {"startdate": start, "enddate": end, "state": state, "model": "Aura Sensor V2", "model_id": 63, **values}
+
+
+def _withings_detail(session: Session) -> None:
+    """The night's minutes (one before it, one a -1), intraday steps, workouts and ECGs."""
+    t = _epoch
+    segments = [
+        _segment(t(10, 2), t(10, 3), 0, hr={t(10, 2, 30): 40}),  # before the night's start: not its minute
+        _segment(
+            t(10, 4),
+            t(10, 6),
+            1,
+            hr={t(10, 4, 10): 58, t(10, 5): 52, t(10, 5, 30): -1},
+            rr={t(10, 4, 10): 14, t(10, 5): 15},
+            rmssd={t(10, 4, 10): 40, t(10, 5): 50},
+        ),
+        _segment(t(10, 6), t(10, 11), 2, hr={t(10, 7): 49, t(10, 9): 56}, rr={t(10, 7): 13}, rmssd={t(10, 7): 60}),
+    ]
+    loaders.load(session, "withings", "sleep_series", sleep_records(segments), USER)
+    sample = {"deviceid": "a" * 40, "model": "ScanWatch", "model_id": 93}
+    minutes = [(t(8, 14), 500), (t(8, 15), 700), (t(10, 15), 50)]  # the 10th has activity steps already
+    loaders.load(
+        session, "withings", "intraday", [{"timestamp": str(ts), **sample, "steps": n} for ts, n in minutes], USER
+    )
+    workouts = [(9101, t(7, 7), "2025-03-07"), (9102, t(9, 13), "2025-03-09"), (9103, t(9, 20), "2025-03-09")]
+    loaders.load(
+        session,
+        "withings",
+        "workouts",
+        [
+            {
+                "id": wid,
+                "category": 1,
+                "timezone": NEW_YORK,
+                "model": 93,
+                "attrib": 0,
+                "startdate": start,
+                "enddate": start + 1800,
+                "date": day,
+                "modified": start + 2000,
+                "deviceid": "a" * 40,
+                "data": {"calories": 100, "steps": 3000},
+            }
+            for wid, start, day in workouts
+        ],
+        USER,
+    )
+    ecgs = [(t(9, 13), 0), (t(10, 9), 2), (t(10, 10), None)]  # the last one failed: no classification
+    loaders.load(
+        session,
+        "withings",
+        "ecg",
+        [
+            {"deviceid": "a" * 40, "model": 93, "heart_rate": 61, "timestamp": ts, "modified": ts + 300}
+            | (
+                {}
+                if afib is None
+                else {
+                    "ecg": {"signalid": ts, "afib": afib},
+                    "signal": {"signal": [-8, 4, 41, 704, -247, 9], "sampling_frequency": 300, "wearposition": 1},
+                }
+            )
+            for ts, afib in ecgs
+        ],
+        USER,
+    )
 
 
 def _hard_cases(session: Session) -> None:
@@ -233,8 +309,16 @@ def _readers(engine, tmp_path, port: int | None = None) -> dict:
         latest = mcp.latest_measurements(conn, NOW)
         fresh = mcp.sync_freshness(conn, NOW)
         series = mcp.daily_series(conn, "weight", date(2025, 3, 1), date(2025, 3, 31))
-    export_tables(engine, ["daily"], "jsonl", str(tmp_path))
+        detail_series = {name: mcp.daily_series(conn, name, date(2025, 3, 1), date(2025, 3, 31)) for name in DETAIL}
+        night = mcp.sleep_night(conn, date(2025, 3, 10))
+        default = conn.execute(select(Account.id).where(Account.name == "default")).scalar_one()
+        detail_of_account = {
+            name: mcp.daily_series(conn, name, date(2025, 3, 1), date(2025, 3, 31), default) for name in DETAIL
+        }
+    assert detail_of_account == detail_series  # the account's own days: here, all of them
+    export_tables(engine, ["daily", "daily_detail"], "jsonl", str(tmp_path))
     exported = [json.loads(line) for line in (tmp_path / "daily.jsonl").read_text().splitlines()]
+    detail = [json.loads(line) for line in (tmp_path / "daily_detail.jsonl").read_text().splitlines()]
     return {
         "status": collect_status(engine, NOW),
         "check": checked,
@@ -243,8 +327,24 @@ def _readers(engine, tmp_path, port: int | None = None) -> dict:
         "mcp_fresh": fresh,
         "mcp_series": series,
         "daily": exported,
+        "daily_detail": detail,
+        "mcp_detail_series": detail_series,
+        "mcp_night": night,
         "mqtt": _published(engine, settings, port),
     }
+
+
+# The catalog's metrics from the Withings series, workouts and ECGs (the `daily_detail` view's own columns).
+DETAIL = (
+    "night_lowest_hr",
+    "night_average_hr",
+    "night_hrv",
+    "night_breathing_rate",
+    "intraday_steps",
+    "withings_workouts",
+    "ecg_count",
+    "ecg_classification",
+)
 
 
 def _last(rows: list[dict], column: str) -> dict:
@@ -311,8 +411,43 @@ def test_every_reader_gives_the_same_answers(seeded, tmp_path, broker_port):
     }
     _same_freshness(r)
     _flagged_noted(r)
+    _details_agree(r)
     if r["mqtt"] is not None:
         _home_assistant_reads_the_same(r)
+
+
+def _details_agree(r: dict) -> None:
+    """The night's figures, intraday steps, workouts and ECGs: the same in the catalog's latest, the
+    `daily_detail` view (exported), MCP's daily series and its `sleep_night` tool; `daily` unchanged."""
+    detail, mcp_latest = r["daily_detail"], r["mcp"]["metrics"]
+    daily_columns = set(r["daily"][0])
+    assert set(detail[0]) == daily_columns | set(DETAIL) and not daily_columns & set(DETAIL)
+    # The columns `daily` has are the same values, day by day.
+    assert [{k: d[k] for k in daily_columns} for d in detail] == r["daily"]
+    per_day = {name: [(d["day"], d[name]) for d in detail if d[name] is not None] for name in DETAIL}
+    assert per_day == {name: [(d["date"], d["value"]) for d in r["mcp_detail_series"][name]["days"]] for name in DETAIL}
+    assert per_day["night_lowest_hr"] == [("2025-03-10", 49)]  # not the minute before the night, nor the -1
+    assert [(day, round(v, 2)) for day, v in per_day["night_average_hr"]] == [("2025-03-10", 53.75)]
+    assert [(day, round(v, 2)) for day, v in per_day["night_hrv"]] == [("2025-03-10", 50.0)]
+    assert [(day, round(v, 2)) for day, v in per_day["night_breathing_rate"]] == [("2025-03-10", 14.0)]
+    assert per_day["intraday_steps"] == [("2025-03-08", 1200)]  # the 10th's activity steps stand alone
+    assert per_day["withings_workouts"] == [("2025-03-07", 1), ("2025-03-09", 2)]
+    assert per_day["ecg_count"] == [("2025-03-09", 1), ("2025-03-10", 2)]
+    assert per_day["ecg_classification"] == [("2025-03-09", "negative"), ("2025-03-10", "inconclusive")]
+    for name in DETAIL:
+        assert mcp_latest[name]["value"] == per_day[name][-1][1], name
+    night = r["mcp_night"]["night"]
+    assert (night["lowest_hr"], night["average_hr"], night["average_rmssd"], night["average_rr"]) == (
+        49,
+        round(mcp_latest["night_average_hr"]["value"], 1),
+        round(mcp_latest["night_hrv"]["value"], 1),
+        round(mcp_latest["night_breathing_rate"]["value"], 1),
+    )
+    if r["mqtt"] is not None:
+        assert {name: r["mqtt"][name]["value"] for name in DETAIL} == {
+            name: mcp_latest[name]["value"] for name in DETAIL
+        }
+        assert r["mqtt"]["ecg_classification"]["attributes"]["local_day"] == "2025-03-10"
 
 
 def _home_assistant_reads_the_same(r: dict) -> None:
@@ -357,7 +492,7 @@ def _same_freshness(r: dict) -> None:
 
 def _flagged_noted(r: dict) -> None:
     """A flagged value is left out of every latest, and every reader says flagged values exist."""
-    assert [f["resource"] for f in r["status"]["flagged"]] == ["measures"]
+    assert [f["resource"] for f in r["status"]["flagged"]] == ["measures", "sleep_series"]  # the -1 minute
     assert r["status"]["flagged"] == r["check"]["flagged"]
     assert "flagged as implausible" in format_status(r["status"])
     withings = next(row for row in r["page"]["freshness"] if row["source"] == "withings")

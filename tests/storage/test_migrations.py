@@ -244,3 +244,43 @@ def test_daily_view_files_existing_withings_rows_under_their_local_day(empty_db_
     assert "daily" not in insp.get_view_names()
     assert "local_date" not in {c["name"] for c in insp.get_columns("withings_weight")}
     engine.dispose()
+
+
+def test_daily_detail_is_a_new_view_beside_daily_and_goes_alone(empty_db_url):
+    engine = make_engine(empty_db_url)
+    migrate.upgrade(engine, "0014_withings_series")
+    morning = datetime(2025, 3, 10, 11, 0, tzinfo=timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(
+            Base.metadata.tables["withings_weight"]
+            .insert()
+            .values(
+                user_id=1,
+                grpid=1,
+                measured_at=morning,
+                timezone="UTC",
+                local_date=morning.date(),
+                weight_kg=79.4,
+                attrib=0,
+                raw=json.dumps({}),
+                synced_at=morning,
+            )
+        )
+        conn.execute(
+            Base.metadata.tables["withings_workout"]
+            .insert()
+            .values(user_id=1, withings_id=5, start=morning, date=morning.date(), raw=json.dumps({}), synced_at=morning)
+        )
+        daily_before = [tuple(r) for r in conn.execute(text("SELECT * FROM daily"))]
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(text("SELECT * FROM daily"))] == daily_before  # unchanged
+        day, weight, workouts = conn.execute(text("SELECT day, weight, withings_workouts FROM daily_detail")).one()
+    assert (str(day)[:10], weight, workouts) == ("2025-03-10", 79.4, 1)
+    cfg = migrate.alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0014_withings_series")
+    views = inspect(engine).get_view_names()
+    assert "daily_detail" not in views and "daily" in views
+    engine.dispose()
