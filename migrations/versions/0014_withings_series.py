@@ -1,7 +1,7 @@
 """Withings high-frequency series: sleep states, sleep series and intraday activity.
 
 Revision ID: 0014_withings_series
-Revises: 0017_bed_events
+Revises: 0013_backfill_resume
 Create Date: 2026-12-07
 
 Three new tables beside the existing ones; nothing that exists is renamed or dropped. Series
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0014_withings_series"
-down_revision = "0017_bed_events"
+down_revision = "0013_backfill_resume"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Withings workouts, ECG recordings with their signal, devices, and the WHOOP basic profile.
 
 Revision ID: 0015_withings_devices
-Revises: 0013_backfill_resume
+Revises: 0014_withings_series
 Create Date: 2026-12-07
 
 Four new tables beside the existing ones; nothing that exists is renamed or dropped.
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0015_withings_devices"
-down_revision = "0013_backfill_resume"
+down_revision = "0014_withings_series"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """A `daily_detail` view beside `daily`: its columns, then the night's series, intraday steps, workouts and ECGs.
 
 Revision ID: 0018_daily_detail
-Revises: 0014_withings_series
+Revises: 0017_bed_events
 Create Date: 2026-12-07
 
 `daily` stays as it is (people's SQL and panels read it); this view is new and has every column
@@ -25,7 +25,7 @@ from pathlib import Path
 from alembic import op
 
 revision = "0018_daily_detail"
-down_revision = "0014_withings_series"
+down_revision = "0017_bed_events"
 branch_labels = None
 depends_on = None
 

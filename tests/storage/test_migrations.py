@@ -248,7 +248,7 @@ def test_daily_view_files_existing_withings_rows_under_their_local_day(empty_db_
 
 def test_daily_detail_is_a_new_view_beside_daily_and_goes_alone(empty_db_url):
     engine = make_engine(empty_db_url)
-    migrate.upgrade(engine, "0014_withings_series")
+    migrate.upgrade(engine, "0017_bed_events")
     morning = datetime(2025, 3, 10, 11, 0, tzinfo=timezone.utc)
     with engine.begin() as conn:
         conn.execute(
@@ -280,7 +280,7 @@ def test_daily_detail_is_a_new_view_beside_daily_and_goes_alone(empty_db_url):
     cfg = migrate.alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0014_withings_series")
+        command.downgrade(cfg, "0017_bed_events")
     views = inspect(engine).get_view_names()
     assert "daily_detail" not in views and "daily" in views
     engine.dispose()
