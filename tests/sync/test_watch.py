@@ -6,62 +6,32 @@ Every wait here is for an event: a line the watch prints, or a request reaching 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 
 import pytest
 
 from sync import resources
 from sync.watch import Schedule, check_budget
-from tests.conftest import PROJECT_DIR
 from tests.helpers.api import requests_served
 from tests.helpers.etl import table_counts
+from tests.helpers.etl_process import EtlProcess
 
 
-class Watch:
-    """`python etl.py watch` in a subprocess, its stderr lines collected as they come.
+class Watch(EtlProcess):
+    """`python etl.py watch` in a subprocess, its output lines collected as they come.
 
     `verbose` adds the debug lines, among them the one a lock's taker prints when it starts
     waiting for another run (sync.lock)."""
 
     def __init__(self, env: dict, *args: str, verbose: bool = False):
-        self.proc = subprocess.Popen(
-            [sys.executable, "etl.py", *(["--verbose"] if verbose else []), "watch", *args],
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._ended = False
-        self._changed = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in iter(self.proc.stdout.readline, ""):
-            with self._changed:
-                self.lines.append(line)
-                self._changed.notify_all()
-        with self._changed:
-            self._ended = True
-            self._changed.notify_all()
+        super().__init__(env, *(["--verbose"] if verbose else []), "watch", *args)
 
     def _seen(self, text: str) -> int:
         return sum(text in line for line in self.lines)
 
     def wait_for(self, text: str, count: int = 1, timeout: float = 60) -> None:
         """Return once `count` lines hold `text`; fail when the watch ends first, or after `timeout`."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._ended or self._seen(text) >= count, timeout)
-            assert self._seen(text) >= count, f"no {text!r} (ended: {self._ended}):\n" + "".join(self.lines)
-
-    def terminate(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=20)
+        self.wait_until(lambda: self._seen(text) >= count, repr(text), timeout)
 
 
 @pytest.fixture

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import sys
-import threading
 
 import pytest
 from sqlalchemy import select
@@ -17,54 +13,26 @@ import models
 from configuration.settings import get_settings
 from storage.engine import make_engine
 from sync.events import Processor
-from tests.conftest import PROJECT_DIR
+from tests.helpers.etl_process import EtlProcess
 from tests.webhooks.conftest import PATH_SECRET, link_sandbox_users, stored
 from tests.webhooks.test_receiver_with_sandbox_deliveries import admin, settle
 
 LISTENING = re.compile(r"receiving webhooks on (http://127\.0\.0\.1:\d+)")
 
 
-class Serve:
+class Serve(EtlProcess):
     """`python etl.py serve --port 0 ...` in a subprocess, its output lines collected as they come."""
 
     def __init__(self, env: dict, *args: str):
-        self.proc = subprocess.Popen(
-            [sys.executable, "etl.py", "serve", "--port", "0", *args],
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._ended = False
-        self._changed = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in iter(self.proc.stdout.readline, ""):
-            with self._changed:
-                self.lines.append(line)
-                self._changed.notify_all()
-        with self._changed:
-            self._ended = True
-            self._changed.notify_all()
+        super().__init__(env, "serve", "--port", "0", *args)
 
     def wait_for(self, pattern: re.Pattern, timeout: float = 60) -> re.Match:
         """The first match of `pattern` in a line; fails when serve ends first (`timeout`: a hang guard)."""
-
-        def found():
-            return next((m for line in self.lines if (m := pattern.search(line))), None)
-
-        with self._changed:
-            self._changed.wait_for(lambda: self._ended or found() is not None, timeout)
-            match = found()
-        assert match is not None, f"no {pattern.pattern!r} (ended: {self._ended}):\n" + "".join(self.lines)
-        return match
-
-    def terminate(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=20)
+        return self.wait_until(
+            lambda: next((m for line in self.lines if (m := pattern.search(line))), None),
+            repr(pattern.pattern),
+            timeout,
+        )
 
 
 @pytest.fixture
