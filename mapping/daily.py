@@ -28,6 +28,7 @@ from mapping.fields import (
     parse_epoch,
     require,
     text,
+    ymd_date,
 )
 
 
@@ -45,15 +46,6 @@ def _object(record: Any, what: str) -> dict:
     if not isinstance(record, dict):
         raise MappingError(f"{what} must be an object, got {type(record).__name__}")
     return check_storable(record)
-
-
-def _local_date(value: Any, name: str):
-    if not isinstance(value, str):
-        raise MappingError(f"{name} must be a YYYY-MM-DD string")
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        raise MappingError(f"{name} is not a YYYY-MM-DD date: {value[:20]!r}") from None
 
 
 BODY_BOUNDS = {
@@ -117,7 +109,7 @@ def activity_to_row(record: dict, user_id: int, *, now: datetime) -> dict:
     model = record.get("model")
     row = {
         "user_id": integer(user_id, "user_id"),
-        "date": _local_date(require(record, "date"), "date"),
+        "date": ymd_date(require(record, "date"), "date"),
         "timezone": text(record.get("timezone"), "timezone", 64),
         "modified_at": parse_epoch(record.get("modified"), "modified", now),
         "device_id": text(record.get("deviceid") or record.get("hash_deviceid"), "deviceid", 64),
@@ -199,7 +191,7 @@ def sleep_summary_to_row(record: dict, user_id: int, *, now: datetime) -> dict:
         "withings_id": integer(require(record, "id"), "id"),
         "start": parse_epoch(require(record, "startdate"), "startdate", now),
         "end": parse_epoch(require(record, "enddate"), "enddate", now),
-        "date": _local_date(record["date"], "date") if record.get("date") is not None else None,
+        "date": ymd_date(record.get("date"), "date"),
         "timezone": text(record.get("timezone"), "timezone", 64),
         "created_at": parse_epoch(record.get("created"), "created", now),
         "modified_at": parse_epoch(record.get("modified"), "modified", now),

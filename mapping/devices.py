@@ -21,6 +21,7 @@ from mapping.fields import (
     parse_epoch,
     require,
     text,
+    ymd_date,
 )
 from mapping.workout_categories import WORKOUT_CATEGORIES
 
@@ -43,17 +44,6 @@ def _count(value: Any, name: str) -> int | None:
 def _text(value: Any, name: str) -> str | None:
     """A status word the schema types as an integer and captures send as a string."""
     return text(str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value, name, 32)
-
-
-def _date(value: Any, name: str):
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise MappingError(f"{name} must be a YYYY-MM-DD string")
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        raise MappingError(f"{name} is not a YYYY-MM-DD date: {value[:20]!r}") from None
 
 
 # getworkouts `data` field -> (column, reader): every field the reference documents.
@@ -105,7 +95,7 @@ def workout_to_row(record: dict, user_id: int, *, now: datetime) -> dict:
         "category_name": WORKOUT_CATEGORIES.get(category),
         "start": parse_epoch(require(record, "startdate"), "startdate", now),
         "end": parse_epoch(record.get("enddate"), "enddate", now),
-        "date": _date(record.get("date"), "date"),
+        "date": ymd_date(record.get("date"), "date"),
         "timezone": text(record.get("timezone"), "timezone", 64),
         "model": integer(record.get("model"), "model", INT32),
         "attrib": integer(record.get("attrib"), "attrib", INT32),

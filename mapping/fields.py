@@ -176,6 +176,18 @@ def uuid_text(value: Any, name: str) -> str:
         raise MappingError(f"{name} is not a UUID") from None
 
 
+def ymd_date(value: Any, name: str) -> date | None:
+    """A `YYYY-MM-DD` string (Withings' local dates) as a date; None stays None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MappingError(f"{name} must be a YYYY-MM-DD string")
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise MappingError(f"{name} is not a YYYY-MM-DD date: {value[:20]!r}") from None
+
+
 def check_date(when: datetime, name: str, now: datetime) -> datetime:
     """`when` if it lies between 2010-01-01 and now + 2 days."""
     if not EARLIEST_DATE <= when <= latest_plausible(now):
